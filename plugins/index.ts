@@ -1,0 +1,23 @@
+import { resilience } from './resilience.js'
+
+export { resilience }
+export type { ResilienceOptions } from './resilience.js'
+export { problemDetails, PROBLEM_CONTENT_TYPE } from './problem-details.js'
+export type { ProblemDetailsOptions } from './problem-details.js'
+export {
+  ProblemError,
+  isProblemError,
+  ProblemTypeRegistry,
+  BUILT_IN_PROBLEM_TYPES,
+  DEFAULT_TYPE_BASE,
+  GENERIC_SERVER_ERROR_DETAIL,
+} from '../src/problem/index.js'
+export type {
+  ProblemDocument,
+  ProblemInit,
+  ProblemTypeDefinition,
+  ValidationIssue,
+} from '../src/problem/index.js'
+export * as errors from '../src/errors.js'
+
+export default resilience

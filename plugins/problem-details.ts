@@ -1,0 +1,101 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  BUILT_IN_PROBLEM_TYPES,
+  ProblemTypeRegistry,
+  buildProblem,
+  headersOfError,
+  problemFromError,
+  resolveProblemDetailsOptions,
+  serializeProblem,
+} from '../src/problem/index.js'
+import type { ProblemDetailsOptions, ProblemDocument, ProblemInit } from '../src/problem/index.js'
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /**
+     * Sends an RFC 9457 problem: `type` is a registered slug or an absolute
+     * URI (default `about:blank`), `status` may be left out when the slug
+     * defines it; other members become extension members.
+     * @throws FRS_ERR_PROBLEM_STATUS_INVALID, FRS_ERR_PROBLEM_TYPE_UNKNOWN (answered as a 500 problem)
+     */
+    problem(init: ProblemInit): FastifyReply
+  }
+  interface FastifyInstance {
+    /** The problem types of this context; capabilities and applications register their slugs here. */
+    problemTypes: ProblemTypeRegistry
+  }
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+function instanceOf (request: FastifyRequest): string {
+  return encodeURIComponent(String(request.id))
+}
+
+function sendProblem (reply: FastifyReply, problem: ProblemDocument): FastifyReply {
+  const { body, complete } = serializeProblem(problem)
+  if (!complete) reply.log.warn({ problemType: problem.type }, 'problem extension members could not be serialised; sent the core members only')
+  return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(body)
+}
+
+function warnDroppedMembers (reply: FastifyReply, droppedMembers: readonly string[]): void {
+  if (droppedMembers.length > 0) {
+    reply.log.warn({ droppedMembers }, 'problem extension members dropped: names must start with a letter and hold at least three letters, digits or underscores (RFC 9457 §3.2)')
+  }
+}
+
+/**
+ * Makes every error response of the application an RFC 9457 problem:
+ * thrown and rejected errors, validation errors, Fastify's own errors and
+ * unknown routes; adds `reply.problem()` and `app.problemTypes`.
+ */
+const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async function problemDetails (app, options) {
+  const settings = resolveProblemDetailsOptions(options)
+  const registry = new ProblemTypeRegistry(settings.typeBase)
+  for (const [slug, definition] of Object.entries(BUILT_IN_PROBLEM_TYPES)) registry.register(slug, definition)
+  for (const [slug, definition] of Object.entries(settings.types)) registry.register(slug, definition)
+
+  app.decorate('problemTypes', registry)
+
+  app.decorateReply('problem', function problem (this: FastifyReply, init: ProblemInit): FastifyReply {
+    const built = buildProblem(init, registry, instanceOf(this.request))
+    warnDroppedMembers(this, built.droppedMembers)
+    return sendProblem(this, built.problem)
+  })
+
+  app.setErrorHandler(function problemErrorHandler (error: unknown, request, reply) {
+    const built = problemFromError(error, registry, {
+      exposeInternalErrors: settings.exposeInternalErrors,
+      instance: instanceOf(request),
+    })
+    if (built.problem.status >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ err: error }, 'request rejected')
+    if (built.buildError !== undefined) request.log.error({ err: built.buildError }, 'a ProblemError could not be turned into a problem')
+    warnDroppedMembers(reply, built.droppedMembers)
+
+    if (reply.raw.headersSent) {
+      // A stream failed after its head was written: no problem can follow,
+      // so end the connection rather than send a truncated success.
+      reply.raw.destroy()
+      return
+    }
+    reply.headers(headersOfError(error))
+    sendProblem(reply, built.problem)
+  })
+
+  if (settings.notFound) {
+    app.setNotFoundHandler(function problemNotFound (request, reply) {
+      const path = request.url.split('?', 1)[0] ?? '/'
+      reply.problem({ status: 404, detail: `No route matches ${request.method} ${path}` })
+    })
+  }
+}
+
+/** The problem details capability as a Fastify plugin. */
+export const problemDetails = fp(problemDetailsPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/problem-details',
+})
+
+export type { ProblemDetailsOptions }

@@ -1,0 +1,41 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
+import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
+import { describeValue } from '../src/describe.js'
+import { problemDetails } from './problem-details.js'
+import type { ProblemDetailsOptions } from './problem-details.js'
+
+/** Options of the umbrella plugin: one key per capability; `false` leaves it out. */
+export interface ResilienceOptions {
+  /** RFC 9457 problem responses for every error. @default {} */
+  problemDetails?: ProblemDetailsOptions | false
+}
+
+const CAPABILITIES = ['problemDetails'] as const
+
+function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
+  if (value === undefined) return {} as T
+  if (value === false) return false
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FRS_ERR_OPTION_INVALID(name, 'an object or false', describeValue(value))
+  }
+  return value
+}
+
+/**
+ * Registers every enabled capability in the order that makes them compose:
+ * problem details first, so that the errors of the others are problems.
+ */
+const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
+  const raw: unknown = options
+  assertOptionsObject(raw, 'resilience options')
+  assertKnownKeys(raw, CAPABILITIES, 'resilience options')
+  const problemDetailsOptions = capabilityOptions(options.problemDetails, 'problemDetails')
+  if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
+}
+
+export const resilience = fp(resiliencePlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience',
+})

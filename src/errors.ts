@@ -1,0 +1,43 @@
+import createError from '@fastify/error'
+
+/*
+ * Every error this library throws, in one table. Configuration mistakes are
+ * TypeErrors raised at registration; their messages say what was expected
+ * and what was received. `instanceof` checks keep working across two
+ * installed copies because @fastify/error brands classes with Symbol.for.
+ */
+
+export const FRS_ERR_OPTION_INVALID = createError<'FRS_ERR_OPTION_INVALID', [string, string, string]>(
+  'FRS_ERR_OPTION_INVALID',
+  "fastify-resilience: option '%s' expects %s, instead got %s",
+  500,
+  TypeError
+)
+
+export const FRS_ERR_OPTION_UNKNOWN = createError<'FRS_ERR_OPTION_UNKNOWN', [string, string, string]>(
+  'FRS_ERR_OPTION_UNKNOWN',
+  "fastify-resilience: unknown option '%s' in %s; expected one of: %s",
+  500,
+  TypeError
+)
+
+export const FRS_ERR_PROBLEM_TYPE_INVALID = createError<'FRS_ERR_PROBLEM_TYPE_INVALID', [string, string]>(
+  'FRS_ERR_PROBLEM_TYPE_INVALID',
+  "fastify-resilience: problem type '%s' cannot be registered: %s",
+  500,
+  TypeError
+)
+
+export const FRS_ERR_PROBLEM_TYPE_UNKNOWN = createError<'FRS_ERR_PROBLEM_TYPE_UNKNOWN', [string]>(
+  'FRS_ERR_PROBLEM_TYPE_UNKNOWN',
+  'fastify-resilience: problem type %s is neither a registered slug nor an absolute URI; register it with app.problemTypes.register(slug, { title, status }) or pass an absolute URI',
+  500,
+  TypeError
+)
+
+export const FRS_ERR_PROBLEM_STATUS_INVALID = createError<'FRS_ERR_PROBLEM_STATUS_INVALID', [string]>(
+  'FRS_ERR_PROBLEM_STATUS_INVALID',
+  'fastify-resilience: a problem status expects an integer from 400 to 599, instead got %s',
+  500,
+  TypeError
+)

@@ -1,0 +1,31 @@
+import { FRS_ERR_OPTION_INVALID, FRS_ERR_OPTION_UNKNOWN } from './errors.js'
+import { describeValue } from './describe.js'
+
+/*
+ * Small checks shared by every capability's option resolver. Each throws a
+ * TypeError naming the option, what it expects and what it received.
+ */
+
+export function assertOptionsObject (value: unknown, where: string): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FRS_ERR_OPTION_INVALID(where, 'an object', describeValue(value))
+  }
+}
+
+export function assertKnownKeys (value: Record<string, unknown>, known: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new FRS_ERR_OPTION_UNKNOWN(key, where, known.join(', '))
+  }
+}
+
+export function optionalBoolean (value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new FRS_ERR_OPTION_INVALID(name, 'a boolean', describeValue(value))
+  return value
+}
+
+export function optionalString (value: unknown, name: string, fallback: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string') throw new FRS_ERR_OPTION_INVALID(name, 'a string', describeValue(value))
+  return value
+}

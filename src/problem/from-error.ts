@@ -1,0 +1,88 @@
+import { buildProblem, statusOfError } from './build.js'
+import type { BuiltProblem } from './build.js'
+import type { ProblemInit } from './document.js'
+import { isProblemError } from './problem-error.js'
+import type { ProblemTypeRegistry } from './registry.js'
+import { toValidationIssues } from './validation.js'
+
+export const GENERIC_SERVER_ERROR_DETAIL = 'The server could not complete the request. Quote the instance when reporting the problem.'
+
+const ERROR_CODE = /^[A-Z][A-Z0-9_]{1,63}$/
+
+export interface ErrorProblemOptions {
+  /** Send an unexpected 5xx error's message as `detail`. Stacks are never sent. */
+  exposeInternalErrors: boolean
+  instance?: string
+}
+
+export interface ErrorProblem extends BuiltProblem {
+  /** An error raised while building the problem itself (a malformed ProblemError), to be logged too. */
+  buildError?: unknown
+}
+
+interface ErrorFields {
+  message?: unknown
+  code?: unknown
+  validation?: unknown
+  validationContext?: unknown
+}
+
+/**
+ * Maps anything a handler, a hook or Fastify itself threw to a problem:
+ * - a {@link ProblemError} is sent as declared (it is deliberate, so its
+ *   detail is public even for a 5xx);
+ * - a schema validation error becomes `validation-failed` with one `errors`
+ *   entry per violation;
+ * - any other error becomes a plain HTTP problem (`about:blank`): 4xx keep
+ *   their message and `code`, 5xx get a generic detail unless exposed.
+ */
+export function problemFromError (error: unknown, registry: ProblemTypeRegistry, options: ErrorProblemOptions): ErrorProblem {
+  if (isProblemError(error)) {
+    try {
+      return buildProblem(error.problem, registry, options.instance)
+    } catch (buildError) {
+      return { ...problemFromError(buildError, registry, options), buildError }
+    }
+  }
+
+  const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {}
+  const status = statusOfError(error)
+  const message = typeof fields.message === 'string' && fields.message !== '' ? fields.message : undefined
+
+  if (status === 400 && Array.isArray(fields.validation)) {
+    const location = typeof fields.validationContext === 'string' ? fields.validationContext : 'body'
+    const init: ProblemInit = { type: 'validation-failed', errors: toValidationIssues(fields.validation, location) }
+    if (message !== undefined) init.detail = message
+    return buildProblem(init, registry, options.instance)
+  }
+
+  const init: ProblemInit = { status }
+  if (status < 500 || options.exposeInternalErrors) {
+    if (message !== undefined) init.detail = message
+    if (typeof fields.code === 'string' && ERROR_CODE.test(fields.code)) init.code = fields.code
+  } else {
+    init.detail = GENERIC_SERVER_ERROR_DETAIL
+  }
+  return buildProblem(init, registry, options.instance)
+}
+
+/**
+ * The headers an error asks for (Fastify's `error.headers` convention, used
+ * for Retry-After and the like), keeping only well-formed names and values.
+ */
+export function headersOfError (error: unknown): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (typeof error !== 'object' || error === null) return headers
+  const source = (error as { headers?: unknown }).headers
+  if (typeof source !== 'object' || source === null) return headers
+  for (const [name, value] of Object.entries(source)) {
+    if (!HEADER_NAME.test(name)) continue
+    if (name.toLowerCase() === 'content-type' || name.toLowerCase() === 'content-length') continue
+    const text = typeof value === 'number' ? String(value) : value
+    if (typeof text === 'string' && HEADER_VALUE.test(text)) headers[name] = text
+  }
+  return headers
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/

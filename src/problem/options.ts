@@ -1,0 +1,53 @@
+import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalString } from '../options.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { describeValue } from '../describe.js'
+import type { ProblemTypeDefinition } from './registry.js'
+
+/** Options of the `problemDetails` plugin. */
+export interface ProblemDetailsOptions {
+  /**
+   * Prefix of every registered problem type URI: `typeBase + slug`. Point it
+   * at a page you own that documents the types.
+   * @default 'urn:fastify-resilience:problem:'
+   */
+  typeBase?: string
+  /** Extra problem types, slug → `{ title, status, description? }`. */
+  types?: Record<string, ProblemTypeDefinition>
+  /**
+   * Send the message of unexpected 5xx errors as `detail`. Stacks are never sent.
+   * @default process.env.NODE_ENV === 'development'
+   */
+  exposeInternalErrors?: boolean
+  /**
+   * Install a not-found handler that answers unknown routes with a 404 problem.
+   * Set to false when the application installs its own.
+   * @default true
+   */
+  notFound?: boolean
+}
+
+export interface ResolvedProblemDetailsOptions {
+  typeBase: string
+  types: Record<string, ProblemTypeDefinition>
+  exposeInternalErrors: boolean
+  notFound: boolean
+}
+
+export const DEFAULT_TYPE_BASE = 'urn:fastify-resilience:problem:'
+
+const KNOWN_KEYS = ['typeBase', 'types', 'exposeInternalErrors', 'notFound'] as const
+
+export function resolveProblemDetailsOptions (options: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedProblemDetailsOptions {
+  assertOptionsObject(options, 'problemDetails')
+  assertKnownKeys(options, KNOWN_KEYS, 'problemDetails')
+  const types = options.types ?? {}
+  if (typeof types !== 'object' || types === null || Array.isArray(types)) {
+    throw new FRS_ERR_OPTION_INVALID('problemDetails.types', 'an object mapping slugs to { title, status }', describeValue(types))
+  }
+  return {
+    typeBase: optionalString(options.typeBase, 'problemDetails.typeBase', DEFAULT_TYPE_BASE),
+    types: types as Record<string, ProblemTypeDefinition>,
+    exposeInternalErrors: optionalBoolean(options.exposeInternalErrors, 'problemDetails.exposeInternalErrors', env.NODE_ENV === 'development'),
+    notFound: optionalBoolean(options.notFound, 'problemDetails.notFound', true),
+  }
+}
