@@ -3,6 +3,7 @@ import { resilience } from './resilience.js'
 export { resilience }
 export type { ResilienceOptions } from './resilience.js'
 export { problemDetails, PROBLEM_CONTENT_TYPE } from './problem-details.js'
+export { problemClientErrorHandler } from './client-error.js'
 export type { ProblemDetailsOptions } from './problem-details.js'
 export {
   ProblemError,
