@@ -14,5 +14,5 @@ export function describeValue (value: unknown): string {
     const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text
     return `a 'string' (${JSON.stringify(shown)})`
   }
-  return `a '${kind}'`
+  return kind === 'object' ? "an 'object'" : `a '${kind}'`
 }

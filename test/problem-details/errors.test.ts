@@ -77,7 +77,7 @@ describe('errors become problems', () => {
 
   it('a thrown non-error value becomes a 500 problem', async () => {
     const { app } = await setup()
-    // eslint-disable-next-line @typescript-eslint/only-throw-error
+    // eslint-disable-next-line no-throw-literal -- the point is a thrown non-error
     app.get('/string', async () => { throw 'just a string' })
     const res = await app.inject('/string')
     expect(res.statusCode).toBe(500)

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import * as entry from '../plugins/index.js'
+
+describe('package exports', () => {
+  it('the default export is the umbrella plugin, also exported by name', () => {
+    expect(entry.default).toBe(entry.resilience)
+    expect(typeof entry.default).toBe('function')
+  })
+
+  it.each([
+    ['resilience', 'fastify-resilience'],
+    ['problemDetails', 'fastify-resilience/problem-details'],
+  ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
+    const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
+    expect(plugin[Symbol.for('skip-override')]).toBe(true)
+    expect(plugin[Symbol.for('fastify.display-name')]).toBe(pluginName)
+    expect(plugin[Symbol.for('plugin-meta')]).toMatchObject({ name: pluginName, fastify: '5.x' })
+  })
+
+  it('exports the error table with stable codes', () => {
+    expect(Object.keys(entry.errors).sort()).toEqual([
+      'FRS_ERR_OPTION_INVALID',
+      'FRS_ERR_OPTION_UNKNOWN',
+      'FRS_ERR_PROBLEM_STATUS_INVALID',
+      'FRS_ERR_PROBLEM_TYPE_INVALID',
+      'FRS_ERR_PROBLEM_TYPE_UNKNOWN',
+    ])
+    for (const [code, ErrorClass] of Object.entries(entry.errors)) {
+      expect(new ErrorClass('a', 'b', 'c').code).toBe(code)
+    }
+  })
+
+  it('exports the problem helpers', () => {
+    expect(typeof entry.ProblemError).toBe('function')
+    expect(typeof entry.isProblemError).toBe('function')
+    expect(typeof entry.ProblemTypeRegistry).toBe('function')
+    expect(typeof entry.problemClientErrorHandler).toBe('function')
+    expect(entry.PROBLEM_CONTENT_TYPE).toBe('application/problem+json')
+    expect(entry.DEFAULT_TYPE_BASE).toBe('urn:fastify-resilience:problem:')
+  })
+})

@@ -1,0 +1,61 @@
+import Fastify from 'fastify'
+import { describe, expect, it } from 'vitest'
+import resilience, { problemDetails } from '../../plugins/index.js'
+
+async function registrationError (register: (app: ReturnType<typeof Fastify>) => unknown): Promise<Error> {
+  const app = Fastify()
+  try {
+    await register(app)
+    await app.ready()
+  } catch (error) {
+    return error as Error
+  } finally {
+    await app.close()
+  }
+  throw new Error('registration succeeded')
+}
+
+describe('problem details options', () => {
+  it.each([
+    ['a relative typeBase', { typeBase: '/problems/' }, /option 'problemDetails\.typeBase' expects an absolute URI.*instead got a 'string' \("\/problems\/"\)/],
+    ['a numeric typeBase', { typeBase: 42 }, /problemDetails\.typeBase.*instead got a 'number' \(42\)/],
+    ['a non-boolean exposeInternalErrors', { exposeInternalErrors: 'yes' }, /problemDetails\.exposeInternalErrors' expects a boolean/],
+    ['an unknown option', { typebase: 'https://x/' }, /unknown option 'typebase' in problemDetails; expected one of: typeBase, types, exposeInternalErrors, notFound/],
+    ['a type with a bad slug', { types: { 'Bad Slug': { title: 'x', status: 400 } } }, /problem type 'Bad Slug' cannot be registered: a slug is lowercase/],
+    ['a type with a success status', { types: { ok: { title: 'x', status: 200 } } }, /problem type 'ok' cannot be registered: status expects an integer from 400 to 599, instead got a 'number' \(200\)/],
+    ['a type without a title', { types: { empty: { title: ' ', status: 400 } } }, /problem type 'empty' cannot be registered: title expects a non-empty string/],
+    ['a type clashing with a built-in one', { types: { 'validation-failed': { title: 'Other', status: 422 } } }, /already registered as 400 "Request validation failed"/],
+  ])('%s fails at registration with a clear message', async (_name, options, message) => {
+    const error = await registrationError((app) => app.register(problemDetails, options as never))
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error.message).toMatch(message)
+  })
+
+  it('the umbrella refuses an unknown capability key, naming the known ones', async () => {
+    const error = await registrationError((app) => app.register(resilience, { deadline: {} } as never))
+    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails/)
+  })
+
+  it('the umbrella refuses a capability value that is neither an object nor false', async () => {
+    const error = await registrationError((app) => app.register(resilience, { problemDetails: true } as never))
+    expect(error.message).toMatch(/option 'problemDetails' expects an object or false, instead got a 'boolean' \(true\)/)
+  })
+
+  it('problemDetails: false leaves Fastify error handling as it was', async () => {
+    const app = Fastify()
+    await app.register(resilience, { problemDetails: false })
+    app.get('/boom', async () => { throw new Error('plain') })
+    const res = await app.inject('/boom')
+    expect(res.headers['content-type']).toMatch(/^application\/json/)
+    expect(app.hasReplyDecorator('problem')).toBe(false)
+    await app.close()
+  })
+
+  it('register(resilience) with no options enables problem details', async () => {
+    const app = Fastify()
+    await app.register(resilience)
+    app.get('/boom', async () => { throw new Error('plain') })
+    expect((await app.inject('/boom')).headers['content-type']).toMatch(/^application\/problem\+json/)
+    await app.close()
+  })
+})

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest'
+import {
+  GENERIC_SERVER_ERROR_DETAIL,
+  ProblemError,
+  ProblemTypeRegistry,
+  buildProblem,
+  clientErrorResponse,
+  headersOfError,
+  isProblemError,
+  problemFromError,
+  serializeProblem,
+  statusOfError,
+} from '../../../src/problem/index.js'
+
+const registry = new ProblemTypeRegistry('urn:test:')
+registry.register('validation-failed', { title: 'Request validation failed', status: 400 })
+registry.register('overloaded', { title: 'Overloaded', status: 503 })
+
+describe('buildProblem', () => {
+  it('takes the status from the registered type when none is given', () => {
+    expect(buildProblem({ type: 'overloaded' }, registry, 'req-9').problem).toEqual({
+      type: 'urn:test:overloaded', title: 'Overloaded', status: 503, instance: 'req-9',
+    })
+  })
+
+  it('an unknown status inside the range gets a generic reason phrase', () => {
+    expect(buildProblem({ status: 499 }, registry).problem.title).toBe('Client Error')
+    expect(buildProblem({ status: 599 }, registry).problem.title).toBe('Server Error')
+  })
+
+  it('a non-string detail is not sent', () => {
+    expect(buildProblem({ status: 400, detail: 42 as unknown as string }, registry).problem).not.toHaveProperty('detail')
+  })
+
+  it('undefined extension values are left out', () => {
+    expect(buildProblem({ status: 400, hint: undefined }, registry).problem).not.toHaveProperty('hint')
+  })
+})
+
+describe('problemFromError', () => {
+  const options = { exposeInternalErrors: false, instance: 'i' }
+
+  it('reads statusCode before status, as Fastify does', () => {
+    expect(statusOfError({ statusCode: 404, status: 409 })).toBe(404)
+    expect(statusOfError({ status: 409 })).toBe(409)
+    expect(statusOfError(null)).toBe(500)
+  })
+
+  it('hides the message and code of a 5xx', () => {
+    const problem = problemFromError(Object.assign(new Error('internal'), { code: 'ECONNREFUSED' }), registry, options).problem
+    expect(problem).toEqual({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: GENERIC_SERVER_ERROR_DETAIL, instance: 'i' })
+  })
+
+  it('keeps only codes that look like error codes', () => {
+    const problem = problemFromError(Object.assign(new Error('x'), { statusCode: 400, code: 'lower case <script>' }), registry, options).problem
+    expect(problem).not.toHaveProperty('code')
+  })
+
+  it('a validation error without a context is attributed to the body', () => {
+    const error = Object.assign(new Error('bad'), { statusCode: 400, validation: [{ instancePath: '/a', keyword: 'type', message: 'must be string' }] })
+    expect(problemFromError(error, registry, options).problem.errors).toEqual([{ location: 'body', pointer: '/a', detail: 'must be string', keyword: 'type' }])
+  })
+
+  it('recognises a ProblemError from another copy of the library by its brand', () => {
+    const foreign = Object.assign(new Error('x'), { problem: { status: 409 } })
+    Object.defineProperty(foreign, Symbol.for('fastify-resilience.problem-error'), { value: true })
+    expect(isProblemError(foreign)).toBe(true)
+    expect(isProblemError(new Error('x'))).toBe(false)
+    expect(isProblemError(new ProblemError({ status: 400 }))).toBe(true)
+  })
+})
+
+describe('validation pointers', () => {
+  const validation = (entry: Record<string, unknown>): unknown =>
+    problemFromError(Object.assign(new Error('v'), { statusCode: 400, validation: [entry], validationContext: 'body' }), registry, { exposeInternalErrors: false }).problem.errors
+
+  it.each([
+    ['required', { instancePath: '/order', keyword: 'required', params: { missingProperty: 'a/b~c' } }, '/order/a~1b~0c'],
+    ['additionalProperties', { instancePath: '', keyword: 'additionalProperties', params: { additionalProperty: 'extra' } }, '/extra'],
+    ['dependentRequired', { instancePath: '', keyword: 'dependentRequired', params: { missingProperty: 'zip' } }, '/zip'],
+    ['a foreign validator without instancePath', { message: 'is wrong' }, ''],
+    ['an instancePath that is not a pointer', { instancePath: 'a.b', keyword: 'type' }, ''],
+  ])('%s', (_name, entry, pointer) => {
+    expect(validation(entry)).toEqual([expect.objectContaining({ pointer })])
+  })
+})
+
+describe('serializeProblem', () => {
+  it('falls back to the core members when an extension throws in toJSON', () => {
+    const { body, complete } = serializeProblem({ type: 'about:blank', title: 'Bad Request', status: 400, detail: 'd', x: { toJSON () { throw new Error('no') } } })
+    expect(complete).toBe(false)
+    expect(JSON.parse(body)).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400, detail: 'd' })
+  })
+})
+
+describe('headersOfError', () => {
+  it('drops content headers and values with line breaks', () => {
+    expect(headersOfError({ headers: { 'Content-Type': 'text/html', 'retry-after': 3, 'x-a': 'ok', 'x-b': 'a\nb', 'x-c': {} } }))
+      .toEqual({ 'retry-after': '3', 'x-a': 'ok' })
+    expect(headersOfError({ headers: 'nope' })).toEqual({})
+  })
+})
+
+describe('clientErrorResponse', () => {
+  it.each([['ERR_HTTP_REQUEST_TIMEOUT', 408], ['HPE_HEADER_OVERFLOW', 431], ['HPE_INVALID_METHOD', 400], [undefined, 400]])('%s → %i', (code, status) => {
+    const response = clientErrorResponse(code)
+    const [head, body] = response.split('\r\n\r\n')
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
+    expect(head).toContain(`Content-Length: ${Buffer.byteLength(body ?? '')}`)
+    expect(JSON.parse(body ?? '')).toMatchObject({ type: 'about:blank', status })
+  })
+})
