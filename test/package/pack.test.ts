@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = resolve(import.meta.dirname, '../..')
+const fastifyVersion = (JSON.parse(readFileSync(join(root, 'node_modules/fastify/package.json'), 'utf8')) as { version: string }).version
+
+function run (command: string, args: string[], cwd: string): string {
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } })
+}
+
+const consumer = `
+import Fastify from 'fastify'
+import resilience, { problemDetails, ProblemError } from 'fastify-resilience'
+
+const app = Fastify()
+await app.register(resilience, { problemDetails: { typeBase: 'https://errors.example.com/' } })
+app.get('/boom', async () => { throw new ProblemError({ type: 'validation-failed', detail: 'from the tarball' }) })
+const res = await app.inject('/boom')
+console.log(JSON.stringify({ status: res.statusCode, type: res.headers['content-type'], body: res.json(), named: typeof problemDetails }))
+await app.close()
+`
+
+const typedConsumer = `
+import Fastify from 'fastify'
+import resilience, { problemDetails } from 'fastify-resilience'
+import type { ResilienceOptions, ProblemDocument } from 'fastify-resilience'
+
+const options: ResilienceOptions = { problemDetails: { exposeInternalErrors: false } }
+const app = Fastify()
+await app.register(resilience, options)
+await app.register(problemDetails, { notFound: false })
+app.get('/', (_request, reply) => reply.problem({ status: 404, detail: 'typed' }))
+const status: ProblemDocument['status'] = 404
+export { status }
+`
+
+const brokenConsumer = `
+import Fastify from 'fastify'
+import resilience from 'fastify-resilience'
+
+const app = Fastify()
+await app.register(resilience, { problemDetails: { typeBase: 42 } })
+`
+
+describe('packed tarball', () => {
+  let workdir = ''
+  let appDir = ''
+
+  beforeAll(() => {
+    workdir = mkdtempSync(join(tmpdir(), 'frs-pack-'))
+    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', workdir], root)) as Array<{ filename: string, files: Array<{ path: string }> }>
+    const tarball = join(workdir, packed[0]?.filename ?? '')
+    appDir = join(workdir, 'app')
+    run('mkdir', ['-p', appDir], workdir)
+    writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, type: 'module' }))
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `fastify@${fastifyVersion}`], appDir)
+    writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
+        skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules/@types')],
+      },
+      files: ['typed.ts'],
+    }))
+  }, 180_000)
+
+  afterAll(() => { rmSync(workdir, { recursive: true, force: true }) })
+
+  it('ships the built entry and declarations, and no sources or tests', () => {
+    const installed = join(appDir, 'node_modules/fastify-resilience')
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
+    expect(manifest.exports['.']).toEqual({ types: './dist/plugins/index.d.ts', import: './dist/plugins/index.js' })
+    const listing = run('find', ['.', '-type', 'f', '-not', '-path', './node_modules/*'], installed).split('\n').filter(Boolean)
+    expect(listing).toContain('./dist/plugins/index.js')
+    expect(listing).toContain('./dist/plugins/index.d.ts')
+    expect(listing.filter((file) => file.startsWith('./test') || file.startsWith('./src') || file.endsWith('.test.js'))).toEqual([])
+  })
+
+  it('runs from the tarball in a scratch app', () => {
+    writeFileSync(join(appDir, 'main.mjs'), consumer)
+    const output = JSON.parse(run('node', ['main.mjs'], appDir)) as { status: number, type: string, body: Record<string, unknown>, named: string }
+    expect(output).toEqual({
+      status: 400,
+      type: 'application/problem+json; charset=utf-8',
+      body: { type: 'https://errors.example.com/validation-failed', title: 'Request validation failed', status: 400, detail: 'from the tarball', instance: 'req-1' },
+      named: 'function',
+    })
+  })
+
+  it('type-checks an import of the default and named exports', () => {
+    writeFileSync(join(appDir, 'typed.ts'), typedConsumer)
+    expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], appDir)).not.toThrow()
+  })
+
+  it('the shipped types refuse a wrong option', () => {
+    writeFileSync(join(appDir, 'typed.ts'), brokenConsumer)
+    let output = ''
+    try {
+      run(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], appDir)
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout)
+    }
+    // line 6 is the register call with the numeric typeBase
+    expect(output).toMatch(/typed\.ts\(6,\d+\): error TS2769/)
+  })
+})
