@@ -1,0 +1,79 @@
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import resilience, { ProblemError, problemClientErrorHandler } from '../../plugins/index.js'
+
+export interface ShopOptions {
+  paymentsUrl: string
+  logger?: FastifyServerOptions['logger']
+}
+
+interface Product { id: number, name: string, price: number }
+
+const PRODUCTS: readonly Product[] = [
+  { id: 1, name: 'Espresso beans, 1 kg', price: 2400 },
+  { id: 2, name: 'Hand grinder', price: 8900 },
+  { id: 3, name: 'Milk jug', price: 1500 },
+]
+
+/** A small shop API: products, and orders that charge a payment provider. */
+export async function buildShop (options: ShopOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, clientErrorHandler: problemClientErrorHandler })
+
+  await app.register(resilience, {
+    problemDetails: {
+      typeBase: 'https://shop.example.com/problems/',
+      types: {
+        'product-not-found': { title: 'Product not found', status: 404, description: 'No product has this id.' },
+        'payment-failed': { title: 'Payment failed', status: 502, description: 'The payment provider answered with an error; nothing was charged.' },
+        'payments-unavailable': { title: 'Payments unavailable', status: 503, description: 'The payment provider could not be reached; retry later.' },
+      },
+    },
+  })
+
+  app.get('/health', async () => ({ status: 'ok' }))
+
+  app.get('/products', async () => PRODUCTS)
+
+  app.get<{ Params: { id: number } }>('/products/:id', {
+    schema: { params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] } },
+  }, async (request, reply) => {
+    const product = PRODUCTS.find((candidate) => candidate.id === request.params.id)
+    return product ?? reply.problem({ type: 'product-not-found', detail: `There is no product ${request.params.id}.`, productId: request.params.id })
+  })
+
+  app.post<{ Body: { productId: number, quantity: number } }>('/orders', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['productId', 'quantity'],
+        additionalProperties: false,
+        properties: {
+          productId: { type: 'integer', minimum: 1 },
+          quantity: { type: 'integer', minimum: 1, maximum: 10 },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const product = PRODUCTS.find((candidate) => candidate.id === request.body.productId)
+    if (product === undefined) return reply.problem({ type: 'product-not-found', status: 422, detail: `There is no product ${request.body.productId}.` })
+    const amount = product.price * request.body.quantity
+
+    let charge: Response
+    try {
+      charge = await fetch(new URL('/charges', options.paymentsUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ amount }),
+      })
+    } catch (error) {
+      throw new ProblemError({ type: 'payments-unavailable', detail: 'The payment provider did not answer.' }, { cause: error })
+    }
+    if (!charge.ok) {
+      throw new ProblemError({ type: 'payment-failed', detail: `The payment provider answered ${charge.status}.`, upstreamStatus: charge.status })
+    }
+    const { id } = await charge.json() as { id: string }
+    return reply.code(201).send({ orderId: `ord_${id}`, productId: product.id, quantity: request.body.quantity, amount })
+  })
+
+  return app
+}

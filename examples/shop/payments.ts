@@ -1,0 +1,42 @@
+import Fastify from 'fastify'
+
+/** How the simulated payment provider behaves; change it while it runs. */
+export interface PaymentsBehaviour {
+  /** Added to every charge, in milliseconds. */
+  latencyMs: number
+  /** Share of charges that fail with a 500, from 0 to 1. */
+  failureRate: number
+}
+
+export interface PaymentsService {
+  url: string
+  behaviour: PaymentsBehaviour
+  /** How many charges succeeded: what customers were billed for. */
+  readonly charges: number
+  /** Stops the service; later calls to the shop find the port closed. Safe to call twice. */
+  close: () => Promise<void>
+}
+
+/**
+ * A flaky downstream "payments" service on its own port, so that the shop
+ * talks to it over real HTTP like it would to a real provider.
+ */
+export async function startPayments (initial: Partial<PaymentsBehaviour> = {}, random: () => number = Math.random): Promise<PaymentsService> {
+  const behaviour: PaymentsBehaviour = { latencyMs: initial.latencyMs ?? 20, failureRate: initial.failureRate ?? 0 }
+  let charges = 0
+  const app = Fastify()
+  app.post<{ Body: { amount: number } }>('/charges', async (request, reply) => {
+    await new Promise((resolve) => setTimeout(resolve, behaviour.latencyMs))
+    if (random() < behaviour.failureRate) return reply.code(500).send({ error: 'card processor unavailable' })
+    charges += 1
+    return reply.code(201).send({ id: `ch_${charges}`, amount: request.body.amount })
+  })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    behaviour,
+    get charges () { return charges },
+    close: () => (closing ??= app.close()),
+  }
+}

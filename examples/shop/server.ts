@@ -1,0 +1,17 @@
+import { buildShop } from './app.js'
+import { startPayments } from './payments.js'
+
+// `npm start`: the shop on PORT (default 3000) with its flaky payment
+// provider beside it; FAILURE_RATE and LATENCY_MS tune the provider.
+const payments = await startPayments({
+  failureRate: Number(process.env.FAILURE_RATE ?? 0.2),
+  latencyMs: Number(process.env.LATENCY_MS ?? 50),
+})
+const shop = await buildShop({ paymentsUrl: payments.url, logger: true })
+await shop.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void shop.close().then(() => payments.close())
+  })
+}

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest'
+import { runTour } from '../../examples/shop/tour.js'
+
+describe('shop demo tour', () => {
+  it('every step answers the status it explains, as a problem when it fails', async () => {
+    const lines: string[] = []
+    const results = await runTour((line) => lines.push(line))
+    expect(results.map((result) => result.status)).toEqual(results.map((result) => result.expectedStatus))
+    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 502, 503])
+    for (const result of results.slice(1)) {
+      expect(result.body).toMatchObject({ status: result.status, instance: expect.any(String) })
+    }
+    expect(results[1]?.body).toMatchObject({ errors: [{ location: 'body', pointer: '/productId' }] })
+    expect(lines.filter((line) => line.startsWith('   why: '))).toHaveLength(results.length)
+  })
+})
