@@ -28,6 +28,8 @@ declare module 'fastify' {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+// Given with its charset so Fastify does not have to append one per reply.
+const PROBLEM_CONTENT_TYPE_HEADER = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`
 
 function instanceOf (request: FastifyRequest): string {
   return encodeURIComponent(String(request.id))
@@ -36,7 +38,7 @@ function instanceOf (request: FastifyRequest): string {
 function sendProblem (reply: FastifyReply, problem: ProblemDocument): FastifyReply {
   const { body, complete } = serializeProblem(problem)
   if (!complete) reply.log.warn({ problemType: problem.type }, 'problem extension members could not be serialised; sent the core members only')
-  return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(body)
+  return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE_HEADER).send(body)
 }
 
 function warnDroppedMembers (reply: FastifyReply, droppedMembers: readonly string[]): void {

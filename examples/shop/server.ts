@@ -12,6 +12,9 @@ await shop.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HO
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    void shop.close().then(() => payments.close())
+    shop.close().then(() => payments.close()).catch((error: unknown) => {
+      console.error(error)
+      process.exitCode = 1
+    })
   })
 }

@@ -59,8 +59,14 @@ describe('packed tarball', () => {
     run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `fastify@${fastifyVersion}`], appDir)
     writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
-        skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules/@types')],
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [join(root, 'node_modules/@types')],
       },
       files: ['typed.ts'],
     }))

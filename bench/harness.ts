@@ -1,0 +1,68 @@
+import autocannon from 'autocannon'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+export interface Measurement {
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  non2xx: number
+}
+
+const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
+
+/** Starts a benchmark target in a child process and resolves its port and a stop function. */
+export async function startTarget (variant: string): Promise<{ port: number, stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVE, variant], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [chunk] = await once(child.stdout, 'data') as [Buffer]
+  const port = Number.parseInt(chunk.toString(), 10)
+  if (!Number.isInteger(port)) throw new TypeError(`benchmark target ${variant} printed no port: ${chunk.toString()}`)
+  return {
+    port,
+    stop: async () => {
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+export async function load (url: string, durationSeconds: number, connections = 50): Promise<Measurement> {
+  const result = await autocannon({ url, connections, duration: durationSeconds, pipelining: 1 })
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+  }
+}
+
+/**
+ * Measures a path on two targets in alternating rounds (baseline first),
+ * after a warm-up, and keeps each side's best round: alternating spreads
+ * drift in machine load over both sides, the best round filters stalls.
+ */
+export async function compare (baseline: string, candidate: string, path: string, rounds: number, seconds: number): Promise<{ baseline: Measurement, candidate: Measurement, ratio: number }> {
+  const targets = { baseline: await startTarget(baseline), candidate: await startTarget(candidate) }
+  try {
+    const best: { baseline?: Measurement, candidate?: Measurement } = {}
+    for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${path}`, 2)
+    for (let round = 0; round < rounds; round++) {
+      for (const side of ['baseline', 'candidate'] as const) {
+        const measured = await load(`http://127.0.0.1:${targets[side].port}${path}`, seconds)
+        if (best[side] === undefined || measured.requestsPerSecond > best[side].requestsPerSecond) best[side] = measured
+      }
+    }
+    if (best.baseline === undefined || best.candidate === undefined) throw new RangeError('rounds must be at least 1')
+    return { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond }
+  } finally {
+    await targets.baseline.stop()
+    await targets.candidate.stop()
+  }
+}
+
+export function formatRow (name: string, result: { baseline: Measurement, candidate: Measurement, ratio: number }): string {
+  const rate = (value: number): string => `${Math.round(value).toLocaleString('en-US')} req/s`
+  return `| ${name} | ${rate(result.baseline.requestsPerSecond)} | ${rate(result.candidate.requestsPerSecond)} | ${result.ratio.toFixed(2)}× | ${result.candidate.p99Ms} ms |`
+}

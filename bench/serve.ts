@@ -1,0 +1,28 @@
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import resilience from '../plugins/index.js'
+
+/*
+ * A benchmark target, run in its own process so that the load generator
+ * does not share its event loop. Usage: serve.ts <variant>; prints the
+ * port it listens on.
+ */
+
+export const VARIANTS = ['bare', 'problem-details'] as const
+export type Variant = typeof VARIANTS[number]
+
+async function build (variant: Variant): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  if (variant === 'problem-details') await app.register(resilience)
+  app.get('/hello', async () => ({ hello: 'world' }))
+  app.get('/error', async () => { throw Object.assign(new Error('no such order'), { statusCode: 404 }) })
+  return app
+}
+
+const variant = process.argv[2] as Variant
+if (!VARIANTS.includes(variant)) throw new TypeError(`serve.ts expects one of ${VARIANTS.join(', ')}, instead got ${String(variant)}`)
+const app = await build(variant)
+await app.listen({ port: 0, host: '127.0.0.1' })
+const address = app.server.address()
+process.stdout.write(`${typeof address === 'object' && address !== null ? address.port : ''}\n`)
+process.once('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
