@@ -4,6 +4,12 @@ export { resilience }
 export type { ResilienceOptions } from './resilience.js'
 export { problemDetails, PROBLEM_CONTENT_TYPE } from './problem-details.js'
 export { problemClientErrorHandler } from './client-error.js'
+export { deadlines } from './deadlines.js'
+export type { DeadlinesOptions, RequestDeadline, RouteDeadlineConfig } from './deadlines.js'
+export { withDeadline, MAX_CALLER_BUDGET_MS } from '../src/deadline/index.js'
+export type { ChildDeadline, DeadlineOutcome } from '../src/deadline/index.js'
+export { monotonicClock } from '../src/clock.js'
+export type { Clock } from '../src/clock.js'
 export type { ProblemDetailsOptions } from './problem-details.js'
 export {
   ProblemError,

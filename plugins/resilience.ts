@@ -3,6 +3,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
+import { deadlines } from './deadlines.js'
+import type { DeadlinesOptions } from './deadlines.js'
 import { problemDetails } from './problem-details.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
 
@@ -10,9 +12,11 @@ import type { ProblemDetailsOptions } from './problem-details.js'
 export interface ResilienceOptions {
   /** RFC 9457 problem responses for every error. @default {} */
   problemDetails?: ProblemDetailsOptions | false
+  /** Cascading request deadlines; needs problemDetails. @default {} */
+  deadlines?: DeadlinesOptions | false
 }
 
-const CAPABILITIES = ['problemDetails'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -25,14 +29,17 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
 
 /**
  * Registers every enabled capability in the order that makes them compose:
- * problem details first, so that the errors of the others are problems.
+ * problem details first, so that the errors of the others are problems;
+ * then deadlines, so that later capabilities know each request's budget.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
   assertOptionsObject(raw, 'resilience options')
   assertKnownKeys(raw, CAPABILITIES, 'resilience options')
   const problemDetailsOptions = capabilityOptions(options.problemDetails, 'problemDetails')
+  const deadlinesOptions = capabilityOptions(options.deadlines, 'deadlines')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
+  if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
 }
 
 export const resilience = fp(resiliencePlugin, {

@@ -41,3 +41,24 @@ export const FRS_ERR_PROBLEM_STATUS_INVALID = createError<'FRS_ERR_PROBLEM_STATU
   500,
   TypeError
 )
+
+export const FRS_ERR_ROUTE_CONFIG_INVALID = createError<'FRS_ERR_ROUTE_CONFIG_INVALID', [string, string, string, string]>(
+  'FRS_ERR_ROUTE_CONFIG_INVALID',
+  "fastify-resilience: route %s: config.%s expects %s, instead got %s",
+  500,
+  TypeError
+)
+
+/** The reason a request's deadline signal aborts with when its time is up. */
+export const FRS_ERR_DEADLINE_EXCEEDED = createError<'FRS_ERR_DEADLINE_EXCEEDED', [number]>(
+  'FRS_ERR_DEADLINE_EXCEEDED',
+  'fastify-resilience: the request deadline of %d ms was exceeded',
+  504
+)
+
+/** The reason a request's deadline signal aborts with when the client goes away. */
+export const FRS_ERR_CLIENT_CLOSED = createError<'FRS_ERR_CLIENT_CLOSED', []>(
+  'FRS_ERR_CLIENT_CLOSED',
+  'fastify-resilience: the client closed the connection before the response was sent',
+  499
+)

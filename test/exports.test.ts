@@ -10,6 +10,7 @@ describe('package exports', () => {
   it.each([
     ['resilience', 'fastify-resilience'],
     ['problemDetails', 'fastify-resilience/problem-details'],
+    ['deadlines', 'fastify-resilience/deadlines'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
@@ -19,14 +20,18 @@ describe('package exports', () => {
 
   it('exports the error table with stable codes', () => {
     expect(Object.keys(entry.errors).sort()).toEqual([
+      'FRS_ERR_CLIENT_CLOSED',
+      'FRS_ERR_DEADLINE_EXCEEDED',
       'FRS_ERR_OPTION_INVALID',
       'FRS_ERR_OPTION_UNKNOWN',
       'FRS_ERR_PROBLEM_STATUS_INVALID',
       'FRS_ERR_PROBLEM_TYPE_INVALID',
       'FRS_ERR_PROBLEM_TYPE_UNKNOWN',
+      'FRS_ERR_ROUTE_CONFIG_INVALID',
     ])
     for (const [code, ErrorClass] of Object.entries(entry.errors)) {
-      expect(new ErrorClass('a', 'b', 'c').code).toBe(code)
+      const Constructor = ErrorClass as unknown as new (...args: unknown[]) => Error & { code: string }
+      expect(new Constructor('a', 'b', 'c', 'd').code).toBe(code)
     }
   })
 

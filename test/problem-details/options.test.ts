@@ -33,7 +33,7 @@ describe('problem details options', () => {
 
   it('the umbrella refuses an unknown capability key, naming the known ones', async () => {
     const error = await registrationError((app) => app.register(resilience, { deadline: {} } as never))
-    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails/)
+    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails, deadlines/)
   })
 
   it('the umbrella refuses a capability value that is neither an object nor false', async () => {
@@ -43,12 +43,17 @@ describe('problem details options', () => {
 
   it('problemDetails: false leaves Fastify error handling as it was', async () => {
     const app = Fastify()
-    await app.register(resilience, { problemDetails: false })
+    await app.register(resilience, { problemDetails: false, deadlines: false })
     app.get('/boom', async () => { throw new Error('plain') })
     const res = await app.inject('/boom')
     expect(res.headers['content-type']).toMatch(/^application\/json/)
     expect(app.hasReplyDecorator('problem')).toBe(false)
     await app.close()
+  })
+
+  it('a capability that needs problem details says so when they are off', async () => {
+    const error = await registrationError((app) => app.register(resilience, { problemDetails: false }))
+    expect(error.message).toMatch(/dependency 'fastify-resilience\/problem-details' of plugin 'fastify-resilience\/deadlines' is not registered/)
   })
 
   it('register(resilience) with no options enables problem details', async () => {

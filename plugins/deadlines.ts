@@ -1,0 +1,166 @@
+import fp from 'fastify-plugin'
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  RouteHandlerMethod,
+} from 'fastify'
+import {
+  DEADLINE_PROBLEM_TYPES,
+  Deadline,
+  readCallerBudget,
+  resolveBudget,
+  resolveDeadlinesOptions,
+  resolveRouteDeadline,
+  unboundedDeadline,
+} from '../src/deadline/index.js'
+import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** This route's deadline; `false` opts the route out (e.g. for streaming). */
+    deadline?: RouteDeadlineConfig | false
+  }
+  interface FastifyRequest {
+    /**
+     * The request's deadline: remaining time, an AbortSignal for the work in
+     * flight, and the header to forward downstream. Routes without a
+     * deadline get one that never expires.
+     */
+    readonly deadline: RequestDeadline
+  }
+}
+
+const kDeadline = Symbol('fastify-resilience.deadline')
+
+interface DeadlineCarrier {
+  [kDeadline]: Deadline | null
+}
+
+function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, header: string, reason: string): void {
+  request.log.info({ header, reason }, 'malformed deadline header refused')
+  reply.problem({ type: 'invalid-deadline', detail: `The ${header} header is invalid: ${reason}.`, header })
+}
+
+function onDeadlinePassed (request: FastifyRequest, reply: FastifyReply, deadline: Deadline): void {
+  if (reply.sent) return
+  deadline.expire()
+  request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
+  // An abort listener may have answered by itself.
+  if (reply.sent) return
+  if (reply.raw.headersSent) {
+    // A response already under way cannot turn into a problem; cut it short.
+    reply.raw.destroy()
+    return
+  }
+  reply.problem({
+    type: 'deadline-exceeded',
+    detail: `The request did not complete within its deadline of ${Math.round(deadline.timeoutMs)} ms.`,
+    timeoutMs: Math.round(deadline.timeoutMs),
+  })
+  // Tells Fastify that the handler's eventual result must not be sent.
+  reply.hijack()
+}
+
+function onConnectionClosed (request: FastifyRequest, reply: FastifyReply, deadline: Deadline): void {
+  if (reply.raw.writableFinished || deadline.outcome !== 'pending') {
+    deadline.finish()
+    return
+  }
+  deadline.clientClosed()
+  request.log.info('client closed the connection before the response; its work was aborted')
+  if (!reply.sent) reply.hijack()
+}
+
+/**
+ * Drops the rejection of a handler that was still running when its deadline
+ * passed or its client left: that answer is settled, and the rejection is
+ * usually the abort this plugin caused.
+ */
+function dropLateRejections (handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function deadlineAwareHandler (this: FastifyInstance, request, reply) {
+    const result: unknown = handler.call(this, request, reply)
+    if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') return result
+    return (result as Promise<unknown>).then(undefined, (error: unknown) => {
+      const outcome = (request as unknown as DeadlineCarrier)[kDeadline]?.outcome
+      if (outcome === 'deadline-exceeded' || outcome === 'client-closed') {
+        request.log.debug({ err: error }, 'handler failed after its request ended; dropped')
+        return undefined
+      }
+      throw error
+    })
+  }
+}
+
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number) {
+  const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
+  return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const caller = readCallerBudget(request.headers, settings.readers)
+    if (caller.kind === 'invalid') {
+      if (settings.onInvalidHeader === 'reject') {
+        refuseInvalidHeader(request, reply, caller.header, caller.reason)
+        return
+      }
+      request.log.debug({ header: caller.header, reason: caller.reason }, 'malformed deadline header ignored')
+    }
+    const admission = resolveBudget(policy, caller.kind === 'budget' ? caller.ms : undefined)
+    if (admission.kind === 'refuse') {
+      request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
+      reply.problem({
+        type: 'deadline-exceeded',
+        detail: `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`,
+        timeoutMs: Math.floor(admission.availableMs),
+      })
+      return
+    }
+    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, forwardHeader: settings.header, clock: settings.clock })
+    ;(request as unknown as DeadlineCarrier)[kDeadline] = deadline
+    deadline.start(() => onDeadlinePassed(request, reply, deadline))
+    reply.raw.once('close', () => onConnectionClosed(request, reply, deadline))
+    done()
+  }
+}
+
+/** Once the handler has answered, the deadline no longer applies: a response on its way is not replaced by a 504. */
+function deadlineOnSend (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+  ;(request as unknown as DeadlineCarrier)[kDeadline]?.finish()
+  done(null, payload)
+}
+
+/**
+ * Gives every request a deadline that shrinks down the call chain, refuses
+ * requests that are already out of time, answers 504 at the deadline and
+ * aborts the work in flight.
+ */
+const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function deadlines (app, options) {
+  const settings = resolveDeadlinesOptions(options)
+  for (const [slug, definition] of Object.entries(DEADLINE_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
+
+  const unbounded = unboundedDeadline(settings.header, settings.clock)
+  app.decorateRequest(kDeadline as unknown as string, null)
+  app.decorateRequest('deadline', {
+    getter (this: FastifyRequest): RequestDeadline {
+      return (this as unknown as DeadlineCarrier)[kDeadline] ?? unbounded
+    },
+  })
+
+  app.addHook('onRoute', (routeOptions) => {
+    const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, routeLabel(routeOptions))
+    if (timeoutMs === false) return
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs))
+    appendRouteHook(routeOptions, 'onSend', deadlineOnSend)
+    routeOptions.handler = dropLateRejections(routeOptions.handler)
+  })
+}
+
+/** The cascading deadlines capability as a Fastify plugin; needs {@link problemDetails}. */
+export const deadlines = fp(deadlinesPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/deadlines',
+  dependencies: ['fastify-resilience/problem-details'],
+})
+
+export type { DeadlinesOptions, RequestDeadline, RouteDeadlineConfig }

@@ -1,0 +1,9 @@
+import { performance } from 'node:perf_hooks'
+
+/** A source of monotonic milliseconds; injectable so tests can move time. */
+export interface Clock {
+  now: () => number
+}
+
+/** Monotonic time, immune to wall-clock changes (NTP steps, manual resets). */
+export const monotonicClock: Clock = { now: () => performance.now() }

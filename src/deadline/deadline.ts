@@ -1,0 +1,181 @@
+import type { Clock } from '../clock.js'
+import { FRS_ERR_CLIENT_CLOSED, FRS_ERR_DEADLINE_EXCEEDED } from '../errors.js'
+import { withDeadline } from './fetch.js'
+
+/** How a request's deadline ended, if it has. */
+export type DeadlineOutcome = 'pending' | 'finished' | 'deadline-exceeded' | 'client-closed'
+
+/** What a handler sees as `request.deadline`. */
+export interface RequestDeadline {
+  /** The budget this deadline started with, in milliseconds (`Infinity` when the route opted out). */
+  readonly timeoutMs: number
+  /** Milliseconds left, never negative. */
+  remainingMs: () => number
+  /** True once the time is up. */
+  readonly expired: boolean
+  /** `pending` until the response is finished, the deadline passes or the client goes away. */
+  readonly outcome: DeadlineOutcome
+  /**
+   * Aborts at the deadline (reason: `FRS_ERR_DEADLINE_EXCEEDED`) or when
+   * the client goes away (reason: `FRS_ERR_CLIENT_CLOSED`); never when a
+   * request body has merely been read.
+   */
+  readonly signal: AbortSignal
+  /** The header to forward downstream, carrying the remaining budget. Empty without a deadline. */
+  headers: () => Record<string, string>
+  /** A sub-budget of at most `maxMs` that also ends when this deadline does. */
+  child: (maxMs: number) => ChildDeadline
+  /** `fetch` with this deadline's signal and header applied. */
+  fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+}
+
+/** A sub-budget; `dispose()` clears its timer early when the work it guards is done. */
+export interface ChildDeadline extends RequestDeadline {
+  dispose: () => void
+}
+
+export interface DeadlineOptions {
+  timeoutMs: number
+  /** Name of the header that {@link RequestDeadline.headers} fills. */
+  forwardHeader: string
+  clock: Clock
+}
+
+/**
+ * A request's deadline: one timer at most, an AbortSignal made only when
+ * someone asks for it, and sub-budgets that follow it. The plugin drives
+ * it through `start`, `finish` and `clientClosed`.
+ */
+export class Deadline implements ChildDeadline {
+  readonly timeoutMs: number
+  readonly expiresAt: number
+  readonly #clock: Clock
+  readonly #forwardHeader: string
+  #outcome: DeadlineOutcome = 'pending'
+  #controller: AbortController | undefined
+  #reason: Error | undefined
+  #timer: NodeJS.Timeout | undefined
+  #children: Deadline[] | undefined
+
+  constructor (options: DeadlineOptions) {
+    this.timeoutMs = options.timeoutMs
+    this.#clock = options.clock
+    this.#forwardHeader = options.forwardHeader
+    this.expiresAt = options.clock.now() + options.timeoutMs
+  }
+
+  get outcome (): DeadlineOutcome {
+    return this.#outcome
+  }
+
+  get expired (): boolean {
+    return this.#outcome === 'deadline-exceeded' || this.remainingMs() === 0
+  }
+
+  get signal (): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  remainingMs (): number {
+    return Math.max(0, this.expiresAt - this.#clock.now())
+  }
+
+  headers (): Record<string, string> {
+    return { [this.#forwardHeader]: String(Math.floor(this.remainingMs())) }
+  }
+
+  child (maxMs: number): ChildDeadline {
+    const timeoutMs = Number.isFinite(maxMs) && maxMs > 0 ? Math.min(maxMs, this.remainingMs()) : 0
+    const child = new Deadline({ timeoutMs, forwardHeader: this.#forwardHeader, clock: this.#clock })
+    const outcome = this.#outcome
+    if (outcome === 'finished') {
+      child.finish()
+      return child
+    }
+    if (outcome !== 'pending') {
+      child.#end(outcome, this.#reason as Error)
+      return child
+    }
+    child.start(() => child.expire())
+    ;(this.#children ??= []).push(child)
+    return child
+  }
+
+  fetch (input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return fetch(input, withDeadline(this, init))
+  }
+
+  dispose (): void {
+    this.finish()
+  }
+
+  /** Arms the single timer; `onExpire` runs once if the time runs out first. */
+  start (onExpire: () => void): void {
+    if (this.#outcome !== 'pending') return
+    this.#timer = setTimeout(onExpire, this.timeoutMs)
+    this.#timer.unref()
+  }
+
+  /** Marks the deadline as exceeded and aborts the signal and every sub-budget. */
+  expire (): void {
+    if (this.#outcome === 'pending') this.#end('deadline-exceeded', new FRS_ERR_DEADLINE_EXCEEDED(this.timeoutMs))
+  }
+
+  /** Marks the request as abandoned by its client and aborts the signal and every sub-budget. */
+  clientClosed (): void {
+    if (this.#outcome === 'pending') this.#end('client-closed', new FRS_ERR_CLIENT_CLOSED())
+  }
+
+  /** The response is complete: clears the timers, aborts nothing. */
+  finish (): void {
+    if (this.#outcome !== 'pending') return
+    this.#outcome = 'finished'
+    this.#clearTimer()
+    if (this.#children !== undefined) for (const child of this.#children) child.finish()
+  }
+
+  #end (outcome: 'deadline-exceeded' | 'client-closed', reason: Error): void {
+    this.#outcome = outcome
+    this.#reason = reason
+    this.#clearTimer()
+    this.#controller?.abort(reason)
+    if (this.#children !== undefined) {
+      for (const child of this.#children) if (child.#outcome === 'pending') child.#end(outcome, reason)
+    }
+  }
+
+  #clearTimer (): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+  }
+}
+
+const NEVER_ABORTED = new AbortController().signal
+
+/**
+ * The deadline of a route that opted out: no budget, no timer, no header to
+ * forward. Its sub-budgets are real deadlines of their own.
+ */
+export function unboundedDeadline (forwardHeader: string, clock: Clock): RequestDeadline {
+  return Object.freeze({
+    timeoutMs: Number.POSITIVE_INFINITY,
+    remainingMs: () => Number.POSITIVE_INFINITY,
+    expired: false,
+    outcome: 'pending' as const,
+    signal: NEVER_ABORTED,
+    headers: () => ({}),
+    child: (maxMs: number): ChildDeadline => {
+      const timeoutMs = Number.isFinite(maxMs) && maxMs > 0 ? maxMs : 0
+      const child = new Deadline({ timeoutMs, forwardHeader, clock })
+      child.start(() => child.expire())
+      return child
+    },
+    fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, init),
+  })
+}
