@@ -46,13 +46,14 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
 }
 
 function onDeadlinePassed (request: FastifyRequest, reply: FastifyReply, deadline: Deadline): void {
-  if (reply.sent) return
+  if (reply.raw.writableEnded) return
   deadline.expire()
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
   // An abort listener may have answered by itself.
-  if (reply.sent) return
-  if (reply.raw.headersSent) {
-    // A response already under way cannot turn into a problem; cut it short.
+  if (reply.raw.writableEnded) return
+  if (reply.raw.headersSent || reply.sent) {
+    // A response already under way (or taken over with reply.hijack())
+    // cannot turn into a problem; cut it short.
     reply.raw.destroy()
     return
   }
@@ -119,7 +120,9 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
     const deadline = new Deadline({ timeoutMs: admission.timeoutMs, forwardHeader: settings.header, clock: settings.clock })
     ;(request as unknown as DeadlineCarrier)[kDeadline] = deadline
     deadline.start(() => onDeadlinePassed(request, reply, deadline))
-    reply.raw.once('close', () => onConnectionClosed(request, reply, deadline))
+    // The client may have left while the request was queued or routed.
+    if (reply.raw.destroyed) onConnectionClosed(request, reply, deadline)
+    else reply.raw.once('close', () => onConnectionClosed(request, reply, deadline))
     done()
   }
 }
@@ -147,11 +150,14 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     },
   })
 
+  // A context-level hook, so that it runs before the onSend hooks the
+  // application adds later: a slow onSend must not turn an answer into a 504.
+  app.addHook('onSend', deadlineOnSend)
+
   app.addHook('onRoute', (routeOptions) => {
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, routeLabel(routeOptions))
     if (timeoutMs === false) return
     appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs))
-    appendRouteHook(routeOptions, 'onSend', deadlineOnSend)
     routeOptions.handler = dropLateRejections(routeOptions.handler)
   })
 }

@@ -1,0 +1,104 @@
+import Fastify from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import resilience, { deadlines, problemDetails } from '../../plugins/index.js'
+import type { FastifyInstance } from 'fastify'
+
+let app: FastifyInstance | undefined
+afterEach(async () => { await app?.close() })
+
+async function registrationError (register: (instance: FastifyInstance) => unknown): Promise<Error> {
+  app = Fastify()
+  try {
+    await register(app)
+    await app.ready()
+  } catch (error) {
+    return error as Error
+  }
+  throw new Error('registration succeeded')
+}
+
+describe('deadline route config', () => {
+  it('routes get the plugin default, a route may set its own', async () => {
+    app = Fastify()
+    await app.register(resilience, { deadlines: { defaultTimeoutMs: 1234 } })
+    app.get('/default', async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
+    app.get('/own', { config: { deadline: { timeoutMs: 50 } } }, async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
+    expect((await app.inject('/default')).json()).toEqual({ timeoutMs: 1234 })
+    expect((await app.inject('/own')).json()).toEqual({ timeoutMs: 50 })
+  })
+
+  it('route can opt out of the deadline', async () => {
+    app = Fastify()
+    await app.register(resilience, { deadlines: { defaultTimeoutMs: 20 } })
+    app.get('/stream', { config: { deadline: false } }, async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 60))
+      return { remaining: String(request.deadline.remainingMs()), forwarded: request.deadline.headers(), aborted: request.deadline.signal.aborted }
+    })
+    const res = await app.inject({ url: '/stream', headers: { 'x-request-timeout-ms': 'garbage' } })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ remaining: 'Infinity', forwarded: {}, aborted: false })
+  })
+
+  it('works inside an encapsulated context under a prefix', async () => {
+    app = Fastify()
+    await app.register(async (v1) => {
+      await v1.register(resilience, { deadlines: { defaultTimeoutMs: 30 } })
+      v1.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 200)); return 'late' })
+    }, { prefix: '/v1' })
+    app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 60)); return 'fine' })
+    expect((await app.inject('/v1/slow')).statusCode).toBe(504)
+    const outside = await app.inject('/slow')
+    expect(outside.statusCode).toBe(200)
+    expect(outside.body).toBe('fine')
+  })
+
+  it.each([
+    ['a number', 100, /route GET \/x: config\.deadline expects an object \{ timeoutMs \} or false, instead got a 'number' \(100\)/],
+    ['true', true, /config\.deadline expects an object \{ timeoutMs \} or false, instead got a 'boolean' \(true\)/],
+    ['a zero timeout', { timeoutMs: 0 }, /config\.deadline\.timeoutMs expects a positive integer of milliseconds up to 2147483647, instead got a 'number' \(0\)/],
+    ['a timeout a timer cannot hold', { timeoutMs: 2 ** 31 }, /config\.deadline\.timeoutMs expects a positive integer/],
+    ['a fractional timeout', { timeoutMs: 1.5 }, /config\.deadline\.timeoutMs expects a positive integer/],
+    ['a string timeout', { timeoutMs: '100' }, /instead got a 'string' \("100"\)/],
+    ['an unknown key', { timeout: 100 }, /config\.deadline\.timeout expects no such key \(known: timeoutMs\)/],
+  ])('a route with %s fails at startup, naming the route', async (_name, deadline, message) => {
+    const error = await registrationError(async (instance) => {
+      await instance.register(resilience)
+      instance.get('/x', { config: { deadline: deadline as never } }, async () => 'x')
+    })
+    expect(error.message).toMatch(message)
+  })
+
+  it.each([
+    ['defaultTimeoutMs', { defaultTimeoutMs: -1 }, /'deadlines\.defaultTimeoutMs' expects a positive integer of milliseconds/],
+    ['defaultTimeoutMs', { defaultTimeoutMs: Number.NaN }, /'deadlines\.defaultTimeoutMs' expects a positive integer/],
+    ['header', { header: 'bad header' }, /'deadlines\.header' expects an HTTP header name/],
+    ['safetyMarginMs', { safetyMarginMs: -5 }, /'deadlines\.safetyMarginMs' expects a non-negative integer/],
+    ['minimumMs', { minimumMs: 1.5 }, /'deadlines\.minimumMs' expects a non-negative integer/],
+    ['onInvalidHeader', { onInvalidHeader: 'drop' }, /'deadlines\.onInvalidHeader' expects 'reject' or 'ignore', instead got a 'string' \("drop"\)/],
+    ['grpcTimeout', { grpcTimeout: 'yes' }, /'deadlines\.grpcTimeout' expects a boolean/],
+    ['clock', { clock: {} }, /'deadlines\.clock' expects an object with a now\(\) method/],
+    ['an unknown key', { defaultTimeout: 5 }, /unknown option 'defaultTimeout' in deadlines/],
+  ])('an invalid %s fails at registration', async (_name, options, message) => {
+    const error = await registrationError((instance) => instance.register(resilience, { deadlines: options as never }))
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error.message).toMatch(message)
+  })
+
+  it('the deadlines plugin needs problem details registered first', async () => {
+    const error = await registrationError((instance) => instance.register(deadlines))
+    expect(error.message).toMatch(/dependency 'fastify-resilience\/problem-details' of plugin 'fastify-resilience\/deadlines'/)
+    await app?.close()
+    app = Fastify()
+    await app.register(problemDetails)
+    await app.register(deadlines, { defaultTimeoutMs: 77 })
+    app.get('/', async (request) => request.deadline.timeoutMs)
+    expect((await app.inject('/')).body).toBe('77')
+  })
+
+  it('unknown routes have no deadline', async () => {
+    app = Fastify()
+    await app.register(resilience)
+    const res = await app.inject({ url: '/missing', headers: { 'x-request-timeout-ms': '0' } })
+    expect(res.statusCode).toBe(404)
+  })
+})

@@ -1,0 +1,155 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Deadline, unboundedDeadline, withDeadline } from '../../../src/deadline/index.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
+
+function deadlineOf (timeoutMs: number, clock = new ManualClock()): { deadline: Deadline, clock: ManualClock } {
+  return { deadline: new Deadline({ timeoutMs, forwardHeader: 'x-request-timeout-ms', clock }), clock }
+}
+
+afterEach(() => { vi.useRealTimers() })
+
+describe('Deadline', () => {
+  it('counts down with the clock and never goes below zero', () => {
+    const { deadline, clock } = deadlineOf(300)
+    expect(deadline.remainingMs()).toBe(300)
+    clock.advance(120)
+    expect(deadline.remainingMs()).toBe(180)
+    expect(deadline.expired).toBe(false)
+    clock.advance(500)
+    expect(deadline.remainingMs()).toBe(0)
+    expect(deadline.expired).toBe(true)
+  })
+
+  it('headers() forwards the remaining whole milliseconds', () => {
+    const { deadline, clock } = deadlineOf(300)
+    clock.advance(10.6)
+    expect(deadline.headers()).toEqual({ 'x-request-timeout-ms': '289' })
+  })
+
+  it('the timer expires the deadline and aborts its signal with a deadline reason', () => {
+    vi.useFakeTimers()
+    const { deadline } = deadlineOf(100)
+    const onExpire = vi.fn(() => { deadline.expire() })
+    const signal = deadline.signal
+    deadline.start(onExpire)
+    vi.advanceTimersByTime(99)
+    expect(signal.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(onExpire).toHaveBeenCalledOnce()
+    expect(deadline.outcome).toBe('deadline-exceeded')
+    expect(signal.aborted).toBe(true)
+    expect(signal.reason).toMatchObject({ code: 'FRS_ERR_DEADLINE_EXCEEDED', statusCode: 504 })
+  })
+
+  it('a signal asked for after the abort is already aborted with the same reason', () => {
+    const { deadline } = deadlineOf(100)
+    deadline.clientClosed()
+    expect(deadline.signal.aborted).toBe(true)
+    expect(deadline.signal.reason).toMatchObject({ code: 'FRS_ERR_CLIENT_CLOSED' })
+    expect(deadline.outcome).toBe('client-closed')
+  })
+
+  it('finish clears the timer and aborts nothing; later ends are ignored', () => {
+    vi.useFakeTimers()
+    const { deadline } = deadlineOf(100)
+    const onExpire = vi.fn()
+    deadline.start(onExpire)
+    deadline.finish()
+    vi.advanceTimersByTime(1000)
+    expect(onExpire).not.toHaveBeenCalled()
+    deadline.expire()
+    deadline.clientClosed()
+    expect(deadline.outcome).toBe('finished')
+    expect(deadline.signal.aborted).toBe(false)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('a child gets the smaller of its cap and the parent remaining time', () => {
+    const { deadline, clock } = deadlineOf(300)
+    clock.advance(100)
+    expect(deadline.child(50).timeoutMs).toBe(50)
+    expect(deadline.child(1000).timeoutMs).toBe(200)
+    expect(deadline.child(Number.NaN).timeoutMs).toBe(0)
+    deadline.finish()
+  })
+
+  it('a child aborts with its parent, with the parent reason', () => {
+    vi.useFakeTimers()
+    const { deadline } = deadlineOf(300)
+    const child = deadline.child(200)
+    deadline.clientClosed()
+    expect(child.signal.aborted).toBe(true)
+    expect(child.signal.reason).toMatchObject({ code: 'FRS_ERR_CLIENT_CLOSED' })
+    expect(child.outcome).toBe('client-closed')
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('a child expiring leaves its parent running', () => {
+    vi.useFakeTimers()
+    const { deadline } = deadlineOf(300)
+    const child = deadline.child(50)
+    vi.advanceTimersByTime(50)
+    expect(child.signal.reason).toMatchObject({ code: 'FRS_ERR_DEADLINE_EXCEEDED' })
+    expect(deadline.outcome).toBe('pending')
+    deadline.finish()
+  })
+
+  it('finishing the parent clears the timers of its children; dispose clears one early', () => {
+    vi.useFakeTimers()
+    const { deadline } = deadlineOf(300)
+    deadline.child(100)
+    const early = deadline.child(100)
+    early.dispose()
+    expect(vi.getTimerCount()).toBe(1)
+    deadline.finish()
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('a child of an ended deadline is born ended', () => {
+    const { deadline } = deadlineOf(300)
+    deadline.expire()
+    expect(deadline.child(100).signal.aborted).toBe(true)
+    const { deadline: finished } = deadlineOf(300)
+    finished.finish()
+    expect(finished.child(100).outcome).toBe('finished')
+  })
+})
+
+describe('unboundedDeadline', () => {
+  it('never expires and forwards nothing, but its children are real deadlines', () => {
+    vi.useFakeTimers()
+    const unbounded = unboundedDeadline('x-request-timeout-ms', new ManualClock())
+    expect(unbounded.remainingMs()).toBe(Number.POSITIVE_INFINITY)
+    expect(unbounded.expired).toBe(false)
+    expect(unbounded.headers()).toEqual({})
+    const child = unbounded.child(40)
+    expect(child.headers()).toEqual({ 'x-request-timeout-ms': '40' })
+    vi.advanceTimersByTime(40)
+    expect(child.signal.aborted).toBe(true)
+    expect(unbounded.signal.aborted).toBe(false)
+  })
+})
+
+describe('withDeadline', () => {
+  it('adds the budget header and the signal, keeping the caller headers', () => {
+    const { deadline } = deadlineOf(300)
+    const init = withDeadline(deadline, { method: 'POST', headers: { 'content-type': 'application/json' } })
+    const headers = new Headers(init.headers)
+    expect(init.method).toBe('POST')
+    expect(headers.get('content-type')).toBe('application/json')
+    expect(headers.get('x-request-timeout-ms')).toBe('300')
+    expect(init.signal).toBe(deadline.signal)
+  })
+
+  it('combines a signal the caller gave with the deadline signal', () => {
+    const { deadline } = deadlineOf(300)
+    const own = new AbortController()
+    const init = withDeadline(deadline, { signal: own.signal })
+    expect(init.signal?.aborted).toBe(false)
+    own.abort(new Error('mine'))
+    expect(init.signal?.aborted).toBe(true)
+    const second = withDeadline(deadline, { signal: new AbortController().signal })
+    deadline.expire()
+    expect(second.signal?.reason).toMatchObject({ code: 'FRS_ERR_DEADLINE_EXCEEDED' })
+  })
+})
