@@ -4,7 +4,7 @@ import { compare, formatRow } from './harness.js'
 // happy path) and an error route (the problem handler against Fastify's
 // default error handler), each against bare Fastify in the same run.
 const ROUNDS = 3
-const SECONDS = 4
+const SECONDS = 3
 
 console.log('| scenario | bare Fastify | with problemDetails | ratio | p99 (with) |')
 console.log('| --- | --- | --- | --- | --- |')

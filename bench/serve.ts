@@ -8,14 +8,28 @@ import resilience from '../plugins/index.js'
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
-  if (variant === 'problem-details') await app.register(resilience)
+  if (variant === 'problem-details') await app.register(resilience, { deadlines: false })
+  if (variant === 'deadlines') await app.register(resilience)
   app.get('/hello', async () => ({ hello: 'world' }))
   app.get('/error', async () => { throw Object.assign(new Error('no such order'), { statusCode: 404 }) })
+  if (variant === 'bare') {
+    // The floor for deadline precision: a plain 50 ms timer, then a 504.
+    app.get('/hang', async (_request, reply) => {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return reply.code(504).send({ message: 'too slow' })
+    })
+  }
+  if (variant === 'deadlines') {
+    // Never answers by itself: the 504 at the deadline is the response.
+    app.get('/hang', { config: { deadline: { timeoutMs: 50 } } }, async (request) => {
+      await new Promise((resolve) => request.deadline.signal.addEventListener('abort', resolve))
+    })
+  }
   return app
 }
 

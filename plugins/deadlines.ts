@@ -17,6 +17,7 @@ import {
   unboundedDeadline,
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
+import type { ServerResponse } from 'node:http'
 import { appendRouteHook, routeLabel } from './route-options.js'
 
 declare module 'fastify' {
@@ -35,9 +36,18 @@ declare module 'fastify' {
 }
 
 const kDeadline = Symbol('fastify-resilience.deadline')
+const kReply = Symbol('fastify-resilience.reply')
 
 interface DeadlineCarrier {
   [kDeadline]: Deadline | null
+}
+
+interface ReplyCarrier {
+  [kReply]?: FastifyReply
+}
+
+function deadlineOf (request: FastifyRequest): Deadline | null {
+  return (request as unknown as DeadlineCarrier)[kDeadline]
 }
 
 function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, header: string, reason: string): void {
@@ -45,8 +55,10 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
   reply.problem({ type: 'invalid-deadline', detail: `The ${header} header is invalid: ${reason}.`, header })
 }
 
-function onDeadlinePassed (request: FastifyRequest, reply: FastifyReply, deadline: Deadline): void {
-  if (reply.raw.writableEnded) return
+function onDeadlinePassed (reply: FastifyReply): void {
+  const request = reply.request
+  const deadline = deadlineOf(request)
+  if (deadline === null || reply.raw.writableEnded) return
   deadline.expire()
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
   // An abort listener may have answered by itself.
@@ -66,7 +78,10 @@ function onDeadlinePassed (request: FastifyRequest, reply: FastifyReply, deadlin
   reply.hijack()
 }
 
-function onConnectionClosed (request: FastifyRequest, reply: FastifyReply, deadline: Deadline): void {
+function onConnectionClosed (reply: FastifyReply): void {
+  const request = reply.request
+  const deadline = deadlineOf(request)
+  if (deadline === null) return
   if (reply.raw.writableFinished || deadline.outcome !== 'pending') {
     deadline.finish()
     return
@@ -74,6 +89,12 @@ function onConnectionClosed (request: FastifyRequest, reply: FastifyReply, deadl
   deadline.clientClosed()
   request.log.info('client closed the connection before the response; its work was aborted')
   if (!reply.sent) reply.hijack()
+}
+
+/** The response's 'close' listener; `this` is the raw response. */
+function onResponseClose (this: ServerResponse & ReplyCarrier): void {
+  const reply = this[kReply]
+  if (reply !== undefined) onConnectionClosed(reply)
 }
 
 /**
@@ -86,7 +107,7 @@ function dropLateRejections (handler: RouteHandlerMethod): RouteHandlerMethod {
     const result: unknown = handler.call(this, request, reply)
     if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') return result
     return (result as Promise<unknown>).then(undefined, (error: unknown) => {
-      const outcome = (request as unknown as DeadlineCarrier)[kDeadline]?.outcome
+      const outcome = deadlineOf(request)?.outcome
       if (outcome === 'deadline-exceeded' || outcome === 'client-closed') {
         request.log.debug({ err: error }, 'handler failed after its request ended; dropped')
         return undefined
@@ -119,17 +140,21 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
     }
     const deadline = new Deadline({ timeoutMs: admission.timeoutMs, forwardHeader: settings.header, clock: settings.clock })
     ;(request as unknown as DeadlineCarrier)[kDeadline] = deadline
-    deadline.start(() => onDeadlinePassed(request, reply, deadline))
+    deadline.start(onDeadlinePassed, reply)
     // The client may have left while the request was queued or routed.
-    if (reply.raw.destroyed) onConnectionClosed(request, reply, deadline)
-    else reply.raw.once('close', () => onConnectionClosed(request, reply, deadline))
+    if (reply.raw.destroyed) {
+      onConnectionClosed(reply)
+    } else {
+      (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
+      reply.raw.on('close', onResponseClose)
+    }
     done()
   }
 }
 
 /** Once the handler has answered, the deadline no longer applies: a response on its way is not replaced by a 504. */
 function deadlineOnSend (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-  ;(request as unknown as DeadlineCarrier)[kDeadline]?.finish()
+  deadlineOf(request)?.finish()
   done(null, payload)
 }
 

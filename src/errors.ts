@@ -44,7 +44,7 @@ export const FRS_ERR_PROBLEM_STATUS_INVALID = createError<'FRS_ERR_PROBLEM_STATU
 
 export const FRS_ERR_ROUTE_CONFIG_INVALID = createError<'FRS_ERR_ROUTE_CONFIG_INVALID', [string, string, string, string]>(
   'FRS_ERR_ROUTE_CONFIG_INVALID',
-  "fastify-resilience: route %s: config.%s expects %s, instead got %s",
+  'fastify-resilience: route %s: config.%s expects %s, instead got %s',
   500,
   TypeError
 )

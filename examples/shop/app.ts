@@ -42,6 +42,7 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
   })
 
   app.post<{ Body: { productId: number, quantity: number } }>('/orders', {
+    config: { deadline: { timeoutMs: 2000 } },
     schema: {
       body: {
         type: 'object',
@@ -60,12 +61,15 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
 
     let charge: Response
     try {
-      charge = await fetch(new URL('/charges', options.paymentsUrl), {
+      // The deadline's fetch forwards the remaining budget and aborts the
+      // call when the budget runs out or the client leaves.
+      charge = await request.deadline.fetch(new URL('/charges', options.paymentsUrl), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ amount }),
       })
     } catch (error) {
+      if (request.deadline.signal.aborted) throw error
       throw new ProblemError({ type: 'payments-unavailable', detail: 'The payment provider did not answer.' }, { cause: error })
     }
     if (!charge.ok) {

@@ -8,9 +8,19 @@ export interface PaymentsBehaviour {
   failureRate: number
 }
 
+/** What the provider saw of the last charge request. */
+export interface ChargeObservation {
+  /** The budget header the shop forwarded, if any. */
+  budgetHeader: string | undefined
+  /** True when the shop hung up before the provider answered; such charges are not made. */
+  abandoned: boolean
+}
+
 export interface PaymentsService {
   url: string
   behaviour: PaymentsBehaviour
+  /** Resolves once the last charge request has been answered or abandoned. */
+  lastCharge: () => Promise<ChargeObservation | undefined>
   /** How many charges succeeded: what customers were billed for. */
   readonly charges: number
   /** Stops the service; later calls to the shop find the port closed. Safe to call twice. */
@@ -24,9 +34,20 @@ export interface PaymentsService {
 export async function startPayments (initial: Partial<PaymentsBehaviour> = {}, random: () => number = Math.random): Promise<PaymentsService> {
   const behaviour: PaymentsBehaviour = { latencyMs: initial.latencyMs ?? 20, failureRate: initial.failureRate ?? 0 }
   let charges = 0
-  const app = Fastify()
+  let last: Promise<ChargeObservation> | undefined
+  // Closing the provider drops its connections at once, as a crash would.
+  const app = Fastify({ forceCloseConnections: true })
   app.post<{ Body: { amount: number } }>('/charges', async (request, reply) => {
-    await new Promise((resolve) => setTimeout(resolve, behaviour.latencyMs))
+    const budgetHeader = request.headers['x-request-timeout-ms'] as string | undefined
+    const abandoned = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), behaviour.latencyMs)
+      reply.raw.once('close', () => {
+        clearTimeout(timer)
+        resolve(!reply.raw.writableFinished)
+      })
+    })
+    last = abandoned.then((wasAbandoned) => ({ budgetHeader, abandoned: wasAbandoned }))
+    if (await abandoned) return reply.hijack()
     if (random() < behaviour.failureRate) return reply.code(500).send({ error: 'card processor unavailable' })
     charges += 1
     return reply.code(201).send({ id: `ch_${charges}`, amount: request.body.amount })
@@ -36,6 +57,7 @@ export async function startPayments (initial: Partial<PaymentsBehaviour> = {}, r
   return {
     url,
     behaviour,
+    lastCharge: async () => await last,
     get charges () { return charges },
     close: () => (closing ??= app.close()),
   }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { buildShop } from './app.js'
 import { startPayments } from './payments.js'
 import type { PaymentsService } from './payments.js'
@@ -7,6 +8,9 @@ export interface TourResult {
   expectedStatus: number
   status: number
   body: unknown
+  elapsedMs: number
+  /** What the payment provider saw, for the steps that look at it. */
+  observations: string[]
 }
 
 interface Step {
@@ -17,6 +21,8 @@ interface Step {
   headers?: Record<string, string>
   /** What to set up on the payment provider before the request. */
   arrange?: (payments: PaymentsService) => Promise<void> | void
+  /** What to report from the provider's side afterwards. */
+  observe?: (payments: PaymentsService) => Promise<string[]>
   expectedStatus: number
   why: string
 }
@@ -61,6 +67,25 @@ const STEPS: readonly Step[] = [
     why: 'Unknown routes get a plain HTTP problem: `about:blank` with the reason phrase as title (RFC 9457 §4.2).',
   },
   {
+    title: 'A 300 ms budget meets a slow payment provider',
+    method: 'POST',
+    path: '/orders',
+    body: JSON.stringify({ productId: 1, quantity: 1 }),
+    headers: { 'x-request-timeout-ms': '300' },
+    arrange: (payments) => { payments.behaviour.latencyMs = 2000 },
+    observe: async (payments) => {
+      const chargesBefore = payments.charges
+      const charge = await payments.lastCharge()
+      payments.behaviour.latencyMs = 20
+      return [
+        `provider saw x-request-timeout-ms: ${charge?.budgetHeader ?? 'none'} (the caller's 300 ms, minus the safety margin and the time already spent)`,
+        `provider call abandoned by the shop: ${String(charge?.abandoned)}; customer charged: ${payments.charges > chargesBefore ? 'yes' : 'no'}`,
+      ]
+    },
+    expectedStatus: 504,
+    why: 'The caller can wait 300 ms, so the shop gives up at ~290 ms instead of its own 2 s: it answers 504 at the deadline and aborts the provider call rather than charging a customer who has already given up.',
+  },
+  {
     title: 'The payment provider fails',
     method: 'POST',
     path: '/orders',
@@ -93,17 +118,23 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
     for (const [index, step] of STEPS.entries()) {
       await step.arrange?.(payments)
       write(`\n${index + 1}. ${step.title}`)
-      write(`   → ${step.method} ${step.path}${step.body === undefined ? '' : ` ${step.body}`}`)
+      const headers = { ...(step.body === undefined ? {} : { 'content-type': 'application/json' }), ...step.headers }
+      const shownHeaders = Object.entries(step.headers ?? {}).map(([name, value]) => ` [${name}: ${value}]`).join('')
+      write(`   → ${step.method} ${step.path}${shownHeaders}${step.body === undefined ? '' : ` ${step.body}`}`)
+      const startedAt = performance.now()
       const response = await fetch(new URL(step.path, base), {
         method: step.method,
-        headers: step.body === undefined ? {} : { 'content-type': 'application/json' },
+        headers,
         ...(step.body === undefined ? {} : { body: step.body }),
       })
       const text = await response.text()
-      write(`   ← ${response.status} ${response.headers.get('content-type') ?? ''}`)
+      const elapsedMs = Math.round(performance.now() - startedAt)
+      write(`   ← ${response.status} ${response.headers.get('content-type') ?? ''} after ${elapsedMs} ms`)
       write(`     ${text}`)
+      const observations = await step.observe?.(payments) ?? []
+      for (const line of observations) write(`   ${line}`)
       write(`   why: ${step.why}`)
-      results.push({ title: step.title, expectedStatus: step.expectedStatus, status: response.status, body: JSON.parse(text) as unknown })
+      results.push({ title: step.title, expectedStatus: step.expectedStatus, status: response.status, body: JSON.parse(text) as unknown, elapsedMs, observations })
     }
   } finally {
     await shop.close()

@@ -6,11 +6,18 @@ describe('shop demo tour', () => {
     const lines: string[] = []
     const results = await runTour((line) => lines.push(line))
     expect(results.map((result) => result.status)).toEqual(results.map((result) => result.expectedStatus))
-    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 502, 503])
+    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 504, 502, 503])
     for (const result of results.slice(1)) {
       expect(result.body).toMatchObject({ status: result.status, instance: expect.any(String) })
     }
     expect(results[1]?.body).toMatchObject({ errors: [{ location: 'body', pointer: '/productId' }] })
     expect(lines.filter((line) => line.startsWith('   why: '))).toHaveLength(results.length)
+
+    const deadlineStep = results[5]
+    expect(deadlineStep?.body).toMatchObject({ type: 'https://shop.example.com/problems/deadline-exceeded', timeoutMs: 290 })
+    const forwarded = Number(/x-request-timeout-ms: (\d+)/.exec(deadlineStep?.observations[0] ?? '')?.[1])
+    expect(forwarded).toBeGreaterThan(0)
+    expect(forwarded).toBeLessThanOrEqual(290)
+    expect(deadlineStep?.observations[1]).toBe('provider call abandoned by the shop: true; customer charged: no')
   })
 })

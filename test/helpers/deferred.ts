@@ -6,8 +6,8 @@ export interface Deferred<T> {
 }
 
 export function deferred<T = void> (): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (reason: unknown) => void
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
-  return { promise, resolve, reject }
+  let settle: Pick<Deferred<T>, 'resolve' | 'reject'> | undefined
+  const promise = new Promise<T>((resolve, reject) => { settle = { resolve, reject } })
+  if (settle === undefined) throw new TypeError('the Promise executor did not run synchronously')
+  return { promise, ...settle }
 }
