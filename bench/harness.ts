@@ -1,5 +1,5 @@
 import autocannon from 'autocannon'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
@@ -12,9 +12,27 @@ export interface Measurement {
 
 const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
 
+/*
+ * On a machine with two or more cores, targets run on core 0 and the load
+ * generator on core 1, so neither steals the other's time slices; this
+ * takes most of the noise out of a same-run comparison.
+ */
+function canPin (): boolean {
+  try {
+    execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+export const pinned = canPin()
+
 /** Starts a benchmark target in a child process and resolves its port and a stop function. */
 export async function startTarget (variant: string): Promise<{ port: number, stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVE, variant], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const command = [process.execPath, '--import', 'tsx', SERVE, variant]
+  const child = pinned
+    ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
   const [chunk] = await once(child.stdout, 'data') as [Buffer]
   const port = Number.parseInt(chunk.toString(), 10)
   if (!Number.isInteger(port)) throw new TypeError(`benchmark target ${variant} printed no port: ${chunk.toString()}`)

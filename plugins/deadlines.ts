@@ -7,9 +7,12 @@ import type {
   HookHandlerDoneFunction,
   RouteHandlerMethod,
 } from 'fastify'
+import { ConnectionTracker } from '../src/connection/tracker.js'
 import {
   DEADLINE_PROBLEM_TYPES,
   Deadline,
+  DeadlineQueue,
+  EndOfTurnBatch,
   readCallerBudget,
   resolveBudget,
   resolveDeadlinesOptions,
@@ -58,7 +61,12 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
 function onDeadlinePassed (reply: FastifyReply): void {
   const request = reply.request
   const deadline = deadlineOf(request)
-  if (deadline === null || reply.raw.writableEnded) return
+  if (deadline === null) return
+  if (reply.raw.writableEnded) {
+    // A hijacked reply that ended on its own, without passing onSend.
+    release(reply, deadline)
+    return
+  }
   deadline.expire()
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
   // An abort listener may have answered by itself.
@@ -83,12 +91,25 @@ function onConnectionClosed (reply: FastifyReply): void {
   const deadline = deadlineOf(request)
   if (deadline === null) return
   if (reply.raw.writableFinished || deadline.outcome !== 'pending') {
-    deadline.finish()
+    release(reply, deadline)
     return
   }
   deadline.clientClosed()
   request.log.info('client closed the connection before the response; its work was aborted')
   if (!reply.sent) reply.hijack()
+}
+
+/**
+ * One tracker for every instance of the plugin: what it calls back needs
+ * nothing but the reply, and one listener per connection is all it costs.
+ */
+const connections = new ConnectionTracker<FastifyReply>(onConnectionClosed)
+
+/** The deadline no longer applies: clears its timers and stops watching the client. */
+function release (reply: FastifyReply, deadline: Deadline): void {
+  deadline.finish()
+  const raw = reply.request.raw
+  if (raw.httpVersionMajor === 1) connections.delete(raw.socket, reply)
 }
 
 /** The response's 'close' listener; `this` is the raw response. */
@@ -117,7 +138,26 @@ function dropLateRejections (handler: RouteHandlerMethod): RouteHandlerMethod {
   }
 }
 
-function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number) {
+/**
+ * Watches for the client leaving: per connection over HTTP/1 (a client can
+ * only leave by closing it), per response over HTTP/2 (a stream can be
+ * reset while its connection lives on).
+ */
+function watchClient (reply: FastifyReply): void {
+  const raw = reply.request.raw
+  if (raw.httpVersionMajor === 1) {
+    connections.add(raw.socket, reply)
+    return
+  }
+  if (reply.raw.destroyed) {
+    onConnectionClosed(reply)
+    return
+  }
+  (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
+  reply.raw.on('close', onResponseClose)
+}
+
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const caller = readCallerBudget(request.headers, settings.readers)
@@ -138,23 +178,18 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       })
       return
     }
-    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, forwardHeader: settings.header, clock: settings.clock })
-    ;(request as unknown as DeadlineCarrier)[kDeadline] = deadline
-    deadline.start(onDeadlinePassed, reply)
-    // The client may have left while the request was queued or routed.
-    if (reply.raw.destroyed) {
-      onConnectionClosed(reply)
-    } else {
-      (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
-      reply.raw.on('close', onResponseClose)
-    }
+    ;(request as unknown as DeadlineCarrier)[kDeadline] = new Deadline({ timeoutMs: admission.timeoutMs, forwardHeader: settings.header, clock: settings.clock })
+    // The timer and the disconnect watch are set up at the end of this turn
+    // of the event loop, and only if the request is still running then.
+    arming.add(reply)
     done()
   }
 }
 
 /** Once the handler has answered, the deadline no longer applies: a response on its way is not replaced by a 504. */
-function deadlineOnSend (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-  deadlineOf(request)?.finish()
+function deadlineOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+  const deadline = deadlineOf(request)
+  if (deadline !== null) release(reply, deadline)
   done(null, payload)
 }
 
@@ -168,6 +203,24 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   for (const [slug, definition] of Object.entries(DEADLINE_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
 
   const unbounded = unboundedDeadline(settings.header, settings.clock)
+  // One queue per route timeout value, shared by the routes that use it.
+  const queues = new Map<number, DeadlineQueue<FastifyReply>>()
+  const addQueue = (timeoutMs: number): void => {
+    if (!queues.has(timeoutMs)) queues.set(timeoutMs, new DeadlineQueue(timeoutMs, settings.clock, onDeadlinePassed))
+  }
+  const arming = new EndOfTurnBatch<FastifyReply>((reply) => {
+    const deadline = deadlineOf(reply.request)
+    if (deadline === null || deadline.outcome !== 'pending') return
+    // A route-length deadline joins its route's queue; a caller's shorter
+    // budget gets a timer of its own.
+    const queue = queues.get(deadline.timeoutMs)
+    if (queue === undefined) deadline.start(onDeadlinePassed, reply)
+    else deadline.join(queue, reply)
+    watchClient(reply)
+  })
+  app.addHook('onClose', async () => {
+    for (const queue of queues.values()) queue.close()
+  })
   app.decorateRequest(kDeadline as unknown as string, null)
   app.decorateRequest('deadline', {
     getter (this: FastifyRequest): RequestDeadline {
@@ -182,7 +235,8 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onRoute', (routeOptions) => {
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, routeLabel(routeOptions))
     if (timeoutMs === false) return
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs))
+    addQueue(timeoutMs)
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming))
     routeOptions.handler = dropLateRejections(routeOptions.handler)
   })
 }

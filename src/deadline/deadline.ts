@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import { FRS_ERR_CLIENT_CLOSED, FRS_ERR_DEADLINE_EXCEEDED } from '../errors.js'
 import { withDeadline } from './fetch.js'
+import type { DeadlineQueue } from './queue.js'
 
 /** How a request's deadline ended, if it has. */
 export type DeadlineOutcome = 'pending' | 'finished' | 'deadline-exceeded' | 'client-closed'
@@ -42,9 +43,10 @@ export interface DeadlineOptions {
 }
 
 /**
- * A request's deadline: one timer at most, an AbortSignal made only when
- * someone asks for it, and sub-budgets that follow it. The plugin drives
- * it through `start`, `finish` and `clientClosed`.
+ * A request's deadline: one timer at most (or a place in a shared
+ * {@link DeadlineQueue}), an AbortSignal made only when someone asks for
+ * it, and sub-budgets that follow it. The plugin drives it through
+ * `start` or `join`, `finish` and `clientClosed`.
  */
 export class Deadline implements ChildDeadline {
   readonly timeoutMs: number
@@ -55,6 +57,7 @@ export class Deadline implements ChildDeadline {
   #controller: AbortController | undefined
   #reason: Error | undefined
   #timer: NodeJS.Timeout | undefined
+  #queueEntry: { cancel: () => void } | undefined
   #children: Deadline[] | undefined
 
   constructor (options: DeadlineOptions) {
@@ -124,6 +127,15 @@ export class Deadline implements ChildDeadline {
     this.#timer.unref()
   }
 
+  /**
+   * Waits in a queue shared by deadlines of the same duration instead of
+   * arming a timer of its own; the queue calls its `onExpire(context)`.
+   */
+  join<Context> (queue: DeadlineQueue<Context>, context: Context): void {
+    if (this.#outcome !== 'pending') return
+    this.#queueEntry = queue.add(context, this.expiresAt)
+  }
+
   /** Marks the deadline as exceeded and aborts the signal and every sub-budget. */
   expire (): void {
     if (this.#outcome === 'pending') this.#end('deadline-exceeded', new FRS_ERR_DEADLINE_EXCEEDED(this.timeoutMs))
@@ -156,6 +168,10 @@ export class Deadline implements ChildDeadline {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
       this.#timer = undefined
+    }
+    if (this.#queueEntry !== undefined) {
+      this.#queueEntry.cancel()
+      this.#queueEntry = undefined
     }
   }
 }
