@@ -90,7 +90,9 @@ function onConnectionClosed (reply: FastifyReply): void {
   const request = reply.request
   const deadline = deadlineOf(request)
   if (deadline === null) return
-  if (reply.raw.writableFinished || deadline.outcome !== 'pending') {
+  // writableEnded, not writableFinished: HTTP/2 reports a reset stream as
+  // finished although nothing was sent on it.
+  if (reply.raw.writableEnded || deadline.outcome !== 'pending') {
     release(reply, deadline)
     return
   }
