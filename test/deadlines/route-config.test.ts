@@ -2,20 +2,10 @@ import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience, { deadlines, problemDetails } from '../../plugins/index.js'
 import type { FastifyInstance } from 'fastify'
+import { registrationError } from '../helpers/registration.js'
 
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close() })
-
-async function registrationError (register: (instance: FastifyInstance) => unknown): Promise<Error> {
-  app = Fastify()
-  try {
-    await register(app)
-    await app.ready()
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('registration succeeded')
-}
 
 describe('deadline route config', () => {
   it('routes get the plugin default, a route may set its own', async () => {

@@ -1,19 +1,7 @@
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
 import resilience, { problemDetails } from '../../plugins/index.js'
-
-async function registrationError (register: (app: ReturnType<typeof Fastify>) => unknown): Promise<Error> {
-  const app = Fastify()
-  try {
-    await register(app)
-    await app.ready()
-  } catch (error) {
-    return error as Error
-  } finally {
-    await app.close()
-  }
-  throw new Error('registration succeeded')
-}
+import { registrationError } from '../helpers/registration.js'
 
 describe('problem details options', () => {
   it.each([
