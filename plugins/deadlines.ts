@@ -39,18 +39,64 @@ declare module 'fastify' {
 }
 
 const kDeadline = Symbol('fastify-resilience.deadline')
+const kArrivedAt = Symbol('fastify-resilience.arrived-at')
 const kReply = Symbol('fastify-resilience.reply')
 
-interface DeadlineCarrier {
+interface RequestSlots {
   [kDeadline]: Deadline | null
+  [kArrivedAt]: number
 }
 
 interface ReplyCarrier {
   [kReply]?: FastifyReply
 }
 
+interface Http2Response {
+  stream?: { destroyed: boolean, closed: boolean }
+}
+
 function deadlineOf (request: FastifyRequest): Deadline | null {
-  return (request as unknown as DeadlineCarrier)[kDeadline]
+  return (request as unknown as RequestSlots)[kDeadline]
+}
+
+function isStream (value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { pipe?: unknown }).pipe === 'function'
+}
+
+/**
+ * Replies whose answer is a stream: the deadline keeps bounding them until
+ * the body is written, and at the deadline the connection is cut.
+ */
+const streaming = new WeakSet<FastifyReply>()
+
+/**
+ * One tracker for every instance of the plugin: what it calls back needs
+ * nothing but the reply, and one listener per connection is all it costs.
+ */
+const connections = new ConnectionTracker<FastifyReply>(onConnectionClosed)
+
+/** The deadline no longer applies: clears its timers and stops watching the client. */
+function release (reply: FastifyReply): void {
+  const deadline = deadlineOf(reply.request)
+  if (deadline === null) return
+  deadline.finish()
+  const raw = reply.request.raw
+  if (raw.httpVersionMajor === 1) connections.delete(raw.socket, reply)
+}
+
+/** 'finish' listener of responses released only once written; `this` is the raw response. */
+function releaseWritten (this: ServerResponse & ReplyCarrier): void {
+  const reply = this[kReply]
+  if (reply !== undefined) release(reply)
+}
+
+function releaseWhenWritten (reply: FastifyReply): void {
+  (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
+  reply.raw.once('finish', releaseWritten)
+}
+
+function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string): void {
+  reply.problem({ type: 'deadline-exceeded', detail, timeoutMs: Math.floor(timeoutMs) })
 }
 
 function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, header: string, reason: string): void {
@@ -58,30 +104,45 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
   reply.problem({ type: 'invalid-deadline', detail: `The ${header} header is invalid: ${reason}.`, header })
 }
 
+/** Timer callback: must never throw, it runs outside any request's error handling. */
 function onDeadlinePassed (reply: FastifyReply): void {
+  try {
+    enforceDeadline(reply)
+  } catch (error) {
+    reply.log.error({ err: error }, 'the deadline could not be enforced')
+  }
+}
+
+function enforceDeadline (reply: FastifyReply): void {
   const request = reply.request
   const deadline = deadlineOf(request)
   if (deadline === null) return
   if (reply.raw.writableEnded) {
-    // A hijacked reply that ended on its own, without passing onSend.
-    release(reply, deadline)
+    release(reply)
     return
   }
   deadline.expire()
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
   // An abort listener may have answered by itself.
   if (reply.raw.writableEnded) return
-  if (reply.raw.headersSent || reply.sent) {
-    // A response already under way (or taken over with reply.hijack())
-    // cannot turn into a problem; cut it short.
+  if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {
+    // A response already under way (a stream, or one taken over with
+    // reply.hijack()) cannot turn into a problem; cut it short.
     reply.raw.destroy()
     return
   }
-  reply.problem({
-    type: 'deadline-exceeded',
-    detail: `The request did not complete within its deadline of ${Math.round(deadline.timeoutMs)} ms.`,
-    timeoutMs: Math.round(deadline.timeoutMs),
-  })
+  try {
+    reply.problem({
+      type: 'deadline-exceeded',
+      detail: `The request did not complete within its deadline of ${Math.round(deadline.timeoutMs)} ms.`,
+      timeoutMs: Math.round(deadline.timeoutMs),
+    })
+  } catch (error) {
+    // Fastify refuses a send while onError hooks run: the error response
+    // being prepared is the answer.
+    request.log.debug({ err: error }, 'deadline passed while an error response was being prepared')
+    return
+  }
   // Tells Fastify that the handler's eventual result must not be sent.
   reply.hijack()
 }
@@ -93,7 +154,7 @@ function onConnectionClosed (reply: FastifyReply): void {
   // writableEnded, not writableFinished: HTTP/2 reports a reset stream as
   // finished although nothing was sent on it.
   if (reply.raw.writableEnded || deadline.outcome !== 'pending') {
-    release(reply, deadline)
+    release(reply)
     return
   }
   deadline.clientClosed()
@@ -101,43 +162,10 @@ function onConnectionClosed (reply: FastifyReply): void {
   if (!reply.sent) reply.hijack()
 }
 
-/**
- * One tracker for every instance of the plugin: what it calls back needs
- * nothing but the reply, and one listener per connection is all it costs.
- */
-const connections = new ConnectionTracker<FastifyReply>(onConnectionClosed)
-
-/** The deadline no longer applies: clears its timers and stops watching the client. */
-function release (reply: FastifyReply, deadline: Deadline): void {
-  deadline.finish()
-  const raw = reply.request.raw
-  if (raw.httpVersionMajor === 1) connections.delete(raw.socket, reply)
-}
-
-/** The response's 'close' listener; `this` is the raw response. */
+/** The response's 'close' listener (HTTP/2); `this` is the raw response. */
 function onResponseClose (this: ServerResponse & ReplyCarrier): void {
   const reply = this[kReply]
   if (reply !== undefined) onConnectionClosed(reply)
-}
-
-/**
- * Drops the rejection of a handler that was still running when its deadline
- * passed or its client left: that answer is settled, and the rejection is
- * usually the abort this plugin caused.
- */
-function dropLateRejections (handler: RouteHandlerMethod): RouteHandlerMethod {
-  return function deadlineAwareHandler (this: FastifyInstance, request, reply) {
-    const result: unknown = handler.call(this, request, reply)
-    if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') return result
-    return (result as Promise<unknown>).then(undefined, (error: unknown) => {
-      const outcome = deadlineOf(request)?.outcome
-      if (outcome === 'deadline-exceeded' || outcome === 'client-closed') {
-        request.log.debug({ err: error }, 'handler failed after its request ended; dropped')
-        return undefined
-      }
-      throw error
-    })
-  }
 }
 
 /**
@@ -151,12 +179,32 @@ function watchClient (reply: FastifyReply): void {
     connections.add(raw.socket, reply)
     return
   }
-  if (reply.raw.destroyed) {
+  const stream = (reply.raw as unknown as Http2Response).stream
+  if (stream === undefined || stream.destroyed || stream.closed) {
     onConnectionClosed(reply)
     return
   }
   (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
   reply.raw.on('close', onResponseClose)
+}
+
+/** Arms a deadline that is still running at the end of its arrival turn. */
+function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQueue<FastifyReply>>): void {
+  const deadline = deadlineOf(reply.request)
+  if (deadline === null || deadline.outcome !== 'pending') return
+  if (reply.raw.writableEnded) {
+    // Hijacked and already answered: nothing left to bound.
+    deadline.finish()
+    return
+  }
+  // A route-length deadline joins its route's queue; a caller's shorter
+  // budget gets a timer of its own.
+  const queue = queues.get(deadline.timeoutMs)
+  if (queue === undefined) deadline.start(onDeadlinePassed, reply)
+  else deadline.join(queue, reply)
+  watchClient(reply)
+  // A hijacked reply never reaches onSend; release it once it is written.
+  if (reply.sent) releaseWhenWritten(reply)
 }
 
 function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>) {
@@ -173,14 +221,19 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
     const admission = resolveBudget(policy, caller.kind === 'budget' ? caller.ms : undefined)
     if (admission.kind === 'refuse') {
       request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
-      reply.problem({
-        type: 'deadline-exceeded',
-        detail: `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`,
-        timeoutMs: Math.floor(admission.availableMs),
-      })
+      refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`)
       return
     }
-    ;(request as unknown as DeadlineCarrier)[kDeadline] = new Deadline({ timeoutMs: admission.timeoutMs, forwardHeader: settings.header, clock: settings.clock })
+    const slots = request as unknown as RequestSlots
+    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: slots[kArrivedAt], forwardHeader: settings.header, clock: settings.clock })
+    // Time spent in onRequest hooks that ran before this one counts too.
+    const leftMs = deadline.remainingMs()
+    if (leftMs < settings.minimumMs || leftMs === 0) {
+      request.log.info({ timeoutMs: admission.timeoutMs, leftMs: Math.floor(leftMs) }, 'request refused: its budget was spent before its route')
+      refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`)
+      return
+    }
+    slots[kDeadline] = deadline
     // The timer and the disconnect watch are set up at the end of this turn
     // of the event loop, and only if the request is still running then.
     arming.add(reply)
@@ -188,11 +241,69 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
   }
 }
 
-/** Once the handler has answered, the deadline no longer applies: a response on its way is not replaced by a 504. */
-function deadlineOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-  const deadline = deadlineOf(request)
-  if (deadline !== null) release(reply, deadline)
+/** Stamps the arrival: the deadline counts from here, not from the route's own hook. */
+function createOnArrival (clock: ResolvedDeadlinesOptions['clock']) {
+  return function deadlineOnArrival (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    (request as unknown as RequestSlots)[kArrivedAt] = clock.now()
+    done()
+  }
+}
+
+/**
+ * Once an answer exists the deadline no longer applies: a response on its
+ * way is not replaced by a 504. A streamed answer stays bounded until it
+ * is written.
+ */
+function markAnswered (reply: FastifyReply, answer: unknown): void {
+  const deadline = deadlineOf(reply.request)
+  if (deadline === null || deadline.outcome !== 'pending') return
+  if (isStream(answer)) {
+    if (!streaming.has(reply)) {
+      streaming.add(reply)
+      releaseWhenWritten(reply)
+    }
+    return
+  }
+  if (!streaming.has(reply)) release(reply)
+}
+
+function deadlineOnSend (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+  markAnswered(reply, payload)
   done(null, payload)
+}
+
+/** An error is being answered: that answer is not replaced by a 504. */
+function deadlineOnError (_request: FastifyRequest, reply: FastifyReply, _error: unknown, done: () => void): void {
+  markAnswered(reply, undefined)
+  done()
+}
+
+/**
+ * Marks the answer as soon as the handler settles, before slow
+ * preSerialization or onSend hooks run, and drops the rejection of a
+ * handler that was still running when its deadline passed or its client
+ * left: that answer is settled, and the rejection is usually the abort
+ * this plugin caused.
+ */
+function settleWithDeadline (handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function deadlineAwareHandler (this: FastifyInstance, request, reply) {
+    const result: unknown = handler.call(this, request, reply)
+    if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') {
+      if (result !== undefined) markAnswered(reply, result)
+      return result
+    }
+    return (result as Promise<unknown>).then((value: unknown) => {
+      if (value !== undefined && value !== reply) markAnswered(reply, value)
+      return value
+    }, (error: unknown) => {
+      const outcome = deadlineOf(request)?.outcome
+      if (outcome === 'deadline-exceeded' || outcome === 'client-closed') {
+        request.log.debug({ err: error }, 'handler failed after its request ended; dropped')
+        return undefined
+      }
+      throw error
+    })
+  }
 }
 
 /**
@@ -210,28 +321,24 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   const addQueue = (timeoutMs: number): void => {
     if (!queues.has(timeoutMs)) queues.set(timeoutMs, new DeadlineQueue(timeoutMs, settings.clock, onDeadlinePassed))
   }
-  const arming = new EndOfTurnBatch<FastifyReply>((reply) => {
-    const deadline = deadlineOf(reply.request)
-    if (deadline === null || deadline.outcome !== 'pending') return
-    // A route-length deadline joins its route's queue; a caller's shorter
-    // budget gets a timer of its own.
-    const queue = queues.get(deadline.timeoutMs)
-    if (queue === undefined) deadline.start(onDeadlinePassed, reply)
-    else deadline.join(queue, reply)
-    watchClient(reply)
-  })
+  const arming = new EndOfTurnBatch<FastifyReply>((reply) => arm(reply, queues))
   app.addHook('onClose', async () => {
     for (const queue of queues.values()) queue.close()
   })
   app.decorateRequest(kDeadline as unknown as string, null)
+  app.decorateRequest(kArrivedAt as unknown as string, 0)
   app.decorateRequest('deadline', {
     getter (this: FastifyRequest): RequestDeadline {
-      return (this as unknown as DeadlineCarrier)[kDeadline] ?? unbounded
+      return deadlineOf(this) ?? unbounded
     },
   })
 
-  // A context-level hook, so that it runs before the onSend hooks the
-  // application adds later: a slow onSend must not turn an answer into a 504.
+  // Context-level hooks run in registration order, so these run before the
+  // hooks the application adds after registering this plugin: the arrival
+  // is stamped before slow onRequest hooks, and an answer is marked before
+  // slow onError or onSend hooks.
+  app.addHook('onRequest', createOnArrival(settings.clock))
+  app.addHook('onError', deadlineOnError)
   app.addHook('onSend', deadlineOnSend)
 
   app.addHook('onRoute', (routeOptions) => {
@@ -239,7 +346,7 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     if (timeoutMs === false) return
     addQueue(timeoutMs)
     appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming))
-    routeOptions.handler = dropLateRejections(routeOptions.handler)
+    routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }
 

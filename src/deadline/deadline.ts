@@ -37,6 +37,8 @@ export interface ChildDeadline extends RequestDeadline {
 
 export interface DeadlineOptions {
   timeoutMs: number
+  /** When the budget started, by `clock`; defaults to now. */
+  startedAt?: number
   /** Name of the header that {@link RequestDeadline.headers} fills. */
   forwardHeader: string
   clock: Clock
@@ -58,13 +60,14 @@ export class Deadline implements ChildDeadline {
   #reason: Error | undefined
   #timer: NodeJS.Timeout | undefined
   #queueEntry: { cancel: () => void } | undefined
-  #children: Deadline[] | undefined
+  #children: Set<Deadline> | undefined
+  #parent: Deadline | undefined
 
   constructor (options: DeadlineOptions) {
     this.timeoutMs = options.timeoutMs
     this.#clock = options.clock
     this.#forwardHeader = options.forwardHeader
-    this.expiresAt = options.clock.now() + options.timeoutMs
+    this.expiresAt = (options.startedAt ?? options.clock.now()) + options.timeoutMs
   }
 
   get outcome (): DeadlineOutcome {
@@ -104,7 +107,8 @@ export class Deadline implements ChildDeadline {
       return child
     }
     child.start(expireDeadline, child)
-    ;(this.#children ??= []).push(child)
+    child.#parent = this
+    ;(this.#children ??= new Set()).add(child)
     return child
   }
 
@@ -123,7 +127,8 @@ export class Deadline implements ChildDeadline {
    */
   start<Context> (onExpire: (context: Context) => void, context: Context): void {
     if (this.#outcome !== 'pending') return
-    this.#timer = setTimeout(onExpire, this.timeoutMs, context)
+    // Armed from the remaining time: arming may come later than the start.
+    this.#timer = setTimeout(onExpire, Math.max(1, Math.ceil(this.expiresAt - this.#clock.now())), context)
     this.#timer.unref()
   }
 
@@ -151,6 +156,9 @@ export class Deadline implements ChildDeadline {
     if (this.#outcome !== 'pending') return
     this.#outcome = 'finished'
     this.#clearTimer()
+    // A disposed sub-budget leaves its parent, so many short ones do not pile up.
+    const parent = this.#parent
+    if (parent !== undefined) parent.#children?.delete(this)
     if (this.#children !== undefined) for (const child of this.#children) child.finish()
   }
 

@@ -22,15 +22,16 @@ export class QueueEntry<Context> {
 const EARLY_TOLERANCE_MS = 1
 
 /**
- * Deadlines that all share one duration expire in the order they were
- * added, so a linked list in arrival order is already sorted: one Node
- * timer, armed for the oldest entry, serves them all. Adding and
- * cancelling cost a list link instead of a timer each.
+ * Deadlines that all share one duration expire nearly in the order they
+ * arrive, so a linked list kept in expiry order is almost always appended
+ * at its tail: one Node timer, armed for the head, serves them all. Adding
+ * and cancelling cost a list link instead of a timer each.
  */
 export class DeadlineQueue<Context> {
   #head: QueueEntry<Context> | undefined
   #tail: QueueEntry<Context> | undefined
   #timer: NodeJS.Timeout | undefined
+  #armedFor = Number.POSITIVE_INFINITY
   #size = 0
   readonly #clock: Clock
   readonly #onExpire: (context: Context) => void
@@ -45,19 +46,27 @@ export class DeadlineQueue<Context> {
   }
 
   /**
-   * Adds a deadline of this queue's duration that expires at `expiresAt`
-   * (by the queue's clock); `onExpire(context)` runs when it passes. Entries
-   * must be added in the order they expire.
+   * Adds a deadline that expires at `expiresAt` (by the queue's clock);
+   * `onExpire(context)` runs when it passes.
    */
   add (context: Context, expiresAt: number): QueueEntry<Context> {
     const entry = new QueueEntry(expiresAt, context)
     entry.queue = this
-    entry.prev = this.#tail
-    if (this.#tail === undefined) this.#head = entry
-    else this.#tail.next = entry
-    this.#tail = entry
+    // Walk back from the tail: entries arrive in expiry order unless slow
+    // onRequest hooks delayed an older one, so this loop rarely runs.
+    let before = this.#tail
+    while (before !== undefined && before.expiresAt > expiresAt) before = before.prev
+    entry.prev = before
+    entry.next = before === undefined ? this.#head : before.next
+    if (entry.prev === undefined) this.#head = entry
+    else entry.prev.next = entry
+    if (entry.next === undefined) this.#tail = entry
+    else entry.next.prev = entry
     this.#size += 1
-    if (this.#timer === undefined) this.#arm(expiresAt - this.#clock.now())
+    if (expiresAt < this.#armedFor) {
+      this.#disarm()
+      this.#arm(expiresAt)
+    }
     return entry
   }
 
@@ -83,8 +92,9 @@ export class DeadlineQueue<Context> {
     while (this.#head !== undefined) this.remove(this.#head)
   }
 
-  #arm (delayMs: number): void {
-    this.#timer = setTimeout(runQueue, Math.max(1, Math.ceil(delayMs)), this)
+  #arm (expiresAt: number): void {
+    this.#armedFor = expiresAt
+    this.#timer = setTimeout(runQueue, Math.max(1, Math.ceil(expiresAt - this.#clock.now())), this)
     this.#timer.unref()
   }
 
@@ -93,11 +103,13 @@ export class DeadlineQueue<Context> {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
+    this.#armedFor = Number.POSITIVE_INFINITY
   }
 
   /** Expires every entry that is due, then re-arms for the next one. */
   run (): void {
     this.#timer = undefined
+    this.#armedFor = Number.POSITIVE_INFINITY
     const now = this.#clock.now()
     let entry = this.#head
     while (entry !== undefined && entry.expiresAt - now < EARLY_TOLERANCE_MS) {
@@ -105,7 +117,7 @@ export class DeadlineQueue<Context> {
       this.#onExpire(entry.context)
       entry = this.#head
     }
-    if (entry !== undefined && this.#timer === undefined) this.#arm(entry.expiresAt - now)
+    if (entry !== undefined && this.#timer === undefined) this.#arm(entry.expiresAt)
   }
 }
 

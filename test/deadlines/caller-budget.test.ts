@@ -83,8 +83,12 @@ describe('caller budget', () => {
 
   it('the largest route timeout a timer can hold does not fire at once', async () => {
     const { app } = await setup()
-    const res = await app.inject({ url: '/long', headers: { 'x-request-timeout-ms': '86400000' } })
-    expect(res.statusCode).toBe(200)
+    expect((await app.inject({ url: '/long' })).statusCode).toBe(200)
+  })
+
+  it('a one-day caller budget does not fire at once either', async () => {
+    const { app } = await setup()
+    expect((await app.inject({ url: '/long', headers: { 'x-request-timeout-ms': '86400000' } })).statusCode).toBe(200)
   })
 })
 

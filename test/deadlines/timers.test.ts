@@ -33,15 +33,25 @@ describe('deadline timers', () => {
   it('active handles return to baseline after 10,000 requests', async () => {
     const app = Fastify()
     await app.register(resilience, { deadlines: { defaultTimeoutMs: 60_000 } })
-    app.get('/hello', async (request) => ({ remaining: request.deadline.remainingMs() > 0 }))
+    // Handlers that outlive their arrival turn, so every deadline is armed:
+    // in the shared route queue, with a timer of its own (caller budget), or
+    // with a sub-budget.
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+    app.get('/hello', async (request) => {
+      await nextTurn()
+      return { remaining: request.deadline.remainingMs() > 0 }
+    })
     app.get('/child', async (request) => {
       request.deadline.child(30_000)
+      await nextTurn()
       return 'ok'
     })
     app.post('/refused', async () => 'unreached')
     await app.ready()
     const timeouts = trackTimeouts()
     const during: number[] = []
+    let created = 0
+    const counting = createHook({ init (_id, type) { if (type === 'Timeout') created += 1 } }).enable()
     for (let batch = 0; batch < 100; batch++) {
       await Promise.all(Array.from({ length: 100 }, async (_, index) => {
         const kind = index % 4
@@ -49,13 +59,18 @@ describe('deadline timers', () => {
           ? await app.inject('/child')
           : kind === 1
             ? await app.inject({ method: 'POST', url: '/refused', headers: { 'x-request-timeout-ms': '1' } })
-            : await app.inject('/hello')
+            : kind === 2
+              ? await app.inject({ url: '/hello', headers: { 'x-request-timeout-ms': '40000' } })
+              : await app.inject('/hello')
         expect(res.statusCode).toBe(kind === 1 ? 504 : 200)
       }))
       await settle()
       during.push(timeouts.live())
     }
+    counting.disable()
     timeouts.stop()
+    // Deadlines were really armed: thousands of timers came and went.
+    expect(created).toBeGreaterThan(5000)
     expect(timeouts.live()).toBeLessThanOrEqual(1)
     expect(Math.max(...during)).toBeLessThanOrEqual(1)
     await app.close()
