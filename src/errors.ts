@@ -62,3 +62,15 @@ export const FRS_ERR_CLIENT_CLOSED = createError<'FRS_ERR_CLIENT_CLOSED', []>(
   'fastify-resilience: the client closed the connection before the response was sent',
   499
 )
+
+export const FRS_ERR_IDEMPOTENCY_STORE_FULL = createError<'FRS_ERR_IDEMPOTENCY_STORE_FULL', [number]>(
+  'FRS_ERR_IDEMPOTENCY_STORE_FULL',
+  'fastify-resilience: the in-memory idempotency store holds %d requests in flight and has no room for another',
+  503
+)
+
+export const FRS_ERR_IDEMPOTENCY_STORE_REPLY = createError<'FRS_ERR_IDEMPOTENCY_STORE_REPLY', [string]>(
+  'FRS_ERR_IDEMPOTENCY_STORE_REPLY',
+  'fastify-resilience: the idempotency store answered something unexpected: %s',
+  503
+)

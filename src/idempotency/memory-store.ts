@@ -1,0 +1,122 @@
+import type { Clock } from '../clock.js'
+import { monotonicClock } from '../clock.js'
+import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'
+import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
+
+interface Claimed {
+  state: 'claimed'
+  fingerprint: string
+  owner: string
+  expiresAt: number
+}
+
+interface Completed {
+  state: 'completed'
+  fingerprint: string
+  response: StoredResponse
+  expiresAt: number
+}
+
+type Entry = Claimed | Completed
+
+const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
+
+export interface MemoryIdempotencyStoreOptions {
+  /**
+   * Keys kept at most, claimed and completed together. When full, expired
+   * keys go first, then the oldest completed ones; claims in flight are
+   * never dropped (a claim that finds no room fails instead).
+   * @default 10_000
+   */
+  maxEntries?: number
+  /** Time source, for tests. @default monotonic time */
+  clock?: Clock
+}
+
+/**
+ * The embedded store: one process, bounded, expiring. Right for a single
+ * instance or for development; use {@link RedisIdempotencyStore} when
+ * several instances serve the same keys.
+ */
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  readonly #entries = new Map<string, Entry>()
+  readonly #maxEntries: number
+  readonly #clock: Clock
+
+  constructor (options: MemoryIdempotencyStoreOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? 10_000
+    this.#clock = options.clock ?? monotonicClock
+  }
+
+  get size (): number {
+    return this.#entries.size
+  }
+
+  async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    const now = this.#clock.now()
+    const entry = this.#live(key, now)
+    if (entry === undefined) {
+      this.#makeRoom(now)
+      this.#entries.set(key, { state: 'claimed', fingerprint, owner, expiresAt: now + leaseMs })
+      return ACQUIRED
+    }
+    if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
+    if (entry.state === 'completed') return { kind: 'completed', response: copy(entry.response) }
+    if (entry.owner === owner) {
+      entry.expiresAt = now + leaseMs
+      return ACQUIRED
+    }
+    return { kind: 'in-progress', retryAfterMs: entry.expiresAt - now }
+  }
+
+  async renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
+    const now = this.#clock.now()
+    const entry = this.#live(key, now)
+    if (entry?.state !== 'claimed' || entry.owner !== owner) return false
+    entry.expiresAt = now + leaseMs
+    return true
+  }
+
+  async complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
+    const now = this.#clock.now()
+    const entry = this.#live(key, now)
+    if (entry?.state !== 'claimed' || entry.owner !== owner) return false
+    // Re-inserted so that the Map's order stays the order of completion.
+    this.#entries.delete(key)
+    this.#entries.set(key, { state: 'completed', fingerprint: entry.fingerprint, response: copy(response), expiresAt: now + retentionMs })
+    return true
+  }
+
+  async release (key: string, owner: string): Promise<boolean> {
+    const entry = this.#live(key, this.#clock.now())
+    if (entry?.state !== 'claimed' || entry.owner !== owner) return false
+    this.#entries.delete(key)
+    return true
+  }
+
+  #live (key: string, now: number): Entry | undefined {
+    const entry = this.#entries.get(key)
+    if (entry !== undefined && entry.expiresAt <= now) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  #makeRoom (now: number): void {
+    if (this.#entries.size < this.#maxEntries) return
+    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key)
+    if (this.#entries.size < this.#maxEntries) return
+    for (const [key, entry] of this.#entries) {
+      if (entry.state === 'completed') {
+        this.#entries.delete(key)
+        return
+      }
+    }
+    throw new FRS_ERR_IDEMPOTENCY_STORE_FULL(this.#entries.size)
+  }
+}
+
+function copy (response: StoredResponse): StoredResponse {
+  return { status: response.status, headers: { ...response.headers }, body: Buffer.from(response.body) }
+}

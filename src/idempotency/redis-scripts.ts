@@ -1,0 +1,54 @@
+/*
+ * One Lua script per state change, so that each is atomic on the server.
+ * KEYS[1] is the key's record, a hash with the fields state ('claimed' or
+ * 'completed'), fp, owner (claimed), and status, headers (JSON) and body
+ * (completed). The owner value is the fencing token every write compares.
+ */
+
+/** ARGV: fingerprint, owner, leaseMs → {'acquired'} | {'in-progress', pttl} | {'mismatch'} | {'completed', status, headers, body} */
+export const CLAIM = `
+local record = redis.call('HMGET', KEYS[1], 'state', 'fp', 'owner')
+if not record[1] then
+  redis.call('HSET', KEYS[1], 'state', 'claimed', 'fp', ARGV[1], 'owner', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'acquired'}
+end
+if record[2] ~= ARGV[1] then
+  return {'mismatch'}
+end
+if record[1] == 'completed' then
+  local stored = redis.call('HMGET', KEYS[1], 'status', 'headers', 'body')
+  return {'completed', stored[1], stored[2], stored[3]}
+end
+if record[3] == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'acquired'}
+end
+return {'in-progress', redis.call('PTTL', KEYS[1])}
+`
+
+/** ARGV: owner, leaseMs → 1 | 0 */
+export const RENEW = `
+local record = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if record[1] ~= 'claimed' or record[2] ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`
+
+/** ARGV: owner, retentionMs, status, headers JSON, body → 1 | 0 */
+export const COMPLETE = `
+local record = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if record[1] ~= 'claimed' or record[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'completed', 'status', ARGV[3], 'headers', ARGV[4], 'body', ARGV[5])
+redis.call('HDEL', KEYS[1], 'owner')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`
+
+/** ARGV: owner → 1 | 0 */
+export const RELEASE = `
+local record = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if record[1] ~= 'claimed' or record[2] ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`

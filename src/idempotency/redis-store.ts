@@ -1,0 +1,97 @@
+import type { Cluster, Redis } from 'ioredis'
+import { describeValue } from '../describe.js'
+import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
+import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
+
+export interface RedisIdempotencyStoreOptions {
+  /** An ioredis client or cluster; the store registers its scripts on it once. */
+  client: Redis | Cluster
+  /**
+   * Prefix of every Redis key; the idempotency key follows in a hash tag
+   * (`prefix{key}`), so on Redis Cluster a key's data stays in one slot.
+   * @default 'frs:idempotency:'
+   */
+  prefix?: string
+}
+
+type Reply = Array<Buffer | number | null>
+
+/** The commands defineCommand adds; the `Buffer` variants keep bodies binary-safe. */
+interface ScriptedClient {
+  frsIdempotencyClaimBuffer: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<Reply>
+  frsIdempotencyRenew: (key: string, owner: string, leaseMs: number) => Promise<number>
+  frsIdempotencyComplete: (key: string, owner: string, retentionMs: number, status: number, headers: string, body: Buffer) => Promise<number>
+  frsIdempotencyRelease: (key: string, owner: string) => Promise<number>
+}
+
+const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
+const MISMATCH: ClaimOutcome = Object.freeze({ kind: 'mismatch' })
+
+/**
+ * Idempotency keys in Redis, shared by every instance. Each state change
+ * is one Lua script (loaded with defineCommand; ioredis reloads it by
+ * itself after a Redis restart answers NOSCRIPT). Works with Redis
+ * Cluster through ioredis' Cluster client.
+ */
+export class RedisIdempotencyStore implements IdempotencyStore {
+  readonly prefix: string
+  readonly #client: ScriptedClient
+
+  constructor (options: RedisIdempotencyStoreOptions) {
+    const client = options?.client as unknown
+    if (typeof client !== 'object' || client === null || typeof (client as Partial<Redis>).defineCommand !== 'function') {
+      throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore client', 'an ioredis Redis or Cluster instance', describeValue(client))
+    }
+    const prefix = options.prefix ?? 'frs:idempotency:'
+    if (typeof prefix !== 'string') throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore prefix', 'a string', describeValue(prefix))
+    this.prefix = prefix
+    const redis = client as Redis
+    if (typeof (redis as unknown as Partial<ScriptedClient>).frsIdempotencyRenew !== 'function') {
+      redis.defineCommand('frsIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM })
+      redis.defineCommand('frsIdempotencyRenew', { numberOfKeys: 1, lua: RENEW })
+      redis.defineCommand('frsIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE })
+      redis.defineCommand('frsIdempotencyRelease', { numberOfKeys: 1, lua: RELEASE })
+    }
+    this.#client = client as ScriptedClient
+  }
+
+  /** The Redis key of an idempotency key, hash-tagged for Redis Cluster. */
+  redisKey (key: string): string {
+    return `${this.prefix}{${key}}`
+  }
+
+  async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    const reply = await this.#client.frsIdempotencyClaimBuffer(this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs))
+    const kind = reply[0]?.toString()
+    if (kind === 'acquired') return ACQUIRED
+    if (kind === 'mismatch') return MISMATCH
+    if (kind === 'in-progress') return { kind: 'in-progress', retryAfterMs: Math.max(0, Number(reply[1])) }
+    if (kind === 'completed' && Buffer.isBuffer(reply[1]) && Buffer.isBuffer(reply[2]) && Buffer.isBuffer(reply[3])) {
+      return {
+        kind: 'completed',
+        response: {
+          status: Number(reply[1].toString()),
+          headers: JSON.parse(reply[2].toString()) as Record<string, string>,
+          body: reply[3],
+        },
+      }
+    }
+    throw new FRS_ERR_IDEMPOTENCY_STORE_REPLY(describeValue(kind))
+  }
+
+  async renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
+    return await this.#client.frsIdempotencyRenew(this.redisKey(key), owner, Math.ceil(leaseMs)) === 1
+  }
+
+  async complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
+    const stored = await this.#client.frsIdempotencyComplete(
+      this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body
+    )
+    return stored === 1
+  }
+
+  async release (key: string, owner: string): Promise<boolean> {
+    return await this.#client.frsIdempotencyRelease(this.redisKey(key), owner) === 1
+  }
+}

@@ -1,0 +1,39 @@
+/** A completed response, as stored and replayed. */
+export interface StoredResponse {
+  status: number
+  /** Only the allow-listed headers; never credentials or cookies. */
+  headers: Record<string, string>
+  body: Buffer
+}
+
+export type ClaimOutcome =
+  /** The caller holds the key until its lease runs out. */
+  | { kind: 'acquired' }
+  /** Another request holds the key; it may finish within `retryAfterMs`. */
+  | { kind: 'in-progress', retryAfterMs: number }
+  /** The key was used for a different request. */
+  | { kind: 'mismatch' }
+  /** The key's request completed: replay this response. */
+  | { kind: 'completed', response: StoredResponse }
+
+/**
+ * Where idempotency keys live. A claim is a lease: it expires by itself
+ * when its holder dies. The holder is named by `owner`, a value unique to
+ * the claiming attempt that doubles as its fencing token: every write
+ * compares it atomically, so a holder whose lease ran out and was taken
+ * over can no longer write. Every method is one atomic step.
+ */
+export interface IdempotencyStore {
+  /**
+   * Claims `key` for a request with this fingerprint. Claiming again with
+   * the same owner (a retried call whose reply was lost) renews the lease
+   * instead of answering `in-progress`.
+   */
+  claim: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<ClaimOutcome>
+  /** Extends the lease; false when `owner` no longer holds it. */
+  renew: (key: string, owner: string, leaseMs: number) => Promise<boolean>
+  /** Stores the response for `retentionMs` and ends the lease; false when `owner` no longer holds it. */
+  complete: (key: string, owner: string, response: StoredResponse, retentionMs: number) => Promise<boolean>
+  /** Gives the key up so the client may retry; false when `owner` no longer holds it. */
+  release: (key: string, owner: string) => Promise<boolean>
+}

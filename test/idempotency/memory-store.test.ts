@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest'
+import { MemoryIdempotencyStore } from '../../src/idempotency/index.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+import { describeStoreContract } from './store-contract.js'
+
+describeStoreContract('MemoryIdempotencyStore', () => {
+  const clock = new ManualClock()
+  return { store: new MemoryIdempotencyStore({ clock }), elapse: async (ms) => { clock.advance(ms) } }
+})
+
+const response = { status: 200, headers: {}, body: Buffer.from('ok') }
+
+describe('MemoryIdempotencyStore bounds', () => {
+  it('makes room by dropping expired keys first, then the oldest completed ones', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryIdempotencyStore({ clock, maxEntries: 3 })
+    await store.claim('expiring', 'fp', 'o', 10)
+    await store.claim('done-1', 'fp', 'o', 1000)
+    await store.complete('done-1', 'o', response, 60_000)
+    await store.claim('done-2', 'fp', 'o', 1000)
+    await store.complete('done-2', 'o', response, 60_000)
+    clock.advance(20)
+    await store.claim('new-1', 'fp', 'o', 1000)
+    expect(store.size).toBe(3)
+    expect((await store.claim('done-1', 'fp', 'x', 1000)).kind).toBe('completed')
+    await store.claim('new-2', 'fp', 'o', 1000)
+    expect((await store.claim('done-2', 'fp', 'x', 1000)).kind).toBe('completed')
+    expect((await store.claim('done-1', 'other', 'x', 1000)).kind).toBe('acquired')
+  })
+
+  it('never drops a claim in flight: a claim that finds no room fails', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock(), maxEntries: 2 })
+    await store.claim('a', 'fp', 'o', 1000)
+    await store.claim('b', 'fp', 'o', 1000)
+    await expect(store.claim('c', 'fp', 'o', 1000)).rejects.toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_FULL', statusCode: 503 })
+    expect((await store.claim('a', 'fp', 'other', 1000)).kind).toBe('in-progress')
+  })
+
+  it('a replayed response cannot be changed through the object it returned', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
+    await store.claim('k', 'fp', 'o', 1000)
+    await store.complete('k', 'o', { status: 200, headers: { etag: '"1"' }, body: Buffer.from('abc') }, 60_000)
+    const first = await store.claim('k', 'fp', 'x', 1000)
+    if (first.kind === 'completed') first.response.body.write('zzz')
+    const second = await store.claim('k', 'fp', 'x', 1000)
+    expect(second.kind === 'completed' ? second.response.body.toString() : '').toBe('abc')
+  })
+})
