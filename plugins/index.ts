@@ -8,6 +8,16 @@ export { deadlines } from './deadlines.js'
 export type { DeadlinesOptions, RequestDeadline, RouteDeadlineConfig } from './deadlines.js'
 export { withDeadline, MAX_CALLER_BUDGET_MS } from '../src/deadline/index.js'
 export type { ChildDeadline, DeadlineOutcome } from '../src/deadline/index.js'
+export { idempotency } from './idempotency.js'
+export type { IdempotencyOptions, RouteIdempotencyConfig } from './idempotency.js'
+export { MemoryIdempotencyStore, RedisIdempotencyStore, DEFAULT_REPLAY_HEADERS } from '../src/idempotency/index.js'
+export type {
+  IdempotencyStore,
+  ClaimOutcome,
+  StoredResponse,
+  MemoryIdempotencyStoreOptions,
+  RedisIdempotencyStoreOptions,
+} from '../src/idempotency/index.js'
 export { monotonicClock } from '../src/clock.js'
 export type { Clock } from '../src/clock.js'
 export type { ProblemDetailsOptions } from './problem-details.js'

@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
 import { deadlines } from './deadlines.js'
 import type { DeadlinesOptions } from './deadlines.js'
+import { idempotency } from './idempotency.js'
+import type { IdempotencyOptions } from './idempotency.js'
 import { problemDetails } from './problem-details.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
 
@@ -14,9 +16,11 @@ export interface ResilienceOptions {
   problemDetails?: ProblemDetailsOptions | false
   /** Cascading request deadlines; needs problemDetails. @default {} */
   deadlines?: DeadlinesOptions | false
+  /** Idempotency keys; applies only to routes with `config.idempotency`. @default {} */
+  idempotency?: IdempotencyOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'idempotency'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -30,7 +34,8 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
 /**
  * Registers every enabled capability in the order that makes them compose:
  * problem details first, so that the errors of the others are problems;
- * then deadlines, so that later capabilities know each request's budget.
+ * then deadlines, so that later capabilities know each request's budget;
+ * then idempotency, whose store calls are bounded by that budget.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -38,8 +43,10 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   assertKnownKeys(raw, CAPABILITIES, 'resilience options')
   const problemDetailsOptions = capabilityOptions(options.problemDetails, 'problemDetails')
   const deadlinesOptions = capabilityOptions(options.deadlines, 'deadlines')
+  const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
+  if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
 }
 
 export const resilience = fp(resiliencePlugin, {

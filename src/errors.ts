@@ -74,3 +74,9 @@ export const FRS_ERR_IDEMPOTENCY_STORE_REPLY = createError<'FRS_ERR_IDEMPOTENCY_
   'fastify-resilience: the idempotency store answered something unexpected: %s',
   503
 )
+
+export const FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT = createError<'FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT', [number]>(
+  'FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT',
+  'fastify-resilience: the idempotency store did not answer within %d ms',
+  503
+)

@@ -11,6 +11,7 @@ describe('package exports', () => {
     ['resilience', 'fastify-resilience'],
     ['problemDetails', 'fastify-resilience/problem-details'],
     ['deadlines', 'fastify-resilience/deadlines'],
+    ['idempotency', 'fastify-resilience/idempotency'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
@@ -24,6 +25,7 @@ describe('package exports', () => {
       'FRS_ERR_DEADLINE_EXCEEDED',
       'FRS_ERR_IDEMPOTENCY_STORE_FULL',
       'FRS_ERR_IDEMPOTENCY_STORE_REPLY',
+      'FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT',
       'FRS_ERR_OPTION_INVALID',
       'FRS_ERR_OPTION_UNKNOWN',
       'FRS_ERR_PROBLEM_STATUS_INVALID',

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto'
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
+import {
+  IDEMPOTENCY_PROBLEM_TYPES,
+  readIdempotencyKey,
+  requestFingerprint,
+  resolveIdempotencyOptions,
+  resolveRouteIdempotency,
+  scopedStoreKey,
+  withTimeout,
+} from '../src/idempotency/index.js'
+import type {
+  IdempotencyOptions,
+  ResolvedIdempotencyOptions,
+  ResolvedRouteIdempotency,
+  RouteIdempotencyConfig,
+  StoredResponse,
+} from '../src/idempotency/index.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Idempotency-Key handling for this route; absent or `false` leaves the route alone. */
+    idempotency?: RouteIdempotencyConfig | false
+  }
+}
+
+/** A claimed key, from preHandler until the key is stored or released. */
+interface Claim {
+  storeKey: string
+  owner: string
+  ttlMs: number
+  heartbeat: NodeJS.Timeout | undefined
+  /** onSend has decided what happens to the key. */
+  answered: boolean
+  /** The handler has settled (resolved or rejected). */
+  handlerSettled: boolean
+  /** The key waits to be released until the handler settles. */
+  releasePending: boolean
+}
+
+const kClaim = Symbol('fastify-resilience.idempotency-claim')
+const REPLAY_HEADER = 'idempotent-replayed'
+
+interface RequestSlots {
+  [kClaim]: Claim | null
+}
+
+function claimOf (request: FastifyRequest): Claim | null {
+  return (request as unknown as RequestSlots)[kClaim]
+}
+
+function isStream (value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Buffer.isBuffer(value) && typeof (value as { pipe?: unknown }).pipe === 'function'
+}
+
+/** The request's own budget bounds a claim: waiting longer cannot help the caller. */
+function claimTimeoutMs (request: FastifyRequest, settings: ResolvedIdempotencyOptions): number {
+  const remaining = (request as { deadline?: { remainingMs: () => number } }).deadline?.remainingMs() ?? Number.POSITIVE_INFINITY
+  return Math.min(settings.storeTimeoutMs, remaining)
+}
+
+function stopHeartbeat (claim: Claim): void {
+  if (claim.heartbeat !== undefined) {
+    clearInterval(claim.heartbeat)
+    claim.heartbeat = undefined
+  }
+}
+
+async function releaseClaim (request: FastifyRequest, claim: Claim, settings: ResolvedIdempotencyOptions, why: string): Promise<void> {
+  stopHeartbeat(claim)
+  claim.releasePending = false
+  try {
+    await withTimeout(settings.store.release(claim.storeKey, claim.owner), settings.storeTimeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(settings.storeTimeoutMs))
+    request.log.info({ why }, 'idempotency key released; the client may retry')
+  } catch (error) {
+    request.log.warn({ err: error, why }, 'idempotency key could not be released; it frees itself when its lease runs out')
+  }
+}
+
+function storedHeaders (reply: FastifyReply, allowed: ReadonlySet<string>): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    const lower = name.toLowerCase()
+    if (!allowed.has(lower) || value === undefined) continue
+    headers[lower] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return headers
+}
+
+/** Why a response is not stored, or undefined when it is. */
+function notStorableBecause (reply: FastifyReply, payload: unknown, settings: ResolvedIdempotencyOptions): string | undefined {
+  if (reply.statusCode >= 500 && !settings.storeServerErrors) return `status ${reply.statusCode}`
+  if (isStream(payload)) return 'the body is a stream'
+  if (payload !== undefined && payload !== null && typeof payload !== 'string' && !Buffer.isBuffer(payload)) return 'the body is not serialised'
+  const size = payload === undefined || payload === null ? 0 : Buffer.byteLength(payload as string | Buffer)
+  if (size > settings.maxBodyBytes) return `the body is ${size} bytes, over maxBodyBytes (${settings.maxBodyBytes})`
+  return undefined
+}
+
+function replay (reply: FastifyReply, response: StoredResponse): FastifyReply {
+  reply.code(response.status)
+  for (const [name, value] of Object.entries(response.headers)) reply.header(name, value)
+  reply.header(REPLAY_HEADER, 'true')
+  return reply.send(response.body)
+}
+
+function createPreHandler (settings: ResolvedIdempotencyOptions, route: ResolvedRouteIdempotency, routeUrl: string) {
+  return async function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    if (!settings.methods.has(request.method)) return undefined
+    const reading = readIdempotencyKey(request.headers['idempotency-key'])
+    if (reading.kind === 'absent') {
+      if (!route.required) return undefined
+      request.log.info('idempotency key missing on a route that requires it')
+      return reply.problem({ type: 'idempotency-key-missing', detail: 'Send an Idempotency-Key header with a unique value for this request.' })
+    }
+    if (reading.kind === 'invalid') {
+      request.log.info({ reason: reading.reason }, 'malformed idempotency key refused')
+      return reply.problem({ type: 'idempotency-key-invalid', detail: `The Idempotency-Key header is invalid: ${reading.reason}.` })
+    }
+    const scope = settings.scope === undefined ? '' : String(await settings.scope(request))
+    const storeKey = scopedStoreKey(scope, request.method, routeUrl, reading.key)
+    const fingerprint = requestFingerprint({ method: request.method, route: routeUrl, body: request.body })
+    const owner = randomUUID()
+    const timeoutMs = claimTimeoutMs(request, settings)
+    let outcome
+    try {
+      outcome = await withTimeout(settings.store.claim(storeKey, fingerprint, owner, settings.leaseMs), timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+    } catch (error) {
+      if (settings.onStoreError === 'fail-open') {
+        request.log.warn({ err: error }, 'idempotency store unavailable; running without the key (fail-open)')
+        return undefined
+      }
+      request.log.warn({ err: error }, 'idempotency store unavailable; request refused (fail-closed)')
+      reply.header('retry-after', '1')
+      return reply.problem({ type: 'idempotency-store-unavailable', detail: 'The request was not executed because its idempotency key could not be checked; retry later.' })
+    }
+    switch (outcome.kind) {
+      case 'acquired': {
+        const claim: Claim = { storeKey, owner, ttlMs: route.ttlMs, heartbeat: undefined, answered: false, handlerSettled: false, releasePending: false }
+        claim.heartbeat = setInterval(() => {
+          settings.store.renew(storeKey, owner, settings.leaseMs).then((held) => {
+            if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
+          }, (error: unknown) => {
+            request.log.warn({ err: error }, 'idempotency lease could not be renewed')
+          })
+        }, Math.max(1, Math.floor(settings.leaseMs / 3)))
+        claim.heartbeat.unref()
+        ;(request as unknown as RequestSlots)[kClaim] = claim
+        return undefined
+      }
+      case 'in-progress':
+        reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))))
+        return reply.problem({ type: 'idempotency-key-in-use', detail: 'A request with this idempotency key is still being processed.' })
+      case 'mismatch':
+        return reply.problem({ type: 'idempotency-key-reused', detail: 'This idempotency key was used for a different request.' })
+      case 'completed':
+        request.log.info('idempotent request replayed')
+        return replay(reply, outcome.response)
+    }
+  }
+}
+
+function createOnSend (settings: ResolvedIdempotencyOptions) {
+  return async function idempotencyOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+    const claim = claimOf(request)
+    if (claim === null || claim.answered) return payload
+    claim.answered = true
+    const reason = notStorableBecause(reply, payload, settings)
+    if (reason !== undefined) {
+      if (claim.handlerSettled || reply.statusCode < 500) await releaseClaim(request, claim, settings, reason)
+      // A 5xx sent while the handler still runs (a deadline): the key stays
+      // held until the handler stops, so a retry cannot run beside it.
+      else claim.releasePending = true
+      if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
+      return payload
+    }
+    stopHeartbeat(claim)
+    const response: StoredResponse = {
+      status: reply.statusCode,
+      headers: storedHeaders(reply, settings.replayHeaders),
+      body: payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer),
+    }
+    try {
+      const stored = await withTimeout(settings.store.complete(claim.storeKey, claim.owner, response, claim.ttlMs), settings.storeTimeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(settings.storeTimeoutMs))
+      if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
+    } catch (error) {
+      request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')
+    }
+    return payload
+  }
+}
+
+/** Tracks when the handler settles, to release a key held past a 5xx or an abort. */
+function trackSettlement (handler: RouteHandlerMethod, settings: ResolvedIdempotencyOptions): RouteHandlerMethod {
+  const settled = (request: FastifyRequest, reply: FastifyReply): void => {
+    const claim = claimOf(request)
+    if (claim === null) return
+    claim.handlerSettled = true
+    // No answer will pass onSend (hijacked, aborted): release now.
+    if (claim.releasePending || (!claim.answered && reply.sent)) {
+      claim.answered = true
+      releaseClaim(request, claim, settings, 'the request ended without a storable answer').catch((error: unknown) => {
+        request.log.error({ err: error }, 'releasing an idempotency key failed')
+      })
+    }
+  }
+  return function idempotentHandler (this: FastifyInstance, request, reply) {
+    const result: unknown = handler.call(this, request, reply)
+    if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') {
+      settled(request, reply)
+      return result
+    }
+    return (result as Promise<unknown>).then((value) => {
+      settled(request, reply)
+      return value
+    }, (error: unknown) => {
+      settled(request, reply)
+      throw error
+    })
+  }
+}
+
+/**
+ * Makes retried POST and PATCH requests safe: the same key and request
+ * run once, and every retry gets the first answer (IETF httpapi
+ * Idempotency-Key draft).
+ */
+const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> = async function idempotency (app, options) {
+  const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
+  for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
+  app.decorateRequest(kClaim as unknown as string, null)
+  const onSend = createOnSend(settings)
+
+  app.addHook('onRoute', (routeOptions) => {
+    const route = resolveRouteIdempotency(routeOptions.config?.idempotency, settings, routeLabel(routeOptions))
+    if (route === false) return
+    const preHandler = createPreHandler(settings, route, routeOptions.url ?? routeOptions.path)
+    appendRouteHook(routeOptions, 'preHandler', preHandler)
+    appendRouteHook(routeOptions, 'onSend', onSend)
+    routeOptions.handler = trackSettlement(routeOptions.handler, settings)
+  })
+}
+
+/** The idempotency-key capability as a Fastify plugin; needs {@link problemDetails}. */
+export const idempotency = fp(idempotencyPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/idempotency',
+  dependencies: ['fastify-resilience/problem-details'],
+})
+
+export type { IdempotencyOptions, RouteIdempotencyConfig }

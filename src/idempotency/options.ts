@@ -1,0 +1,153 @@
+import { describeValue } from '../describe.js'
+import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalBoolean } from '../options.js'
+import { MemoryIdempotencyStore } from './memory-store.js'
+import type { IdempotencyStore } from './store.js'
+
+/** Options of the `idempotency` plugin; `Request` is the framework's request type. */
+export interface IdempotencyOptions<Request = unknown> {
+  /** Where keys live. @default a {@link MemoryIdempotencyStore} of 10,000 keys */
+  store?: IdempotencyStore
+  /**
+   * The caller's namespace (an account, tenant or API key id): keys of one
+   * scope never see another's. Required unless `unscoped` is set.
+   */
+  scope?: (request: Request) => string | Promise<string>
+  /** Allow idempotent routes without a scope: every caller shares one key space. @default false */
+  unscoped?: boolean
+  /** Methods the key applies to. @default ['POST', 'PATCH'] */
+  methods?: string[]
+  /** How long a completed response is replayed. @default 86_400_000 (24 h) */
+  ttlMs?: number
+  /** Lease of an in-flight claim, renewed every third of it while the handler runs. @default 10_000 */
+  leaseMs?: number
+  /** Time allowed for one store call; also bounded by the request's deadline. @default 1_000 */
+  storeTimeoutMs?: number
+  /** Store down or slow: refuse with 503 (`fail-closed`) or run without the key (`fail-open`). @default 'fail-closed' */
+  onStoreError?: 'fail-closed' | 'fail-open'
+  /** Response headers stored and replayed (lowercase). Credentials can never be listed. */
+  replayHeaders?: string[]
+  /** Also store 5xx responses instead of releasing the key. @default false */
+  storeServerErrors?: boolean
+  /** Larger responses are not stored; the key is released. @default 1_048_576 */
+  maxBodyBytes?: number
+}
+
+/** Per-route settings in `config.idempotency`; `false` (or absent) leaves the route alone. */
+export interface RouteIdempotencyConfig {
+  /** A request without a key is refused with 400. @default false */
+  required?: boolean
+  /** Retention of this route's responses. @default the plugin's ttlMs */
+  ttlMs?: number
+}
+
+export interface ResolvedIdempotencyOptions<Request = unknown> {
+  store: IdempotencyStore
+  scope: ((request: Request) => string | Promise<string>) | undefined
+  unscoped: boolean
+  methods: ReadonlySet<string>
+  ttlMs: number
+  leaseMs: number
+  storeTimeoutMs: number
+  onStoreError: 'fail-closed' | 'fail-open'
+  replayHeaders: ReadonlySet<string>
+  storeServerErrors: boolean
+  maxBodyBytes: number
+}
+
+export interface ResolvedRouteIdempotency {
+  required: boolean
+  ttlMs: number
+}
+
+export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
+  'content-type', 'content-language', 'content-location', 'location', 'etag', 'last-modified', 'cache-control', 'link',
+])
+
+// Never stored, never replayed: a replay must not hand one caller's
+// credentials or session to another request.
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
+
+const KNOWN_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes'] as const
+const MAX_MS = 2_147_483_647
+
+function positiveInteger (value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_MS) {
+    throw new FRS_ERR_OPTION_INVALID(name, `a positive integer up to ${MAX_MS}`, describeValue(value))
+  }
+  return value
+}
+
+export function assertIdempotencyStore (store: unknown): asserts store is IdempotencyStore {
+  const methods = ['claim', 'renew', 'complete', 'release'] as const
+  if (typeof store !== 'object' || store === null || methods.some((method) => typeof (store as Record<string, unknown>)[method] !== 'function')) {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.store', `an IdempotencyStore with the methods ${methods.join(', ')}`, describeValue(store))
+  }
+}
+
+export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedIdempotencyOptions<Request> {
+  assertOptionsObject(options, 'idempotency')
+  assertKnownKeys(options, KNOWN_KEYS, 'idempotency')
+  const store = options.store ?? new MemoryIdempotencyStore()
+  assertIdempotencyStore(store)
+  if (options.scope !== undefined && typeof options.scope !== 'function') {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.scope', 'a function (request) => string', describeValue(options.scope))
+  }
+  const methods = options.methods ?? ['POST', 'PATCH']
+  if (!Array.isArray(methods) || methods.some((method) => typeof method !== 'string')) {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.methods', 'an array of HTTP method names', describeValue(methods))
+  }
+  const onStoreError = options.onStoreError ?? 'fail-closed'
+  if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.onStoreError', "'fail-closed' or 'fail-open'", describeValue(onStoreError))
+  }
+  const replayHeaders = options.replayHeaders ?? DEFAULT_REPLAY_HEADERS
+  if (!Array.isArray(replayHeaders) || replayHeaders.some((name) => typeof name !== 'string')) {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'an array of header names', describeValue(replayHeaders))
+  }
+  const lowered = replayHeaders.map((name: string) => name.toLowerCase())
+  const credential = lowered.find((name) => CREDENTIAL_HEADERS.has(name))
+  if (credential !== undefined) {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'header names other than credentials and cookies', describeValue(credential))
+  }
+  return {
+    store,
+    scope: options.scope as ((request: Request) => string | Promise<string>) | undefined,
+    unscoped: optionalBoolean(options.unscoped, 'idempotency.unscoped', false),
+    methods: new Set(methods.map((method: string) => method.toUpperCase())),
+    ttlMs: positiveInteger(options.ttlMs, 'idempotency.ttlMs', 86_400_000),
+    leaseMs: positiveInteger(options.leaseMs, 'idempotency.leaseMs', 10_000),
+    storeTimeoutMs: positiveInteger(options.storeTimeoutMs, 'idempotency.storeTimeoutMs', 1000),
+    onStoreError,
+    replayHeaders: new Set(lowered),
+    storeServerErrors: optionalBoolean(options.storeServerErrors, 'idempotency.storeServerErrors', false),
+    maxBodyBytes: positiveInteger(options.maxBodyBytes, 'idempotency.maxBodyBytes', 1_048_576),
+  }
+}
+
+/**
+ * Resolves a route's `config.idempotency`: undefined or false leaves the
+ * route alone. A route that turns the key on without a scope is refused
+ * unless the plugin was told `unscoped: true`.
+ */
+export function resolveRouteIdempotency (config: unknown, settings: ResolvedIdempotencyOptions<unknown>, route: string): ResolvedRouteIdempotency | false {
+  if (config === undefined || config === false) return false
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency', 'an object { required?, ttlMs? } or false', describeValue(config))
+  }
+  for (const key of Object.keys(config)) {
+    if (key !== 'required' && key !== 'ttlMs') {
+      throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, `idempotency.${key}`, 'no such key (known: required, ttlMs)', describeValue((config as Record<string, unknown>)[key]))
+    }
+  }
+  if (settings.scope === undefined && !settings.unscoped) {
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency', 'a scope(request) option on the idempotency plugin (or unscoped: true), so that one caller can never replay another\'s response', 'no scope')
+  }
+  const { required, ttlMs } = config as { required?: unknown, ttlMs?: unknown }
+  if (required !== undefined && typeof required !== 'boolean') throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency.required', 'a boolean', describeValue(required))
+  if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > MAX_MS)) {
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency.ttlMs', `a positive integer up to ${MAX_MS}`, describeValue(ttlMs))
+  }
+  return { required: required ?? false, ttlMs: (ttlMs as number | undefined) ?? settings.ttlMs }
+}

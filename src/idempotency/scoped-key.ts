@@ -1,0 +1,25 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * The store key of an idempotency key: a hash of the caller's scope, the
+ * route and the key, so that keys of different callers or routes can never
+ * meet, and so that scopes (tenant or account ids) are not written to the
+ * store in clear.
+ */
+export function scopedStoreKey (scope: string, method: string, route: string, key: string): string {
+  return createHash('sha256').update(scope).update('\0').update(method).update('\0').update(route).update('\0').update(key).digest('base64url')
+}
+
+/** Rejects with `onTimeout()` if `promise` has not settled within `ms`; clears its timer either way. */
+export async function withTimeout<T> (promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms))
+    timer.unref()
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

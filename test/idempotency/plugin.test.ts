@@ -1,0 +1,243 @@
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
+import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../plugins/index.js'
+import type { IdempotencyStore } from '../../plugins/index.js'
+import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
+import type { TestApp } from '../helpers/app.js'
+import { deferred } from '../helpers/deferred.js'
+
+const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
+afterAll(async () => { await redis.quit() })
+
+let current: TestApp | undefined
+afterEach(async () => { await current?.app.close() })
+
+const stores: Array<[string, () => IdempotencyStore]> = [
+  ['memory', () => new MemoryIdempotencyStore()],
+  ['redis', () => new RedisIdempotencyStore({ client: redis, prefix: `test:plugin:${Math.random()}:` })],
+]
+
+interface ShopOptions { store: IdempotencyStore, handlerDelayMs?: number }
+
+async function shop ({ store, handlerDelayMs = 0 }: ShopOptions): Promise<TestApp & { charges: ReturnType<typeof vi.fn> }> {
+  current = createTestApp()
+  const { app } = current
+  const charges = vi.fn()
+  await app.register(resilience, {
+    idempotency: { store, scope: (request) => String(request.headers['x-account'] ?? 'anonymous') },
+  })
+  app.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request, reply) => {
+    if (handlerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerDelayMs))
+    charges(request.body)
+    if (request.body.amount < 0) throw Object.assign(new Error('amount must be positive'), { statusCode: 400 })
+    if (request.body.amount === 500) throw new Error('processor crashed')
+    const id = `ch_${charges.mock.calls.length}`
+    return reply.code(201)
+      .header('location', `/charges/${id}`)
+      .header('etag', `"${id}"`)
+      .header('set-cookie', 'session=secret')
+      .header('x-internal', 'not replayed')
+      .send({ id, amount: request.body.amount })
+  })
+  app.post('/receipt', { config: { idempotency: {} } }, async (_request, reply) => {
+    charges()
+    return reply.type('application/octet-stream').send(Buffer.from([0, 255, 1, 254, 10, 13]))
+  })
+  return { ...current, charges }
+}
+
+function charge (app: TestApp['app'], key: string | undefined, amount = 100, account = 'acct_1') {
+  return app.inject({
+    method: 'POST',
+    url: '/charges',
+    headers: { ...(key === undefined ? {} : { 'idempotency-key': key }), 'x-account': account },
+    payload: { amount },
+  })
+}
+
+describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore) => {
+  it('a missing key on a route that requires one is a 400 problem, and the handler does not run', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    const res = await charge(app, undefined)
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:idempotency-key-missing', status: 400 })
+    expect(charges).not.toHaveBeenCalled()
+  })
+
+  it.each(['"unterminated', 'two words', 'a, b', 'k'.repeat(256), '""'])('the malformed key %j is a 400 problem', async (key) => {
+    const { app, charges } = await shop({ store: makeStore() })
+    const res = await charge(app, key)
+    expect(res.statusCode).toBe(400)
+    expect(res.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-invalid')
+    expect(charges).not.toHaveBeenCalled()
+  })
+
+  it('a retry replays status, allow-listed headers and body byte for byte, marked as replayed', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    const first = await charge(app, '"order-1"')
+    const retry = await charge(app, '"order-1"')
+    expect(charges).toHaveBeenCalledTimes(1)
+    expect(first.statusCode).toBe(201)
+    expect(retry.statusCode).toBe(201)
+    expect(retry.rawPayload.equals(first.rawPayload)).toBe(true)
+    expect(retry.headers['content-type']).toBe(first.headers['content-type'])
+    expect(retry.headers.location).toBe('/charges/ch_1')
+    expect(retry.headers.etag).toBe('"ch_1"')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(first.headers['idempotent-replayed']).toBeUndefined()
+    expect(retry.headers['set-cookie']).toBeUndefined()
+    expect(retry.headers['x-internal']).toBeUndefined()
+  })
+
+  it('a bare key and its quoted form are the same key', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    await charge(app, 'order-2')
+    expect((await charge(app, '"order-2"')).headers['idempotent-replayed']).toBe('true')
+    expect(charges).toHaveBeenCalledTimes(1)
+  })
+
+  it('a binary body is replayed byte for byte', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    const request = { method: 'POST' as const, url: '/receipt', headers: { 'idempotency-key': 'r1', 'content-type': 'application/json' }, payload: '{}' }
+    const first = await app.inject(request)
+    const retry = await app.inject(request)
+    expect(charges).toHaveBeenCalledTimes(1)
+    expect([...retry.rawPayload]).toEqual([0, 255, 1, 254, 10, 13])
+    expect(retry.rawPayload.equals(first.rawPayload)).toBe(true)
+    expect(retry.headers['content-type']).toBe('application/octet-stream')
+  })
+
+  it('the same key with a different body is a 422 problem', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    await charge(app, 'order-3', 100)
+    const res = await charge(app, 'order-3', 999)
+    expect(res.statusCode).toBe(422)
+    expect(res.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
+    expect(charges).toHaveBeenCalledTimes(1)
+  })
+
+  it('the same key while the first request runs is a 409 with Retry-After; the owner\'s answer is kept', async () => {
+    const { app, charges } = await shop({ store: makeStore(), handlerDelayMs: 100 })
+    const first = charge(app, 'order-4')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const concurrent = await charge(app, 'order-4')
+    expect(concurrent.statusCode).toBe(409)
+    expect(concurrent.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-in-use')
+    expect(Number(concurrent.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect((await first).statusCode).toBe(201)
+    const replay = await charge(app, 'order-4')
+    expect(replay.statusCode).toBe(201)
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(charges).toHaveBeenCalledTimes(1)
+  })
+
+  it('200 concurrent identical requests run the handler exactly once', async () => {
+    const { app, charges } = await shop({ store: makeStore(), handlerDelayMs: 30 })
+    const responses = await Promise.all(Array.from({ length: 200 }, () => charge(app, 'burst')))
+    expect(charges).toHaveBeenCalledTimes(1)
+    const statuses = responses.map((res) => res.statusCode)
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1 + responses.filter((res) => res.headers['idempotent-replayed'] === 'true').length)
+    expect(statuses.every((status) => status === 201 || status === 409)).toBe(true)
+  })
+
+  it('4xx answers are stored and replayed', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    const first = await charge(app, 'negative', -5)
+    const retry = await charge(app, 'negative', -5)
+    expect(first.statusCode).toBe(400)
+    expect(retry.statusCode).toBe(400)
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(charges).toHaveBeenCalledTimes(1)
+  })
+
+  it('a 5xx releases the key so that the client may retry', async () => {
+    const { app, charges } = await shop({ store: makeStore() })
+    expect((await charge(app, 'crash', 500)).statusCode).toBe(500)
+    expect((await charge(app, 'crash', 500)).statusCode).toBe(500)
+    expect(charges).toHaveBeenCalledTimes(2)
+  })
+
+  it('the same key from another caller never sees, blocks or replays the first caller\'s response', async () => {
+    const { app, charges } = await shop({ store: makeStore(), handlerDelayMs: 50 })
+    const alice = charge(app, 'shared-key', 100, 'alice')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const bob = await charge(app, 'shared-key', 100, 'bob')
+    expect(bob.statusCode).toBe(201)
+    expect(bob.headers['idempotent-replayed']).toBeUndefined()
+    expect((await alice).statusCode).toBe(201)
+    const bobAgain = await charge(app, 'shared-key', 100, 'bob')
+    expect(bobAgain.json().id).toBe(bob.json().id)
+    expect(charges).toHaveBeenCalledTimes(2)
+  })
+})
+
+describe('idempotency plugin decisions', () => {
+  it('a route that turns idempotency on without a scope is refused at startup, unless unscoped', async () => {
+    current = createTestApp()
+    await current.app.register(resilience)
+    expect(() => current?.app.post('/x', { config: { idempotency: {} } }, async () => 'x'))
+      .toThrow(/route POST \/x: config\.idempotency expects a scope\(request\) option on the idempotency plugin \(or unscoped: true\)/)
+    await current.app.close()
+    current = createTestApp()
+    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    current.app.post('/x', { config: { idempotency: {} } }, async () => 'x')
+    await current.app.ready()
+    expect((await current.app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': 'k' } })).body).toBe('x')
+  })
+
+  it('register(resilience, {}) alone still works', async () => {
+    current = createTestApp()
+    await current.app.register(resilience, {})
+    current.app.post('/x', async () => 'x')
+    expect((await current.app.inject({ method: 'POST', url: '/x' })).body).toBe('x')
+  })
+
+  it('credentials can never be allow-listed for replay', async () => {
+    current = createTestApp()
+    await expect(current.app.register(resilience, { idempotency: { replayHeaders: ['location', 'Set-Cookie'] } }).ready())
+      .rejects.toThrow(/'idempotency\.replayHeaders' expects header names other than credentials and cookies, instead got a 'string' \("set-cookie"\)/)
+  })
+
+  it('a response over maxBodyBytes is not stored: the key is released and a warning logged', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    const runs = vi.fn()
+    await app.register(resilience, { idempotency: { unscoped: true, maxBodyBytes: 10 } })
+    app.post('/big', { config: { idempotency: {} } }, async () => { runs(); return 'x'.repeat(100) })
+    await app.inject({ method: 'POST', url: '/big', headers: { 'idempotency-key': 'k' } })
+    await app.inject({ method: 'POST', url: '/big', headers: { 'idempotency-key': 'k' } })
+    expect(runs).toHaveBeenCalledTimes(2)
+    expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg === 'response not stored for idempotent replay')).toBe(true)
+  })
+
+  it('GET requests are not affected by default', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    current.app.get('/read', { config: { idempotency: { required: true } } }, async () => { runs(); return 'ok' })
+    expect((await current.app.inject('/read')).statusCode).toBe(200)
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
+  it('after a 504 the key stays held until the handler stops, then is released', async () => {
+    current = createTestApp()
+    const { app } = current
+    const release = deferred()
+    const runs = vi.fn()
+    await app.register(resilience, { deadlines: { defaultTimeoutMs: 50 }, idempotency: { unscoped: true } })
+    app.post('/slow', { config: { idempotency: {} } }, async () => {
+      runs()
+      await release.promise
+      return 'done'
+    })
+    const send = async (): Promise<{ statusCode: number, body: string }> => await app.inject({ method: 'POST', url: '/slow', headers: { 'idempotency-key': 'k' } })
+    expect((await send()).statusCode).toBe(504)
+    expect((await send()).statusCode).toBe(409)
+    release.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const retry = await send()
+    expect(runs).toHaveBeenCalledTimes(2)
+    expect(retry.statusCode).toBe(200)
+    expect(retry.body).toBe('done')
+  })
+})

@@ -1,0 +1,94 @@
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
+import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
+import type { TestApp } from '../helpers/app.js'
+import { startRedisServer } from '../helpers/redis-server.js'
+import type { RedisServerHandle } from '../helpers/redis-server.js'
+
+async function appWith (client: Redis, onStoreError: 'fail-closed' | 'fail-open'): Promise<TestApp & { runs: ReturnType<typeof vi.fn> }> {
+  const testApp = createTestApp()
+  const runs = vi.fn()
+  await testApp.app.register(resilience, {
+    idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, storeTimeoutMs: 300, onStoreError },
+  })
+  testApp.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return { paid: true } })
+  return { ...testApp, runs }
+}
+
+function pay (app: TestApp['app'], key: string) {
+  return app.inject({ method: 'POST', url: '/pay', headers: { 'idempotency-key': key }, payload: { amount: 1 } })
+}
+
+describe('idempotency with Redis unreachable', () => {
+  let server: RedisServerHandle
+  let client: Redis
+  beforeAll(async () => {
+    server = await startRedisServer()
+    // ioredis defaults on purpose: retries and an offline queue. The store's
+    // own timeout must still bound the request.
+    client = new Redis(server.url)
+    client.on('error', () => {})
+    await client.ping()
+    await server.stop()
+  })
+  afterAll(() => { client.disconnect() })
+
+  it('fail-closed answers 503 with Retry-After within the store timeout, without running the handler', async () => {
+    const { app, runs, logs } = await appWith(client, 'fail-closed')
+    const startedAt = performance.now()
+    const res = await pay(app, 'down-1')
+    const elapsedMs = performance.now() - startedAt
+    expect(res.statusCode).toBe(503)
+    expect(res.json().type).toBe('urn:fastify-resilience:problem:idempotency-store-unavailable')
+    expect(res.headers['retry-after']).toBe('1')
+    expect(runs).not.toHaveBeenCalled()
+    // Bounded by storeTimeoutMs (300 ms), not by ioredis' retries; generous margin for a busy machine.
+    expect(elapsedMs).toBeLessThan(2000)
+    expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg.includes('fail-closed'))).toBe(true)
+    await app.close()
+  })
+
+  it('fail-open runs the handler without the key and says so in the log', async () => {
+    const { app, runs, logs } = await appWith(client, 'fail-open')
+    const res = await pay(app, 'down-2')
+    expect(res.statusCode).toBe(200)
+    expect(runs).toHaveBeenCalledTimes(1)
+    expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg.includes('fail-open'))).toBe(true)
+    await app.close()
+  })
+})
+
+describe('Redis round trips', () => {
+  let server: RedisServerHandle
+  let client: Redis
+  let admin: Redis
+  beforeAll(async () => {
+    server = await startRedisServer()
+    client = new Redis(server.url)
+    admin = new Redis(server.url)
+  })
+  afterAll(async () => {
+    client.disconnect()
+    admin.disconnect()
+    await server.stop()
+  })
+
+  /** Commands the client sent: the commands that scripts run inside Redis are counted under their own names. */
+  async function scriptCalls (): Promise<number> {
+    const info = await admin.info('commandstats')
+    let calls = 0
+    for (const match of info.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(match[2])
+    return calls
+  }
+
+  it('a first-time request costs at most two round trips: claim and store', async () => {
+    const { app } = await appWith(client, 'fail-closed')
+    await pay(app, 'warm-up')
+    await admin.config('RESETSTAT')
+    const res = await pay(app, 'first-time')
+    expect(res.statusCode).toBe(200)
+    expect(await scriptCalls()).toBe(2)
+    await app.close()
+  })
+})
