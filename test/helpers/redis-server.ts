@@ -29,12 +29,13 @@ export interface RedisServerHandle {
 }
 
 /**
- * Starts a throwaway redis-server on a free loopback port with persistence
- * off, and resolves once it accepts connections.
+ * Starts a throwaway redis-server on a free loopback port (or the one
+ * given) with persistence off unless `extraArgs` turn it on, and resolves
+ * once it accepts connections.
  */
-export async function startRedisServer (extraArgs: readonly string[] = []): Promise<RedisServerHandle> {
+export async function startRedisServer (extraArgs: readonly string[] = [], fixedPort?: number): Promise<RedisServerHandle> {
   if (!hasRedisServer()) throw new Error(REDIS_INSTALL_HINT)
-  const port = await freePort()
+  const port = fixedPort ?? await freePort()
   const child = spawn('redis-server', [
     '--port', String(port),
     '--bind', '127.0.0.1',

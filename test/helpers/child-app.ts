@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+export interface ChildApp {
+  port: number
+  child: ChildProcess
+  kill: (signal?: NodeJS.Signals) => Promise<void>
+}
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/idempotent-app.ts', import.meta.url))
+
+/** Starts the idempotent test app in a separate Node process. */
+export async function startChildApp (env: Record<string, string>): Promise<ChildApp> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const [chunk] = await once(child.stdout, 'data') as [Buffer]
+  const port = Number.parseInt(chunk.toString(), 10)
+  if (!Number.isInteger(port)) throw new TypeError(`the child app printed no port: ${chunk.toString()}`)
+  return {
+    port,
+    child,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill(signal)
+      await exited
+    },
+  }
+}

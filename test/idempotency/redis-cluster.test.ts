@@ -1,0 +1,52 @@
+import { Cluster } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
+import { createTestApp } from '../helpers/app.js'
+import { startRedisCluster } from '../helpers/redis-cluster.js'
+import type { RedisClusterHandle } from '../helpers/redis-cluster.js'
+import { describeStoreContract } from './store-contract.js'
+
+let cluster: RedisClusterHandle
+let client: Cluster
+
+beforeAll(async () => {
+  cluster = await startRedisCluster()
+  client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+  await client.ping()
+}, 60_000)
+
+afterAll(async () => {
+  client.disconnect()
+  await cluster.stop()
+})
+
+describeStoreContract('RedisIdempotencyStore on a 3-master Redis Cluster', () => ({
+  store: new RedisIdempotencyStore({ client, prefix: 'cluster:' }),
+  elapse: async (ms) => { await new Promise((resolve) => setTimeout(resolve, ms)) },
+}))
+
+describe('idempotency plugin on Redis Cluster', () => {
+  it('keys spread over the masters, and 200 concurrent identical requests still run once', async () => {
+    const store = new RedisIdempotencyStore({ client, prefix: 'cluster-plugin:' })
+    const { app } = createTestApp()
+    const runs = vi.fn()
+    await app.register(resilience, { idempotency: { store, unscoped: true } })
+    app.post('/pay', { config: { idempotency: {} } }, async () => {
+      runs()
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      return { paid: true }
+    })
+    const keys = Array.from({ length: 30 }, (_, index) => `spread-${index}`)
+    await Promise.all(keys.map(async (key) => await app.inject({ method: 'POST', url: '/pay', headers: { 'idempotency-key': key }, payload: {} })))
+    const slotsUsed = new Set(await Promise.all(keys.map(async (key) => {
+      const slot = await client.cluster('KEYSLOT', store.redisKey(key))
+      return Math.floor(Number(slot) / 5462)
+    })))
+    expect(slotsUsed.size).toBeGreaterThan(1)
+    runs.mockClear()
+    const responses = await Promise.all(Array.from({ length: 200 }, async () => await app.inject({ method: 'POST', url: '/pay', headers: { 'idempotency-key': 'cluster-burst' }, payload: {} })))
+    expect(runs).toHaveBeenCalledTimes(1)
+    expect(responses.every((res) => res.statusCode === 200 || res.statusCode === 409)).toBe(true)
+    await app.close()
+  })
+})
