@@ -12,6 +12,7 @@ import {
   withTimeout,
 } from '../src/idempotency/index.js'
 import type {
+  ClaimOutcome,
   IdempotencyOptions,
   ResolvedIdempotencyOptions,
   ResolvedRouteIdempotency,
@@ -107,6 +108,30 @@ function replay (reply: FastifyReply, response: StoredResponse): FastifyReply {
   return reply.send(response.body)
 }
 
+async function claimOnce (request: FastifyRequest, settings: ResolvedIdempotencyOptions, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+  const timeoutMs = claimTimeoutMs(request, settings)
+  return await withTimeout(settings.store.claim(storeKey, fingerprint, owner, settings.leaseMs), timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+}
+
+/**
+ * Claims the key; with `waitForInFlight`, polls while another request
+ * holds it, until that request answers, its lease runs out (the claim is
+ * then ours) or this request's time is up.
+ */
+async function claimKey (request: FastifyRequest, settings: ResolvedIdempotencyOptions, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+  let outcome = await claimOnce(request, settings, storeKey, fingerprint, owner)
+  if (!settings.waitForInFlight) return outcome
+  const deadline = (request as { deadline?: { remainingMs: () => number } }).deadline
+  const giveUpAt = performance.now() + Math.min(deadline?.remainingMs() ?? settings.leaseMs, settings.leaseMs * 3)
+  let pauseMs = 25
+  while (outcome.kind === 'in-progress' && performance.now() + pauseMs < giveUpAt) {
+    await new Promise((resolve) => setTimeout(resolve, pauseMs))
+    pauseMs = Math.min(pauseMs * 2, 250)
+    outcome = await claimOnce(request, settings, storeKey, fingerprint, owner)
+  }
+  return outcome
+}
+
 function createPreHandler (settings: ResolvedIdempotencyOptions, route: ResolvedRouteIdempotency, routeUrl: string) {
   return async function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!settings.methods.has(request.method)) return undefined
@@ -122,12 +147,13 @@ function createPreHandler (settings: ResolvedIdempotencyOptions, route: Resolved
     }
     const scope = settings.scope === undefined ? '' : String(await settings.scope(request))
     const storeKey = scopedStoreKey(scope, request.method, routeUrl, reading.key)
-    const fingerprint = requestFingerprint({ method: request.method, route: routeUrl, body: request.body })
+    const fingerprint = settings.fingerprint === undefined
+      ? requestFingerprint({ method: request.method, route: routeUrl, body: request.body })
+      : settings.fingerprint(request)
     const owner = randomUUID()
-    const timeoutMs = claimTimeoutMs(request, settings)
     let outcome
     try {
-      outcome = await withTimeout(settings.store.claim(storeKey, fingerprint, owner, settings.leaseMs), timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+      outcome = await claimKey(request, settings, storeKey, fingerprint, owner)
     } catch (error) {
       if (settings.onStoreError === 'fail-open') {
         request.log.warn({ err: error }, 'idempotency store unavailable; running without the key (fail-open)')

@@ -31,6 +31,18 @@ export interface IdempotencyOptions<Request = unknown> {
   storeServerErrors?: boolean
   /** Larger responses are not stored; the key is released. @default 1_048_576 */
   maxBodyBytes?: number
+  /**
+   * While another request holds the key, wait for its answer (up to the
+   * request's deadline, or one lease without deadlines) and replay it,
+   * instead of answering 409 at once.
+   * @default false
+   */
+  waitForInFlight?: boolean
+  /**
+   * What makes two requests with one key "the same". @default a SHA-256 of
+   * method, route template and canonical JSON body
+   */
+  fingerprint?: (request: Request) => string
 }
 
 /** Per-route settings in `config.idempotency`; `false` (or absent) leaves the route alone. */
@@ -53,6 +65,8 @@ export interface ResolvedIdempotencyOptions<Request = unknown> {
   replayHeaders: ReadonlySet<string>
   storeServerErrors: boolean
   maxBodyBytes: number
+  waitForInFlight: boolean
+  fingerprint: ((request: Request) => string) | undefined
 }
 
 export interface ResolvedRouteIdempotency {
@@ -68,7 +82,7 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
 // credentials or session to another request.
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
 
-const KNOWN_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes'] as const
+const KNOWN_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'waitForInFlight', 'fingerprint'] as const
 const MAX_MS = 2_147_483_647
 
 function positiveInteger (value: unknown, name: string, fallback: number): number {
@@ -91,8 +105,10 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
   assertKnownKeys(options, KNOWN_KEYS, 'idempotency')
   const store = options.store ?? new MemoryIdempotencyStore()
   assertIdempotencyStore(store)
-  if (options.scope !== undefined && typeof options.scope !== 'function') {
-    throw new FRS_ERR_OPTION_INVALID('idempotency.scope', 'a function (request) => string', describeValue(options.scope))
+  for (const name of ['scope', 'fingerprint'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new FRS_ERR_OPTION_INVALID(`idempotency.${name}`, 'a function (request) => string', describeValue(options[name]))
+    }
   }
   const methods = options.methods ?? ['POST', 'PATCH']
   if (!Array.isArray(methods) || methods.some((method) => typeof method !== 'string')) {
@@ -123,6 +139,8 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
     replayHeaders: new Set(lowered),
     storeServerErrors: optionalBoolean(options.storeServerErrors, 'idempotency.storeServerErrors', false),
     maxBodyBytes: positiveInteger(options.maxBodyBytes, 'idempotency.maxBodyBytes', 1_048_576),
+    waitForInFlight: optionalBoolean(options.waitForInFlight, 'idempotency.waitForInFlight', false),
+    fingerprint: options.fingerprint as ((request: Request) => string) | undefined,
   }
 }
 

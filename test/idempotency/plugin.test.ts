@@ -210,6 +210,41 @@ describe('idempotency plugin decisions', () => {
     expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg === 'response not stored for idempotent replay')).toBe(true)
   })
 
+  it('waitForInFlight replays the first answer to a concurrent duplicate instead of a 409', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    await current.app.register(resilience, { idempotency: { unscoped: true, waitForInFlight: true } })
+    current.app.post('/slow', { config: { idempotency: {} } }, async () => {
+      runs()
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      return { run: runs.mock.calls.length }
+    })
+    const send = async (): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> =>
+      await current!.app.inject({ method: 'POST', url: '/slow', headers: { 'idempotency-key': 'wait' }, payload: {} })
+    const first = send()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const duplicate = await send()
+    expect(duplicate.statusCode).toBe(200)
+    expect(duplicate.headers['idempotent-replayed']).toBe('true')
+    expect(duplicate.body).toBe((await first).body)
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
+  it('a custom fingerprint decides what counts as the same request', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    await current.app.register(resilience, {
+      idempotency: { unscoped: true, fingerprint: (request) => String((request.body as { orderId: string }).orderId) },
+    })
+    current.app.post('/orders', { config: { idempotency: {} } }, async () => { runs(); return 'ok' })
+    const send = async (body: object): Promise<{ statusCode: number }> =>
+      await current!.app.inject({ method: 'POST', url: '/orders', headers: { 'idempotency-key': 'fp' }, payload: body })
+    expect((await send({ orderId: 'a', note: 'x' })).statusCode).toBe(200)
+    expect((await send({ orderId: 'a', note: 'changed' })).statusCode).toBe(200)
+    expect((await send({ orderId: 'b' })).statusCode).toBe(422)
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
   it('GET requests are not affected by default', async () => {
     current = createTestApp()
     const runs = vi.fn()
