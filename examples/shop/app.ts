@@ -1,10 +1,13 @@
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import resilience, { ProblemError, problemClientErrorHandler } from '../../plugins/index.js'
+import { Redis } from 'ioredis'
+import resilience, { ProblemError, RedisIdempotencyStore, problemClientErrorHandler } from '../../plugins/index.js'
 
 export interface ShopOptions {
   paymentsUrl: string
   logger?: FastifyServerOptions['logger']
+  /** Keep idempotency keys in this Redis; in memory when absent. */
+  redisUrl?: string
 }
 
 interface Product { id: number, name: string, price: number }
@@ -18,6 +21,8 @@ const PRODUCTS: readonly Product[] = [
 /** A small shop API: products, and orders that charge a payment provider. */
 export async function buildShop (options: ShopOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, clientErrorHandler: problemClientErrorHandler })
+  const redis = options.redisUrl === undefined ? undefined : new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+  if (redis !== undefined) app.addHook('onClose', async () => { await redis.quit() })
 
   await app.register(resilience, {
     problemDetails: {
@@ -27,6 +32,11 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
         'payment-failed': { title: 'Payment failed', status: 502, description: 'The payment provider answered with an error; nothing was charged.' },
         'payments-unavailable': { title: 'Payments unavailable', status: 503, description: 'The payment provider could not be reached; retry later.' },
       },
+    },
+    idempotency: {
+      // Each customer has a key space of their own.
+      scope: (request) => String(request.headers['x-customer'] ?? 'guest'),
+      ...(redis === undefined ? {} : { store: new RedisIdempotencyStore({ client: redis, prefix: 'shop:idempotency:' }) }),
     },
   })
 
@@ -42,7 +52,7 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
   })
 
   app.post<{ Body: { productId: number, quantity: number } }>('/orders', {
-    config: { deadline: { timeoutMs: 2000 } },
+    config: { deadline: { timeoutMs: 2000 }, idempotency: {} },
     schema: {
       body: {
         type: 'object',

@@ -7,7 +7,7 @@ const payments = await startPayments({
   failureRate: Number(process.env.FAILURE_RATE ?? 0.2),
   latencyMs: Number(process.env.LATENCY_MS ?? 50),
 })
-const shop = await buildShop({ paymentsUrl: payments.url, logger: true })
+const shop = await buildShop({ paymentsUrl: payments.url, logger: true, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
 await shop.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -23,9 +23,17 @@ interface Step {
   arrange?: (payments: PaymentsService) => Promise<void> | void
   /** What to report from the provider's side afterwards. */
   observe?: (payments: PaymentsService) => Promise<string[]>
+  /**
+   * Send the same request several times: a client that gives up after
+   * `giveUpAfterMs`, then retries after `pauseBeforeMs`. One attempt by default.
+   */
+  attempts?: Array<{ giveUpAfterMs?: number, pauseBeforeMs?: number }>
   expectedStatus: number
   why: string
 }
+
+// Set by the idempotency scene to count the charges it causes.
+let chargesBefore = 0
 
 const STEPS: readonly Step[] = [
   {
@@ -86,6 +94,25 @@ const STEPS: readonly Step[] = [
     why: 'The caller can wait 300 ms, so the shop gives up at ~290 ms instead of its own 2 s: it answers 504 at the deadline and aborts the provider call rather than charging a customer who has already given up.',
   },
   {
+    title: 'A payment retried after the client timed out',
+    method: 'POST',
+    path: '/orders',
+    body: JSON.stringify({ productId: 2, quantity: 1 }),
+    headers: { 'idempotency-key': '"order-7f3a"', 'x-customer': 'cus_42' },
+    arrange: (payments) => {
+      payments.behaviour.latencyMs = 300
+      chargesBefore = payments.charges
+    },
+    attempts: [{ giveUpAfterMs: 100 }, { pauseBeforeMs: 50 }, {}, {}],
+    observe: async (payments) => {
+      payments.behaviour.latencyMs = 20
+      const charged = payments.charges - chargesBefore
+      return [`customer charged ${charged} time${charged === 1 ? '' : 's'} for 4 attempts`]
+    },
+    expectedStatus: 201,
+    why: 'The first attempt is abandoned with its client, so nothing is charged and its key is released; the first retry runs the order, and every later retry with the same Idempotency-Key gets that answer again, byte for byte, marked Idempotent-Replayed, without charging again.',
+  },
+  {
     title: 'The payment provider fails',
     method: 'POST',
     path: '/orders',
@@ -111,7 +138,7 @@ const STEPS: readonly Step[] = [
  */
 export async function runTour (write: (line: string) => void): Promise<TourResult[]> {
   const payments = await startPayments({ latencyMs: 20, failureRate: 0 })
-  const shop = await buildShop({ paymentsUrl: payments.url, logger: false })
+  const shop = await buildShop({ paymentsUrl: payments.url, logger: false, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
   const base = await shop.listen({ port: 0, host: '127.0.0.1' })
   const results: TourResult[] = []
   try {
@@ -120,21 +147,35 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       write(`\n${index + 1}. ${step.title}`)
       const headers = { ...(step.body === undefined ? {} : { 'content-type': 'application/json' }), ...step.headers }
       const shownHeaders = Object.entries(step.headers ?? {}).map(([name, value]) => ` [${name}: ${value}]`).join('')
-      write(`   → ${step.method} ${step.path}${shownHeaders}${step.body === undefined ? '' : ` ${step.body}`}`)
-      const startedAt = performance.now()
-      const response = await fetch(new URL(step.path, base), {
-        method: step.method,
-        headers,
-        ...(step.body === undefined ? {} : { body: step.body }),
-      })
-      const text = await response.text()
-      const elapsedMs = Math.round(performance.now() - startedAt)
-      write(`   ← ${response.status} ${response.headers.get('content-type') ?? ''} after ${elapsedMs} ms`)
-      write(`     ${text}`)
+      const answers: Array<{ status: number, text: string, elapsedMs: number }> = []
+      for (const attempt of step.attempts ?? [{}]) {
+        if (attempt.pauseBeforeMs !== undefined) await new Promise((resolve) => setTimeout(resolve, attempt.pauseBeforeMs))
+        write(`   → ${step.method} ${step.path}${shownHeaders}${step.body === undefined ? '' : ` ${step.body}`}`)
+        const startedAt = performance.now()
+        try {
+          const response = await fetch(new URL(step.path, base), {
+            method: step.method,
+            headers,
+            ...(step.body === undefined ? {} : { body: step.body }),
+            ...(attempt.giveUpAfterMs === undefined ? {} : { signal: AbortSignal.timeout(attempt.giveUpAfterMs) }),
+          })
+          const text = await response.text()
+          const elapsedMs = Math.round(performance.now() - startedAt)
+          const replayed = response.headers.get('idempotent-replayed') === null ? '' : ' [idempotent-replayed: true]'
+          write(`   ← ${response.status} ${response.headers.get('content-type') ?? ''}${replayed} after ${elapsedMs} ms`)
+          write(`     ${text}`)
+          answers.push({ status: response.status, text, elapsedMs })
+        } catch {
+          write(`   ✗ the client gave up after ${attempt.giveUpAfterMs ?? 0} ms`)
+        }
+      }
+      const last = answers.at(-1)
+      if (last === undefined) throw new Error(`step "${step.title}" got no answer`)
       const observations = await step.observe?.(payments) ?? []
+      if (answers.length > 1) observations.push(`all ${answers.length} answers identical: ${answers.every((answer) => answer.status === last.status && answer.text === last.text) ? 'yes' : 'no'}`)
       for (const line of observations) write(`   ${line}`)
       write(`   why: ${step.why}`)
-      results.push({ title: step.title, expectedStatus: step.expectedStatus, status: response.status, body: JSON.parse(text) as unknown, elapsedMs, observations })
+      results.push({ title: step.title, expectedStatus: step.expectedStatus, status: last.status, body: JSON.parse(last.text) as unknown, elapsedMs: last.elapsedMs, observations })
     }
   } finally {
     await shop.close()
