@@ -46,8 +46,30 @@ export async function startTarget (variant: string): Promise<{ port: number, sto
   }
 }
 
-export async function load (url: string, durationSeconds: number, connections = 50): Promise<Measurement> {
-  const result = await autocannon({ url, connections, duration: durationSeconds, pipelining: 1 })
+/** What each benchmark request looks like; a plain path means GET. */
+export interface LoadRequest {
+  path: string
+  method?: 'GET' | 'POST'
+  body?: string
+  headers?: Record<string, string>
+  /** Give every request its own Idempotency-Key (first-time requests). */
+  uniqueIdempotencyKey?: boolean
+}
+
+export async function load (url: string, durationSeconds: number, request: LoadRequest = { path: '' }, connections = 50): Promise<Measurement> {
+  let sequence = 0
+  const result = await autocannon({
+    url,
+    connections,
+    duration: durationSeconds,
+    pipelining: 1,
+    method: request.method ?? 'GET',
+    headers: request.headers ?? {},
+    ...(request.body === undefined ? {} : { body: request.body }),
+    ...(request.uniqueIdempotencyKey === true
+      ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `bench-${process.pid}-${++sequence}` } }) }] }
+      : {}),
+  })
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
@@ -61,14 +83,15 @@ export async function load (url: string, durationSeconds: number, connections = 
  * after a warm-up, and keeps each side's best round: alternating spreads
  * drift in machine load over both sides, the best round filters stalls.
  */
-export async function compare (baseline: string, candidate: string, path: string, rounds: number, seconds: number): Promise<{ baseline: Measurement, candidate: Measurement, ratio: number }> {
+export async function compare (baseline: string, candidate: string, target: string | LoadRequest, rounds: number, seconds: number): Promise<{ baseline: Measurement, candidate: Measurement, ratio: number }> {
+  const request = typeof target === 'string' ? { path: target } : target
   const targets = { baseline: await startTarget(baseline), candidate: await startTarget(candidate) }
   try {
     const best: { baseline?: Measurement, candidate?: Measurement } = {}
-    for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${path}`, 2)
+    for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${request.path}`, 2, request)
     for (let round = 0; round < rounds; round++) {
       for (const side of ['baseline', 'candidate'] as const) {
-        const measured = await load(`http://127.0.0.1:${targets[side].port}${path}`, seconds)
+        const measured = await load(`http://127.0.0.1:${targets[side].port}${request.path}`, seconds, request)
         if (best[side] === undefined || measured.requestsPerSecond > best[side].requestsPerSecond) best[side] = measured
       }
     }

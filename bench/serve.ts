@@ -1,6 +1,8 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
-import resilience from '../plugins/index.js'
+import { once } from 'node:events'
+import { Redis } from 'ioredis'
+import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
 
 /*
  * A benchmark target, run in its own process so that the load generator
@@ -8,13 +10,22 @@ import resilience from '../plugins/index.js'
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   if (variant === 'problem-details') await app.register(resilience, { deadlines: false })
   if (variant === 'deadlines') await app.register(resilience)
+  if (variant === 'idempotency-memory') await app.register(resilience, { idempotency: { unscoped: true } })
+  if (variant === 'idempotency-redis') {
+    const client = new Redis(process.env.REDIS_URL ?? '', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    await once(client, 'ready')
+    await app.register(resilience, { idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
+    app.addHook('onClose', async () => { await client.quit() })
+  }
+  const orders = variant.startsWith('idempotency') ? { config: { idempotency: {} } } : {}
+  app.post('/orders', orders, async (request) => ({ accepted: request.body }))
   app.get('/hello', async () => ({ hello: 'world' }))
   app.get('/error', async () => { throw Object.assign(new Error('no such order'), { statusCode: 404 }) })
   if (variant === 'bare') {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import { monotonicClock } from '../src/clock.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import {
   IDEMPOTENCY_PROBLEM_TYPES,
@@ -9,7 +10,8 @@ import {
   resolveIdempotencyOptions,
   resolveRouteIdempotency,
   scopedStoreKey,
-  withTimeout,
+  CallTimeouts,
+  LeaseKeeper,
 } from '../src/idempotency/index.js'
 import type {
   ClaimOutcome,
@@ -33,13 +35,13 @@ interface Claim {
   storeKey: string
   owner: string
   ttlMs: number
-  heartbeat: NodeJS.Timeout | undefined
   /** onSend has decided what happens to the key. */
   answered: boolean
   /** The handler has settled (resolved or rejected). */
   handlerSettled: boolean
   /** The key waits to be released until the handler settles. */
   releasePending: boolean
+  lease: HeldLease
 }
 
 const kClaim = Symbol('fastify-resilience.idempotency-claim')
@@ -63,18 +65,37 @@ function claimTimeoutMs (request: FastifyRequest, settings: ResolvedIdempotencyO
   return Math.min(settings.storeTimeoutMs, remaining)
 }
 
-function stopHeartbeat (claim: Claim): void {
-  if (claim.heartbeat !== undefined) {
-    clearInterval(claim.heartbeat)
-    claim.heartbeat = undefined
-  }
+/** What the hooks of one plugin instance share. */
+interface Runtime {
+  settings: ResolvedIdempotencyOptions
+  timeouts: CallTimeouts
+  leases: LeaseKeeper<HeldLease>
 }
 
-async function releaseClaim (request: FastifyRequest, claim: Claim, settings: ResolvedIdempotencyOptions, why: string): Promise<void> {
-  stopHeartbeat(claim)
+/** What the lease keeper needs to renew a claim. */
+interface HeldLease {
+  storeKey: string
+  owner: string
+  request: FastifyRequest
+}
+
+async function storeCall<T> (runtime: Runtime, call: Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
+  return await runtime.timeouts.run(call, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+}
+
+function renewLease (settings: ResolvedIdempotencyOptions, { storeKey, owner, request }: HeldLease): void {
+  settings.store.renew(storeKey, owner, settings.leaseMs).then((held) => {
+    if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
+  }, (error: unknown) => {
+    request.log.warn({ err: error }, 'idempotency lease could not be renewed')
+  })
+}
+
+async function releaseClaim (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): Promise<void> {
+  runtime.leases.drop(claim.lease)
   claim.releasePending = false
   try {
-    await withTimeout(settings.store.release(claim.storeKey, claim.owner), settings.storeTimeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(settings.storeTimeoutMs))
+    await storeCall(runtime, runtime.settings.store.release(claim.storeKey, claim.owner))
     request.log.info({ why }, 'idempotency key released; the client may retry')
   } catch (error) {
     request.log.warn({ err: error, why }, 'idempotency key could not be released; it frees itself when its lease runs out')
@@ -108,9 +129,9 @@ function replay (reply: FastifyReply, response: StoredResponse): FastifyReply {
   return reply.send(response.body)
 }
 
-async function claimOnce (request: FastifyRequest, settings: ResolvedIdempotencyOptions, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
-  const timeoutMs = claimTimeoutMs(request, settings)
-  return await withTimeout(settings.store.claim(storeKey, fingerprint, owner, settings.leaseMs), timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+async function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+  const { settings } = runtime
+  return await storeCall(runtime, settings.store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
 }
 
 /**
@@ -118,8 +139,9 @@ async function claimOnce (request: FastifyRequest, settings: ResolvedIdempotency
  * holds it, until that request answers, its lease runs out (the claim is
  * then ours) or this request's time is up.
  */
-async function claimKey (request: FastifyRequest, settings: ResolvedIdempotencyOptions, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
-  let outcome = await claimOnce(request, settings, storeKey, fingerprint, owner)
+async function claimKey (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+  const { settings } = runtime
+  let outcome = await claimOnce(request, runtime, storeKey, fingerprint, owner)
   if (!settings.waitForInFlight) return outcome
   const deadline = (request as { deadline?: { remainingMs: () => number } }).deadline
   const giveUpAt = performance.now() + Math.min(deadline?.remainingMs() ?? settings.leaseMs, settings.leaseMs * 3)
@@ -127,12 +149,13 @@ async function claimKey (request: FastifyRequest, settings: ResolvedIdempotencyO
   while (outcome.kind === 'in-progress' && performance.now() + pauseMs < giveUpAt) {
     await new Promise((resolve) => setTimeout(resolve, pauseMs))
     pauseMs = Math.min(pauseMs * 2, 250)
-    outcome = await claimOnce(request, settings, storeKey, fingerprint, owner)
+    outcome = await claimOnce(request, runtime, storeKey, fingerprint, owner)
   }
   return outcome
 }
 
-function createPreHandler (settings: ResolvedIdempotencyOptions, route: ResolvedRouteIdempotency, routeUrl: string) {
+function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, routeUrl: string) {
+  const { settings } = runtime
   return async function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!settings.methods.has(request.method)) return undefined
     const reading = readIdempotencyKey(request.headers['idempotency-key'])
@@ -153,7 +176,7 @@ function createPreHandler (settings: ResolvedIdempotencyOptions, route: Resolved
     const owner = randomUUID()
     let outcome
     try {
-      outcome = await claimKey(request, settings, storeKey, fingerprint, owner)
+      outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
     } catch (error) {
       if (settings.onStoreError === 'fail-open') {
         request.log.warn({ err: error }, 'idempotency store unavailable; running without the key (fail-open)')
@@ -165,15 +188,8 @@ function createPreHandler (settings: ResolvedIdempotencyOptions, route: Resolved
     }
     switch (outcome.kind) {
       case 'acquired': {
-        const claim: Claim = { storeKey, owner, ttlMs: route.ttlMs, heartbeat: undefined, answered: false, handlerSettled: false, releasePending: false }
-        claim.heartbeat = setInterval(() => {
-          settings.store.renew(storeKey, owner, settings.leaseMs).then((held) => {
-            if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
-          }, (error: unknown) => {
-            request.log.warn({ err: error }, 'idempotency lease could not be renewed')
-          })
-        }, Math.max(1, Math.floor(settings.leaseMs / 3)))
-        claim.heartbeat.unref()
+        const claim: Claim = { storeKey, owner, ttlMs: route.ttlMs, answered: false, handlerSettled: false, releasePending: false, lease: { storeKey, owner, request } }
+        runtime.leases.hold(claim.lease)
         ;(request as unknown as RequestSlots)[kClaim] = claim
         return undefined
       }
@@ -189,28 +205,29 @@ function createPreHandler (settings: ResolvedIdempotencyOptions, route: Resolved
   }
 }
 
-function createOnSend (settings: ResolvedIdempotencyOptions) {
+function createOnSend (runtime: Runtime) {
+  const { settings } = runtime
   return async function idempotencyOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     const claim = claimOf(request)
     if (claim === null || claim.answered) return payload
     claim.answered = true
     const reason = notStorableBecause(reply, payload, settings)
     if (reason !== undefined) {
-      if (claim.handlerSettled || reply.statusCode < 500) await releaseClaim(request, claim, settings, reason)
+      if (claim.handlerSettled || reply.statusCode < 500) await releaseClaim(request, claim, runtime, reason)
       // A 5xx sent while the handler still runs (a deadline): the key stays
       // held until the handler stops, so a retry cannot run beside it.
       else claim.releasePending = true
       if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
       return payload
     }
-    stopHeartbeat(claim)
+    runtime.leases.drop(claim.lease)
     const response: StoredResponse = {
       status: reply.statusCode,
       headers: storedHeaders(reply, settings.replayHeaders),
       body: payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer),
     }
     try {
-      const stored = await withTimeout(settings.store.complete(claim.storeKey, claim.owner, response, claim.ttlMs), settings.storeTimeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(settings.storeTimeoutMs))
+      const stored = await storeCall(runtime, settings.store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
       if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
     } catch (error) {
       request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')
@@ -220,7 +237,7 @@ function createOnSend (settings: ResolvedIdempotencyOptions) {
 }
 
 /** Tracks when the handler settles, to release a key held past a 5xx or an abort. */
-function trackSettlement (handler: RouteHandlerMethod, settings: ResolvedIdempotencyOptions): RouteHandlerMethod {
+function trackSettlement (handler: RouteHandlerMethod, runtime: Runtime): RouteHandlerMethod {
   const settled = (request: FastifyRequest, reply: FastifyReply): void => {
     const claim = claimOf(request)
     if (claim === null) return
@@ -228,7 +245,7 @@ function trackSettlement (handler: RouteHandlerMethod, settings: ResolvedIdempot
     // No answer will pass onSend (hijacked, aborted): release now.
     if (claim.releasePending || (!claim.answered && reply.sent)) {
       claim.answered = true
-      releaseClaim(request, claim, settings, 'the request ended without a storable answer').catch((error: unknown) => {
+      releaseClaim(request, claim, runtime, 'the request ended without a storable answer').catch((error: unknown) => {
         request.log.error({ err: error }, 'releasing an idempotency key failed')
       })
     }
@@ -258,15 +275,24 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> 
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   app.decorateRequest(kClaim as unknown as string, null)
-  const onSend = createOnSend(settings)
+  const runtime: Runtime = {
+    settings,
+    timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
+    leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(settings, lease)),
+  }
+  app.addHook('onClose', async () => {
+    runtime.timeouts.close()
+    runtime.leases.close()
+  })
+  const onSend = createOnSend(runtime)
 
   app.addHook('onRoute', (routeOptions) => {
     const route = resolveRouteIdempotency(routeOptions.config?.idempotency, settings, routeLabel(routeOptions))
     if (route === false) return
-    const preHandler = createPreHandler(settings, route, routeOptions.url ?? routeOptions.path)
+    const preHandler = createPreHandler(runtime, route, routeOptions.url ?? routeOptions.path)
     appendRouteHook(routeOptions, 'preHandler', preHandler)
     appendRouteHook(routeOptions, 'onSend', onSend)
-    routeOptions.handler = trackSettlement(routeOptions.handler, settings)
+    routeOptions.handler = trackSettlement(routeOptions.handler, runtime)
   })
 }
 

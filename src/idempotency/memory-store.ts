@@ -23,8 +23,8 @@ const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
 
 export interface MemoryIdempotencyStoreOptions {
   /**
-   * Keys kept at most, claimed and completed together. When full, expired
-   * keys go first, then the oldest completed ones; claims in flight are
+   * Keys kept at most, claimed and completed together. When full, the
+   * oldest key that has expired or completed goes; claims in flight are
    * never dropped (a claim that finds no room fails instead).
    * @default 10_000
    */
@@ -105,10 +105,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   #makeRoom (now: number): void {
     if (this.#entries.size < this.#maxEntries) return
-    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key)
-    if (this.#entries.size < this.#maxEntries) return
+    // The Map iterates oldest first: the first expired or completed entry
+    // is the one to drop, and it is almost always at the very start.
     for (const [key, entry] of this.#entries) {
-      if (entry.state === 'completed') {
+      if (entry.expiresAt <= now || entry.state === 'completed') {
         this.#entries.delete(key)
         return
       }

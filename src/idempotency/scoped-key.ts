@@ -9,17 +9,3 @@ import { createHash } from 'node:crypto'
 export function scopedStoreKey (scope: string, method: string, route: string, key: string): string {
   return createHash('sha256').update(scope).update('\0').update(method).update('\0').update(route).update('\0').update(key).digest('base64url')
 }
-
-/** Rejects with `onTimeout()` if `promise` has not settled within `ms`; clears its timer either way. */
-export async function withTimeout<T> (promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms))
-    timer.unref()
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}

@@ -11,21 +11,22 @@ describeStoreContract('MemoryIdempotencyStore', () => {
 const response = { status: 200, headers: {}, body: Buffer.from('ok') }
 
 describe('MemoryIdempotencyStore bounds', () => {
-  it('makes room by dropping expired keys first, then the oldest completed ones', async () => {
+  it('makes room by dropping the oldest expired or completed key, never a claim in flight', async () => {
     const clock = new ManualClock()
     const store = new MemoryIdempotencyStore({ clock, maxEntries: 3 })
+    await store.claim('in-flight', 'fp', 'o', 60_000)
     await store.claim('expiring', 'fp', 'o', 10)
-    await store.claim('done-1', 'fp', 'o', 1000)
-    await store.complete('done-1', 'o', response, 60_000)
-    await store.claim('done-2', 'fp', 'o', 1000)
-    await store.complete('done-2', 'o', response, 60_000)
+    await store.claim('done', 'fp', 'o', 1000)
+    await store.complete('done', 'o', response, 60_000)
     clock.advance(20)
-    await store.claim('new-1', 'fp', 'o', 1000)
+    await store.claim('new-1', 'fp', 'o', 60_000)
     expect(store.size).toBe(3)
-    expect((await store.claim('done-1', 'fp', 'x', 1000)).kind).toBe('completed')
-    await store.claim('new-2', 'fp', 'o', 1000)
-    expect((await store.claim('done-2', 'fp', 'x', 1000)).kind).toBe('completed')
-    expect((await store.claim('done-1', 'other', 'x', 1000)).kind).toBe('acquired')
+    expect((await store.claim('done', 'fp', 'x', 1000)).kind).toBe('completed')
+    await store.claim('new-2', 'fp', 'o', 60_000)
+    // 'done' was dropped (a kept one would answer mismatch), and with only
+    // claims in flight left there is no room for another.
+    await expect(store.claim('done', 'other', 'x', 1000)).rejects.toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_FULL' })
+    expect((await store.claim('in-flight', 'fp', 'x', 1000)).kind).toBe('in-progress')
   })
 
   it('never drops a claim in flight: a claim that finds no room fails', async () => {

@@ -1,0 +1,47 @@
+/**
+ * Renews every lease held by this process from one interval timer, rather
+ * than one timer per request; the timer runs only while leases are held.
+ */
+export class LeaseKeeper<Lease> {
+  readonly #held = new Set<Lease>()
+  readonly #intervalMs: number
+  readonly #renew: (lease: Lease) => void
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (intervalMs: number, renew: (lease: Lease) => void) {
+    this.#intervalMs = Math.max(1, intervalMs)
+    this.#renew = renew
+  }
+
+  get size (): number {
+    return this.#held.size
+  }
+
+  hold (lease: Lease): void {
+    this.#held.add(lease)
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(renewAll, this.#intervalMs, this)
+      this.#timer.unref()
+    }
+  }
+
+  drop (lease: Lease): void {
+    this.#held.delete(lease)
+    if (this.#held.size === 0) this.close()
+  }
+
+  renewAll (): void {
+    for (const lease of this.#held) this.#renew(lease)
+  }
+
+  close (): void {
+    if (this.#timer !== undefined) {
+      clearInterval(this.#timer)
+      this.#timer = undefined
+    }
+  }
+}
+
+function renewAll (keeper: { renewAll: () => void }): void {
+  keeper.renewAll()
+}
