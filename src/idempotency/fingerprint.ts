@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 
 /**
  * Serialises a JSON value with object keys sorted at every level, so that
@@ -24,10 +24,9 @@ export interface FingerprintInput {
 
 /** SHA-256 over method, route and canonical body: what makes two requests "the same". */
 export function requestFingerprint ({ method, route, body }: FingerprintInput): string {
-  const hash = createHash('sha256')
-  hash.update(method.toUpperCase()).update('\n').update(route).update('\n')
-  if (Buffer.isBuffer(body)) hash.update('b:').update(body)
-  else if (typeof body === 'string') hash.update('s:').update(body)
-  else if (body !== undefined) hash.update('j:').update(canonicalJson(body))
-  return hash.digest('base64url')
+  const head = `${method.toUpperCase()}\n${route}\n`
+  if (Buffer.isBuffer(body)) return createHash('sha256').update(head).update('b:').update(body).digest('base64url')
+  // The one-shot hash is about twice as fast as a Hash object for short input.
+  if (typeof body === 'string') return hash('sha256', `${head}s:${body}`, 'base64url')
+  return hash('sha256', body === undefined ? head : `${head}j:${canonicalJson(body)}`, 'base64url')
 }

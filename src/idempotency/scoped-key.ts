@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /**
  * The store key of an idempotency key: a hash of the caller's scope, the
@@ -7,5 +7,5 @@ import { createHash } from 'node:crypto'
  * store in clear.
  */
 export function scopedStoreKey (scope: string, method: string, route: string, key: string): string {
-  return createHash('sha256').update(scope).update('\0').update(method).update('\0').update(route).update('\0').update(key).digest('base64url')
+  return hash('sha256', `${scope}\0${method}\0${route}\0${key}`, 'base64url')
 }
