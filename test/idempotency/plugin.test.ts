@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
 import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../plugins/index.js'
@@ -242,6 +243,39 @@ describe('idempotency plugin decisions', () => {
     expect((await send({ orderId: 'a', note: 'x' })).statusCode).toBe(200)
     expect((await send({ orderId: 'a', note: 'changed' })).statusCode).toBe(200)
     expect((await send({ orderId: 'b' })).statusCode).toBe(422)
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
+  it('a streamed response is not stored: the key is released and a warning logged', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    const runs = vi.fn()
+    await app.register(resilience, { idempotency: { unscoped: true } })
+    app.post('/export', { config: { idempotency: {} } }, async (_request, reply) => {
+      runs()
+      return reply.type('text/csv').send(Readable.from(['a,b\n', '1,2\n']))
+    })
+    const send = async (): Promise<{ body: string }> => await app.inject({ method: 'POST', url: '/export', headers: { 'idempotency-key': 's' } })
+    expect((await send()).body).toBe('a,b\n1,2\n')
+    expect((await send()).body).toBe('a,b\n1,2\n')
+    expect(runs).toHaveBeenCalledTimes(2)
+    expect(logs.some((line) => line.msg === 'response not stored for idempotent replay' && line.why === 'the body is a stream')).toBe(true)
+  })
+
+  it('the lease is renewed while a long handler runs, so a duplicate stays a 409 past the first lease', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    await current.app.register(resilience, { idempotency: { unscoped: true, leaseMs: 150 } })
+    current.app.post('/long', { config: { idempotency: {} } }, async () => {
+      runs()
+      await new Promise((resolve) => setTimeout(resolve, 450))
+      return 'done'
+    })
+    const send = async (): Promise<{ statusCode: number }> => await current!.app.inject({ method: 'POST', url: '/long', headers: { 'idempotency-key': 'long' } })
+    const first = send()
+    await new Promise((resolve) => setTimeout(resolve, 320))
+    expect((await send()).statusCode).toBe(409)
+    expect((await first).statusCode).toBe(200)
     expect(runs).toHaveBeenCalledTimes(1)
   })
 
