@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { monotonicClock } from '../src/clock.js'
-import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
+import { FRS_ERR_IDEMPOTENCY_SCOPE_INVALID, FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
+import { describeValue } from '../src/describe.js'
 import {
   IDEMPOTENCY_PROBLEM_TYPES,
   readIdempotencyKey,
@@ -37,7 +38,9 @@ interface Claim {
   ttlMs: number
   /** onSend has decided what happens to the key. */
   answered: boolean
-  /** The handler has settled (resolved or rejected). */
+  /** The handler was called: an answer without it (another plugin's) is never stored. */
+  handlerStarted: boolean
+  /** The handler has settled (resolved, rejected or thrown). */
   handlerSettled: boolean
   /** The key waits to be released until the handler settles. */
   releasePending: boolean
@@ -83,8 +86,11 @@ async function storeCall<T> (runtime: Runtime, call: Promise<T>, timeoutMs = run
   return await runtime.timeouts.run(call, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
 }
 
-function renewLease (settings: ResolvedIdempotencyOptions, { storeKey, owner, request }: HeldLease): void {
-  settings.store.renew(storeKey, owner, settings.leaseMs).then((held) => {
+function renewLease (runtime: Runtime, { storeKey, owner, request }: HeldLease): void {
+  const { settings } = runtime
+  // Promise.resolve().then: a custom store that throws synchronously must
+  // not take the process down from inside a timer.
+  storeCall(runtime, Promise.resolve().then(async () => await settings.store.renew(storeKey, owner, settings.leaseMs))).then((held) => {
     if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
   }, (error: unknown) => {
     request.log.warn({ err: error }, 'idempotency lease could not be renewed')
@@ -149,7 +155,14 @@ async function claimKey (request: FastifyRequest, runtime: Runtime, storeKey: st
   while (outcome.kind === 'in-progress' && performance.now() + pauseMs < giveUpAt) {
     await new Promise((resolve) => setTimeout(resolve, pauseMs))
     pauseMs = Math.min(pauseMs * 2, 250)
-    outcome = await claimOnce(request, runtime, storeKey, fingerprint, owner)
+    try {
+      outcome = await claimOnce(request, runtime, storeKey, fingerprint, owner)
+    } catch (error) {
+      // The first request still holds the key: failing open here could run
+      // the handler beside it.
+      request.log.warn({ err: error }, 'idempotency store failed while waiting for the request in flight')
+      return outcome
+    }
   }
   return outcome
 }
@@ -168,10 +181,14 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
       request.log.info({ reason: reading.reason }, 'malformed idempotency key refused')
       return reply.problem({ type: 'idempotency-key-invalid', detail: `The Idempotency-Key header is invalid: ${reading.reason}.` })
     }
-    const scope = settings.scope === undefined ? '' : String(await settings.scope(request))
+    const scope = settings.scope === undefined ? '' : await settings.scope(request)
+    if (typeof scope !== 'string' || (settings.scope !== undefined && scope === '')) {
+      // An empty or missing scope would put callers in one shared key space.
+      throw new FRS_ERR_IDEMPOTENCY_SCOPE_INVALID(describeValue(scope))
+    }
     const storeKey = scopedStoreKey(scope, request.method, routeUrl, reading.key)
     const fingerprint = settings.fingerprint === undefined
-      ? requestFingerprint({ method: request.method, route: routeUrl, body: request.body })
+      ? requestFingerprint({ method: request.method, route: routeUrl, contentType: request.headers['content-type'], body: request.body })
       : settings.fingerprint(request)
     const owner = randomUUID()
     let outcome
@@ -188,9 +205,19 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     }
     switch (outcome.kind) {
       case 'acquired': {
-        const claim: Claim = { storeKey, owner, ttlMs: route.ttlMs, answered: false, handlerSettled: false, releasePending: false, lease: { storeKey, owner, request } }
-        runtime.leases.hold(claim.lease)
+        const claim: Claim = {
+          storeKey, owner, ttlMs: route.ttlMs, answered: false, handlerStarted: false, handlerSettled: false, releasePending: false, lease: { storeKey, owner, request },
+        }
         ;(request as unknown as RequestSlots)[kClaim] = claim
+        if (reply.sent) {
+          // The request ended while the claim was on its way (the client
+          // left, or its deadline passed): no handler will run.
+          claim.answered = true
+          await releaseClaim(request, claim, runtime, 'the request ended before its handler started')
+          return reply
+        }
+        runtime.leases.hold(claim.lease)
+        reply.raw.once('close', () => releaseIfAbandoned(request, claim, runtime))
         return undefined
       }
       case 'in-progress':
@@ -211,6 +238,10 @@ function createOnSend (runtime: Runtime) {
     const claim = claimOf(request)
     if (claim === null || claim.answered) return payload
     claim.answered = true
+    if (!claim.handlerStarted) {
+      await releaseClaim(request, claim, runtime, 'answered before the handler ran (by another hook)')
+      return payload
+    }
     const reason = notStorableBecause(reply, payload, settings)
     if (reason !== undefined) {
       if (claim.handlerSettled || reply.statusCode < 500) await releaseClaim(request, claim, runtime, reason)
@@ -236,31 +267,57 @@ function createOnSend (runtime: Runtime) {
   }
 }
 
-/** Tracks when the handler settles, to release a key held past a 5xx or an abort. */
+function releaseInBackground (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): void {
+  claim.answered = true
+  releaseClaim(request, claim, runtime, why).catch((error: unknown) => {
+    request.log.error({ err: error }, 'releasing an idempotency key failed')
+  })
+}
+
+/**
+ * The connection closed: a claim that no answer reached is released,
+ * unless its handler still runs (it is released when the handler stops).
+ */
+function releaseIfAbandoned (request: FastifyRequest, claim: Claim, runtime: Runtime): void {
+  if (claim.answered) return
+  if (claim.handlerSettled || !claim.handlerStarted) releaseInBackground(request, claim, runtime, 'the client left without an answer')
+}
+
+function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: Runtime): void {
+  const claim = claimOf(request)
+  if (claim === null) return
+  claim.handlerSettled = true
+  // No answer will pass onSend (hijacked, aborted): release now.
+  if (claim.releasePending || (!claim.answered && reply.sent)) releaseInBackground(request, claim, runtime, 'the request ended without a storable answer')
+}
+
+/** Tracks when the handler starts and settles, to release a key held past a 5xx or an abort. */
 function trackSettlement (handler: RouteHandlerMethod, runtime: Runtime): RouteHandlerMethod {
-  const settled = (request: FastifyRequest, reply: FastifyReply): void => {
-    const claim = claimOf(request)
-    if (claim === null) return
-    claim.handlerSettled = true
-    // No answer will pass onSend (hijacked, aborted): release now.
-    if (claim.releasePending || (!claim.answered && reply.sent)) {
-      claim.answered = true
-      releaseClaim(request, claim, runtime, 'the request ended without a storable answer').catch((error: unknown) => {
-        request.log.error({ err: error }, 'releasing an idempotency key failed')
-      })
-    }
-  }
   return function idempotentHandler (this: FastifyInstance, request, reply) {
-    const result: unknown = handler.call(this, request, reply)
+    const claim = claimOf(request)
+    if (claim !== null) claim.handlerStarted = true
+    let result: unknown
+    try {
+      result = handler.call(this, request, reply)
+    } catch (error) {
+      handlerSettled(request, reply, runtime)
+      throw error
+    }
     if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') {
-      settled(request, reply)
+      handlerSettled(request, reply, runtime)
       return result
     }
     return (result as Promise<unknown>).then((value) => {
-      settled(request, reply)
+      handlerSettled(request, reply, runtime)
       return value
     }, (error: unknown) => {
-      settled(request, reply)
+      handlerSettled(request, reply, runtime)
+      if (claim !== null && claim.answered) {
+        // The answer is already on its way (and stored): a second, error
+        // answer would reach the client while retries replay the first.
+        request.log.error({ err: error }, 'handler failed after it answered; the answer stands')
+        return reply
+      }
       throw error
     })
   }
@@ -278,7 +335,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> 
   const runtime: Runtime = {
     settings,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
-    leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(settings, lease)),
+    leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
   }
   app.addHook('onClose', async () => {
     runtime.timeouts.close()

@@ -80,3 +80,9 @@ export const FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT = createError<'FRS_ERR_IDEMPOTENC
   'fastify-resilience: the idempotency store did not answer within %d ms',
   503
 )
+
+export const FRS_ERR_IDEMPOTENCY_SCOPE_INVALID = createError<'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID', [string]>(
+  'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID',
+  'fastify-resilience: idempotency scope(request) expects a non-empty string, instead got %s',
+  500
+)

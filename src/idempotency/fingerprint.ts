@@ -18,13 +18,16 @@ export interface FingerprintInput {
   method: string
   /** The route template (`/orders/:id`), not the raw URL. */
   route: string
+  /** The request's content type; a JSON string and a text body differ by it. */
+  contentType?: string | undefined
   /** A parsed JSON body, a string or a Buffer; undefined for no body. */
   body: unknown
 }
 
 /** SHA-256 over method, route and canonical body: what makes two requests "the same". */
-export function requestFingerprint ({ method, route, body }: FingerprintInput): string {
-  const head = `${method.toUpperCase()}\n${route}\n`
+export function requestFingerprint ({ method, route, contentType, body }: FingerprintInput): string {
+  const mediaType = contentType === undefined ? '' : (contentType.split(';', 1)[0] ?? '').trim().toLowerCase()
+  const head = `${method.toUpperCase()}\n${route}\n${mediaType}\n`
   if (Buffer.isBuffer(body)) return createHash('sha256').update(head).update('b:').update(body).digest('base64url')
   // The one-shot hash is about twice as fast as a Hash object for short input.
   if (typeof body === 'string') return hash('sha256', `${head}s:${body}`, 'base64url')

@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import resilience, { MemoryIdempotencyStore } from '../../plugins/index.js'
+import type { IdempotencyStore } from '../../plugins/index.js'
+import { createTestApp } from '../helpers/app.js'
+import type { TestApp } from '../helpers/app.js'
+import { listen } from '../helpers/listen.js'
+
+let current: TestApp | undefined
+afterEach(async () => { await current?.app.close() })
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function post (app: TestApp['app'], url: string, key = 'k'): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> {
+  return app.inject({ method: 'POST', url, headers: { 'idempotency-key': key }, payload: { a: 1 } })
+}
+
+describe('idempotency lifecycle regressions', () => {
+  it('a handler that throws synchronously releases its key', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    current.app.post('/sync', { config: { idempotency: {} } }, function () {
+      runs()
+      throw new Error('sync failure')
+    })
+    expect((await post(current.app, '/sync')).statusCode).toBe(500)
+    expect((await post(current.app, '/sync')).statusCode).toBe(500)
+    expect(runs).toHaveBeenCalledTimes(2)
+  })
+
+  it('a key claimed after its client left is released, not held forever', async () => {
+    current = createTestApp()
+    const memory = new MemoryIdempotencyStore()
+    // A store that answers the claim slowly, after the client has gone.
+    const slow: IdempotencyStore = {
+      claim: async (...args) => { await sleep(150); return await memory.claim(...args) },
+      renew: async (...args) => await memory.renew(...args),
+      complete: async (...args) => await memory.complete(...args),
+      release: async (...args) => await memory.release(...args),
+    }
+    const runs = vi.fn()
+    await current.app.register(resilience, { idempotency: { unscoped: true, store: slow } })
+    current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
+    const port = await listen(current.app)
+    const request = (signal?: AbortSignal): Promise<Response> => fetch(`http://127.0.0.1:${port}/pay`, {
+      method: 'POST', headers: { 'idempotency-key': 'gone', 'content-type': 'application/json' }, body: '{}', ...(signal === undefined ? {} : { signal }),
+    })
+    await request(AbortSignal.timeout(50)).catch(() => undefined)
+    await sleep(250)
+    const retry = await request()
+    expect(retry.status).toBe(200)
+    expect(await retry.text()).toBe('paid')
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
+  it('an answer from another preHandler (a 429, say) is not stored', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    let limited = true
+    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    current.app.addHook('onRoute', (routeOptions) => {
+      const limiter = async (_request: unknown, reply: { code: (status: number) => { send: (body: string) => unknown } }): Promise<unknown> => {
+        if (limited) return reply.code(429).send('slow down')
+        return undefined
+      }
+      routeOptions.preHandler = [...[routeOptions.preHandler ?? []].flat(), limiter as never]
+    })
+    current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
+    expect((await post(current.app, '/pay')).statusCode).toBe(429)
+    limited = false
+    const retry = await post(current.app, '/pay')
+    expect(retry.statusCode).toBe(200)
+    expect(retry.headers['idempotent-replayed']).toBeUndefined()
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
+  it('a handler that answers and then throws keeps its answer, for the client and for retries', async () => {
+    current = createTestApp()
+    const memory = new MemoryIdempotencyStore()
+    // Storing takes a while, so the handler's rejection arrives while the answer is in onSend.
+    const slowToStore: IdempotencyStore = {
+      claim: async (...args) => await memory.claim(...args),
+      renew: async (...args) => await memory.renew(...args),
+      complete: async (...args) => { await sleep(50); return await memory.complete(...args) },
+      release: async (...args) => await memory.release(...args),
+    }
+    await current.app.register(resilience, { idempotency: { unscoped: true, store: slowToStore } })
+    current.app.post('/pay', { config: { idempotency: {} } }, async (_request, reply) => {
+      reply.code(201).send({ paid: true })
+      await sleep(5)
+      throw new Error('bookkeeping failed afterwards')
+    })
+    const first = await post(current.app, '/pay')
+    const retry = await post(current.app, '/pay')
+    expect(first.statusCode).toBe(201)
+    expect(retry.statusCode).toBe(201)
+    expect(retry.body).toBe(first.body)
+  })
+
+  it('a custom store whose renew throws synchronously does not take the process down', async () => {
+    current = createTestApp()
+    const memory = new MemoryIdempotencyStore()
+    const throwing: IdempotencyStore = {
+      claim: async (...args) => await memory.claim(...args),
+      renew: () => { throw new Error('renew exploded') },
+      complete: async (...args) => await memory.complete(...args),
+      release: async (...args) => await memory.release(...args),
+    }
+    const uncaught = vi.fn()
+    process.on('uncaughtException', uncaught)
+    try {
+      await current.app.register(resilience, { idempotency: { unscoped: true, store: throwing, leaseMs: 30 } })
+      current.app.post('/slow', { config: { idempotency: {} } }, async () => { await sleep(100); return 'done' })
+      expect((await post(current.app, '/slow')).statusCode).toBe(200)
+      expect(current.logs.some((line) => line.msg === 'idempotency lease could not be renewed')).toBe(true)
+      expect(uncaught).not.toHaveBeenCalled()
+    } finally {
+      process.off('uncaughtException', uncaught)
+    }
+  })
+
+  it('a scope that yields no value is a 500 problem, not a shared key space', async () => {
+    current = createTestApp()
+    const runs = vi.fn()
+    await current.app.register(resilience, { idempotency: { scope: () => undefined as unknown as string } })
+    current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
+    const res = await post(current.app, '/pay')
+    expect(res.statusCode).toBe(500)
+    expect(runs).not.toHaveBeenCalled()
+    expect(current.logs.some((line) => /scope\(request\) expects a non-empty string, instead got 'undefined'/.test(line.err?.message ?? ''))).toBe(true)
+  })
+})
