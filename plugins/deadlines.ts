@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { isStream } from '../src/payload.js'
 import type {
   FastifyInstance,
   FastifyPluginAsync,
@@ -57,10 +58,6 @@ interface Http2Response {
 
 function deadlineOf (request: FastifyRequest): Deadline | null {
   return (request as unknown as RequestSlots)[kDeadline]
-}
-
-function isStream (value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { pipe?: unknown }).pipe === 'function'
 }
 
 /**

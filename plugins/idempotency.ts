@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
+import { isStream } from '../src/payload.js'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { monotonicClock } from '../src/clock.js'
 import { FRS_ERR_IDEMPOTENCY_SCOPE_INVALID, FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
@@ -58,14 +59,14 @@ function claimOf (request: FastifyRequest): Claim | null {
   return (request as unknown as RequestSlots)[kClaim]
 }
 
-function isStream (value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Buffer.isBuffer(value) && typeof (value as { pipe?: unknown }).pipe === 'function'
+/** Time left in the request's deadline; unbounded when the deadlines plugin is not registered. */
+function remainingBudgetMs (request: FastifyRequest): number {
+  return (request as { deadline?: { remainingMs: () => number } }).deadline?.remainingMs() ?? Number.POSITIVE_INFINITY
 }
 
 /** The request's own budget bounds a claim: waiting longer cannot help the caller. */
 function claimTimeoutMs (request: FastifyRequest, settings: ResolvedIdempotencyOptions): number {
-  const remaining = (request as { deadline?: { remainingMs: () => number } }).deadline?.remainingMs() ?? Number.POSITIVE_INFINITY
-  return Math.min(settings.storeTimeoutMs, remaining)
+  return Math.min(settings.storeTimeoutMs, remainingBudgetMs(request))
 }
 
 /** What the hooks of one plugin instance share. */
@@ -149,8 +150,8 @@ async function claimKey (request: FastifyRequest, runtime: Runtime, storeKey: st
   const { settings } = runtime
   let outcome = await claimOnce(request, runtime, storeKey, fingerprint, owner)
   if (!settings.waitForInFlight) return outcome
-  const deadline = (request as { deadline?: { remainingMs: () => number } }).deadline
-  const giveUpAt = performance.now() + Math.min(deadline?.remainingMs() ?? settings.leaseMs, settings.leaseMs * 3)
+  const budgetMs = remainingBudgetMs(request)
+  const giveUpAt = performance.now() + (Number.isFinite(budgetMs) ? Math.min(budgetMs, settings.leaseMs * 3) : settings.leaseMs)
   let pauseMs = 25
   while (outcome.kind === 'in-progress' && performance.now() + pauseMs < giveUpAt) {
     await new Promise((resolve) => setTimeout(resolve, pauseMs))

@@ -10,6 +10,18 @@ afterEach(async () => { await current?.app.close() })
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** A memory store with some of its methods replaced, to play a slow or broken store. */
+function storeWith (overrides: (memory: MemoryIdempotencyStore) => Partial<IdempotencyStore>): IdempotencyStore {
+  const memory = new MemoryIdempotencyStore()
+  return {
+    claim: async (...args) => await memory.claim(...args),
+    renew: async (...args) => await memory.renew(...args),
+    complete: async (...args) => await memory.complete(...args),
+    release: async (...args) => await memory.release(...args),
+    ...overrides(memory),
+  }
+}
+
 function post (app: TestApp['app'], url: string, key = 'k'): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> {
   return app.inject({ method: 'POST', url, headers: { 'idempotency-key': key }, payload: { a: 1 } })
 }
@@ -30,14 +42,8 @@ describe('idempotency lifecycle regressions', () => {
 
   it('a key claimed after its client left is released, not held forever', async () => {
     current = createTestApp()
-    const memory = new MemoryIdempotencyStore()
     // A store that answers the claim slowly, after the client has gone.
-    const slow: IdempotencyStore = {
-      claim: async (...args) => { await sleep(150); return await memory.claim(...args) },
-      renew: async (...args) => await memory.renew(...args),
-      complete: async (...args) => await memory.complete(...args),
-      release: async (...args) => await memory.release(...args),
-    }
+    const slow = storeWith((memory) => ({ claim: async (...args) => { await sleep(150); return await memory.claim(...args) } }))
     const runs = vi.fn()
     await current.app.register(resilience, { idempotency: { unscoped: true, store: slow } })
     current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
@@ -76,14 +82,8 @@ describe('idempotency lifecycle regressions', () => {
 
   it('a handler that answers and then throws keeps its answer, for the client and for retries', async () => {
     current = createTestApp()
-    const memory = new MemoryIdempotencyStore()
     // Storing takes a while, so the handler's rejection arrives while the answer is in onSend.
-    const slowToStore: IdempotencyStore = {
-      claim: async (...args) => await memory.claim(...args),
-      renew: async (...args) => await memory.renew(...args),
-      complete: async (...args) => { await sleep(50); return await memory.complete(...args) },
-      release: async (...args) => await memory.release(...args),
-    }
+    const slowToStore = storeWith((memory) => ({ complete: async (...args) => { await sleep(50); return await memory.complete(...args) } }))
     await current.app.register(resilience, { idempotency: { unscoped: true, store: slowToStore } })
     current.app.post('/pay', { config: { idempotency: {} } }, async (_request, reply) => {
       reply.code(201).send({ paid: true })
@@ -99,13 +99,7 @@ describe('idempotency lifecycle regressions', () => {
 
   it('a custom store whose renew throws synchronously does not take the process down', async () => {
     current = createTestApp()
-    const memory = new MemoryIdempotencyStore()
-    const throwing: IdempotencyStore = {
-      claim: async (...args) => await memory.claim(...args),
-      renew: () => { throw new Error('renew exploded') },
-      complete: async (...args) => await memory.complete(...args),
-      release: async (...args) => await memory.release(...args),
-    }
+    const throwing = storeWith(() => ({ renew: () => { throw new Error('renew exploded') } }))
     const uncaught = vi.fn()
     process.on('uncaughtException', uncaught)
     try {
