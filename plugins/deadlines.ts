@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { isStream } from '../src/payload.js'
 import type {
   FastifyInstance,
   FastifyPluginAsync,
@@ -8,7 +7,6 @@ import type {
   HookHandlerDoneFunction,
   RouteHandlerMethod,
 } from 'fastify'
-import { ConnectionTracker } from '../src/connection/tracker.js'
 import {
   DEADLINE_PROBLEM_TYPES,
   Deadline,
@@ -21,8 +19,9 @@ import {
   unboundedDeadline,
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
-import type { ServerResponse } from 'node:http'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { arm, deadlineOf, kArrivedAt, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
+import type { RequestSlots } from './deadline-lifecycle.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -39,59 +38,6 @@ declare module 'fastify' {
   }
 }
 
-const kDeadline = Symbol('fastify-resilience.deadline')
-const kArrivedAt = Symbol('fastify-resilience.arrived-at')
-const kReply = Symbol('fastify-resilience.reply')
-
-interface RequestSlots {
-  [kDeadline]: Deadline | null
-  [kArrivedAt]: number
-}
-
-interface ReplyCarrier {
-  [kReply]?: FastifyReply
-}
-
-interface Http2Response {
-  stream?: { destroyed: boolean, closed: boolean }
-}
-
-function deadlineOf (request: FastifyRequest): Deadline | null {
-  return (request as unknown as RequestSlots)[kDeadline]
-}
-
-/**
- * Replies whose answer is a stream: the deadline keeps bounding them until
- * the body is written, and at the deadline the connection is cut.
- */
-const streaming = new WeakSet<FastifyReply>()
-
-/**
- * One tracker for every instance of the plugin: what it calls back needs
- * nothing but the reply, and one listener per connection is all it costs.
- */
-const connections = new ConnectionTracker<FastifyReply>(onConnectionClosed)
-
-/** The deadline no longer applies: clears its timers and stops watching the client. */
-function release (reply: FastifyReply): void {
-  const deadline = deadlineOf(reply.request)
-  if (deadline === null) return
-  deadline.finish()
-  const raw = reply.request.raw
-  if (raw.httpVersionMajor === 1) connections.delete(raw.socket, reply)
-}
-
-/** 'finish' listener of responses released only once written; `this` is the raw response. */
-function releaseWritten (this: ServerResponse & ReplyCarrier): void {
-  const reply = this[kReply]
-  if (reply !== undefined) release(reply)
-}
-
-function releaseWhenWritten (reply: FastifyReply): void {
-  (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
-  reply.raw.once('finish', releaseWritten)
-}
-
 function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string): void {
   reply.problem({ type: 'deadline-exceeded', detail, timeoutMs: Math.floor(timeoutMs) })
 }
@@ -102,108 +48,6 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
 }
 
 /** Timer callback: must never throw, it runs outside any request's error handling. */
-function onDeadlinePassed (reply: FastifyReply): void {
-  try {
-    enforceDeadline(reply)
-  } catch (error) {
-    reply.log.error({ err: error }, 'the deadline could not be enforced')
-  }
-}
-
-function enforceDeadline (reply: FastifyReply): void {
-  const request = reply.request
-  const deadline = deadlineOf(request)
-  if (deadline === null) return
-  if (reply.raw.writableEnded) {
-    release(reply)
-    return
-  }
-  deadline.expire()
-  request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
-  // An abort listener may have answered by itself.
-  if (reply.raw.writableEnded) return
-  if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {
-    // A response already under way (a stream, or one taken over with
-    // reply.hijack()) cannot turn into a problem; cut it short.
-    reply.raw.destroy()
-    return
-  }
-  try {
-    reply.problem({
-      type: 'deadline-exceeded',
-      detail: `The request did not complete within its deadline of ${Math.round(deadline.timeoutMs)} ms.`,
-      timeoutMs: Math.round(deadline.timeoutMs),
-    })
-  } catch (error) {
-    // Fastify refuses a send while onError hooks run: the error response
-    // being prepared is the answer.
-    request.log.debug({ err: error }, 'deadline passed while an error response was being prepared')
-    return
-  }
-  // Tells Fastify that the handler's eventual result must not be sent.
-  reply.hijack()
-}
-
-function onConnectionClosed (reply: FastifyReply): void {
-  const request = reply.request
-  const deadline = deadlineOf(request)
-  if (deadline === null) return
-  // writableEnded, not writableFinished: HTTP/2 reports a reset stream as
-  // finished although nothing was sent on it.
-  if (reply.raw.writableEnded || deadline.outcome !== 'pending') {
-    release(reply)
-    return
-  }
-  deadline.clientClosed()
-  request.log.info('client closed the connection before the response; its work was aborted')
-  if (!reply.sent) reply.hijack()
-}
-
-/** The response's 'close' listener (HTTP/2); `this` is the raw response. */
-function onResponseClose (this: ServerResponse & ReplyCarrier): void {
-  const reply = this[kReply]
-  if (reply !== undefined) onConnectionClosed(reply)
-}
-
-/**
- * Watches for the client leaving: per connection over HTTP/1 (a client can
- * only leave by closing it), per response over HTTP/2 (a stream can be
- * reset while its connection lives on).
- */
-function watchClient (reply: FastifyReply): void {
-  const raw = reply.request.raw
-  if (raw.httpVersionMajor === 1) {
-    connections.add(raw.socket, reply)
-    return
-  }
-  const stream = (reply.raw as unknown as Http2Response).stream
-  if (stream === undefined || stream.destroyed || stream.closed) {
-    onConnectionClosed(reply)
-    return
-  }
-  (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
-  reply.raw.on('close', onResponseClose)
-}
-
-/** Arms a deadline that is still running at the end of its arrival turn. */
-function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQueue<FastifyReply>>): void {
-  const deadline = deadlineOf(reply.request)
-  if (deadline === null || deadline.outcome !== 'pending') return
-  if (reply.raw.writableEnded) {
-    // Hijacked and already answered: nothing left to bound.
-    deadline.finish()
-    return
-  }
-  // A route-length deadline joins its route's queue; a caller's shorter
-  // budget gets a timer of its own.
-  const queue = queues.get(deadline.timeoutMs)
-  if (queue === undefined) deadline.start(onDeadlinePassed, reply)
-  else deadline.join(queue, reply)
-  watchClient(reply)
-  // A hijacked reply never reaches onSend; release it once it is written.
-  if (reply.sent) releaseWhenWritten(reply)
-}
-
 function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -244,24 +88,6 @@ function createOnArrival (clock: ResolvedDeadlinesOptions['clock']) {
     (request as unknown as RequestSlots)[kArrivedAt] = clock.now()
     done()
   }
-}
-
-/**
- * Once an answer exists the deadline no longer applies: a response on its
- * way is not replaced by a 504. A streamed answer stays bounded until it
- * is written.
- */
-function markAnswered (reply: FastifyReply, answer: unknown): void {
-  const deadline = deadlineOf(reply.request)
-  if (deadline === null || deadline.outcome !== 'pending') return
-  if (isStream(answer)) {
-    if (!streaming.has(reply)) {
-      streaming.add(reply)
-      releaseWhenWritten(reply)
-    }
-    return
-  }
-  if (!streaming.has(reply)) release(reply)
 }
 
 function deadlineOnSend (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {

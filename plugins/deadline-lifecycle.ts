@@ -1,0 +1,186 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import { ConnectionTracker } from '../src/connection/tracker.js'
+import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
+import { isStream } from '../src/payload.js'
+
+/*
+ * The life of one request's deadline after it is created: arming it at
+ * the end of its arrival turn, watching for the client leaving, enforcing
+ * it (504, abort, cutting streams) and releasing it once an answer exists.
+ * Everything here needs nothing but the reply, so it serves every
+ * instance of the plugin.
+ */
+
+export const kDeadline = Symbol('fastify-resilience.deadline')
+export const kArrivedAt = Symbol('fastify-resilience.arrived-at')
+const kReply = Symbol('fastify-resilience.reply')
+
+export interface RequestSlots {
+  [kDeadline]: Deadline | null
+  [kArrivedAt]: number
+}
+
+interface ReplyCarrier {
+  [kReply]?: FastifyReply
+}
+
+interface Http2Response {
+  stream?: { destroyed: boolean, closed: boolean }
+}
+
+export function deadlineOf (request: FastifyRequest): Deadline | null {
+  return (request as unknown as RequestSlots)[kDeadline]
+}
+
+/**
+ * Replies whose answer is a stream: the deadline keeps bounding them until
+ * the body is written, and at the deadline the connection is cut.
+ */
+const streaming = new WeakSet<FastifyReply>()
+
+/**
+ * One tracker for every instance of the plugin: what it calls back needs
+ * nothing but the reply, and one listener per connection is all it costs.
+ */
+const connections = new ConnectionTracker<FastifyReply>(onConnectionClosed)
+
+/** The deadline no longer applies: clears its timers and stops watching the client. */
+function release (reply: FastifyReply): void {
+  const deadline = deadlineOf(reply.request)
+  if (deadline === null) return
+  deadline.finish()
+  const raw = reply.request.raw
+  if (raw.httpVersionMajor === 1) connections.delete(raw.socket, reply)
+}
+
+/** 'finish' listener of responses released only once written; `this` is the raw response. */
+function releaseWritten (this: ServerResponse & ReplyCarrier): void {
+  const reply = this[kReply]
+  if (reply !== undefined) release(reply)
+}
+
+function releaseWhenWritten (reply: FastifyReply): void {
+  (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
+  reply.raw.once('finish', releaseWritten)
+}
+
+export function onDeadlinePassed (reply: FastifyReply): void {
+  try {
+    enforceDeadline(reply)
+  } catch (error) {
+    reply.log.error({ err: error }, 'the deadline could not be enforced')
+  }
+}
+
+function enforceDeadline (reply: FastifyReply): void {
+  const request = reply.request
+  const deadline = deadlineOf(request)
+  if (deadline === null) return
+  if (reply.raw.writableEnded) {
+    release(reply)
+    return
+  }
+  deadline.expire()
+  request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
+  // An abort listener may have answered by itself.
+  if (reply.raw.writableEnded) return
+  if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {
+    // A response already under way (a stream, or one taken over with
+    // reply.hijack()) cannot turn into a problem; cut it short.
+    reply.raw.destroy()
+    return
+  }
+  try {
+    reply.problem({
+      type: 'deadline-exceeded',
+      detail: `The request did not complete within its deadline of ${Math.round(deadline.timeoutMs)} ms.`,
+      timeoutMs: Math.round(deadline.timeoutMs),
+    })
+  } catch (error) {
+    // Fastify refuses a send while onError hooks run: the error response
+    // being prepared is the answer.
+    request.log.debug({ err: error }, 'deadline passed while an error response was being prepared')
+    return
+  }
+  // Tells Fastify that the handler's eventual result must not be sent.
+  reply.hijack()
+}
+
+function onConnectionClosed (reply: FastifyReply): void {
+  const request = reply.request
+  const deadline = deadlineOf(request)
+  if (deadline === null) return
+  // writableEnded, not writableFinished: HTTP/2 reports a reset stream as
+  // finished although nothing was sent on it.
+  if (reply.raw.writableEnded || deadline.outcome !== 'pending') {
+    release(reply)
+    return
+  }
+  deadline.clientClosed()
+  request.log.info('client closed the connection before the response; its work was aborted')
+  if (!reply.sent) reply.hijack()
+}
+
+/** The response's 'close' listener (HTTP/2); `this` is the raw response. */
+function onResponseClose (this: ServerResponse & ReplyCarrier): void {
+  const reply = this[kReply]
+  if (reply !== undefined) onConnectionClosed(reply)
+}
+
+/**
+ * Watches for the client leaving: per connection over HTTP/1 (a client can
+ * only leave by closing it), per response over HTTP/2 (a stream can be
+ * reset while its connection lives on).
+ */
+function watchClient (reply: FastifyReply): void {
+  const raw = reply.request.raw
+  if (raw.httpVersionMajor === 1) {
+    connections.add(raw.socket, reply)
+    return
+  }
+  const stream = (reply.raw as unknown as Http2Response).stream
+  if (stream === undefined || stream.destroyed || stream.closed) {
+    onConnectionClosed(reply)
+    return
+  }
+  (reply.raw as ServerResponse & ReplyCarrier)[kReply] = reply
+  reply.raw.on('close', onResponseClose)
+}
+
+/** Arms a deadline that is still running at the end of its arrival turn. */
+export function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQueue<FastifyReply>>): void {
+  const deadline = deadlineOf(reply.request)
+  if (deadline === null || deadline.outcome !== 'pending') return
+  if (reply.raw.writableEnded) {
+    // Hijacked and already answered: nothing left to bound.
+    deadline.finish()
+    return
+  }
+  // A route-length deadline joins its route's queue; a caller's shorter
+  // budget gets a timer of its own.
+  const queue = queues.get(deadline.timeoutMs)
+  if (queue === undefined) deadline.start(onDeadlinePassed, reply)
+  else deadline.join(queue, reply)
+  watchClient(reply)
+  // A hijacked reply never reaches onSend; release it once it is written.
+  if (reply.sent) releaseWhenWritten(reply)
+}
+
+/**
+ * Once an answer exists the deadline no longer applies: a response on its
+ * way is not replaced by a 504. A streamed answer stays bounded until it
+ * is written.
+ */
+export function markAnswered (reply: FastifyReply, answer: unknown): void {
+  const deadline = deadlineOf(reply.request)
+  if (deadline === null || deadline.outcome !== 'pending') return
+  if (isStream(answer)) {
+    if (!streaming.has(reply)) {
+      streaming.add(reply)
+      releaseWhenWritten(reply)
+    }
+    return
+  }
+  if (!streaming.has(reply)) release(reply)
+}
