@@ -65,6 +65,7 @@ function releaseWhenWritten (reply: FastifyReply): void {
   reply.raw.once('finish', releaseWritten)
 }
 
+/** Timer callback: must never throw, it runs outside any request's error handling. */
 export function onDeadlinePassed (reply: FastifyReply): void {
   try {
     enforceDeadline(reply)

@@ -29,3 +29,15 @@ export function optionalString (value: unknown, name: string, fallback: string):
   if (typeof value !== 'string') throw new FRS_ERR_OPTION_INVALID(name, 'a string', describeValue(value))
   return value
 }
+
+/** An integer from `min` to `max`, both included. */
+export function isIntegerBetween (value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+}
+
+/** An optional integer from `min` to `max`; `expected` words the error message. */
+export function optionalIntegerBetween (value: unknown, name: string, fallback: number, min: number, max: number, expected: string): number {
+  if (value === undefined) return fallback
+  if (!isIntegerBetween(value, min, max)) throw new FRS_ERR_OPTION_INVALID(name, expected, describeValue(value))
+  return value
+}

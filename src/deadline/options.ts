@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js'
 import { monotonicClock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalBoolean } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from './budget.js'
 import { readGrpcTimeout, readMillisecondsHeader } from './header.js'
 import type { BudgetReading } from './header.js'
@@ -78,15 +78,11 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 const TIMEOUT_EXPECTATION = `a positive integer of milliseconds up to ${MAX_TIMER_MS}`
 
 function isTimeout (value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_TIMER_MS
+  return isIntegerBetween(value, 1, MAX_TIMER_MS)
 }
 
 function nonNegativeInteger (value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new FRS_ERR_OPTION_INVALID(name, 'a non-negative integer of milliseconds', describeValue(value))
-  }
-  return value
+  return optionalIntegerBetween(value, name, fallback, 0, MAX_TIMER_MS, 'a non-negative integer of milliseconds')
 }
 
 export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOptions {

@@ -1,6 +1,7 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalBoolean } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalIntegerBetween } from '../options.js'
+import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { MemoryIdempotencyStore } from './memory-store.js'
 import type { IdempotencyStore } from './store.js'
 
@@ -83,14 +84,10 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
 
 const KNOWN_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'waitForInFlight', 'fingerprint'] as const
-const MAX_MS = 2_147_483_647
+const POSITIVE_INTEGER = `a positive integer up to ${MAX_TIMER_MS}`
 
 function positiveInteger (value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_MS) {
-    throw new FRS_ERR_OPTION_INVALID(name, `a positive integer up to ${MAX_MS}`, describeValue(value))
-  }
-  return value
+  return optionalIntegerBetween(value, name, fallback, 1, MAX_TIMER_MS, POSITIVE_INTEGER)
 }
 
 export function assertIdempotencyStore (store: unknown): asserts store is IdempotencyStore {
@@ -164,8 +161,8 @@ export function resolveRouteIdempotency (config: unknown, settings: ResolvedIdem
   }
   const { required, ttlMs } = config as { required?: unknown, ttlMs?: unknown }
   if (required !== undefined && typeof required !== 'boolean') throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency.required', 'a boolean', describeValue(required))
-  if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > MAX_MS)) {
-    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency.ttlMs', `a positive integer up to ${MAX_MS}`, describeValue(ttlMs))
+  if (ttlMs !== undefined && !isIntegerBetween(ttlMs, 1, MAX_TIMER_MS)) {
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency.ttlMs', POSITIVE_INTEGER, describeValue(ttlMs))
   }
   return { required: required ?? false, ttlMs: (ttlMs as number | undefined) ?? settings.ttlMs }
 }
