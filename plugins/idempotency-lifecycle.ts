@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
-import type { CallTimeouts, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
+import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 
 /*
@@ -60,15 +60,23 @@ export interface HeldLease {
   request: FastifyRequest
 }
 
-export async function storeCall<T> (runtime: Runtime, call: Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
-  return await runtime.timeouts.run(call, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+/**
+ * Calls the store with a timeout. A custom store that throws instead of
+ * rejecting gets the same treatment as one that rejects, so no call site
+ * (a timer callback included) can see a synchronous throw.
+ */
+export async function storeCall<T> (runtime: Runtime, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
+  let pending: Promise<T>
+  try {
+    pending = call(runtime.settings.store)
+  } catch (error) {
+    pending = Promise.reject(error)
+  }
+  return await runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
 }
 
 export function renewLease (runtime: Runtime, { storeKey, owner, request }: HeldLease): void {
-  const { settings } = runtime
-  // Promise.resolve().then: a custom store that throws synchronously must
-  // not take the process down from inside a timer.
-  storeCall(runtime, Promise.resolve().then(async () => await settings.store.renew(storeKey, owner, settings.leaseMs))).then((held) => {
+  storeCall(runtime, async (store) => await store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
     if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
   }, (error: unknown) => {
     request.log.warn({ err: error }, 'idempotency lease could not be renewed')
@@ -79,7 +87,7 @@ export async function releaseClaim (request: FastifyRequest, claim: Claim, runti
   runtime.leases.drop(claim.lease)
   claim.releasePending = false
   try {
-    await storeCall(runtime, runtime.settings.store.release(claim.storeKey, claim.owner))
+    await storeCall(runtime, async (store) => await store.release(claim.storeKey, claim.owner))
     request.log.info({ why }, 'idempotency key released; the client may retry')
   } catch (error) {
     request.log.warn({ err: error, why }, 'idempotency key could not be released; it frees itself when its lease runs out')
@@ -139,7 +147,7 @@ export function createOnSend (runtime: Runtime) {
       body: payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer),
     }
     try {
-      const stored = await storeCall(runtime, settings.store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
+      const stored = await storeCall(runtime, async (store) => await store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
       if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
     } catch (error) {
       request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')

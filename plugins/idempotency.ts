@@ -45,7 +45,7 @@ declare module 'fastify' {
 
 async function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
   const { settings } = runtime
-  return await storeCall(runtime, settings.store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
+  return await storeCall(runtime, async (store) => await store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
 }
 
 /**
