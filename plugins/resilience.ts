@@ -6,6 +6,8 @@ import { describeValue } from '../src/describe.js'
 import { deadlines } from './deadlines.js'
 import type { DeadlinesOptions } from './deadlines.js'
 import { idempotency } from './idempotency.js'
+import { loadShedding } from './load-shedding.js'
+import type { LoadSheddingOptions } from './load-shedding.js'
 import type { IdempotencyOptions } from './idempotency.js'
 import { problemDetails } from './problem-details.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
@@ -16,11 +18,13 @@ export interface ResilienceOptions {
   problemDetails?: ProblemDetailsOptions | false
   /** Cascading request deadlines; needs problemDetails. @default {} */
   deadlines?: DeadlinesOptions | false
+  /** Admission control and load shedding with Retry-After; needs problemDetails. @default {} */
+  loadShedding?: LoadSheddingOptions<FastifyRequest> | false
   /** Idempotency keys; applies only to routes with `config.idempotency`. @default {} */
   idempotency?: IdempotencyOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'idempotency'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'idempotency'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -35,7 +39,9 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * Registers every enabled capability in the order that makes them compose:
  * problem details first, so that the errors of the others are problems;
  * then deadlines, so that later capabilities know each request's budget;
- * then idempotency, whose store calls are bounded by that budget.
+ * then load shedding, which refuses what cannot be served within that
+ * budget before any work is done; then idempotency, whose store calls are
+ * bounded by the budget and which never sees a shed request.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -43,9 +49,11 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   assertKnownKeys(raw, CAPABILITIES, 'resilience options')
   const problemDetailsOptions = capabilityOptions(options.problemDetails, 'problemDetails')
   const deadlinesOptions = capabilityOptions(options.deadlines, 'deadlines')
+  const loadSheddingOptions = capabilityOptions(options.loadShedding, 'loadShedding')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
+  if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
 }
 

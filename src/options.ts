@@ -41,3 +41,12 @@ export function optionalIntegerBetween (value: unknown, name: string, fallback: 
   if (!isIntegerBetween(value, min, max)) throw new FRS_ERR_OPTION_INVALID(name, expected, describeValue(value))
   return value
 }
+
+/** An optional finite number from `min` to `max`, both included. */
+export function optionalNumberBetween (value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new FRS_ERR_OPTION_INVALID(name, `a number from ${min} to ${max}`, describeValue(value))
+  }
+  return value
+}

@@ -1,0 +1,271 @@
+import fp from 'fastify-plugin'
+import underPressure from '@fastify/under-pressure'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { describeValue } from '../src/describe.js'
+import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
+import {
+  AdmissionController,
+  FixedLimit,
+  GradientLimit,
+  LOAD_SHEDDING_PROBLEM_TYPES,
+  LoopLagDetector,
+  PressureLadder,
+  SheddingCounters,
+  isPriority,
+  resolveLoadSheddingOptions,
+  resolveRouteShedding,
+  retryAfterSeconds,
+  shedDetail,
+} from '../src/load-shedding/index.js'
+import type {
+  BulkheadStats,
+  LoadSheddingOptions,
+  LoadSheddingStats,
+  Priority,
+  ResolvedLoadSheddingOptions,
+  RouteSheddingConfig,
+  ShedReason,
+  Waiter,
+} from '../src/load-shedding/index.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** This route's priority and bulkhead; `false` exempts it from shedding (health checks). */
+    shedding?: RouteSheddingConfig | false
+  }
+  interface FastifyInstance {
+    /** The load shedder's counters. */
+    readonly loadShedding: { stats: () => LoadSheddingStats }
+  }
+}
+
+const kPressure = Symbol('fastify-resilience.pressure')
+type PressureSlot = { [kPressure]: string | null }
+
+const SHED_WARNING_INTERVAL_MS = 1000
+
+/** Everything the per-route hooks share. */
+interface Shedder {
+  settings: ResolvedLoadSheddingOptions<FastifyRequest>
+  shared: AdmissionController
+  counters: SheddingCounters
+  lag: LoopLagDetector | undefined
+  ladder: PressureLadder | undefined
+  hasDeadlines: boolean
+  priorityOf: (request: FastifyRequest) => Priority
+  noteShed: (now: number) => void
+}
+
+interface RouteAdmission {
+  priority: Priority | undefined
+  controller: AdmissionController
+  /** Set for a bulkhead: the route it guards. */
+  bulkhead: string | undefined
+}
+
+function createLimit (limit: ResolvedLoadSheddingOptions<unknown>['limit']): FixedLimit | GradientLimit {
+  if (limit === false) return new FixedLimit(Number.MAX_SAFE_INTEGER)
+  if (typeof limit === 'number') return new FixedLimit(limit)
+  return new GradientLimit(limit)
+}
+
+/** Holds a slot until the response is over, whether it finished or the connection dropped. */
+function hold (reply: FastifyReply, controller: AdmissionController, startedAt: number, shedder: Shedder): void {
+  const inFlightAtStart = controller.inFlight
+  shedder.counters.admitted++
+  reply.raw.once('close', () => controller.release(startedAt, inFlightAtStart))
+}
+
+function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason, priority: Priority, route: RouteAdmission, shedder: Shedder, signal?: string): void {
+  const { settings, counters } = shedder
+  const now = settings.clock.now()
+  const { controller } = route
+  counters.recordShed(reason, priority)
+  shedder.noteShed(now)
+  const seconds = retryAfterSeconds(controller.backlog, controller.drainPerSecond(now), settings.retryAfter, settings.random)
+  request.log.debug({ reason, priority, retryAfter: seconds }, 'request shed')
+  const facts = { reason, priority, limit: controller.limit, queued: controller.queued, maxQueueWaitMs: settings.maxQueueWaitMs }
+  reply.header('retry-after', String(seconds))
+  reply.problem({
+    type: 'overloaded',
+    detail: shedDetail({ ...facts, ...(route.bulkhead === undefined ? {} : { route: route.bulkhead }), ...(signal === undefined ? {} : { signal }) }),
+    reason,
+    priority,
+  })
+}
+
+function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
+  const { settings, lag, ladder } = shedder
+  return function sheddingOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const priority = route.priority ?? shedder.priorityOf(request)
+    const now = settings.clock.now()
+    if (lag?.shouldShed(priority, now) === true) {
+      shed(request, reply, 'pressure', priority, route, shedder, `event-loop lag for ${Math.round(lag.laggingForMs(now))} ms`)
+      return
+    }
+    if (ladder !== undefined) {
+      const signal = (request as unknown as PressureSlot)[kPressure]
+      if (ladder.observe(signal !== null, priority, now)) {
+        shed(request, reply, 'pressure', priority, route, shedder, signal ?? 'recent process pressure')
+        return
+      }
+    }
+    const { controller } = route
+    if (controller.tryAcquire(priority)) {
+      hold(reply, controller, now, shedder)
+      done()
+      return
+    }
+    const waiter: Waiter = {
+      priority,
+      expiresAt: 0,
+      expiryReason: 'queue-timeout',
+      grant () {
+        if (reply.sent) {
+          controller.abandon()
+          return
+        }
+        hold(reply, controller, settings.clock.now(), shedder)
+        done()
+      },
+      shed (reason) {
+        if (!reply.sent) shed(request, reply, reason, priority, route, shedder)
+      },
+    }
+    const budgetMs = shedder.hasDeadlines ? request.deadline.remainingMs() : undefined
+    const outcome = controller.enqueue(waiter, budgetMs, now)
+    if (outcome.kind === 'shed') shed(request, reply, outcome.reason, priority, route, shedder)
+  }
+}
+
+function createPriorityOf (settings: ResolvedLoadSheddingOptions<FastifyRequest>, app: FastifyInstance): (request: FastifyRequest) => Priority {
+  const choose = settings.priority
+  if (choose === undefined) return () => 'normal'
+  let warned = false
+  const warnOnce = (details: object, message: string): void => {
+    if (warned) return
+    warned = true
+    app.log.error(details, message)
+  }
+  return function priorityOf (request) {
+    try {
+      const priority = choose(request)
+      if (isPriority(priority)) return priority
+      warnOnce({ returned: describeValue(priority) }, 'loadShedding.priority() returned an unknown class; such requests count as normal (logged once)')
+    } catch (error) {
+      warnOnce({ err: error }, 'loadShedding.priority() threw; such requests count as normal (logged once)')
+    }
+    return 'normal'
+  }
+}
+
+/**
+ * Admission control in front of the handlers: a concurrency limit that
+ * adapts to latency, a bounded wait queue, priority classes shed lowest
+ * first, per-route bulkheads, and process pressure. A shed request gets a
+ * 503 `overloaded` problem with Retry-After.
+ */
+const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>> = async function loadShedding (app, options) {
+  const settings = resolveLoadSheddingOptions<FastifyRequest>(options)
+  for (const [slug, definition] of Object.entries(LOAD_SHEDDING_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
+
+  let ladder: PressureLadder | undefined
+  if (settings.pressure !== false) {
+    if (app.hasDecorator('isUnderPressure')) {
+      throw new FRS_ERR_OPTION_INVALID('loadShedding.pressure', 'false when @fastify/under-pressure is registered separately: load shedding registers it itself and takes its thresholds here', 'an app that already has @fastify/under-pressure')
+    }
+    const { sampleInterval, ...thresholds } = settings.pressure
+    ladder = new PressureLadder(sampleInterval)
+    app.decorateRequest(kPressure as unknown as string, null)
+    await app.register(underPressure, {
+      ...thresholds,
+      sampleInterval,
+      pressureHandler (request, _reply, type, value) {
+        (request as unknown as PressureSlot)[kPressure] = `${type} at ${value === undefined ? 'unhealthy' : Math.round(value * 100) / 100}`
+      },
+    })
+  }
+
+  const counters = new SheddingCounters()
+  const shared = new AdmissionController({
+    limit: createLimit(settings.limit),
+    maxQueue: settings.maxQueue,
+    maxQueueWaitMs: settings.maxQueueWaitMs,
+    criticalReserve: settings.criticalReserve,
+    reasons: { full: 'concurrency', timeout: 'queue-timeout' },
+    clock: settings.clock,
+  })
+  const bulkheads = new Map<string, AdmissionController>()
+  let warnedAt = -Infinity
+  let shedAtWarning = 0
+  const shedder: Shedder = {
+    settings,
+    shared,
+    counters,
+    lag: settings.loopLag === false ? undefined : new LoopLagDetector(settings.loopLag, settings.clock.now),
+    ladder,
+    hasDeadlines: app.hasRequestDecorator('deadline'),
+    priorityOf: createPriorityOf(settings, app),
+    noteShed (now) {
+      // One summary a second, not a line per refusal, while overloaded.
+      if (now - warnedAt < SHED_WARNING_INTERVAL_MS) return
+      app.log.warn({ shed: counters.shedTotal - shedAtWarning, byReason: counters.byReason }, 'shedding load')
+      warnedAt = now
+      shedAtWarning = counters.shedTotal
+    },
+  }
+
+  app.decorate('loadShedding', {
+    stats (): LoadSheddingStats {
+      const now = settings.clock.now()
+      const routes: Record<string, BulkheadStats> = {}
+      for (const [route, controller] of bulkheads) routes[route] = { inFlight: controller.inFlight, limit: controller.limit, queued: controller.queued }
+      return {
+        inFlight: shared.inFlight,
+        limit: settings.limit === false ? null : shared.limit,
+        queued: shared.queued,
+        admitted: counters.admitted,
+        shed: counters.snapshot(),
+        pressureLevel: ladder?.level ?? 0,
+        loopLaggingMs: shedder.lag?.laggingForMs(now) ?? 0,
+        drainPerSecond: shared.drainPerSecond(now),
+        bulkheads: routes,
+      }
+    },
+  })
+
+  app.addHook('onClose', async () => {
+    shared.close('queue-timeout')
+    for (const controller of bulkheads.values()) controller.close('bulkhead')
+  })
+
+  app.addHook('onRoute', (routeOptions) => {
+    const label = routeLabel(routeOptions)
+    const route = resolveRouteShedding(routeOptions.config?.shedding, settings, label)
+    if (route === false) return
+    let controller = shared
+    if (route.bulkhead !== undefined) {
+      controller = new AdmissionController({
+        limit: new FixedLimit(route.bulkhead.maxConcurrent),
+        maxQueue: route.bulkhead.maxQueue,
+        maxQueueWaitMs: route.bulkhead.maxQueueWaitMs,
+        criticalReserve: 0,
+        reasons: { full: 'bulkhead', timeout: 'bulkhead' },
+        clock: settings.clock,
+      })
+      bulkheads.set(label, controller)
+    }
+    const admission = { priority: route.priority, controller, bulkhead: route.bulkhead === undefined ? undefined : label }
+    appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
+  })
+}
+
+/** The load shedding capability as a Fastify plugin; needs {@link problemDetails}. */
+export const loadShedding = fp(loadSheddingPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/load-shedding',
+  dependencies: ['fastify-resilience/problem-details'],
+})
+
+export type { LoadSheddingOptions, LoadSheddingStats, RouteSheddingConfig, Priority }

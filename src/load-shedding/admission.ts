@@ -1,0 +1,195 @@
+import type { Clock } from '../clock.js'
+import { DrainRate } from './drain-rate.js'
+import type { ConcurrencyLimit } from './limit.js'
+import type { Priority } from './priority.js'
+import { PRIORITY_RANK } from './priority.js'
+import type { ShedReason } from './shed-reason.js'
+import { WaitingLine } from './waiting-line.js'
+import type { Waiter } from './waiting-line.js'
+
+export interface AdmissionSettings {
+  limit: ConcurrencyLimit
+  /** Requests that may wait for a slot; 0 refuses at once. */
+  maxQueue: number
+  /** Longest time a request may wait for a slot, in milliseconds. */
+  maxQueueWaitMs: number
+  /** Share of the limit that only `critical` requests may use, from 0 to 1. */
+  criticalReserve: number
+  /** The reason given when the limit and the queue are full, and when a wait times out. */
+  reasons: { full: ShedReason, timeout: ShedReason }
+  clock: Clock
+}
+
+/** What {@link AdmissionController.enqueue} decided. */
+export type EnqueueOutcome = { kind: 'queued' } | { kind: 'shed', reason: ShedReason }
+
+const QUEUED: EnqueueOutcome = Object.freeze({ kind: 'queued' })
+
+/**
+ * Slots for in-flight requests under a concurrency limit, and a bounded
+ * line of requests waiting for one. Framework-free: the caller asks for a
+ * slot, waits through callbacks, and releases the slot when the response
+ * has gone.
+ */
+export class AdmissionController {
+  readonly #settings: AdmissionSettings
+  readonly #line = new WaitingLine()
+  readonly #drain = new DrainRate()
+  #inFlight = 0
+  #meanLatencyMs = 0
+  #timer: NodeJS.Timeout | undefined
+  #timerAt = Infinity
+
+  constructor (settings: AdmissionSettings) {
+    this.#settings = settings
+  }
+
+  get inFlight (): number {
+    return this.#inFlight
+  }
+
+  get limit (): number {
+    return this.#settings.limit.current
+  }
+
+  get queued (): number {
+    return this.#line.size
+  }
+
+  /** Requests ahead of a newcomer: those running and those waiting. */
+  get backlog (): number {
+    return this.#inFlight + this.#line.size
+  }
+
+  /** Smoothed latency of completed requests in milliseconds; 0 before the first. */
+  get meanLatencyMs (): number {
+    return this.#meanLatencyMs
+  }
+
+  drainPerSecond (now: number): number {
+    return this.#drain.perSecond(now)
+  }
+
+  /**
+   * Takes a slot if one is free for this class and no request of the same
+   * or a higher class is already waiting for one.
+   */
+  tryAcquire (priority: Priority): boolean {
+    if (!this.#hasRoom(priority)) return false
+    const first = this.#line.peek()
+    if (first !== undefined && PRIORITY_RANK[first.priority] >= PRIORITY_RANK[priority]) return false
+    this.#inFlight++
+    return true
+  }
+
+  /**
+   * Puts a request that found no slot in line, or refuses it: when the line
+   * is full of requests of its class or higher, or when `budgetMs` (its
+   * remaining deadline, if known) cannot cover the expected wait plus the
+   * usual latency. A full line makes room for a higher class by refusing
+   * the newest waiter of the lowest class.
+   */
+  enqueue (waiter: Waiter, budgetMs: number | undefined, now: number): EnqueueOutcome {
+    const { maxQueue, maxQueueWaitMs, reasons, limit } = this.#settings
+    if (maxQueue === 0) return this.#refuse(reasons.full)
+    let waitMs = maxQueueWaitMs
+    waiter.expiryReason = reasons.timeout
+    if (budgetMs !== undefined) {
+      const allowanceMs = budgetMs - this.#meanLatencyMs
+      const drain = this.#drain.perSecond(now)
+      const expectedWaitMs = drain > 0 ? (this.#line.countAtOrAbove(waiter.priority) + 1) * 1000 / drain : 0
+      if (allowanceMs <= 0 || expectedWaitMs > allowanceMs) return { kind: 'shed', reason: 'deadline' }
+      if (allowanceMs < waitMs) {
+        waitMs = allowanceMs
+        waiter.expiryReason = 'deadline'
+      }
+    }
+    if (this.#line.size >= maxQueue) {
+      const evicted = this.#line.evictBelow(waiter.priority)
+      if (evicted === undefined) return this.#refuse(reasons.full)
+      limit.recordRefusal()
+      evicted.shed(reasons.full)
+    }
+    waiter.expiresAt = now + waitMs
+    this.#line.push(waiter)
+    this.#armTimer(waiter.expiresAt)
+    return QUEUED
+  }
+
+  /** Takes a waiter out of line without granting or refusing it (its request ended). */
+  cancel (waiter: Waiter): void {
+    this.#line.remove(waiter)
+    if (this.#line.size === 0) this.#clearTimer()
+  }
+
+  /**
+   * Frees the slot of a request admitted at `startedAt` when `inFlightAtStart`
+   * were running, feeds its latency to the limit, and hands free slots to
+   * the waiting requests, highest class first.
+   */
+  release (startedAt: number, inFlightAtStart: number): void {
+    const now = this.#settings.clock.now()
+    const latencyMs = now - startedAt
+    this.#inFlight--
+    this.#meanLatencyMs = this.#meanLatencyMs === 0 ? latencyMs : this.#meanLatencyMs + (latencyMs - this.#meanLatencyMs) / 16
+    this.#drain.record(now)
+    this.#settings.limit.record(latencyMs, inFlightAtStart, now)
+    this.#grantWaiting()
+  }
+
+  /** Frees a slot granted to a request that had ended meanwhile; no latency is recorded. */
+  abandon (): void {
+    this.#inFlight--
+    this.#grantWaiting()
+  }
+
+  /** Refuses everyone still waiting and stops the timer. */
+  close (reason: ShedReason): void {
+    this.#clearTimer()
+    for (let waiter = this.#line.shift(); waiter !== undefined; waiter = this.#line.shift()) waiter.shed(reason)
+  }
+
+  #hasRoom (priority: Priority): boolean {
+    const limit = this.#settings.limit.current
+    if (priority === 'critical') return this.#inFlight < limit
+    const reserved = Math.round(limit * this.#settings.criticalReserve)
+    return this.#inFlight < Math.max(1, limit - reserved)
+  }
+
+  #refuse (reason: ShedReason): EnqueueOutcome {
+    this.#settings.limit.recordRefusal()
+    return { kind: 'shed', reason }
+  }
+
+  #grantWaiting (): void {
+    for (let first = this.#line.peek(); first !== undefined && this.#hasRoom(first.priority); first = this.#line.peek()) {
+      this.#line.shift()
+      this.#inFlight++
+      first.grant()
+    }
+    if (this.#line.size === 0) this.#clearTimer()
+  }
+
+  #armTimer (at: number): void {
+    if (at >= this.#timerAt) return
+    this.#clearTimer()
+    this.#timerAt = at
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - this.#settings.clock.now()))
+    this.#timer.unref()
+  }
+
+  #clearTimer (): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = Infinity
+  }
+
+  #expire (): void {
+    this.#timer = undefined
+    this.#timerAt = Infinity
+    const expired = this.#line.takeExpired(this.#settings.clock.now())
+    for (const waiter of expired) waiter.shed(waiter.expiryReason)
+    const next = this.#line.earliestExpiry()
+    if (next !== Infinity) this.#armTimer(next)
+  }
+}

@@ -1,0 +1,31 @@
+import type { Priority } from './priority.js'
+import type { ShedReason } from './shed-reason.js'
+
+/** What a shed request's problem detail can tell about the refusal. */
+export interface ShedFacts {
+  reason: ShedReason
+  priority: Priority
+  limit: number
+  queued: number
+  maxQueueWaitMs: number
+  /** For `bulkhead`: the route. */
+  route?: string
+  /** For `pressure`: the signal, e.g. "event-loop lag for 130 ms" or "eventLoopDelay at 120". */
+  signal?: string
+}
+
+/** The problem detail of a shed request: which limit, in the caller's terms. */
+export function shedDetail (facts: ShedFacts): string {
+  switch (facts.reason) {
+    case 'concurrency':
+      return `The server is running ${facts.limit} requests, its current limit, with ${facts.queued} waiting for a slot.`
+    case 'queue-timeout':
+      return `No slot freed up within ${facts.maxQueueWaitMs} ms, the longest a request may wait.`
+    case 'deadline':
+      return 'The request\'s deadline cannot be met behind the requests ahead of it.'
+    case 'pressure':
+      return `The server is overloaded (${facts.signal ?? 'pressure'}); ${facts.priority} requests are shed first.`
+    case 'bulkhead':
+      return `The route ${facts.route ?? ''} runs at most ${facts.limit} requests at once; its queue was full or the wait for a slot ran out.`
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * How many requests may be in flight at once. The admission controller
+ * reports every completed request and every refusal; the limit may move in
+ * response.
+ */
+export interface ConcurrencyLimit {
+  /** The current limit, a whole number of requests, at least 1. */
+  readonly current: number
+  /** A request completed after `rttMs`; `inFlight` were running when it was admitted. */
+  record: (rttMs: number, inFlight: number, now: number) => void
+  /** A request was refused because no slot was free. */
+  recordRefusal: () => void
+}
+
+/** A limit that never moves. */
+export class FixedLimit implements ConcurrencyLimit {
+  readonly current: number
+
+  constructor (limit: number) {
+    this.current = limit
+  }
+
+  record (): void {}
+  recordRefusal (): void {}
+}
+
+export interface GradientLimitSettings {
+  initialLimit: number
+  minLimit: number
+  maxLimit: number
+  /** Latency may rise to this multiple of the baseline before the limit shrinks. */
+  tolerance: number
+  /** Weight of a new estimate against the current limit, from 0 to 1. */
+  smoothing: number
+  /** How often the limit is recomputed, in milliseconds. */
+  windowMs: number
+  /** Time constant of the baseline latency, in windows. */
+  baselineWindows: number
+}
+
+/**
+ * A concurrency limit that follows measured latency, after the gradient
+ * algorithm of Netflix's concurrency-limits (Gradient2) and Envoy's adaptive
+ * concurrency filter.
+ *
+ * Every window, the mean latency of the window (short term) is compared with
+ * a slow moving average of past windows (the baseline). While latency stays
+ * within `tolerance` × baseline the limit grows by about √limit per window;
+ * once requests start to queue somewhere (in this process or downstream),
+ * latency rises, the gradient `tolerance × baseline / short` drops below 1
+ * and the limit shrinks in proportion, down to half per window. A limit that
+ * is not being used (fewer than half its slots taken, nothing refused)
+ * does not grow, so it never drifts far above what the server has proven.
+ */
+export class GradientLimit implements ConcurrencyLimit {
+  readonly #settings: GradientLimitSettings
+  #estimate: number
+  #baseline = 0
+  #windowStartedAt: number | undefined
+  #latencySum = 0
+  #samples = 0
+  #peakInFlight = 0
+  #refused = false
+
+  constructor (settings: GradientLimitSettings) {
+    this.#settings = settings
+    this.#estimate = settings.initialLimit
+  }
+
+  get current (): number {
+    return Math.max(1, Math.floor(this.#estimate))
+  }
+
+  /** The latency the limit currently treats as normal, in milliseconds; 0 before the first window. */
+  get baselineMs (): number {
+    return this.#baseline
+  }
+
+  record (rttMs: number, inFlight: number, now: number): void {
+    this.#windowStartedAt ??= now
+    this.#latencySum += rttMs
+    this.#samples++
+    if (inFlight > this.#peakInFlight) this.#peakInFlight = inFlight
+    if (now - this.#windowStartedAt >= this.#settings.windowMs) this.#closeWindow(now)
+  }
+
+  recordRefusal (): void {
+    this.#refused = true
+  }
+
+  #closeWindow (now: number): void {
+    const { tolerance, smoothing, minLimit, maxLimit, baselineWindows } = this.#settings
+    const shortRtt = Math.max(this.#latencySum / this.#samples, 0.001)
+    const peakInFlight = this.#peakInFlight
+    const refused = this.#refused
+    this.#windowStartedAt = now
+    this.#latencySum = 0
+    this.#samples = 0
+    this.#peakInFlight = 0
+    this.#refused = false
+
+    if (this.#baseline === 0) this.#baseline = shortRtt
+    else this.#baseline += (shortRtt - this.#baseline) / baselineWindows
+    // After a slow period ends, forget its latency quickly rather than let
+    // the inflated baseline admit a queue.
+    if (this.#baseline / shortRtt > 2) this.#baseline *= 0.95
+
+    const limit = this.#estimate
+    if (peakInFlight < limit / 2 && !refused) return
+    const gradient = Math.min(1, Math.max(0.5, tolerance * this.#baseline / shortRtt))
+    const target = limit * gradient + Math.sqrt(limit)
+    const next = limit * (1 - smoothing) + target * smoothing
+    this.#estimate = Math.min(maxLimit, Math.max(minLimit, next))
+  }
+}
