@@ -2,7 +2,9 @@ import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
+import underPressure from '@fastify/under-pressure'
 import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
+import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from './workloads.js'
 
 /*
  * A benchmark target, run in its own process so that the load generator
@@ -10,7 +12,7 @@ import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
@@ -25,6 +27,10 @@ async function build (variant: Variant): Promise<FastifyInstance> {
     await app.register(resilience, { deadlines: false, idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
     app.addHook('onClose', async () => { await client.quit() })
   }
+  if (variant === 'under-pressure') await app.register(underPressure)
+  // Deadlines off: these rows measure load shedding (with problem details) alone.
+  if (variant === 'load-shedding') await app.register(resilience, { deadlines: false })
+  addOverloadRoutes(app)
   const orders = variant.startsWith('idempotency') ? { config: { idempotency: {} } } : {}
   app.post('/orders', orders, async (request) => ({ accepted: request.body }))
   app.get('/hello', async () => ({ hello: 'world' }))
@@ -43,6 +49,31 @@ async function build (variant: Variant): Promise<FastifyInstance> {
     })
   }
   return app
+}
+
+/**
+ * Routes for the overload benchmarks: /work costs 2 ms of CPU; /downstream
+ * waits on a downstream pool whose latency POST /_control/downstream?ms=N
+ * changes. Route config is ignored by the variants without load shedding.
+ */
+function addOverloadRoutes (app: FastifyInstance): void {
+  const work = async (): Promise<{ done: true }> => {
+    burnCpu(WORK_MS)
+    return { done: true }
+  }
+  app.get('/work', work)
+  app.get('/work/critical', { config: { shedding: { priority: 'critical' } } }, work)
+  app.get('/work/low', { config: { shedding: { priority: 'low' } } }, work)
+  const downstream = new Downstream(DOWNSTREAM_WORKERS, DOWNSTREAM_MS)
+  app.get('/downstream', async () => {
+    await downstream.call()
+    return { done: true }
+  })
+  app.get('/_control/shedding', { config: { shedding: false } }, async () => app.hasDecorator('loadShedding') ? app.loadShedding.stats() : {})
+  app.post<{ Querystring: { ms: string } }>('/_control/downstream', { config: { shedding: false } }, async (request) => {
+    downstream.latencyMs = Number(request.query.ms)
+    return { latencyMs: downstream.latencyMs }
+  })
 }
 
 const variant = process.argv[2] as Variant

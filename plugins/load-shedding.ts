@@ -15,6 +15,7 @@ import {
   resolveLoadSheddingOptions,
   resolveRouteShedding,
   retryAfterSeconds,
+  pressureSignal,
   shedDetail,
 } from '../src/load-shedding/index.js'
 import type {
@@ -39,9 +40,6 @@ declare module 'fastify' {
     readonly loadShedding: { stats: () => LoadSheddingStats }
   }
 }
-
-const kPressure = Symbol('fastify-resilience.pressure')
-type PressureSlot = { [kPressure]: string | null }
 
 const SHED_WARNING_INTERVAL_MS = 1000
 
@@ -74,7 +72,7 @@ function createLimit (limit: ResolvedLoadSheddingOptions<unknown>['limit']): Fix
 function hold (reply: FastifyReply, controller: AdmissionController, startedAt: number, shedder: Shedder): void {
   const inFlightAtStart = controller.inFlight
   shedder.counters.admitted++
-  reply.raw.once('close', () => controller.release(startedAt, inFlightAtStart))
+  reply.raw.on('close', () => controller.release(startedAt, inFlightAtStart))
 }
 
 function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason, priority: Priority, route: RouteAdmission, shedder: Shedder, signal?: string): void {
@@ -104,12 +102,9 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
       shed(request, reply, 'pressure', priority, route, shedder, `event-loop lag for ${Math.round(lag.laggingForMs(now))} ms`)
       return
     }
-    if (ladder !== undefined) {
-      const signal = (request as unknown as PressureSlot)[kPressure]
-      if (ladder.observe(signal !== null, priority, now)) {
-        shed(request, reply, 'pressure', priority, route, shedder, signal ?? 'recent process pressure')
-        return
-      }
+    if (ladder?.sheds(priority, now) === true) {
+      shed(request, reply, 'pressure', priority, route, shedder, ladder.signal)
+      return
     }
     const { controller } = route
     if (controller.tryAcquire(priority)) {
@@ -176,15 +171,10 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
       throw new FRS_ERR_OPTION_INVALID('loadShedding.pressure', 'false when @fastify/under-pressure is registered separately: load shedding registers it itself and takes its thresholds here', 'an app that already has @fastify/under-pressure')
     }
     const { sampleInterval, ...thresholds } = settings.pressure
-    ladder = new PressureLadder(sampleInterval)
-    app.decorateRequest(kPressure as unknown as string, null)
-    await app.register(underPressure, {
-      ...thresholds,
-      sampleInterval,
-      pressureHandler (request, _reply, type, value) {
-        (request as unknown as PressureSlot)[kPressure] = `${type} at ${value === undefined ? 'unhealthy' : Math.round(value * 100) / 100}`
-      },
-    })
+    // Registered without thresholds, under-pressure only samples: it adds
+    // no hook of its own, and the samples are judged here, once per step.
+    await app.register(underPressure, { sampleInterval })
+    ladder = new PressureLadder(sampleInterval, () => pressureSignal(app.memoryUsage(), thresholds))
   }
 
   const counters = new SheddingCounters()

@@ -29,3 +29,5 @@ export type {
 export { LOAD_SHEDDING_PROBLEM_TYPES } from './problem-types.js'
 export { shedDetail } from './detail.js'
 export type { ShedFacts } from './detail.js'
+export { pressureSignal } from './pressure-signal.js'
+export type { PressureSample, PressureThresholds } from './pressure-signal.js'

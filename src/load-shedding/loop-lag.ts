@@ -1,7 +1,11 @@
 import type { Priority } from './priority.js'
 
-/** How far into a turn each class may still be admitted, as a multiple of the target. */
-const TURN_ALLOWANCE: Readonly<Record<Priority, number>> = Object.freeze({ low: 0.5, normal: 1, high: 2, critical: 4 })
+/**
+ * How far into a lagging turn each class may still be admitted, as a
+ * multiple of the target. `low` only gets a turn's first slot; `critical`
+ * is never shed for lag: only its concurrency limit bounds it.
+ */
+const TURN_ALLOWANCE: Readonly<Record<Priority, number>> = Object.freeze({ low: 0, normal: 1, high: 2, critical: Infinity })
 
 export interface LoopLagSettings {
   /** A turn of the event loop longer than this counts as lagging, in milliseconds. */
@@ -9,6 +13,9 @@ export interface LoopLagSettings {
   /** Shedding starts once turns have lagged for this long without a break, in milliseconds. */
   intervalMs: number
 }
+
+/** Lag within this many intervals of the last episode resumes shedding at once. */
+const RELAPSE_INTERVALS = 10
 
 /**
  * Detects CPU overload at the moment a request is admitted, after CoDel
@@ -21,10 +28,12 @@ export interface LoopLagSettings {
  * first admission of a turn opens it and schedules `setImmediate` to close
  * it; nothing runs while the server is idle. Once every turn has run
  * longer than `targetMs` for `intervalMs`, each turn admits requests until
- * it has run for its allowance (half the target for `low`, the target for
- * `normal`, twice for `high`, four times for `critical`) and sheds the rest,
+ * it has run for its allowance (none for `low`, the target for `normal`,
+ * twice the target for `high`; `critical` is never shed here) and sheds the rest,
  * which keeps turns short and the admitted requests fast. A single long
- * turn (a burst, a slow JSON.stringify) sheds nothing.
+ * turn (a burst, a slow JSON.stringify) sheds nothing; lagging ends after
+ * an interval of short turns, or at once when the loop has a pause, and
+ * lag that comes back within ten intervals resumes shedding at once.
  */
 export class LoopLagDetector {
   readonly #targetMs: number
@@ -33,11 +42,27 @@ export class LoopLagDetector {
   #turnStartedAt: number | undefined
   #lastTurnEndedAt = -Infinity
   #laggingSince: number | undefined
+  #calmSince: number | undefined
+  /** From when requests are shed: an interval after lagging began, or at once if it ended only lately. */
+  #sheddingFrom = Infinity
+  #laggingEndedAt = -Infinity
   readonly #closeTurn = (): void => {
     const now = this.#now()
     const started = this.#turnStartedAt ?? now
-    if (now - started > this.#targetMs) this.#laggingSince ??= started
-    else this.#laggingSince = undefined
+    if (now - started > this.#targetMs) {
+      if (this.#laggingSince === undefined) {
+        this.#laggingSince = started
+        // Lag that returns soon after it ended is the same overload: shed
+        // at once instead of letting another interval's backlog build up.
+        this.#sheddingFrom = started - this.#laggingEndedAt < RELAPSE_INTERVALS * this.#intervalMs ? started : started + this.#intervalMs
+      }
+      this.#calmSince = undefined
+    } else {
+      // A short turn in the middle of an overload is usually a lull, not
+      // the end: lagging ends after a whole interval of short turns.
+      this.#calmSince ??= started
+      if (now - this.#calmSince >= this.#intervalMs) this.#endLagging(now)
+    }
     this.#turnStartedAt = undefined
     this.#lastTurnEndedAt = now
   }
@@ -56,14 +81,23 @@ export class LoopLagDetector {
     const startedAt = this.#turnStartedAt
     if (startedAt === undefined) {
       // A pause between turns means the loop caught up.
-      if (now - this.#lastTurnEndedAt > this.#targetMs) this.#laggingSince = undefined
+      if (now - this.#lastTurnEndedAt > this.#targetMs) {
+        this.#endLagging(this.#lastTurnEndedAt)
+        this.#calmSince = undefined
+      }
       this.#turnStartedAt = now
       setImmediate(this.#closeTurn)
       return false
     }
-    const laggingSince = this.#laggingSince
-    if (laggingSince === undefined || now - laggingSince < this.#intervalMs) return false
+    if (now < this.#sheddingFrom) return false
     return now - startedAt > this.#targetMs * TURN_ALLOWANCE[priority]
+  }
+
+  #endLagging (at: number): void {
+    if (this.#laggingSince === undefined) return
+    this.#laggingSince = undefined
+    this.#sheddingFrom = Infinity
+    this.#laggingEndedAt = at
   }
 
   /** Milliseconds the loop has been lagging, 0 when it is not. */

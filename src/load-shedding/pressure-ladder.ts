@@ -2,19 +2,25 @@ import type { Priority } from './priority.js'
 import { PRIORITY_RANK } from './priority.js'
 
 /**
- * Turns a yes/no pressure signal (@fastify/under-pressure's thresholds) into
- * graduated shedding: the first sign of pressure sheds `low`; each further
- * `stepMs` of pressure sheds the next class up, to `high` at most; each
- * `stepMs` without pressure gives one class back. `critical` is never shed
- * here, so pressure refuses the least important work rather than all of it.
+ * Turns a yes/no pressure probe (@fastify/under-pressure's samples against
+ * the thresholds) into graduated shedding: the first sign of pressure sheds
+ * `low`; each further `stepMs` of pressure sheds the next class up, to
+ * `high` at most; each `stepMs` without pressure gives one class back.
+ * `critical` is never shed here, so pressure refuses the least important
+ * work rather than all of it. The probe runs at most once per step, when a
+ * request arrives, so the cost per request is one comparison.
  */
 export class PressureLadder {
   readonly #stepMs: number
+  readonly #probe: () => string | undefined
   #level = 0
-  #steppedAt = -Infinity
+  #probedAt = -Infinity
+  #signal: string | undefined
 
-  constructor (stepMs: number) {
+  /** `probe` returns a description of the signal over its threshold, or undefined. */
+  constructor (stepMs: number, probe: () => string | undefined) {
     this.#stepMs = stepMs
+    this.#probe = probe
   }
 
   /** Classes shed: 0 none, 1 `low`, 2 up to `normal`, 3 up to `high`. */
@@ -22,20 +28,24 @@ export class PressureLadder {
     return this.#level
   }
 
-  /** Feeds the signal as seen at `now`; returns whether `priority` is shed. */
-  observe (underPressure: boolean, priority: Priority, now: number): boolean {
-    const steps = Math.floor((now - this.#steppedAt) / this.#stepMs)
-    if (underPressure) {
-      if (this.#level === 0) this.#climb(1, now)
-      else if (steps > 0 && this.#level < 3) this.#climb(Math.min(3, this.#level + 1), now)
-    } else if (this.#level > 0 && steps > 0) {
-      this.#climb(Math.max(0, this.#level - steps), now)
-    }
-    return PRIORITY_RANK[priority] < this.#level
+  /** The signal seen by the last probe that found pressure. */
+  get signal (): string | undefined {
+    return this.#signal
   }
 
-  #climb (level: number, now: number): void {
-    this.#level = level
-    this.#steppedAt = now
+  /** Whether a request of `priority` arriving at `now` is shed. */
+  sheds (priority: Priority, now: number): boolean {
+    const steps = Math.floor((now - this.#probedAt) / this.#stepMs)
+    if (steps > 0) {
+      this.#probedAt = now
+      const signal = this.#probe()
+      if (signal !== undefined) {
+        this.#signal = signal
+        this.#level = Math.min(3, this.#level + 1)
+      } else {
+        this.#level = Math.max(0, this.#level - steps)
+      }
+    }
+    return PRIORITY_RANK[priority] < this.#level
   }
 }

@@ -1,0 +1,44 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+/** CPU cost of one request to /work, in milliseconds. */
+export const WORK_MS = 2
+/** The downstream pool of /downstream: workers, and the latency of one call when healthy. */
+export const DOWNSTREAM_WORKERS = 8
+export const DOWNSTREAM_MS = 10
+
+/** Keeps the CPU busy for `ms`, the way a handler that renders or hashes does. */
+export function burnCpu (ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end) { /* busy */ }
+}
+
+/**
+ * A downstream service with a fixed pool of workers: each call holds one
+ * for `latencyMs`, and calls beyond the pool wait in line. Its capacity is
+ * workers / latency; making it slower lowers capacity without loading this
+ * process's event loop.
+ */
+export class Downstream {
+  latencyMs: number
+  readonly #workers: number
+  #busy = 0
+  readonly #line: Array<() => void> = []
+
+  constructor (workers: number, latencyMs: number) {
+    this.#workers = workers
+    this.latencyMs = latencyMs
+  }
+
+  async call (): Promise<void> {
+    if (this.#busy < this.#workers) this.#busy++
+    else await new Promise<void>((resolve) => this.#line.push(resolve))
+    try {
+      await sleep(this.latencyMs)
+    } finally {
+      const next = this.#line.shift()
+      if (next === undefined) this.#busy--
+      else next()
+    }
+  }
+}
