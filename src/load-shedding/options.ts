@@ -38,7 +38,7 @@ export interface PressureOptions {
   maxHeapUsedBytes?: number
   /** @default 0 (off) */
   maxRssBytes?: number
-  /** How often the signals are sampled, and how often shedding moves one class, in milliseconds. @default 250 */
+  /** How often the signals are sampled, and how often shedding moves one class, in milliseconds (at least 50). @default 250 */
   sampleInterval?: number
 }
 
@@ -138,6 +138,9 @@ const PRESSURE_KEYS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapU
 const RETRY_AFTER_KEYS = ['fallbackSeconds', 'maxSeconds', 'jitter'] as const
 const ROUTE_KEYS = ['priority', 'maxConcurrent', 'maxQueue', 'maxQueueWaitMs'] as const
 const MAX_LIMIT = 1_000_000
+// under-pressure samples event-loop delay every 10 ms; a shorter interval
+// can hold no sample, which it reports as an infinite delay.
+const MIN_SAMPLE_INTERVAL_MS = 50
 const DAY_SECONDS = 86_400
 const PRIORITY_EXPECTATION = `one of ${PRIORITIES.map((name) => `'${name}'`).join(', ')}`
 
@@ -192,7 +195,7 @@ function resolvePressure (value: unknown): ResolvedPressureOptions | false {
     maxEventLoopUtilization: optionalNumberBetween(options.maxEventLoopUtilization, 'loadShedding.pressure.maxEventLoopUtilization', 0, 0, 1),
     maxHeapUsedBytes: bytes('maxHeapUsedBytes'),
     maxRssBytes: bytes('maxRssBytes'),
-    sampleInterval: optionalIntegerBetween(options.sampleInterval, 'loadShedding.pressure.sampleInterval', 250, 10, MAX_TIMER_MS, 'an integer of milliseconds, at least 10'),
+    sampleInterval: optionalIntegerBetween(options.sampleInterval, 'loadShedding.pressure.sampleInterval', 250, MIN_SAMPLE_INTERVAL_MS, MAX_TIMER_MS, `an integer of milliseconds, at least ${MIN_SAMPLE_INTERVAL_MS}`),
   }
 }
 

@@ -1,0 +1,167 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { AdmissionController, FixedLimit } from '../../../src/load-shedding/index.js'
+import type { AdmissionSettings, Priority, ShedReason, Waiter } from '../../../src/load-shedding/index.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
+import { deferred } from '../../helpers/deferred.js'
+
+const controllers: AdmissionController[] = []
+afterEach(() => {
+  for (const controller of controllers.splice(0)) controller.close('queue-timeout')
+})
+
+function controllerWith (overrides: Partial<AdmissionSettings> = {}): AdmissionController {
+  const controller = new AdmissionController({
+    limit: new FixedLimit(2),
+    maxQueue: 4,
+    maxQueueWaitMs: 1000,
+    criticalReserve: 0,
+    reasons: { full: 'concurrency', timeout: 'queue-timeout' },
+    clock: new ManualClock(),
+    ...overrides,
+  })
+  controllers.push(controller)
+  return controller
+}
+
+interface Recorded { events: string[], waiter: (name: string, priority?: Priority) => Waiter }
+
+function recorder (): Recorded {
+  const events: string[] = []
+  return {
+    events,
+    waiter: (name, priority = 'normal') => ({
+      priority,
+      expiresAt: 0,
+      expiryReason: 'queue-timeout',
+      grant: () => { events.push(`${name} granted`) },
+      shed: (reason: ShedReason) => { events.push(`${name} shed: ${reason}`) },
+    }),
+  }
+}
+
+describe('AdmissionController', () => {
+  it('admits up to the limit, then refuses when nobody may wait', () => {
+    const controller = controllerWith({ maxQueue: 0 })
+    const { waiter } = recorder()
+    expect(controller.tryAcquire('normal')).toBe(true)
+    expect(controller.tryAcquire('normal')).toBe(true)
+    expect(controller.tryAcquire('normal')).toBe(false)
+    expect(controller.enqueue(waiter('third'), undefined, 0)).toEqual({ kind: 'shed', reason: 'concurrency' })
+    expect(controller.inFlight).toBe(2)
+  })
+
+  it('keeps a share of the limit for critical requests', () => {
+    const controller = controllerWith({ limit: new FixedLimit(10), criticalReserve: 0.2 })
+    for (let i = 0; i < 8; i++) expect(controller.tryAcquire('high')).toBe(true)
+    expect(controller.tryAcquire('high')).toBe(false)
+    expect(controller.tryAcquire('critical')).toBe(true)
+    expect(controller.tryAcquire('critical')).toBe(true)
+    expect(controller.tryAcquire('critical')).toBe(false)
+  })
+
+  it('hands freed slots to waiters highest class first, first come first served within a class', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1) })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    for (const [name, priority] of [['low-1', 'low'], ['normal-1', 'normal'], ['critical-1', 'critical'], ['normal-2', 'normal']] as const) {
+      expect(controller.enqueue(waiter(name, priority), undefined, 0)).toEqual({ kind: 'queued' })
+    }
+    for (let i = 0; i < 4; i++) controller.release(0, 1)
+    expect(events).toEqual(['critical-1 granted', 'normal-1 granted', 'normal-2 granted', 'low-1 granted'])
+  })
+
+  it('does not let a newcomer take a slot ahead of a waiter of its class', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1) })
+    const { waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('waiting'), undefined, 0)
+    controller.release(0, 1)
+    expect(controller.inFlight).toBe(1)
+    expect(controller.tryAcquire('normal')).toBe(false)
+  })
+
+  it('refuses a newcomer when the line is full of its class or higher', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueue: 2 })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('a'), undefined, 0)
+    controller.enqueue(waiter('b'), undefined, 0)
+    expect(controller.enqueue(waiter('c'), undefined, 0)).toEqual({ kind: 'shed', reason: 'concurrency' })
+    expect(controller.enqueue(waiter('low', 'low'), undefined, 0)).toEqual({ kind: 'shed', reason: 'concurrency' })
+    expect(controller.queued).toBe(2)
+    expect(events).toEqual([])
+  })
+
+  it('makes room in a full line by refusing the newest waiter of the lowest class', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueue: 3 })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('low-old', 'low'), undefined, 0)
+    controller.enqueue(waiter('low-new', 'low'), undefined, 0)
+    controller.enqueue(waiter('normal'), undefined, 0)
+    expect(controller.enqueue(waiter('high', 'high'), undefined, 0)).toEqual({ kind: 'queued' })
+    expect(events).toEqual(['low-new shed: concurrency'])
+    expect(controller.queued).toBe(3)
+  })
+
+  it('refuses a waiter whose wait ran out, with the timeout reason', async () => {
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueueWaitMs: 5, clock: { now: () => performance.now() } })
+    const shed = deferred<ShedReason>()
+    controller.tryAcquire('normal')
+    controller.enqueue({ priority: 'normal', expiresAt: 0, expiryReason: 'queue-timeout', grant: () => shed.reject(new Error('granted')), shed: shed.resolve }, undefined, performance.now())
+    expect(await shed.promise).toBe('queue-timeout')
+    expect(controller.queued).toBe(0)
+  })
+
+  it('refuses at once a request whose remaining budget is below the usual latency', () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), clock })
+    const { waiter } = recorder()
+    controller.tryAcquire('normal')
+    clock.advance(40)
+    controller.release(clock.now() - 40, 1)
+    expect(controller.meanLatencyMs).toBe(40)
+    controller.tryAcquire('normal')
+    expect(controller.enqueue(waiter('short'), 30, clock.now())).toEqual({ kind: 'shed', reason: 'deadline' })
+    expect(controller.enqueue(waiter('long'), 500, clock.now())).toEqual({ kind: 'queued' })
+  })
+
+  it('lets a request wait only as long as its deadline allows, and names the deadline when that runs out', async () => {
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueueWaitMs: 10_000, clock: { now: () => performance.now() } })
+    const shed = deferred<ShedReason>()
+    controller.tryAcquire('normal')
+    controller.enqueue({ priority: 'normal', expiresAt: 0, expiryReason: 'queue-timeout', grant: () => shed.reject(new Error('granted')), shed: shed.resolve }, 5, performance.now())
+    expect(await shed.promise).toBe('deadline')
+  })
+
+  it('takes a cancelled waiter out of line', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1) })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    const gone = waiter('gone')
+    controller.enqueue(gone, undefined, 0)
+    controller.cancel(gone)
+    controller.release(0, 1)
+    expect(events).toEqual([])
+    expect(controller.inFlight).toBe(0)
+  })
+
+  it('frees an abandoned slot for the next waiter without counting its latency', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1) })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('next'), undefined, 0)
+    controller.abandon()
+    expect(events).toEqual(['next granted'])
+    expect(controller.meanLatencyMs).toBe(0)
+  })
+
+  it('counts running and waiting requests as the backlog', () => {
+    const controller = controllerWith({ limit: new FixedLimit(2) })
+    const { waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('w'), undefined, 0)
+    expect(controller.backlog).toBe(3)
+  })
+})

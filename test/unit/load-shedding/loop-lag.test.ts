@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest'
+import { LoopLagDetector } from '../../../src/load-shedding/index.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
+
+const endOfTurn = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
+
+/**
+ * Plays one turn of the event loop: a request at its start, `lengthMs` of
+ * work, and requests of the given classes at its end. Returns which of
+ * those were shed.
+ */
+async function turn (detector: LoopLagDetector, clock: ManualClock, lengthMs: number, late: Array<'low' | 'normal' | 'high' | 'critical'> = []): Promise<boolean[]> {
+  expect(detector.shouldShed('normal', clock.now())).toBe(false)
+  clock.advance(lengthMs)
+  const shed = late.map((priority) => detector.shouldShed(priority, clock.now()))
+  await endOfTurn()
+  return shed
+}
+
+describe('LoopLagDetector', () => {
+  it('sheds nothing while turns are short', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 50; i++) expect(await turn(detector, clock, 4, ['low', 'normal'])).toEqual([false, false])
+    expect(detector.laggingForMs(clock.now())).toBe(0)
+  })
+
+  it('sheds nothing for a single long turn', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    expect(await turn(detector, clock, 80, ['low', 'normal', 'high'])).toEqual([false, false, false])
+  })
+
+  it('once turns have lagged for an interval, sheds late requests by class, never critical', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    expect(detector.laggingForMs(clock.now())).toBeGreaterThanOrEqual(100)
+    // 7 ms into a turn: past the target (normal) but within twice the target (high).
+    expect(await turn(detector, clock, 7, ['low', 'normal', 'high', 'critical'])).toEqual([true, true, false, false])
+    expect(await turn(detector, clock, 11, ['high', 'critical'])).toEqual([true, false])
+  })
+
+  it('admits the first request of every turn', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    expect(detector.shouldShed('low', clock.now())).toBe(false)
+    await endOfTurn()
+  })
+
+  it('stops shedding after an interval of short turns', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    expect(await turn(detector, clock, 2, ['low'])).toEqual([true])
+    for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
+    expect(detector.laggingForMs(clock.now())).toBe(0)
+    expect(await turn(detector, clock, 4, ['low'])).toEqual([false])
+  })
+
+  it('stops shedding at once when the loop pauses between turns', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    clock.advance(50)
+    expect(await turn(detector, clock, 4, ['low'])).toEqual([false])
+    expect(detector.laggingForMs(clock.now())).toBe(0)
+  })
+
+  it('resumes shedding at once when lag returns soon after it ended', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    clock.advance(50)
+    await turn(detector, clock, 2)
+    await turn(detector, clock, 12)
+    expect(await turn(detector, clock, 12, ['low'])).toEqual([true])
+  })
+})
