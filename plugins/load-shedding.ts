@@ -187,6 +187,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     clock: settings.clock,
   })
   const bulkheads = new Map<string, AdmissionController>()
+  const bulkheadOf = new WeakMap<RouteSheddingConfig, { controller: AdmissionController, label: string }>()
   let warnedAt = -Infinity
   let shedAtWarning = 0
   const shedder: Shedder = {
@@ -235,7 +236,14 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     const route = resolveRouteShedding(routeOptions.config?.shedding, settings, label)
     if (route === false) return
     let controller = shared
-    if (route.bulkhead !== undefined) {
+    let bulkheadLabel: string | undefined
+    const declared = routeOptions.config?.shedding
+    const sibling = routeOptions.method === 'HEAD' && typeof declared === 'object' ? bulkheadOf.get(declared) : undefined
+    if (sibling !== undefined) {
+      // Fastify's implicit HEAD route shares its GET route's config: one bulkhead for both.
+      controller = sibling.controller
+      bulkheadLabel = sibling.label
+    } else if (route.bulkhead !== undefined) {
       controller = new AdmissionController({
         limit: new FixedLimit(route.bulkhead.maxConcurrent),
         maxQueue: route.bulkhead.maxQueue,
@@ -245,8 +253,10 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
         clock: settings.clock,
       })
       bulkheads.set(label, controller)
+      bulkheadLabel = label
+      if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label })
     }
-    const admission = { priority: route.priority, controller, bulkhead: route.bulkhead === undefined ? undefined : label }
+    const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel }
     appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
   })
 }

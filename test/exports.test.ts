@@ -12,6 +12,7 @@ describe('package exports', () => {
     ['problemDetails', 'fastify-resilience/problem-details'],
     ['deadlines', 'fastify-resilience/deadlines'],
     ['idempotency', 'fastify-resilience/idempotency'],
+    ['loadShedding', 'fastify-resilience/load-shedding'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
@@ -38,6 +39,11 @@ describe('package exports', () => {
       const Constructor = ErrorClass as unknown as new (...args: unknown[]) => Error & { code: string }
       expect(new Constructor('a', 'b', 'c', 'd').code).toBe(code)
     }
+  })
+
+  it('exports the priority classes and shed reasons', () => {
+    expect(entry.PRIORITIES).toEqual(['critical', 'high', 'normal', 'low'])
+    expect(entry.SHED_REASONS).toEqual(['concurrency', 'queue-timeout', 'deadline', 'pressure', 'bulkhead'])
   })
 
   it('exports the problem helpers', () => {

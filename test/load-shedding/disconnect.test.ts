@@ -1,0 +1,58 @@
+import { connect } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { TestApp } from '../helpers/app.js'
+import { deferred } from '../helpers/deferred.js'
+import { listen } from '../helpers/listen.js'
+import { sheddingApp } from './helpers.js'
+
+let current: TestApp | undefined
+afterEach(async () => { await current?.app.close() })
+
+async function waitFor (condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  expect(condition()).toBe(true)
+}
+
+describe('load shedding: connection drops', () => {
+  it('frees the slot of a request whose client went away, without waiting for its handler', async () => {
+    current = await sheddingApp({ loopLag: false, pressure: false, limit: 1, maxQueue: 0 })
+    const { app } = current
+    const started = deferred()
+    const gate = deferred()
+    app.get('/slow', async () => { started.resolve(); await gate.promise; return {} })
+    app.get('/next', async () => ({ next: true }))
+    const port = await listen(app)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await started.promise
+    expect(app.loadShedding.stats().inFlight).toBe(1)
+    socket.destroy()
+    await waitFor(() => app.loadShedding.stats().inFlight === 0)
+    const response = await fetch(`http://127.0.0.1:${port}/next`)
+    expect(response.status).toBe(200)
+    gate.resolve()
+  })
+
+  it('frees the slot once, not again when the handler finishes after its client went away', async () => {
+    current = await sheddingApp({ loopLag: false, pressure: false, limit: 2, maxQueue: 0 })
+    const { app } = current
+    const started = deferred()
+    const gate = deferred()
+    app.get('/slow', async () => {
+      started.resolve()
+      await gate.promise
+      return {}
+    })
+    const port = await listen(app)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await started.promise
+    socket.destroy()
+    await waitFor(() => app.loadShedding.stats().inFlight === 0)
+    gate.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, admitted: 1 })
+  })
+})
