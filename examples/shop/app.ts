@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
+import { performance } from 'node:perf_hooks'
 import resilience, { ProblemError, RedisIdempotencyStore, problemClientErrorHandler } from '../../plugins/index.js'
 
 export interface ShopOptions {
@@ -17,6 +18,14 @@ const PRODUCTS: readonly Product[] = [
   { id: 2, name: 'Hand grinder', price: 8900 },
   { id: 3, name: 'Milk jug', price: 1500 },
 ]
+
+/** Ranks products for a customer; stands in for a few milliseconds of model scoring. */
+function scoreRecommendations (): Product[] {
+  const until = performance.now() + 4
+  let spins = 0
+  while (performance.now() < until) spins++
+  return [...PRODUCTS].sort((a, b) => ((a.id * spins) % 7) - ((b.id * spins) % 7)).slice(0, 2)
+}
 
 /** A small shop API: products, and orders that charge a payment provider. */
 export async function buildShop (options: ShopOptions): Promise<FastifyInstance> {
@@ -40,7 +49,8 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
     },
   })
 
-  app.get('/health', async () => ({ status: 'ok' }))
+  // Health checks must answer even when the shop sheds load.
+  app.get('/health', { config: { shedding: false } }, async () => ({ status: 'ok' }))
 
   app.get('/products', async () => PRODUCTS)
 
@@ -51,8 +61,13 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
     return product ?? reply.problem({ type: 'product-not-found', detail: `There is no product ${request.params.id}.`, productId: request.params.id })
   })
 
+  // Nice to have and costly: scoring products takes a few milliseconds of
+  // CPU, so a flood of these is what overloads the shop. Shed first.
+  app.get('/recommendations', { config: { shedding: { priority: 'low' } } }, async () => scoreRecommendations())
+
   app.post<{ Body: { productId: number, quantity: number } }>('/orders', {
-    config: { deadline: { timeoutMs: 2000 }, idempotency: {} },
+    // Orders are the business: shed last, and never for event-loop lag.
+    config: { deadline: { timeoutMs: 2000 }, idempotency: {}, shedding: { priority: 'critical' } },
     schema: {
       body: {
         type: 'object',

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { buildShop } from './app.js'
+import { burst } from './burst.js'
 import { startPayments } from './payments.js'
 import type { PaymentsService } from './payments.js'
 
@@ -28,8 +29,53 @@ interface Step {
    * `giveUpAfterMs`, then retries after `pauseBeforeMs`. One attempt by default.
    */
   attempts?: Array<{ giveUpAfterMs?: number, pauseBeforeMs?: number }>
+  /**
+   * A scene that needs more than one request: it gets the shop's address
+   * and returns the answer it is judged by, with what it observed.
+   */
+  scene?: (base: URL) => Promise<{ answer: Answer, observations: string[] }>
   expectedStatus: number
   why: string
+}
+
+interface Answer { status: number, text: string, elapsedMs: number }
+
+const ORDER = JSON.stringify({ productId: 3, quantity: 1 })
+
+/** Sends one order and times it. */
+async function order (base: URL): Promise<Answer> {
+  const startedAt = performance.now()
+  const response = await fetch(new URL('/orders', base), { method: 'POST', headers: { 'content-type': 'application/json' }, body: ORDER })
+  return { status: response.status, text: await response.text(), elapsedMs: Math.round(performance.now() - startedAt) }
+}
+
+/**
+ * Floods the shop with recommendation requests from another thread (10
+ * waves of 60 at once, many times what it can score) while a customer
+ * places five orders, and reports what each side got.
+ */
+async function overloadScene (base: URL): Promise<{ answer: Answer, observations: string[] }> {
+  const flood = burst(Number(base.port), Array.from({ length: 60 }, () => '/recommendations'), 10)
+  const orders: Answer[] = []
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    orders.push(await order(base))
+  }
+  const recommendations = await flood
+  const shed = recommendations.filter((result) => result.status === 503)
+  const served = recommendations.filter((result) => result.status === 200).length
+  const reasons = [...new Set(shed.map((result) => (JSON.parse(result.body) as { reason?: string }).reason))].join(', ')
+  const waits = shed.map((result) => Number(result.retryAfter))
+  const created = orders.filter((answer) => answer.status === 201).length
+  const last = orders.at(-1) as Answer
+  return {
+    answer: last,
+    observations: [
+      `GET /recommendations ×${recommendations.length}: ${served} served, ${shed.length} shed with 503 overloaded (reason: ${reasons || 'none'}), Retry-After ${Math.min(...waits)}–${Math.max(...waits)} s`,
+      `POST /orders ×${orders.length} meanwhile: ${created} created, in ${orders.map((answer) => answer.elapsedMs).join(', ')} ms`,
+      ...(shed[0] === undefined ? [] : [`a shed answer: ${shed[0].body}`]),
+    ],
+  }
 }
 
 // Set by the idempotency scene to count the charges it causes.
@@ -73,6 +119,14 @@ const STEPS: readonly Step[] = [
     path: '/basket',
     expectedStatus: 404,
     why: 'Unknown routes get a plain HTTP problem: `about:blank` with the reason phrase as title (RFC 9457 §4.2).',
+  },
+  {
+    title: 'A flood of recommendation requests while customers order',
+    method: 'GET',
+    path: '/recommendations',
+    scene: overloadScene,
+    expectedStatus: 201,
+    why: 'Recommendations are `low` priority and cost CPU. Once the event loop lags for 100 ms, the shop sheds late `low` requests in every turn (503 `overloaded`, a jittered Retry-After), so `critical` orders keep going through quickly.',
   },
   {
     title: 'A 300 ms budget meets a slow payment provider',
@@ -147,8 +201,16 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       write(`\n${index + 1}. ${step.title}`)
       const headers = { ...(step.body === undefined ? {} : { 'content-type': 'application/json' }), ...step.headers }
       const shownHeaders = Object.entries(step.headers ?? {}).map(([name, value]) => ` [${name}: ${value}]`).join('')
-      const answers: Array<{ status: number, text: string, elapsedMs: number }> = []
-      for (const attempt of step.attempts ?? [{}]) {
+      const answers: Answer[] = []
+      const observations: string[] = []
+      if (step.scene !== undefined) {
+        write(`   → ${step.method} ${step.path}, many at once`)
+        const { answer, observations: seen } = await step.scene(new URL(base))
+        write(`   ← last order: ${answer.status} after ${answer.elapsedMs} ms`)
+        answers.push(answer)
+        observations.push(...seen)
+      }
+      for (const attempt of step.scene === undefined ? step.attempts ?? [{}] : []) {
         if (attempt.pauseBeforeMs !== undefined) await new Promise((resolve) => setTimeout(resolve, attempt.pauseBeforeMs))
         write(`   → ${step.method} ${step.path}${shownHeaders}${step.body === undefined ? '' : ` ${step.body}`}`)
         const startedAt = performance.now()
@@ -171,7 +233,7 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       }
       const last = answers.at(-1)
       if (last === undefined) throw new Error(`step "${step.title}" got no answer`)
-      const observations = await step.observe?.(payments) ?? []
+      observations.push(...await step.observe?.(payments) ?? [])
       if (answers.length > 1) observations.push(`all ${answers.length} answers identical: ${answers.every((answer) => answer.status === last.status && answer.text === last.text) ? 'yes' : 'no'}`)
       for (const line of observations) write(`   ${line}`)
       write(`   why: ${step.why}`)

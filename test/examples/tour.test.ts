@@ -6,21 +6,27 @@ describe('shop demo tour', () => {
     const lines: string[] = []
     const results = await runTour((line) => lines.push(line))
     expect(results.map((result) => result.status)).toEqual(results.map((result) => result.expectedStatus))
-    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 504, 201, 502, 503])
+    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 201, 504, 201, 502, 503])
     for (const result of results.filter((entry) => entry.status >= 400)) {
       expect(result.body).toMatchObject({ status: result.status, instance: expect.any(String) })
     }
     expect(results[1]?.body).toMatchObject({ errors: [{ location: 'body', pointer: '/productId' }] })
     expect(lines.filter((line) => line.startsWith('   why: '))).toHaveLength(results.length)
 
-    const deadlineStep = results[5]
+    const flood = results[5]
+    const shedCount = Number(/(\d+) shed with 503 overloaded \(reason: pressure\), Retry-After \d+–\d+ s$/.exec(flood?.observations[0] ?? '')?.[1])
+    expect(shedCount).toBeGreaterThan(0)
+    expect(flood?.observations[1]).toMatch(/^POST \/orders ×5 meanwhile: 5 created, in /)
+    expect(JSON.parse(flood?.observations[2]?.replace('a shed answer: ', '') ?? '{}')).toMatchObject({ status: 503, reason: 'pressure', priority: 'low' })
+
+    const deadlineStep = results[6]
     expect(deadlineStep?.body).toMatchObject({ type: 'https://shop.example.com/problems/deadline-exceeded', timeoutMs: 290 })
     const forwarded = Number(/x-request-timeout-ms: (\d+)/.exec(deadlineStep?.observations[0] ?? '')?.[1])
     expect(forwarded).toBeGreaterThan(0)
     expect(forwarded).toBeLessThanOrEqual(290)
     expect(deadlineStep?.observations[1]).toBe('provider call abandoned by the shop: true; customer charged: no')
 
-    const retried = results[6]
+    const retried = results[7]
     expect(retried?.observations).toEqual(['customer charged 1 time for 4 attempts', 'all 3 answers identical: yes'])
   })
 })

@@ -6,7 +6,7 @@ import resilience from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { listen } from '../helpers/listen.js'
-import { burst } from '../helpers/burst.js'
+import { burst } from '../../examples/shop/burst.js'
 import { expectShed, sheddingApp } from './helpers.js'
 
 let current: TestApp | undefined

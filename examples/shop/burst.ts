@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 
-export interface BurstResult { path: string, status: number, body: string }
+export interface BurstResult { path: string, status: number, retryAfter: string | null, body: string }
 
 /**
  * Sends `waves` waves of concurrent GETs, one per path, from a worker

@@ -12,9 +12,9 @@ function get (path) {
     const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
       let body = ''
       res.on('data', (chunk) => { body += chunk })
-      res.on('end', () => resolve({ path, status: res.statusCode, body }))
+      res.on('end', () => resolve({ path, status: res.statusCode, retryAfter: res.headers['retry-after'] ?? null, body }))
     })
-    req.on('error', (error) => resolve({ path, status: 0, body: String(error) }))
+    req.on('error', (error) => resolve({ path, status: 0, retryAfter: null, body: String(error) }))
     req.end()
   })
 }
