@@ -10,6 +10,8 @@ export interface OpenLoopResult {
    * the run ends counts with the time it had waited so far.
    */
   p99Ms: number
+  /** p50 latency of the same requests. */
+  p50Ms: number
   /** Requests still unanswered when the run ended. */
   unanswered: number
   sent: number
@@ -101,6 +103,7 @@ export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResul
     goodput: okInWindow / (options.seconds - options.skipSeconds),
     unanswered,
     p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? Number.NaN,
     ok: latencies.length - unanswered,
     ...counts,
   }

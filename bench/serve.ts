@@ -69,7 +69,6 @@ function addOverloadRoutes (app: FastifyInstance): void {
     await downstream.call()
     return { done: true }
   })
-  app.get('/_control/shedding', { config: { shedding: false } }, async () => app.hasDecorator('loadShedding') ? app.loadShedding.stats() : {})
   app.post<{ Querystring: { ms: string } }>('/_control/downstream', { config: { shedding: false } }, async (request) => {
     downstream.latencyMs = Number(request.query.ms)
     return { latencyMs: downstream.latencyMs }

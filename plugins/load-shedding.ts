@@ -83,7 +83,7 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   shedder.noteShed(now)
   const seconds = retryAfterSeconds(controller.backlog, controller.drainPerSecond(now), settings.retryAfter, settings.random)
   request.log.debug({ reason, priority, retryAfter: seconds }, 'request shed')
-  const facts = { reason, priority, limit: controller.limit, queued: controller.queued, maxQueueWaitMs: settings.maxQueueWaitMs }
+  const facts = { reason, priority, limit: controller.limit, inFlight: controller.inFlight, queued: controller.queued, maxQueueWaitMs: settings.maxQueueWaitMs }
   reply.header('retry-after', String(seconds))
   reply.problem({
     type: 'overloaded',

@@ -6,6 +6,7 @@ export interface ShedFacts {
   reason: ShedReason
   priority: Priority
   limit: number
+  inFlight: number
   queued: number
   maxQueueWaitMs: number
   /** For `bulkhead`: the route. */
@@ -18,7 +19,7 @@ export interface ShedFacts {
 export function shedDetail (facts: ShedFacts): string {
   switch (facts.reason) {
     case 'concurrency':
-      return `The server is running ${facts.limit} requests, its current limit, with ${facts.queued} waiting for a slot.`
+      return `The server is running ${facts.inFlight} requests, as many as its concurrency limit allows for ${facts.priority} requests, and ${facts.queued} are waiting.`
     case 'queue-timeout':
       return `No slot freed up within ${facts.maxQueueWaitMs} ms, the longest a request may wait.`
     case 'deadline':

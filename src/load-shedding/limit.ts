@@ -48,7 +48,8 @@ export interface GradientLimitSettings {
  * within `tolerance` × baseline the limit grows by about √limit per window;
  * once requests start to queue somewhere (in this process or downstream),
  * latency rises, the gradient `tolerance × baseline / short` drops below 1
- * and the limit shrinks in proportion, down to half per window. A limit that
+ * and the limit shrinks in proportion at once, down to half per window.
+ * Growth is smoothed; shrinking is not. A limit that
  * is not being used (fewer than half its slots taken, nothing refused)
  * does not grow, so it never drifts far above what the server has proven.
  */
@@ -109,7 +110,9 @@ export class GradientLimit implements ConcurrencyLimit {
     if (peakInFlight < limit / 2 && !refused) return
     const gradient = Math.min(1, Math.max(0.5, tolerance * this.#baseline / shortRtt))
     const target = limit * gradient + Math.sqrt(limit)
-    const next = limit * (1 - smoothing) + target * smoothing
+    // Back off at once, grow cautiously: a queue that is building costs
+    // every request latency now, a limit set too low only a few refusals.
+    const next = target < limit ? target : limit * (1 - smoothing) + target * smoothing
     this.#estimate = Math.min(maxLimit, Math.max(minLimit, next))
   }
 }

@@ -12,7 +12,7 @@ import type { RetryAfterSettings } from './retry-after.js'
 
 /** Tuning of the adaptive concurrency limit; see the README for the algorithm. */
 export interface AdaptiveLimitOptions {
-  /** @default 50 */
+  /** @default 100 */
   initialLimit?: number
   /** @default 8 */
   minLimit?: number
@@ -50,7 +50,11 @@ export interface LoadSheddingOptions<Request = unknown> {
    * @default adaptive with the defaults of {@link AdaptiveLimitOptions}
    */
   limit?: AdaptiveLimitOptions | number | false
-  /** Requests that may wait for a slot when the limit is reached; 0 refuses at once. @default 64 */
+  /**
+   * Requests that may wait for a slot when the limit is reached; 0 refuses
+   * at once. The wait is bounded by time (maxQueueWaitMs); this bounds memory.
+   * @default 1000
+   */
   maxQueue?: number
   /** Longest time a request may wait for a slot, in milliseconds. @default 50 */
   maxQueueWaitMs?: number
@@ -168,7 +172,7 @@ function resolveLimit (value: unknown): GradientLimitSettings | number | false {
   return {
     minLimit,
     maxLimit,
-    initialLimit: optionalIntegerBetween(options.initialLimit, 'loadShedding.limit.initialLimit', Math.min(maxLimit, Math.max(minLimit, 50)), minLimit, maxLimit, `an integer from minLimit (${minLimit}) to maxLimit (${maxLimit})`),
+    initialLimit: optionalIntegerBetween(options.initialLimit, 'loadShedding.limit.initialLimit', Math.min(maxLimit, Math.max(minLimit, 100)), minLimit, maxLimit, `an integer from minLimit (${minLimit}) to maxLimit (${maxLimit})`),
     tolerance: optionalNumberBetween(options.tolerance, 'loadShedding.limit.tolerance', 1.5, 1, 10),
     smoothing: optionalNumberBetween(options.smoothing, 'loadShedding.limit.smoothing', 0.2, 0.01, 1),
     windowMs: milliseconds(options.windowMs, 'loadShedding.limit.windowMs', 100),
@@ -224,7 +228,7 @@ export function resolveLoadSheddingOptions<Request> (options: unknown): Resolved
   }
   return {
     limit: resolveLimit(options.limit),
-    maxQueue: count(options.maxQueue, 'loadShedding.maxQueue', 64, 0),
+    maxQueue: count(options.maxQueue, 'loadShedding.maxQueue', 1000, 0),
     maxQueueWaitMs: milliseconds(options.maxQueueWaitMs, 'loadShedding.maxQueueWaitMs', 50),
     criticalReserve: optionalNumberBetween(options.criticalReserve, 'loadShedding.criticalReserve', 0.1, 0, 1),
     priority: functionOption<(request: Request) => Priority>(options.priority, 'loadShedding.priority'),

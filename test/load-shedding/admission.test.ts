@@ -18,7 +18,7 @@ describe('load shedding: concurrency limit and wait queue', () => {
     const first = app.inject('/work')
     await settle(app)
     const body = expectShed(await app.inject('/work'), 'concurrency')
-    expect(body).toMatchObject({ priority: 'normal', detail: 'The server is running 1 requests, its current limit, with 0 waiting for a slot.' })
+    expect(body).toMatchObject({ priority: 'normal', detail: 'The server is running 1 requests, as many as its concurrency limit allows for normal requests, and 0 are waiting.' })
     expect(typeof body.instance).toBe('string')
     gate.resolve()
     expect((await first).statusCode).toBe(200)
