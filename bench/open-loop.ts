@@ -83,7 +83,8 @@ export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResul
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const elapsedMs = performance.now() - startedAt
-      const due = Math.min(total, Math.floor(elapsedMs * options.rate / 1000))
+      // Request i is due at i / rate seconds: those due by now are sent now.
+      const due = Math.min(total, Math.floor(elapsedMs * options.rate / 1000) + 1)
       for (; issued < due; issued++) pending.push(send(startedAt + issued * 1000 / options.rate))
       if (issued >= total) resolve()
       else setTimeout(tick, 1)
