@@ -77,22 +77,23 @@ describe('GradientLimit', () => {
     expect(growing.current).toBe(100)
   })
 
-  it('takes a lasting change of latency as the new normal after about baselineWindows windows', () => {
+  /** A limit that learned 10 ms, then saw `slowMs` for 20 windows; returns it, the time and its value then. */
+  function squeezed (slowMs: number): { limit: GradientLimit, now: number, squeezedTo: number } {
     const limit = new GradientLimit(SETTINGS)
-    let now = feed(limit, 10, 10, 20)
-    now = feed(limit, 20, 50, 20, now)
-    const squeezed = limit.current
+    const now = feed(limit, 20, slowMs, 20, feed(limit, 10, 10, 20))
+    return { limit, now, squeezedTo: limit.current }
+  }
+
+  it('takes a lasting change of latency as the new normal after about baselineWindows windows', () => {
+    const { limit, now, squeezedTo } = squeezed(50)
     feed(limit, 300, 50, 100, now)
     expect(limit.baselineMs).toBeGreaterThan(40)
-    expect(limit.current).toBeGreaterThan(squeezed * 2)
+    expect(limit.current).toBeGreaterThan(squeezedTo * 2)
   })
 
   it('recovers after latency falls back', () => {
-    const limit = new GradientLimit(SETTINGS)
-    let now = feed(limit, 10, 10, 20)
-    now = feed(limit, 20, 80, 20, now)
-    const squeezed = limit.current
+    const { limit, now, squeezedTo } = squeezed(80)
     feed(limit, 40, 10, 100, now)
-    expect(limit.current).toBeGreaterThan(squeezed * 2)
+    expect(limit.current).toBeGreaterThan(squeezedTo * 2)
   })
 })
