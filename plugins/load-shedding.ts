@@ -117,7 +117,8 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
       expiresAt: 0,
       expiryReason: 'queue-timeout',
       grant () {
-        if (reply.sent) {
+        // Answered meanwhile (its deadline passed), or its client is gone: nothing to run.
+        if (reply.sent || request.socket?.destroyed === true) {
           controller.abandon()
           return
         }

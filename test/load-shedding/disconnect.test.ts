@@ -55,4 +55,31 @@ describe('load shedding: connection drops', () => {
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, admitted: 1 })
   })
+
+  it('does not run a waiting request whose client went away before a slot freed up', async () => {
+    current = await sheddingApp({ loopLag: false, pressure: false, limit: 1, maxQueue: 5, maxQueueWaitMs: 10_000 })
+    const { app } = current
+    const gate = deferred()
+    const ran: string[] = []
+    app.get('/work/:name', async (request) => {
+      const { name } = request.params as { name: string }
+      ran.push(name)
+      if (name === 'first') await gate.promise
+      return {}
+    })
+    const port = await listen(app)
+    const first = fetch(`http://127.0.0.1:${port}/work/first`)
+    await waitFor(() => ran.length === 1)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /work/gone HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await waitFor(() => app.loadShedding.stats().queued === 1)
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    gate.resolve()
+    expect((await first).status).toBe(200)
+    expect((await fetch(`http://127.0.0.1:${port}/work/after`)).status).toBe(200)
+    expect(ran).toEqual(['first', 'after'])
+    expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, queued: 0 })
+  })
 })
