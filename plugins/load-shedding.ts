@@ -96,6 +96,8 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
 function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
   const { settings, lag, ladder } = shedder
   return function sheddingOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    // The client left during an earlier hook: its close event has passed, so a slot taken now would never come back.
+    if (request.socket?.destroyed === true) return
     const priority = route.priority ?? shedder.priorityOf(request)
     const now = settings.clock.now()
     if (lag?.shouldShed(priority, now) === true) {
@@ -112,11 +114,14 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
       done()
       return
     }
+    // A client that leaves while waiting gives its place in line back at once.
+    const leave = (): void => controller.cancel(waiter)
     const waiter: Waiter = {
       priority,
       expiresAt: 0,
       expiryReason: 'queue-timeout',
       grant () {
+        reply.raw.removeListener('close', leave)
         // Answered meanwhile (its deadline passed), or its client is gone: nothing to run.
         if (reply.sent || request.socket?.destroyed === true) {
           controller.abandon()
@@ -126,12 +131,14 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
         done()
       },
       shed (reason) {
+        reply.raw.removeListener('close', leave)
         if (!reply.sent) shed(request, reply, reason, priority, route, shedder)
       },
     }
     const budgetMs = shedder.hasDeadlines ? request.deadline.remainingMs() : undefined
     const outcome = controller.enqueue(waiter, budgetMs, now)
     if (outcome.kind === 'shed') shed(request, reply, outcome.reason, priority, route, shedder)
+    else reply.raw.once('close', leave)
   }
 }
 
@@ -195,7 +202,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     settings,
     shared,
     counters,
-    lag: settings.loopLag === false ? undefined : new LoopLagDetector(settings.loopLag, settings.clock.now),
+    lag: settings.loopLag === false ? undefined : new LoopLagDetector(settings.loopLag, () => settings.clock.now()),
     ladder,
     hasDeadlines: app.hasRequestDecorator('deadline'),
     priorityOf: createPriorityOf(settings, app),

@@ -82,4 +82,49 @@ describe('load shedding: connection drops', () => {
     expect(ran).toEqual(['first', 'after'])
     expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, queued: 0 })
   })
+
+  it('gives a waiting request\'s place in line back as soon as its client leaves', async () => {
+    current = await sheddingApp({ loopLag: false, pressure: false, limit: 1, maxQueue: 5, maxQueueWaitMs: 10_000 })
+    const { app } = current
+    const gate = deferred()
+    app.get('/slow', async () => { await gate.promise; return {} })
+    const port = await listen(app)
+    const first = fetch(`http://127.0.0.1:${port}/slow`)
+    await waitFor(() => app.loadShedding.stats().inFlight === 1)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await waitFor(() => app.loadShedding.stats().queued === 1)
+    socket.destroy()
+    await waitFor(() => app.loadShedding.stats().queued === 0)
+    gate.resolve()
+    expect((await first).status).toBe(200)
+    expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, admitted: 1 })
+  })
+
+  it('takes no slot for a request whose client left during an earlier onRequest hook', async () => {
+    current = await sheddingApp({ loopLag: false, pressure: false, limit: 1, maxQueue: 0 })
+    const { app } = current
+    const inAuth = deferred()
+    const authDone = deferred()
+    app.addHook('onRequest', async (request) => {
+      if (request.url !== '/after') {
+        inAuth.resolve()
+        await authDone.promise
+      }
+    })
+    app.get('/slow', async () => ({}))
+    app.get('/after', async () => ({ after: true }))
+    const port = await listen(app)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await inAuth.promise
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    authDone.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, admitted: 0 })
+    expect((await fetch(`http://127.0.0.1:${port}/after`)).status).toBe(200)
+  })
 })
