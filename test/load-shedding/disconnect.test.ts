@@ -1,4 +1,5 @@
 import { connect } from 'node:net'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
@@ -7,6 +8,14 @@ import { sheddingApp } from './helpers.js'
 
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
+
+/** Sends a GET over a raw connection that the test can drop mid-request. */
+function rawGet (port: number, path: string): Socket {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
+  return socket
+}
 
 async function waitFor (condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
@@ -22,9 +31,7 @@ describe('load shedding: connection drops', () => {
     app.get('/slow', async () => { started.resolve(); await gate.promise; return {} })
     app.get('/next', async () => ({ next: true }))
     const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/slow')
     await started.promise
     expect(app.loadShedding.stats().inFlight).toBe(1)
     socket.destroy()
@@ -45,9 +52,7 @@ describe('load shedding: connection drops', () => {
       return {}
     })
     const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/slow')
     await started.promise
     socket.destroy()
     await waitFor(() => app.loadShedding.stats().inFlight === 0)
@@ -70,9 +75,7 @@ describe('load shedding: connection drops', () => {
     const port = await listen(app)
     const first = fetch(`http://127.0.0.1:${port}/work/first`)
     await waitFor(() => ran.length === 1)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /work/gone HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/work/gone')
     await waitFor(() => app.loadShedding.stats().queued === 1)
     socket.destroy()
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -91,9 +94,7 @@ describe('load shedding: connection drops', () => {
     const port = await listen(app)
     const first = fetch(`http://127.0.0.1:${port}/slow`)
     await waitFor(() => app.loadShedding.stats().inFlight === 1)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/slow')
     await waitFor(() => app.loadShedding.stats().queued === 1)
     socket.destroy()
     await waitFor(() => app.loadShedding.stats().queued === 0)
@@ -116,9 +117,7 @@ describe('load shedding: connection drops', () => {
     app.get('/slow', async () => ({}))
     app.get('/after', async () => ({ after: true }))
     const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/slow')
     await inAuth.promise
     socket.destroy()
     await new Promise((resolve) => setTimeout(resolve, 20))
