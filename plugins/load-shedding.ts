@@ -29,6 +29,7 @@ import type {
   Waiter,
 } from '../src/load-shedding/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { markShed } from './outcome-marks.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -80,6 +81,7 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   const now = settings.clock.now()
   const { controller } = route
   counters.recordShed(reason, priority)
+  markShed(request)
   shedder.noteShed(now)
   const seconds = retryAfterSeconds(controller.backlog, controller.drainPerSecond(now), settings.retryAfter, settings.random)
   request.log.debug({ reason, priority, retryAfter: seconds }, 'request shed')

@@ -5,6 +5,8 @@ import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
 import { deadlines } from './deadlines.js'
 import type { DeadlinesOptions } from './deadlines.js'
+import { errorBudget } from './error-budget.js'
+import type { ErrorBudgetOptions } from './error-budget.js'
 import { idempotency } from './idempotency.js'
 import { loadShedding } from './load-shedding.js'
 import type { LoadSheddingOptions } from './load-shedding.js'
@@ -22,9 +24,11 @@ export interface ResilienceOptions {
   loadShedding?: LoadSheddingOptions<FastifyRequest> | false
   /** Idempotency keys; applies only to routes with `config.idempotency`. @default {} */
   idempotency?: IdempotencyOptions<FastifyRequest> | false
+  /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
+  errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'idempotency'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'idempotency', 'errorBudget'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -41,7 +45,8 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * then deadlines, so that later capabilities know each request's budget;
  * then load shedding, which refuses what cannot be served within that
  * budget before any work is done; then idempotency, whose store calls are
- * bounded by the budget and which never sees a shed request.
+ * bounded by the budget and which never sees a shed request; then error
+ * budgets, which classify every answer, sheds and deadlines included.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -51,10 +56,12 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const deadlinesOptions = capabilityOptions(options.deadlines, 'deadlines')
   const loadSheddingOptions = capabilityOptions(options.loadShedding, 'loadShedding')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
+  const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
+  if (errorBudgetOptions !== false) await app.register(errorBudget, errorBudgetOptions)
 }
 
 export const resilience = fp(resiliencePlugin, {

@@ -1,0 +1,176 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Registry } from 'prom-client'
+import {
+  ErrorBudgetTracker,
+  SloMetrics,
+  classifyOutcome,
+  maxBurnRate,
+  openSloSpecs,
+  prometheusRules,
+  resolveErrorBudgetOptions,
+  resolveRouteObjectives,
+  ruleLabel,
+  slothSpec,
+} from '../src/error-budget/index.js'
+import type {
+  AlertRule,
+  ErrorBudgetOptions,
+  Objective,
+  ObjectiveDefinition,
+  ResolvedErrorBudgetOptions,
+  RouteMetrics,
+  SliStatus,
+  StateChange,
+  TrackedSli,
+} from '../src/error-budget/index.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
+import { wasShed } from './outcome-marks.js'
+
+/** `app.errorBudget`: the SLOs' status, their events and their exports. */
+export interface ErrorBudget {
+  /** One entry per indicator of each SLO, evaluated now. */
+  status: () => SliStatus[]
+  /** Adds a listener told once per state transition; returns a function that removes it. */
+  onStateChange: (listener: (change: StateChange) => void) => () => void
+  /** Every declared indicator. */
+  objectives: () => Objective[]
+  /** The prom-client registry of the SLO metrics, or undefined with `metrics: false`. */
+  readonly registry: Registry | undefined
+  /** Prometheus recording and alerting rules for the declared SLOs, as YAML. */
+  prometheusRules: (options?: { rules?: readonly AlertRule[] }) => string
+  /** The declared SLOs as a Sloth spec (YAML). */
+  slothSpec: (service: string) => string
+  /** The declared SLOs as OpenSLO v1 documents (YAML). */
+  openSloSpecs: (service: string) => string
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** This route's SLO: an objective, the name of one declared on the plugin, or `false` (not counted). */
+    slo?: ObjectiveDefinition | string | false
+  }
+  interface FastifyInstance {
+    readonly errorBudget: ErrorBudget
+  }
+}
+
+interface Recording {
+  availability: TrackedSli | undefined
+  latency: TrackedSli | undefined
+  metrics: RouteMetrics | undefined
+}
+
+function createRecorder (recording: Recording, clock: ResolvedErrorBudgetOptions<FastifyRequest>['clock'], hasDeadlines: boolean) {
+  const { availability, latency, metrics } = recording
+  const thresholdMs = latency?.objective.thresholdMs ?? Infinity
+  return function errorBudgetOnResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const deadline = hasDeadlines ? request.deadline.outcome : undefined
+    const outcome = classifyOutcome({
+      statusCode: reply.statusCode,
+      deadlineExceeded: deadline === 'deadline-exceeded',
+      // Without deadlines, an answer that never ended means its connection failed.
+      clientClosed: deadline === undefined ? !reply.raw.writableEnded : deadline === 'client-closed',
+      shed: wasShed(request),
+      chaos: false,
+    })
+    const elapsedMs = reply.elapsedTime
+    // Latency is judged on the answers that were good; a failure already counts once.
+    const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > thresholdMs : undefined
+    if (outcome.counted) {
+      const now = clock.now()
+      availability?.counter.add(now, 1, outcome.bad ? 1 : 0)
+      if (slow !== undefined) latency?.counter.add(now, 1, slow ? 1 : 0)
+    }
+    metrics?.record(outcome.reason, slow, elapsedMs / 1000)
+    done()
+  }
+}
+
+function warnUnreachablePages (app: FastifyInstance, objectives: readonly Objective[], rules: readonly AlertRule[]): void {
+  for (const objective of objectives) {
+    const highest = maxBurnRate(objective.target)
+    for (const rule of rules) {
+      if (rule.severity === 'page' && rule.burnRate > highest) {
+        app.log.warn({ slo: objective.name, sli: objective.sli, target: objective.target, rule: ruleLabel(rule) }, `SLO '${objective.name}' (${objective.sli} ${objective.target}) can never page: even with every request bad it burns at ${Math.round(highest * 100) / 100}×, below the rule's ${rule.burnRate}×`)
+      }
+    }
+  }
+}
+
+/**
+ * Per-route SLOs: every response is classified in `onResponse` and counted
+ * in fixed-size time buckets; burn rates follow the SRE workbook's
+ * multiwindow policy; state changes fire events; metrics go to prom-client.
+ */
+const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> = async function errorBudget (app, options) {
+  const settings = resolveErrorBudgetOptions<FastifyRequest>(options)
+  const { clock } = settings
+  const tracker = new ErrorBudgetTracker({ rules: settings.alertRules, minEvents: settings.minEvents }, (error) => {
+    app.log.error({ err: error }, 'an error budget state-change listener threw')
+  })
+  tracker.onStateChange((change) => {
+    const details = { slo: change.name, sli: change.sli, from: change.from, to: change.to, burnRates: change.status.burnRates, budgetRemaining: change.status.budget.remaining }
+    if (change.to === 'ok') app.log.info(details, 'error budget state changed')
+    else app.log.warn(details, 'error budget state changed')
+  })
+  if (settings.onStateChange !== undefined) tracker.onStateChange(settings.onStateChange)
+  for (const [name, objectives] of settings.objectives) {
+    tracker.declare(objectives, `errorBudget.objectives (${name})`)
+    warnUnreachablePages(app, objectives, settings.alertRules)
+  }
+  const metrics = settings.metrics === undefined ? undefined : new SloMetrics(settings.metrics.registry, settings.metrics.prefix)
+  const hasDeadlines = app.hasRequestDecorator('deadline')
+  const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
+
+  app.decorate('errorBudget', {
+    status: () => tracker.evaluate(clock.now()),
+    onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
+    objectives: allObjectives,
+    registry: settings.metrics?.registry,
+    prometheusRules: (rulesOptions?: { rules?: readonly AlertRule[] }) => prometheusRules(allObjectives(), { prefix: settings.metrics?.prefix ?? '', rules: rulesOptions?.rules ?? settings.alertRules }),
+    slothSpec: (service: string) => slothSpec(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
+    openSloSpecs: (service: string) => openSloSpecs(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
+  } satisfies ErrorBudget)
+
+  app.addHook('onRoute', (routeOptions) => {
+    const label = routeLabel(routeOptions)
+    const objectives = resolveRouteObjectives(routeOptions.config?.slo, settings.objectives, settings.defaultObjective, label)
+    if (objectives === undefined) return
+    const known = tracker.names().includes(objectives[0]?.name ?? '')
+    const tracked = tracker.declare(objectives, `route ${label}: config.slo`)
+    if (!known) warnUnreachablePages(app, objectives, settings.alertRules)
+    appendRouteHook(routeOptions, 'onResponse', createRecorder({
+      availability: tracked.find((entry) => entry.objective.sli === 'availability'),
+      latency: tracked.find((entry) => entry.objective.sli === 'latency'),
+      metrics: metrics?.forRoute(objectives, label),
+    }, clock, hasDeadlines))
+  })
+
+  let timer: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    metrics?.seal()
+    timer = setInterval(() => tracker.evaluate(clock.now()), settings.evaluationIntervalMs)
+    timer.unref()
+  })
+  app.addHook('onClose', async () => { clearInterval(timer) })
+
+  const statusRoute = settings.statusRoute
+  if (statusRoute !== undefined) {
+    app.get(statusRoute.path, { config: { slo: false, shedding: false } }, async (request, reply) => {
+      if (statusRoute.authorize !== undefined && !(await statusRoute.authorize(request))) {
+        return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
+      }
+      return tracker.evaluate(clock.now())
+    })
+  }
+}
+
+/** The error budget capability as a Fastify plugin; needs {@link problemDetails}. */
+export const errorBudget = fp(errorBudgetPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/error-budget',
+  dependencies: ['fastify-resilience/problem-details'],
+})
+
+export type { ErrorBudgetOptions, ObjectiveDefinition, SliStatus, StateChange, AlertRule }

@@ -1,0 +1,49 @@
+import type { Counts } from './ring.js'
+
+/** A multiwindow, multi-burn-rate alert: fires while both windows burn at least `burnRate`. */
+export interface AlertRule {
+  severity: 'page' | 'ticket'
+  burnRate: number
+  longWindowMs: number
+  shortWindowMs: number
+}
+
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+
+/**
+ * The Site Reliability Workbook's recommended policy for a 30-day SLO
+ * (chapter 5, "Alerting on SLOs", multiwindow multi-burn-rate alerts):
+ * page when 2 % of the budget burns in an hour or 5 % in six hours,
+ * ticket when 10 % burns in three days; each long window is confirmed by a
+ * short one of a twelfth of its length so that an alert stops soon after
+ * the burning does.
+ */
+export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
+  { severity: 'page', burnRate: 14.4, longWindowMs: HOUR, shortWindowMs: 5 * MINUTE },
+  { severity: 'page', burnRate: 6, longWindowMs: 6 * HOUR, shortWindowMs: 30 * MINUTE },
+  { severity: 'ticket', burnRate: 1, longWindowMs: 72 * HOUR, shortWindowMs: 6 * HOUR },
+])
+
+/**
+ * How fast the budget burns: the observed error rate over the rate the
+ * objective allows. 1 spends exactly the budget over the SLO window; 14.4
+ * spends 2 % of a 30-day budget in an hour. 0 without events.
+ */
+export function burnRate (counts: Counts, target: number): number {
+  if (counts.total === 0) return 0
+  return (counts.bad / counts.total) / (1 - target)
+}
+
+/** The highest burn rate an objective can show: every event bad. */
+export function maxBurnRate (target: number): number {
+  return 1 / (1 - target)
+}
+
+/** "5m", "1h", "3d": a window as the status and the rules name it. */
+export function windowLabel (ms: number): string {
+  if (ms % (24 * HOUR) === 0) return `${ms / (24 * HOUR)}d`
+  if (ms % HOUR === 0) return `${ms / HOUR}h`
+  if (ms % MINUTE === 0) return `${ms / MINUTE}m`
+  return `${Math.round(ms / 1000)}s`
+}

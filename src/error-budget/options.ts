@@ -1,0 +1,148 @@
+import { Registry } from 'prom-client'
+import type { Clock } from '../clock.js'
+import { monotonicClock } from '../clock.js'
+import { describeValue } from '../describe.js'
+import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalIntegerBetween, optionalString } from '../options.js'
+import { MAX_TIMER_MS } from '../deadline/budget.js'
+import { DEFAULT_ALERT_RULES } from './burn-rate.js'
+import type { AlertRule } from './burn-rate.js'
+import { resolveObjective } from './objective.js'
+import type { Objective, ObjectiveDefinition } from './objective.js'
+import type { StateChange } from './tracker.js'
+
+/** Options of the `errorBudget` plugin. */
+export interface ErrorBudgetOptions<Request = unknown> {
+  /** SLOs declared once, for routes that name them (`config.slo: 'checkout'`). @default [] */
+  objectives?: ObjectiveDefinition[]
+  /** The SLO of routes that declare none; a name from `objectives`. @default none */
+  defaultObjective?: string
+  /** An alert rule fires only when its long window holds at least this many events. @default 20 */
+  minEvents?: number
+  /** The multiwindow, multi-burn-rate policy. @default DEFAULT_ALERT_RULES (the SRE workbook's) */
+  alertRules?: readonly AlertRule[]
+  /** How often states are evaluated for state-change events, in milliseconds. @default 10_000 */
+  evaluationIntervalMs?: number
+  /** Called once per state transition of an indicator (ok, warning, critical, exhausted). */
+  onStateChange?: (change: StateChange) => void
+  /**
+   * A GET route answering the status as JSON: `true` at /slo, or its path
+   * and an `authorize(request)` check (403 when it answers false).
+   * @default false
+   */
+  statusRoute?: boolean | { path?: string, authorize?: (request: Request) => boolean | Promise<boolean> }
+  /** prom-client metrics; `false` turns them off. @default { registry: a new Registry, prefix: '' } */
+  metrics?: false | { registry?: Registry, prefix?: string }
+  /** Time source, for tests. @default monotonic time */
+  clock?: Clock
+}
+
+export interface ResolvedErrorBudgetOptions<Request> {
+  objectives: Map<string, Objective[]>
+  defaultObjective: string | undefined
+  minEvents: number
+  alertRules: readonly AlertRule[]
+  evaluationIntervalMs: number
+  onStateChange: ((change: StateChange) => void) | undefined
+  statusRoute: { path: string, authorize: ((request: Request) => boolean | Promise<boolean>) | undefined } | undefined
+  metrics: { registry: Registry, prefix: string } | undefined
+  clock: Clock
+}
+
+const KNOWN_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'clock'] as const
+const DAY_MS = 86_400_000
+const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+function resolveAlertRules (value: unknown): readonly AlertRule[] {
+  if (value === undefined) return DEFAULT_ALERT_RULES
+  if (!Array.isArray(value) || value.length === 0) throw new FRS_ERR_OPTION_INVALID('errorBudget.alertRules', 'a non-empty array of { severity, burnRate, longWindowMs, shortWindowMs }', describeValue(value))
+  return value.map((rule: unknown, index) => {
+    const where = `errorBudget.alertRules[${index}]`
+    assertOptionsObject(rule, where)
+    const { severity, burnRate, longWindowMs, shortWindowMs } = rule
+    if (severity !== 'page' && severity !== 'ticket') throw new FRS_ERR_OPTION_INVALID(`${where}.severity`, "'page' or 'ticket'", describeValue(severity))
+    if (typeof burnRate !== 'number' || !Number.isFinite(burnRate) || burnRate <= 0) throw new FRS_ERR_OPTION_INVALID(`${where}.burnRate`, 'a positive number', describeValue(burnRate))
+    const long = optionalIntegerBetween(longWindowMs, `${where}.longWindowMs`, 0, 60_000, 90 * DAY_MS, 'an integer of milliseconds from one minute to 90 days')
+    const short = optionalIntegerBetween(shortWindowMs, `${where}.shortWindowMs`, 0, 10_000, long, 'an integer of milliseconds from 10 s to the long window')
+    return { severity, burnRate, longWindowMs: long, shortWindowMs: short }
+  })
+}
+
+function resolveStatusRoute<Request> (value: unknown): ResolvedErrorBudgetOptions<Request>['statusRoute'] {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return { path: '/slo', authorize: undefined }
+  assertOptionsObject(value, 'errorBudget.statusRoute')
+  assertKnownKeys(value, ['path', 'authorize'], 'errorBudget.statusRoute')
+  const path = optionalString(value.path, 'errorBudget.statusRoute.path', '/slo')
+  if (!path.startsWith('/')) throw new FRS_ERR_OPTION_INVALID('errorBudget.statusRoute.path', 'a path starting with /', describeValue(path))
+  if (value.authorize !== undefined && typeof value.authorize !== 'function') throw new FRS_ERR_OPTION_INVALID('errorBudget.statusRoute.authorize', 'a function', describeValue(value.authorize))
+  return { path, authorize: value.authorize as ((request: Request) => boolean | Promise<boolean>) | undefined }
+}
+
+function resolveMetrics (value: unknown): ResolvedErrorBudgetOptions<unknown>['metrics'] {
+  if (value === false) return undefined
+  if (value === undefined) return { registry: new Registry(), prefix: '' }
+  assertOptionsObject(value, 'errorBudget.metrics')
+  assertKnownKeys(value, ['registry', 'prefix'], 'errorBudget.metrics')
+  const prefix = optionalString(value.prefix, 'errorBudget.metrics.prefix', '')
+  if (!PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.prefix', 'a Prometheus metric name prefix', describeValue(prefix))
+  const registry = value.registry ?? new Registry()
+  if (!(registry instanceof Registry)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.registry', 'a prom-client Registry', describeValue(registry))
+  return { registry, prefix }
+}
+
+export function resolveErrorBudgetOptions<Request> (options: unknown): ResolvedErrorBudgetOptions<Request> {
+  assertOptionsObject(options, 'errorBudget')
+  assertKnownKeys(options, KNOWN_KEYS, 'errorBudget')
+  const declared = options.objectives ?? []
+  if (!Array.isArray(declared)) throw new FRS_ERR_OPTION_INVALID('errorBudget.objectives', 'an array of { name, availability?, latency?, windowDays? }', describeValue(declared))
+  const objectives = new Map<string, Objective[]>()
+  declared.forEach((definition: unknown, index) => {
+    const resolved = resolveObjective(definition, `errorBudget.objectives[${index}]`)
+    const name = resolved[0]?.name ?? ''
+    if (objectives.has(name)) throw new FRS_ERR_OPTION_INVALID(`errorBudget.objectives[${index}].name`, 'a name not used by another objective', describeValue(name))
+    objectives.set(name, resolved)
+  })
+  const defaultObjective = options.defaultObjective
+  if (defaultObjective !== undefined && (typeof defaultObjective !== 'string' || !objectives.has(defaultObjective))) {
+    throw new FRS_ERR_OPTION_INVALID('errorBudget.defaultObjective', `the name of one of errorBudget.objectives (${[...objectives.keys()].join(', ') || 'none declared'})`, describeValue(defaultObjective))
+  }
+  if (options.onStateChange !== undefined && typeof options.onStateChange !== 'function') {
+    throw new FRS_ERR_OPTION_INVALID('errorBudget.onStateChange', 'a function', describeValue(options.onStateChange))
+  }
+  const clock = options.clock ?? monotonicClock
+  if (typeof clock !== 'object' || clock === null || typeof (clock as Partial<Clock>).now !== 'function') {
+    throw new FRS_ERR_OPTION_INVALID('errorBudget.clock', 'an object with a now() method', describeValue(clock))
+  }
+  return {
+    objectives,
+    defaultObjective,
+    minEvents: optionalIntegerBetween(options.minEvents, 'errorBudget.minEvents', 20, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+    alertRules: resolveAlertRules(options.alertRules),
+    evaluationIntervalMs: optionalIntegerBetween(options.evaluationIntervalMs, 'errorBudget.evaluationIntervalMs', 10_000, 100, MAX_TIMER_MS, 'an integer of milliseconds, at least 100'),
+    onStateChange: options.onStateChange as ((change: StateChange) => void) | undefined,
+    statusRoute: resolveStatusRoute<Request>(options.statusRoute),
+    metrics: resolveMetrics(options.metrics),
+    clock: clock as Clock,
+  }
+}
+
+/**
+ * Resolves a route's `config.slo`: an objective, the name of a declared
+ * one, or `false`; undefined falls back to the default objective.
+ * Returns the objectives, or undefined when the route is not counted.
+ */
+export function resolveRouteObjectives (config: unknown, declared: ReadonlyMap<string, Objective[]>, defaultObjective: string | undefined, route: string): Objective[] | undefined {
+  if (config === false) return undefined
+  if (config === undefined) return defaultObjective === undefined ? undefined : declared.get(defaultObjective)
+  if (typeof config === 'string') {
+    const objectives = declared.get(config)
+    if (objectives === undefined) throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'slo', `an objective object, false, or the name of one of errorBudget.objectives (${[...declared.keys()].join(', ') || 'none declared'})`, describeValue(config))
+    return objectives
+  }
+  try {
+    return resolveObjective(config, 'slo')
+  } catch (error) {
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'slo', 'an objective { name, availability?, latency?, windowDays? }, a declared name, or false', (error as Error).message.replace(/^fastify-resilience: /, ''))
+  }
+}

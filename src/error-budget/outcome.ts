@@ -1,0 +1,50 @@
+/**
+ * What one response means for the error budget:
+ * - `good`: counted, within the objective;
+ * - `server-error`, `deadline`, `shed`, `chaos`: counted as bad, each under
+ *   its own label so that an operator can tell a real failure from a
+ *   deliberate refusal or an injected fault;
+ * - `client-error` (4xx), `client-closed`: not counted; the service did
+ *   what it should.
+ */
+export type OutcomeReason = 'good' | 'server-error' | 'deadline' | 'shed' | 'chaos' | 'client-error' | 'client-closed'
+
+export const BAD_REASONS = ['server-error', 'deadline', 'shed', 'chaos'] as const
+
+export interface OutcomeFacts {
+  statusCode: number
+  /** The deadline passed and the answer is the 504. */
+  deadlineExceeded: boolean
+  /** The client went away before the answer. */
+  clientClosed: boolean
+  /** The load shedder refused the request. */
+  shed: boolean
+  /** A chaos fault was injected into the request. */
+  chaos: boolean
+}
+
+export interface Outcome {
+  counted: boolean
+  bad: boolean
+  reason: OutcomeReason
+}
+
+const outcome = (counted: boolean, bad: boolean, reason: OutcomeReason): Outcome => Object.freeze({ counted, bad, reason })
+const GOOD = outcome(true, false, 'good')
+const SERVER_ERROR = outcome(true, true, 'server-error')
+const DEADLINE = outcome(true, true, 'deadline')
+const SHED = outcome(true, true, 'shed')
+const CHAOS = outcome(true, true, 'chaos')
+const CLIENT_ERROR = outcome(false, false, 'client-error')
+const CLIENT_CLOSED = outcome(false, false, 'client-closed')
+
+/** Classifies a finished request; the labels that explain a failure win over the status code. */
+export function classifyOutcome (facts: OutcomeFacts): Outcome {
+  if (facts.chaos) return CHAOS
+  if (facts.shed) return SHED
+  if (facts.deadlineExceeded) return DEADLINE
+  if (facts.clientClosed) return CLIENT_CLOSED
+  if (facts.statusCode >= 500) return SERVER_ERROR
+  if (facts.statusCode >= 400) return CLIENT_ERROR
+  return GOOD
+}

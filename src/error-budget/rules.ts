@@ -1,0 +1,125 @@
+import { DEFAULT_ALERT_RULES, windowLabel } from './burn-rate.js'
+import type { AlertRule } from './burn-rate.js'
+import type { Objective } from './objective.js'
+import { toYaml } from './yaml.js'
+import type { YamlValue } from './yaml.js'
+
+export interface RulesSettings {
+  /** Prefix of the metric names, as given to the plugin's `metrics.prefix`. @default '' */
+  prefix?: string
+  /** @default DEFAULT_ALERT_RULES */
+  rules?: readonly AlertRule[]
+}
+
+export interface SpecSettings {
+  /** The service the SLOs belong to. */
+  service: string
+  prefix?: string
+}
+
+function selector (objective: Objective, extra = ''): string {
+  return `slo="${objective.name}",sli="${objective.sli}"${extra}`
+}
+
+function rateOf (objective: Objective, prefix: string, window: string, extra = ''): string {
+  return `sum(rate(${prefix}slo_events_total{${selector(objective, extra)}}[${window}]))`
+}
+
+function errorRatio (objective: Objective, prefix: string, window: string): string {
+  return `${rateOf(objective, prefix, window, ',result="bad"')} / ${rateOf(objective, prefix, window)}`
+}
+
+function slug (objective: Objective): string {
+  return `${objective.name}-${objective.sli}`
+}
+
+function camel (text: string): string {
+  return text.split(/[^a-zA-Z0-9]+/).filter(Boolean).map((part) => part[0]?.toUpperCase() + part.slice(1)).join('')
+}
+
+/**
+ * Prometheus recording and alerting rules for the objectives, computed
+ * from the plugin's `slo_events_total` counter across every instance:
+ * one error-ratio series per window of the alert policy, and one alert per
+ * rule that fires when both of its windows burn at its rate.
+ */
+export function prometheusRules (objectives: readonly Objective[], settings: RulesSettings = {}): string {
+  const prefix = settings.prefix ?? ''
+  const rules = settings.rules ?? DEFAULT_ALERT_RULES
+  const windows = [...new Set(rules.flatMap((rule) => [rule.longWindowMs, rule.shortWindowMs]))].sort((a, b) => a - b)
+  const recording: YamlValue[] = objectives.flatMap((objective) => windows.map((ms) => ({
+    record: `${prefix}slo:error_ratio:rate${windowLabel(ms)}`,
+    expr: errorRatio(objective, prefix, windowLabel(ms)),
+    labels: { slo: objective.name, sli: objective.sli },
+  })))
+  const alerting: YamlValue[] = objectives.flatMap((objective) => rules.map((rule) => {
+    const threshold = `(${rule.burnRate} * ${Number((1 - objective.target).toPrecision(12))})`
+    const series = (ms: number): string => `${prefix}slo:error_ratio:rate${windowLabel(ms)}{${selector(objective)}}`
+    return {
+      alert: `${camel(slug(objective))}BudgetBurn`,
+      expr: `${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold}`,
+      labels: { severity: rule.severity, slo: objective.name, sli: objective.sli },
+      annotations: {
+        summary: `SLO ${objective.name} (${objective.sli}) burns its error budget at ${rule.burnRate}× or more over ${windowLabel(rule.longWindowMs)} and ${windowLabel(rule.shortWindowMs)}`,
+      },
+    }
+  }))
+  return toYaml({
+    groups: [
+      { name: `${prefix}slo-recording`, rules: recording },
+      { name: `${prefix}slo-alerts`, rules: alerting },
+    ],
+  })
+}
+
+/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec. */
+export function slothSpec (objectives: readonly Objective[], settings: SpecSettings): string {
+  const prefix = settings.prefix ?? ''
+  return toYaml({
+    version: 'prometheus/v1',
+    service: settings.service,
+    slos: objectives.map((objective) => ({
+      name: slug(objective),
+      objective: Number((objective.target * 100).toPrecision(12)),
+      description: objective.sli === 'latency' ? `${objective.name}: answers within ${objective.thresholdMs ?? 0} ms` : `${objective.name}: answers without a server error`,
+      sli: {
+        events: {
+          error_query: rateOf(objective, prefix, '{{.window}}', ',result="bad"'),
+          total_query: rateOf(objective, prefix, '{{.window}}'),
+        },
+      },
+      alerting: {
+        name: `${camel(slug(objective))}BudgetBurn`,
+        page_alert: { labels: { severity: 'page' } },
+        ticket_alert: { labels: { severity: 'ticket' } },
+      },
+    })),
+  })
+}
+
+/** The objectives as OpenSLO v1 documents, one per indicator. */
+export function openSloSpecs (objectives: readonly Objective[], settings: SpecSettings): string {
+  const prefix = settings.prefix ?? ''
+  const source = (query: string): YamlValue => ({ metricSource: { type: 'Prometheus', spec: { query } } })
+  return objectives.map((objective) => toYaml({
+    apiVersion: 'openslo/v1',
+    kind: 'SLO',
+    metadata: { name: slug(objective) },
+    spec: {
+      service: settings.service,
+      indicator: {
+        metadata: { name: slug(objective) },
+        spec: {
+          ratioMetric: {
+            counter: true,
+            good: source(`sum(${prefix}slo_events_total{${selector(objective, ',result="good"')}})`),
+            total: source(`sum(${prefix}slo_events_total{${selector(objective)}})`),
+          },
+        },
+      },
+      timeWindow: [{ duration: windowLabel(objective.windowMs), isRolling: true }],
+      budgetingMethod: 'Occurrences',
+      objectives: [{ displayName: `${objective.name} ${objective.sli}`, target: objective.target }],
+    },
+  })).join('---\n')
+}
