@@ -5,6 +5,7 @@ import {
   ErrorBudgetTracker,
   SloMetrics,
   classifyOutcome,
+  evaluateSli,
   maxBurnRate,
   openSloSpecs,
   prometheusRules,
@@ -27,10 +28,19 @@ import type {
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { wasShed } from './outcome-marks.js'
 
+/** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
+export type FleetStatus =
+  | { scope: 'fleet', slos: SliStatus[] }
+  | { scope: 'local', error: string, slos: SliStatus[] }
+
 /** `app.errorBudget`: the SLOs' status, their events and their exports. */
 export interface ErrorBudget {
-  /** One entry per indicator of each SLO, evaluated now. */
-  status: () => SliStatus[]
+  /** One entry per indicator of each SLO, evaluated now on this instance. */
+  status: {
+    (options?: { scope?: 'local' }): SliStatus[]
+    /** Summed over every instance sharing the `fleet` store. */
+    (options: { scope: 'fleet' }): Promise<FleetStatus>
+  }
   /** Adds a listener told once per state transition; returns a function that removes it. */
   onStateChange: (listener: (change: StateChange) => void) => () => void
   /** Every declared indicator. */
@@ -61,8 +71,9 @@ interface Recording {
   metrics: RouteMetrics | undefined
 }
 
-function createRecorder (recording: Recording, clock: ResolvedErrorBudgetOptions<FastifyRequest>['clock'], hasDeadlines: boolean) {
+function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, hasDeadlines: boolean) {
   const { availability, latency, metrics } = recording
+  const { clock, fleet } = settings
   const thresholdMs = latency?.objective.thresholdMs ?? Infinity
   return function errorBudgetOnResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const deadline = hasDeadlines ? request.deadline.outcome : undefined
@@ -79,8 +90,14 @@ function createRecorder (recording: Recording, clock: ResolvedErrorBudgetOptions
     const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > thresholdMs : undefined
     if (outcome.counted) {
       const now = clock.now()
-      availability?.counter.add(now, 1, outcome.bad ? 1 : 0)
+      const bad = outcome.bad ? 1 : 0
+      availability?.counter.add(now, 1, bad)
       if (slow !== undefined) latency?.counter.add(now, 1, slow ? 1 : 0)
+      if (fleet !== undefined) {
+        const wallNow = fleet.now()
+        if (availability !== undefined) fleet.record(availability.objective, wallNow, bad)
+        if (slow !== undefined && latency !== undefined) fleet.record(latency.objective, wallNow, slow ? 1 : 0)
+      }
     }
     metrics?.record(outcome.reason, slow, elapsedMs / 1000)
     done()
@@ -123,8 +140,32 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
   const hasDeadlines = app.hasRequestDecorator('deadline')
   const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
 
+  const fleet = settings.fleet
+  async function fleetStatus (): Promise<FleetStatus> {
+    const local = tracker.evaluate(clock.now())
+    if (fleet === undefined) return { scope: 'local', error: 'no fleet store is configured (errorBudget.fleet)', slos: local }
+    try {
+      const objectives = allObjectives()
+      await fleet.flush(objectives)
+      const slos: SliStatus[] = []
+      for (const objective of objectives) {
+        const counts = await fleet.read(objective)
+        slos.push(evaluateSli(objective, counts, { rules: settings.alertRules, minEvents: settings.minEvents }, fleet.now()))
+      }
+      return { scope: 'fleet', slos }
+    } catch (error) {
+      app.log.warn({ err: error }, 'fleet error budget status unavailable; answering with this instance\'s')
+      return { scope: 'local', error: `the fleet store failed: ${(error as Error).message}`, slos: local }
+    }
+  }
+  function status (options?: { scope?: 'local' }): SliStatus[]
+  function status (options: { scope: 'fleet' }): Promise<FleetStatus>
+  function status (options?: { scope?: 'local' | 'fleet' }): SliStatus[] | Promise<FleetStatus> {
+    return options?.scope === 'fleet' ? fleetStatus() : tracker.evaluate(clock.now())
+  }
+
   app.decorate('errorBudget', {
-    status: () => tracker.evaluate(clock.now()),
+    status,
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
     objectives: allObjectives,
     registry: settings.metrics?.registry,
@@ -144,16 +185,33 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
       metrics: metrics?.forRoute(objectives, label),
-    }, clock, hasDeadlines))
+    }, settings, hasDeadlines))
   })
 
-  let timer: NodeJS.Timeout | undefined
+  const timers: NodeJS.Timeout[] = []
+  let fleetFailing = false
+  const flushFleet = async (): Promise<void> => {
+    if (fleet === undefined) return
+    try {
+      await fleet.flush(allObjectives())
+      if (fleetFailing) app.log.info('error budget counts reach the fleet store again')
+      fleetFailing = false
+    } catch (error) {
+      // Counts are kept for the next flush; one line per outage, not per attempt.
+      if (!fleetFailing) app.log.warn({ err: error }, 'error budget counts could not be added to the fleet store; kept for the next attempt')
+      fleetFailing = true
+    }
+  }
   app.addHook('onReady', async () => {
     metrics?.seal()
-    timer = setInterval(() => tracker.evaluate(clock.now()), settings.evaluationIntervalMs)
-    timer.unref()
+    timers.push(setInterval(() => tracker.evaluate(clock.now()), settings.evaluationIntervalMs))
+    if (fleet !== undefined) timers.push(setInterval(() => { flushFleet().catch(() => {}) }, fleet.flushIntervalMs))
+    for (const timer of timers) timer.unref()
   })
-  app.addHook('onClose', async () => { clearInterval(timer) })
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearInterval(timer)
+    await flushFleet()
+  })
 
   const statusRoute = settings.statusRoute
   if (statusRoute !== undefined) {
@@ -161,7 +219,8 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
       if (statusRoute.authorize !== undefined && !(await statusRoute.authorize(request))) {
         return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
       }
-      return tracker.evaluate(clock.now())
+      const { scope } = request.query as { scope?: string }
+      return scope === 'fleet' ? await fleetStatus() : tracker.evaluate(clock.now())
     })
   }
 }
@@ -174,3 +233,4 @@ export const errorBudget = fp(errorBudgetPlugin, {
 })
 
 export type { ErrorBudgetOptions, ObjectiveDefinition, SliStatus, StateChange, AlertRule }
+export { RedisErrorBudgetFleet } from '../src/error-budget/index.js'

@@ -10,6 +10,7 @@ import type { AlertRule } from './burn-rate.js'
 import { resolveObjective } from './objective.js'
 import type { Objective, ObjectiveDefinition } from './objective.js'
 import type { StateChange } from './tracker.js'
+import { RedisErrorBudgetFleet } from './fleet.js'
 
 /** Options of the `errorBudget` plugin. */
 export interface ErrorBudgetOptions<Request = unknown> {
@@ -33,11 +34,14 @@ export interface ErrorBudgetOptions<Request = unknown> {
   statusRoute?: boolean | { path?: string, authorize?: (request: Request) => boolean | Promise<boolean> }
   /** prom-client metrics; `false` turns them off. @default { registry: a new Registry, prefix: '' } */
   metrics?: false | { registry?: Registry, prefix?: string }
+  /** Shares counts with the other instances through Redis, for `status({ scope: 'fleet' })`. @default none */
+  fleet?: RedisErrorBudgetFleet
   /** Time source, for tests. @default monotonic time */
   clock?: Clock
 }
 
 export interface ResolvedErrorBudgetOptions<Request> {
+  fleet: RedisErrorBudgetFleet | undefined
   objectives: Map<string, Objective[]>
   defaultObjective: string | undefined
   minEvents: number
@@ -49,7 +53,7 @@ export interface ResolvedErrorBudgetOptions<Request> {
   clock: Clock
 }
 
-const KNOWN_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'clock'] as const
+const KNOWN_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'fleet', 'clock'] as const
 const DAY_MS = 86_400_000
 const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
 
@@ -114,7 +118,11 @@ export function resolveErrorBudgetOptions<Request> (options: unknown): ResolvedE
   if (typeof clock !== 'object' || clock === null || typeof (clock as Partial<Clock>).now !== 'function') {
     throw new FRS_ERR_OPTION_INVALID('errorBudget.clock', 'an object with a now() method', describeValue(clock))
   }
+  if (options.fleet !== undefined && !(options.fleet instanceof RedisErrorBudgetFleet)) {
+    throw new FRS_ERR_OPTION_INVALID('errorBudget.fleet', 'a RedisErrorBudgetFleet', describeValue(options.fleet))
+  }
   return {
+    fleet: options.fleet,
     objectives,
     defaultObjective,
     minEvents: optionalIntegerBetween(options.minEvents, 'errorBudget.minEvents', 20, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),

@@ -1,7 +1,7 @@
 import { burnRate, windowLabel } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
 import type { Objective, Sli } from './objective.js'
-import type { SliCounter } from './sli-counter.js'
+import type { CountSource } from './fleet.js'
 
 /** ok → warning (a ticket rule fires) → critical (a page rule fires) → exhausted (no budget left). */
 export type BudgetState = 'ok' | 'warning' | 'critical' | 'exhausted'
@@ -42,7 +42,7 @@ export function ruleLabel (rule: AlertRule): string {
 }
 
 /** Computes an indicator's budget, burn rates and state at `now`. */
-export function evaluateSli (objective: Objective, counter: SliCounter, settings: EvaluationSettings, now: number): SliStatus {
+export function evaluateSli (objective: Objective, counter: CountSource, settings: EvaluationSettings, now: number): SliStatus {
   const { target } = objective
   const window = counter.sum(now, objective.windowMs)
   const burnRates: Record<string, number> = {}

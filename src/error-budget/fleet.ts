@@ -1,0 +1,199 @@
+import type { Cluster, Redis } from 'ioredis'
+import { describeValue } from '../describe.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import type { Objective } from './objective.js'
+import type { Counts } from './ring.js'
+import { COARSE_RESOLUTION_MS, FINE_SPAN_MS } from './sli-counter.js'
+
+const MINUTE_MS = 60_000
+
+export interface RedisErrorBudgetFleetOptions {
+  /** An ioredis client or cluster shared by every instance of the service. */
+  client: Redis | Cluster
+  /** Prefix of the keys; hash-tagged per indicator for Redis Cluster. @default 'slo:' */
+  prefix?: string
+  /** Wall-clock time in milliseconds, the same on every instance. @default Date.now */
+  now?: () => number
+  /** How often each instance adds its counts to Redis, in milliseconds. @default 5000 */
+  flushIntervalMs?: number
+}
+
+/** What the fleet view can sum: counts over a span ending now. */
+export interface CountSource {
+  sum: (now: number, spanMs: number) => Counts
+}
+
+interface MinuteCounts { minute: number, total: number, bad: number }
+
+/** Counts of one indicator not yet added to Redis, kept per minute. */
+class PendingCounts {
+  minute = -1
+  total = 0
+  bad = 0
+  readonly finished: MinuteCounts[] = []
+
+  add (minute: number, bad: number): void {
+    if (minute !== this.minute) {
+      if (this.total > 0) this.finished.push({ minute: this.minute, total: this.total, bad: this.bad })
+      this.minute = minute
+      this.total = 0
+      this.bad = 0
+    }
+    this.total++
+    this.bad += bad
+  }
+
+  take (): MinuteCounts[] {
+    const taken = this.finished.splice(0)
+    if (this.total > 0) taken.push({ minute: this.minute, total: this.total, bad: this.bad })
+    this.total = 0
+    this.bad = 0
+    return taken
+  }
+
+  /** Puts back counts that could not be written, keeping at most a day of them. */
+  restore (counts: MinuteCounts[]): void {
+    this.finished.unshift(...counts)
+    if (this.finished.length > 1440) this.finished.splice(0, this.finished.length - 1440)
+  }
+}
+
+/** Sums of fetched minute and hour buckets, answering like a local counter. */
+class FetchedCounts implements CountSource {
+  readonly #minutes: Map<number, Counts>
+  readonly #hours: Map<number, Counts>
+
+  constructor (minutes: Map<number, Counts>, hours: Map<number, Counts>) {
+    this.#minutes = minutes
+    this.#hours = hours
+  }
+
+  sum (now: number, spanMs: number): Counts {
+    const [buckets, resolution] = spanMs <= FINE_SPAN_MS ? [this.#minutes, MINUTE_MS] : [this.#hours, COARSE_RESOLUTION_MS]
+    const current = Math.floor(now / resolution)
+    const first = current - Math.ceil(spanMs / resolution) + 1
+    let total = 0
+    let bad = 0
+    for (const [bucket, counts] of buckets) {
+      if (bucket < first || bucket > current) continue
+      total += counts.total
+      bad += counts.bad
+    }
+    return { total, bad }
+  }
+}
+
+/**
+ * Fleet-wide error budgets: every instance adds its counts to per-minute
+ * and per-hour hashes in Redis (HINCRBY, so concurrent instances never
+ * overwrite each other; keys expire after the span they serve), and any
+ * instance can sum them for the whole fleet. Time is wall-clock time so
+ * that instances agree on buckets. Recording is local and O(1); writes are
+ * batched by {@link flush}.
+ */
+export class RedisErrorBudgetFleet {
+  readonly #client: Redis | Cluster
+  readonly #prefix: string
+  readonly now: () => number
+  readonly flushIntervalMs: number
+  readonly #pending = new Map<string, PendingCounts>()
+  #lastError: string | undefined
+
+  constructor (options: RedisErrorBudgetFleetOptions) {
+    const client = options?.client as unknown
+    if (typeof client !== 'object' || client === null || typeof (client as Partial<Redis>).pipeline !== 'function') {
+      throw new FRS_ERR_OPTION_INVALID('RedisErrorBudgetFleet client', 'an ioredis Redis or Cluster instance', describeValue(client))
+    }
+    this.#client = options.client
+    this.#prefix = options.prefix ?? 'slo:'
+    this.now = options.now ?? Date.now
+    const interval = options.flushIntervalMs ?? 5000
+    if (!Number.isInteger(interval) || interval < 100 || interval > 3_600_000) {
+      throw new FRS_ERR_OPTION_INVALID('RedisErrorBudgetFleet flushIntervalMs', 'an integer of milliseconds from 100 to 3600000', describeValue(interval))
+    }
+    this.flushIntervalMs = interval
+  }
+
+  /** The message of the last failed Redis call, until a call succeeds again. */
+  get lastError (): string | undefined {
+    return this.#lastError
+  }
+
+  #tag (objective: Objective): string {
+    return `${this.#prefix}{${objective.name}:${objective.sli}}`
+  }
+
+  /** Notes one counted event of an indicator at wall-clock `now`. */
+  record (objective: Objective, now: number, bad: number): void {
+    const tag = this.#tag(objective)
+    let pending = this.#pending.get(tag)
+    if (pending === undefined) {
+      pending = new PendingCounts()
+      this.#pending.set(tag, pending)
+    }
+    pending.add(Math.floor(now / MINUTE_MS), bad)
+  }
+
+  /** Adds the counts noted since the last flush to Redis; on failure keeps them for the next one. */
+  async flush (objectives: readonly Objective[]): Promise<void> {
+    const batches: Array<{ objective: Objective, counts: MinuteCounts[] }> = []
+    for (const objective of objectives) {
+      const counts = this.#pending.get(this.#tag(objective))?.take() ?? []
+      if (counts.length > 0) batches.push({ objective, counts })
+    }
+    if (batches.length === 0) return
+    const pipeline = this.#client.pipeline()
+    for (const { objective, counts } of batches) {
+      const tag = this.#tag(objective)
+      for (const { minute, total, bad } of counts) {
+        const hour = Math.floor(minute * MINUTE_MS / COARSE_RESOLUTION_MS)
+        for (const [key, ttl] of [[`${tag}:m:${minute}`, FINE_SPAN_MS + 2 * MINUTE_MS], [`${tag}:h:${hour}`, objective.windowMs + 2 * COARSE_RESOLUTION_MS]] as const) {
+          pipeline.hincrby(key, 't', total).hincrby(key, 'b', bad).pexpire(key, ttl)
+        }
+      }
+    }
+    try {
+      const replies = await pipeline.exec()
+      const failed = replies?.find(([error]) => error !== null)?.[0]
+      if (replies === null || failed != null) throw failed ?? new Error('the pipeline was not executed')
+      this.#lastError = undefined
+    } catch (error) {
+      this.#lastError = (error as Error).message
+      for (const { objective, counts } of batches) this.#pending.get(this.#tag(objective))?.restore(counts)
+      throw error
+    }
+  }
+
+  /** The fleet's counts of an indicator, read from Redis. */
+  async read (objective: Objective): Promise<CountSource> {
+    const now = this.now()
+    const tag = this.#tag(objective)
+    const currentMinute = Math.floor(now / MINUTE_MS)
+    const currentHour = Math.floor(now / COARSE_RESOLUTION_MS)
+    const minutes = Array.from({ length: FINE_SPAN_MS / MINUTE_MS + 1 }, (_, i) => currentMinute - i)
+    const hours = Array.from({ length: Math.ceil(objective.windowMs / COARSE_RESOLUTION_MS) + 1 }, (_, i) => currentHour - i)
+    const pipeline = this.#client.pipeline()
+    for (const minute of minutes) pipeline.hmget(`${tag}:m:${minute}`, 't', 'b')
+    for (const hour of hours) pipeline.hmget(`${tag}:h:${hour}`, 't', 'b')
+    try {
+      const replies = await pipeline.exec()
+      if (replies === null) throw new Error('the pipeline was not executed')
+      const toMap = (buckets: number[], offset: number): Map<number, Counts> => {
+        const map = new Map<number, Counts>()
+        buckets.forEach((bucket, index) => {
+          const [error, value] = replies[offset + index] ?? [new Error('missing reply'), null]
+          if (error !== null) throw error
+          const [total, bad] = value as Array<string | null>
+          if (total !== null && total !== undefined) map.set(bucket, { total: Number(total), bad: Number(bad ?? 0) })
+        })
+        return map
+      }
+      const counts = new FetchedCounts(toMap(minutes, 0), toMap(hours, minutes.length))
+      this.#lastError = undefined
+      return counts
+    } catch (error) {
+      this.#lastError = (error as Error).message
+      throw error
+    }
+  }
+}
