@@ -1,0 +1,169 @@
+import { connect } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { StateChange } from '../../plugins/index.js'
+import type { TestApp } from '../helpers/app.js'
+import { LOG_LEVEL } from '../helpers/app.js'
+import { deferred } from '../helpers/deferred.js'
+import { listen } from '../helpers/listen.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+import { registrationError } from '../helpers/registration.js'
+import resilience from '../../plugins/index.js'
+import { budgetApp, parseMetrics } from './helpers.js'
+
+let current: TestApp | undefined
+afterEach(async () => { await current?.app.close() })
+
+const ORDERS = { name: 'orders', availability: 0.99, latency: { thresholdMs: 20, target: 0.9 } }
+
+describe('error budget: classification of each outcome', () => {
+  it('counts successes as good, 5xx as bad, and leaves 4xx out', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    app.get('/orders/:id', { config: { slo: ORDERS } }, async (request, reply) => {
+      const { id } = request.params as { id: string }
+      if (id === 'crash') throw new Error('database down')
+      if (id === 'missing') return reply.problem({ status: 404, detail: 'no such order' })
+      return { id }
+    })
+    for (const id of ['1', '2', '3', 'crash', 'missing', 'missing']) await app.inject(`/orders/${id}`)
+    const [availability, latency] = app.errorBudget.status()
+    expect(availability).toMatchObject({ name: 'orders', sli: 'availability', events: { total: 4, good: 3, bad: 1 }, actual: 0.75 })
+    expect(latency).toMatchObject({ name: 'orders', sli: 'latency', events: { total: 3 } })
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /orders/:id",reason="server-error"}')).toBe(1)
+    expect(metrics.get('slo_uncounted_events_total{slo="orders",route="GET /orders/:id",reason="client-error"}')).toBe(2)
+    // One series per route template, whatever the paths requested.
+    expect([...metrics.keys()].filter((name) => name.startsWith('slo_events_total')).every((name) => name.includes('route="GET /orders/:id"'))).toBe(true)
+  })
+
+  it('counts an answer slower than the threshold against the latency objective only', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    app.get('/slow', { config: { slo: ORDERS } }, async () => { await new Promise((resolve) => setTimeout(resolve, 40)); return {} })
+    await app.inject('/slow')
+    const [availability, latency] = app.errorBudget.status()
+    expect(availability?.events).toEqual({ total: 1, good: 1, bad: 0 })
+    expect(latency?.events).toEqual({ total: 1, good: 0, bad: 1 })
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="latency",route="GET /slow",reason="slow"}')).toBe(1)
+    // The histogram has a bucket at the 20 ms threshold.
+    expect(metrics.get('slo_request_duration_seconds_bucket{le="0.02",slo="orders",route="GET /slow"}')).toBe(0)
+    expect(metrics.get('slo_request_duration_seconds_count{slo="orders",route="GET /slow"}')).toBe(1)
+  })
+
+  it('counts a 504 at the deadline as bad, labelled deadline', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    app.get('/hang', { config: { slo: ORDERS, deadline: { timeoutMs: 20 } } }, async (request) => {
+      await new Promise((resolve) => request.deadline.signal.addEventListener('abort', resolve))
+    })
+    expect((await app.inject('/hang')).statusCode).toBe(504)
+    await new Promise((resolve) => setImmediate(resolve))
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /hang",reason="deadline"}')).toBe(1)
+  })
+
+  it('counts a shed request as bad, labelled shed', async () => {
+    current = await budgetApp({}, { limit: 1, maxQueue: 0, loopLag: false, pressure: false })
+    const { app } = current
+    const gate = deferred()
+    app.get('/work', { config: { slo: ORDERS } }, async () => { await gate.promise; return {} })
+    const held = app.inject('/work')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect((await app.inject('/work')).statusCode).toBe(503)
+    gate.resolve()
+    await held
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /work",reason="shed"}')).toBe(1)
+    expect(app.errorBudget.status()[0]?.events).toEqual({ total: 2, good: 1, bad: 1 })
+  })
+
+  it('leaves out a request whose client went away', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    const started = deferred()
+    const gate = deferred()
+    app.get('/slow', { config: { slo: ORDERS } }, async () => { started.resolve(); await gate.promise; return {} })
+    const port = await listen(app)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await started.promise
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    gate.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(app.errorBudget.status()[0]?.events.total).toBe(0)
+  })
+})
+
+describe('error budget: declaring SLOs', () => {
+  it('applies a default objective to routes without one, and none to routes with slo: false', async () => {
+    current = await budgetApp({ objectives: [{ name: 'api', availability: 0.99 }], defaultObjective: 'api' })
+    const { app } = current
+    app.get('/a', async () => 'a')
+    app.get('/b', { config: { slo: 'api' } }, async () => 'b')
+    app.get('/health', { config: { slo: false } }, async () => 'ok')
+    for (const url of ['/a', '/b', '/health', '/health']) await app.inject(url)
+    expect(app.errorBudget.status()).toHaveLength(1)
+    expect(app.errorBudget.status()[0]).toMatchObject({ name: 'api', events: { total: 2 } })
+  })
+
+  it.each([
+    [{ slo: 'nope' }, {}, "route GET /x: config.slo expects an objective object, false, or the name of one of errorBudget.objectives (none declared), instead got a 'string' (\"nope\")"],
+    [{ slo: { name: 'x', availability: 1 } }, {}, "option 'slo.availability' expects a target strictly between 0 and 1"],
+    [{ slo: { name: 'x', availability: Number.NaN } }, {}, "option 'slo.availability' expects a target strictly between 0 and 1"],
+    [{}, { defaultObjective: 'api' }, "option 'errorBudget.defaultObjective' expects the name of one of errorBudget.objectives (none declared)"],
+    [{}, { objectives: [{ name: 'api', availability: 0 }] }, "option 'errorBudget.objectives[0].availability' expects a target strictly between 0 and 1"],
+    [{}, { minEvents: 0 }, "option 'errorBudget.minEvents' expects a positive integer"],
+  ])('refuses route config %o with options %o', async (config, options, message) => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience, { errorBudget: options as never })
+      app.get('/x', { config: config as never }, async () => 'x')
+    })
+    expect(error.message).toContain(message)
+  })
+
+  it('refuses two routes declaring the same SLO name with different objectives', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience)
+      app.get('/a', { config: { slo: { name: 'orders', availability: 0.99 } } }, async () => 'a')
+      app.get('/b', { config: { slo: { name: 'orders', availability: 0.999 } } }, async () => 'b')
+    })
+    expect(error.message).toContain("route GET /b: config.slo' expects the objectives SLO 'orders' was declared with (availability 0.99 over 30 d)")
+  })
+
+  it('warns at registration when an objective can never page', async () => {
+    current = await budgetApp({ objectives: [{ name: 'batch', availability: 0.9 }] })
+    await current.app.ready()
+    const warning = current.logs.find((line) => line.level === LOG_LEVEL.warn && line.msg.startsWith("SLO 'batch'"))
+    expect(warning?.msg).toBe("SLO 'batch' (availability 0.9) can never page: even with every request bad it burns at 10×, below the rule's 14.4×")
+  })
+})
+
+describe('error budget: state changes', () => {
+  it('fires once per transition: ok → exhausted while failing, back to ok once the window has passed', async () => {
+    const clock = new ManualClock()
+    const changes: StateChange[] = []
+    current = await budgetApp({ clock, minEvents: 10, onStateChange: (change) => changes.push(change) })
+    const { app, logs } = current
+    let failing = false
+    app.get('/pay', { config: { slo: { name: 'payments', availability: 0.99, windowDays: 1 } } }, async () => {
+      if (failing) throw new Error('provider down')
+      return {}
+    })
+    clock.advance(100 * 86_400_000)
+    for (let i = 0; i < 100; i++) await app.inject('/pay')
+    expect(app.errorBudget.status()[0]?.state).toBe('ok')
+    failing = true
+    for (let i = 0; i < 20; i++) await app.inject('/pay')
+    app.errorBudget.status()
+    app.errorBudget.status()
+    clock.advance(2 * 86_400_000)
+    app.errorBudget.status()
+    app.errorBudget.status()
+    expect(changes.map((change) => `${change.name} ${change.from}→${change.to}`)).toEqual(['payments ok→exhausted', 'payments exhausted→ok'])
+    expect(changes[0]?.status.firing).toContain('page: 14.4× over 1h and 5m')
+    expect(logs.filter((line) => line.msg === 'error budget state changed').map((line) => line.level)).toEqual([LOG_LEVEL.warn, LOG_LEVEL.info])
+  })
+})
