@@ -41,6 +41,8 @@ export interface ErrorBudget {
     /** Summed over every instance sharing the `fleet` store. */
     (options: { scope: 'fleet' }): Promise<FleetStatus>
   }
+  /** Adds this instance's counts to the fleet store now (they are also added every flushIntervalMs and on close). */
+  flushFleet: () => Promise<void>
   /** Adds a listener told once per state transition; returns a function that removes it. */
   onStateChange: (listener: (change: StateChange) => void) => () => void
   /** Every declared indicator. */
@@ -166,6 +168,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
 
   app.decorate('errorBudget', {
     status,
+    flushFleet: async () => { await fleet?.flush(allObjectives()) },
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
     objectives: allObjectives,
     registry: settings.metrics?.registry,
