@@ -12,7 +12,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from 
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
@@ -30,6 +30,14 @@ async function build (variant: Variant): Promise<FastifyInstance> {
   if (variant === 'under-pressure') await app.register(underPressure)
   // Deadlines off: these rows measure load shedding (with problem details) alone.
   if (variant === 'load-shedding') await app.register(resilience, { deadlines: false })
+  if (variant === 'error-budget') {
+    // Every route under one SLO with both indicators, metrics on: the full per-request recording.
+    await app.register(resilience, {
+      deadlines: false,
+      loadShedding: false,
+      errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
+    })
+  }
   addOverloadRoutes(app)
   const orders = variant.startsWith('idempotency') ? { config: { idempotency: {} } } : {}
   app.post('/orders', orders, async (request) => ({ accepted: request.body }))

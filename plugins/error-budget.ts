@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
 import {
   ErrorBudgetTracker,
@@ -77,13 +77,13 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
   const { availability, latency, metrics } = recording
   const { clock, fleet } = settings
   const thresholdMs = latency?.objective.thresholdMs ?? Infinity
-  return function errorBudgetOnResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  return function errorBudgetOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
     const deadline = hasDeadlines ? request.deadline.outcome : undefined
     const outcome = classifyOutcome({
       statusCode: reply.statusCode,
       deadlineExceeded: deadline === 'deadline-exceeded',
-      // Without deadlines, an answer that never ended means its connection failed.
-      clientClosed: deadline === undefined ? !reply.raw.writableEnded : deadline === 'client-closed',
+      // Without deadlines, a destroyed socket means the client left before the answer.
+      clientClosed: deadline === undefined ? request.raw.socket?.destroyed === true : deadline === 'client-closed',
       shed: wasShed(request),
       chaos: false,
     })
@@ -102,7 +102,7 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
       }
     }
     metrics?.record(outcome.reason, slow, elapsedMs / 1000)
-    done()
+    done(null, payload)
   }
 }
 
@@ -118,7 +118,9 @@ function warnUnreachablePages (app: FastifyInstance, objectives: readonly Object
 }
 
 /**
- * Per-route SLOs: every response is classified in `onResponse` and counted
+ * Per-route SLOs: every answer is classified as it is sent (a route-level
+ * `onSend` hook, the last of the route's; an `onResponse` hook would cost
+ * Fastify about 7 % of hello-world throughput by itself) and counted
  * in fixed-size time buckets; burn rates follow the SRE workbook's
  * multiwindow policy; state changes fire events; metrics go to prom-client.
  */
@@ -184,7 +186,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
     const known = tracker.names().includes(objectives[0]?.name ?? '')
     const tracked = tracker.declare(objectives, `route ${label}: config.slo`)
     if (!known) warnUnreachablePages(app, objectives, settings.alertRules)
-    appendRouteHook(routeOptions, 'onResponse', createRecorder({
+    appendRouteHook(routeOptions, 'onSend', createRecorder({
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
       metrics: metrics?.forRoute(objectives, label),

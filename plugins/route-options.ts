@@ -1,6 +1,6 @@
 import type { RouteOptions } from 'fastify'
 
-type HookName = 'onRequest' | 'preHandler' | 'onSend' | 'onResponse'
+type HookName = 'onRequest' | 'preHandler' | 'onSend'
 
 /** Adds a route-level hook after the ones the route declared itself. */
 export function appendRouteHook<Hook> (routeOptions: RouteOptions, name: HookName, hook: Hook): void {
