@@ -3,12 +3,15 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
 import { performance } from 'node:perf_hooks'
 import resilience, { ProblemError, RedisIdempotencyStore, problemClientErrorHandler } from '../../plugins/index.js'
+import type { Clock } from '../../plugins/index.js'
 
 export interface ShopOptions {
   paymentsUrl: string
   logger?: FastifyServerOptions['logger']
   /** Keep idempotency keys in this Redis; in memory when absent. */
   redisUrl?: string
+  /** The clock of the error budget; the demo tour passes a simulated one to show a day in seconds. */
+  budgetClock?: Clock
 }
 
 interface Product { id: number, name: string, price: number }
@@ -42,6 +45,12 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
         'payments-unavailable': { title: 'Payments unavailable', status: 503, description: 'The payment provider could not be reached; retry later.' },
       },
     },
+    errorBudget: {
+      // GET /slo shows every SLO's budget; small traffic may page after 5 events.
+      statusRoute: true,
+      minEvents: 5,
+      ...(options.budgetClock === undefined ? {} : { clock: options.budgetClock }),
+    },
     idempotency: {
       // Each customer has a key space of their own.
       scope: (request) => String(request.headers['x-customer'] ?? 'guest'),
@@ -67,7 +76,12 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
 
   app.post<{ Body: { productId: number, quantity: number } }>('/orders', {
     // Orders are the business: shed last, and never for event-loop lag.
-    config: { deadline: { timeoutMs: 2000 }, idempotency: {}, shedding: { priority: 'critical' } },
+    config: {
+      deadline: { timeoutMs: 2000 },
+      idempotency: {},
+      shedding: { priority: 'critical' },
+      slo: { name: 'orders', availability: 0.98, latency: { thresholdMs: 500, target: 0.95 } },
+    },
     schema: {
       body: {
         type: 'object',

@@ -33,12 +33,29 @@ interface Step {
    * A scene that needs more than one request: it gets the shop's address
    * and returns the answer it is judged by, with what it observed.
    */
-  scene?: (base: URL) => Promise<{ answer: Answer, observations: string[] }>
+  scene?: (stage: Stage) => Promise<{ answer: Answer, observations: string[] }>
   expectedStatus: number
   why: string
 }
 
 interface Answer { status: number, text: string, elapsedMs: number }
+
+/** A clock that the tour moves by hand, for the error budget. */
+class SimulatedClock {
+  #now = performance.now()
+  now (): number {
+    return this.#now
+  }
+
+  advance (ms: number): void {
+    this.#now += ms
+  }
+}
+
+/** What a scene may use: the shop's address, the payment provider, the budget's clock. */
+interface Stage { base: URL, payments: PaymentsService, clock: SimulatedClock }
+
+const HOUR_MS = 3_600_000
 
 const ORDER = JSON.stringify({ productId: 3, quantity: 1 })
 
@@ -54,7 +71,7 @@ async function order (base: URL): Promise<Answer> {
  * waves of 60 at once, many times what it can score) while a customer
  * places five orders, and reports what each side got.
  */
-async function overloadScene (base: URL): Promise<{ answer: Answer, observations: string[] }> {
+async function overloadScene ({ base }: Stage): Promise<{ answer: Answer, observations: string[] }> {
   const flood = burst(Number(base.port), Array.from({ length: 60 }, () => '/recommendations'), 10)
   const orders: Answer[] = []
   for (let i = 0; i < 5; i++) {
@@ -80,6 +97,42 @@ async function overloadScene (base: URL): Promise<{ answer: Answer, observations
 
 // Set by the idempotency scene to count the charges it causes.
 let chargesBefore = 0
+
+interface SliView { name: string, sli: string, state: string, budget: { remaining: number }, burnRates: Record<string, number> }
+
+/** One line on the orders SLO, read from the shop's status route. */
+async function budgetLine (base: URL, label: string): Promise<string> {
+  const statuses = await (await fetch(new URL('/slo', base))).json() as SliView[]
+  const orders = statuses.find((status) => status.name === 'orders' && status.sli === 'availability')
+  if (orders === undefined) return `${label}: no orders SLO`
+  const percent = Math.round(orders.budget.remaining * 100)
+  return `${label}: ${orders.state}, ${percent}% of the budget left, burning ${Math.round(orders.burnRates['1h'] ?? 0)}× over 1h and ${Math.round(orders.burnRates['5m'] ?? 0)}× over 5m`
+}
+
+/**
+ * A healthy day of orders (800, on the budget's simulated clock), an hour
+ * of quiet, then the payment provider fails every charge: the orders SLO
+ * (98 % available) burns, and its state turns critical.
+ */
+async function budgetScene ({ base, payments, clock }: Stage): Promise<{ answer: Answer, observations: string[] }> {
+  payments.behaviour.latencyMs = 0
+  for (let hour = 0; hour < 20; hour++) {
+    await Promise.all(Array.from({ length: 40 }, async () => order(base)))
+    clock.advance(HOUR_MS)
+  }
+  clock.advance(HOUR_MS)
+  payments.behaviour.latencyMs = 20
+  const observations = [await budgetLine(base, 'after a healthy day of 800 orders')]
+  payments.behaviour.failureRate = 1
+  let last: Answer | undefined
+  for (let failed = 1; failed <= 12; failed++) {
+    last = await order(base)
+    clock.advance(20_000)
+    if (failed % 3 === 0) observations.push(await budgetLine(base, `after ${failed} failed orders`))
+  }
+  payments.behaviour.failureRate = 0
+  return { answer: last as Answer, observations }
+}
 
 const STEPS: readonly Step[] = [
   {
@@ -167,6 +220,14 @@ const STEPS: readonly Step[] = [
     why: 'The first attempt is abandoned with its client, so nothing is charged and its key is released; the first retry runs the order, and every later retry with the same Idempotency-Key gets that answer again, byte for byte, marked Idempotent-Replayed, without charging again.',
   },
   {
+    title: 'The payment provider starts failing: the orders SLO burns',
+    method: 'POST',
+    path: '/orders',
+    scene: budgetScene,
+    expectedStatus: 502,
+    why: 'Each failed charge is a 5xx the orders SLO counts as bad. Over the last hour and the last 5 minutes the budget burns faster than 14.4× (2 % of a 30-day budget per hour), so the state turns critical (a page, in the SRE workbook\'s policy) well before the budget is gone.',
+  },
+  {
     title: 'The payment provider fails',
     method: 'POST',
     path: '/orders',
@@ -192,7 +253,8 @@ const STEPS: readonly Step[] = [
  */
 export async function runTour (write: (line: string) => void): Promise<TourResult[]> {
   const payments = await startPayments({ latencyMs: 20, failureRate: 0 })
-  const shop = await buildShop({ paymentsUrl: payments.url, logger: false, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
+  const clock = new SimulatedClock()
+  const shop = await buildShop({ paymentsUrl: payments.url, logger: false, budgetClock: clock, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
   const base = await shop.listen({ port: 0, host: '127.0.0.1' })
   const results: TourResult[] = []
   try {
@@ -205,7 +267,7 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       const observations: string[] = []
       if (step.scene !== undefined) {
         write(`   → ${step.method} ${step.path}, many at once`)
-        const { answer, observations: seen } = await step.scene(new URL(base))
+        const { answer, observations: seen } = await step.scene({ base: new URL(base), payments, clock })
         write(`   ← last order: ${answer.status} after ${answer.elapsedMs} ms`)
         answers.push(answer)
         observations.push(...seen)

@@ -6,7 +6,7 @@ describe('shop demo tour', () => {
     const lines: string[] = []
     const results = await runTour((line) => lines.push(line))
     expect(results.map((result) => result.status)).toEqual(results.map((result) => result.expectedStatus))
-    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 201, 504, 201, 502, 503])
+    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 201, 504, 201, 502, 502, 503])
     for (const result of results.filter((entry) => entry.status >= 400)) {
       expect(result.body).toMatchObject({ status: result.status, instance: expect.any(String) })
     }
@@ -25,6 +25,11 @@ describe('shop demo tour', () => {
     expect(forwarded).toBeGreaterThan(0)
     expect(forwarded).toBeLessThanOrEqual(290)
     expect(deadlineStep?.observations[1]).toBe('provider call abandoned by the shop: true; customer charged: no')
+
+    const burning = results[8]
+    expect(burning?.observations[0]).toMatch(/^after a healthy day of 800 orders: ok, \d+% of the budget left/)
+    expect(burning?.observations.at(-1)).toMatch(/^after 12 failed orders: critical, \d+% of the budget left, burning \d+× over 1h and \d+× over 5m$/)
+    expect(burning?.body).toMatchObject({ status: 502 })
 
     const retried = results[7]
     expect(retried?.observations).toEqual(['customer charged 1 time for 4 attempts', 'all 3 answers identical: yes'])
