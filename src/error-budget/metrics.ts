@@ -19,6 +19,24 @@ interface HistogramCollector {
   reset: () => void
 }
 
+/**
+ * A prom-client counter whose values are set from plain counts each time
+ * it is scraped (prom-client calls collect() then).
+ */
+function scrapedCounter<Label extends string> (registry: Registry, name: string, help: string, labelNames: Label[], fill: (set: (labels: Record<Label, string>, value: number) => void) => void): void {
+  // eslint-disable-next-line no-new -- registering is the point; the registry keeps it
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect () {
+      this.reset()
+      fill((labels, value) => this.inc(labels, value))
+    },
+  })
+}
+
 /** The counts of one route under one SLO: plain numbers, read by prom-client at scrape time. */
 class RouteSeries {
   readonly slo: string
@@ -66,55 +84,31 @@ export class SloMetrics {
 
   constructor (registry: Registry, prefix: string) {
     const series = this.#series
-    // prom-client calls collect() on each scrape; the values are set from the counts then.
-    /* eslint-disable no-new */
-    new Counter({
-      name: `${prefix}slo_events_total`,
-      help: 'Requests counted against an SLO, by indicator and result (good or bad).',
-      labelNames: ['slo', 'sli', 'route', 'result'],
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const { slo, route, ...entry } of series) {
-          if (entry.availability) {
-            this.inc({ slo, sli: 'availability', route, result: 'good' }, entry.good)
-            this.inc({ slo, sli: 'availability', route, result: 'bad' }, entry.bad)
-          }
-          if (entry.latency) {
-            this.inc({ slo, sli: 'latency', route, result: 'good' }, entry.latencyGood)
-            this.inc({ slo, sli: 'latency', route, result: 'bad' }, entry.latencyBad)
-          }
+    scrapedCounter(registry, `${prefix}slo_events_total`, 'Requests counted against an SLO, by indicator and result (good or bad).', ['slo', 'sli', 'route', 'result'], (set) => {
+      for (const { slo, route, ...entry } of series) {
+        if (entry.availability) {
+          set({ slo, sli: 'availability', route, result: 'good' }, entry.good)
+          set({ slo, sli: 'availability', route, result: 'bad' }, entry.bad)
         }
-      },
-    })
-    new Counter({
-      name: `${prefix}slo_bad_events_total`,
-      help: 'Bad requests by reason: server-error, deadline, shed, chaos (availability), slow (latency).',
-      labelNames: ['slo', 'sli', 'route', 'reason'],
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const entry of series) {
-          if (entry.availability) {
-            for (const reason of BAD_REASONS) this.inc({ slo: entry.slo, sli: 'availability', route: entry.route, reason }, entry.badBy[reason])
-          }
-          if (entry.latency) this.inc({ slo: entry.slo, sli: 'latency', route: entry.route, reason: 'slow' }, entry.latencyBad)
+        if (entry.latency) {
+          set({ slo, sli: 'latency', route, result: 'good' }, entry.latencyGood)
+          set({ slo, sli: 'latency', route, result: 'bad' }, entry.latencyBad)
         }
-      },
+      }
     })
-    new Counter({
-      name: `${prefix}slo_uncounted_events_total`,
-      help: 'Requests of an SLO\'s routes left out of it: client errors and client disconnects.',
-      labelNames: ['slo', 'route', 'reason'],
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const entry of series) {
-          for (const reason of UNCOUNTED_REASONS) this.inc({ slo: entry.slo, route: entry.route, reason }, entry.uncounted[reason])
+    scrapedCounter(registry, `${prefix}slo_bad_events_total`, 'Bad requests by reason: server-error, deadline, shed, chaos (availability), slow (latency).', ['slo', 'sli', 'route', 'reason'], (set) => {
+      for (const { slo, route, ...entry } of series) {
+        if (entry.availability) {
+          for (const reason of BAD_REASONS) set({ slo, sli: 'availability', route, reason }, entry.badBy[reason])
         }
-      },
+        if (entry.latency) set({ slo, sli: 'latency', route, reason: 'slow' }, entry.latencyBad)
+      }
     })
-    /* eslint-enable no-new */
+    scrapedCounter(registry, `${prefix}slo_uncounted_events_total`, 'Requests of an SLO\'s routes left out of it: client errors and client disconnects.', ['slo', 'route', 'reason'], (set) => {
+      for (const { slo, route, uncounted } of series) {
+        for (const reason of UNCOUNTED_REASONS) set({ slo, route, reason }, uncounted[reason])
+      }
+    })
     registry.registerMetric(this.#histogram(`${prefix}slo_request_duration_seconds`) as unknown as Metric)
   }
 
