@@ -50,7 +50,9 @@ describe('SliCounter', () => {
     const before = process.memoryUsage().heapUsed
     for (let i = 1000; i < 1_000_000; i++) counter.add(start + i * step, 1, i % 1000 === 0 ? 1 : 0)
     const grownBytes = process.memoryUsage().heapUsed - before
-    expect(grownBytes).toBeLessThan(1024 * 1024)
+    // Keeping anything per event would take 8 MB or more; what other tests
+    // running beside this one allocate meanwhile stays well under that.
+    expect(grownBytes).toBeLessThan(6 * 1024 * 1024)
     expect(counter.sum(start + 30 * DAY - 1, 30 * DAY + HOUR)).toEqual({ total: 1_000_000, bad: 999 })
   })
 })
