@@ -20,6 +20,7 @@ import {
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, kArrivedAt, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import type { RequestSlots } from './deadline-lifecycle.js'
 
@@ -39,6 +40,7 @@ declare module 'fastify' {
 }
 
 function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string): void {
+  markRefusedForDeadline(reply.request)
   reply.problem({ type: 'deadline-exceeded', detail, timeoutMs: Math.floor(timeoutMs) })
 }
 

@@ -26,7 +26,7 @@ import type {
   TrackedSli,
 } from '../src/error-budget/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { wasShed } from './outcome-marks.js'
+import { wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
 export type FleetStatus =
@@ -81,11 +81,11 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
     const deadline = hasDeadlines ? request.deadline.outcome : undefined
     const outcome = classifyOutcome({
       statusCode: reply.statusCode,
-      deadlineExceeded: deadline === 'deadline-exceeded',
-      // Without deadlines, a destroyed socket means the client left before the answer.
-      clientClosed: deadline === undefined ? request.raw.socket?.destroyed === true : deadline === 'client-closed',
+      deadlineExceeded: deadline === 'deadline-exceeded' || wasRefusedForDeadline(request),
+      // A destroyed socket means the client left before the answer, deadline or not.
+      clientClosed: deadline === 'client-closed' || request.raw.socket?.destroyed === true,
       shed: wasShed(request),
-      chaos: false,
+      chaos: wasChaos(request),
     })
     const elapsedMs = reply.elapsedTime
     // Latency is judged on the answers that were good; a failure already counts once.
@@ -97,8 +97,8 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
       if (slow !== undefined) latency?.counter.add(now, 1, slow ? 1 : 0)
       if (fleet !== undefined) {
         const wallNow = fleet.now()
-        if (availability !== undefined) fleet.record(availability.objective, wallNow, bad)
-        if (slow !== undefined && latency !== undefined) fleet.record(latency.objective, wallNow, slow ? 1 : 0)
+        if (availability !== undefined) fleet.record(availability.objective, wallNow, bad, availability.spanMs)
+        if (slow !== undefined && latency !== undefined) fleet.record(latency.objective, wallNow, slow ? 1 : 0, latency.spanMs)
       }
     }
     metrics?.record(outcome.reason, slow, elapsedMs / 1000)
@@ -149,11 +149,10 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
     const local = tracker.evaluate(clock.now())
     if (fleet === undefined) return { scope: 'local', error: 'no fleet store is configured (errorBudget.fleet)', slos: local }
     try {
-      const objectives = allObjectives()
-      await fleet.flush(objectives)
+      await fleet.flush(allObjectives())
       const slos: SliStatus[] = []
-      for (const objective of objectives) {
-        const counts = await fleet.read(objective)
+      for (const { objective, spanMs } of tracker.all()) {
+        const counts = await fleet.read(objective, spanMs)
         slos.push(evaluateSli(objective, counts, { rules: settings.alertRules, minEvents: settings.minEvents }, fleet.now()))
       }
       return { scope: 'fleet', slos }
@@ -220,7 +219,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
 
   const statusRoute = settings.statusRoute
   if (statusRoute !== undefined) {
-    app.get(statusRoute.path, { config: { slo: false, shedding: false } }, async (request, reply) => {
+    app.get(statusRoute.path, { config: { slo: false, shedding: false, chaos: false } }, async (request, reply) => {
       if (statusRoute.authorize !== undefined && !(await statusRoute.authorize(request))) {
         return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
       }

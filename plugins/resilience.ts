@@ -5,6 +5,8 @@ import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
 import { deadlines } from './deadlines.js'
 import type { DeadlinesOptions } from './deadlines.js'
+import { chaos } from './chaos.js'
+import type { ChaosOptions } from './chaos.js'
 import { errorBudget } from './error-budget.js'
 import type { ErrorBudgetOptions } from './error-budget.js'
 import { idempotency } from './idempotency.js'
@@ -22,13 +24,15 @@ export interface ResilienceOptions {
   deadlines?: DeadlinesOptions | false
   /** Admission control and load shedding with Retry-After; needs problemDetails. @default {} */
   loadShedding?: LoadSheddingOptions<FastifyRequest> | false
+  /** Chaos injection hooks; off until enabled. @default {} */
+  chaos?: ChaosOptions<FastifyRequest> | false
   /** Idempotency keys; applies only to routes with `config.idempotency`. @default {} */
   idempotency?: IdempotencyOptions<FastifyRequest> | false
   /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
   errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'idempotency', 'errorBudget'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'chaos', 'idempotency', 'errorBudget'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -44,7 +48,8 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * problem details first, so that the errors of the others are problems;
  * then deadlines, so that later capabilities know each request's budget;
  * then load shedding, which refuses what cannot be served within that
- * budget before any work is done; then idempotency, whose store calls are
+ * budget before any work is done; then chaos, whose faults come after
+ * admission and before the handler; then idempotency, whose store calls are
  * bounded by the budget and which never sees a shed request; then error
  * budgets, which classify every answer, sheds and deadlines included.
  */
@@ -55,11 +60,13 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const problemDetailsOptions = capabilityOptions(options.problemDetails, 'problemDetails')
   const deadlinesOptions = capabilityOptions(options.deadlines, 'deadlines')
   const loadSheddingOptions = capabilityOptions(options.loadShedding, 'loadShedding')
+  const chaosOptions = capabilityOptions(options.chaos, 'chaos')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
+  if (chaosOptions !== false) await app.register(chaos, chaosOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
   if (errorBudgetOptions !== false) await app.register(errorBudget, errorBudgetOptions)
 }

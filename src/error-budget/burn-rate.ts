@@ -32,7 +32,7 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
  */
 export function burnRate (counts: Counts, target: number): number {
   if (counts.total === 0) return 0
-  return (counts.bad / counts.total) / (1 - target)
+  return (counts.bad / counts.total) / Number((1 - target).toPrecision(12))
 }
 
 /** The highest burn rate an objective can show: every event bad. */

@@ -23,38 +23,67 @@ export interface CountSource {
   sum: (now: number, spanMs: number) => Counts
 }
 
-interface MinuteCounts { minute: number, total: number, bad: number }
+/** An increment of one Redis hash: a minute or hour bucket of one indicator. */
+interface Increment { key: string, total: number, bad: number, ttlMs: number }
 
-/** Counts of one indicator not yet added to Redis, kept per minute. */
+/**
+ * Counts of one indicator not yet added to Redis: the current minute, and
+ * increments per bucket key waiting for the next flush (merged, so a long
+ * outage keeps one entry per bucket, at most a day of minutes).
+ */
 class PendingCounts {
   minute = -1
   total = 0
   bad = 0
-  readonly finished: MinuteCounts[] = []
+  readonly #increments = new Map<string, Increment>()
+  readonly #tag: string
+  readonly #hourTtlMs: number
+
+  constructor (tag: string, hourTtlMs: number) {
+    this.#tag = tag
+    this.#hourTtlMs = hourTtlMs
+  }
 
   add (minute: number, bad: number): void {
     if (minute !== this.minute) {
-      if (this.total > 0) this.finished.push({ minute: this.minute, total: this.total, bad: this.bad })
+      this.#closeMinute()
       this.minute = minute
-      this.total = 0
-      this.bad = 0
     }
     this.total++
     this.bad += bad
   }
 
-  take (): MinuteCounts[] {
-    const taken = this.finished.splice(0)
-    if (this.total > 0) taken.push({ minute: this.minute, total: this.total, bad: this.bad })
-    this.total = 0
-    this.bad = 0
+  take (): Increment[] {
+    this.#closeMinute()
+    const taken = [...this.#increments.values()]
+    this.#increments.clear()
     return taken
   }
 
-  /** Puts back counts that could not be written, keeping at most a day of them. */
-  restore (counts: MinuteCounts[]): void {
-    this.finished.unshift(...counts)
-    if (this.finished.length > 1440) this.finished.splice(0, this.finished.length - 1440)
+  /** Puts back increments that did not reach Redis. */
+  restore (increments: readonly Increment[]): void {
+    for (const increment of increments) this.#merge(increment)
+    if (this.#increments.size > 2 * 1440) {
+      for (const key of [...this.#increments.keys()].slice(0, this.#increments.size - 2 * 1440)) this.#increments.delete(key)
+    }
+  }
+
+  #closeMinute (): void {
+    if (this.total === 0) return
+    const hour = Math.floor(this.minute * MINUTE_MS / COARSE_RESOLUTION_MS)
+    this.#merge({ key: `${this.#tag}:m:${this.minute}`, total: this.total, bad: this.bad, ttlMs: FINE_SPAN_MS + 2 * MINUTE_MS })
+    this.#merge({ key: `${this.#tag}:h:${hour}`, total: this.total, bad: this.bad, ttlMs: this.#hourTtlMs })
+    this.total = 0
+    this.bad = 0
+  }
+
+  #merge (increment: Increment): void {
+    const existing = this.#increments.get(increment.key)
+    if (existing === undefined) this.#increments.set(increment.key, { ...increment })
+    else {
+      existing.total += increment.total
+      existing.bad += increment.bad
+    }
   }
 }
 
@@ -123,55 +152,65 @@ export class RedisErrorBudgetFleet {
     return `${this.#prefix}{${objective.name}:${objective.sli}}`
   }
 
-  /** Notes one counted event of an indicator at wall-clock `now`. */
-  record (objective: Objective, now: number, bad: number): void {
+  /** Notes one counted event of an indicator at wall-clock `now`; `spanMs` is the longest span it is read over. */
+  record (objective: Objective, now: number, bad: number, spanMs: number): void {
     const tag = this.#tag(objective)
     let pending = this.#pending.get(tag)
     if (pending === undefined) {
-      pending = new PendingCounts()
+      pending = new PendingCounts(tag, spanMs + 2 * COARSE_RESOLUTION_MS)
       this.#pending.set(tag, pending)
     }
     pending.add(Math.floor(now / MINUTE_MS), bad)
   }
 
-  /** Adds the counts noted since the last flush to Redis; on failure keeps them for the next one. */
+  /**
+   * Adds the counts noted since the last flush to Redis, one pipeline per
+   * indicator (its keys share a hash tag, hence a Cluster slot). An
+   * increment whose command failed is kept for the next flush; the others
+   * are not sent twice.
+   */
   async flush (objectives: readonly Objective[]): Promise<void> {
-    const batches: Array<{ objective: Objective, counts: MinuteCounts[] }> = []
+    let firstError: unknown
     for (const objective of objectives) {
-      const counts = this.#pending.get(this.#tag(objective))?.take() ?? []
-      if (counts.length > 0) batches.push({ objective, counts })
-    }
-    if (batches.length === 0) return
-    const pipeline = this.#client.pipeline()
-    for (const { objective, counts } of batches) {
-      const tag = this.#tag(objective)
-      for (const { minute, total, bad } of counts) {
-        const hour = Math.floor(minute * MINUTE_MS / COARSE_RESOLUTION_MS)
-        for (const [key, ttl] of [[`${tag}:m:${minute}`, FINE_SPAN_MS + 2 * MINUTE_MS], [`${tag}:h:${hour}`, objective.windowMs + 2 * COARSE_RESOLUTION_MS]] as const) {
-          pipeline.hincrby(key, 't', total).hincrby(key, 'b', bad).pexpire(key, ttl)
-        }
+      const pending = this.#pending.get(this.#tag(objective))
+      const increments = pending?.take() ?? []
+      if (pending === undefined || increments.length === 0) continue
+      const pipeline = this.#client.pipeline()
+      for (const { key, total, bad, ttlMs } of increments) pipeline.hincrby(key, 't', total).hincrby(key, 'b', bad).pexpire(key, ttlMs)
+      let replies: Array<[Error | null, unknown]> | null
+      try {
+        replies = await pipeline.exec()
+      } catch (error) {
+        replies = null
+        firstError ??= error
       }
+      if (replies === null) {
+        firstError ??= new Error('the pipeline was not executed')
+        pending.restore(increments)
+        continue
+      }
+      // Three commands per increment; one HINCRBY failing leaves the other, so
+      // only a total and bad count that both failed can be sent again whole.
+      const failed = increments.filter((_, index) => replies?.[3 * index]?.[0] != null && replies?.[3 * index + 1]?.[0] != null)
+      const broken = increments.filter((_, index) => (replies?.[3 * index]?.[0] == null) !== (replies?.[3 * index + 1]?.[0] == null))
+      pending.restore(failed)
+      if (failed.length > 0 || broken.length > 0) firstError ??= replies.find(([error]) => error !== null)?.[0]
     }
-    try {
-      const replies = await pipeline.exec()
-      const failed = replies?.find(([error]) => error !== null)?.[0]
-      if (replies === null || failed != null) throw failed ?? new Error('the pipeline was not executed')
-      this.#lastError = undefined
-    } catch (error) {
-      this.#lastError = (error as Error).message
-      for (const { objective, counts } of batches) this.#pending.get(this.#tag(objective))?.restore(counts)
-      throw error
+    if (firstError !== undefined) {
+      this.#lastError = (firstError as Error).message
+      throw firstError
     }
+    this.#lastError = undefined
   }
 
   /** The fleet's counts of an indicator, read from Redis. */
-  async read (objective: Objective): Promise<CountSource> {
+  async read (objective: Objective, spanMs: number): Promise<CountSource> {
     const now = this.now()
     const tag = this.#tag(objective)
     const currentMinute = Math.floor(now / MINUTE_MS)
     const currentHour = Math.floor(now / COARSE_RESOLUTION_MS)
     const minutes = Array.from({ length: FINE_SPAN_MS / MINUTE_MS + 1 }, (_, i) => currentMinute - i)
-    const hours = Array.from({ length: Math.ceil(objective.windowMs / COARSE_RESOLUTION_MS) + 1 }, (_, i) => currentHour - i)
+    const hours = Array.from({ length: Math.ceil(spanMs / COARSE_RESOLUTION_MS) + 1 }, (_, i) => currentHour - i)
     const pipeline = this.#client.pipeline()
     for (const minute of minutes) pipeline.hmget(`${tag}:m:${minute}`, 't', 'b')
     for (const hour of hours) pipeline.hmget(`${tag}:h:${hour}`, 't', 'b')

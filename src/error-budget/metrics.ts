@@ -116,11 +116,18 @@ export class SloMetrics {
   forRoute (objectives: readonly Objective[], route: string): RouteMetrics {
     const latencyObjective = objectives.find((objective) => objective.sli === 'latency')
     if (latencyObjective?.thresholdMs !== undefined) this.#thresholdsSeconds.add(latencyObjective.thresholdMs / 1000)
-    const entry = new RouteSeries(objectives[0]?.name ?? '', route, objectives.some((objective) => objective.sli === 'availability'), latencyObjective !== undefined)
-    this.#series.push(entry)
-    if (this.#bounds !== undefined) entry.buckets = new Float64Array(this.#bounds.length)
+    const slo = objectives[0]?.name ?? ''
+    // Routes that differ only by constraints (version, host) share their labels, so one series.
+    let entry = this.#series.find((existing) => existing.slo === slo && existing.route === route)
+    if (entry === undefined) {
+      entry = new RouteSeries(slo, route, objectives.some((objective) => objective.sli === 'availability'), latencyObjective !== undefined)
+      this.#series.push(entry)
+      if (this.#bounds !== undefined) entry.buckets = new Float64Array(this.#bounds.length)
+    }
+    const series = entry
     return {
       record: (reason, slow, seconds) => {
+        const entry = series
         if (reason === 'client-error' || reason === 'client-closed') {
           entry.uncounted[reason]++
           return

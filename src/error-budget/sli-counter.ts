@@ -15,8 +15,9 @@ export class SliCounter {
   readonly #fine = new BucketRing(FINE_RESOLUTION_MS, FINE_SPAN_MS / FINE_RESOLUTION_MS + 1)
   readonly #coarse: BucketRing
 
-  constructor (windowMs: number) {
-    this.#coarse = new BucketRing(COARSE_RESOLUTION_MS, Math.ceil(windowMs / COARSE_RESOLUTION_MS) + 1)
+  /** `spanMs`: the longest span that will be read, the SLO window or a longer alert window. */
+  constructor (spanMs: number) {
+    this.#coarse = new BucketRing(COARSE_RESOLUTION_MS, Math.ceil(spanMs / COARSE_RESOLUTION_MS) + 1)
   }
 
   add (now: number, total: number, bad: number): void {

@@ -42,8 +42,13 @@ export function ruleLabel (rule: AlertRule): string {
 }
 
 /** Computes an indicator's budget, burn rates and state at `now`. */
+/** Rates compared with a rule's may be off by float rounding (0.6 % / 0.1 % is 5.999…). */
+const EPSILON = 1e-9
+
 export function evaluateSli (objective: Objective, counter: CountSource, settings: EvaluationSettings, now: number): SliStatus {
   const { target } = objective
+  // 1 − 0.9 is 0.09999…: round the allowed error rate as it is written.
+  const allowed = Number((1 - target).toPrecision(12))
   const window = counter.sum(now, objective.windowMs)
   const burnRates: Record<string, number> = {}
   const firing: string[] = []
@@ -54,14 +59,14 @@ export function evaluateSli (objective: Objective, counter: CountSource, setting
     const shortRate = burnRate(counter.sum(now, rule.shortWindowMs), target)
     burnRates[windowLabel(rule.longWindowMs)] = longRate
     burnRates[windowLabel(rule.shortWindowMs)] = shortRate
-    if (long.total >= settings.minEvents && longRate >= rule.burnRate && shortRate >= rule.burnRate) {
+    if (long.total >= settings.minEvents && longRate >= rule.burnRate - EPSILON && shortRate >= rule.burnRate - EPSILON) {
       firing.push(ruleLabel(rule))
       if (rule.severity === 'page') state = 'critical'
       else if (state === 'ok') state = 'warning'
     }
   }
   burnRates[windowLabel(objective.windowMs)] = burnRate(window, target)
-  const allowedBad = window.total * (1 - target)
+  const allowedBad = window.total * allowed
   const remaining = window.total === 0 ? 1 : 1 - window.bad / allowedBad
   if (window.total >= settings.minEvents && remaining <= 0) state = 'exhausted'
   return {

@@ -17,6 +17,8 @@ export interface StateChange {
 export interface TrackedSli {
   readonly objective: Objective
   readonly counter: SliCounter
+  /** The longest span read: the SLO window or the longest alert window, whichever is longer. */
+  readonly spanMs: number
   state: BudgetState
 }
 
@@ -52,7 +54,11 @@ export class ErrorBudgetTracker {
       if (before !== now) throw new FRS_ERR_OPTION_INVALID(where, `the objectives SLO '${name}' was declared with (${before})`, now)
       return existing
     }
-    const tracked = objectives.map((objective) => ({ objective, counter: new SliCounter(objective.windowMs), state: 'ok' as BudgetState }))
+    const longestRuleMs = Math.max(0, ...this.#settings.rules.map((rule) => rule.longWindowMs))
+    const tracked = objectives.map((objective) => {
+      const spanMs = Math.max(objective.windowMs, longestRuleMs)
+      return { objective, counter: new SliCounter(spanMs), spanMs, state: 'ok' as BudgetState }
+    })
     this.#byName.set(name, tracked)
     return tracked
   }

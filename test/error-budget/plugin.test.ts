@@ -99,6 +99,47 @@ describe('error budget: classification of each outcome', () => {
   })
 })
 
+describe('error budget: corner cases of classification', () => {
+  it('leaves out a client gone from a route without a deadline, with deadlines registered', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    const started = deferred()
+    const gate = deferred()
+    app.get('/stream', { config: { slo: ORDERS, deadline: false } }, async () => { started.resolve(); await gate.promise; return {} })
+    const port = await listen(app)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await started.promise
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    gate.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(app.errorBudget.status()[0]?.events.total).toBe(0)
+  })
+
+  it('labels a 504 for a caller budget spent on arrival as deadline', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    app.get('/quote', { config: { slo: ORDERS } }, async () => ({}))
+    expect((await app.inject({ url: '/quote', headers: { 'x-request-timeout-ms': '1' } })).statusCode).toBe(504)
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /quote",reason="deadline"}')).toBe(1)
+  })
+
+  it('keeps one series for routes that differ only by constraints', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    app.get('/v', { constraints: { version: '1.0.0' }, config: { slo: ORDERS } }, async () => 'v1')
+    app.get('/v', { constraints: { version: '2.0.0' }, config: { slo: ORDERS } }, async () => 'v2')
+    await app.inject({ url: '/v', headers: { 'accept-version': '1.x' } })
+    await app.inject({ url: '/v', headers: { 'accept-version': '2.x' } })
+    const text = await app.errorBudget.registry?.metrics() ?? ''
+    const counts = text.split('\n').filter((line) => line.startsWith('slo_request_duration_seconds_count{slo="orders",route="GET /v"}'))
+    expect(counts).toEqual(['slo_request_duration_seconds_count{slo="orders",route="GET /v"} 2'])
+  })
+})
+
 describe('error budget: declaring SLOs', () => {
   it('applies a default objective to routes without one, and none to routes with slo: false', async () => {
     current = await budgetApp({ objectives: [{ name: 'api', availability: 0.99 }], defaultObjective: 'api' })

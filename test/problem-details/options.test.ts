@@ -21,7 +21,7 @@ describe('problem details options', () => {
 
   it('the umbrella refuses an unknown capability key, naming the known ones', async () => {
     const error = await registrationError((app) => app.register(resilience, { deadline: {} } as never))
-    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails, deadlines, loadShedding, idempotency, errorBudget/)
+    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails, deadlines, loadShedding, chaos, idempotency, errorBudget/)
   })
 
   it('the umbrella refuses a capability value that is neither an object nor false', async () => {
@@ -31,7 +31,7 @@ describe('problem details options', () => {
 
   it('problemDetails: false leaves Fastify error handling as it was', async () => {
     const app = Fastify()
-    await app.register(resilience, { problemDetails: false, deadlines: false, loadShedding: false, idempotency: false, errorBudget: false })
+    await app.register(resilience, { problemDetails: false, deadlines: false, loadShedding: false, chaos: false, idempotency: false, errorBudget: false })
     app.get('/boom', async () => { throw new Error('plain') })
     const res = await app.inject('/boom')
     expect(res.headers['content-type']).toMatch(/^application\/json/)

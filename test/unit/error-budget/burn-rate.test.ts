@@ -108,6 +108,32 @@ describe('evaluateSli', () => {
     expect(status.state).toBe('exhausted')
   })
 
+  it('fires a rule at exactly its rate despite float rounding: 0.6 % errors against 99.9 % is 6×', () => {
+    const counter = new SliCounter(30 * DAY)
+    counter.add(NOW - 20 * DAY, 1_000_000, 0)
+    spread(counter, 6 * HOUR, 100_000, 600)
+    const status = evaluateSli(ORDERS, counter, SETTINGS, NOW)
+    expect(status.firing).toContain('page: 6× over 6h and 30m')
+    expect(status.state).toBe('critical')
+  })
+
+  it('allows exactly 10 bad events in 100 for a 90 % objective', () => {
+    const [loose] = resolveObjective({ name: 'batch', availability: 0.9 }, 'test') as [Objective]
+    const counter = new SliCounter(30 * DAY)
+    counter.add(NOW - HOUR, 100, 0)
+    expect(evaluateSli(loose, counter, SETTINGS, NOW).budget.remainingEvents).toBe(10)
+  })
+
+  it('reads alert windows longer than a short SLO window in full', () => {
+    const [daily] = resolveObjective({ name: 'daily', availability: 0.99, windowDays: 1 }, 'test') as [Objective]
+    const counter = new SliCounter(3 * DAY)
+    counter.add(NOW - 48 * HOUR, 100, 5)
+    counter.add(NOW - HOUR, 100, 0)
+    const status = evaluateSli(daily, counter, SETTINGS, NOW)
+    expect(status.burnRates['3d']).toBeCloseTo(2.5)
+    expect(status.events.total).toBe(100)
+  })
+
   it('needs minEvents before it pages: one failure out of one request does not', () => {
     const counter = new SliCounter(30 * DAY)
     counter.add(NOW - 1000, 1, 1)

@@ -1,0 +1,257 @@
+import fp from 'fastify-plugin'
+import { randomInt } from 'node:crypto'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import {
+  CHAOS_ENV,
+  ChaosController,
+  Experiment,
+  parseRequestedFault,
+  resolveChaosOptions,
+  resolveRouteChaos,
+  seededRandom,
+  verifyFaultSignature,
+} from '../src/chaos/index.js'
+import type { ChaosOptions, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
+import { markChaos } from './outcome-marks.js'
+
+/** `app.chaos`: the switch, the kill switch and the experiments. */
+export interface Chaos {
+  /** Turns fault injection on; answers false (and logs why) when it is refused: in production, or while a watched SLO is burning. */
+  enable: () => boolean
+  /** Stops new faults; those in progress finish. */
+  disable: (reason?: string) => void
+  /** Stops new faults and ends the delays and hangs in progress at once. */
+  kill: (reason?: string) => void
+  /** Adds an experiment; it runs from its startAt for its durationMs. */
+  start: (experiment: ExperimentSpec) => void
+  /** Removes an experiment; answers whether there was one of that name. */
+  stop: (name: string) => boolean
+  stats: () => ChaosStats
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** This route's own faults; `false` means it is never faulted (health, metrics, status). */
+    chaos?: RouteChaosConfig | false
+  }
+  interface FastifyInstance {
+    readonly chaos: Chaos
+  }
+}
+
+type Settings = ResolvedChaosOptions<FastifyRequest>
+
+interface Requested { local: LocalFault[], authorized: boolean }
+const NOTHING_REQUESTED: Requested = Object.freeze({ local: [], authorized: false }) as Requested
+
+/** A fault asked for in a header counts only for an authorised caller; anyone else's header is ignored. */
+function readRequested (request: FastifyRequest, settings: Settings, now: number): Requested {
+  const requests = settings.requests
+  if (requests === undefined) return NOTHING_REQUESTED
+  const value = request.headers[requests.header]
+  if (typeof value !== 'string') return NOTHING_REQUESTED
+  const signature = request.headers[requests.signatureHeader]
+  const signed = requests.secret !== undefined && typeof signature === 'string' && verifyFaultSignature(value, signature, requests.secret)
+  const authorized = signed || requests.authorize?.(request) === true
+  if (!authorized) {
+    request.log.debug('chaos header ignored: the caller is not authorised')
+    return NOTHING_REQUESTED
+  }
+  const fault = parseRequestedFault(value, requests.maxRate, now, signed && requests.authorize === undefined)
+  return { local: fault === undefined ? [] : [{ fault, source: 'header' }], authorized: true }
+}
+
+interface Context {
+  app: FastifyInstance
+  settings: Settings
+  controller: ChaosController
+  delayRandom: () => number
+  hasDeadlines: boolean
+  /** Lets the error budget re-evaluate soon after faults, so that auto-stop is prompt. */
+  afterInjection: () => void
+}
+
+function reveal (settings: Settings, authorized: boolean): boolean {
+  return settings.revealInjected === 'always' || (settings.revealInjected === 'authorized' && authorized)
+}
+
+/** Runs `proceed` after `ms`, unless the client leaves first or the kill switch ends the delay early. */
+function delay (injection: Injection, reply: FastifyReply, ms: number, context: Context, proceed: () => void): void {
+  const finish = (): void => {
+    clearTimeout(timer)
+    untrack()
+    reply.raw.removeListener('close', abandon)
+    injection.end()
+  }
+  const timer = setTimeout(() => { finish(); proceed() }, ms)
+  const abandon = (): void => finish()
+  const untrack = context.controller.track(() => { finish(); proceed() })
+  reply.raw.once('close', abandon)
+}
+
+function inject (injection: Injection, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, authorized: boolean, context: Context): void {
+  const { fault, source } = injection
+  const { settings } = context
+  request.log.warn({ chaos: { source, fault: fault.describe } }, 'chaos fault injected')
+  if (fault.type !== 'latency') markChaos(request)
+  switch (fault.type) {
+    case 'latency': {
+      // Never past the request's deadline: the delay is a fault, not a hang.
+      const budget = context.hasDeadlines ? request.deadline.remainingMs() : Infinity
+      delay(injection, reply, Math.min(fault.delayMs(context.delayRandom), budget), context, () => done())
+      return
+    }
+    case 'error':
+      injection.end()
+      reply.problem({
+        status: fault.status,
+        detail: fault.detail ?? (reveal(settings, authorized) ? `This error was injected on purpose (${source}).` : 'The request failed.'),
+        ...(reveal(settings, authorized) ? { injected: source } : {}),
+      })
+      return
+    case 'exception':
+      injection.end()
+      done(new Error(fault.message ?? `Injected exception (${source})`))
+      return
+    case 'abort':
+      injection.end()
+      reply.raw.destroy()
+      return
+    case 'hang': {
+      const deadline = context.hasDeadlines ? request.deadline : undefined
+      if (deadline !== undefined && Number.isFinite(deadline.remainingMs())) {
+        // The deadline answers 504 and ends the request; until then, nothing.
+        delay(injection, reply, deadline.remainingMs() + 1000, context, () => { if (!reply.sent) done() })
+      } else {
+        delay(injection, reply, settings.maxHangMs, context, () => done())
+      }
+    }
+  }
+}
+
+function createChaosHook (routeFaults: readonly Fault[], url: string, context: Context) {
+  const { controller, settings } = context
+  const local: LocalFault[] = routeFaults.map((fault) => ({ fault, source: 'route' }))
+  return function chaosOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    if (!controller.enabled) {
+      done()
+      return
+    }
+    const now = settings.now()
+    const requested = readRequested(request, settings, now)
+    const facts = { method: request.method, route: url, path: request.url.split('?', 1)[0] ?? '/', headers: request.headers }
+    const injection = controller.choose(requested.local.length === 0 ? local : [...requested.local, ...local], facts, now)
+    if (injection === undefined) {
+      done()
+      return
+    }
+    inject(injection, request, reply, done, requested.authorized, context)
+    context.afterInjection()
+  }
+}
+
+function isProduction (): boolean {
+  return process.env.NODE_ENV === 'production'
+}
+
+/**
+ * Declared faults per route and time-boxed experiments, off by default,
+ * with a kill switch, a cap on faults in progress, authorised per-request
+ * faults, and a stop when an error budget burns.
+ */
+const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async function chaos (app, options) {
+  const settings = resolveChaosOptions<FastifyRequest>(options, () => randomInt(2 ** 31))
+  const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed))
+  for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.now(), () => randomInt(2 ** 31)))
+  let evaluatedAt = -Infinity
+
+  /** Watched SLOs in a bad state now, described; empty when none or without error budgets. */
+  const burning = (): string[] => {
+    const watch = settings.stopOnBudget
+    if (watch === undefined || !app.hasDecorator('errorBudget')) return []
+    return app.errorBudget.status()
+      .filter((status) => (watch.slos === undefined || watch.slos.has(status.name)) && watch.states.has(status.state))
+      .map((status) => `SLO ${status.name} (${status.sli}) is ${status.state}`)
+  }
+
+  const context: Context = {
+    app,
+    settings,
+    controller,
+    delayRandom: seededRandom(settings.seed ^ 0x5bd1e995),
+    hasDeadlines: app.hasRequestDecorator('deadline'),
+    afterInjection () {
+      // At most once a second: a status evaluation reads every window.
+      const now = settings.now()
+      if (now - evaluatedAt < 1000 || settings.stopOnBudget === undefined || !app.hasDecorator('errorBudget')) return
+      evaluatedAt = now
+      app.errorBudget.status()
+    },
+  }
+
+  function enable (): boolean {
+    if (isProduction() && !settings.allowInProduction) {
+      app.log.error('chaos stays off: NODE_ENV is production and chaos.allowInProduction is not set')
+      return false
+    }
+    const reasons = burning()
+    if (reasons.length > 0) {
+      app.log.error({ reasons }, 'chaos stays off: a watched error budget is burning')
+      return false
+    }
+    controller.enable()
+    app.log.warn('chaos enabled: faults will be injected')
+    return true
+  }
+
+  app.decorate('chaos', {
+    enable,
+    disable: (reason = 'disabled') => {
+      controller.disable(reason)
+      app.log.warn({ reason }, 'chaos disabled')
+    },
+    kill: (reason = 'killed') => {
+      controller.kill(reason)
+      app.log.warn({ reason }, 'chaos killed: every fault ended')
+    },
+    start: (spec: ExperimentSpec) => {
+      const experiment = new Experiment(spec, settings.now(), () => randomInt(2 ** 31))
+      controller.addExperiment(experiment)
+      app.log.warn({ experiment: experiment.name, seed: experiment.seed, startsAt: experiment.startsAt, endsAt: experiment.endsAt }, 'chaos experiment added')
+    },
+    stop: (name: string) => controller.removeExperiment(name),
+    stats: () => controller.stats(settings.now()),
+  } satisfies Chaos)
+
+  app.addHook('onRoute', (routeOptions) => {
+    const label = routeLabel(routeOptions)
+    const faults = resolveRouteChaos(routeOptions.config?.chaos, label)
+    if (faults === false || settings.exclude.has(routeOptions.url)) return
+    appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, context))
+  })
+
+  app.addHook('onReady', async () => {
+    const watch = settings.stopOnBudget
+    if (watch !== undefined && app.hasDecorator('errorBudget')) {
+      app.errorBudget.onStateChange((change) => {
+        if (!controller.enabled || !watch.states.has(change.to) || (watch.slos !== undefined && !watch.slos.has(change.name))) return
+        const reason = `SLO ${change.name} (${change.sli}) turned ${change.to}`
+        controller.kill(reason)
+        app.log.warn({ reason, burnRates: change.status.burnRates }, 'chaos stopped itself: an error budget is burning')
+      })
+    }
+    const fromEnvironment = ['1', 'on', 'true'].includes((process.env[CHAOS_ENV] ?? '').toLowerCase())
+    if (settings.enabled || fromEnvironment) enable()
+  })
+  app.addHook('onClose', async () => { controller.kill('the server is closing') })
+}
+
+/** The chaos capability as a Fastify plugin; needs {@link problemDetails}. */
+export const chaos = fp(chaosPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/chaos',
+  dependencies: ['fastify-resilience/problem-details'],
+})
+
+export type { ChaosOptions, ChaosStats, ExperimentSpec, RouteChaosConfig }
