@@ -72,8 +72,10 @@ interface Context {
   afterInjection: () => void
 }
 
-function reveal (settings: Settings, authorized: boolean): boolean {
-  return settings.revealInjected === 'always' || (settings.revealInjected === 'authorized' && authorized)
+/** Whether this caller may learn that its error was injected; authorize() is asked only when it matters. */
+function reveal (settings: Settings, request: FastifyRequest, authorized: boolean): boolean {
+  if (settings.revealInjected !== 'authorized') return settings.revealInjected === 'always'
+  return authorized || settings.requests?.authorize?.(request) === true
 }
 
 /** Runs `proceed` after `ms`, unless the client leaves first or the kill switch ends the delay early. */
@@ -102,14 +104,16 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
       delay(injection, reply, Math.min(fault.delayMs(context.delayRandom), budget), context, () => done())
       return
     }
-    case 'error':
+    case 'error': {
       injection.end()
+      const revealed = reveal(settings, request, authorized)
       reply.problem({
         status: fault.status,
-        detail: fault.detail ?? (reveal(settings, authorized) ? `This error was injected on purpose (${source}).` : 'The request failed.'),
-        ...(reveal(settings, authorized) ? { injected: source } : {}),
+        detail: fault.detail ?? (revealed ? `This error was injected on purpose (${source}).` : 'The request failed.'),
+        ...(revealed ? { injected: source } : {}),
       })
       return
+    }
     case 'exception':
       injection.end()
       done(new Error(fault.message ?? `Injected exception (${source})`))

@@ -1,0 +1,185 @@
+import Fastify from 'fastify'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import resilience, { signFault } from '../../plugins/index.js'
+import type { TestApp } from '../helpers/app.js'
+import { LOG_LEVEL } from '../helpers/app.js'
+import { listen } from '../helpers/listen.js'
+import { registrationError } from '../helpers/registration.js'
+import { chaosApp, waitFor } from './helpers.js'
+
+let current: TestApp | undefined
+afterEach(async () => {
+  vi.unstubAllEnvs()
+  await current?.app.close()
+  current = undefined
+})
+
+const SECRET = 'a-game-day-secret-0123456789'
+
+describe('chaos: kill switch, time boxes and caps', () => {
+  it('kill ends the delays in flight and stops every future fault', async () => {
+    current = await chaosApp({ enabled: true })
+    const { app } = current
+    app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'latency', rate: 1, ms: 60_000 }] } } }, async () => ({ ok: true }))
+    const port = await listen(app)
+    const inFlight = Promise.all([0, 1, 2].map(async () => fetch(`http://127.0.0.1:${port}/x`)))
+    await waitFor(() => app.chaos.stats().active === 3)
+    app.chaos.kill('game day over')
+    for (const response of await inFlight) expect(response.status).toBe(200)
+    expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(200)
+    expect(app.chaos.stats()).toMatchObject({ enabled: false, active: 0, stoppedBecause: 'game day over', injected: { total: 3 } })
+  })
+
+  it('caps the faults in progress at once', async () => {
+    current = await chaosApp({ enabled: true, maxActiveFaults: 2 })
+    const { app } = current
+    app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'latency', rate: 1, ms: 60_000 }] } } }, async () => ({ ok: true }))
+    const port = await listen(app)
+    const delayed = [0, 1].map(async () => fetch(`http://127.0.0.1:${port}/x`))
+    await waitFor(() => app.chaos.stats().active === 2)
+    for (let i = 0; i < 3; i++) expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(200)
+    expect(app.chaos.stats().injected.total).toBe(2)
+    app.chaos.kill()
+    await Promise.all(delayed)
+  })
+
+  it('runs an experiment only inside its time box', async () => {
+    let now = 1_000_000
+    current = await chaosApp({ enabled: true, now: () => now, experiments: [{ name: 'boxed', seed: 1, startAt: 1_010_000, durationMs: 5000, faults: [{ type: 'error', rate: 1, status: 500 }] }] })
+    const { app } = current
+    app.get('/x', async () => 'ok')
+    await app.ready()
+    expect((await app.inject('/x')).statusCode).toBe(200)
+    now = 1_012_000
+    expect((await app.inject('/x')).statusCode).toBe(500)
+    now = 1_015_000
+    expect((await app.inject('/x')).statusCode).toBe(200)
+    expect(app.chaos.stats().experiments).toEqual([expect.objectContaining({ name: 'boxed', running: false, injected: 1, seed: 1 })])
+  })
+
+  it('starts and stops experiments at run time', async () => {
+    current = await chaosApp({ enabled: true })
+    const { app } = current
+    app.get('/x', async () => 'ok')
+    await app.ready()
+    app.chaos.start({ name: 'errors', seed: 3, faults: [{ type: 'error', rate: 1, status: 502 }] })
+    expect((await app.inject('/x')).statusCode).toBe(502)
+    expect(app.chaos.stop('errors')).toBe(true)
+    expect((await app.inject('/x')).statusCode).toBe(200)
+  })
+})
+
+describe('chaos: requested faults', () => {
+  async function signedApp (): Promise<TestApp> {
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET, maxRate: 0.5 } })
+    current.app.get('/x', async () => 'ok')
+    await current.app.ready()
+    return current
+  }
+
+  it('ignores chaos headers from callers who are not authorised: no signature, a wrong one, an expired one', async () => {
+    const { app } = await signedApp()
+    const value = `type=error;status=503;rate=1;expires=${Date.now() + 60_000}`
+    const attempts = [
+      { 'x-chaos-fault': value },
+      { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, 'somebody-elses-secret-000') },
+      { 'x-chaos-fault': value, 'x-chaos-signature': 'zz' },
+      { 'x-chaos-fault': `type=error;status=503;expires=${Date.now() - 1}`, 'x-chaos-signature': signFault(`type=error;status=503;expires=${Date.now() - 1}`, SECRET) },
+      { 'x-chaos-fault': 'type=error;status=503', 'x-chaos-signature': signFault('type=error;status=503', SECRET) },
+    ]
+    for (let round = 0; round < 20; round++) {
+      for (const headers of attempts) expect((await app.inject({ url: '/x', headers })).statusCode).toBe(200)
+    }
+    expect(app.chaos.stats().injected.total).toBe(0)
+  })
+
+  it('honours a signed request, at no more than the configured maximum rate', async () => {
+    const { app } = await signedApp()
+    const value = `type=error;status=503;rate=1;expires=${Date.now() + 60_000}`
+    const headers = { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, SECRET) }
+    const statuses = await Promise.all(Array.from({ length: 400 }, async () => (await app.inject({ url: '/x', headers })).statusCode))
+    const failed = statuses.filter((status) => status === 503).length
+    // Capped at 0.5: Binomial(400, 0.5) is 200 ± 10; within 5σ.
+    expect(Math.abs(failed - 200)).toBeLessThan(50)
+  })
+
+  it('ignores every chaos header when requested faults are not configured', async () => {
+    current = await chaosApp({ enabled: true })
+    current.app.get('/x', async () => 'ok')
+    expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': 'type=abort' } })).statusCode).toBe(200)
+  })
+})
+
+describe('chaos: safety of the switch', () => {
+  it('stays off in production unless allowed', async () => {
+    vi.stubEnv('NODE_ENV', 'production')
+    current = await chaosApp({ enabled: true })
+    const { app, logs } = current
+    app.get('/x', { config: { chaos: { faults: [{ type: 'error', rate: 1, status: 500 }] } } }, async () => 'ok')
+    await app.ready()
+    expect(app.chaos.enable()).toBe(false)
+    expect((await app.inject('/x')).statusCode).toBe(200)
+    expect(logs.some((line) => line.level === LOG_LEVEL.error && line.msg.startsWith('chaos stays off: NODE_ENV is production'))).toBe(true)
+    await app.close()
+    current = await chaosApp({ allowInProduction: true })
+    expect(current.app.chaos.enable()).toBe(true)
+  })
+
+  it('is turned on by FASTIFY_RESILIENCE_CHAOS=on', async () => {
+    vi.stubEnv('FASTIFY_RESILIENCE_CHAOS', 'on')
+    current = await chaosApp({})
+    await current.app.ready()
+    expect(current.app.chaos.stats().enabled).toBe(true)
+  })
+
+  it('stops itself when a watched error budget turns critical or exhausted, and logs why', async () => {
+    current = await chaosApp({ enabled: true }, { minEvents: 5 })
+    const { app, logs } = current
+    app.get('/pay', { config: { slo: { name: 'payments', availability: 0.99 }, chaos: { faults: [{ type: 'error', rate: 1, status: 500 }] } } }, async () => 'ok')
+    await app.ready()
+    for (let i = 0; i < 10; i++) expect((await app.inject('/pay')).statusCode).toBe(500)
+    app.errorBudget.status()
+    expect(app.chaos.stats()).toMatchObject({ enabled: false, stoppedBecause: 'SLO payments (availability) turned exhausted' })
+    expect((await app.inject('/pay')).statusCode).toBe(200)
+    expect(logs.find((line) => line.msg === 'chaos stopped itself: an error budget is burning')).toMatchObject({ level: LOG_LEVEL.warn, reason: 'SLO payments (availability) turned exhausted' })
+    // It will not start again while that budget burns.
+    expect(app.chaos.enable()).toBe(false)
+    const metrics = await app.errorBudget.registry?.metrics() ?? ''
+    expect(metrics).toContain('slo_bad_events_total{slo="payments",sli="availability",route="GET /pay",reason="chaos"} 10')
+  })
+})
+
+describe('chaos: registration errors', () => {
+  it.each([
+    [{ faults: [{ type: 'error', rate: 2, status: 500 }] }, 'config.chaos.faults[0] expects a valid fault, instead got option \'faults[0].rate\' expects a number from 0 to 1'],
+    [{ faults: [{ type: 'error', rate: Number.NaN, status: 500 }] }, "option 'faults[0].rate' expects a number from 0 to 1"],
+    [{ faults: [{ type: 'error', rate: 0.1, status: 200 }] }, "option 'faults[0].status' expects an HTTP error status from 400 to 599"],
+    [{ faults: [{ type: 'slow', rate: 0.1 }] }, "option 'faults[0].type' expects one of 'latency', 'error', 'exception', 'abort', 'hang'"],
+    [{ fault: [] }, 'config.chaos expects an object { faults: [...] } or false'],
+  ])('refuses route config %o', async (config, message) => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience)
+      app.get('/x', { config: { chaos: config as never } }, async () => 'x')
+    })
+    expect(error.message).toContain(message)
+  })
+
+  it.each([
+    [{ requests: {} }, "option 'chaos.requests' expects an authorize function or a secret"],
+    [{ requests: { secret: 'short' } }, "option 'chaos.requests.secret' expects a string of at least 16 characters"],
+    [{ experiments: [{ name: 'x', faults: [] }] }, "option 'chaos experiment x: faults' expects a non-empty array of faults"],
+    [{ experiments: [{ name: 'x', faults: [{ type: 'error', rate: -1, status: 500 }] }] }, "option 'chaos experiment x: faults[0].rate' expects a number from 0 to 1"],
+    [{ stopOnBudget: { states: ['burning'] } }, "option 'chaos.stopOnBudget.states' expects a non-empty array of ok, warning, critical, exhausted"],
+    [{ maxActiveFaults: 0 }, "option 'chaos.maxActiveFaults' expects an integer from 1 to 1000000"],
+  ])('refuses plugin options %o', async (options, message) => {
+    const error = await registrationError(async (app) => { await app.register(resilience, { chaos: options as never }) })
+    expect(error.message).toContain(message)
+  })
+
+  it('works with chaos turned off entirely', async () => {
+    const app = Fastify()
+    await app.register(resilience, { chaos: false })
+    expect(app.hasDecorator('chaos')).toBe(false)
+    await app.close()
+  })
+})
