@@ -12,7 +12,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from 
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
@@ -36,6 +36,16 @@ async function build (variant: Variant): Promise<FastifyInstance> {
       deadlines: false,
       loadShedding: false,
       errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
+    })
+  }
+  // Chaos registered with a fault on every route, but not enabled: the cost of having it ready.
+  if (variant === 'chaos-disabled') {
+    await app.register(resilience, {
+      deadlines: false,
+      loadShedding: false,
+      idempotency: false,
+      errorBudget: false,
+      chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
     })
   }
   addOverloadRoutes(app)

@@ -51,6 +51,8 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
       minEvents: 5,
       ...(options.budgetClock === undefined ? {} : { clock: options.budgetClock }),
     },
+    // Off until a game day enables it; stops by itself if the orders SLO burns.
+    chaos: { seed: 7, stopOnBudget: { slos: ['orders'] } },
     idempotency: {
       // Each customer has a key space of their own.
       scope: (request) => String(request.headers['x-customer'] ?? 'guest'),
@@ -80,7 +82,7 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
       deadline: { timeoutMs: 2000 },
       idempotency: {},
       shedding: { priority: 'critical' },
-      slo: { name: 'orders', availability: 0.98, latency: { thresholdMs: 500, target: 0.95 } },
+      slo: { name: 'orders', availability: 0.99, latency: { thresholdMs: 500, target: 0.95 } },
     },
     schema: {
       body: {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import type { FastifyInstance } from 'fastify'
 import { buildShop } from './app.js'
 import { burst } from './burst.js'
 import { startPayments } from './payments.js'
@@ -52,8 +53,8 @@ class SimulatedClock {
   }
 }
 
-/** What a scene may use: the shop's address, the payment provider, the budget's clock. */
-interface Stage { base: URL, payments: PaymentsService, clock: SimulatedClock }
+/** What a scene may use: the shop, its address, the payment provider, the budget's clock. */
+interface Stage { shop: FastifyInstance, base: URL, payments: PaymentsService, clock: SimulatedClock }
 
 const HOUR_MS = 3_600_000
 
@@ -112,9 +113,10 @@ async function budgetLine (base: URL, label: string): Promise<string> {
 /**
  * A healthy day of orders (800, on the budget's simulated clock), an hour
  * of quiet, then the payment provider fails every charge: the orders SLO
- * (98 % available) burns, and its state turns critical.
+ * (99 % available) burns, and its state turns critical.
  */
-async function budgetScene ({ base, payments, clock }: Stage): Promise<{ answer: Answer, observations: string[] }> {
+/** 800 healthy orders over 20 simulated hours, then an hour of quiet. */
+async function healthyDay ({ base, payments, clock }: Stage): Promise<void> {
   payments.behaviour.latencyMs = 0
   for (let hour = 0; hour < 20; hour++) {
     await Promise.all(Array.from({ length: 40 }, async () => order(base)))
@@ -122,16 +124,61 @@ async function budgetScene ({ base, payments, clock }: Stage): Promise<{ answer:
   }
   clock.advance(HOUR_MS)
   payments.behaviour.latencyMs = 20
+}
+
+async function budgetScene (stage: Stage): Promise<{ answer: Answer, observations: string[] }> {
+  const { base, payments, clock } = stage
+  await healthyDay(stage)
   const observations = [await budgetLine(base, 'after a healthy day of 800 orders')]
   payments.behaviour.failureRate = 1
   let last: Answer | undefined
-  for (let failed = 1; failed <= 12; failed++) {
+  for (let failed = 1; failed <= 6; failed++) {
     last = await order(base)
     clock.advance(20_000)
-    if (failed % 3 === 0) observations.push(await budgetLine(base, `after ${failed} failed orders`))
+    if (failed % 2 === 0) observations.push(await budgetLine(base, `after ${failed} failed orders`))
   }
   payments.behaviour.failureRate = 0
   return { answer: last as Answer, observations }
+}
+
+/**
+ * A game day a month later: after another healthy day, a time-boxed
+ * experiment adds 30 % latency (1–4 s) and 10 % errors to orders, in front
+ * of the payment provider. Batches of 10 orders show the deadline (504s)
+ * and the budget reacting, until chaos stops itself because the orders
+ * budget turned critical.
+ */
+async function gameDayScene (stage: Stage): Promise<{ answer: Answer, observations: string[] }> {
+  const { shop, base, clock } = stage
+  clock.advance(31 * 24 * HOUR_MS)
+  await healthyDay(stage)
+  const observations = [await budgetLine(base, 'a month later, after another healthy day')]
+  const onOrders = { methods: ['POST'], path: '/orders' }
+  shop.chaos.start({
+    name: 'game-day',
+    seed: 7,
+    durationMs: 20_000,
+    faults: [
+      { type: 'latency', rate: 0.3, minMs: 1000, maxMs: 4000, match: onOrders },
+      { type: 'error', rate: 0.1, status: 503, match: onOrders },
+    ],
+  })
+  observations.push(`chaos enabled: ${String(shop.chaos.enable())}; experiment game-day for 20 s, seed 7`)
+  const startedAt = performance.now()
+  for (let batch = 1; shop.chaos.stats().enabled && performance.now() - startedAt < 20_000; batch++) {
+    const answers = await Promise.all(Array.from({ length: 10 }, async () => order(base)))
+    clock.advance(60_000)
+    const counts = new Map<number, number>()
+    for (const answer of answers) counts.set(answer.status, (counts.get(answer.status) ?? 0) + 1)
+    const shown = [...counts].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ')
+    observations.push(await budgetLine(base, `batch ${batch}: ${shown}, slowest ${Math.max(...answers.map((answer) => answer.elapsedMs))} ms; orders SLO`))
+  }
+  const stats = shop.chaos.stats()
+  observations.push(`chaos ${stats.enabled ? 'still on' : `stopped itself: ${stats.stoppedBecause ?? ''}`}; ${stats.injected.total} faults injected (${stats.injected.byType.latency} latency, ${stats.injected.byType.error} errors)`)
+  // With chaos off, the next order goes through untouched.
+  const after = await order(base)
+  observations.push(`the next order: ${after.status} after ${after.elapsedMs} ms`)
+  return { answer: after, observations }
 }
 
 const STEPS: readonly Step[] = [
@@ -228,6 +275,14 @@ const STEPS: readonly Step[] = [
     why: 'Each failed charge is a 5xx the orders SLO counts as bad. Over the last hour and the last 5 minutes the budget burns faster than 14.4× (2 % of a 30-day budget per hour), so the state turns critical (a page, in the SRE workbook\'s policy) well before the budget is gone.',
   },
   {
+    title: 'A game day: chaos on orders, stopped by the error budget',
+    method: 'POST',
+    path: '/orders',
+    scene: gameDayScene,
+    expectedStatus: 201,
+    why: 'Injected latency past the 2 s deadline becomes 504s, injected errors 503s; the orders budget burns, and once its state turns critical chaos kills every fault in flight and stays off. The experiment is seeded, so the same game day replays the same decisions.',
+  },
+  {
     title: 'The payment provider fails',
     method: 'POST',
     path: '/orders',
@@ -267,7 +322,7 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       const observations: string[] = []
       if (step.scene !== undefined) {
         write(`   → ${step.method} ${step.path}, many at once`)
-        const { answer, observations: seen } = await step.scene({ base: new URL(base), payments, clock })
+        const { answer, observations: seen } = await step.scene({ shop, base: new URL(base), payments, clock })
         write(`   ← last order: ${answer.status} after ${answer.elapsedMs} ms`)
         answers.push(answer)
         observations.push(...seen)

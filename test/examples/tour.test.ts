@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { runTour } from '../../examples/shop/tour.js'
 
+const GAME_DAY = 'A game day: chaos on orders, stopped by the error budget'
+
 describe('shop demo tour', () => {
   it('every step answers the status it explains, as a problem when it fails', async () => {
     const lines: string[] = []
     const results = await runTour((line) => lines.push(line))
     expect(results.map((result) => result.status)).toEqual(results.map((result) => result.expectedStatus))
-    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 201, 504, 201, 502, 502, 503])
+    expect(results.map((result) => result.status)).toEqual([201, 400, 400, 404, 404, 201, 504, 201, 502, 201, 502, 503])
     for (const result of results.filter((entry) => entry.status >= 400)) {
       expect(result.body).toMatchObject({ status: result.status, instance: expect.any(String) })
     }
@@ -28,7 +30,13 @@ describe('shop demo tour', () => {
 
     const burning = results[8]
     expect(burning?.observations[0]).toMatch(/^after a healthy day of 800 orders: ok, \d+% of the budget left/)
-    expect(burning?.observations.at(-1)).toMatch(/^after 12 failed orders: critical, \d+% of the budget left, burning \d+× over 1h and \d+× over 5m$/)
+    expect(burning?.observations.at(-1)).toMatch(/^after 6 failed orders: critical, \d+% of the budget left, burning \d+× over 1h and \d+× over 5m$/)
+
+    const gameDay = results[9]
+    expect(gameDay?.title).toBe(GAME_DAY)
+    expect(gameDay?.observations[1]).toBe('chaos enabled: true; experiment game-day for 20 s, seed 7')
+    expect(gameDay?.observations.at(-2)).toMatch(/^chaos stopped itself: SLO orders \(availability\) turned critical; \d+ faults injected/)
+    expect(gameDay?.observations.at(-1)).toMatch(/^the next order: 201 after \d+ ms$/)
     expect(burning?.body).toMatchObject({ status: 502 })
 
     const retried = results[7]
