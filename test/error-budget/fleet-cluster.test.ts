@@ -1,24 +1,12 @@
-import { Cluster, Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { Redis } from 'ioredis'
+import type { Cluster } from 'ioredis'
+import { describe, expect, inject, it } from 'vitest'
 import { RedisErrorBudgetFleet } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
-import { startRedisCluster } from '../helpers/redis-cluster.js'
-import type { RedisClusterHandle } from '../helpers/redis-cluster.js'
+import { useRedisCluster } from '../helpers/redis-cluster.js'
 import { budgetApp } from './helpers.js'
 
-let cluster: RedisClusterHandle
-let client: Cluster
-
-beforeAll(async () => {
-  cluster = await startRedisCluster()
-  client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
-  await client.ping()
-}, 60_000)
-
-afterAll(async () => {
-  client.disconnect()
-  await cluster.stop()
-})
+const cluster = useRedisCluster()
 
 async function shop (fleetClient: Redis | Cluster, prefix: string): Promise<TestApp> {
   const testApp = await budgetApp({ fleet: new RedisErrorBudgetFleet({ client: fleetClient, prefix }) })
@@ -34,7 +22,7 @@ async function shop (fleetClient: Redis | Cluster, prefix: string): Promise<Test
 
 describe('error budget fleet on Redis Cluster', () => {
   it('flushes and reads SLOs whose keys live on different masters', async () => {
-    const { app } = await shop(client, `test:${process.pid}:`)
+    const { app } = await shop(cluster(), `test:${process.pid}:`)
     try {
       for (const name of ['api', 'search', 'checkout', 'orders']) {
         await app.inject(`/${name}/ok`)

@@ -1,4 +1,5 @@
 import { connect } from 'node:net'
+import type { FastifyContextConfig } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StateChange } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
@@ -14,6 +15,23 @@ let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
 
 const ORDERS = { name: 'orders', availability: 0.99, latency: { thresholdMs: 20, target: 0.9 } }
+
+/** A client asks a route with `config`, leaves while the handler works; returns the events the SLO counted. */
+async function countedAfterClientLeft ({ app }: TestApp, config: FastifyContextConfig): Promise<number> {
+  const started = deferred()
+  const gate = deferred()
+  app.get('/slow', { config }, async () => { started.resolve(); await gate.promise; return {} })
+  const port = await listen(app)
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  await started.promise
+  socket.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  gate.resolve()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  return app.errorBudget.status()[0]?.events.total ?? -1
+}
 
 describe('error budget: classification of each outcome', () => {
   it('counts successes as good, 5xx as bad, and leaves 4xx out', async () => {
@@ -82,40 +100,14 @@ describe('error budget: classification of each outcome', () => {
 
   it('leaves out a request whose client went away', async () => {
     current = await budgetApp({})
-    const { app } = current
-    const started = deferred()
-    const gate = deferred()
-    app.get('/slow', { config: { slo: ORDERS } }, async () => { started.resolve(); await gate.promise; return {} })
-    const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
-    await started.promise
-    socket.destroy()
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    gate.resolve()
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(app.errorBudget.status()[0]?.events.total).toBe(0)
+    expect(await countedAfterClientLeft(current, { slo: ORDERS })).toBe(0)
   })
 })
 
 describe('error budget: corner cases of classification', () => {
   it('leaves out a client gone from a route without a deadline, with deadlines registered', async () => {
     current = await budgetApp({})
-    const { app } = current
-    const started = deferred()
-    const gate = deferred()
-    app.get('/stream', { config: { slo: ORDERS, deadline: false } }, async () => { started.resolve(); await gate.promise; return {} })
-    const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n')
-    await started.promise
-    socket.destroy()
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    gate.resolve()
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(app.errorBudget.status()[0]?.events.total).toBe(0)
+    expect(await countedAfterClientLeft(current, { slo: ORDERS, deadline: false })).toBe(0)
   })
 
   it('labels a 504 for a caller budget spent on arrival as deadline', async () => {

@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { freePort, startRedisServer } from './redis-server.js'
 import type { RedisServerHandle } from './redis-server.js'
+import { afterAll, beforeAll } from 'vitest'
 
 const run = promisify(execFile)
 
@@ -67,5 +68,27 @@ export async function startRedisCluster (): Promise<RedisClusterHandle> {
       await Promise.all(servers.map((server) => server.stop()))
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/**
+ * Starts a cluster before the tests of the calling file and stops it after
+ * them; the returned function gives the connected client.
+ */
+export function useRedisCluster (): () => Cluster {
+  let cluster: RedisClusterHandle | undefined
+  let client: Cluster | undefined
+  beforeAll(async () => {
+    cluster = await startRedisCluster()
+    client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+    await client.ping()
+  }, 60_000)
+  afterAll(async () => {
+    client?.disconnect()
+    await cluster?.stop()
+  })
+  return () => {
+    if (client === undefined) throw new Error('the Redis Cluster is not started yet')
+    return client
   }
 }

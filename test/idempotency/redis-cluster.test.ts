@@ -1,33 +1,19 @@
-import { Cluster } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
 import { createTestApp } from '../helpers/app.js'
-import { startRedisCluster } from '../helpers/redis-cluster.js'
-import type { RedisClusterHandle } from '../helpers/redis-cluster.js'
+import { useRedisCluster } from '../helpers/redis-cluster.js'
 import { describeStoreContract } from './store-contract.js'
 
-let cluster: RedisClusterHandle
-let client: Cluster
-
-beforeAll(async () => {
-  cluster = await startRedisCluster()
-  client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
-  await client.ping()
-}, 60_000)
-
-afterAll(async () => {
-  client.disconnect()
-  await cluster.stop()
-})
+const cluster = useRedisCluster()
 
 describeStoreContract('RedisIdempotencyStore on a 3-master Redis Cluster', () => ({
-  store: new RedisIdempotencyStore({ client, prefix: 'cluster:' }),
+  store: new RedisIdempotencyStore({ client: cluster(), prefix: 'cluster:' }),
   elapse: async (ms) => { await new Promise((resolve) => setTimeout(resolve, ms)) },
 }))
 
 describe('idempotency plugin on Redis Cluster', () => {
   it('keys spread over the masters, and 200 concurrent identical requests still run once', async () => {
-    const store = new RedisIdempotencyStore({ client, prefix: 'cluster-plugin:' })
+    const store = new RedisIdempotencyStore({ client: cluster(), prefix: 'cluster-plugin:' })
     const { app } = createTestApp()
     const runs = vi.fn()
     await app.register(resilience, { idempotency: { store, unscoped: true } })
@@ -39,7 +25,7 @@ describe('idempotency plugin on Redis Cluster', () => {
     const keys = Array.from({ length: 30 }, (_, index) => `spread-${index}`)
     await Promise.all(keys.map(async (key) => await app.inject({ method: 'POST', url: '/pay', headers: { 'idempotency-key': key }, payload: {} })))
     const slotsUsed = new Set(await Promise.all(keys.map(async (key) => {
-      const slot = await client.cluster('KEYSLOT', store.redisKey(key))
+      const slot = await cluster().cluster('KEYSLOT', store.redisKey(key))
       return Math.floor(Number(slot) / 5462)
     })))
     expect(slotsUsed.size).toBeGreaterThan(1)
