@@ -12,6 +12,7 @@ import {
   verifyFaultSignature,
 } from '../src/chaos/index.js'
 import type { ChaosOptions, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
+import { MAX_TIMER_MS } from '../src/deadline/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { markChaos } from './outcome-marks.js'
 
@@ -53,13 +54,16 @@ function readRequested (request: FastifyRequest, settings: Settings, now: number
   if (typeof value !== 'string') return NOTHING_REQUESTED
   const signature = request.headers[requests.signatureHeader]
   const signed = requests.secret !== undefined && typeof signature === 'string' && verifyFaultSignature(value, signature, requests.secret)
-  const authorized = signed || requests.authorize?.(request) === true
-  if (!authorized) {
+  const allowed = requests.authorize?.(request) === true
+  if (!signed && !allowed) {
     request.log.debug('chaos header ignored: the caller is not authorised')
     return NOTHING_REQUESTED
   }
-  const fault = parseRequestedFault(value, requests.maxRate, now, signed && requests.authorize === undefined)
-  return { local: fault === undefined ? [] : [{ fault, source: 'header' }], authorized: true }
+  // Authorised by its signature alone, a request must carry an expiry that has not passed.
+  const fault = parseRequestedFault(value, requests.maxRate, now, !allowed)
+  // A signed header that is expired or malformed authorises nothing.
+  if (fault === undefined) return allowed ? { local: [], authorized: true } : NOTHING_REQUESTED
+  return { local: [{ fault, source: 'header' }], authorized: true }
 }
 
 interface Context {
@@ -80,6 +84,11 @@ function reveal (settings: Settings, request: FastifyRequest, authorized: boolea
 
 /** Runs `proceed` after `ms`, unless the client leaves first or the kill switch ends the delay early. */
 function delay (injection: Injection, reply: FastifyReply, ms: number, context: Context, proceed: () => void): void {
+  // The client left during an earlier hook: its close event has passed, and there is no one to delay.
+  if (reply.raw.destroyed) {
+    injection.end()
+    return
+  }
   const finish = (): void => {
     clearTimeout(timer)
     untrack()
@@ -126,7 +135,7 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
       const deadline = context.hasDeadlines ? request.deadline : undefined
       if (deadline !== undefined && Number.isFinite(deadline.remainingMs())) {
         // The deadline answers 504 and ends the request; until then, nothing.
-        delay(injection, reply, deadline.remainingMs() + 1000, context, () => { if (!reply.sent) done() })
+        delay(injection, reply, Math.min(deadline.remainingMs() + 1000, MAX_TIMER_MS), context, () => { if (!reply.sent) done() })
       } else {
         delay(injection, reply, settings.maxHangMs, context, () => done())
       }
@@ -166,7 +175,7 @@ function isProduction (): boolean {
  */
 const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async function chaos (app, options) {
   const settings = resolveChaosOptions<FastifyRequest>(options, () => randomInt(2 ** 31))
-  const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed))
+  const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed), seededRandom(settings.seed ^ 0x2f6b3c1d))
   for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.now(), () => randomInt(2 ** 31)))
   let evaluatedAt = -Infinity
 

@@ -31,7 +31,8 @@ export interface ChaosStats {
  */
 export class ChaosController {
   readonly #maxActiveFaults: number
-  readonly #random: () => number
+  readonly #routeRandom: () => number
+  readonly #requestRandom: () => number
   readonly #experiments = new Map<string, Experiment>()
   readonly #inFlight = new Set<() => void>()
   #enabled = false
@@ -41,9 +42,11 @@ export class ChaosController {
   readonly #byType: Record<FaultType, number> = { latency: 0, error: 0, exception: 0, abort: 0, hang: 0 }
   readonly #bySource: Record<string, number> = {}
 
-  constructor (maxActiveFaults: number, random: () => number) {
+  /** Route faults and requested faults draw from separate sources, so that neither shifts the other's decisions. */
+  constructor (maxActiveFaults: number, routeRandom: () => number, requestRandom: () => number = routeRandom) {
     this.#maxActiveFaults = maxActiveFaults
-    this.#random = random
+    this.#routeRandom = routeRandom
+    this.#requestRandom = requestRandom
   }
 
   get enabled (): boolean {
@@ -77,20 +80,26 @@ export class ChaosController {
 
   /**
    * Chooses at most one fault for a request: a requested one first, then
-   * the route's own, then the running experiments', each drawn at its rate;
-   * none while disabled or at the cap of faults in progress.
+   * the route's own, then the running experiments'. Every matching fault is
+   * drawn at its rate, hit or not, so that each source's decisions depend
+   * only on its seed and the requests; none is injected while disabled or
+   * at the cap of faults in progress.
    */
   choose (local: readonly LocalFault[], facts: RequestFacts, now: number): Injection | undefined {
-    if (!this.#enabled || this.#active >= this.#maxActiveFaults) return undefined
+    if (!this.#enabled) return undefined
+    let chosen: { fault: Fault, source: string, experiment: Experiment | undefined } | undefined
     for (const { fault, source } of local) {
-      if (matches(fault, facts) && this.#random() < fault.rate) return this.#inject(fault, source, undefined)
+      if (!matches(fault, facts)) continue
+      const drawn = (source === 'header' ? this.#requestRandom : this.#routeRandom)()
+      if (chosen === undefined && drawn < fault.rate) chosen = { fault, source, experiment: undefined }
     }
     for (const experiment of this.#experiments.values()) {
       if (!experiment.isRunning(now)) continue
       const fault = experiment.draw(facts)
-      if (fault !== undefined) return this.#inject(fault, experiment.name, experiment)
+      if (chosen === undefined && fault !== undefined) chosen = { fault, source: experiment.name, experiment }
     }
-    return undefined
+    if (chosen === undefined || this.#active >= this.#maxActiveFaults) return undefined
+    return this.#inject(chosen.fault, chosen.source, chosen.experiment)
   }
 
   /** Registers how to end a fault in progress early, for the kill switch; returns the unregister function. */

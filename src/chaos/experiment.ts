@@ -58,15 +58,18 @@ export class Experiment {
   }
 
   /**
-   * Draws one decision per matching fault, in order, and returns the first
-   * that hits. One draw per matching fault keeps the sequence reproducible.
+   * Draws one decision for every matching fault, in order, whatever the
+   * others decide, and returns the first that hit (none while the
+   * experiment is at its cap). Always drawing keeps the sequence of
+   * decisions a function of the seed and the requests alone.
    */
   draw (facts: RequestFacts): Fault | undefined {
-    if (this.active >= this.maxActiveFaults) return undefined
+    let hit: Fault | undefined
     for (const fault of this.faults) {
       if (!matches(fault, facts)) continue
-      if (this.random() < fault.rate) return fault
+      const drawn = this.random()
+      if (hit === undefined && drawn < fault.rate) hit = fault
     }
-    return undefined
+    return this.active >= this.maxActiveFaults ? undefined : hit
   }
 }

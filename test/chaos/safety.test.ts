@@ -1,4 +1,5 @@
 import Fastify from 'fastify'
+import { connect } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import resilience, { signFault } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
@@ -103,10 +104,62 @@ describe('chaos: requested faults', () => {
     expect(Math.abs(failed - 200)).toBeLessThan(50)
   })
 
+  it('does not accept a signed header without an expiry when an authorize function is configured too', async () => {
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET, authorize: () => false } })
+    current.app.get('/x', async () => 'ok')
+    const value = 'type=error;status=503;rate=1'
+    expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, SECRET) } })).statusCode).toBe(200)
+  })
+
+  it('lets an expired signed header reveal nothing about injected errors', async () => {
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET }, experiments: [{ name: 'e', faults: [{ type: 'error', rate: 1, status: 503 }] }] })
+    current.app.get('/x', async () => 'ok')
+    const value = `type=latency;ms=1;expires=${Date.now() - 60_000}`
+    const body = (await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, SECRET) } })).json<Record<string, unknown>>()
+    expect(body).toMatchObject({ status: 503, detail: 'The request failed.' })
+    expect(body.injected).toBeUndefined()
+  })
+
   it('ignores every chaos header when requested faults are not configured', async () => {
     current = await chaosApp({ enabled: true })
     current.app.get('/x', async () => 'ok')
     expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': 'type=abort' } })).statusCode).toBe(200)
+  })
+})
+
+describe('chaos: faults for clients already gone', () => {
+  it('holds no place for a request whose client left during an earlier onRequest hook', async () => {
+    current = await chaosApp({ enabled: true })
+    const { app } = current
+    let ran = false
+    let release: () => void = () => {}
+    app.addHook('onRequest', async () => { await new Promise<void>((resolve) => { release = resolve }) })
+    app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'hang', rate: 1 }] } } }, async () => { ran = true; return {} })
+    const port = await listen(app)
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    release()
+    await waitFor(() => app.chaos.stats().injected.total === 1)
+    expect(app.chaos.stats().active).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(ran).toBe(false)
+  })
+
+  it('hangs under a deadline too long for a timer, instead of skipping the hang', async () => {
+    current = await chaosApp({ enabled: true })
+    const { app } = current
+    let ran = false
+    app.get('/x', { config: { deadline: { timeoutMs: 2_147_483_000 }, chaos: { faults: [{ type: 'hang', rate: 1 }] } } }, async () => { ran = true; return 'ok' })
+    await app.ready()
+    const answer = app.inject('/x')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(ran).toBe(false)
+    app.chaos.kill()
+    expect((await answer).statusCode).toBe(200)
   })
 })
 

@@ -95,6 +95,24 @@ describe('ChaosController', () => {
     expect(controller.stats(0).active).toBe(2)
   })
 
+  it('keeps an experiment\'s decisions independent of the plugin seed, route faults and later experiments', () => {
+    const experimentA = (): Experiment => new Experiment({ name: 'a', seed: 7, faults: [{ type: 'error', rate: 0.4, status: 503 }] }, 0, () => 0)
+    const quietRoute = [{ fault: resolveFault({ type: 'error', rate: 0.3, status: 500, match: { path: '/elsewhere' } }, 'f'), source: 'route' as const }]
+    const pattern = (controller: ChaosController): string => Array.from({ length: 60 }, () => {
+      const injection = controller.choose(quietRoute, FACTS, 0)
+      injection?.end()
+      return injection?.source === 'a' ? 'a' : '.'
+    }).join('')
+    const alone = new ChaosController(10, seededRandom(1))
+    alone.addExperiment(experimentA())
+    alone.enable()
+    const crowded = new ChaosController(10, seededRandom(2))
+    crowded.addExperiment(experimentA())
+    crowded.addExperiment(new Experiment({ name: 'b', seed: 3, faults: [{ type: 'abort', rate: 0.5 }] }, 0, () => 0))
+    crowded.enable()
+    expect(pattern(crowded)).toBe(pattern(alone))
+  })
+
   it('kill ends every tracked fault at once and stops new ones', () => {
     const controller = new ChaosController(10, seededRandom(1))
     controller.enable()
