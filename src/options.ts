@@ -1,5 +1,7 @@
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_OPTION_UNKNOWN } from './errors.js'
 import { describeValue } from './describe.js'
+import { monotonicClock } from './clock.js'
+import type { Clock } from './clock.js'
 
 /*
  * Small checks shared by every capability's option resolver. Each throws a
@@ -49,4 +51,20 @@ export function optionalNumberBetween (value: unknown, name: string, fallback: n
     throw new FRS_ERR_OPTION_INVALID(name, `a number from ${min} to ${max}`, describeValue(value))
   }
   return value
+}
+
+/** An optional function; `expected` words the error message. */
+export function optionalFunction<F> (value: unknown, name: string, expected = 'a function'): F | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') throw new FRS_ERR_OPTION_INVALID(name, expected, describeValue(value))
+  return value as F
+}
+
+/** An optional time source, monotonic time by default. */
+export function optionalClock (value: unknown, name: string): Clock {
+  if (value === undefined) return monotonicClock
+  if (typeof value !== 'object' || value === null || typeof (value as Partial<Clock>).now !== 'function') {
+    throw new FRS_ERR_OPTION_INVALID(name, 'an object with a now() method', describeValue(value))
+  }
+  return value as Clock
 }

@@ -1,7 +1,7 @@
 import type { BudgetState } from '../error-budget/status.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalIntegerBetween, optionalNumberBetween, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalFunction, optionalIntegerBetween, optionalNumberBetween, optionalString } from '../options.js'
 import type { ExperimentSpec } from './experiment.js'
 import { resolveFault } from './fault.js'
 import type { Fault, FaultSpec } from './fault.js'
@@ -77,12 +77,12 @@ function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request
   if (value === undefined) return undefined
   assertOptionsObject(value, 'chaos.requests')
   assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'header', 'signatureHeader'], 'chaos.requests')
-  if (value.authorize !== undefined && typeof value.authorize !== 'function') throw new FRS_ERR_OPTION_INVALID('chaos.requests.authorize', 'a function', describeValue(value.authorize))
+  const authorize = optionalFunction<(request: Request) => boolean>(value.authorize, 'chaos.requests.authorize')
   const secret = value.secret
   if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters', describeValue(secret))
-  if (value.authorize === undefined && secret === undefined) throw new FRS_ERR_OPTION_INVALID('chaos.requests', 'an authorize function or a secret: requested faults are for authorised callers only', 'neither')
+  if (authorize === undefined && secret === undefined) throw new FRS_ERR_OPTION_INVALID('chaos.requests', 'an authorize function or a secret: requested faults are for authorised callers only', 'neither')
   return {
-    authorize: value.authorize as ((request: Request) => boolean) | undefined,
+    authorize,
     secret: secret as string | undefined,
     maxRate: optionalNumberBetween(value.maxRate, 'chaos.requests.maxRate', 1, 0, 1),
     header: optionalString(value.header, 'chaos.requests.header', 'x-chaos-fault').toLowerCase(),
@@ -115,8 +115,7 @@ export function resolveChaosOptions<Request> (options: unknown, randomSeed: () =
   if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new FRS_ERR_OPTION_INVALID('chaos.seed', 'an integer', describeValue(seed))
   const reveal = options.revealInjected ?? 'authorized'
   if (reveal !== 'authorized' && reveal !== 'always' && reveal !== 'never') throw new FRS_ERR_OPTION_INVALID('chaos.revealInjected', "'authorized', 'always' or 'never'", describeValue(reveal))
-  const now = options.now ?? Date.now
-  if (typeof now !== 'function') throw new FRS_ERR_OPTION_INVALID('chaos.now', 'a function', describeValue(now))
+  const now = optionalFunction<() => number>(options.now, 'chaos.now') ?? Date.now
   return {
     enabled: optionalBoolean(options.enabled, 'chaos.enabled', false),
     allowInProduction: optionalBoolean(options.allowInProduction, 'chaos.allowInProduction', false),
@@ -128,7 +127,7 @@ export function resolveChaosOptions<Request> (options: unknown, randomSeed: () =
     revealInjected: reveal,
     stopOnBudget: resolveStopOnBudget(options.stopOnBudget),
     maxHangMs: optionalIntegerBetween(options.maxHangMs, 'chaos.maxHangMs', 30_000, 1, 600_000, 'an integer of milliseconds up to 600000'),
-    now: now as () => number,
+    now,
   }
 }
 

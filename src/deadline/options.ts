@@ -1,8 +1,7 @@
 import type { Clock } from '../clock.js'
-import { monotonicClock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalIntegerBetween } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalClock, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from './budget.js'
 import { readGrpcTimeout, readMillisecondsHeader } from './header.js'
 import type { BudgetReading } from './header.js'
@@ -98,10 +97,7 @@ export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOpt
   if (onInvalidHeader !== 'reject' && onInvalidHeader !== 'ignore') {
     throw new FRS_ERR_OPTION_INVALID('deadlines.onInvalidHeader', "'reject' or 'ignore'", describeValue(onInvalidHeader))
   }
-  const clock = options.clock ?? monotonicClock
-  if (typeof clock !== 'object' || clock === null || typeof (clock as Partial<Clock>).now !== 'function') {
-    throw new FRS_ERR_OPTION_INVALID('deadlines.clock', 'an object with a now() method', describeValue(clock))
-  }
+  const clock = optionalClock(options.clock, 'deadlines.clock')
   const readers: HeaderReader[] = [{ name: header.toLowerCase(), read: readMillisecondsHeader }]
   if (optionalBoolean(options.grpcTimeout, 'deadlines.grpcTimeout', false)) readers.push({ name: 'grpc-timeout', read: readGrpcTimeout })
   if (optionalBoolean(options.trustEnvoyHeader, 'deadlines.trustEnvoyHeader', false)) readers.push({ name: 'x-envoy-expected-rq-timeout-ms', read: readMillisecondsHeader })
@@ -112,7 +108,7 @@ export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOpt
     safetyMarginMs: nonNegativeInteger(options.safetyMarginMs, 'deadlines.safetyMarginMs', 10),
     minimumMs: nonNegativeInteger(options.minimumMs, 'deadlines.minimumMs', 5),
     onInvalidHeader,
-    clock: clock as Clock,
+    clock,
   }
 }
 

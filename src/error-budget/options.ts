@@ -1,9 +1,8 @@
 import { Registry } from 'prom-client'
 import type { Clock } from '../clock.js'
-import { monotonicClock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalIntegerBetween, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalClock, optionalFunction, optionalIntegerBetween, optionalString } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { DEFAULT_ALERT_RULES } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
@@ -79,8 +78,7 @@ function resolveStatusRoute<Request> (value: unknown): ResolvedErrorBudgetOption
   assertKnownKeys(value, ['path', 'authorize'], 'errorBudget.statusRoute')
   const path = optionalString(value.path, 'errorBudget.statusRoute.path', '/slo')
   if (!path.startsWith('/')) throw new FRS_ERR_OPTION_INVALID('errorBudget.statusRoute.path', 'a path starting with /', describeValue(path))
-  if (value.authorize !== undefined && typeof value.authorize !== 'function') throw new FRS_ERR_OPTION_INVALID('errorBudget.statusRoute.authorize', 'a function', describeValue(value.authorize))
-  return { path, authorize: value.authorize as ((request: Request) => boolean | Promise<boolean>) | undefined }
+  return { path, authorize: optionalFunction<(request: Request) => boolean | Promise<boolean>>(value.authorize, 'errorBudget.statusRoute.authorize') }
 }
 
 function resolveMetrics (value: unknown): ResolvedErrorBudgetOptions<unknown>['metrics'] {
@@ -111,13 +109,8 @@ export function resolveErrorBudgetOptions<Request> (options: unknown): ResolvedE
   if (defaultObjective !== undefined && (typeof defaultObjective !== 'string' || !objectives.has(defaultObjective))) {
     throw new FRS_ERR_OPTION_INVALID('errorBudget.defaultObjective', `the name of one of errorBudget.objectives (${[...objectives.keys()].join(', ') || 'none declared'})`, describeValue(defaultObjective))
   }
-  if (options.onStateChange !== undefined && typeof options.onStateChange !== 'function') {
-    throw new FRS_ERR_OPTION_INVALID('errorBudget.onStateChange', 'a function', describeValue(options.onStateChange))
-  }
-  const clock = options.clock ?? monotonicClock
-  if (typeof clock !== 'object' || clock === null || typeof (clock as Partial<Clock>).now !== 'function') {
-    throw new FRS_ERR_OPTION_INVALID('errorBudget.clock', 'an object with a now() method', describeValue(clock))
-  }
+  const onStateChange = optionalFunction<(change: StateChange) => void>(options.onStateChange, 'errorBudget.onStateChange')
+  const clock = optionalClock(options.clock, 'errorBudget.clock')
   if (options.fleet !== undefined && !(options.fleet instanceof RedisErrorBudgetFleet)) {
     throw new FRS_ERR_OPTION_INVALID('errorBudget.fleet', 'a RedisErrorBudgetFleet', describeValue(options.fleet))
   }
@@ -128,10 +121,10 @@ export function resolveErrorBudgetOptions<Request> (options: unknown): ResolvedE
     minEvents: optionalIntegerBetween(options.minEvents, 'errorBudget.minEvents', 20, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
     alertRules: resolveAlertRules(options.alertRules),
     evaluationIntervalMs: optionalIntegerBetween(options.evaluationIntervalMs, 'errorBudget.evaluationIntervalMs', 10_000, 100, MAX_TIMER_MS, 'an integer of milliseconds, at least 100'),
-    onStateChange: options.onStateChange as ((change: StateChange) => void) | undefined,
+    onStateChange,
     statusRoute: resolveStatusRoute<Request>(options.statusRoute),
     metrics: resolveMetrics(options.metrics),
-    clock: clock as Clock,
+    clock,
   }
 }
 

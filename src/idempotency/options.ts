@@ -1,6 +1,6 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalIntegerBetween } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalFunction, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { MemoryIdempotencyStore } from './memory-store.js'
 import type { IdempotencyStore } from './store.js'
@@ -102,11 +102,7 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
   assertKnownKeys(options, KNOWN_KEYS, 'idempotency')
   const store = options.store ?? new MemoryIdempotencyStore()
   assertIdempotencyStore(store)
-  for (const name of ['scope', 'fingerprint'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new FRS_ERR_OPTION_INVALID(`idempotency.${name}`, 'a function (request) => string', describeValue(options[name]))
-    }
-  }
+  for (const name of ['scope', 'fingerprint'] as const) optionalFunction(options[name], `idempotency.${name}`, 'a function (request) => string')
   const methods = options.methods ?? ['POST', 'PATCH']
   if (!Array.isArray(methods) || methods.some((method) => typeof method !== 'string')) {
     throw new FRS_ERR_OPTION_INVALID('idempotency.methods', 'an array of HTTP method names', describeValue(methods))

@@ -1,8 +1,7 @@
 import type { Clock } from '../clock.js'
-import { monotonicClock } from '../clock.js'
 import { describeValue } from '../describe.js'
-import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalIntegerBetween, optionalNumberBetween } from '../options.js'
+import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalClock, optionalFunction, optionalIntegerBetween, optionalNumberBetween } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import type { GradientLimitSettings } from './limit.js'
 import type { LoopLagSettings } from './loop-lag.js'
@@ -213,30 +212,21 @@ function resolveRetryAfter (value: unknown): RetryAfterSettings {
   }
 }
 
-function functionOption<F> (value: unknown, name: string): F | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'function') throw new FRS_ERR_OPTION_INVALID(name, 'a function', describeValue(value))
-  return value as F
-}
-
 export function resolveLoadSheddingOptions<Request> (options: unknown): ResolvedLoadSheddingOptions<Request> {
   assertOptionsObject(options, 'loadShedding')
   assertKnownKeys(options, KNOWN_KEYS, 'loadShedding')
-  const clock = options.clock ?? monotonicClock
-  if (typeof clock !== 'object' || clock === null || typeof (clock as Partial<Clock>).now !== 'function') {
-    throw new FRS_ERR_OPTION_INVALID('loadShedding.clock', 'an object with a now() method', describeValue(clock))
-  }
+  const clock = optionalClock(options.clock, 'loadShedding.clock')
   return {
     limit: resolveLimit(options.limit),
     maxQueue: count(options.maxQueue, 'loadShedding.maxQueue', 1000, 0),
     maxQueueWaitMs: milliseconds(options.maxQueueWaitMs, 'loadShedding.maxQueueWaitMs', 50),
     criticalReserve: optionalNumberBetween(options.criticalReserve, 'loadShedding.criticalReserve', 0.1, 0, 1),
-    priority: functionOption<(request: Request) => Priority>(options.priority, 'loadShedding.priority'),
+    priority: optionalFunction<(request: Request) => Priority>(options.priority, 'loadShedding.priority'),
     loopLag: resolveLoopLag(options.loopLag),
     pressure: resolvePressure(options.pressure),
     retryAfter: resolveRetryAfter(options.retryAfter),
-    clock: clock as Clock,
-    random: functionOption<() => number>(options.random, 'loadShedding.random') ?? Math.random,
+    clock,
+    random: optionalFunction<() => number>(options.random, 'loadShedding.random') ?? Math.random,
   }
 }
 
