@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { randomInt } from 'node:crypto'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
   CHAOS_ENV,
   ChaosController,
@@ -67,7 +67,6 @@ function readRequested (request: FastifyRequest, settings: Settings, now: number
 }
 
 interface Context {
-  app: FastifyInstance
   settings: Settings
   controller: ChaosController
   delayRandom: () => number
@@ -189,7 +188,6 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
   }
 
   const context: Context = {
-    app,
     settings,
     controller,
     delayRandom: seededRandom(settings.seed ^ 0x5bd1e995),

@@ -47,7 +47,6 @@ const SHED_WARNING_INTERVAL_MS = 1000
 /** Everything the per-route hooks share. */
 interface Shedder {
   settings: ResolvedLoadSheddingOptions<FastifyRequest>
-  shared: AdmissionController
   counters: SheddingCounters
   lag: LoopLagDetector | undefined
   ladder: PressureLadder | undefined
@@ -202,7 +201,6 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
   let shedAtWarning = 0
   const shedder: Shedder = {
     settings,
-    shared,
     counters,
     lag: settings.loopLag === false ? undefined : new LoopLagDetector(settings.loopLag, () => settings.clock.now()),
     ladder,

@@ -1,10 +1,10 @@
 import { Counter } from 'prom-client'
 import type { Metric, Registry } from 'prom-client'
 import type { Objective } from './objective.js'
+import { BAD_REASONS } from './outcome.js'
 import type { OutcomeReason } from './outcome.js'
 
 const DEFAULT_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-const BAD_REASONS = ['server-error', 'deadline', 'shed', 'chaos'] as const
 const UNCOUNTED_REASONS = ['client-error', 'client-closed'] as const
 
 interface HistogramValue { metricName: string, labels: Record<string, string | number>, value: number }
