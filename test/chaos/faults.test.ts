@@ -1,9 +1,10 @@
-import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
 import { LOG_LEVEL } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
-import { chaosApp, waitFor } from './helpers.js'
+import { chaosApp } from './helpers.js'
+import { waitFor } from '../helpers/wait-for.js'
+import { rawGet } from '../helpers/raw-http.js'
 
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
@@ -52,9 +53,7 @@ describe('chaos faults over real sockets', () => {
     let ran = false
     app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'latency', rate: 1, ms: 60_000 }] } } }, async () => { ran = true; return {} })
     const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/x')
     await waitFor(() => app.chaos.stats().active === 1)
     socket.destroy()
     await waitFor(() => app.chaos.stats().active === 0)

@@ -10,8 +10,3 @@ export async function chaosApp (options: ChaosOptions<FastifyRequest>, errorBudg
   await testApp.app.register(resilience, { loadShedding: false, idempotency: false, errorBudget, chaos: options })
   return testApp
 }
-
-export async function waitFor (condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
-  if (!condition()) throw new Error('the condition did not become true within 2 s')
-}

@@ -1,12 +1,13 @@
 import Fastify from 'fastify'
-import { connect } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import resilience, { signFault } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
 import { LOG_LEVEL } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
 import { registrationError } from '../helpers/registration.js'
-import { chaosApp, waitFor } from './helpers.js'
+import { chaosApp } from './helpers.js'
+import { waitFor } from '../helpers/wait-for.js'
+import { rawGet } from '../helpers/raw-http.js'
 
 let current: TestApp | undefined
 afterEach(async () => {
@@ -136,9 +137,7 @@ describe('chaos: faults for clients already gone', () => {
     app.addHook('onRequest', async () => { await new Promise<void>((resolve) => { release = resolve }) })
     app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'hang', rate: 1 }] } } }, async () => { ran = true; return {} })
     const port = await listen(app)
-    const socket = connect(port, '127.0.0.1')
-    socket.on('error', () => {})
-    socket.write('GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    const socket = rawGet(port, '/x')
     await new Promise((resolve) => setTimeout(resolve, 50))
     socket.destroy()
     await new Promise((resolve) => setTimeout(resolve, 20))

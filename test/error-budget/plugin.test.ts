@@ -1,4 +1,3 @@
-import { connect } from 'node:net'
 import type { FastifyContextConfig } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StateChange } from '../../plugins/index.js'
@@ -6,6 +5,7 @@ import type { TestApp } from '../helpers/app.js'
 import { LOG_LEVEL } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
+import { rawGet } from '../helpers/raw-http.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { registrationError } from '../helpers/registration.js'
 import resilience from '../../plugins/index.js'
@@ -22,9 +22,7 @@ async function countedAfterClientLeft ({ app }: TestApp, config: FastifyContextC
   const gate = deferred()
   app.get('/slow', { config }, async () => { started.resolve(); await gate.promise; return {} })
   const port = await listen(app)
-  const socket = connect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  const socket = rawGet(port, '/slow')
   await started.promise
   socket.destroy()
   await new Promise((resolve) => setTimeout(resolve, 20))

@@ -1,4 +1,5 @@
 import { connect } from 'node:net'
+import type { Socket } from 'node:net'
 
 /**
  * Sends bytes over a fresh TCP connection and resolves with everything the
@@ -14,4 +15,12 @@ export async function rawExchange (port: number, bytes: string | Buffer): Promis
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')))
     socket.end(bytes)
   })
+}
+
+/** Sends a GET over a raw connection that the test can drop mid-request. */
+export function rawGet (port: number, path: string): Socket {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
+  return socket
 }

@@ -1,26 +1,15 @@
-import { connect } from 'node:net'
-import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
+import { rawGet } from '../helpers/raw-http.js'
+import { waitFor as waitUntil } from '../helpers/wait-for.js'
 import { sheddingApp } from './helpers.js'
 
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
 
-/** Sends a GET over a raw connection that the test can drop mid-request. */
-function rawGet (port: number, path: string): Socket {
-  const socket = connect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
-  return socket
-}
-
-async function waitFor (condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
-  expect(condition()).toBe(true)
-}
+const waitFor = async (condition: () => boolean): Promise<void> => { await waitUntil(condition, 1000) }
 
 describe('load shedding: connection drops', () => {
   it('frees the slot of a request whose client went away, without waiting for its handler', async () => {
