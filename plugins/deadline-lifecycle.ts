@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
 import { isStream } from '../src/payload.js'
+import { keptHandler } from './outcome-marks.js'
 
 /*
  * The life of one request's deadline after it is created: arming it at
@@ -82,6 +83,10 @@ function enforceDeadline (reply: FastifyReply): void {
     release(reply)
     return
   }
+  const kept = keptHandler(request)
+  // The handler runs on for an idempotent retry: what it had set on the
+  // reply is kept for its own answer, which the 504 is about to overwrite.
+  if (kept !== undefined) kept.replyBeforeDeadline = { statusCode: reply.statusCode, headers: reply.getHeaders() }
   deadline.expire()
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
   // An abort listener may have answered by itself.
@@ -116,6 +121,13 @@ function onConnectionClosed (reply: FastifyReply): void {
   // finished although nothing was sent on it.
   if (reply.raw.writableEnded || deadline.outcome !== 'pending') {
     release(reply)
+    return
+  }
+  if (keptHandler(request) !== undefined) {
+    // The request holds an idempotency key: the client will retry with it,
+    // so the handler runs on (bounded by the deadline) and its answer is
+    // stored for that retry instead of being thrown away.
+    request.log.info('client closed the connection before the response; the request holds an idempotency key, so its handler runs on for the retry')
     return
   }
   deadline.clientClosed()

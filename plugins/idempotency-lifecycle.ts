@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
+import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
+import type { KeptHandler, ReplySnapshot } from './outcome-marks.js'
 
 /*
  * The life of one claimed idempotency key after the preHandler claimed it:
@@ -9,19 +11,27 @@ import { isStream } from '../src/payload.js'
  * following the handler so that a key is never held past its request.
  */
 
+/**
+ * Where a claimed key stands. Every path (client gone, deadline passed,
+ * handler threw, answer sent) is a move between these, made in this file.
+ *
+ * - `claimed`: the key is ours; the handler has not started.
+ * - `running`: the handler runs and nothing has answered yet.
+ * - `settled`: the handler has settled; its answer is on its way to onSend.
+ * - `detached`: a 5xx (the deadline's 504) answered while the handler runs;
+ *   the handler's own outcome, when it comes, decides what the key keeps.
+ * - `done`: the answer is stored or the key released.
+ */
+export type ClaimPhase = 'claimed' | 'running' | 'settled' | 'detached' | 'done'
+
 /** A claimed key, from preHandler until the key is stored or released. */
-export interface Claim {
+export interface Claim extends KeptHandler {
   storeKey: string
   owner: string
   ttlMs: number
-  /** onSend has decided what happens to the key. */
-  answered: boolean
-  /** The handler was called: an answer without it (another plugin's) is never stored. */
-  handlerStarted: boolean
-  /** The handler has settled (resolved, rejected or thrown). */
-  handlerSettled: boolean
-  /** The key waits to be released until the handler settles. */
-  releasePending: boolean
+  phase: ClaimPhase
+  /** The reply as the 504 left it, to tell what the handler sets after it. */
+  replyAfterDeadline: ReplySnapshot | null
   lease: HeldLease
 }
 
@@ -83,9 +93,15 @@ export function renewLease (runtime: Runtime, { storeKey, owner, request }: Held
   })
 }
 
-export async function releaseClaim (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): Promise<void> {
+/** The key's fate is decided: no renewals, nothing kept running for it. */
+function finish (request: FastifyRequest, claim: Claim, runtime: Runtime): void {
+  claim.phase = 'done'
   runtime.leases.drop(claim.lease)
-  claim.releasePending = false
+  stopKeepingHandler(request)
+}
+
+export async function releaseClaim (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): Promise<void> {
+  finish(request, claim, runtime)
   try {
     await storeCall(runtime, async (store) => await store.release(claim.storeKey, claim.owner))
     request.log.info({ why }, 'idempotency key released; the client may retry')
@@ -94,9 +110,9 @@ export async function releaseClaim (request: FastifyRequest, claim: Claim, runti
   }
 }
 
-function storedHeaders (reply: FastifyReply, allowed: ReadonlySet<string>): Record<string, string> {
+function storedHeaders (replyHeaders: ReplySnapshot['headers'], allowed: ReadonlySet<string>): Record<string, string> {
   const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
+  for (const [name, value] of Object.entries(replyHeaders)) {
     const lower = name.toLowerCase()
     if (!allowed.has(lower) || value === undefined) continue
     headers[lower] = Array.isArray(value) ? value.join(', ') : String(value)
@@ -105,8 +121,8 @@ function storedHeaders (reply: FastifyReply, allowed: ReadonlySet<string>): Reco
 }
 
 /** Why a response is not stored, or undefined when it is. */
-function notStorableBecause (reply: FastifyReply, payload: unknown, settings: ResolvedIdempotencyOptions): string | undefined {
-  if (reply.statusCode >= 500 && !settings.storeServerErrors) return `status ${reply.statusCode}`
+function notStorableBecause (status: number, payload: unknown, settings: ResolvedIdempotencyOptions): string | undefined {
+  if (status >= 500 && !settings.storeServerErrors) return `status ${status}`
   if (isStream(payload)) return 'the body is a stream'
   if (payload !== undefined && payload !== null && typeof payload !== 'string' && !Buffer.isBuffer(payload)) return 'the body is not serialised'
   const size = payload === undefined || payload === null ? 0 : Buffer.byteLength(payload as string | Buffer)
@@ -121,87 +137,197 @@ export function replay (reply: FastifyReply, response: StoredResponse): FastifyR
   return reply.send(response.body)
 }
 
+async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): Promise<void> {
+  finish(request, claim, runtime)
+  try {
+    const stored = await storeCall(runtime, async (store) => await store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
+    if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
+  } catch (error) {
+    request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')
+  }
+}
+
+/**
+ * Stores what the reply is sending, or releases the key when it cannot be
+ * replayed.
+ */
+async function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown): Promise<void> {
+  const { settings } = runtime
+  const reason = notStorableBecause(status, payload, settings)
+  if (reason !== undefined) {
+    if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
+    await releaseClaim(request, claim, runtime, reason)
+    return
+  }
+  const body = payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer)
+  await storeResponse(request, claim, runtime, { status, headers, body })
+}
+
 export function createOnSend (runtime: Runtime) {
   const { settings } = runtime
   return async function idempotencyOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     const claim = claimOf(request)
-    if (claim === null || claim.answered) return payload
-    claim.answered = true
-    if (!claim.handlerStarted) {
-      await releaseClaim(request, claim, runtime, 'answered before the handler ran (by another hook)')
-      return payload
+    if (claim === null) return payload
+    switch (claim.phase) {
+      case 'done':
+      case 'detached':
+        return payload
+      case 'claimed':
+        await releaseClaim(request, claim, runtime, 'answered before the handler ran (by another hook)')
+        return payload
+      case 'running':
+        if (claim.replyBeforeDeadline !== null || (reply.statusCode >= 500 && !settings.storeServerErrors)) {
+          // Answered while the handler still runs (the deadline's 504): the
+          // key stays held, and the handler's own outcome decides it.
+          detach(request, reply, claim, runtime)
+          return payload
+        }
+        break
+      case 'settled':
+        break
     }
-    const reason = notStorableBecause(reply, payload, settings)
-    if (reason !== undefined) {
-      if (claim.handlerSettled || reply.statusCode < 500) await releaseClaim(request, claim, runtime, reason)
-      // A 5xx sent while the handler still runs (a deadline): the key stays
-      // held until the handler stops, so a retry cannot run beside it.
-      else claim.releasePending = true
-      if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
-      return payload
-    }
-    runtime.leases.drop(claim.lease)
-    const response: StoredResponse = {
-      status: reply.statusCode,
-      headers: storedHeaders(reply, settings.replayHeaders),
-      body: payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer),
-    }
-    try {
-      const stored = await storeCall(runtime, async (store) => await store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
-      if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
-    } catch (error) {
-      request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')
-    }
+    await storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
     return payload
   }
 }
 
+function detach (request: FastifyRequest, reply: FastifyReply, claim: Claim, runtime: Runtime): void {
+  claim.phase = 'detached'
+  if (claim.replyBeforeDeadline === null) return
+  claim.replyAfterDeadline = { statusCode: reply.statusCode, headers: reply.getHeaders() }
+  // The handler may still answer with reply.send(); Fastify would drop that
+  // answer (the reply is sent), so this reply's send stores it instead.
+  const lateSend = function sendAfterDeadline (this: FastifyReply, payload?: unknown): FastifyReply {
+    storeLateAnswer(request, reply, claim, runtime, payload)
+    return this
+  }
+  ;(reply as { send: (payload?: unknown) => FastifyReply }).send = lateSend
+}
+
 function releaseInBackground (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): void {
-  claim.answered = true
   releaseClaim(request, claim, runtime, why).catch((error: unknown) => {
     request.log.error({ err: error }, 'releasing an idempotency key failed')
   })
 }
 
 /**
- * The connection closed: a claim that no answer reached is released,
- * unless its handler still runs (it is released when the handler stops).
+ * The handler's own answer, after the deadline answered in its place:
+ * stored with what the handler set on the reply, before the 504 and after
+ * it, so that every retry gets what the handler meant to send.
+ */
+function storeLateAnswer (request: FastifyRequest, reply: FastifyReply, claim: Claim, runtime: Runtime, payload: unknown): void {
+  const before = claim.replyBeforeDeadline
+  const after = claim.replyAfterDeadline
+  if (claim.phase !== 'detached' || before === null || after === null) return
+  if (payload instanceof Error) {
+    releaseInBackground(request, claim, runtime, 'the handler failed after its deadline')
+    return
+  }
+  const now = reply.getHeaders()
+  const headers = { ...before.headers }
+  for (const [name, value] of Object.entries(now)) {
+    if (value !== after.headers[name]) headers[name] = value
+  }
+  const statusCode = reply.statusCode !== after.statusCode ? reply.statusCode : before.statusCode
+  const body = lateBody(reply, payload, statusCode)
+  if (headers['content-type'] === undefined && body.contentType !== undefined) headers['content-type'] = body.contentType
+  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload).catch((error: unknown) => {
+    request.log.error({ err: error }, 'storing a late idempotent answer failed')
+  })
+  request.log.info({ statusCode }, 'handler answered after its deadline; its answer is stored for the retry')
+}
+
+/** The bytes Fastify would have sent for a payload, and the content type it would have given them. */
+function lateBody (reply: FastifyReply, payload: unknown, statusCode: number): { payload: unknown, contentType?: string } {
+  if (payload === undefined || payload === null || typeof payload === 'string') return { payload, contentType: 'text/plain; charset=utf-8' }
+  if (Buffer.isBuffer(payload)) return { payload, contentType: 'application/octet-stream' }
+  if (isStream(payload)) return { payload }
+  // Serialised as for its own status: the route's response schema for that
+  // status, or the route's serializer.
+  const raw = reply.raw
+  const deadlineStatus = raw.statusCode
+  raw.statusCode = statusCode
+  try {
+    return { payload: reply.serialize(payload), contentType: 'application/json; charset=utf-8' }
+  } finally {
+    raw.statusCode = deadlineStatus
+  }
+}
+
+/**
+ * The connection closed before the handler started: no handler will answer
+ * for the key (the deadline takes the reply over), so it is released.
+ * Once the handler runs, the request keeps the key until it settles.
  */
 export function releaseIfAbandoned (request: FastifyRequest, claim: Claim, runtime: Runtime): void {
-  if (claim.answered) return
-  if (claim.handlerSettled || !claim.handlerStarted) releaseInBackground(request, claim, runtime, 'the client left without an answer')
+  if (claim.phase === 'claimed') releaseInBackground(request, claim, runtime, 'the client left before the handler started')
 }
 
-function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: Runtime): void {
+function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: Runtime, outcome: { value: unknown } | undefined): void {
   const claim = claimOf(request)
   if (claim === null) return
-  claim.handlerSettled = true
-  // No answer will pass onSend (hijacked, aborted): release now.
-  if (claim.releasePending || (!claim.answered && reply.sent)) releaseInBackground(request, claim, runtime, 'the request ended without a storable answer')
+  switch (claim.phase) {
+    case 'running':
+      // Still kept: an answer sent later from a callback must reach onSend
+      // even if the client leaves meanwhile.
+      claim.phase = 'settled'
+      if (reply.sent) {
+        // Hijacked: no answer will pass onSend.
+        releaseInBackground(request, claim, runtime, 'the request ended without a storable answer')
+      } else if (outcome !== undefined && outcome.value === undefined && request.raw.socket?.destroyed === true) {
+        // Fastify sends nothing for an empty result once the client has
+        // gone; an answer already on its way moves the claim on first.
+        setImmediate(() => {
+          if (claim.phase === 'settled') releaseInBackground(request, claim, runtime, 'the handler ended without an answer after its client left')
+        })
+      }
+      return
+    case 'detached':
+      if (outcome === undefined || outcome.value === undefined || outcome.value === reply || claim.replyBeforeDeadline === null) {
+        releaseInBackground(request, claim, runtime, outcome === undefined ? 'the handler failed after its request was answered' : 'the request ended without a storable answer')
+        return
+      }
+      storeLateAnswer(request, reply, claim, runtime, outcome.value)
+  }
 }
 
-/** Tracks when the handler starts and settles, to release a key held past a 5xx or an abort. */
+/**
+ * Follows the handler: from its start the request keeps its key, even if
+ * its client leaves or its deadline answers first, and the handler's own
+ * outcome decides what the key keeps.
+ */
 export function trackSettlement (handler: RouteHandlerMethod, runtime: Runtime): RouteHandlerMethod {
   return function idempotentHandler (this: FastifyInstance, request, reply) {
     const claim = claimOf(request)
-    if (claim !== null) claim.handlerStarted = true
+    if (claim !== null) {
+      if (claim.phase === 'done') {
+        // The client left before the handler could start and the key was
+        // released: running it now would race a retry.
+        request.log.info('idempotent request not run: its client left and its key was released')
+        reply.hijack()
+        return undefined
+      }
+      claim.phase = 'running'
+      keepHandlerRunning(request, claim)
+    }
     let result: unknown
     try {
       result = handler.call(this, request, reply)
     } catch (error) {
-      handlerSettled(request, reply, runtime)
+      handlerSettled(request, reply, runtime, undefined)
       throw error
     }
     if (typeof (result as Promise<unknown> | undefined)?.then !== 'function') {
-      handlerSettled(request, reply, runtime)
+      handlerSettled(request, reply, runtime, { value: result })
       return result
     }
     return (result as Promise<unknown>).then((value) => {
-      handlerSettled(request, reply, runtime)
+      handlerSettled(request, reply, runtime, { value })
       return value
     }, (error: unknown) => {
-      handlerSettled(request, reply, runtime)
-      if (claim !== null && claim.answered) {
+      const answered = claim !== null && claim.phase === 'done'
+      handlerSettled(request, reply, runtime, undefined)
+      if (answered) {
         // The answer is already on its way (and stored): a second, error
         // answer would reach the client while retries replay the first.
         request.log.error({ err: error }, 'handler failed after it answered; the answer stands')

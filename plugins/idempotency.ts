@@ -114,13 +114,12 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     switch (outcome.kind) {
       case 'acquired': {
         const claim: Claim = {
-          storeKey, owner, ttlMs: route.ttlMs, answered: false, handlerStarted: false, handlerSettled: false, releasePending: false, lease: { storeKey, owner, request },
+          storeKey, owner, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
         }
         ;(request as unknown as RequestSlots)[kClaim] = claim
         if (reply.sent) {
           // The request ended while the claim was on its way (the client
           // left, or its deadline passed): no handler will run.
-          claim.answered = true
           await releaseClaim(request, claim, runtime, 'the request ended before its handler started')
           return reply
         }

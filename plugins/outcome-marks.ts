@@ -35,3 +35,33 @@ export function markRefusedForDeadline (request: FastifyRequest): void {
 export function wasRefusedForDeadline (request: FastifyRequest): boolean {
   return spentRequests.has(request)
 }
+
+/** The status and headers a reply held, as its handler had set them. */
+export interface ReplySnapshot {
+  statusCode: number
+  headers: Record<string, number | string | string[] | undefined>
+}
+
+/**
+ * A request whose handler must run to its end and have its own answer
+ * seen even when its client has left or has been answered by the deadline:
+ * it holds an idempotency key, and every retry must get that answer.
+ */
+export interface KeptHandler {
+  /** Set by the deadline just before it answers 504 in the handler's place. */
+  replyBeforeDeadline: ReplySnapshot | null
+}
+
+const keptHandlers = new WeakMap<FastifyRequest, KeptHandler>()
+
+export function keepHandlerRunning (request: FastifyRequest, kept: KeptHandler): void {
+  keptHandlers.set(request, kept)
+}
+
+export function stopKeepingHandler (request: FastifyRequest): void {
+  keptHandlers.delete(request)
+}
+
+export function keptHandler (request: FastifyRequest): KeptHandler | undefined {
+  return keptHandlers.get(request)
+}

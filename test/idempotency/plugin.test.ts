@@ -138,7 +138,7 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(charges).toHaveBeenCalledTimes(1)
     const statuses = responses.map((res) => res.statusCode)
     expect(statuses.filter((status) => status === 201)).toHaveLength(1 + responses.filter((res) => res.headers['idempotent-replayed'] === 'true').length)
-    expect(statuses.every((status) => status === 201 || status === 409)).toBe(true)
+    expect(statuses.filter((status) => status !== 201 && status !== 409)).toEqual([])
   })
 
   it('4xx answers are stored and replayed', async () => {
@@ -288,7 +288,7 @@ describe('idempotency plugin decisions', () => {
     expect(runs).toHaveBeenCalledTimes(1)
   })
 
-  it('after a 504 the key stays held until the handler stops, then is released', async () => {
+  it('after a 504 the key stays held until the handler stops, then every retry gets its answer', async () => {
     current = createTestApp()
     const { app } = current
     const release = deferred()
@@ -299,14 +299,15 @@ describe('idempotency plugin decisions', () => {
       await release.promise
       return 'done'
     })
-    const send = async (): Promise<{ statusCode: number, body: string }> => await app.inject({ method: 'POST', url: '/slow', headers: { 'idempotency-key': 'k' } })
+    const send = async (): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> => await app.inject({ method: 'POST', url: '/slow', headers: { 'idempotency-key': 'k' } })
     expect((await send()).statusCode).toBe(504)
     expect((await send()).statusCode).toBe(409)
     release.resolve()
     await new Promise((resolve) => setTimeout(resolve, 20))
     const retry = await send()
-    expect(runs).toHaveBeenCalledTimes(2)
+    expect(runs).toHaveBeenCalledTimes(1)
     expect(retry.statusCode).toBe(200)
     expect(retry.body).toBe('done')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
   })
 })
