@@ -41,7 +41,11 @@ function camel (text: string): string {
  * Prometheus recording and alerting rules for the objectives, computed
  * from the plugin's `slo_events_total` counter across every instance:
  * one error-ratio series per window of the alert policy, and one alert per
- * rule that fires when both of its windows burn at its rate.
+ * indicator and severity whose expression ORs the window pairs of that
+ * severity's rules, as the SRE workbook writes them. One alert per rule
+ * would give the page rules the same name and labels: promtool reports
+ * them as duplicates, and when both fire the group fails with "duplicate
+ * sample for timestamp".
  */
 export function prometheusRules (objectives: readonly Objective[], settings: RulesSettings = {}): string {
   const prefix = settings.prefix ?? ''
@@ -52,15 +56,20 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
     expr: errorRatio(objective, prefix, windowLabel(ms)),
     labels: { slo: objective.name, sli: objective.sli },
   })))
-  const alerting: YamlValue[] = objectives.flatMap((objective) => rules.map((rule) => {
-    const threshold = `(${rule.burnRate} * ${Number((1 - objective.target).toPrecision(12))})`
+  const severities = (['page', 'ticket'] as const).filter((severity) => rules.some((rule) => rule.severity === severity))
+  const alerting: YamlValue[] = objectives.flatMap((objective) => severities.map((severity) => {
     const series = (ms: number): string => `${prefix}slo:error_ratio:rate${windowLabel(ms)}{${selector(objective)}}`
+    const pairs = rules.filter((rule) => rule.severity === severity)
+    const conditions = pairs.map((rule) => {
+      const threshold = `(${rule.burnRate} * ${Number((1 - objective.target).toPrecision(12))})`
+      return `(${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold})`
+    })
     return {
-      alert: `${camel(slug(objective))}BudgetBurn`,
-      expr: `${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold}`,
-      labels: { severity: rule.severity, slo: objective.name, sli: objective.sli },
+      alert: `${camel(slug(objective))}BudgetBurn${camel(severity)}`,
+      expr: conditions.join(' or '),
+      labels: { severity, slo: objective.name, sli: objective.sli },
       annotations: {
-        summary: `SLO ${objective.name} (${objective.sli}) burns its error budget at ${rule.burnRate}× or more over ${windowLabel(rule.longWindowMs)} and ${windowLabel(rule.shortWindowMs)}`,
+        summary: `SLO ${objective.name} (${objective.sli}) burns its error budget too fast: ${pairs.map((rule) => `${rule.burnRate}× over ${windowLabel(rule.longWindowMs)} and ${windowLabel(rule.shortWindowMs)}`).join(', or ')}`,
       },
     }
   }))
