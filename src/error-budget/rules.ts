@@ -1,6 +1,7 @@
 import { DEFAULT_ALERT_RULES, windowLabel } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
 import type { Objective } from './objective.js'
+import { assertServiceName, exportName } from './export-name.js'
 import { toYaml } from './yaml.js'
 import type { YamlValue } from './yaml.js'
 
@@ -12,7 +13,7 @@ export interface RulesSettings {
 }
 
 export interface SpecSettings {
-  /** The service the SLOs belong to. */
+  /** The service the SLOs belong to: an RFC 1123 label of 2 to 63 characters, as both formats require. */
   service: string
   prefix?: string
 }
@@ -81,14 +82,15 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
   })
 }
 
-/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec. */
+/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec; SLO names as {@link exportName} writes them. */
 export function slothSpec (objectives: readonly Objective[], settings: SpecSettings): string {
+  assertServiceName(settings.service)
   const prefix = settings.prefix ?? ''
   return toYaml({
     version: 'prometheus/v1',
     service: settings.service,
     slos: objectives.map((objective) => ({
-      name: slug(objective),
+      name: exportName(objective),
       objective: Number((objective.target * 100).toPrecision(12)),
       description: objective.sli === 'latency' ? `${objective.name}: answers within ${objective.thresholdMs ?? 0} ms` : `${objective.name}: answers without a server error`,
       sli: {
@@ -106,18 +108,19 @@ export function slothSpec (objectives: readonly Objective[], settings: SpecSetti
   })
 }
 
-/** The objectives as OpenSLO v1 documents, one per indicator. */
+/** The objectives as OpenSLO v1 documents, one per indicator; names as {@link exportName} writes them. */
 export function openSloSpecs (objectives: readonly Objective[], settings: SpecSettings): string {
+  assertServiceName(settings.service)
   const prefix = settings.prefix ?? ''
   const source = (query: string): YamlValue => ({ metricSource: { type: 'Prometheus', spec: { query } } })
   return objectives.map((objective) => toYaml({
     apiVersion: 'openslo/v1',
     kind: 'SLO',
-    metadata: { name: slug(objective) },
+    metadata: { name: exportName(objective) },
     spec: {
       service: settings.service,
       indicator: {
-        metadata: { name: slug(objective) },
+        metadata: { name: exportName(objective) },
         spec: {
           ratioMetric: {
             counter: true,
