@@ -119,6 +119,11 @@ describe('generated Prometheus rules, checked by promtool', () => {
     expect(seriesOf('availability', 'bad')).toBe('slo_events_total{slo="checkout",sli="availability",route="GET /checkout",result="bad"}')
   })
 
+  it('name the alerts the unit tests below expect, so that an empty expectation is not vacuous', () => {
+    const rules = app.errorBudget.prometheusRules()
+    for (const alert of [AVAILABILITY_PAGE, LATENCY_PAGE]) expect(rules).toContain(`- alert: "${alert}"`)
+  })
+
   it('pass `promtool check rules` without duplicate rules', async () => {
     const result = await promtool(['check', 'rules', rulesPath])
     expect(result.output).not.toMatch(/duplicate/i)
