@@ -67,6 +67,25 @@ declare module 'fastify' {
   }
 }
 
+/** When the request arrived, on the capability's clock: latency counts from here. */
+const kArrivedAt = Symbol('fastify-resilience.slo-arrived-at')
+
+interface ArrivalSlot {
+  [kArrivedAt]: number
+}
+
+/**
+ * Stamps the arrival. reply.elapsedTime cannot be used: Fastify measures it
+ * only with a logger, an onResponse hook or a handler timeout, and is 0
+ * otherwise. One clock read and one write to a slot every request has.
+ */
+function createOnArrival (clock: ResolvedErrorBudgetOptions<FastifyRequest>['clock']) {
+  return function errorBudgetOnArrival (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+    (request as unknown as ArrivalSlot)[kArrivedAt] = clock.now()
+    done()
+  }
+}
+
 interface Recording {
   availability: TrackedSli | undefined
   latency: TrackedSli | undefined
@@ -87,11 +106,11 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
       shed: wasShed(request),
       chaos: wasChaos(request),
     })
-    const elapsedMs = reply.elapsedTime
+    const now = clock.now()
+    const elapsedMs = now - (request as unknown as ArrivalSlot)[kArrivedAt]
     // Latency is judged on the answers that were good; a failure already counts once.
     const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > thresholdMs : undefined
     if (outcome.counted) {
-      const now = clock.now()
       const bad = outcome.bad ? 1 : 0
       availability?.counter.add(now, 1, bad)
       if (slow !== undefined) latency?.counter.add(now, 1, slow ? 1 : 0)
@@ -177,6 +196,11 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
     slothSpec: (service: string) => slothSpec(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
     openSloSpecs: (service: string) => openSloSpecs(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
   } satisfies ErrorBudget)
+
+  // A context-level hook runs before every route-level one (the load
+  // shedder's queue, chaos delays, deadline checks), so their time counts.
+  app.decorateRequest(kArrivedAt as unknown as string, 0)
+  app.addHook('onRequest', createOnArrival(clock))
 
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)

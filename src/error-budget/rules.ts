@@ -1,6 +1,7 @@
 import { DEFAULT_ALERT_RULES, windowLabel } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
 import type { Objective } from './objective.js'
+import { assertServiceName, exportName } from './export-name.js'
 import { toYaml } from './yaml.js'
 import type { YamlValue } from './yaml.js'
 
@@ -12,7 +13,7 @@ export interface RulesSettings {
 }
 
 export interface SpecSettings {
-  /** The service the SLOs belong to. */
+  /** The service the SLOs belong to: an RFC 1123 label of 2 to 63 characters, as both formats require. */
   service: string
   prefix?: string
 }
@@ -41,7 +42,11 @@ function camel (text: string): string {
  * Prometheus recording and alerting rules for the objectives, computed
  * from the plugin's `slo_events_total` counter across every instance:
  * one error-ratio series per window of the alert policy, and one alert per
- * rule that fires when both of its windows burn at its rate.
+ * indicator and severity whose expression ORs the window pairs of that
+ * severity's rules, as the SRE workbook writes them. One alert per rule
+ * would give the page rules the same name and labels: promtool reports
+ * them as duplicates, and when both fire the group fails with "duplicate
+ * sample for timestamp".
  */
 export function prometheusRules (objectives: readonly Objective[], settings: RulesSettings = {}): string {
   const prefix = settings.prefix ?? ''
@@ -52,15 +57,20 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
     expr: errorRatio(objective, prefix, windowLabel(ms)),
     labels: { slo: objective.name, sli: objective.sli },
   })))
-  const alerting: YamlValue[] = objectives.flatMap((objective) => rules.map((rule) => {
-    const threshold = `(${rule.burnRate} * ${Number((1 - objective.target).toPrecision(12))})`
+  const severities = (['page', 'ticket'] as const).filter((severity) => rules.some((rule) => rule.severity === severity))
+  const alerting: YamlValue[] = objectives.flatMap((objective) => severities.map((severity) => {
     const series = (ms: number): string => `${prefix}slo:error_ratio:rate${windowLabel(ms)}{${selector(objective)}}`
+    const pairs = rules.filter((rule) => rule.severity === severity)
+    const conditions = pairs.map((rule) => {
+      const threshold = `(${rule.burnRate} * ${Number((1 - objective.target).toPrecision(12))})`
+      return `(${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold})`
+    })
     return {
-      alert: `${camel(slug(objective))}BudgetBurn`,
-      expr: `${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold}`,
-      labels: { severity: rule.severity, slo: objective.name, sli: objective.sli },
+      alert: `${camel(slug(objective))}BudgetBurn${camel(severity)}`,
+      expr: conditions.join(' or '),
+      labels: { severity, slo: objective.name, sli: objective.sli },
       annotations: {
-        summary: `SLO ${objective.name} (${objective.sli}) burns its error budget at ${rule.burnRate}× or more over ${windowLabel(rule.longWindowMs)} and ${windowLabel(rule.shortWindowMs)}`,
+        summary: `SLO ${objective.name} (${objective.sli}) burns its error budget too fast: ${pairs.map((rule) => `${rule.burnRate}× over ${windowLabel(rule.longWindowMs)} and ${windowLabel(rule.shortWindowMs)}`).join(', or ')}`,
       },
     }
   }))
@@ -72,14 +82,15 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
   })
 }
 
-/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec. */
+/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec; SLO names as {@link exportName} writes them. */
 export function slothSpec (objectives: readonly Objective[], settings: SpecSettings): string {
+  assertServiceName(settings.service)
   const prefix = settings.prefix ?? ''
   return toYaml({
     version: 'prometheus/v1',
     service: settings.service,
     slos: objectives.map((objective) => ({
-      name: slug(objective),
+      name: exportName(objective),
       objective: Number((objective.target * 100).toPrecision(12)),
       description: objective.sli === 'latency' ? `${objective.name}: answers within ${objective.thresholdMs ?? 0} ms` : `${objective.name}: answers without a server error`,
       sli: {
@@ -97,18 +108,19 @@ export function slothSpec (objectives: readonly Objective[], settings: SpecSetti
   })
 }
 
-/** The objectives as OpenSLO v1 documents, one per indicator. */
+/** The objectives as OpenSLO v1 documents, one per indicator; names as {@link exportName} writes them. */
 export function openSloSpecs (objectives: readonly Objective[], settings: SpecSettings): string {
+  assertServiceName(settings.service)
   const prefix = settings.prefix ?? ''
   const source = (query: string): YamlValue => ({ metricSource: { type: 'Prometheus', spec: { query } } })
   return objectives.map((objective) => toYaml({
     apiVersion: 'openslo/v1',
     kind: 'SLO',
-    metadata: { name: slug(objective) },
+    metadata: { name: exportName(objective) },
     spec: {
       service: settings.service,
       indicator: {
-        metadata: { name: slug(objective) },
+        metadata: { name: exportName(objective) },
         spec: {
           ratioMetric: {
             counter: true,

@@ -29,12 +29,20 @@ describe('prometheusRules', () => {
     expect(rules.match(/- record:/g)).toHaveLength(2 * 5)
   })
 
-  it('alerts when both windows of a rule burn at its rate, with the severity as a label', () => {
-    expect(rules).toContain('- alert: "OrdersAvailabilityBudgetBurn"')
-    expect(rules).toContain('expr: "slo:error_ratio:rate1h{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001) and slo:error_ratio:rate5m{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001)"')
-    expect(rules).toContain('expr: "slo:error_ratio:rate3d{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01) and slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01)"')
-    expect(rules.match(/severity: "page"/g)).toHaveLength(4)
+  it('alerts once per indicator and severity, ORing the window pairs of that severity, with the severity as a label', () => {
+    expect(rules.match(/- alert:/g)).toHaveLength(4)
+    expect(rules).toContain('- alert: "OrdersAvailabilityBudgetBurnPage"')
+    expect(rules).toContain('- alert: "OrdersLatencyBudgetBurnTicket"')
+    expect(rules).toContain('expr: "(slo:error_ratio:rate1h{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001) and slo:error_ratio:rate5m{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001)) or (slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"availability\\"} > (6 * 0.001) and slo:error_ratio:rate30m{slo=\\"orders\\",sli=\\"availability\\"} > (6 * 0.001))"')
+    expect(rules).toContain('expr: "(slo:error_ratio:rate3d{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01) and slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01))"')
+    expect(rules.match(/severity: "page"/g)).toHaveLength(2)
     expect(rules.match(/severity: "ticket"/g)).toHaveLength(2)
+  })
+
+  it('leaves out the alert of a severity no rule has', () => {
+    const pageOnly = prometheusRules(OBJECTIVES, { rules: [{ severity: 'page', burnRate: 10, longWindowMs: 3_600_000, shortWindowMs: 300_000 }] })
+    expect(pageOnly.match(/- alert:/g)).toHaveLength(2)
+    expect(pageOnly).not.toContain('Ticket')
   })
 
   it('uses the metrics prefix', () => {
