@@ -26,6 +26,7 @@ describe('package exports', () => {
     expect(Object.keys(entry.errors).sort()).toEqual([
       'FRS_ERR_CLIENT_CLOSED',
       'FRS_ERR_DEADLINE_EXCEEDED',
+      'FRS_ERR_FINGERPRINT_CYCLE',
       'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID',
       'FRS_ERR_IDEMPOTENCY_STORE_FULL',
       'FRS_ERR_IDEMPOTENCY_STORE_REPLY',
