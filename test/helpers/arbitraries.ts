@@ -20,7 +20,7 @@ export const anyString = fc.string({ unit: 'binary', maxLength: 64 })
 export const headerValue = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 48 }),
   fc.string({ unit: fc.constantFrom(...'0123456789 ,;=.-+eE"HMSmunxX\t'.split('')), maxLength: 24 }),
-  fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((code) => code !== 0x7f).map((code) => String.fromCharCode(code)), maxLength: 32 }),
+  fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((code) => code !== 0x7f).map((code) => String.fromCharCode(code)), maxLength: 32 })
 ).map((value) => value.trim())
 
 /** Any JSON value fast-check builds, nested a few levels. */

@@ -28,7 +28,7 @@ const looseValue = fc.letrec((tie) => ({
     fc.string({ unit: 'binary' }),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.sparseArray(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 }),
+    fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 })
   ),
 })).value
 
