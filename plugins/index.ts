@@ -4,6 +4,7 @@ export { resilience }
 export type { ResilienceOptions } from './resilience.js'
 export { problemDetails, PROBLEM_CONTENT_TYPE } from './problem-details.js'
 export { problemClientErrorHandler } from './client-error.js'
+export { problemFrameworkErrors } from './framework-errors.js'
 export { deadlines } from './deadlines.js'
 export type { DeadlinesOptions, RequestDeadline, RouteDeadlineConfig } from './deadlines.js'
 export { withDeadline } from '../src/deadline/index.js'

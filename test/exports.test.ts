@@ -54,6 +54,7 @@ describe('package exports', () => {
     expect(typeof entry.isProblemError).toBe('function')
     expect(typeof entry.ProblemTypeRegistry).toBe('function')
     expect(typeof entry.problemClientErrorHandler).toBe('function')
+    expect(typeof entry.problemFrameworkErrors).toBe('function')
     expect(entry.PROBLEM_CONTENT_TYPE).toBe('application/problem+json')
     expect(entry.DEFAULT_TYPE_BASE).toBe('urn:fastify-resilience:problem:')
   })
