@@ -80,3 +80,14 @@ describe('canonical JSON', () => {
     expect(() => canonicalJson(cycle)).toThrow(errors.FRS_ERR_FINGERPRINT_CYCLE)
   })
 })
+
+describe('request fingerprints (properties)', () => {
+  it('never throw for any content type, and ignore its parameters and case', () => {
+    const mediaType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded')
+    fc.assert(fc.property(jsonValue, mediaType, fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 40 }), (body, type, parameter, anyContentType) => {
+      requestFingerprint({ method: 'POST', route: '/x', contentType: anyContentType, body })
+      const bare = requestFingerprint({ method: 'POST', route: '/x', contentType: type, body })
+      expect(requestFingerprint({ method: 'POST', route: '/x', contentType: ` ${type.toUpperCase()} ; ${parameter}`, body })).toBe(bare)
+    }), PROPERTY_RUNS)
+  })
+})
