@@ -81,6 +81,13 @@ export const FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT = createError<'FRS_ERR_IDEMPOTENC
   503
 )
 
+/** A request body that contains itself (only a custom parser can build one) has no fingerprint. */
+export const FRS_ERR_FINGERPRINT_CYCLE = createError<'FRS_ERR_FINGERPRINT_CYCLE', []>(
+  'FRS_ERR_FINGERPRINT_CYCLE',
+  'fastify-resilience: the request body contains itself, so it has no canonical JSON fingerprint',
+  500
+)
+
 export const FRS_ERR_IDEMPOTENCY_SCOPE_INVALID = createError<'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID', [string]>(
   'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID',
   'fastify-resilience: idempotency scope(request) expects a non-empty string, instead got %s',

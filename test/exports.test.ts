@@ -26,6 +26,7 @@ describe('package exports', () => {
     expect(Object.keys(entry.errors).sort()).toEqual([
       'FRS_ERR_CLIENT_CLOSED',
       'FRS_ERR_DEADLINE_EXCEEDED',
+      'FRS_ERR_FINGERPRINT_CYCLE',
       'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID',
       'FRS_ERR_IDEMPOTENCY_STORE_FULL',
       'FRS_ERR_IDEMPOTENCY_STORE_REPLY',
@@ -53,6 +54,7 @@ describe('package exports', () => {
     expect(typeof entry.isProblemError).toBe('function')
     expect(typeof entry.ProblemTypeRegistry).toBe('function')
     expect(typeof entry.problemClientErrorHandler).toBe('function')
+    expect(typeof entry.problemFrameworkErrors).toBe('function')
     expect(entry.PROBLEM_CONTENT_TYPE).toBe('application/problem+json')
     expect(entry.DEFAULT_TYPE_BASE).toBe('urn:fastify-resilience:problem:')
   })

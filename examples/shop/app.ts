@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
 import { performance } from 'node:perf_hooks'
-import resilience, { ProblemError, RedisIdempotencyStore, problemClientErrorHandler } from '../../plugins/index.js'
+import resilience, { ProblemError, RedisIdempotencyStore, problemClientErrorHandler, problemFrameworkErrors } from '../../plugins/index.js'
 import type { Clock } from '../../plugins/index.js'
 
 export interface ShopOptions {
@@ -32,7 +32,7 @@ function scoreRecommendations (): Product[] {
 
 /** A small shop API: products, and orders that charge a payment provider. */
 export async function buildShop (options: ShopOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, clientErrorHandler: problemClientErrorHandler })
+  const app = Fastify({ logger: options.logger ?? false, clientErrorHandler: problemClientErrorHandler, frameworkErrors: problemFrameworkErrors })
   const redis = options.redisUrl === undefined ? undefined : new Redis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
   if (redis !== undefined) app.addHook('onClose', async () => { await redis.quit() })
 

@@ -9,7 +9,8 @@ import type { Fault } from './fault.js'
  * The rate is capped at `maxRate`.
  */
 export function parseRequestedFault (value: string, maxRate: number, now: number, requireExpiry: boolean): Fault | undefined {
-  const fields: Record<string, string | number> = {}
+  // No prototype: `__proto__=1` must be an unknown field, refused like any other, not a silent no-op.
+  const fields = Object.create(null) as Record<string, string | number>
   for (const part of value.split(';')) {
     const at = part.indexOf('=')
     if (at <= 0) return undefined

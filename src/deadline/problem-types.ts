@@ -9,6 +9,6 @@ export const DEADLINE_PROBLEM_TYPES: Readonly<Record<string, ProblemTypeDefiniti
   'invalid-deadline': {
     title: 'Invalid deadline header',
     status: 400,
-    description: 'A header that states the caller\'s remaining budget is malformed: repeated, empty, not a whole number of milliseconds, or more than one day.',
+    description: 'A header that states the caller\'s remaining budget is malformed: repeated, empty or not a whole number of milliseconds.',
   },
 })

@@ -1,17 +1,75 @@
 import { createHash, hash } from 'node:crypto'
+import { FRS_ERR_FINGERPRINT_CYCLE } from '../errors.js'
+
+type Frame =
+  | { kind: 'array', items: readonly unknown[], index: number }
+  | { kind: 'object', members: Readonly<Record<string, unknown>>, keys: string[], index: number }
+
+// Marks "no value left to write" apart from every JSON value, undefined included.
+const DONE = Symbol('done')
 
 /**
  * Serialises a JSON value with object keys sorted at every level, so that
  * two bodies that differ only in key order get the same fingerprint.
+ *
+ * Iterative, with an explicit stack: a body nested as deep as the JSON
+ * parser accepts (hundreds of thousands of levels fit in Fastify's default
+ * body limit) would overflow the call stack of a recursive walk. The output
+ * is exactly that of the recursive definition: members whose value is
+ * `undefined` are dropped, `undefined` array items become `null`, other
+ * leaves are written by `JSON.stringify` (`null` when it writes nothing).
+ * @throws FRS_ERR_FINGERPRINT_CYCLE for a value that contains itself
  */
 export function canonicalJson (value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`
-  const entries = Object.keys(value)
-    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
-  return `{${entries.join(',')}}`
+  let out = ''
+  const stack: Frame[] = []
+  // Containers being written, to refuse a cycle rather than loop for ever.
+  const open = new Set<object>()
+  let next: unknown = value
+  while (next !== DONE) {
+    if (next === null || typeof next !== 'object') {
+      out += JSON.stringify(next) ?? 'null'
+    } else {
+      if (open.has(next)) throw new FRS_ERR_FINGERPRINT_CYCLE()
+      open.add(next)
+      if (Array.isArray(next)) {
+        out += '['
+        stack.push({ kind: 'array', items: next, index: 0 })
+      } else {
+        const members = next as Record<string, unknown>
+        out += '{'
+        stack.push({ kind: 'object', members, keys: Object.keys(members).filter((key) => members[key] !== undefined).sort(), index: 0 })
+      }
+    }
+    next = DONE
+    while (next === DONE && stack.length > 0) {
+      const frame = stack[stack.length - 1] as Frame
+      if (frame.kind === 'array') {
+        if (frame.index === frame.items.length) {
+          out += ']'
+          open.delete(frame.items)
+          stack.pop()
+          continue
+        }
+        const index = frame.index++
+        if (index > 0) out += ','
+        // A hole writes nothing between its commas, as Array#map then join did.
+        if (!(index in frame.items)) continue
+        next = frame.items[index] ?? null
+      } else {
+        if (frame.index === frame.keys.length) {
+          out += '}'
+          open.delete(frame.members)
+          stack.pop()
+          continue
+        }
+        const key = frame.keys[frame.index++] as string
+        out += `${frame.index > 1 ? ',' : ''}${JSON.stringify(key)}:`
+        next = frame.members[key]
+      }
+    }
+  }
+  return out
 }
 
 export interface FingerprintInput {

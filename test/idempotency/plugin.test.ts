@@ -25,6 +25,8 @@ async function shop ({ store, handlerDelayMs = 0 }: ShopOptions): Promise<TestAp
   const { app } = current
   const charges = vi.fn()
   await app.register(resilience, {
+    // Bursts of duplicates test the keys; a busy machine must not shed them (shedding has its own tests).
+    loadShedding: false,
     idempotency: { store, scope: (request) => String(request.headers['x-account'] ?? 'anonymous') },
   })
   app.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request, reply) => {

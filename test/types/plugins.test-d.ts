@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { describe, expectTypeOf, it } from 'vitest'
 import resilience, {
   ProblemError,
@@ -8,6 +8,7 @@ import resilience, {
   isProblemError,
   problemClientErrorHandler,
   problemDetails,
+  problemFrameworkErrors,
 } from '../../plugins/index.js'
 import type { ProblemDetailsOptions, ProblemDocument, ProblemInit, ResilienceOptions } from '../../plugins/index.js'
 
@@ -59,5 +60,10 @@ describe('public types', () => {
 
   it('the client error handler fits the Fastify factory option', () => {
     Fastify({ clientErrorHandler: problemClientErrorHandler })
+  })
+
+  it('the framework errors handler fits the Fastify factory option', () => {
+    Fastify({ frameworkErrors: problemFrameworkErrors, clientErrorHandler: problemClientErrorHandler })
+    expectTypeOf(problemFrameworkErrors).parameter(0).toEqualTypeOf<FastifyError>()
   })
 })

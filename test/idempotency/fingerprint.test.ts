@@ -1,0 +1,93 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { canonicalJson, requestFingerprint } from '../../src/idempotency/index.js'
+import { errors } from '../../plugins/index.js'
+import { PROPERTY_RUNS, jsonValue, reorderKeys } from '../helpers/arbitraries.js'
+
+/**
+ * The recursive definition fingerprints were stored with before the walk
+ * became iterative; on values it can handle, the output must not change,
+ * or keys stored by an older version would read as reused.
+ */
+function recursiveCanonicalJson (value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map((item) => recursiveCanonicalJson(item === undefined ? null : item)).join(',')}]`
+  const entries = Object.keys(value)
+    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${recursiveCanonicalJson((value as Record<string, unknown>)[key])}`)
+  return `{${entries.join(',')}}`
+}
+
+// Values a custom parser or a handler-side fingerprint could meet, beyond JSON.
+const looseValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constantFrom(undefined, null, true, false, 0, -0, Number.NaN, Number.POSITIVE_INFINITY, '', '\u2028', '\ud800'),
+    fc.double(),
+    fc.string({ unit: 'binary' }),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.sparseArray(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 })
+  ),
+})).value
+
+describe('canonical JSON', () => {
+  it('is the output of the recursive definition for any shallow value', () => {
+    fc.assert(fc.property(jsonValue, (value) => {
+      expect(canonicalJson(value)).toBe(recursiveCanonicalJson(value))
+    }), PROPERTY_RUNS)
+    fc.assert(fc.property(looseValue, (value) => {
+      expect(canonicalJson(value)).toBe(recursiveCanonicalJson(value))
+    }), PROPERTY_RUNS)
+  })
+
+  it('does not depend on key order, at any level', () => {
+    fc.assert(fc.property(jsonValue, fc.integer(), (value, seed) => {
+      expect(canonicalJson(reorderKeys(value, seed))).toBe(canonicalJson(value))
+    }), PROPERTY_RUNS)
+  })
+
+  it('is JSON that parses back to the same value', () => {
+    fc.assert(fc.property(jsonValue, (value) => {
+      expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)))
+    }), PROPERTY_RUNS)
+  })
+
+  it('tells apart values that differ', () => {
+    fc.assert(fc.property(jsonValue, jsonValue, (a, b) => {
+      fc.pre(JSON.stringify(a) !== JSON.stringify(b))
+      // Distinct JSON texts may still be the same value up to key order.
+      const same = canonicalJson(reorderKeys(a, 1)) === canonicalJson(reorderKeys(b, 1))
+      expect(canonicalJson(a) === canonicalJson(b)).toBe(same)
+      expect(requestFingerprint({ method: 'POST', route: '/x', body: a }) === requestFingerprint({ method: 'POST', route: '/x', body: b })).toBe(same)
+    }), PROPERTY_RUNS)
+  })
+
+  it('handles a value nested far deeper than the call stack allows', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 200_000; i++) deep = i % 2 === 0 ? [deep] : { k: deep }
+    const text = canonicalJson(deep)
+    expect(text.length).toBe(1 + 100_000 * 2 + 100_000 * 6)
+    expect(text.startsWith('{"k":[{"k":[')).toBe(true)
+  })
+
+  it('writes a value shared by two members twice, and refuses a value that contains itself', () => {
+    const shared = { a: 1 }
+    expect(canonicalJson({ x: shared, y: [shared, shared] })).toBe('{"x":{"a":1},"y":[{"a":1},{"a":1}]}')
+    const cycle: Record<string, unknown> = { a: [] }
+    ;(cycle.a as unknown[]).push(cycle)
+    expect(() => canonicalJson(cycle)).toThrow(errors.FRS_ERR_FINGERPRINT_CYCLE)
+  })
+})
+
+describe('request fingerprints (properties)', () => {
+  it('never throw for any content type, and ignore its parameters and case', () => {
+    const mediaType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded')
+    fc.assert(fc.property(jsonValue, mediaType, fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 40 }), (body, type, parameter, anyContentType) => {
+      requestFingerprint({ method: 'POST', route: '/x', contentType: anyContentType, body })
+      const bare = requestFingerprint({ method: 'POST', route: '/x', contentType: type, body })
+      expect(requestFingerprint({ method: 'POST', route: '/x', contentType: ` ${type.toUpperCase()} ; ${parameter}`, body })).toBe(bare)
+    }), PROPERTY_RUNS)
+  })
+})

@@ -1,0 +1,50 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { parseRequestedFault, signFault, verifyFaultSignature } from '../../../src/chaos/index.js'
+import { PROPERTY_RUNS, anyString, formatFault, headerValue, requestedFault } from '../../helpers/arbitraries.js'
+
+const NOW = 1_700_000_000_000
+const SECRET = 'a-secret-of-sixteen-or-more'
+const maxRate = fc.double({ min: 0, max: 1, noNaN: true })
+
+describe('parseRequestedFault (properties)', () => {
+  it('never throws on any value: a fault or nothing', () => {
+    fc.assert(fc.property(fc.oneof(anyString, headerValue), maxRate, fc.boolean(), (value, cap, requireExpiry) => {
+      const fault = parseRequestedFault(value, cap, NOW, requireExpiry)
+      if (fault !== undefined) expect(fault.rate).toBeLessThanOrEqual(cap)
+    }), PROPERTY_RUNS)
+  })
+
+  it('reads back any well-formed request, its rate capped at maxRate', () => {
+    fc.assert(fc.property(requestedFault, maxRate, fc.integer({ min: 1, max: 86_400_000 }), (fields, cap, ahead) => {
+      const fault = parseRequestedFault(formatFault({ ...fields, expires: NOW + ahead }), cap, NOW, true)
+      expect(fault).toMatchObject({ type: fields.type, rate: Math.min(cap, 'rate' in fields ? fields.rate : 1) })
+      if ('status' in fields) expect(fault?.status).toBe(fields.status)
+      if ('message' in fields) expect(fault?.message).toBe(fields.message)
+      if ('ms' in fields) expect(fault?.delayMs(Math.random)).toBe(fields.ms)
+    }), PROPERTY_RUNS)
+  })
+
+  it('refuses a request that has expired, or that must expire and does not say when', () => {
+    fc.assert(fc.property(requestedFault, fc.integer({ min: 0, max: 86_400_000 }), (fields, ago) => {
+      expect(parseRequestedFault(formatFault({ ...fields, expires: NOW - ago }), 1, NOW, false)).toBeUndefined()
+      expect(parseRequestedFault(formatFault(fields), 1, NOW, true)).toBeUndefined()
+    }), PROPERTY_RUNS)
+  })
+
+  it('refuses a request with a field it does not know', () => {
+    fc.assert(fc.property(requestedFault, fc.constantFrom('speed', 'constructor', '__proto__', 'toString', 'Rate', 'match'), (fields, key) => {
+      expect(parseRequestedFault(`${formatFault(fields)};${key}=1`, 1, NOW, false)).toBeUndefined()
+    }), PROPERTY_RUNS)
+  })
+})
+
+describe('fault signatures (properties)', () => {
+  it('verify their own value and no other, and never throw on any signature', () => {
+    fc.assert(fc.property(headerValue, headerValue, fc.oneof(anyString, headerValue), (value, other, signature) => {
+      expect(verifyFaultSignature(value, signFault(value, SECRET), SECRET)).toBe(true)
+      if (other !== value) expect(verifyFaultSignature(other, signFault(value, SECRET), SECRET)).toBe(false)
+      expect(verifyFaultSignature(value, signature, SECRET)).toBe(false)
+    }), PROPERTY_RUNS)
+  })
+})
