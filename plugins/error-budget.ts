@@ -26,6 +26,7 @@ import type {
   TrackedSli,
 } from '../src/error-budget/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { libraryRouteConfig } from './library-route.js'
 import { wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
@@ -243,7 +244,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
 
   const statusRoute = settings.statusRoute
   if (statusRoute !== undefined) {
-    app.get(statusRoute.path, { config: { slo: false, shedding: false, chaos: false } }, async (request, reply) => {
+    app.get(statusRoute.path, { config: libraryRouteConfig() }, async (request, reply) => {
       if (statusRoute.authorize !== undefined && !(await statusRoute.authorize(request))) {
         return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
       }

@@ -1,0 +1,11 @@
+import type { FastifyContextConfig } from 'fastify'
+
+/**
+ * Route config of the library's own routes (metrics, health, status):
+ * never shed, never faulted, never counted in an SLO, never made
+ * idempotent, so that they keep answering while the service is in trouble
+ * and do not blur what they report.
+ */
+export function libraryRouteConfig (): FastifyContextConfig {
+  return { slo: false, shedding: false, chaos: false, idempotency: false }
+}
