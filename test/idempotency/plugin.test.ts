@@ -25,6 +25,7 @@ async function shop ({ store, handlerDelayMs = 0 }: ShopOptions): Promise<TestAp
   const { app } = current
   const charges = vi.fn()
   await app.register(resilience, {
+    loadShedding: false,
     idempotency: { store, scope: (request) => String(request.headers['x-account'] ?? 'anonymous') },
   })
   app.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request, reply) => {
@@ -180,7 +181,7 @@ describe('idempotency plugin decisions', () => {
       .toThrow(/route POST \/x: config\.idempotency expects a scope\(request\) option on the idempotency plugin \(or unscoped: true\)/)
     await current.app.close()
     current = createTestApp()
-    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     current.app.post('/x', { config: { idempotency: {} } }, async () => 'x')
     await current.app.ready()
     expect((await current.app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': 'k' } })).body).toBe('x')
@@ -203,7 +204,7 @@ describe('idempotency plugin decisions', () => {
     current = createTestApp()
     const { app, logs } = current
     const runs = vi.fn()
-    await app.register(resilience, { idempotency: { unscoped: true, maxBodyBytes: 10 } })
+    await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, maxBodyBytes: 10 } })
     app.post('/big', { config: { idempotency: {} } }, async () => { runs(); return 'x'.repeat(100) })
     await app.inject({ method: 'POST', url: '/big', headers: { 'idempotency-key': 'k' } })
     await app.inject({ method: 'POST', url: '/big', headers: { 'idempotency-key': 'k' } })
@@ -214,7 +215,7 @@ describe('idempotency plugin decisions', () => {
   it('waitForInFlight replays the first answer to a concurrent duplicate instead of a 409', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true, waitForInFlight: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, waitForInFlight: true } })
     current.app.post('/slow', { config: { idempotency: {} } }, async () => {
       runs()
       await new Promise((resolve) => setTimeout(resolve, 80))
@@ -235,6 +236,7 @@ describe('idempotency plugin decisions', () => {
     current = createTestApp()
     const runs = vi.fn()
     await current.app.register(resilience, {
+      loadShedding: false,
       idempotency: { unscoped: true, fingerprint: (request) => String((request.body as { orderId: string }).orderId) },
     })
     current.app.post('/orders', { config: { idempotency: {} } }, async () => { runs(); return 'ok' })
@@ -250,7 +252,7 @@ describe('idempotency plugin decisions', () => {
     current = createTestApp()
     const { app, logs } = current
     const runs = vi.fn()
-    await app.register(resilience, { idempotency: { unscoped: true } })
+    await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     app.post('/export', { config: { idempotency: {} } }, async (_request, reply) => {
       runs()
       return reply.type('text/csv').send(Readable.from(['a,b\n', '1,2\n']))
@@ -265,7 +267,7 @@ describe('idempotency plugin decisions', () => {
   it('the lease is renewed while a long handler runs, so a duplicate stays a 409 past the first lease', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true, leaseMs: 150 } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, leaseMs: 150 } })
     current.app.post('/long', { config: { idempotency: {} } }, async () => {
       runs()
       await new Promise((resolve) => setTimeout(resolve, 450))
@@ -282,7 +284,7 @@ describe('idempotency plugin decisions', () => {
   it('GET requests are not affected by default', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     current.app.get('/read', { config: { idempotency: { required: true } } }, async () => { runs(); return 'ok' })
     expect((await current.app.inject('/read')).statusCode).toBe(200)
     expect(runs).toHaveBeenCalledTimes(1)
@@ -293,7 +295,7 @@ describe('idempotency plugin decisions', () => {
     const { app } = current
     const release = deferred()
     const runs = vi.fn()
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 50 }, idempotency: { unscoped: true } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 50 }, idempotency: { unscoped: true } })
     app.post('/slow', { config: { idempotency: {} } }, async () => {
       runs()
       await release.promise

@@ -16,7 +16,7 @@ describe('idempotency plugin on Redis Cluster', () => {
     const store = new RedisIdempotencyStore({ client: cluster(), prefix: 'cluster-plugin:' })
     const { app } = createTestApp()
     const runs = vi.fn()
-    await app.register(resilience, { idempotency: { store, unscoped: true } })
+    await app.register(resilience, { loadShedding: false, idempotency: { store, unscoped: true } })
     app.post('/pay', { config: { idempotency: {} } }, async () => {
       runs()
       await new Promise((resolve) => setTimeout(resolve, 30))
