@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { runTour } from '../../examples/shop/tour.js'
 
 const GAME_DAY = 'A game day: chaos on orders, stopped by the error budget'
+// The tour spends seconds of real time by design (the game day's latency
+// faults last 1–4 s) and sends a few thousand requests: took 18 s of the
+// default 20 s on a busy machine. The timeout only guards against a hang.
+const TOUR_TIMEOUT_MS = 120_000
 
 describe('shop demo tour', () => {
   it('every step answers the status it explains, as a problem when it fails', async () => {
@@ -41,5 +45,5 @@ describe('shop demo tour', () => {
 
     const retried = results[7]
     expect(retried?.observations).toEqual(['customer charged 1 time for 4 attempts', 'all 2 answers after the first ran identical: yes'])
-  })
+  }, TOUR_TIMEOUT_MS)
 })
