@@ -58,10 +58,10 @@ export class Coalescer<T> {
     } else {
       joined()
     }
-    return this.#wait(flight, signal, { remainingMs })
+    return this.#wait(key, flight, signal, { remainingMs })
   }
 
-  #wait (flight: Flight<T>, signal: AbortSignal, waiter: Waiter): Promise<T> {
+  #wait (key: string, flight: Flight<T>, signal: AbortSignal, waiter: Waiter): Promise<T> {
     if (signal.aborted) return Promise.reject(signal.reason)
     flight.waiters.add(waiter)
     return new Promise<T>((resolve, reject) => {
@@ -71,7 +71,11 @@ export class Coalescer<T> {
       }
       const onAbort = (): void => {
         leave()
-        if (flight.waiters.size === 0) flight.controller.abort(signal.reason)
+        if (flight.waiters.size === 0) {
+          // A caller that comes after this starts afresh instead of joining a cancelled call.
+          if (this.#flights.get(key) === flight) this.#flights.delete(key)
+          flight.controller.abort(signal.reason)
+        }
         reject(signal.reason)
       }
       signal.addEventListener('abort', onAbort, { once: true })
