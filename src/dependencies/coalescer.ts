@@ -35,6 +35,7 @@ export class Coalescer<T> {
    * `joined` is called when this caller shares a call someone else started.
    */
   run (key: string, signal: AbortSignal, remainingMs: () => number, start: (shared: SharedCall) => Promise<T>, joined: () => void): Promise<T> {
+    const waiter: Waiter = { remainingMs }
     let flight = this.#flights.get(key)
     if (flight === undefined) {
       const controller = new AbortController()
@@ -48,6 +49,8 @@ export class Coalescer<T> {
         },
       }
       const created: Flight<T> = { promise: undefined as unknown as Promise<T>, controller, waiters }
+      // The first caller waits from the start: the shared call reads its deadline at once.
+      if (!signal.aborted) waiters.add(waiter)
       created.promise = start(shared).finally(() => {
         if (this.#flights.get(key) === created) this.#flights.delete(key)
       })
@@ -58,7 +61,7 @@ export class Coalescer<T> {
     } else {
       joined()
     }
-    return this.#wait(key, flight, signal, { remainingMs })
+    return this.#wait(key, flight, signal, waiter)
   }
 
   #wait (key: string, flight: Flight<T>, signal: AbortSignal, waiter: Waiter): Promise<T> {

@@ -87,6 +87,7 @@ export interface DependencyStats {
 }
 
 const TIMED_OUT = Symbol('attempt-timeout')
+const DEADLINE_BACKSTOP_MS = 250
 // A hang lasts until the attempt's timeout; this only bounds the timer.
 const MAX_HANG_MS = 2_147_000_000
 const MAX_SAMPLES_BEFORE_HEDGE = 20
@@ -303,9 +304,11 @@ export class Dependency {
   async #attempt<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, cancel: AbortSignal | undefined): Promise<Outcome<T>> {
     const remainingMs = caller.remainingMs()
     if (caller.signal.aborted || remainingMs <= 0) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
-    const limitMs = Math.min(this.settings.timeoutMs, remainingMs)
-    // When the caller's deadline is what cuts the attempt short, its end is not the dependency's fault.
+    // When the caller's deadline is what cuts the attempt short, its end is
+    // not the dependency's fault: the deadline's own signal ends the attempt
+    // (and answers 504 deadline-exceeded); this timer is only a backstop.
     const byDeadline = remainingMs < this.settings.timeoutMs
+    const limitMs = byDeadline ? remainingMs + DEADLINE_BACKSTOP_MS : this.settings.timeoutMs
     const controller = new AbortController()
     const onAbort = (): void => { controller.abort(caller.signal.reason) }
     const onCancel = (): void => { controller.abort(HEDGE_LOST) }

@@ -29,7 +29,7 @@ const failFirst = (failures: number, status = 500, headers: () => Record<string,
   else healthy({ call })(request, response, call)
 }
 
-const arrivals = (server: DependencyServer, times: number[]): Behaviour => (request, response, call) => {
+const arrivals = (times: number[]): Behaviour => (request, response, call) => {
   times.push(Date.now())
   ;(call === 1 ? failing(503, { 'retry-after': '1' }) : healthy({ call }))(request, response, call)
 }
@@ -101,7 +101,7 @@ describe('retries', () => {
   it('honours Retry-After in seconds', async () => {
     const times: number[] = []
     const server = await serve(() => {})
-    server.behave(arrivals(server, times))
+    server.behave(arrivals(times))
     const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, retry: { attempts: 2, backoff: { initialMs: 1, maxMs: 1 } } } } })
     app.get('/', async (request) => await (await request.dependency('search').fetch('/')).json())
     expect((await app.inject('/')).json()).toEqual({ call: 2 })

@@ -11,7 +11,7 @@ function calls (breaker: Breaker, results: Array<'success' | 'failure'>): void {
   for (const result of results) breaker.record(breaker.admit(), result)
 }
 
-const times = <T>(n: number, value: T): T[] => Array.from({ length: n }, () => value)
+const times = <const T>(n: number, value: T): T[] => Array.from({ length: n }, () => value)
 
 describe('Breaker', () => {
   it('does not open below the minimum number of calls, whatever the failure rate', () => {
