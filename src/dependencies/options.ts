@@ -28,11 +28,14 @@ export interface RateBreakerOptions {
   maxOpenMs?: number
   /** Probe calls half-open lets through; all must succeed to close. @default 1 */
   probes?: number
+  consecutiveFailures?: never
 }
 
 /** Opens after this many failures in a row. */
 export interface ConsecutiveBreakerOptions {
   consecutiveFailures: number
+  failureRate?: never
+  minimumCalls?: never
   /** @default 5_000 */
   openMs?: number
   /** @default 60_000 */
