@@ -310,15 +310,16 @@ export class Dependency {
     const byDeadline = remainingMs < this.settings.timeoutMs
     const limitMs = byDeadline ? remainingMs + DEADLINE_BACKSTOP_MS : this.settings.timeoutMs
     const controller = new AbortController()
-    const onAbort = (): void => { controller.abort(caller.signal.reason) }
+    // Derived, not listened to: a streamed body stays bound to the caller's
+    // deadline after the attempt returns, without piling listeners onto the
+    // request's signal when a handler makes many calls.
+    const signal = AbortSignal.any([controller.signal, caller.signal])
     const onCancel = (): void => { controller.abort(HEDGE_LOST) }
-    caller.signal.addEventListener('abort', onAbort, { once: true })
     cancel?.addEventListener('abort', onCancel, { once: true })
     const timer = setTimeout(() => { controller.abort(TIMED_OUT) }, limitMs)
     timer.unref()
     const startedAt = this.settings.clock.now()
     this.#counters.attempts++
-    let settled = false
     let fault: InjectedFault | undefined
     try {
       const attemptHeaders = { ...caller.headers(), ...headers }
@@ -330,18 +331,16 @@ export class Dependency {
         result = { kind: 'failure', reason: 'network', cause: new Error('chaos: injected dependency exception') }
       } else if (fault !== undefined) {
         // A delay or a hang; the kill switch ends it early and the call goes on.
-        await sleep(fault.type === 'hang' ? MAX_HANG_MS : fault.ms, AbortSignal.any([controller.signal, fault.ended])).catch((error: unknown) => {
-          if (controller.signal.aborted) throw error
+        await sleep(fault.type === 'hang' ? MAX_HANG_MS : fault.ms, AbortSignal.any([signal, fault.ended])).catch((error: unknown) => {
+          if (signal.aborted) throw error
         })
       }
-      result ??= await raceAbort(plan.attempt(controller.signal, attemptHeaders), controller.signal)
+      result ??= await raceAbort(plan.attempt(signal, attemptHeaders), signal)
       if (result.kind === 'value') this.latency.add(this.settings.clock.now() - startedAt)
-      // A streamed answer's body is still read after this: it stays bound to the caller's deadline.
-      settled = result.kind === 'value'
       return result
     } catch (error) {
-      if (!controller.signal.aborted) return { kind: 'failure', reason: 'network', cause: error }
-      const reason: unknown = controller.signal.reason
+      if (!signal.aborted) return { kind: 'failure', reason: 'network', cause: error }
+      const reason: unknown = signal.reason
       if (reason !== TIMED_OUT) return { kind: 'abandoned', error: reason }
       if (byDeadline) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
       return { kind: 'timeout' }
@@ -349,7 +348,6 @@ export class Dependency {
       fault?.end()
       clearTimeout(timer)
       cancel?.removeEventListener('abort', onCancel)
-      if (!settled) caller.signal.removeEventListener('abort', onAbort)
     }
   }
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { listen } from '../helpers/listen.js'
 import { rawGet } from '../helpers/raw-http.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { dependencyApp, hanging, slow, startDependency } from './helpers.js'
+import { dependencyApp, hanging, healthy, slow, startDependency } from './helpers.js'
 import type { Behaviour, DependencyServer } from './helpers.js'
 import type { TestApp } from '../helpers/app.js'
 
@@ -83,6 +83,44 @@ describe('timeouts and abandoned calls', () => {
     const answers = await Promise.all([app.inject('/'), app.inject('/'), app.inject('/')])
     expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200])
     expect(server.seen).toHaveLength(3)
+  })
+})
+
+describe('many calls in one request', () => {
+  it('a handler may call a dependency many times without piling listeners on its deadline signal', async () => {
+    const server = await serve(healthy({ ok: true }))
+    const { app } = await appWith({ dependencies: { catalog: { baseUrl: server.url } } })
+    app.get('/', async (request) => {
+      for (let i = 0; i < 20; i++) await (await request.dependency('catalog').fetch(`/items/${i}`)).json()
+      return { calls: 20 }
+    })
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+    process.on('warning', onWarning)
+    try {
+      expect((await app.inject('/')).json()).toEqual({ calls: 20 })
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning')
+  })
+
+  it('a streamed answer read after the call returns is still cut at the deadline', async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' })
+      response.write('first chunk')
+      // The rest never comes.
+    })
+    const { app } = await appWith({ dependencies: { feed: { baseUrl: server.url, timeoutMs: 10_000 } } })
+    app.get('/', { config: { deadline: { timeoutMs: 300 } } }, async (request) => {
+      const response = await request.dependency('feed').fetch('/stream')
+      return await response.text()
+    })
+    const answer = await app.inject('/')
+    expect(answer.statusCode).toBe(504)
+    expect(answer.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:deadline-exceeded' })
+    await waitFor(() => server.seen[0]?.aborted === true)
   })
 })
 
