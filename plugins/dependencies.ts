@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import {
   DEPENDENCY_PROBLEM_TYPES,
   Dependency,
+  NEVER_ABORTED,
   callPlan,
   fetchPlan,
   resolveDependenciesOptions,
@@ -20,7 +21,7 @@ import type {
   InjectedFault,
 } from '../src/dependencies/index.js'
 import { RedisBreakerFleet } from '../src/dependencies/fleet.js'
-import { FRS_ERR_DEPENDENCY_UNKNOWN, FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
+import { FRS_ERR_DEPENDENCY_UNKNOWN, FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
 import { routeLabel } from './route-options.js'
 
@@ -36,7 +37,7 @@ export interface DependencyClient {
    * failure (5xx and 429 by default), which throws a dependency problem
    * after the retries, or answers from the fallback.
    */
-  fetch: (pathOrUrl: string | URL, init?: RequestInit, options?: DependencyCallOptions<unknown>) => Promise<Response>
+  fetch: (pathOrUrl: string | URL, init?: RequestInit, options?: Omit<DependencyCallOptions<unknown>, 'idempotent'>) => Promise<Response>
   /**
    * Any client: `fn` gets the attempt's signal and the headers to send (the
    * budget, and the Idempotency-Key when the dependency takes them).
@@ -86,7 +87,6 @@ export const DEPENDENCY_STATE_CHANNEL = 'fastify-resilience:dependency:state'
 
 const kDegraded = Symbol('fastify-resilience.degraded')
 type DegradedSlot = { [kDegraded]: string[] | null }
-const NEVER_ABORTED = new AbortController().signal
 const NONE: readonly string[] = Object.freeze([])
 
 function callerOf (request: FastifyRequest, hasDeadlines: boolean): CallerContext {
@@ -165,7 +165,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
         return toResponse(await target.execute(plan, callerOf(request, hasDeadlines), degraded))
       },
       call: async (fn, callOptions) => {
-        if (typeof fn !== 'function') throw new FRS_ERR_ROUTE_CONFIG_INVALID(request.routeOptions.url ?? request.url, `${where}.call`, 'a function (signal, headers) => promise', describeValue(fn))
+        if (typeof fn !== 'function') throw new FRS_ERR_OPTION_INVALID(`${where}.call`, 'a function (signal, headers) => promise', describeValue(fn))
         const plan = callPlan(target.settings, fn, {
           fallback: resolveFallback(callOptions?.fallback, `${where}.call options.fallback`),
           idempotent: callOptions?.idempotent,

@@ -313,7 +313,7 @@ export class Dependency {
     // Derived, not listened to: a streamed body stays bound to the caller's
     // deadline after the attempt returns, without piling listeners onto the
     // request's signal when a handler makes many calls.
-    const signal = AbortSignal.any([controller.signal, caller.signal])
+    const signal = caller.signal === NEVER_ABORTED ? controller.signal : AbortSignal.any([controller.signal, caller.signal])
     const onCancel = (): void => { controller.abort(HEDGE_LOST) }
     cancel?.addEventListener('abort', onCancel, { once: true })
     const timer = setTimeout(() => { controller.abort(TIMED_OUT) }, limitMs)
@@ -357,6 +357,9 @@ export class Dependency {
     return error
   }
 }
+
+/** The signal of a caller without a deadline; attempts then need no derived signal. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
 const CALL: Admission = Object.freeze({ kind: 'call' })
 const HEDGE_LOST = Symbol('hedge-lost')
