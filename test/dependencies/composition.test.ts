@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { dependencyApp, failing, startDependency } from './helpers.js'
+import { dependencies, problemDetails } from '../../plugins/index.js'
+import { createTestApp } from '../helpers/app.js'
+import { dependencyApp, failing, hanging, startDependency } from './helpers.js'
 import type { DependencyServer } from './helpers.js'
 import type { TestApp } from '../helpers/app.js'
 
@@ -19,6 +21,22 @@ async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<T
   cleanups.push(async () => { await testApp.app.close() })
   return testApp
 }
+
+describe('dependencies alone', () => {
+  it('works with problem details only, without deadlines: attempts still time out', async () => {
+    const server = await startDependency(hanging)
+    cleanups.push(server.close)
+    const { app } = createTestApp()
+    cleanups.push(async () => { await app.close() })
+    await app.register(problemDetails)
+    await app.register(dependencies, { ledger: { baseUrl: server.url, timeoutMs: 100 } })
+    app.get('/', async (request) => await (await request.dependency('ledger').fetch('/')).json())
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(504)
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-timeout', dependency: 'ledger' })
+    expect(server.seen[0]?.headers['x-request-timeout-ms']).toBeUndefined()
+  })
+})
 
 describe('dependencies with the other capabilities', () => {
   it('a fast failure frees its load-shedding slot at once: with a limit of one, refused calls never shed the next request', async () => {
