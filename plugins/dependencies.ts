@@ -223,11 +223,14 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
   })
 }
 
-/** Outbound dependencies as a Fastify plugin; needs {@link problemDetails}. */
+/**
+ * Outbound dependencies as a Fastify plugin. With {@link problemDetails}
+ * registered first, failures answer as `dependency-*` problems; without
+ * it, Fastify's error handler answers with their status (and Retry-After).
+ */
 export const dependencies = fp(dependenciesPlugin, {
   fastify: '5.x',
   name: 'fastify-resilience/dependencies',
-  dependencies: ['fastify-resilience/problem-details'],
 })
 
 export type { DependencyCallOptions, DependencyOptions, DependencyStats }

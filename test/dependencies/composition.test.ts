@@ -36,6 +36,21 @@ describe('dependencies alone', () => {
     expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-timeout', dependency: 'ledger' })
     expect(server.seen[0]?.headers['x-request-timeout-ms']).toBeUndefined()
   })
+
+  it('works without problem details: Fastify answers with the status and Retry-After', async () => {
+    const server = await startDependency(failing(500))
+    cleanups.push(server.close)
+    const { app } = createTestApp()
+    cleanups.push(async () => { await app.close() })
+    await app.register(dependencies, { payments: { baseUrl: server.url, breaker: { consecutiveFailures: 1, openMs: 30_000 } } })
+    app.get('/', async (request) => await (await request.dependency('payments').fetch('/')).json())
+    expect((await app.inject('/')).statusCode).toBe(502)
+    const refused = await app.inject('/')
+    expect(refused.statusCode).toBe(503)
+    expect(refused.headers['content-type']).toMatch(/^application\/json/)
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect(refused.json()).toMatchObject({ code: 'FRS_ERR_DEPENDENCY_UNAVAILABLE' })
+  })
 })
 
 describe('dependencies with the other capabilities', () => {
