@@ -11,6 +11,7 @@ import { LastGoodStore } from './last-good.js'
 import { LatencySamples } from './latency.js'
 import type { ResolvedDependency, ResolvedFallback } from './options.js'
 import { RetryBudget } from './retry-budget.js'
+import { follow } from './follow.js'
 import { raceAbort, sleep } from './sleep.js'
 
 /** The caller's side of a call: the request's deadline. */
@@ -310,10 +311,9 @@ export class Dependency {
     const byDeadline = remainingMs < this.settings.timeoutMs
     const limitMs = byDeadline ? remainingMs + DEADLINE_BACKSTOP_MS : this.settings.timeoutMs
     const controller = new AbortController()
-    // Derived, not listened to: a streamed body stays bound to the caller's
-    // deadline after the attempt returns, without piling listeners onto the
-    // request's signal when a handler makes many calls.
-    const signal = caller.signal === NEVER_ABORTED ? controller.signal : AbortSignal.any([controller.signal, caller.signal])
+    const signal = controller.signal
+    const unfollow = caller.signal === NEVER_ABORTED ? undefined : follow(caller.signal, controller)
+    let answered = false
     const onCancel = (): void => { controller.abort(HEDGE_LOST) }
     cancel?.addEventListener('abort', onCancel, { once: true })
     const timer = setTimeout(() => { controller.abort(TIMED_OUT) }, limitMs)
@@ -336,7 +336,10 @@ export class Dependency {
         })
       }
       result ??= await raceAbort(plan.attempt(signal, attemptHeaders), signal)
-      if (result.kind === 'value') this.latency.add(this.settings.clock.now() - startedAt)
+      if (result.kind === 'value') {
+        this.latency.add(this.settings.clock.now() - startedAt)
+        answered = true
+      }
       return result
     } catch (error) {
       if (!signal.aborted) return { kind: 'failure', reason: 'network', cause: error }
@@ -348,6 +351,8 @@ export class Dependency {
       fault?.end()
       clearTimeout(timer)
       cancel?.removeEventListener('abort', onCancel)
+      // A streamed body is read after this returns: an answered attempt keeps following the caller's deadline.
+      if (!answered) unfollow?.()
     }
   }
 
