@@ -108,6 +108,12 @@ async function policies (url: string): Promise<FastifyInstance> {
   for (const name of ['outage', 'outage-rate', 'storm', 'tail', 'tail-unhedged', 'coalesce', 'cost']) {
     app.get(`/${name}`, async (request) => await (await request.dependency(name).fetch('/data')).json())
   }
+  // The same call with the deadline's fetch alone: separates the cost of deadlines from that of the policies.
+  app.get('/cost-deadline-fetch', async (request, reply) => {
+    const response = await request.deadline.fetch(`${url}/data`, { signal: AbortSignal.timeout(1000) })
+    const body: unknown = await response.json()
+    return response.ok ? body : reply.code(502).send(body)
+  })
   app.get('/_stats', async () => app.dependencies.stats())
   return app
 }
