@@ -46,13 +46,14 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
       },
     },
     dependencies: {
-      // A dead provider is given up on after a few calls: orders then fail
-      // in a millisecond with a Retry-After instead of waiting on it. (The
-      // window is short so that the demo's outage shows within seconds.)
+      // A dead provider is given up on once half the calls of the last
+      // 3 s (and at least 3) failed: orders then fail in a millisecond with
+      // a Retry-After instead of waiting on it. (Real traffic would use a
+      // longer window and more calls; these show at one order at a time.)
       payments: {
         baseUrl: options.paymentsUrl,
-        timeoutMs: 800,
-        breaker: { failureRate: 0.5, minimumCalls: 4, windowMs: 2_000, openMs: 2_000 },
+        timeoutMs: 500,
+        breaker: { failureRate: 0.5, minimumCalls: 3, windowMs: 3_000, openMs: 2_000 },
       },
       // Suggestions can be a little stale: the last good answer beats none.
       recommendations: { baseUrl: options.recommendationsUrl, timeoutMs: 150, fallback: 'last-good', degradedHeader: 'x-degraded' },

@@ -202,7 +202,7 @@ function tally (answers: readonly Answer[]): string {
 
 /**
  * The payment provider and the recommendations partner stop answering.
- * The first orders wait out the 800 ms attempt timeout; then the payments
+ * The first orders wait out the 500 ms attempt timeout; then the payments
  * breaker opens and orders fail in a millisecond with a Retry-After, while
  * picks come from the last good answer, marked degraded. The provider comes
  * back: after the open period one probe goes through, the breaker closes,
@@ -212,6 +212,8 @@ async function outageScene ({ shop, base, payments, recommendations }: Stage): P
   const changes: string[] = []
   const stop = shop.dependencies.onStateChange((change) => { changes.push(`${change.from} → ${change.to}${change.openMs === undefined ? '' : ` for ${change.openMs} ms`}`) })
   const observations: string[] = []
+  // A quiet moment: the breaker's 3 s window forgets the game day's orders.
+  await new Promise((resolve) => setTimeout(resolve, 3100))
   const fresh = await picks(base)
   observations.push(`GET /picks while healthy: ${fresh.status}, ${fresh.text}`)
 
@@ -348,7 +350,7 @@ const STEPS: readonly Step[] = [
     path: '/orders',
     scene: outageScene,
     expectedStatus: 201,
-    why: 'A provider that hangs costs each order the 800 ms attempt timeout, but only until the breaker has seen enough failures: then orders fail at once with 503 `dependency-unavailable` and a Retry-After until the breaker half-opens, and the dead host stops receiving calls. Picks answer from the last good answer, marked degraded. When the provider is back, one probe goes through and closes the breaker.',
+    why: 'A provider that hangs costs each order the 500 ms attempt timeout, but only until the breaker has seen half the calls of its window fail (three here): then orders fail at once with 503 `dependency-unavailable` and a Retry-After until the breaker half-opens, and the dead host stops receiving calls. Picks answer from the last good answer, marked degraded. When the provider is back, one probe goes through and closes the breaker.',
   },
   {
     title: 'The payment provider fails',

@@ -45,9 +45,8 @@ describe('shop demo tour', () => {
     expect(healthyPicks).toMatch(/^GET \/picks while healthy: 200, .*"degraded":false/)
     const timedOut = Number(/504×(\d+)/.exec(down ?? '')?.[1] ?? 0)
     const failedFast = Number(/503×(\d+)/.exec(down ?? '')?.[1] ?? 0)
-    expect(timedOut).toBeGreaterThan(0)
-    expect(failedFast).toBeGreaterThan(0)
-    expect(timedOut + failedFast).toBe(10)
+    expect(timedOut).toBe(3)
+    expect(failedFast).toBe(7)
     // Refused orders answer faster than any that waited on the dead host.
     const slowestRefusal = Number(/503×\d+ \(\d+–(\d+) ms\)/.exec(down ?? '')?.[1])
     const fastestTimeout = Number(/504×\d+ \((\d+)–\d+ ms\)/.exec(down ?? '')?.[1])
