@@ -16,7 +16,7 @@ import {
 } from '../src/idempotency/index.js'
 import type {
   ClaimOutcome,
-  IdempotencyOptions,
+  IdempotencyOptions as IdempotencyOptionsOf,
   ResolvedIdempotencyOptions,
   ResolvedRouteIdempotency,
   RouteIdempotencyConfig,
@@ -144,7 +144,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
  * run once, and every retry gets the first answer (IETF httpapi
  * Idempotency-Key draft).
  */
-const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> = async function idempotency (app, options) {
+const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function idempotency (app, options) {
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   app.decorateRequest(kClaim as unknown as string, null)
@@ -176,4 +176,6 @@ export const idempotency = fp(idempotencyPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { IdempotencyOptions, RouteIdempotencyConfig }
+/** Options of the `idempotency` plugin; `scope` and `fingerprint` receive Fastify's request. */
+export type IdempotencyOptions<Request = FastifyRequest> = IdempotencyOptionsOf<Request>
+export type { RouteIdempotencyConfig }

@@ -20,7 +20,7 @@ import {
 } from '../src/load-shedding/index.js'
 import type {
   BulkheadStats,
-  LoadSheddingOptions,
+  LoadSheddingOptions as LoadSheddingOptionsOf,
   LoadSheddingStats,
   Priority,
   ResolvedLoadSheddingOptions,
@@ -170,7 +170,7 @@ function createPriorityOf (settings: ResolvedLoadSheddingOptions<FastifyRequest>
  * first, per-route bulkheads, and process pressure. A shed request gets a
  * 503 `overloaded` problem with Retry-After.
  */
-const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>> = async function loadShedding (app, options) {
+const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async function loadShedding (app, options) {
   const settings = resolveLoadSheddingOptions<FastifyRequest>(options)
   for (const [slug, definition] of Object.entries(LOAD_SHEDDING_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
 
@@ -276,4 +276,6 @@ export const loadShedding = fp(loadSheddingPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { LoadSheddingOptions, LoadSheddingStats, RouteSheddingConfig, Priority }
+/** Options of the `loadShedding` plugin; `priority` receives Fastify's request. */
+export type LoadSheddingOptions<Request = FastifyRequest> = LoadSheddingOptionsOf<Request>
+export type { LoadSheddingStats, RouteSheddingConfig, Priority }

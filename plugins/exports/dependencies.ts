@@ -17,5 +17,6 @@ export type {
   RateBreakerOptions,
   RetryOptions,
 } from '../../src/dependencies/index.js'
-export { monotonicClock } from '../../src/clock.js'
+export { monotonicClock, wallClock } from '../../src/clock.js'
 export type { Clock } from '../../src/clock.js'
+export type { RedisClient } from '../../src/redis-client.js'

@@ -10,5 +10,6 @@ export type {
   MemoryIdempotencyStoreOptions,
   RedisIdempotencyStoreOptions,
 } from '../../src/idempotency/index.js'
-export { monotonicClock } from '../../src/clock.js'
+export { monotonicClock, wallClock } from '../../src/clock.js'
 export type { Clock } from '../../src/clock.js'
+export type { RedisClient } from '../../src/redis-client.js'

@@ -19,5 +19,5 @@ export type {
   ValidationIssue,
 } from '../../src/problem/index.js'
 export * as errors from '../../src/errors.js'
-export { monotonicClock } from '../../src/clock.js'
+export { monotonicClock, wallClock } from '../../src/clock.js'
 export type { Clock } from '../../src/clock.js'
