@@ -70,6 +70,8 @@ declare module 'fastify' {
 
 /** When the request arrived, on the capability's clock: latency counts from here. */
 const kArrivedAt = Symbol('fastify-resilience.slo-arrived-at')
+/** Longest the last fleet flush may hold `app.close()`, in milliseconds. */
+const FLEET_CLOSE_FLUSH_MS = 2000
 
 interface ArrivalSlot {
   [kArrivedAt]: number
@@ -239,7 +241,15 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
   })
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer)
-    await flushFleet()
+    // A client that queues commands while Redis is down would hold the
+    // close for as long as it retries: the last flush gets a bound.
+    let timer: NodeJS.Timeout | undefined
+    const gaveUp = await Promise.race([
+      flushFleet().then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), FLEET_CLOSE_FLUSH_MS) }),
+    ])
+    clearTimeout(timer)
+    if (gaveUp) app.log.warn({ timeoutMs: FLEET_CLOSE_FLUSH_MS }, 'error budget counts not added to the fleet store before close; the last counts of this instance are lost')
   })
 
   const statusRoute = settings.statusRoute

@@ -23,6 +23,7 @@ import type {
 } from '../src/idempotency/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import {
+  claimOf,
   claimTimeoutMs,
   createOnSend,
   kClaim,
@@ -153,7 +154,14 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> 
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
     leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
   }
+  // By onClose every connection is gone: a claim still held belongs to a
+  // request the shutdown cut off, whose client will retry. Released now,
+  // the retry runs at once instead of waiting for the lease to run out.
   app.addHook('onClose', async () => {
+    await Promise.all(runtime.leases.held().map(async ({ request }) => {
+      const claim = claimOf(request)
+      if (claim !== null && claim.phase !== 'done') await releaseClaim(request, claim, runtime, 'the server shut down before the request finished')
+    }))
     runtime.timeouts.close()
     runtime.leases.close()
   })

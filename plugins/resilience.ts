@@ -14,6 +14,8 @@ import { loadShedding } from './load-shedding.js'
 import type { LoadSheddingOptions } from './load-shedding.js'
 import type { IdempotencyOptions } from './idempotency.js'
 import { problemDetails } from './problem-details.js'
+import { health } from './health.js'
+import type { HealthOptions } from './health.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
 
 /** Options of the umbrella plugin: one key per capability; `false` leaves it out. */
@@ -30,9 +32,15 @@ export interface ResilienceOptions {
   idempotency?: IdempotencyOptions<FastifyRequest> | false
   /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
   errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
+  /**
+   * Liveness and readiness routes and a graceful shutdown on `app.close()`;
+   * opt-in: left out unless given.
+   * @default false
+   */
+  health?: HealthOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'chaos', 'idempotency', 'errorBudget'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'health'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -46,7 +54,8 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
 /**
  * Registers every enabled capability in the order that makes them compose:
  * problem details first, so that the errors of the others are problems;
- * then deadlines, so that later capabilities know each request's budget;
+ * then health, whose refusals while shutting down come before any other
+ * capability spends work on a request; then deadlines, so that later capabilities know each request's budget;
  * then load shedding, which refuses what cannot be served within that
  * budget before any work is done; then chaos, whose faults come after
  * admission and before the handler; then idempotency, whose store calls are
@@ -63,7 +72,9 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const chaosOptions = capabilityOptions(options.chaos, 'chaos')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
+  const healthOptions = options.health === undefined ? false : capabilityOptions(options.health, 'health')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
+  if (healthOptions !== false) await app.register(health, healthOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (chaosOptions !== false) await app.register(chaos, chaosOptions)

@@ -15,6 +15,7 @@ describe('package exports', () => {
     ['loadShedding', 'fastify-resilience/load-shedding'],
     ['errorBudget', 'fastify-resilience/error-budget'],
     ['chaos', 'fastify-resilience/chaos'],
+    ['health', 'fastify-resilience/health'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
