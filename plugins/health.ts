@@ -100,8 +100,10 @@ const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async fu
       'lifecycle:phase': [{ status: phase === 'serving' ? 'pass' : 'fail', observedValue: phase }],
     }
     if (settings.pressure && app.hasDecorator('loadShedding')) {
-      const level = app.loadShedding.stats().pressureLevel
-      checks['loadShedding:pressure'] = [{ status: level > 0 ? 'fail' : 'pass', observedValue: level }]
+      // The signal itself, not the shedding level: the level moves only as
+      // requests arrive, and a readiness that fails stops their arrival.
+      const signal = app.loadShedding.pressure()
+      checks['loadShedding:pressure'] = [signal === undefined ? { status: 'pass' } : { status: 'fail', output: signal }]
     }
     for (const check of settings.checks) {
       const result = runner.result(check.name)

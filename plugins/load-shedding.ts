@@ -38,7 +38,11 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** The load shedder's counters. */
-    readonly loadShedding: { stats: () => LoadSheddingStats }
+    readonly loadShedding: {
+      stats: () => LoadSheddingStats
+      /** The process signal over its threshold now (as sampled by @fastify/under-pressure), or undefined; always undefined with `pressure: false`. */
+      pressure: () => string | undefined
+    }
   }
 }
 
@@ -215,7 +219,11 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     },
   }
 
+  const thresholds = settings.pressure === false ? undefined : settings.pressure
   app.decorate('loadShedding', {
+    pressure (): string | undefined {
+      return thresholds === undefined ? undefined : pressureSignal(app.memoryUsage(), thresholds)
+    },
     stats (): LoadSheddingStats {
       const now = settings.clock.now()
       const routes: Record<string, BulkheadStats> = {}
