@@ -150,32 +150,40 @@ const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async fu
     })
   }
 
-  // First in line (the umbrella registers this plugin right after problem
-  // details), so a refused request costs no other capability any work.
+  // Context-level, so it runs before every route-level hook (shedding,
+  // chaos, idempotency): a refused request costs them nothing.
   let inFlight = 0
   let onIdle: (() => void) | undefined
   const finished = (): void => {
     inFlight--
     if (inFlight === 0) onIdle?.()
   }
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks: an async one would cost every request a promise.
+  app.addHook('onRequest', (request, reply, done) => {
     if (phase === 'serving' && refusing.length === 0) {
       track(request, reply)
+      done()
       return
     }
-    if (isLibraryRoute(request.routeOptions.config)) return
+    if (isLibraryRoute(request.routeOptions.config)) {
+      done()
+      return
+    }
     if (phase === 'closing' || phase === 'closed') {
       markShed(request)
       reply.header('connection', 'close')
-      return reply.problem({ type: 'shutting-down' })
+      reply.problem({ type: 'shutting-down' })
+      return
     }
     const failing = refusing.find((check) => runner.result(check.name)?.status !== 'pass')
     if (failing !== undefined) {
       markShed(request)
       reply.header('retry-after', String(Math.ceil(failing.intervalMs / 1000)))
-      return reply.problem({ type: 'not-ready', detail: 'A required check fails; retry later or on another instance.' })
+      reply.problem({ type: 'not-ready', detail: 'A required check fails; retry later or on another instance.' })
+      return
     }
     track(request, reply)
+    done()
   })
   /** Counts the requests the shutdown waits for: every admitted one but the library's routes. */
   function track (request: FastifyRequest, reply: FastifyReply): void {
@@ -197,8 +205,9 @@ const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async fu
   }
   // Answers that leave once shutdown began close their connection, so no
   // keep-alive connection outlives the listener with a request in flight.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (phase !== 'serving') reply.header('connection', 'close')
+    done(null, payload)
   })
 
   app.addHook('onReady', async () => {

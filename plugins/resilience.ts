@@ -54,13 +54,16 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
 /**
  * Registers every enabled capability in the order that makes them compose:
  * problem details first, so that the errors of the others are problems;
- * then health, whose refusals while shutting down come before any other
- * capability spends work on a request; then deadlines, so that later capabilities know each request's budget;
+ * then deadlines, so that later capabilities know each request's budget;
  * then load shedding, which refuses what cannot be served within that
  * budget before any work is done; then chaos, whose faults come after
  * admission and before the handler; then idempotency, whose store calls are
  * bounded by the budget and which never sees a shed request; then error
- * budgets, which classify every answer, sheds and deadlines included.
+ * budgets, which classify every answer, sheds and deadlines included;
+ * then health: its hooks are context-level, so its refusals while shutting
+ * down still come before every route-level hook (shedding, chaos,
+ * idempotency), and after error budgets' arrival time, so they are timed
+ * and classified like any answer.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -74,12 +77,12 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
   const healthOptions = options.health === undefined ? false : capabilityOptions(options.health, 'health')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
-  if (healthOptions !== false) await app.register(health, healthOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (chaosOptions !== false) await app.register(chaos, chaosOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
   if (errorBudgetOptions !== false) await app.register(errorBudget, errorBudgetOptions)
+  if (healthOptions !== false) await app.register(health, healthOptions)
 }
 
 export const resilience = fp(resiliencePlugin, {

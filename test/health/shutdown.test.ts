@@ -100,6 +100,35 @@ describe('graceful shutdown', () => {
     await closed
   })
 
+  it('error budgets count a refusal during shutdown as shed, timed from its arrival', async () => {
+    const release = deferred()
+    const started = deferred()
+    const { app, url } = await startApp({
+      errorBudget: { objectives: [{ name: 'api', availability: 0.99, latency: { thresholdMs: 1000, target: 0.99 } }], defaultObjective: 'api' },
+      health: { shutdown: { graceMs: 0, timeoutMs: 20_000 } },
+    }, (app) => {
+      app.get('/slow', async () => {
+        started.resolve()
+        await release.promise
+        return {}
+      })
+      app.get('/fast', async () => ({}))
+    })
+    const inFlight = get(`${url}/slow`)
+    await started.promise
+    const closed = app.close()
+    await waitFor(() => app.health.phase === 'closing', 10_000)
+    expect((await get(`${url}/fast`)).status).toBe(503)
+    const metrics = await app.errorBudget.registry?.metrics() ?? ''
+    expect(metrics).toMatch(/slo_bad_events_total\{[^}]*route="GET \/fast"[^}]*reason="shed"[^}]*\} 1/)
+    const sum = /slo_request_duration_seconds_sum\{[^}]*route="GET \/fast"[^}]*\} ([\d.e-]+)/.exec(metrics)?.[1]
+    // Timed from its arrival, not from the process start.
+    expect(Number(sum)).toBeLessThan(1)
+    release.resolve()
+    await inFlight
+    await closed
+  })
+
   it('a hung handler is cut off at the shutdown timeout', async () => {
     const started = deferred()
     const { app, url } = await startApp({ health: { shutdown: { graceMs: 50, timeoutMs: 600 } } }, (app) => {
