@@ -18,7 +18,10 @@ import type {
   ResolvedHealthOptions,
   ResolvedShutdownOptions,
 } from '../src/health/index.js'
+import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
+import type { DependencyStats } from '../src/dependencies/index.js'
 import { isLibraryRoute, libraryRouteConfig } from './library-route.js'
+import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
 
 declare module 'fastify' {
@@ -69,10 +72,29 @@ function sendFailure (reply: FastifyReply, type: 'not-ready' | 'not-live', docum
   return reply.problem({ type, detail: `Failing: ${failingChecks(checks).join(', ')}.`, checks })
 }
 
-/** The dependencies capability's breakers, read if it is registered. */
-function dependencyStates (app: FastifyInstance): Record<string, { state: string }> | undefined {
-  const dependencies = (app as unknown as { dependencies?: { stats?: () => Record<string, { state: string }> } }).dependencies
-  return typeof dependencies?.stats === 'function' ? dependencies.stats() : undefined
+/**
+ * Checks at startup that every required dependency is declared: the
+ * dependencies capability may be registered after this plugin.
+ */
+function assertRequiredDependencies (app: FastifyInstance, required: readonly string[]): void {
+  if (required.length === 0) return
+  const declared = app.hasDecorator('dependencies') ? app.dependencies.names : []
+  const missing = required.filter((name) => !declared.includes(name))
+  if (missing.length > 0) {
+    throw new FRS_ERR_OPTION_INVALID('health.requiredDependencies', `names of declared dependencies (${declared.length === 0 ? 'none declared' : declared.join(', ')})`, missing.join(', '))
+  }
+}
+
+/**
+ * A required dependency fails readiness while its breaker refuses calls.
+ * An open breaker whose open period is over is about to let a probe
+ * through: failing readiness then would keep away the very traffic that
+ * could close it.
+ */
+function breakerEntry (stats: DependencyStats | undefined): HealthCheckEntry {
+  if (stats === undefined) return { status: 'fail', componentType: 'component', output: 'not declared' }
+  const refusing = stats.state === 'open' && stats.openRemainingMs > 0
+  return { status: refusing ? 'fail' : 'pass', componentType: 'component', observedValue: stats.state }
 }
 
 /**
@@ -110,13 +132,8 @@ const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async fu
       checks[check.name] = [result === undefined ? { status: check.required ? 'fail' : 'warn', output: 'not run yet' } : entryOf(result)]
     }
     if (settings.requiredDependencies.length > 0) {
-      const states = dependencyStates(app)
-      for (const name of settings.requiredDependencies) {
-        const state = states?.[name]?.state
-        checks[`${name}:breaker`] = [state === undefined
-          ? { status: 'fail', componentType: 'component', output: 'no such dependency is registered' }
-          : { status: state === 'open' ? 'fail' : 'pass', componentType: 'component', observedValue: state }]
-      }
+      const stats = app.dependencies.stats()
+      for (const name of settings.requiredDependencies) checks[`${name}:breaker`] = [breakerEntry(stats[name])]
     }
     return { status: overallStatus(checks), checks }
   }
@@ -211,6 +228,7 @@ const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async fu
   })
 
   app.addHook('onReady', async () => {
+    assertRequiredDependencies(app, settings.requiredDependencies)
     loop.start()
     await runner.start()
   })

@@ -132,13 +132,6 @@ describe('readiness', () => {
     expect((await probe(`${url}/health/ready`)).status).toBe(200)
   })
 
-  it('fails while a required dependency is not registered', async () => {
-    const { url } = await startApp({ health: { authorize, requiredDependencies: ['payments'] } })
-    const detailed = await probe(`${url}/health/ready`, AUTHORISED)
-    expect(detailed.status).toBe(503)
-    expect(detailed.body.checks?.['payments:breaker']?.[0]).toMatchObject({ status: 'fail', output: 'no such dependency is registered' })
-  })
-
   it('an authorize() that throws withholds the details', async () => {
     const { url } = await startApp({ health: { authorize: () => { throw new Error('token store down') } } })
     expect(await probe(`${url}/health/ready`, AUTHORISED)).toMatchObject({ status: 200, body: { status: 'pass' } })
