@@ -21,6 +21,7 @@ import type {
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import type { DependencyStats } from '../src/dependencies/index.js'
 import { isLibraryRoute, libraryRouteConfig } from './library-route.js'
+// Declares app.dependencies, read for requiredDependencies.
 import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
 
