@@ -14,6 +14,8 @@ import { loadShedding } from './load-shedding.js'
 import type { LoadSheddingOptions } from './load-shedding.js'
 import type { IdempotencyOptions } from './idempotency.js'
 import { problemDetails } from './problem-details.js'
+import { metrics } from './metrics.js'
+import type { MetricsOptions } from './metrics.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
 
 /** Options of the umbrella plugin: one key per capability; `false` leaves it out. */
@@ -30,9 +32,16 @@ export interface ResilienceOptions {
   idempotency?: IdempotencyOptions<FastifyRequest> | false
   /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
   errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
+  /**
+   * One prom-client registry and prefix for every capability, and opt-in
+   * the scrape route (`path`); `false` turns every capability's metrics off
+   * (error budgets keep a `metrics` option of their own if they have one).
+   * @default {}
+   */
+  metrics?: MetricsOptions | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'chaos', 'idempotency', 'errorBudget'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -52,6 +61,8 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * admission and before the handler; then idempotency, whose store calls are
  * bounded by the budget and which never sees a shed request; then error
  * budgets, which classify every answer, sheds and deadlines included.
+ * The shared metrics registry comes right after problem details, so that
+ * every capability after it registers its metrics there.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -63,12 +74,19 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const chaosOptions = capabilityOptions(options.chaos, 'chaos')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
+  const metricsOptions = capabilityOptions(options.metrics, 'metrics')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
+  // After problem details, so that the scrape route's errors are problems;
+  // before the others, which register their metrics on it.
+  if (metricsOptions !== false) await app.register(metrics, metricsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (chaosOptions !== false) await app.register(chaos, chaosOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
-  if (errorBudgetOptions !== false) await app.register(errorBudget, errorBudgetOptions)
+  if (errorBudgetOptions !== false) {
+    const quiet = metricsOptions === false && errorBudgetOptions.metrics === undefined
+    await app.register(errorBudget, quiet ? { ...errorBudgetOptions, metrics: false } : errorBudgetOptions)
+  }
 }
 
 export const resilience = fp(resiliencePlugin, {
