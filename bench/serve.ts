@@ -12,7 +12,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from 
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
@@ -46,6 +46,15 @@ async function build (variant: Variant): Promise<FastifyInstance> {
       idempotency: false,
       errorBudget: false,
       chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
+    })
+  }
+  if (variant === 'all-metrics-off' || variant === 'all-metrics-on') {
+    // Every capability on (chaos enabled, its experiment aimed elsewhere), with and without metrics.
+    await app.register(resilience, {
+      metrics: variant === 'all-metrics-on' ? { path: '/metrics' } : false,
+      idempotency: { unscoped: true },
+      chaos: { enabled: true, experiments: [{ name: 'elsewhere', faults: [{ type: 'error', rate: 1, status: 503, match: { path: '/elsewhere' } }] }] },
+      errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
     })
   }
   addOverloadRoutes(app)
