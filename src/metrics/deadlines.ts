@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../deadline/budget.js'
 import type { MetricsHub } from './hub.js'
 
 /** How a request's deadline ended badly; counted per route. */
@@ -57,8 +58,12 @@ export class DeadlineMetrics {
     return tally
   }
 
-  /** A caller sent its remaining budget; observed only then, the header being parsed anyway. */
+  /**
+   * A caller sent its remaining budget; observed only then, the header
+   * being parsed anyway. Capped at the longest timer, as the deadline is:
+   * a header of 400 nines reads as Infinity, which a histogram refuses.
+   */
   observeCallerBudget (ms: number): void {
-    this.#budget.observe(Math.max(0, ms) / 1000)
+    this.#budget.observe((ms >= 0 ? Math.min(ms, MAX_TIMER_MS) : 0) / 1000)
   }
 }

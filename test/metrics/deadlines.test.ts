@@ -63,4 +63,18 @@ describe('deadline metrics from a real scrape', () => {
     // The scrape route has no deadline of its own to count.
     expect(samples.some((sample) => sample.labels.route === 'GET /metrics')).toBe(false)
   })
+
+  it('counts a budget too large for any timer without failing the request', async () => {
+    for (const budget of ['9'.repeat(400), '99999999999999']) {
+      const response = await fetch(`http://127.0.0.1:${port}/hello`, { headers: { 'x-request-timeout-ms': budget } })
+      expect(response.status).toBe(200)
+      await response.arrayBuffer()
+    }
+    const { samples } = await scrape(port)
+    expect(valueOf(samples, 'deadline_caller_budget_seconds_count')).toBe(4)
+    expect(valueOf(samples, 'deadline_caller_budget_seconds_bucket', { le: '60' })).toBe(2)
+    // Capped at the longest timer (2^31 − 1 ms), so the sum stays a number.
+    expect(valueOf(samples, 'deadline_caller_budget_seconds_sum')).toBeCloseTo(5.001 + 2 * 2_147_483.647, 3)
+    expect(samples.some((sample) => sample.labels.route === 'GET /metrics')).toBe(false)
+  })
 })
