@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import underPressure from '@fastify/under-pressure'
 import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
-import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from './workloads.js'
+import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
 
 /*
  * A benchmark target, run in its own process so that the load generator
@@ -49,13 +49,7 @@ async function build (variant: Variant): Promise<FastifyInstance> {
     })
   }
   if (variant === 'all-metrics-off' || variant === 'all-metrics-on') {
-    // Every capability on (chaos enabled, its experiment aimed elsewhere), with and without metrics.
-    await app.register(resilience, {
-      metrics: variant === 'all-metrics-on' ? { path: '/metrics' } : false,
-      idempotency: { unscoped: true },
-      chaos: { enabled: true, experiments: [{ name: 'elsewhere', faults: [{ type: 'error', rate: 1, status: 503, match: { path: '/elsewhere' } }] }] },
-      errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
-    })
+    await app.register(resilience, everyCapability(variant === 'all-metrics-on'))
   }
   addOverloadRoutes(app)
   const orders = variant.startsWith('idempotency') ? { config: { idempotency: {} } } : {}
