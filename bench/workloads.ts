@@ -46,13 +46,16 @@ export class Downstream {
 
 /**
  * The umbrella's options with every capability on (chaos enabled, its
- * experiment aimed at another route; one SLO with both indicators), with
+ * experiment aimed at another route; a declared dependency; one SLO with
+ * both indicators), with
  * all metrics and the scrape route, or with `metrics: false`.
  */
 export function everyCapability (metricsOn: boolean): ResilienceOptions {
   return {
     metrics: metricsOn ? { path: '/metrics' } : false,
     idempotency: { unscoped: true },
+    // Declared, not called by hello-world: its metrics are read at scrape time only.
+    dependencies: { downstream: { baseUrl: 'http://127.0.0.1:9' } },
     chaos: { enabled: true, experiments: [{ name: 'elsewhere', faults: [{ type: 'error', rate: 1, status: 503, match: { path: '/elsewhere' } }] }] },
     errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
   }

@@ -40,11 +40,26 @@ export interface FaultInjectedMessage<Request = unknown> {
   source: string
 }
 
+/**
+ * `fastify-resilience:dependency:state`: a dependency's circuit breaker
+ * changed state (no request: a breaker changes state between requests).
+ */
+export interface BreakerStateMessage {
+  dependency: string
+  from: 'closed' | 'open' | 'half-open'
+  to: 'closed' | 'open' | 'half-open'
+  /** For `open`: how long it stays open. */
+  openMs?: number
+  /** The change came from another instance through the fleet state. */
+  fromFleet: boolean
+}
+
 export const CHANNEL_NAMES = {
   shed: 'fastify-resilience:shed',
   deadlineExpired: 'fastify-resilience:deadline-expired',
   replayed: 'fastify-resilience:idempotency-replayed',
   faultInjected: 'fastify-resilience:fault-injected',
+  breakerStateChanged: 'fastify-resilience:dependency:state',
 } as const
 
 export const shedChannel = channel(CHANNEL_NAMES.shed)

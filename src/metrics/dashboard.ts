@@ -121,6 +121,43 @@ function rowOf (capability: string, m: (name: string) => string, r: string): Row
           { title: 'Chaos on and faults in progress', unit: 'short', queries: [[`max(${m('chaos_enabled')})`, 'enabled'], [`sum(${m('chaos_active_faults')})`, 'active faults']] },
         ],
       }
+    case 'dependencies':
+      return {
+        title: 'Dependencies',
+        panels: [
+          {
+            title: 'Breakers open or half-open',
+            unit: 'short',
+            queries: [
+              [`max by (dependency) (${m('dependency_breaker_state')}{state="open"})`, 'open {{dependency}}'],
+              [`max by (dependency) (${m('dependency_breaker_state')}{state="half-open"})`, 'half-open {{dependency}}'],
+            ],
+          },
+          {
+            title: 'Calls and failed attempts',
+            unit: 'ops',
+            queries: [[rate('dependency_calls_total', 'dependency'), 'calls {{dependency}}'], [rate('dependency_failures_total', 'dependency'), 'failed {{dependency}}']],
+          },
+          { title: 'Calls refused (breaker open, bulkhead full)', unit: 'ops', queries: [[rate('dependency_rejections_total', 'dependency'), '{{dependency}}']] },
+          {
+            title: 'Retries and hedges',
+            unit: 'ops',
+            queries: [[rate('dependency_retries_total', 'dependency'), 'retries {{dependency}}'], [rate('dependency_hedges_total', 'dependency'), 'hedges {{dependency}}']],
+          },
+          { title: 'Retry budget left', unit: 'short', queries: [[`min by (dependency) (${m('dependency_retry_budget_remaining')})`, '{{dependency}}']] },
+          {
+            title: 'Fallbacks and coalesced calls',
+            unit: 'ops',
+            queries: [[rate('dependency_fallbacks_total', 'dependency'), 'fallbacks {{dependency}}'], [rate('dependency_coalesced_total', 'dependency'), 'coalesced {{dependency}}']],
+          },
+          {
+            title: 'Bulkhead in flight and queued',
+            unit: 'short',
+            queries: [[`sum by (dependency) (${m('dependency_in_flight')})`, 'in flight {{dependency}}'], [`sum by (dependency) (${m('dependency_queued')})`, 'queued {{dependency}}']],
+          },
+          { title: 'Timeouts', unit: 'ops', queries: [[rate('dependency_timeouts_total', 'dependency'), '{{dependency}}']] },
+        ],
+      }
     case 'errorBudget':
       return {
         title: 'Error budgets',

@@ -37,14 +37,41 @@ function sheddingGroup (m: (name: string) => string): YamlValue {
   }
 }
 
+function dependencyGroup (m: (name: string) => string): YamlValue {
+  const open = `${m('dependency_breaker_state')}{state="open"}`
+  return {
+    name: `${m('dependency')}`,
+    rules: [
+      {
+        record: `${m('dependency_failures')}:ratio_rate5m`,
+        expr: `sum by (dependency) (rate(${m('dependency_failures_total')}[5m])) / sum by (dependency) (rate(${m('dependency_attempts_total')}[5m]))`,
+      },
+      { record: `${m('dependency_rejections')}:rate5m`, expr: `sum by (dependency) (rate(${m('dependency_rejections_total')}[5m]))` },
+      {
+        // An open breaker half-opens to probe and may open again: open at
+        // some moment of every 5 minutes, for 5 minutes, is an outage.
+        alert: 'DependencyBreakerOpen',
+        expr: `max by (dependency) (max_over_time(${open}[5m])) == 1`,
+        for: '5m',
+        labels: { severity: 'ticket' },
+        annotations: {
+          summary: 'The circuit breaker of {{ $labels.dependency }} stays open',
+          description: 'Calls to {{ $labels.dependency }} have been refused by its open breaker for 5 minutes: requests that need it fail fast or answer from fallbacks.',
+        },
+      },
+    ],
+  }
+}
+
 /**
  * Prometheus recording and alerting rules for the capabilities that have
- * some (load shedding today), as YAML for `rule_files`; the SLO rules come
+ * some (load shedding, dependencies' breakers), as YAML for `rule_files`; the SLO rules come
  * from `app.errorBudget.prometheusRules()`.
  */
 export function resiliencePrometheusRules (capabilities: readonly string[], prefix: string): string {
   const m = (name: string): string => prefix + name
   const groups: YamlValue[] = []
   if (capabilities.includes('loadShedding')) groups.push(sheddingGroup(m))
+  if (capabilities.includes('dependencies')) groups.push(dependencyGroup(m))
   return toYaml({ groups })
 }

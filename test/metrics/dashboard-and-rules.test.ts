@@ -6,10 +6,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
 import type { GrafanaDashboard } from '../../plugins/index.js'
+import { healthy, startDependency } from '../dependencies/helpers.js'
+import type { DependencyServer } from '../dependencies/helpers.js'
 import { listen } from '../helpers/listen.js'
 import { promtool } from '../helpers/promtool.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { parseExposition, scrape, valueOf } from './helpers.js'
+import { metricNames, parseExposition, scrape, valueOf } from './helpers.js'
 import type { Sample } from './helpers.js'
 
 /*
@@ -19,35 +21,20 @@ import type { Sample } from './helpers.js'
  * the scrape.
  */
 
-const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan'])
-
-/** The metric names a PromQL expression selects: identifiers that are not functions, keywords, labels or numbers. */
-function metricNames (expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, '')
-    .replace(/\[[^\]]*\]/g, '')
-    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '')
-  const names: string[] = []
-  for (const match of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const after = bare.slice((match.index ?? 0) + match[0].length).trimStart()
-    if (after.startsWith('(') || PROMQL_WORDS.has(match[0].toLowerCase())) continue
-    names.push(match[0])
-  }
-  return names
-}
-
 let app: FastifyInstance
 let port: number
 let samples: Sample[]
 let exposition: string
 let dashboard: GrafanaDashboard
 let dir: string
+let downstream: DependencyServer
 
 beforeAll(async () => {
+  downstream = await startDependency(healthy())
   app = Fastify()
   await app.register(resilience, {
     metrics: { path: '/metrics', prefix: 'shop_' },
+    dependencies: { payments: { baseUrl: downstream.url } },
     idempotency: { unscoped: true },
     chaos: { enabled: true, experiments: [{ name: 'drill', seed: 1, faults: [{ type: 'latency', rate: 1, ms: 60_000, match: { path: '/drill' } }] }] },
     errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 300, target: 0.99 } }], defaultObjective: 'api' },
@@ -55,13 +42,14 @@ beforeAll(async () => {
   app.get('/hello', async () => ({ hello: 'world' }))
   app.get('/faulty', { config: { chaos: { faults: [{ type: 'error', rate: 1, status: 503 }] } } }, async () => ({ ok: true }))
   app.get('/drill', async () => ({ ok: true }))
-  app.post('/pay', { config: { idempotency: {} } }, async () => ({ paid: true }))
+  app.post('/pay', { config: { idempotency: {} } }, async (request) => await (await request.dependency('payments').fetch('/charges')).json())
   port = await listen(app)
   dir = mkdtempSync(join(tmpdir(), 'frs-metrics-'))
 })
 
 afterAll(async () => {
   await app?.close()
+  await downstream?.close()
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -109,7 +97,7 @@ describe('the generated dashboard', () => {
 
   it('has one row per capability with metrics, each followed by its panels', () => {
     const rows = dashboard.panels.filter((panel) => panel.type === 'row').map((panel) => panel.title)
-    expect(rows).toEqual(['Deadlines', 'Load shedding', 'Chaos', 'Idempotency', 'Error budgets'])
+    expect(rows).toEqual(['Deadlines', 'Dependencies', 'Load shedding', 'Chaos', 'Idempotency', 'Error budgets'])
     const ids = dashboard.panels.map((panel) => panel.id)
     expect(new Set(ids).size).toBe(ids.length)
     expect(dashboard.templating.list[0]).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' })
@@ -129,7 +117,7 @@ describe('the generated dashboard', () => {
     expect(missing).toEqual([])
     expect(queried.every((name) => name.startsWith('shop_'))).toBe(true)
     // Every capability's metrics are queried somewhere.
-    for (const family of ['load_shedding_', 'deadline_', 'idempotency_', 'chaos_', 'slo_']) {
+    for (const family of ['load_shedding_', 'deadline_', 'dependency_', 'idempotency_', 'chaos_', 'slo_']) {
       expect(queried.some((name) => name.startsWith(`shop_${family}`))).toBe(true)
     }
   })
@@ -153,10 +141,11 @@ describe('promtool', () => {
     const rules = app.resilienceMetrics.prometheusRules()
     expect(rules).toContain('shop_load_shedding_shed_total')
     expect(rules).toContain('alert: "LoadSheddingHigh"')
+    expect(rules).toContain('alert: "DependencyBreakerOpen"')
     const path = join(dir, 'resilience.yml')
     writeFileSync(path, rules)
     const result = await promtool(['check', 'rules', path])
-    expect(result.output).toContain('SUCCESS: 4 rules found')
+    expect(result.output).toContain('SUCCESS: 7 rules found')
     expect(result.code).toBe(0)
     const exposed = new Set(parseExposition(exposition).map((sample) => sample.name))
     const recorded = [...rules.matchAll(/record: ("(?:[^"\\]|\\.)*")/g)].map(([, quoted = '']) => JSON.parse(quoted) as string)

@@ -36,3 +36,21 @@ export function valueOf (samples: readonly Sample[], name: string, labels: Recor
   if (found.length !== 1) throw new Error(`${found.length} series of ${name} with ${JSON.stringify(labels)}`)
   return (found[0] as Sample).value
 }
+
+const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan'])
+
+/** The metric names a PromQL expression selects: identifiers that are not functions, keywords, labels or numbers. */
+export function metricNames (expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '')
+  const names: string[] = []
+  for (const match of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+    const after = bare.slice((match.index ?? 0) + match[0].length).trimStart()
+    if (after.startsWith('(') || PROMQL_WORDS.has(match[0].toLowerCase())) continue
+    names.push(match[0])
+  }
+  return names
+}

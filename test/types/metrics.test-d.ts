@@ -4,6 +4,7 @@ import type { Histogram, Registry } from 'prom-client'
 import { describe, expectTypeOf, it } from 'vitest'
 import { CHANNEL_NAMES, MetricsHub, metrics } from '../../plugins/index.js'
 import type {
+  BreakerStateMessage,
   DashboardOptions,
   DeadlineExpiredMessage,
   FaultInjectedMessage,
@@ -50,5 +51,6 @@ describe('metrics types', () => {
     expectTypeOf<DeadlineExpiredMessage>().toExtend<{ route: string, timeoutMs: number }>()
     expectTypeOf<ReplayedMessage>().toExtend<{ route: string, statusCode: number }>()
     expectTypeOf<FaultInjectedMessage>().toExtend<{ route: string, type: string, source: string }>()
+    expectTypeOf<BreakerStateMessage['to']>().toEqualTypeOf<'closed' | 'open' | 'half-open'>()
   })
 })
