@@ -28,6 +28,7 @@ import type {
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
+import { metricsHubOf } from './metrics.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
 export type FleetStatus =
@@ -147,7 +148,11 @@ function warnUnreachablePages (app: FastifyInstance, objectives: readonly Object
  * multiwindow policy; state changes fire events; metrics go to prom-client.
  */
 const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> = async function errorBudget (app, options) {
-  const settings = resolveErrorBudgetOptions<FastifyRequest>(options)
+  const hub = metricsHubOf(app)
+  // Without a `metrics` option of its own, the SLO series join the shared registry.
+  const ownMetrics = (options as { metrics?: unknown }).metrics
+  const settings = resolveErrorBudgetOptions<FastifyRequest>(ownMetrics === undefined && hub !== undefined ? { ...options, metrics: { registry: hub.registry, prefix: hub.prefix } } : options)
+  if (hub !== undefined && settings.metrics?.registry === hub.registry && settings.metrics.prefix === hub.prefix) hub.enable('errorBudget')
   const { clock } = settings
   const tracker = new ErrorBudgetTracker({ rules: settings.alertRules, minEvents: settings.minEvents }, (error) => {
     app.log.error({ err: error }, 'an error budget state-change listener threw')

@@ -53,6 +53,10 @@ export type {
   MemoryIdempotencyStoreOptions,
   RedisIdempotencyStoreOptions,
 } from '../src/idempotency/index.js'
+export { metrics } from './metrics.js'
+export type { ResilienceMetrics, MetricsOptions, DashboardOptions, GrafanaDashboard } from './metrics.js'
+export { CHANNEL_NAMES, grafanaDashboard, resiliencePrometheusRules, MetricsHub } from '../src/metrics/index.js'
+export type { ShedMessage, DeadlineExpiredMessage, ReplayedMessage, FaultInjectedMessage, BreakerStateMessage, ScrapedMetric, EventHistogram, SetValue } from '../src/metrics/index.js'
 export { monotonicClock } from '../src/clock.js'
 export type { Clock } from '../src/clock.js'
 export type { ProblemDetailsOptions } from './problem-details.js'

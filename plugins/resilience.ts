@@ -18,6 +18,8 @@ import type { IdempotencyOptions } from './idempotency.js'
 import { problemDetails } from './problem-details.js'
 import { health } from './health.js'
 import type { HealthOptions } from './health.js'
+import { metrics } from './metrics.js'
+import type { MetricsOptions } from './metrics.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
 
 /** Options of the umbrella plugin: one key per capability; `false` leaves it out. */
@@ -37,6 +39,13 @@ export interface ResilienceOptions {
   /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
   errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
   /**
+   * One prom-client registry and prefix for every capability, and opt-in
+   * the scrape route (`path`); `false` turns every capability's metrics off
+   * (error budgets keep a `metrics` option of their own if they have one).
+   * @default {}
+   */
+  metrics?: MetricsOptions | false
+  /**
    * Liveness and readiness routes and a graceful shutdown on `app.close()`;
    * opt-in: left out unless given.
    * @default false
@@ -44,7 +53,7 @@ export interface ResilienceOptions {
   health?: HealthOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'health'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics', 'health'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -69,7 +78,9 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * then health: its hooks are context-level, so its refusals while shutting
  * down still come before every route-level hook (shedding, chaos,
  * idempotency), and after error budgets' arrival time, so they are timed
- * and classified like any answer.
+ * and classified like any answer. The shared metrics registry comes right
+ * after problem details, so that every capability after it registers its
+ * metrics there.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -83,13 +94,20 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
   const healthOptions = options.health === undefined ? false : capabilityOptions(options.health, 'health')
+  const metricsOptions = capabilityOptions(options.metrics, 'metrics')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
+  // After problem details, so that the scrape route's errors are problems;
+  // before the others, which register their metrics on it.
+  if (metricsOptions !== false) await app.register(metrics, metricsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (dependenciesOptions !== false) await app.register(dependencies, dependenciesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (chaosOptions !== false) await app.register(chaos, chaosOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
-  if (errorBudgetOptions !== false) await app.register(errorBudget, errorBudgetOptions)
+  if (errorBudgetOptions !== false) {
+    const quiet = metricsOptions === false && errorBudgetOptions.metrics === undefined
+    await app.register(errorBudget, quiet ? { ...errorBudgetOptions, metrics: false } : errorBudgetOptions)
+  }
   if (healthOptions !== false) await app.register(health, healthOptions)
 }
 
