@@ -28,7 +28,7 @@ function canPin (): boolean {
 export const pinned = canPin()
 
 /** Starts a benchmark target in a child process and resolves its port and a stop function. */
-export async function startTarget (variant: string): Promise<{ port: number, stop: () => Promise<void> }> {
+export async function startTarget (variant: string): Promise<{ port: number, pid: number, stop: () => Promise<void> }> {
   const command = [process.execPath, '--import', 'tsx', SERVE, variant]
   const child = pinned
     ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -38,6 +38,8 @@ export async function startTarget (variant: string): Promise<{ port: number, sto
   if (!Number.isInteger(port)) throw new TypeError(`benchmark target ${variant} printed no port: ${chunk.toString()}`)
   return {
     port,
+    // taskset execs the target: the pid is the server's either way.
+    pid: child.pid ?? 0,
     stop: async () => {
       const exited = once(child, 'exit')
       child.kill('SIGTERM')

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import underPressure from '@fastify/under-pressure'
 import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
-import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from './workloads.js'
+import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
 
 /*
  * A benchmark target, run in its own process so that the load generator
@@ -12,7 +12,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from 
  * port it listens on.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on'] as const
 export type Variant = typeof VARIANTS[number]
 
 async function build (variant: Variant): Promise<FastifyInstance> {
@@ -47,6 +47,9 @@ async function build (variant: Variant): Promise<FastifyInstance> {
       errorBudget: false,
       chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
     })
+  }
+  if (variant === 'all-metrics-off' || variant === 'all-metrics-on') {
+    await app.register(resilience, everyCapability(variant === 'all-metrics-on'))
   }
   addOverloadRoutes(app)
   const orders = variant.startsWith('idempotency') ? { config: { idempotency: {} } } : {}

@@ -19,7 +19,10 @@ import {
   unboundedDeadline,
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
+import { DeadlineMetrics } from '../src/metrics/deadlines.js'
+import type { DeadlineTally } from '../src/metrics/deadlines.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { metricsHubOf } from './metrics-hub.js'
 import { markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, kArrivedAt, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import type { RequestSlots } from './deadline-lifecycle.js'
@@ -39,8 +42,9 @@ declare module 'fastify' {
   }
 }
 
-function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string): void {
+function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string, tally: DeadlineTally | undefined): void {
   markRefusedForDeadline(reply.request)
+  if (tally !== undefined) tally.refused++
   reply.problem({ type: 'deadline-exceeded', detail, timeoutMs: Math.floor(timeoutMs) })
 }
 
@@ -49,7 +53,12 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
   reply.problem({ type: 'invalid-deadline', detail: `The ${header} header is invalid: ${reason}.`, header })
 }
 
-function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>) {
+interface RouteMetering {
+  metrics: DeadlineMetrics | undefined
+  tally: DeadlineTally | undefined
+}
+
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, { metrics, tally }: RouteMetering) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const caller = readCallerBudget(request.headers, settings.readers)
@@ -60,19 +69,20 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       }
       request.log.debug({ header: caller.header, reason: caller.reason }, 'malformed deadline header ignored')
     }
+    if (caller.kind === 'budget') metrics?.observeCallerBudget(caller.ms)
     const admission = resolveBudget(policy, caller.kind === 'budget' ? caller.ms : undefined)
     if (admission.kind === 'refuse') {
       request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
-      refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`)
+      refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
     const slots = request as unknown as RequestSlots
-    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: slots[kArrivedAt], forwardHeader: settings.header, clock: settings.clock })
+    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: slots[kArrivedAt], forwardHeader: settings.header, clock: settings.clock, tally })
     // Time spent in onRequest hooks that ran before this one counts too.
     const leftMs = deadline.remainingMs()
     if (leftMs < settings.minimumMs || leftMs === 0) {
       request.log.info({ timeoutMs: admission.timeoutMs, leftMs: Math.floor(leftMs) }, 'request refused: its budget was spent before its route')
-      refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`)
+      refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
     slots[kDeadline] = deadline
@@ -146,6 +156,8 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     if (!queues.has(timeoutMs)) queues.set(timeoutMs, new DeadlineQueue(timeoutMs, settings.clock, onDeadlinePassed))
   }
   const arming = new EndOfTurnBatch<FastifyReply>((reply) => arm(reply, queues))
+  const hub = metricsHubOf(app)
+  const metrics = hub === undefined ? undefined : new DeadlineMetrics(hub)
   app.addHook('onClose', async () => {
     for (const queue of queues.values()) queue.close()
   })
@@ -166,10 +178,11 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onSend', deadlineOnSend)
 
   app.addHook('onRoute', (routeOptions) => {
-    const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, routeLabel(routeOptions))
+    const label = routeLabel(routeOptions)
+    const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, label)
     if (timeoutMs === false) return
     addQueue(timeoutMs)
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming))
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, { metrics, tally: metrics?.forRoute(label) }))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }

@@ -7,10 +7,12 @@ export { resilience }
 export type { ResilienceOptions } from './resilience.js'
 export * from './exports/problem-details.js'
 export * from './exports/deadlines.js'
+export * from './exports/health.js'
 export * from './exports/dependencies.js'
 export * from './exports/load-shedding.js'
 export * from './exports/chaos.js'
 export * from './exports/error-budget.js'
 export * from './exports/idempotency.js'
+export * from './exports/metrics.js'
 
 export default resilience

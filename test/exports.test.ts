@@ -26,6 +26,8 @@ describe('package exports', () => {
     ['loadShedding', 'fastify-resilience/load-shedding'],
     ['errorBudget', 'fastify-resilience/error-budget'],
     ['chaos', 'fastify-resilience/chaos'],
+    ['health', 'fastify-resilience/health'],
+    ['metrics', 'fastify-resilience/metrics'],
     ['dependencies', 'fastify-resilience/dependencies'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
@@ -42,6 +44,8 @@ describe('package exports', () => {
     ['errorBudget', './error-budget'],
     ['chaos', './chaos'],
     ['dependencies', './dependencies'],
+    ['health', './health'],
+    ['metrics', './metrics'],
   ] as const)('%s is importable from the subpath its plugin name says', async (name, subpath) => {
     const module = await importSubpath(subpath)
     const plugin = module[name] as Record<symbol, unknown>
@@ -51,7 +55,7 @@ describe('package exports', () => {
 
   it('every subpath export has types next to its module, and the root exports all of them', async () => {
     const subpaths = Object.keys(manifest.exports).filter((key) => key !== '.' && key !== './package.json')
-    expect(subpaths.length).toBeGreaterThanOrEqual(7)
+    expect(subpaths.length).toBeGreaterThanOrEqual(9)
     for (const subpath of subpaths) {
       const target = manifest.exports[subpath]
       expect(target).toEqual({ types: expect.stringMatching(/\.d\.ts$/), import: expect.stringMatching(/\.js$/) })
@@ -91,6 +95,16 @@ describe('package exports', () => {
   it('exports the priority classes and shed reasons', () => {
     expect(entry.PRIORITIES).toEqual(['critical', 'high', 'normal', 'low'])
     expect(entry.SHED_REASONS).toEqual(['concurrency', 'queue-timeout', 'deadline', 'pressure', 'bulkhead'])
+  })
+
+  it('exports the diagnostics_channel names', () => {
+    expect(entry.CHANNEL_NAMES).toEqual({
+      shed: 'fastify-resilience:shed',
+      deadlineExpired: 'fastify-resilience:deadline-expired',
+      replayed: 'fastify-resilience:idempotency-replayed',
+      faultInjected: 'fastify-resilience:fault-injected',
+      breakerStateChanged: 'fastify-resilience:dependency:state',
+    })
   })
 
   it('exports the problem helpers', () => {

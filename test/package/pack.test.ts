@@ -18,6 +18,8 @@ const NOT_LOADED: Record<string, string[]> = {
   'fastify-resilience/load-shedding': ['prom-client', 'ioredis', 'cockatiel'],
   'fastify-resilience/error-budget': ['ioredis', '@fastify/under-pressure', 'cockatiel'],
   'fastify-resilience/dependencies': ['prom-client', 'ioredis', '@fastify/under-pressure'],
+  'fastify-resilience/health': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/metrics': ['ioredis', '@fastify/under-pressure', 'cockatiel'],
   'fastify-resilience': ['ioredis'],
 }
 

@@ -7,6 +7,8 @@ import { ERROR_BUDGET_KEYS } from '../../src/error-budget/options.js'
 import { IDEMPOTENCY_KEYS } from '../../src/idempotency/options.js'
 import { LIMIT_KEYS, LOAD_SHEDDING_KEYS, PRESSURE_KEYS, ROUTE_SHEDDING_KEYS } from '../../src/load-shedding/options.js'
 import { PROBLEM_DETAILS_KEYS } from '../../src/problem/options.js'
+import { HEALTH_KEYS, SHUTDOWN_KEYS } from '../../src/health/options.js'
+import { METRICS_KEYS } from '../../src/metrics/options.js'
 import { CAPABILITIES } from '../../plugins/resilience.js'
 import type {
   AdaptiveLimitOptions,
@@ -15,6 +17,9 @@ import type {
   DependencyOptions,
   ErrorBudgetOptions,
   ExperimentSpec,
+  HealthOptions,
+  MetricsOptions,
+  ShutdownOptions,
   IdempotencyOptions,
   LoadSheddingOptions,
   PressureOptions,
@@ -42,5 +47,10 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof EXPERIMENT_KEYS[number]>().toEqualTypeOf<keyof ExperimentSpec>()
   })
   it('idempotency', () => { expectTypeOf<typeof IDEMPOTENCY_KEYS[number]>().toEqualTypeOf<keyof IdempotencyOptions>() })
+  it('health', () => {
+    expectTypeOf<typeof HEALTH_KEYS[number]>().toEqualTypeOf<keyof HealthOptions>()
+    expectTypeOf<typeof SHUTDOWN_KEYS[number]>().toEqualTypeOf<keyof ShutdownOptions>()
+  })
+  it('metrics', () => { expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>() })
   it('error budget', () => { expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>() })
 })

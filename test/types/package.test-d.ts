@@ -7,6 +7,7 @@ import type {
   DeadlinesOptions,
   DependencyOptions,
   ErrorBudgetOptions,
+  HealthOptions,
   IdempotencyOptions,
   LoadSheddingOptions,
   RedisClient,
@@ -29,7 +30,10 @@ describe('package-wide conventions of the public types', () => {
     const budget: ErrorBudgetOptions = {
       statusRoute: { authorize: (request) => { expectTypeOf(request).toEqualTypeOf<FastifyRequest>(); return true } },
     }
-    expectTypeOf([idempotency, shedding, chaos, budget]).not.toBeAny()
+    const health: HealthOptions = {
+      authorize: (request) => { expectTypeOf(request).toEqualTypeOf<FastifyRequest>(); return true },
+    }
+    expectTypeOf([idempotency, shedding, chaos, budget, health]).not.toBeAny()
   })
 
   it('every capability takes its time source as `clock: Clock`', () => {
@@ -40,6 +44,7 @@ describe('package-wide conventions of the public types', () => {
     expectTypeOf<ErrorBudgetOptions['clock']>().toEqualTypeOf<Clock | undefined>()
     expectTypeOf<RedisErrorBudgetFleetOptions['clock']>().toEqualTypeOf<Clock | undefined>()
     expectTypeOf<MemoryIdempotencyStoreOptions['clock']>().toEqualTypeOf<Clock | undefined>()
+    expectTypeOf<HealthOptions['clock']>().toEqualTypeOf<Clock | undefined>()
     expectTypeOf<ChaosOptions>().not.toHaveProperty('now')
     expectTypeOf<RedisErrorBudgetFleetOptions>().not.toHaveProperty('now')
   })
