@@ -195,6 +195,7 @@ export class Dependency {
   async #fallback<T> (plan: CallPlan<T>, fallback: ResolvedFallback, failure: DependencyFailure): Promise<T | typeof NO_ANSWER> {
     if (fallback.kind === 'value') return plan.fromFallback(fallback.value)
     if (fallback.kind === 'function') return plan.fromFallback(await fallback.fn(failure))
+    if (plan.key === '') return NO_ANSWER
     const stored = this.#lastGood.get(plan.key, this.settings.clock.now(), fallback.maxAgeMs)
     return stored === undefined ? NO_ANSWER : stored.value as T
   }
@@ -218,7 +219,8 @@ export class Dependency {
       if (watched === undefined) this.breaker?.record(admission, resultOf(outcome))
       switch (outcome.kind) {
         case 'value':
-          if (plan.fallback?.kind === 'last-good' && plan.shareable?.(outcome.value) !== false) this.#lastGood.set(plan.key, outcome.value, this.settings.clock.now())
+          // A call without a key cannot be told from another user's: it has no last good answer.
+          if (plan.fallback?.kind === 'last-good' && plan.key !== '' && plan.shareable?.(outcome.value) !== false) this.#lastGood.set(plan.key, outcome.value, this.settings.clock.now())
           return watched ?? outcome.value
         case 'error':
           throw outcome.error

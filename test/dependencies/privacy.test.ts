@@ -79,4 +79,28 @@ describe('per-user calls are never shared', () => {
     // Alice's own last good answer still serves her.
     expect((await app.inject({ url: '/me', headers: { authorization: 'Bearer alice' } })).json()).toEqual({ me: 'Bearer alice' })
   })
+
+  it('a call without a key has no last good answer; with a key it has one', async () => {
+    const server = await startDependency((request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ me: request.headers.authorization }))
+    })
+    cleanups.push(server.close)
+    const { app } = await appWith({ dependencies: { profiles: { baseUrl: server.url, fallback: 'last-good' } } })
+    app.get('/me', async (request) => {
+      const authorization = String(request.headers.authorization)
+      const key = request.headers['x-key'] === undefined ? {} : { key: `me ${authorization}` }
+      return await request.dependency('profiles').call(async (signal) => {
+        const response = await fetch(`${server.url}/me`, { signal, headers: { authorization } })
+        if (!response.ok) throw Object.assign(new Error('profiles failed'), { status: response.status })
+        return await response.json() as unknown
+      }, key)
+    })
+    expect((await app.inject({ url: '/me', headers: { authorization: 'Bearer alice' } })).json()).toEqual({ me: 'Bearer alice' })
+    expect((await app.inject({ url: '/me', headers: { authorization: 'Bearer alice', 'x-key': '1' } })).json()).toEqual({ me: 'Bearer alice' })
+    server.behave((_request, response) => { response.writeHead(500).end('down') })
+    const carol = await app.inject({ url: '/me', headers: { authorization: 'Bearer carol' } })
+    expect(carol.statusCode).toBe(502)
+    expect(carol.body).not.toContain('alice')
+    expect((await app.inject({ url: '/me', headers: { authorization: 'Bearer alice', 'x-key': '1' } })).json()).toEqual({ me: 'Bearer alice' })
+  })
 })
