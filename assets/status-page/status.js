@@ -92,7 +92,8 @@
             right: { range: (_u, min, max) => [Math.min(0, min), Math.max(max, 1)] },
           },
           // A series on the `right` scale (a burn rate beside a percentage) gets its own axis.
-          axes: [axis, { ...axis, size: 48 }, ...(series.some((line) => line.scale === 'right') ? [{ ...axis, scale: 'right', side: 1, size: 40, grid: { show: false } }] : [])],
+          // Whole seconds at least: sub-second ticks only crowd a chart of a few seconds.
+          axes: [{ ...axis, incrs: [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600] }, { ...axis, size: 48 }, ...(series.some((line) => line.scale === 'right') ? [{ ...axis, scale: 'right', side: 1, size: 40, grid: { show: false } }] : [])],
           series: [{}, ...series.map((line, index) => ({ label: line.label, scale: line.scale ?? 'y', stroke: PALETTE[index % PALETTE.length], dash: DASHES[index % DASHES.length], width: 2, points: { show: false } }))],
         }, [[], ...series.map(() => [])], plot)
         new window.ResizeObserver(() => entry.uplot.setSize({ width: Math.max(200, plot.clientWidth), height: 150 })).observe(plot)
@@ -252,7 +253,7 @@
   }
 
   function renderDependencies (dependencies) {
-    if (dependencies === null) {
+    if (dependencies === null || dependencies.length === 0) {
       fill('dependencies', el('p', { class: 'muted' }, 'No dependency is declared on this server.'))
       return
     }
