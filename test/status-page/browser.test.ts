@@ -11,6 +11,17 @@ import type { StatusApp } from './helpers.js'
  * context. Waits are for conditions, with generous bounds: the page
  * updates every second, a busy machine may take a few.
  */
+// What the functions passed to the page use: they run in the browser, this file is typed for Node.
+interface PageElement { textContent: string | null, id: string }
+declare const document: {
+  querySelector: (selector: string) => PageElement | null
+  querySelectorAll: (selector: string) => Iterable<PageElement>
+  activeElement: PageElement | null
+  documentElement: { scrollWidth: number }
+}
+declare const window: { innerWidth: number }
+declare function getComputedStyle (element: PageElement): { outlineStyle: string }
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const WAIT_MS = 20_000
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
@@ -125,7 +136,7 @@ describe('status page in a browser', () => {
     }
     expect(focused).toBe('kill-chaos')
     // The focus ring is drawn.
-    expect(await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)).toBe('solid')
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement as PageElement).outlineStyle)).toBe('solid')
     await page.keyboard.press('Enter')
     await page.waitForFunction(() => document.querySelector('#chaos-result')?.textContent?.startsWith('Chaos killed') === true, undefined, { timeout: WAIT_MS })
     expect(status.app.chaos.stats()).toMatchObject({ enabled: false, experiments: [] })
