@@ -22,6 +22,7 @@ declare const document: {
 declare const window: { innerWidth: number }
 declare function getComputedStyle (element: PageElement): { outlineStyle: string }
 
+// Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const WAIT_MS = 20_000
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
