@@ -176,7 +176,9 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions<FastifyRequest>> = 
 
   app.post(`${path}/actions/kill-chaos`, { config: libraryRouteConfig() }, async (request, reply) => {
     if (!(await allowed(request))) return refuse(reply, 'This client may not use the status page\'s actions.')
-    if (!isSameOrigin(request.headers as Record<string, string | undefined>, request.protocol)) {
+    // request.host and request.protocol follow X-Forwarded-* under Fastify's trustProxy.
+    const origin = { origin: request.headers.origin, 'sec-fetch-site': request.headers['sec-fetch-site'] as string | undefined, host: request.host }
+    if (!isSameOrigin(origin, request.protocol)) {
       return refuse(reply, 'Actions are accepted from the status page\'s own origin only.')
     }
     if (!tokens.verify(tokens.nonceFrom(request.headers.cookie), request.headers[CSRF_HEADER])) {
