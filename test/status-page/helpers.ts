@@ -55,3 +55,28 @@ export const GAME_DAY = {
   durationMs: 600_000,
   faults: [{ type: 'error' as const, rate: 1, status: 503, match: { path: '/chaotic' } }],
 }
+
+/** Reads a stream's events over a real socket until `until` holds; then aborts it. */
+export async function readEvents (url: string, headers: Record<string, string>, until: (events: Array<{ event: string, data: string }>) => boolean): Promise<{ status: number, type: string | null, events: Array<{ event: string, data: string }>, raw: string }> {
+  const abort = new AbortController()
+  const response = await fetch(url, { headers, signal: abort.signal })
+  const events: Array<{ event: string, data: string }> = []
+  let raw = ''
+  if (response.body === null || response.status !== 200) return { status: response.status, type: response.headers.get('content-type'), events, raw: await response.text() }
+  const decoder = new TextDecoder()
+  try {
+    for await (const chunk of response.body) {
+      raw += decoder.decode(chunk as Uint8Array, { stream: true })
+      events.length = 0
+      for (const block of raw.split('\n\n')) {
+        const event = /^event: (.*)$/m.exec(block)?.[1]
+        const data = /^data: (.*)$/m.exec(block)?.[1]
+        if (event !== undefined && data !== undefined) events.push({ event, data })
+      }
+      if (until(events)) break
+    }
+  } finally {
+    abort.abort()
+  }
+  return { status: response.status, type: response.headers.get('content-type'), events, raw }
+}

@@ -4,7 +4,7 @@ import type { Server } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { resilience } from '../../plugins/index.js'
 import { CSRF_COOKIE } from '../../src/status-page/index.js'
-import { GAME_DAY, buildStatusApp, isOps } from './helpers.js'
+import { GAME_DAY, buildStatusApp, isOps, readEvents } from './helpers.js'
 import type { StatusApp } from './helpers.js'
 
 const OPS = 'role=ops'
@@ -29,31 +29,6 @@ async function session (built: StatusApp): Promise<{ cookie: string, token: stri
   const token = /name="frs-csrf-token" content="([^"]+)"/.exec(page.body)?.[1]
   if (nonce === undefined || token === undefined) throw new Error('the page set no nonce or token')
   return { cookie: `${OPS}; ${CSRF_COOKIE}=${nonce}`, token }
-}
-
-/** Reads a stream's events over a real socket until `until` holds; then aborts it. */
-async function readEvents (url: string, headers: Record<string, string>, until: (events: Array<{ event: string, data: string }>) => boolean): Promise<{ status: number, type: string | null, events: Array<{ event: string, data: string }>, raw: string }> {
-  const abort = new AbortController()
-  const response = await fetch(url, { headers, signal: abort.signal })
-  const events: Array<{ event: string, data: string }> = []
-  let raw = ''
-  if (response.body === null || response.status !== 200) return { status: response.status, type: response.headers.get('content-type'), events, raw: await response.text() }
-  const decoder = new TextDecoder()
-  try {
-    for await (const chunk of response.body) {
-      raw += decoder.decode(chunk as Uint8Array, { stream: true })
-      events.length = 0
-      for (const block of raw.split('\n\n')) {
-        const event = /^event: (.*)$/m.exec(block)?.[1]
-        const data = /^data: (.*)$/m.exec(block)?.[1]
-        if (event !== undefined && data !== undefined) events.push({ event, data })
-      }
-      if (until(events)) break
-    }
-  } finally {
-    abort.abort()
-  }
-  return { status: response.status, type: response.headers.get('content-type'), events, raw }
 }
 
 describe('status page routes', () => {
