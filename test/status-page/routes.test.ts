@@ -157,6 +157,22 @@ describe('status page routes', () => {
     for (const secretText of ['secret-path-7f3a', `127.0.0.1:${port}`, 'key-c0ffee', 'tenant-beef42']) expect(stream.raw).not.toContain(secretText)
   })
 
+  it('ends its streams when the app closes, so that an open page does not hold the close', async () => {
+    const app = Fastify()
+    await app.register(resilience, { health: { shutdown: { graceMs: 0 } }, statusPage: { authorize: isOps } })
+    const base = await app.listen({ port: 0, host: '127.0.0.1' })
+    const response = await fetch(`${base}/resilience/events`, { headers: { cookie: OPS } })
+    expect(response.status).toBe(200)
+    const reading = (async () => {
+      let text = ''
+      for await (const chunk of response.body ?? []) text += new TextDecoder().decode(chunk as Uint8Array)
+      return text
+    })()
+    await app.close()
+    // The stream ended by itself: its body is complete.
+    expect(await reading).toContain('event: init')
+  })
+
   it('fails at registration without authorize, or with a bad path', async () => {
     for (const statusPage of [{}, { authorize: true }, { authorize: isOps, path: 'resilience' }, { authorize: isOps, path: '/a/' }, { authorize: isOps, intervalMs: 10 }, { authorize: isOps, csrfSecret: 'short' }, { authorize: isOps, colour: 'red' }]) {
       const app = Fastify()
