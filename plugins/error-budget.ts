@@ -44,6 +44,8 @@ export interface ErrorBudget {
    * instance's status with the reason when the store is missing or fails.
    */
   fleetStatus: () => Promise<FleetStatus>
+  /** Whether a fleet store is configured (`fleet`), so that `fleetStatus()` can be fleet-wide. */
+  readonly fleetConfigured: boolean
   /** Adds this instance's counts to the fleet store now (they are also added every flushIntervalMs and on close). */
   flushFleet: () => Promise<void>
   /** Adds a listener told once per state transition; returns a function that removes it. */
@@ -194,6 +196,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   app.decorate('errorBudget', {
     status,
     fleetStatus,
+    fleetConfigured: fleet !== undefined,
     flushFleet: async () => { await fleet?.flush(allObjectives()) },
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
     objectives: allObjectives,

@@ -14,5 +14,6 @@ export * from './exports/chaos.js'
 export * from './exports/error-budget.js'
 export * from './exports/idempotency.js'
 export * from './exports/metrics.js'
+export * from './exports/status-page.js'
 
 export default resilience

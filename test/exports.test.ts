@@ -29,6 +29,7 @@ describe('package exports', () => {
     ['health', 'fastify-resilience/health'],
     ['metrics', 'fastify-resilience/metrics'],
     ['dependencies', 'fastify-resilience/dependencies'],
+    ['statusPage', 'fastify-resilience/status-page'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
@@ -46,6 +47,7 @@ describe('package exports', () => {
     ['dependencies', './dependencies'],
     ['health', './health'],
     ['metrics', './metrics'],
+    ['statusPage', './status-page'],
   ] as const)('%s is importable from the subpath its plugin name says', async (name, subpath) => {
     const module = await importSubpath(subpath)
     const plugin = module[name] as Record<symbol, unknown>
@@ -55,7 +57,7 @@ describe('package exports', () => {
 
   it('every subpath export has types next to its module, and the root exports all of them', async () => {
     const subpaths = Object.keys(manifest.exports).filter((key) => key !== '.' && key !== './package.json')
-    expect(subpaths.length).toBeGreaterThanOrEqual(9)
+    expect(subpaths.length).toBeGreaterThanOrEqual(10)
     for (const subpath of subpaths) {
       const target = manifest.exports[subpath]
       expect(target).toEqual({ types: expect.stringMatching(/\.d\.ts$/), import: expect.stringMatching(/\.js$/) })

@@ -9,6 +9,7 @@ import { LIMIT_KEYS, LOAD_SHEDDING_KEYS, PRESSURE_KEYS, ROUTE_SHEDDING_KEYS } fr
 import { PROBLEM_DETAILS_KEYS } from '../../src/problem/options.js'
 import { HEALTH_KEYS, SHUTDOWN_KEYS } from '../../src/health/options.js'
 import { METRICS_KEYS } from '../../src/metrics/options.js'
+import { STATUS_PAGE_KEYS } from '../../src/status-page/options.js'
 import { CAPABILITIES } from '../../plugins/resilience.js'
 import type {
   AdaptiveLimitOptions,
@@ -20,6 +21,7 @@ import type {
   HealthOptions,
   MetricsOptions,
   ShutdownOptions,
+  StatusPageOptions,
   IdempotencyOptions,
   LoadSheddingOptions,
   PressureOptions,
@@ -52,5 +54,6 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof SHUTDOWN_KEYS[number]>().toEqualTypeOf<keyof ShutdownOptions>()
   })
   it('metrics', () => { expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>() })
+  it('status page', () => { expectTypeOf<typeof STATUS_PAGE_KEYS[number]>().toEqualTypeOf<keyof StatusPageOptions>() })
   it('error budget', () => { expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>() })
 })

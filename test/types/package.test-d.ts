@@ -8,6 +8,7 @@ import type {
   DependencyOptions,
   ErrorBudgetOptions,
   HealthOptions,
+  StatusPageOptions,
   IdempotencyOptions,
   LoadSheddingOptions,
   RedisClient,
@@ -33,7 +34,10 @@ describe('package-wide conventions of the public types', () => {
     const health: HealthOptions = {
       authorize: (request) => { expectTypeOf(request).toEqualTypeOf<FastifyRequest>(); return true },
     }
-    expectTypeOf([idempotency, shedding, chaos, budget, health]).not.toBeAny()
+    const page: StatusPageOptions = {
+      authorize: (request) => { expectTypeOf(request).toEqualTypeOf<FastifyRequest>(); return true },
+    }
+    expectTypeOf([idempotency, shedding, chaos, budget, health, page]).not.toBeAny()
   })
 
   it('every capability takes its time source as `clock: Clock`', () => {
