@@ -14,7 +14,7 @@ import {
 import type { ChaosOptions, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
 import { MAX_TIMER_MS } from '../src/deadline/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { markChaos } from './outcome-marks.js'
+import { declareOutcomeMarks, markChaos } from './outcome-marks.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
 export interface Chaos {
@@ -176,6 +176,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
   const settings = resolveChaosOptions<FastifyRequest>(options, () => randomInt(2 ** 31))
   const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed), seededRandom(settings.seed ^ 0x2f6b3c1d))
   for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.now(), () => randomInt(2 ** 31)))
+  declareOutcomeMarks(app)
   let evaluatedAt = -Infinity
 
   /** Watched SLOs in a bad state now, described; empty when none or without error budgets. */

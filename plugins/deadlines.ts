@@ -20,8 +20,9 @@ import {
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { markRefusedForDeadline } from './outcome-marks.js'
-import { arm, deadlineOf, kArrivedAt, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
+import { declareOutcomeMarks, markRefusedForDeadline } from './outcome-marks.js'
+import { arm, deadlineOf, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
+import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { RequestSlots } from './deadline-lifecycle.js'
 
 declare module 'fastify' {
@@ -49,7 +50,7 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
   reply.problem({ type: 'invalid-deadline', detail: `The ${header} header is invalid: ${reason}.`, header })
 }
 
-function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>) {
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: symbol) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const caller = readCallerBudget(request.headers, settings.readers)
@@ -66,8 +67,7 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`)
       return
     }
-    const slots = request as unknown as RequestSlots
-    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: slots[kArrivedAt], forwardHeader: settings.header, clock: settings.clock })
+    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: arrivedAt(request, arrival), forwardHeader: settings.header, clock: settings.clock })
     // Time spent in onRequest hooks that ran before this one counts too.
     const leftMs = deadline.remainingMs()
     if (leftMs < settings.minimumMs || leftMs === 0) {
@@ -75,18 +75,10 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`)
       return
     }
-    slots[kDeadline] = deadline
+    (request as unknown as RequestSlots)[kDeadline] = deadline
     // The timer and the disconnect watch are set up at the end of this turn
     // of the event loop, and only if the request is still running then.
     arming.add(reply)
-    done()
-  }
-}
-
-/** Stamps the arrival: the deadline counts from here, not from the route's own hook. */
-function createOnArrival (clock: ResolvedDeadlinesOptions['clock']) {
-  return function deadlineOnArrival (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    (request as unknown as RequestSlots)[kArrivedAt] = clock.now()
     done()
   }
 }
@@ -149,8 +141,8 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onClose', async () => {
     for (const queue of queues.values()) queue.close()
   })
+  declareOutcomeMarks(app)
   app.decorateRequest(kDeadline as unknown as string, null)
-  app.decorateRequest(kArrivedAt as unknown as string, 0)
   app.decorateRequest('deadline', {
     getter (this: FastifyRequest): RequestDeadline {
       return deadlineOf(this) ?? unbounded
@@ -159,9 +151,10 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
 
   // Context-level hooks run in registration order, so these run before the
   // hooks the application adds after registering this plugin: the arrival
-  // is stamped before slow onRequest hooks, and an answer is marked before
-  // slow onError or onSend hooks.
-  app.addHook('onRequest', createOnArrival(settings.clock))
+  // is stamped before slow onRequest hooks (the deadline counts from there,
+  // not from the route's own hook), and an answer is marked before slow
+  // onError or onSend hooks.
+  const arrival = arrivalSlot(app, settings.clock)
   app.addHook('onError', deadlineOnError)
   app.addHook('onSend', deadlineOnSend)
 
@@ -169,7 +162,7 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, routeLabel(routeOptions))
     if (timeoutMs === false) return
     addQueue(timeoutMs)
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming))
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }

@@ -29,7 +29,7 @@ import type {
   Waiter,
 } from '../src/load-shedding/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { markShed } from './outcome-marks.js'
+import { declareOutcomeMarks, markShed } from './outcome-marks.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -186,6 +186,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     ladder = new PressureLadder(sampleInterval, () => pressureSignal(app.memoryUsage(), thresholds))
   }
 
+  declareOutcomeMarks(app)
   const counters = new SheddingCounters()
   const shared = new AdmissionController({
     limit: createLimit(settings.limit),
