@@ -52,6 +52,8 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
 
 function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: symbol) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
+  // Most requests carry no budget of their own: their admission is the route's, resolved once.
+  const routeAdmission = resolveBudget(policy, undefined)
   return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const caller = readCallerBudget(request.headers, settings.readers)
     if (caller.kind === 'invalid') {
@@ -61,7 +63,7 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       }
       request.log.debug({ header: caller.header, reason: caller.reason }, 'malformed deadline header ignored')
     }
-    const admission = resolveBudget(policy, caller.kind === 'budget' ? caller.ms : undefined)
+    const admission = caller.kind === 'budget' ? resolveBudget(policy, caller.ms) : routeAdmission
     if (admission.kind === 'refuse') {
       request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
       refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`)
