@@ -13,7 +13,11 @@ import type { ReportRecord, TableRecord, TargetRecord } from './report.js'
  * them; `--out <file>` writes elsewhere.
  */
 
-const BENCHMARKS: ReadonlyArray<{ name: string, script: string, args?: string[] }> = [
+/*
+ * `printed`: a benchmark that prints its own Markdown tables instead of
+ * reporting records; its output goes on the page as it was printed.
+ */
+const BENCHMARKS: ReadonlyArray<{ name: string, script: string, args?: string[], printed?: { command: string } }> = [
   { name: 'umbrella', script: 'umbrella.ts' },
   { name: 'problem-details', script: 'problem-details.ts' },
   { name: 'deadlines', script: 'deadlines.ts' },
@@ -21,6 +25,7 @@ const BENCHMARKS: ReadonlyArray<{ name: string, script: string, args?: string[] 
   { name: 'error-budget', script: 'error-budget.ts' },
   { name: 'chaos', script: 'chaos.ts' },
   { name: 'idempotency', script: 'idempotency.ts' },
+  { name: 'dependencies', script: 'dependencies.ts', printed: { command: 'npm run bench:dependencies' } },
   { name: 'scale-routes', script: 'scale.ts', args: ['routes'] },
   { name: 'scale-slos', script: 'scale.ts', args: ['slos'] },
   { name: 'scale-keys', script: 'scale.ts', args: ['keys'] },
@@ -38,7 +43,7 @@ const selected = BENCHMARKS.filter((benchmark) => only === undefined || only.inc
 
 const scratch = mkdtempSync(join(tmpdir(), 'bench-'))
 const file = join(scratch, 'records.jsonl')
-const runs: Array<{ name: string, seconds: number, loadBefore: number[], loadAfter: number[], exitCode: number | null }> = []
+const runs: Array<{ name: string, seconds: number, loadBefore: number[], loadAfter: number[], exitCode: number | null, printed?: { command: string, output: string } }> = []
 const startedAt = new Date()
 try {
   for (const benchmark of selected) {
@@ -46,11 +51,23 @@ try {
     const began = performance.now()
     console.log(`\n# ${benchmark.name} (load average ${loadBefore.map((value) => value.toFixed(2)).join(', ')})`)
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(benchmark.script, import.meta.url)), ...(benchmark.args ?? [])], {
-      stdio: 'inherit',
+      stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, BENCH_REPORT: file },
     })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk)
+      output += chunk.toString()
+    })
     const [exitCode] = await once(child, 'exit') as [number | null]
-    runs.push({ name: benchmark.name, seconds: (performance.now() - began) / 1000, loadBefore, loadAfter: loadavg(), exitCode })
+    runs.push({
+      name: benchmark.name,
+      seconds: (performance.now() - began) / 1000,
+      loadBefore,
+      loadAfter: loadavg(),
+      exitCode,
+      ...(benchmark.printed === undefined ? {} : { printed: { command: benchmark.printed.command, output } }),
+    })
   }
   let records: ReportRecord[] = []
   try {
@@ -95,6 +112,10 @@ function render (records: readonly ReportRecord[]): string {
     ...runs.map((run) => cells([run.name, `${Math.round(run.seconds)} s`, ...[run.loadBefore, run.loadAfter].map((load) => load.map((value) => value.toFixed(2)).join(', ')), String(run.exitCode)])),
   ]
   for (const run of runs) {
+    if (run.printed !== undefined) {
+      lines.push('', `## ${run.name}`, '', `Command: \`${run.printed.command}\` (its output as printed)`, '', run.printed.output.trim())
+      continue
+    }
     const own = tables.filter((table) => table.benchmark === run.name)
     if (own.length === 0) continue
     lines.push('', `## ${run.name}`)

@@ -29,6 +29,21 @@ export interface Chaos {
   /** Removes an experiment; answers whether there was one of that name. */
   stop: (name: string) => boolean
   stats: () => ChaosStats
+  /**
+   * Draws a fault for one call to a dependency, from the experiments whose
+   * faults match that dependency (`match: { dependency }`); used by the
+   * dependencies capability.
+   */
+  dependencyFault: (dependency: string) => DependencyFault | undefined
+}
+
+/** A fault on one call to a dependency; `ended` aborts when the kill switch ends it early. */
+export interface DependencyFault {
+  type: 'latency' | 'error' | 'exception' | 'hang'
+  ms: number
+  status: number
+  ended: AbortSignal
+  end: () => void
 }
 
 declare module 'fastify' {
@@ -234,6 +249,24 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
     },
     stop: (name: string) => controller.removeExperiment(name),
     stats: () => controller.stats(settings.now()),
+    dependencyFault: (dependency: string) => {
+      if (!controller.enabled) return undefined
+      const injection = controller.choose([], { method: '', route: '', path: '', headers: {}, dependency }, settings.now())
+      if (injection === undefined) return undefined
+      const { fault, source } = injection
+      app.log.warn({ chaos: { source, fault: fault.describe, dependency } }, 'chaos fault injected')
+      context.afterInjection()
+      const ended = new AbortController()
+      const untrack = controller.track(() => { ended.abort(); injection.end() })
+      return {
+        // A dropped connection is, for the caller, a failed call.
+        type: fault.type === 'abort' ? 'exception' : fault.type,
+        ms: fault.delayMs(context.delayRandom),
+        status: fault.status,
+        ended: ended.signal,
+        end: () => { untrack(); injection.end() },
+      }
+    },
   } satisfies Chaos)
 
   app.addHook('onRoute', (routeOptions) => {

@@ -9,12 +9,29 @@ export { deadlines } from './deadlines.js'
 export type { DeadlinesOptions, RequestDeadline, RouteDeadlineConfig } from './deadlines.js'
 export { withDeadline } from '../src/deadline/index.js'
 export type { ChildDeadline, DeadlineOutcome } from '../src/deadline/index.js'
+export { dependencies, DEPENDENCY_STATE_CHANNEL } from './dependencies.js'
+export type { Dependencies, DependenciesOptions, DependencyClient, DependencyStateChange, DependencyCallOptions, DependencyOptions, DependencyStats } from './dependencies.js'
+export { isDependencyError, DEPENDENCY_PROBLEM_TYPES } from '../src/dependencies/index.js'
+export type {
+  BreakerStateName,
+  BulkheadOptions,
+  CoalesceOptions,
+  ConsecutiveBreakerOptions,
+  DependencyError,
+  DependencyFailure,
+  DependencyFleetOptions,
+  FailureReason,
+  FallbackOption,
+  HedgeOptions,
+  RateBreakerOptions,
+  RetryOptions,
+} from '../src/dependencies/index.js'
 export { loadShedding } from './load-shedding.js'
 export type { LoadSheddingOptions, LoadSheddingStats, RouteSheddingConfig, Priority } from './load-shedding.js'
 export type { AdaptiveLimitOptions, PressureOptions, ShedReason, BulkheadStats } from '../src/load-shedding/index.js'
 export { PRIORITIES, SHED_REASONS } from '../src/load-shedding/index.js'
 export { chaos } from './chaos.js'
-export type { Chaos, ChaosOptions, ChaosStats, ExperimentSpec, RouteChaosConfig } from './chaos.js'
+export type { Chaos, DependencyFault, ChaosOptions, ChaosStats, ExperimentSpec, RouteChaosConfig } from './chaos.js'
 export type { FaultSpec, FaultType, FaultMatch } from '../src/chaos/index.js'
 export { signFault, FAULT_TYPES, DEFAULT_EXCLUDED_ROUTES } from '../src/chaos/index.js'
 export { errorBudget } from './error-budget.js'

@@ -82,7 +82,7 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   counters.recordShed(reason, priority)
   markShed(request)
   shedder.noteShed(now)
-  const seconds = retryAfterSeconds(controller.backlog, controller.drainPerSecond(now), settings.retryAfter, settings.random)
+  const seconds = retryAfterSeconds(controller.expectedWaitMs(priority), settings.retryAfter, settings.random)
   request.log.debug({ reason, priority, retryAfter: seconds }, 'request shed')
   const facts = { reason, priority, limit: controller.limit, inFlight: controller.inFlight, queued: controller.queued, maxQueueWaitMs: settings.maxQueueWaitMs }
   reply.header('retry-after', String(seconds))

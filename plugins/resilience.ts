@@ -4,6 +4,8 @@ import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
 import { deadlines } from './deadlines.js'
+import { dependencies } from './dependencies.js'
+import type { DependenciesOptions } from './dependencies.js'
 import type { DeadlinesOptions } from './deadlines.js'
 import { chaos } from './chaos.js'
 import type { ChaosOptions } from './chaos.js'
@@ -22,6 +24,8 @@ export interface ResilienceOptions {
   problemDetails?: ProblemDetailsOptions | false
   /** Cascading request deadlines; needs problemDetails. @default {} */
   deadlines?: DeadlinesOptions | false
+  /** Named outbound dependencies with breakers, retry budgets, bulkheads and fallbacks; needs problemDetails. @default {} */
+  dependencies?: DependenciesOptions | false
   /** Admission control and load shedding with Retry-After; needs problemDetails. @default {} */
   loadShedding?: LoadSheddingOptions<FastifyRequest> | false
   /** Chaos injection hooks; off until enabled. @default {} */
@@ -32,7 +36,7 @@ export interface ResilienceOptions {
   errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'loadShedding', 'chaos', 'idempotency', 'errorBudget'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -47,6 +51,8 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * Registers every enabled capability in the order that makes them compose:
  * problem details first, so that the errors of the others are problems;
  * then deadlines, so that later capabilities know each request's budget;
+ * then dependencies, whose calls are bound to that budget and whose fast
+ * failures end the handler (and free its admission slot) at once;
  * then load shedding, which refuses what cannot be served within that
  * budget before any work is done; then chaos, whose faults come after
  * admission and before the handler; then idempotency, whose store calls are
@@ -59,12 +65,14 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   assertKnownKeys(raw, CAPABILITIES, 'resilience options')
   const problemDetailsOptions = capabilityOptions(options.problemDetails, 'problemDetails')
   const deadlinesOptions = capabilityOptions(options.deadlines, 'deadlines')
+  const dependenciesOptions = capabilityOptions(options.dependencies, 'dependencies')
   const loadSheddingOptions = capabilityOptions(options.loadShedding, 'loadShedding')
   const chaosOptions = capabilityOptions(options.chaos, 'chaos')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
+  if (dependenciesOptions !== false) await app.register(dependencies, dependenciesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (chaosOptions !== false) await app.register(chaos, chaosOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)

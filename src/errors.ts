@@ -93,3 +93,32 @@ export const FRS_ERR_IDEMPOTENCY_SCOPE_INVALID = createError<'FRS_ERR_IDEMPOTENC
   'fastify-resilience: idempotency scope(request) expects a non-empty string, instead got %s',
   500
 )
+
+/** `request.dependency(name)` named a dependency that was never declared. */
+export const FRS_ERR_DEPENDENCY_UNKNOWN = createError<'FRS_ERR_DEPENDENCY_UNKNOWN', [string, string]>(
+  'FRS_ERR_DEPENDENCY_UNKNOWN',
+  "fastify-resilience: unknown dependency '%s'; the declared dependencies are: %s",
+  500,
+  TypeError
+)
+
+/** The dependency's breaker is open or its bulkhead is full: the call was not made. */
+export const FRS_ERR_DEPENDENCY_UNAVAILABLE = createError<'FRS_ERR_DEPENDENCY_UNAVAILABLE', [string, string]>(
+  'FRS_ERR_DEPENDENCY_UNAVAILABLE',
+  "fastify-resilience: dependency '%s' is unavailable: %s",
+  503
+)
+
+/** The dependency did not answer within its attempt timeout. */
+export const FRS_ERR_DEPENDENCY_TIMEOUT = createError<'FRS_ERR_DEPENDENCY_TIMEOUT', [string, number]>(
+  'FRS_ERR_DEPENDENCY_TIMEOUT',
+  "fastify-resilience: dependency '%s' did not answer within %d ms",
+  504
+)
+
+/** The dependency answered with a failure or the connection failed. */
+export const FRS_ERR_DEPENDENCY_FAILED = createError<'FRS_ERR_DEPENDENCY_FAILED', [string, string]>(
+  'FRS_ERR_DEPENDENCY_FAILED',
+  "fastify-resilience: dependency '%s' failed: %s",
+  502
+)

@@ -15,6 +15,7 @@ describe('package exports', () => {
     ['loadShedding', 'fastify-resilience/load-shedding'],
     ['errorBudget', 'fastify-resilience/error-budget'],
     ['chaos', 'fastify-resilience/chaos'],
+    ['dependencies', 'fastify-resilience/dependencies'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
@@ -26,6 +27,10 @@ describe('package exports', () => {
     expect(Object.keys(entry.errors).sort()).toEqual([
       'FRS_ERR_CLIENT_CLOSED',
       'FRS_ERR_DEADLINE_EXCEEDED',
+      'FRS_ERR_DEPENDENCY_FAILED',
+      'FRS_ERR_DEPENDENCY_TIMEOUT',
+      'FRS_ERR_DEPENDENCY_UNAVAILABLE',
+      'FRS_ERR_DEPENDENCY_UNKNOWN',
       'FRS_ERR_FINGERPRINT_CYCLE',
       'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID',
       'FRS_ERR_IDEMPOTENCY_STORE_FULL',

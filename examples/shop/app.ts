@@ -2,11 +2,13 @@ import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
 import { performance } from 'node:perf_hooks'
-import resilience, { ProblemError, RedisIdempotencyStore, problemClientErrorHandler, problemFrameworkErrors } from '../../plugins/index.js'
+import resilience, { RedisIdempotencyStore, problemClientErrorHandler, problemFrameworkErrors } from '../../plugins/index.js'
 import type { Clock } from '../../plugins/index.js'
 
 export interface ShopOptions {
   paymentsUrl: string
+  /** The partner service behind GET /picks. */
+  recommendationsUrl: string
   logger?: FastifyServerOptions['logger']
   /** Keep idempotency keys in this Redis; in memory when absent. */
   redisUrl?: string
@@ -41,9 +43,20 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
       typeBase: 'https://shop.example.com/problems/',
       types: {
         'product-not-found': { title: 'Product not found', status: 404, description: 'No product has this id.' },
-        'payment-failed': { title: 'Payment failed', status: 502, description: 'The payment provider answered with an error; nothing was charged.' },
-        'payments-unavailable': { title: 'Payments unavailable', status: 503, description: 'The payment provider could not be reached; retry later.' },
       },
+    },
+    dependencies: {
+      // A dead provider is given up on once half the calls of the last
+      // 3 s (and at least 3) failed: orders then fail in a millisecond with
+      // a Retry-After instead of waiting on it. (Real traffic would use a
+      // longer window and more calls; these show at one order at a time.)
+      payments: {
+        baseUrl: options.paymentsUrl,
+        timeoutMs: 500,
+        breaker: { failureRate: 0.5, minimumCalls: 3, windowMs: 3_000, openMs: 2_000 },
+      },
+      // Suggestions can be a little stale: the last good answer beats none.
+      recommendations: { baseUrl: options.recommendationsUrl, timeoutMs: 150, fallback: 'last-good', degradedHeader: 'x-degraded' },
     },
     errorBudget: {
       // GET /slo shows every SLO's budget; small traffic may page after 5 events.
@@ -76,9 +89,17 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
   // CPU, so a flood of these is what overloads the shop. Shed first.
   app.get('/recommendations', { config: { shedding: { priority: 'low' } } }, async () => scoreRecommendations())
 
+  // Products the partner service suggests for this customer.
+  app.get('/picks', { config: { dependencies: ['recommendations'] } }, async (request) => {
+    const customer = encodeURIComponent(String(request.headers['x-customer'] ?? 'guest'))
+    const picks = await (await request.dependency('recommendations').fetch(`/for/${customer}`)).json() as { productIds: number[], computedAt: string }
+    return { ...picks, degraded: request.degraded.includes('recommendations') }
+  })
+
   app.post<{ Body: { productId: number, quantity: number } }>('/orders', {
     // Orders are the business: shed last, and never for event-loop lag.
     config: {
+      dependencies: ['payments'],
       deadline: { timeoutMs: 2000 },
       idempotency: {},
       shedding: { priority: 'critical' },
@@ -100,22 +121,14 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
     if (product === undefined) return reply.problem({ type: 'product-not-found', status: 422, detail: `There is no product ${request.body.productId}.` })
     const amount = product.price * request.body.quantity
 
-    let charge: Response
-    try {
-      // The deadline's fetch forwards the remaining budget and aborts the
-      // call when the budget runs out or the client leaves.
-      charge = await request.deadline.fetch(new URL('/charges', options.paymentsUrl), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ amount }),
-      })
-    } catch (error) {
-      if (request.deadline.signal.aborted) throw error
-      throw new ProblemError({ type: 'payments-unavailable', detail: 'The payment provider did not answer.' }, { cause: error })
-    }
-    if (!charge.ok) {
-      throw new ProblemError({ type: 'payment-failed', detail: `The payment provider answered ${charge.status}.`, upstreamStatus: charge.status })
-    }
+    // Forwards the remaining budget and aborts the call when the budget runs
+    // out or the client leaves; a failure, a timeout or an open breaker
+    // becomes a dependency-* problem naming `payments`.
+    const charge = await request.dependency('payments').fetch('/charges', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ amount }),
+    })
     const { id } = await charge.json() as { id: string }
     return reply.code(201).send({ orderId: `ord_${id}`, productId: product.id, quantity: request.body.quantity, amount })
   })

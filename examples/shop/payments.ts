@@ -6,6 +6,8 @@ export interface PaymentsBehaviour {
   latencyMs: number
   /** Share of charges that fail with a 500, from 0 to 1. */
   failureRate: number
+  /** Down: connections are accepted and never answered, as by a host that hangs. */
+  down: boolean
 }
 
 /** What the provider saw of the last charge request. */
@@ -23,6 +25,8 @@ export interface PaymentsService {
   lastCharge: () => Promise<ChargeObservation | undefined>
   /** How many charges succeeded: what customers were billed for. */
   readonly charges: number
+  /** How many charge requests reached the provider, answered or not. */
+  readonly received: number
   /** Stops the service; later calls to the shop find the port closed. Safe to call twice. */
   close: () => Promise<void>
 }
@@ -32,12 +36,19 @@ export interface PaymentsService {
  * talks to it over real HTTP like it would to a real provider.
  */
 export async function startPayments (initial: Partial<PaymentsBehaviour> = {}, random: () => number = Math.random): Promise<PaymentsService> {
-  const behaviour: PaymentsBehaviour = { latencyMs: initial.latencyMs ?? 20, failureRate: initial.failureRate ?? 0 }
+  const behaviour: PaymentsBehaviour = { latencyMs: initial.latencyMs ?? 20, failureRate: initial.failureRate ?? 0, down: initial.down ?? false }
   let charges = 0
+  let received = 0
   let last: Promise<ChargeObservation> | undefined
   // Closing the provider drops its connections at once, as a crash would.
   const app = Fastify({ forceCloseConnections: true })
   app.post<{ Body: { amount: number } }>('/charges', async (request, reply) => {
+    received += 1
+    if (behaviour.down) {
+      // Hangs until the caller gives up.
+      await new Promise((resolve) => reply.raw.once('close', resolve))
+      return reply.hijack()
+    }
     const budgetHeader = request.headers['x-request-timeout-ms'] as string | undefined
     const abandoned = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), behaviour.latencyMs)
@@ -59,6 +70,7 @@ export async function startPayments (initial: Partial<PaymentsBehaviour> = {}, r
     behaviour,
     lastCharge: async () => await last,
     get charges () { return charges },
+    get received () { return received },
     close: () => (closing ??= app.close()),
   }
 }

@@ -4,6 +4,8 @@ import { buildShop } from './app.js'
 import { burst } from './burst.js'
 import { startPayments } from './payments.js'
 import type { PaymentsService } from './payments.js'
+import { startRecommendations } from './recommendations-service.js'
+import type { RecommendationsService } from './recommendations-service.js'
 
 export interface TourResult {
   title: string
@@ -54,7 +56,7 @@ class SimulatedClock {
 }
 
 /** What a scene may use: the shop, its address, the payment provider, the budget's clock. */
-interface Stage { shop: FastifyInstance, base: URL, payments: PaymentsService, clock: SimulatedClock }
+interface Stage { shop: FastifyInstance, base: URL, payments: PaymentsService, recommendations: RecommendationsService, clock: SimulatedClock }
 
 const HOUR_MS = 3_600_000
 
@@ -181,6 +183,66 @@ async function gameDayScene (stage: Stage): Promise<{ answer: Answer, observatio
   return { answer: after, observations }
 }
 
+/** Asks for a customer's picks and times it. */
+async function picks (base: URL): Promise<Answer & { degradedHeader: string | null }> {
+  const startedAt = performance.now()
+  const response = await fetch(new URL('/picks', base), { headers: { 'x-customer': 'cus_42' } })
+  return { status: response.status, text: await response.text(), elapsedMs: Math.round(performance.now() - startedAt), degradedHeader: response.headers.get('x-degraded') }
+}
+
+/** "504×4 (801–812 ms)" */
+function tally (answers: readonly Answer[]): string {
+  const groups = new Map<number, Answer[]>()
+  for (const answer of answers) groups.set(answer.status, [...groups.get(answer.status) ?? [], answer])
+  return [...groups].map(([status, group]) => {
+    const times = group.map((answer) => answer.elapsedMs)
+    return `${status}×${group.length} (${Math.min(...times)}–${Math.max(...times)} ms)`
+  }).join(', ')
+}
+
+/**
+ * The payment provider and the recommendations partner stop answering.
+ * The first orders wait out the 500 ms attempt timeout; then the payments
+ * breaker opens and orders fail in a millisecond with a Retry-After, while
+ * picks come from the last good answer, marked degraded. The provider comes
+ * back: after the open period one probe goes through, the breaker closes,
+ * and orders succeed again.
+ */
+async function outageScene ({ shop, base, payments, recommendations }: Stage): Promise<{ answer: Answer, observations: string[] }> {
+  const changes: string[] = []
+  const stop = shop.dependencies.onStateChange((change) => { changes.push(`${change.from} → ${change.to}${change.openMs === undefined ? '' : ` for ${change.openMs} ms`}`) })
+  const observations: string[] = []
+  // A quiet moment: the breaker's 3 s window forgets the game day's orders.
+  await new Promise((resolve) => setTimeout(resolve, 3100))
+  const fresh = await picks(base)
+  observations.push(`GET /picks while healthy: ${fresh.status}, ${fresh.text}`)
+
+  payments.behaviour.down = true
+  recommendations.behaviour.down = true
+  const receivedBefore = payments.received
+  const orders: Answer[] = []
+  for (let i = 0; i < 10; i++) orders.push(await order(base))
+  const received = payments.received - receivedBefore
+  observations.push(`provider down: 10 orders answered ${tally(orders)}`)
+  const refused = orders.find((answer) => answer.status === 503)
+  if (refused !== undefined) observations.push(`a refused order: ${refused.text}`)
+  observations.push(`calls the dead provider received: ${received} for 10 orders`)
+  const stale = await picks(base)
+  observations.push(`GET /picks meanwhile: ${stale.status} after ${stale.elapsedMs} ms, x-degraded: ${stale.degradedHeader ?? 'none'}, ${stale.text}`)
+
+  payments.behaviour.down = false
+  recommendations.behaviour.down = false
+  // Wait for the open period to end: the breaker then admits one probe.
+  await new Promise((resolve) => setTimeout(resolve, (shop.dependencies.stats().payments?.openRemainingMs ?? 0) + 50))
+  const receivedBeforeProbe = payments.received
+  const probe = await order(base)
+  observations.push(`provider back; the next order is the probe: ${probe.status} after ${probe.elapsedMs} ms (${payments.received - receivedBeforeProbe} call)`)
+  const after = await order(base)
+  observations.push(`breaker: ${changes.join(', ')}`)
+  stop()
+  return { answer: after, observations }
+}
+
 const STEPS: readonly Step[] = [
   {
     title: 'A healthy order',
@@ -285,13 +347,21 @@ const STEPS: readonly Step[] = [
     why: 'Injected latency past the 2 s deadline becomes 504s, injected errors 503s; the orders budget burns, and once its state turns critical chaos kills every fault in flight and stays off. The experiment is seeded, so the same game day replays the same decisions.',
   },
   {
+    title: 'The payment provider goes down, then comes back',
+    method: 'POST',
+    path: '/orders',
+    scene: outageScene,
+    expectedStatus: 201,
+    why: 'A provider that hangs costs each order the 500 ms attempt timeout, but only until the breaker has seen half the calls of its window fail (three here): then orders fail at once with 503 `dependency-unavailable` and a Retry-After until the breaker half-opens, and the dead host stops receiving calls. Picks answer from the last good answer, marked degraded. When the provider is back, one probe goes through and closes the breaker.',
+  },
+  {
     title: 'The payment provider fails',
     method: 'POST',
     path: '/orders',
     body: JSON.stringify({ productId: 2, quantity: 1 }),
     arrange: (payments) => { payments.behaviour.failureRate = 1 },
     expectedStatus: 502,
-    why: 'The handler throws a ProblemError: a deliberate 5xx whose detail is public, unlike an unexpected crash.',
+    why: 'The provider answered 500: the shop answers 502 `dependency-failed`, naming `payments`, without passing the provider\'s body on.',
   },
   {
     title: 'The payment provider is gone',
@@ -299,8 +369,8 @@ const STEPS: readonly Step[] = [
     path: '/orders',
     body: JSON.stringify({ productId: 3, quantity: 1 }),
     arrange: (payments) => payments.close(),
-    expectedStatus: 503,
-    why: 'The connection is refused; the shop says so with `payments-unavailable` instead of a bare 500.',
+    expectedStatus: 502,
+    why: 'The connection is refused: a network failure, also 502 `dependency-failed` (reason `network`) instead of a bare 500.',
   },
 ]
 
@@ -310,8 +380,9 @@ const STEPS: readonly Step[] = [
  */
 export async function runTour (write: (line: string) => void): Promise<TourResult[]> {
   const payments = await startPayments({ latencyMs: 20, failureRate: 0 })
+  const recommendations = await startRecommendations()
   const clock = new SimulatedClock()
-  const shop = await buildShop({ paymentsUrl: payments.url, logger: false, budgetClock: clock, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
+  const shop = await buildShop({ paymentsUrl: payments.url, recommendationsUrl: recommendations.url, logger: false, budgetClock: clock, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
   const base = await shop.listen({ port: 0, host: '127.0.0.1' })
   const results: TourResult[] = []
   try {
@@ -324,7 +395,7 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       const observations: string[] = []
       if (step.scene !== undefined) {
         write(`   → ${step.method} ${step.path}, many at once`)
-        const { answer, observations: seen } = await step.scene({ shop, base: new URL(base), payments, clock })
+        const { answer, observations: seen } = await step.scene({ shop, base: new URL(base), payments, recommendations, clock })
         write(`   ← last order: ${answer.status} after ${answer.elapsedMs} ms`)
         answers.push(answer)
         observations.push(...seen)
@@ -362,6 +433,7 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
   } finally {
     await shop.close()
     await payments.close()
+    await recommendations.close()
   }
   return results
 }

@@ -10,6 +10,8 @@ export interface FaultMatch {
   path?: string
   /** A header that must be present, with this value if one is given. */
   header?: { name: string, value?: string }
+  /** A declared dependency's name: the fault applies to that dependency's calls, not to requests. */
+  dependency?: string
 }
 
 interface FaultBase {
@@ -58,10 +60,11 @@ function milliseconds (value: unknown, where: string): number {
 
 function checkMatch (value: unknown, where: string): FaultMatch | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'object' || value === null) fail(where, 'an object { methods?, path?, header? }', value)
-  const { methods, path, header, ...rest } = value as Record<string, unknown>
+  if (typeof value !== 'object' || value === null) fail(where, 'an object { methods?, path?, header?, dependency? }', value)
+  const { methods, path, header, dependency, ...rest } = value as Record<string, unknown>
   const stray = Object.keys(rest)[0]
-  if (stray !== undefined) fail(`${where}.${stray}`, 'no such key (known: methods, path, header)', rest[stray])
+  if (stray !== undefined) fail(`${where}.${stray}`, 'no such key (known: methods, path, header, dependency)', rest[stray])
+  if (dependency !== undefined && (typeof dependency !== 'string' || dependency === '')) fail(`${where}.dependency`, 'a dependency name', dependency)
   if (methods !== undefined && (!Array.isArray(methods) || methods.some((method) => typeof method !== 'string'))) fail(`${where}.methods`, 'an array of method names', methods)
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) fail(`${where}.path`, 'a path starting with /', path)
   if (header !== undefined) {
@@ -72,6 +75,7 @@ function checkMatch (value: unknown, where: string): FaultMatch | undefined {
   return {
     ...(methods === undefined ? {} : { methods: (methods as string[]).map((method) => method.toUpperCase()) }),
     ...(path === undefined ? {} : { path: path as string }),
+    ...(dependency === undefined ? {} : { dependency: dependency as string }),
     ...(header === undefined ? {} : { header: { name: (header as { name: string }).name.toLowerCase(), ...((header as { value?: string }).value === undefined ? {} : { value: (header as { value: string }).value }) } }),
   }
 }
@@ -149,6 +153,8 @@ export interface RequestFacts {
   /** The request path, without the query. */
   path: string
   headers: Record<string, string | string[] | undefined>
+  /** Set for a call to a dependency, not a request. */
+  dependency?: string
 }
 
 function pathMatches (pattern: string, facts: RequestFacts): boolean {
@@ -161,6 +167,8 @@ function pathMatches (pattern: string, facts: RequestFacts): boolean {
 
 export function matches (fault: Fault, facts: RequestFacts): boolean {
   const match = fault.match
+  // A fault for a dependency's calls never hits a request, and the other way round.
+  if (match?.dependency !== facts.dependency) return false
   if (match === undefined) return true
   if (match.methods !== undefined && !match.methods.includes(facts.method)) return false
   if (match.path !== undefined && !pathMatches(match.path, facts)) return false

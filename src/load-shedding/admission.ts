@@ -37,6 +37,7 @@ export class AdmissionController {
   readonly #drain = new DrainRate()
   #inFlight = 0
   #meanLatencyMs = 0
+  #completed = 0
   #timer: NodeJS.Timeout | undefined
   #timerAt = Infinity
 
@@ -56,11 +57,6 @@ export class AdmissionController {
     return this.#line.size
   }
 
-  /** Requests ahead of a newcomer: those running and those waiting. */
-  get backlog (): number {
-    return this.#inFlight + this.#line.size
-  }
-
   /** Smoothed latency of completed requests in milliseconds; 0 before the first. */
   get meanLatencyMs (): number {
     return this.#meanLatencyMs
@@ -68,6 +64,23 @@ export class AdmissionController {
 
   drainPerSecond (now: number): number {
     return this.#drain.perSecond(now)
+  }
+
+  /**
+   * How long a newcomer of `priority` can expect to wait for a slot, in
+   * milliseconds, or undefined before any request has finished. With every
+   * usable slot taken, slots free one per `meanLatency / slots` on average,
+   * and the newcomer's turn comes after the waiters of its class or higher
+   * are served: (running + waiting ahead − slots + 1) × meanLatency / slots.
+   * Based on how long requests hold a slot rather than on how often they
+   * finish, so a quiet period (few completions because few arrivals) does
+   * not make a short wait look long.
+   */
+  expectedWaitMs (priority: Priority): number | undefined {
+    if (this.#completed === 0) return undefined
+    const slots = this.#slotsFor(priority)
+    const ahead = this.#inFlight + this.#line.countAtOrAbove(priority)
+    return (Math.max(0, ahead - slots) + 1) * this.#meanLatencyMs / slots
   }
 
   /**
@@ -96,8 +109,7 @@ export class AdmissionController {
     waiter.expiryReason = reasons.timeout
     if (budgetMs !== undefined) {
       const allowanceMs = budgetMs - this.#meanLatencyMs
-      const drain = this.#drain.perSecond(now)
-      const expectedWaitMs = drain > 0 ? (this.#line.countAtOrAbove(waiter.priority) + 1) * 1000 / drain : 0
+      const expectedWaitMs = this.expectedWaitMs(waiter.priority) ?? 0
       if (allowanceMs <= 0 || expectedWaitMs > allowanceMs) return { kind: 'shed', reason: 'deadline' }
       if (allowanceMs < waitMs) {
         waitMs = allowanceMs
@@ -131,7 +143,8 @@ export class AdmissionController {
     const now = this.#settings.clock.now()
     const latencyMs = now - startedAt
     this.#inFlight--
-    this.#meanLatencyMs = this.#meanLatencyMs === 0 ? latencyMs : this.#meanLatencyMs + (latencyMs - this.#meanLatencyMs) / 16
+    this.#meanLatencyMs = this.#completed === 0 ? latencyMs : this.#meanLatencyMs + (latencyMs - this.#meanLatencyMs) / 16
+    this.#completed++
     this.#drain.record(now)
     this.#settings.limit.record(latencyMs, inFlightAtStart, now)
     this.#grantWaiting()
@@ -150,10 +163,15 @@ export class AdmissionController {
   }
 
   #hasRoom (priority: Priority): boolean {
+    return this.#inFlight < this.#slotsFor(priority)
+  }
+
+  /** Slots a class may use: all of them for `critical`, the limit less the critical reserve for the others. */
+  #slotsFor (priority: Priority): number {
     const limit = this.#settings.limit.current
-    if (priority === 'critical') return this.#inFlight < limit
+    if (priority === 'critical') return limit
     const reserved = Math.round(limit * this.#settings.criticalReserve)
-    return this.#inFlight < Math.max(1, limit - reserved)
+    return Math.max(1, limit - reserved)
   }
 
   #refuse (reason: ShedReason): EnqueueOutcome {

@@ -79,11 +79,11 @@ export interface LoadSheddingOptions<Request = unknown> {
   pressure?: PressureOptions | false
   /** The Retry-After advice of a shed request. */
   retryAfter?: {
-    /** Seconds advised before there is a drain-rate estimate. @default 1 */
+    /** Seconds advised before any admitted request has finished (no service time yet). @default 1 */
     fallbackSeconds?: number
     /** @default 30 */
     maxSeconds?: number
-    /** Advice is drawn from [estimate, estimate × (1 + jitter)]. @default 1 */
+    /** Advice is drawn from [wait, wait × (1 + jitter)], then rounded up to whole seconds. @default 1 */
     jitter?: number
   }
   /** Time source, for tests. @default monotonic time */

@@ -1,4 +1,5 @@
 import Fastify from 'fastify'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import resilience, { signFault } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
@@ -7,6 +8,7 @@ import { listen } from '../helpers/listen.js'
 import { registrationError } from '../helpers/registration.js'
 import { chaosApp } from './helpers.js'
 import { waitFor } from '../helpers/wait-for.js'
+import { deferred } from '../helpers/deferred.js'
 import { rawGet } from '../helpers/raw-http.js'
 
 let current: TestApp | undefined
@@ -134,13 +136,20 @@ describe('chaos: faults for clients already gone', () => {
     const { app } = current
     let ran = false
     let release: () => void = () => {}
-    app.addHook('onRequest', async () => { await new Promise<void>((resolve) => { release = resolve }) })
+    const inHook = deferred<Socket>()
+    app.addHook('onRequest', async (request) => {
+      await new Promise<void>((resolve) => {
+        release = resolve
+        inHook.resolve(request.socket)
+      })
+    })
     app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'hang', rate: 1 }] } } }, async () => { ran = true; return {} })
     const port = await listen(app)
     const socket = rawGet(port, '/x')
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    const serverSide = await inHook.promise
     socket.destroy()
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // The server has seen the client leave while the earlier hook still runs.
+    await waitFor(() => serverSide.destroyed)
     release()
     await waitFor(() => app.chaos.stats().injected.total === 1)
     expect(app.chaos.stats().active).toBe(0)

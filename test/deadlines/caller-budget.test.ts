@@ -9,7 +9,7 @@ afterEach(async () => { await current?.app.close() })
 
 async function setup (options: DeadlinesOptions = {}): Promise<TestApp & { handler: ReturnType<typeof vi.fn>, preValidation: ReturnType<typeof vi.fn> }> {
   current = createTestApp()
-  await current.app.register(resilience, { deadlines: { defaultTimeoutMs: 2000, ...options } })
+  await current.app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 2000, ...options } })
   const handler = vi.fn(async (request: { deadline: { timeoutMs: number, headers: () => Record<string, string> } }) => ({
     timeoutMs: request.deadline.timeoutMs,
     forwarded: request.deadline.headers(),

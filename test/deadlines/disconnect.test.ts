@@ -12,7 +12,7 @@ afterEach(async () => { await current?.app.close() })
 
 async function setup (): Promise<TestApp> {
   current = createTestApp()
-  await current.app.register(resilience, { deadlines: { defaultTimeoutMs: 5000 } })
+  await current.app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 5000 } })
   return current
 }
 

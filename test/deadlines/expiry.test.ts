@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function setup (timeoutMs = 100): Promise<TestApp> {
   current = createTestApp()
-  await current.app.register(resilience, { deadlines: { defaultTimeoutMs: timeoutMs } })
+  await current.app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: timeoutMs } })
   return current
 }
 

@@ -12,7 +12,7 @@ describe('deadlines over HTTP/2', () => {
   it('a reset stream aborts the signal as client-gone while the connection lives on', async () => {
     const server = Fastify({ http2: true })
     app = server as unknown as FastifyInstance
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 5000 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 5000 } })
     const started = deferred()
     const observed = deferred<unknown>()
     app.get('/slow', async (request) => {
@@ -44,7 +44,7 @@ describe('deadlines over HTTP/2', () => {
   it('the 504 arrives at the deadline over HTTP/2', async () => {
     const server = Fastify({ http2: true })
     app = server as unknown as FastifyInstance
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 50 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 50 } })
     app.get('/slow', async () => { await new Promise(() => {}) })
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as { port: number }

@@ -29,7 +29,7 @@ describe('deadline lifecycle regressions', () => {
     current = createTestApp()
     const { app, logs } = current
     app.addHook('onError', async () => { await sleep(100) })
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 50 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 50 } })
     app.get('/fails', async () => {
       await sleep(20)
       throw Object.assign(new Error('teapot'), { statusCode: 418 })
@@ -47,7 +47,7 @@ describe('deadline lifecycle regressions', () => {
       await sleep(80)
       return payload
     })
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 40 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 40 } })
     app.get('/answer', async () => ({ ok: true }))
     const res = await app.inject('/answer')
     expect(res.statusCode).toBe(200)
@@ -57,7 +57,7 @@ describe('deadline lifecycle regressions', () => {
   it('an answer held up in a slow preSerialization hook is not replaced by a 504', async () => {
     current = createTestApp()
     const { app, logs } = current
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 40 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 40 } })
     app.addHook('preSerialization', async (_request, _reply, payload) => {
       await sleep(80)
       return payload
@@ -72,7 +72,7 @@ describe('deadline lifecycle regressions', () => {
   it('a caller budget armed after a busy turn still fires at its expiry', async () => {
     current = createTestApp()
     const { app } = current
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 5000, safetyMarginMs: 0 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 5000, safetyMarginMs: 0 } })
     const lateness = deferred<number>()
     app.get('/busy', async (request) => {
       const startedAt = performance.now()
@@ -89,7 +89,7 @@ describe('deadline lifecycle regressions', () => {
   it('time spent in slower onRequest hooks counts against the budget', async () => {
     current = createTestApp()
     const { app } = current
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 5000 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 5000 } })
     app.addHook('onRequest', async () => { await sleep(60) })
     const handler = vi.fn(async () => 'unreached')
     app.get('/authed', handler)
@@ -102,7 +102,7 @@ describe('deadline lifecycle regressions', () => {
   it('a streamed answer still writing at the deadline is cut', async () => {
     current = createTestApp()
     const { app } = current
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 60 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 60 } })
     const aborted = deferred<unknown>()
     app.get('/stream', async (request, reply) => {
       request.deadline.signal.addEventListener('abort', () => aborted.resolve(request.deadline.signal.reason))
@@ -126,7 +126,7 @@ describe('deadline lifecycle regressions', () => {
   it('a stream that finishes in time is left alone', async () => {
     current = createTestApp()
     const { app } = current
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 1000 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 1000 } })
     app.get('/stream', async (_request, reply) => reply.type('text/plain').send(Readable.from(['a', 'b', 'c'])))
     const port = await listen(app)
     const res = await fetch(`http://127.0.0.1:${port}/stream`)
@@ -135,7 +135,7 @@ describe('deadline lifecycle regressions', () => {
 
   it('an HTTP/2 stream reset right after the request is seen as the client leaving', async () => {
     h2 = Fastify({ http2: true }) as unknown as FastifyInstance
-    await h2.register(resilience, { deadlines: { defaultTimeoutMs: 2000 } })
+    await h2.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 2000 } })
     const reason = deferred<unknown>()
     h2.get('/slow', async (request) => {
       request.deadline.signal.addEventListener('abort', () => reason.resolve(request.deadline.signal.reason))

@@ -10,7 +10,7 @@ afterEach(async () => { await app?.close() })
 describe('deadline route config', () => {
   it('routes get the plugin default, a route may set its own', async () => {
     app = Fastify()
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 1234 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 1234 } })
     app.get('/default', async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
     app.get('/own', { config: { deadline: { timeoutMs: 50 } } }, async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
     expect((await app.inject('/default')).json()).toEqual({ timeoutMs: 1234 })
@@ -19,7 +19,7 @@ describe('deadline route config', () => {
 
   it('route can opt out of the deadline', async () => {
     app = Fastify()
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 20 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 20 } })
     app.get('/stream', { config: { deadline: false } }, async (request) => {
       await new Promise((resolve) => setTimeout(resolve, 60))
       return { remaining: String(request.deadline.remainingMs()), forwarded: request.deadline.headers(), aborted: request.deadline.signal.aborted }
@@ -32,7 +32,7 @@ describe('deadline route config', () => {
   it('works inside an encapsulated context under a prefix', async () => {
     app = Fastify()
     await app.register(async (v1) => {
-      await v1.register(resilience, { deadlines: { defaultTimeoutMs: 30 } })
+      await v1.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 30 } })
       v1.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 200)); return 'late' })
     }, { prefix: '/v1' })
     app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 60)); return 'fine' })
@@ -87,7 +87,7 @@ describe('deadline route config', () => {
 
   it('unknown routes have no deadline', async () => {
     app = Fastify()
-    await app.register(resilience)
+    await app.register(resilience, { loadShedding: false })
     const res = await app.inject({ url: '/missing', headers: { 'x-request-timeout-ms': '0' } })
     expect(res.statusCode).toBe(404)
   })

@@ -32,7 +32,7 @@ async function settle (): Promise<void> {
 describe('deadline timers', () => {
   it('active handles return to baseline after 10,000 requests', async () => {
     const app = Fastify()
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 60_000 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 60_000 } })
     // Handlers that outlive their arrival turn, so every deadline is armed:
     // in the shared route queue, with a timer of its own (caller budget), or
     // with a sub-budget.
@@ -78,7 +78,7 @@ describe('deadline timers', () => {
 
   it('timers of requests over real sockets are cleared too, aborted ones included', async () => {
     const app = Fastify()
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 60_000 } })
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 60_000 } })
     app.get('/hello', async () => 'hi')
     let entered = 0
     let aborted = 0

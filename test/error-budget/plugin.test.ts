@@ -1,4 +1,5 @@
 import type { FastifyContextConfig } from 'fastify'
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StateChange } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
@@ -8,6 +9,7 @@ import { listen } from '../helpers/listen.js'
 import { rawGet } from '../helpers/raw-http.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { registrationError } from '../helpers/registration.js'
+import { waitFor } from '../helpers/wait-for.js'
 import resilience from '../../plugins/index.js'
 import { budgetApp, parseMetrics } from './helpers.js'
 
@@ -18,14 +20,15 @@ const ORDERS = { name: 'orders', availability: 0.99, latency: { thresholdMs: 20,
 
 /** A client asks a route with `config`, leaves while the handler works; returns the events the SLO counted. */
 async function countedAfterClientLeft ({ app }: TestApp, config: FastifyContextConfig): Promise<number> {
-  const started = deferred()
+  const started = deferred<Socket>()
   const gate = deferred()
-  app.get('/slow', { config }, async () => { started.resolve(); await gate.promise; return {} })
+  app.get('/slow', { config }, async (request) => { started.resolve(request.socket); await gate.promise; return {} })
   const port = await listen(app)
   const socket = rawGet(port, '/slow')
-  await started.promise
+  const serverSide = await started.promise
   socket.destroy()
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // The server has seen the client leave before the handler answers.
+  await waitFor(() => serverSide.destroyed)
   gate.resolve()
   await new Promise((resolve) => setTimeout(resolve, 20))
   return app.errorBudget.status()[0]?.events.total ?? -1

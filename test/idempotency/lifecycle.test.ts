@@ -30,7 +30,7 @@ describe('idempotency lifecycle regressions', () => {
   it('a handler that throws synchronously releases its key', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     current.app.post('/sync', { config: { idempotency: {} } }, function () {
       runs()
       throw new Error('sync failure')
@@ -45,7 +45,7 @@ describe('idempotency lifecycle regressions', () => {
     // A store that answers the claim slowly, after the client has gone.
     const slow = storeWith((memory) => ({ claim: async (...args) => { await sleep(150); return await memory.claim(...args) } }))
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true, store: slow } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: slow } })
     current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
     const port = await listen(current.app)
     const request = (signal?: AbortSignal): Promise<Response> => fetch(`http://127.0.0.1:${port}/pay`, {
@@ -63,7 +63,7 @@ describe('idempotency lifecycle regressions', () => {
     current = createTestApp()
     const runs = vi.fn()
     let limited = true
-    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     current.app.addHook('onRoute', (routeOptions) => {
       const limiter = async (_request: unknown, reply: { code: (status: number) => { send: (body: string) => unknown } }): Promise<unknown> => {
         if (limited) return reply.code(429).send('slow down')
@@ -84,7 +84,7 @@ describe('idempotency lifecycle regressions', () => {
     current = createTestApp()
     // Storing takes a while, so the handler's rejection arrives while the answer is in onSend.
     const slowToStore = storeWith((memory) => ({ complete: async (...args) => { await sleep(50); return await memory.complete(...args) } }))
-    await current.app.register(resilience, { idempotency: { unscoped: true, store: slowToStore } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: slowToStore } })
     current.app.post('/pay', { config: { idempotency: {} } }, async (_request, reply) => {
       reply.code(201).send({ paid: true })
       await sleep(5)
@@ -103,7 +103,7 @@ describe('idempotency lifecycle regressions', () => {
     const uncaught = vi.fn()
     process.on('uncaughtException', uncaught)
     try {
-      await current.app.register(resilience, { idempotency: { unscoped: true, store: throwing, leaseMs: 30 } })
+      await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: throwing, leaseMs: 30 } })
       current.app.post('/slow', { config: { idempotency: {} } }, async () => { await sleep(100); return 'done' })
       expect((await post(current.app, '/slow')).statusCode).toBe(200)
       expect(current.logs.some((line) => line.msg === 'idempotency lease could not be renewed')).toBe(true)
@@ -116,7 +116,7 @@ describe('idempotency lifecycle regressions', () => {
   it('a scope that yields no value is a 500 problem, not a shared key space', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { scope: () => undefined as unknown as string } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { scope: () => undefined as unknown as string } })
     current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
     const res = await post(current.app, '/pay')
     expect(res.statusCode).toBe(500)

@@ -2,10 +2,11 @@ import { Readable } from 'node:stream'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
 import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../plugins/index.js'
-import type { IdempotencyStore } from '../../plugins/index.js'
+import type { ClaimOutcome, IdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
 afterAll(async () => { await redis.quit() })
@@ -18,18 +19,26 @@ const stores: Array<[string, () => IdempotencyStore]> = [
   ['redis', () => new RedisIdempotencyStore({ client: redis, prefix: `test:plugin:${Math.random()}:` })],
 ]
 
-interface ShopOptions { store: IdempotencyStore, handlerDelayMs?: number }
+interface ShopOptions {
+  store: IdempotencyStore
+  handlerDelayMs?: number
+  /** The first charge to reach the handler waits for this before charging. */
+  holdFirst?: Promise<void>
+}
 
-async function shop ({ store, handlerDelayMs = 0 }: ShopOptions): Promise<TestApp & { charges: ReturnType<typeof vi.fn> }> {
+async function shop ({ store, handlerDelayMs = 0, holdFirst }: ShopOptions): Promise<TestApp & { charges: ReturnType<typeof vi.fn>, entered: ReturnType<typeof vi.fn> }> {
   current = createTestApp()
   const { app } = current
   const charges = vi.fn()
+  const entered = vi.fn()
   await app.register(resilience, {
     // Bursts of duplicates test the keys; a busy machine must not shed them (shedding has its own tests).
     loadShedding: false,
     idempotency: { store, scope: (request) => String(request.headers['x-account'] ?? 'anonymous') },
   })
   app.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request, reply) => {
+    entered()
+    if (holdFirst !== undefined && entered.mock.calls.length === 1) await holdFirst
     if (handlerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerDelayMs))
     charges(request.body)
     if (request.body.amount < 0) throw Object.assign(new Error('amount must be positive'), { statusCode: 400 })
@@ -46,7 +55,7 @@ async function shop ({ store, handlerDelayMs = 0 }: ShopOptions): Promise<TestAp
     charges()
     return reply.type('application/octet-stream').send(Buffer.from([0, 255, 1, 254, 10, 13]))
   })
-  return { ...current, charges }
+  return { ...current, charges, entered }
 }
 
 function charge (app: TestApp['app'], key: string | undefined, amount = 100, account = 'acct_1') {
@@ -120,13 +129,15 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
   })
 
   it('the same key while the first request runs is a 409 with Retry-After; the owner\'s answer is kept', async () => {
-    const { app, charges } = await shop({ store: makeStore(), handlerDelayMs: 100 })
+    const hold = deferred()
+    const { app, charges, entered } = await shop({ store: makeStore(), holdFirst: hold.promise })
     const first = charge(app, 'order-4')
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await waitFor(() => entered.mock.calls.length === 1)
     const concurrent = await charge(app, 'order-4')
     expect(concurrent.statusCode).toBe(409)
     expect(concurrent.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-in-use')
     expect(Number(concurrent.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    hold.resolve()
     expect((await first).statusCode).toBe(201)
     const replay = await charge(app, 'order-4')
     expect(replay.statusCode).toBe(201)
@@ -161,18 +172,44 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
   })
 
   it('the same key from another caller never sees, blocks or replays the first caller\'s response', async () => {
-    const { app, charges } = await shop({ store: makeStore(), handlerDelayMs: 50 })
+    const hold = deferred()
+    const { app, charges, entered } = await shop({ store: makeStore(), holdFirst: hold.promise })
     const alice = charge(app, 'shared-key', 100, 'alice')
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor(() => entered.mock.calls.length === 1)
     const bob = await charge(app, 'shared-key', 100, 'bob')
     expect(bob.statusCode).toBe(201)
     expect(bob.headers['idempotent-replayed']).toBeUndefined()
+    hold.resolve()
     expect((await alice).statusCode).toBe(201)
     const bobAgain = await charge(app, 'shared-key', 100, 'bob')
     expect(bobAgain.json().id).toBe(bob.json().id)
     expect(charges).toHaveBeenCalledTimes(2)
   })
 })
+
+/** The memory store, telling when a key has been released and how often a claim found its key in progress. */
+class ObservedStore extends MemoryIdempotencyStore {
+  readonly released = deferred()
+  readonly completed = deferred()
+  foundInProgress = 0
+  override async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    const outcome = await super.claim(key, fingerprint, owner, leaseMs)
+    if (outcome.kind === 'in-progress') this.foundInProgress++
+    return outcome
+  }
+
+  override async release (key: string, owner: string): Promise<boolean> {
+    const released = await super.release(key, owner)
+    this.released.resolve()
+    return released
+  }
+
+  override async complete (...args: Parameters<MemoryIdempotencyStore['complete']>): Promise<boolean> {
+    const completed = await super.complete(...args)
+    this.completed.resolve()
+    return completed
+  }
+}
 
 describe('idempotency plugin decisions', () => {
   it('a route that turns idempotency on without a scope is refused at startup, unless unscoped', async () => {
@@ -182,7 +219,7 @@ describe('idempotency plugin decisions', () => {
       .toThrow(/route POST \/x: config\.idempotency expects a scope\(request\) option on the idempotency plugin \(or unscoped: true\)/)
     await current.app.close()
     current = createTestApp()
-    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     current.app.post('/x', { config: { idempotency: {} } }, async () => 'x')
     await current.app.ready()
     expect((await current.app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': 'k' } })).body).toBe('x')
@@ -205,7 +242,7 @@ describe('idempotency plugin decisions', () => {
     current = createTestApp()
     const { app, logs } = current
     const runs = vi.fn()
-    await app.register(resilience, { idempotency: { unscoped: true, maxBodyBytes: 10 } })
+    await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, maxBodyBytes: 10 } })
     app.post('/big', { config: { idempotency: {} } }, async () => { runs(); return 'x'.repeat(100) })
     await app.inject({ method: 'POST', url: '/big', headers: { 'idempotency-key': 'k' } })
     await app.inject({ method: 'POST', url: '/big', headers: { 'idempotency-key': 'k' } })
@@ -216,17 +253,23 @@ describe('idempotency plugin decisions', () => {
   it('waitForInFlight replays the first answer to a concurrent duplicate instead of a 409', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true, waitForInFlight: true } })
+    const store = new ObservedStore()
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, waitForInFlight: true, store } })
+    const hold = deferred()
     current.app.post('/slow', { config: { idempotency: {} } }, async () => {
       runs()
-      await new Promise((resolve) => setTimeout(resolve, 80))
+      await hold.promise
       return { run: runs.mock.calls.length }
     })
     const send = async (): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> =>
       await current!.app.inject({ method: 'POST', url: '/slow', headers: { 'idempotency-key': 'wait' }, payload: {} })
     const first = send()
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    const duplicate = await send()
+    await waitFor(() => runs.mock.calls.length === 1)
+    const pending = send()
+    // The duplicate found the key in progress and waits.
+    await waitFor(() => store.foundInProgress >= 1)
+    hold.resolve()
+    const duplicate = await pending
     expect(duplicate.statusCode).toBe(200)
     expect(duplicate.headers['idempotent-replayed']).toBe('true')
     expect(duplicate.body).toBe((await first).body)
@@ -237,6 +280,7 @@ describe('idempotency plugin decisions', () => {
     current = createTestApp()
     const runs = vi.fn()
     await current.app.register(resilience, {
+      loadShedding: false,
       idempotency: { unscoped: true, fingerprint: (request) => String((request.body as { orderId: string }).orderId) },
     })
     current.app.post('/orders', { config: { idempotency: {} } }, async () => { runs(); return 'ok' })
@@ -252,7 +296,7 @@ describe('idempotency plugin decisions', () => {
     current = createTestApp()
     const { app, logs } = current
     const runs = vi.fn()
-    await app.register(resilience, { idempotency: { unscoped: true } })
+    await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     app.post('/export', { config: { idempotency: {} } }, async (_request, reply) => {
       runs()
       return reply.type('text/csv').send(Readable.from(['a,b\n', '1,2\n']))
@@ -267,16 +311,22 @@ describe('idempotency plugin decisions', () => {
   it('the lease is renewed while a long handler runs, so a duplicate stays a 409 past the first lease', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true, leaseMs: 150 } })
+    // Renewed every 500 ms: a busy machine would have to stall a renewal by a whole second to lose it.
+    const leaseMs = 1500
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, leaseMs } })
+    const hold = deferred()
     current.app.post('/long', { config: { idempotency: {} } }, async () => {
       runs()
-      await new Promise((resolve) => setTimeout(resolve, 450))
+      await hold.promise
       return 'done'
     })
     const send = async (): Promise<{ statusCode: number }> => await current!.app.inject({ method: 'POST', url: '/long', headers: { 'idempotency-key': 'long' } })
     const first = send()
-    await new Promise((resolve) => setTimeout(resolve, 320))
+    await waitFor(() => runs.mock.calls.length === 1)
+    // Past the first lease.
+    await new Promise((resolve) => setTimeout(resolve, leaseMs + 200))
     expect((await send()).statusCode).toBe(409)
+    hold.resolve()
     expect((await first).statusCode).toBe(200)
     expect(runs).toHaveBeenCalledTimes(1)
   })
@@ -284,7 +334,7 @@ describe('idempotency plugin decisions', () => {
   it('GET requests are not affected by default', async () => {
     current = createTestApp()
     const runs = vi.fn()
-    await current.app.register(resilience, { idempotency: { unscoped: true } })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
     current.app.get('/read', { config: { idempotency: { required: true } } }, async () => { runs(); return 'ok' })
     expect((await current.app.inject('/read')).statusCode).toBe(200)
     expect(runs).toHaveBeenCalledTimes(1)
@@ -295,7 +345,8 @@ describe('idempotency plugin decisions', () => {
     const { app } = current
     const release = deferred()
     const runs = vi.fn()
-    await app.register(resilience, { deadlines: { defaultTimeoutMs: 50 }, idempotency: { unscoped: true } })
+    const store = new ObservedStore()
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 50 }, idempotency: { unscoped: true, store } })
     app.post('/slow', { config: { idempotency: {} } }, async () => {
       runs()
       await release.promise
@@ -305,7 +356,7 @@ describe('idempotency plugin decisions', () => {
     expect((await send()).statusCode).toBe(504)
     expect((await send()).statusCode).toBe(409)
     release.resolve()
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await store.completed.promise
     const retry = await send()
     expect(runs).toHaveBeenCalledTimes(1)
     expect(retry.statusCode).toBe(200)

@@ -36,10 +36,12 @@ describe('idempotency across processes sharing one Redis', () => {
   }, 60_000)
 
   it('a process killed mid-handler blocks the key only until its lease runs out; the retry then runs once', async () => {
+    // Long enough that the 409 check lands within the lease however busy the machine is.
+    const leaseMs = 3000
     const prefix = `kill-${randomUUID()}:`
     const [victim, survivor] = children = await Promise.all([
-      startChildApp({ REDIS_URL: redisUrl, PREFIX: prefix, HANDLER_MS: '30000', LEASE_MS: '600' }),
-      startChildApp({ REDIS_URL: redisUrl, PREFIX: prefix, HANDLER_MS: '20', LEASE_MS: '600' }),
+      startChildApp({ REDIS_URL: redisUrl, PREFIX: prefix, HANDLER_MS: '30000', LEASE_MS: String(leaseMs) }),
+      startChildApp({ REDIS_URL: redisUrl, PREFIX: prefix, HANDLER_MS: '20', LEASE_MS: String(leaseMs) }),
     ])
     if (victim === undefined || survivor === undefined) throw new Error('apps did not start')
     const key = `kill-${randomUUID()}`
@@ -48,7 +50,8 @@ describe('idempotency across processes sharing one Redis', () => {
     await victim.kill('SIGKILL')
     await pending
     expect((await charge(survivor.port, key)).status).toBe(409)
-    await new Promise((resolve) => setTimeout(resolve, 800))
+    // The victim renewed at most leaseMs / 3 before it died: its lease has run out by now.
+    await new Promise((resolve) => setTimeout(resolve, leaseMs + 200))
     const retry = await charge(survivor.port, key)
     expect(retry.status).toBe(200)
     const replay = await charge(survivor.port, key)

@@ -10,6 +10,7 @@ async function appWith (client: Redis, onStoreError: 'fail-closed' | 'fail-open'
   const testApp = createTestApp()
   const runs = vi.fn()
   await testApp.app.register(resilience, {
+    loadShedding: false,
     idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, storeTimeoutMs: 300, onStoreError },
   })
   testApp.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return { paid: true } })

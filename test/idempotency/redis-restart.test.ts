@@ -20,7 +20,7 @@ describe('Redis restarted mid-run', () => {
     client.on('error', () => {})
     const { app } = createTestApp()
     const runs = vi.fn()
-    await app.register(resilience, { idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, storeTimeoutMs: 300 } })
+    await app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, storeTimeoutMs: 300 } })
     app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return { paid: runs.mock.calls.length } })
     const pay = async (): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> => await app.inject({ method: 'POST', url: '/pay', headers: { 'idempotency-key': 'restart' }, payload: {} })
 

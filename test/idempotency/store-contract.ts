@@ -8,7 +8,10 @@ export interface StoreHarness {
   elapse: (ms: number) => Promise<void>
 }
 
-const LEASE_MS = 200
+// A lease that outlives any test step however busy the machine (Redis leases
+// run on real time), and a short one for the tests that wait for a lease to run out.
+const LEASE_MS = 10_000
+const SHORT_LEASE_MS = 200
 const RETENTION_MS = 60_000
 
 const response: StoredResponse = {
@@ -82,16 +85,16 @@ export function describeStoreContract (name: string, harness: () => StoreHarness
     it('a lease runs out by itself, so a crashed holder blocks the key only until then', async () => {
       const { store, elapse } = harness()
       const k = key()
-      await store.claim(k, 'fp', 'crashed', LEASE_MS)
-      await elapse(LEASE_MS + 50)
+      await store.claim(k, 'fp', 'crashed', SHORT_LEASE_MS)
+      await elapse(SHORT_LEASE_MS + 50)
       expect(await store.claim(k, 'fp', 'owner-b', LEASE_MS)).toEqual({ kind: 'acquired' })
     })
 
     it('a late finisher whose lease was taken over cannot overwrite the winner', async () => {
       const { store, elapse } = harness()
       const k = key()
-      await store.claim(k, 'fp', 'slow', LEASE_MS)
-      await elapse(LEASE_MS + 50)
+      await store.claim(k, 'fp', 'slow', SHORT_LEASE_MS)
+      await elapse(SHORT_LEASE_MS + 50)
       await store.claim(k, 'fp', 'winner', LEASE_MS)
       const winning = { ...response, body: Buffer.from('winner') }
       expect(await store.complete(k, 'winner', winning, RETENTION_MS)).toBe(true)
@@ -104,11 +107,14 @@ export function describeStoreContract (name: string, harness: () => StoreHarness
     it('renewing keeps a lease alive past its first term', async () => {
       const { store, elapse } = harness()
       const k = key()
-      await store.claim(k, 'fp', 'owner-a', LEASE_MS)
-      await elapse(LEASE_MS / 2)
-      await store.renew(k, 'owner-a', LEASE_MS)
-      await elapse(LEASE_MS / 2 + 50)
-      expect((await store.claim(k, 'fp', 'owner-b', LEASE_MS)).kind).toBe('in-progress')
+      // Long enough that a stalled step (up to about 900 ms) cannot let the lease lapse early.
+      const lease = 2000
+      await store.claim(k, 'fp', 'owner-a', lease)
+      await elapse(lease / 2)
+      expect(await store.renew(k, 'owner-a', lease)).toBe(true)
+      // Past the first term, within the renewed one.
+      await elapse(lease / 2 + 100)
+      expect((await store.claim(k, 'fp', 'owner-b', lease)).kind).toBe('in-progress')
     })
 
     it('a completed response is forgotten after its retention', async () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
+import { waitFor } from '../helpers/wait-for.js'
 import { expectShed, settle, sheddingApp } from './helpers.js'
 
 let current: TestApp | undefined
@@ -62,8 +63,8 @@ describe('load shedding: per-route bulkheads', () => {
     app.get('/fast', async () => ({ fast: true }))
     const port = await listen(app)
     const slow = Array.from({ length: 10 }, async () => fetch(`http://127.0.0.1:${port}/slow`))
-    await new Promise((resolve) => setTimeout(resolve, 50))
     // Ten slow requests: two run, eight are refused, and none holds a shared slot.
+    await waitFor(() => app.loadShedding.stats().shed.byReason.bulkhead === 8, 10_000)
     expect(app.loadShedding.stats()).toMatchObject({ inFlight: 0, bulkheads: { 'GET /slow': { inFlight: 2 } } })
     for (let i = 0; i < 20; i++) {
       const response = await fetch(`http://127.0.0.1:${port}/fast`)

@@ -44,24 +44,68 @@ describe('load shedding: Retry-After', () => {
     expect(await retryAfterOfRefusal(() => 0.999, { fallbackSeconds: 3, maxSeconds: 4, jitter: 1 })).toBe(4)
   })
 
-  it('follows the measured drain rate: the backlog ahead divided by completions per second', async () => {
+  it('reports the smoothed completion rate in stats', async () => {
     const clock = new ManualClock()
-    let random = 0
-    current = await sheddingApp({ ...NO_SIGNALS, limit: 20, maxQueue: 0, clock, random: () => random, retryAfter: { fallbackSeconds: 1, jitter: 1 } })
+    current = await sheddingApp({ ...NO_SIGNALS, limit: 20, clock })
     const { app } = current
-    const gate = deferred()
     app.get('/quick', async () => ({}))
-    app.get('/held', async () => { await gate.promise; return {} })
     // Five completions in the first 250 ms window: 20 per second, smoothed to 10.
     for (let i = 0; i < 5; i++) expect((await app.inject('/quick')).statusCode).toBe(200)
     clock.advance(250)
-    const held = Array.from({ length: 20 }, () => app.inject('/held'))
-    await settle(app)
     expect(app.loadShedding.stats().drainPerSecond).toBe(10)
-    // 20 requests ahead at 10 per second: 2 seconds, spread up to 4.
-    expect((await app.inject('/held')).headers['retry-after']).toBe('2')
+  })
+
+  it('advises 1 s in a quiet period when the only slot frees within a fraction of a second', async () => {
+    const clock = new ManualClock()
+    current = await sheddingApp({ ...NO_SIGNALS, clock, random: () => 0.999, retryAfter: { jitter: 1 } })
+    const { app } = current
+    let gate = deferred()
+    app.get('/report', { config: { shedding: { maxConcurrent: 1 } } }, async () => { await gate.promise; return {} })
+    // Sparse traffic: one request a second, each holding the slot for 150 ms.
+    for (let i = 0; i < 10; i++) {
+      gate = deferred()
+      const running = app.inject('/report')
+      await settle(app)
+      clock.advance(150)
+      gate.resolve()
+      expect((await running).statusCode).toBe(200)
+      clock.advance(850)
+    }
+    gate = deferred()
+    const held = app.inject('/report')
+    await settle(app)
+    const refused = await app.inject('/report')
+    expectShed(refused, 'bulkhead')
+    // The slot is expected back in about 150 ms: the whole-second advice is 1, jitter included.
+    expect(refused.headers['retry-after']).toBe('1')
+    gate.resolve()
+    await held
+  })
+
+  it('advises the expected wait for a slot when busy: the requests ahead per slot times the mean service time', async () => {
+    const clock = new ManualClock()
+    let random = 0
+    current = await sheddingApp({ ...NO_SIGNALS, limit: 4, maxQueue: 8, maxQueueWaitMs: 60_000, criticalReserve: 0, clock, random: () => random, retryAfter: { jitter: 1 } })
+    const { app } = current
+    let gate = deferred()
+    app.get('/work', async () => { await gate.promise; return {} })
+    // Requests hold their slot for 2 s.
+    const first = Array.from({ length: 4 }, () => app.inject('/work'))
+    await settle(app)
+    clock.advance(2000)
+    gate.resolve()
+    for (const response of await Promise.all(first)) expect(response.statusCode).toBe(200)
+    gate = deferred()
+    const held = Array.from({ length: 12 }, () => app.inject('/work'))
+    await settle(app)
+    expect(app.loadShedding.stats()).toMatchObject({ inFlight: 4, queued: 8 })
+    // 4 running and 8 waiting ahead, 4 slots: a slot for the newcomer after
+    // 9 completions, one every 2000 / 4 ms, so 4.5 s, rounded up to 5.
+    expectShed(await app.inject('/work'), 'concurrency')
+    expect((await app.inject('/work')).headers['retry-after']).toBe('5')
+    // Jitter spreads it up to twice the wait: 9 s.
     random = 0.999
-    expect((await app.inject('/held')).headers['retry-after']).toBe('4')
+    expect((await app.inject('/work')).headers['retry-after']).toBe('9')
     gate.resolve()
     await Promise.all(held)
   })

@@ -45,6 +45,10 @@ const app = Fastify()
 await app.register(resilience, { problemDetails: { typeBase: 42 } })
 `
 
+// Each step runs npm, node or tsc in a child process: minutes on a busy
+// machine, so the timeouts only guard against a hang.
+const CHILD_PROCESS_TIMEOUT_MS = 180_000
+
 describe('packed tarball', () => {
   let workdir = ''
   let appDir = ''
@@ -70,7 +74,7 @@ describe('packed tarball', () => {
       },
       files: ['typed.ts'],
     }))
-  }, 180_000)
+  }, CHILD_PROCESS_TIMEOUT_MS)
 
   afterAll(() => { rmSync(workdir, { recursive: true, force: true }) })
 
@@ -93,12 +97,12 @@ describe('packed tarball', () => {
       body: { type: 'https://errors.example.com/validation-failed', title: 'Request validation failed', status: 400, detail: 'from the tarball', instance: 'req-1' },
       named: 'function',
     })
-  })
+  }, CHILD_PROCESS_TIMEOUT_MS)
 
   it('type-checks an import of the default and named exports', () => {
     writeFileSync(join(appDir, 'typed.ts'), typedConsumer)
     expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], appDir)).not.toThrow()
-  })
+  }, CHILD_PROCESS_TIMEOUT_MS)
 
   it('the shipped types refuse a wrong option', () => {
     writeFileSync(join(appDir, 'typed.ts'), brokenConsumer)
@@ -110,5 +114,5 @@ describe('packed tarball', () => {
     }
     // line 6 is the register call with the numeric typeBase
     expect(output).toMatch(/typed\.ts\(6,\d+\): error TS2769/)
-  })
+  }, CHILD_PROCESS_TIMEOUT_MS)
 })

@@ -10,7 +10,7 @@ describe('encapsulation', () => {
   it('registered under a prefix, it serves that context and leaves its siblings alone', async () => {
     app = Fastify()
     await app.register(async (v1) => {
-      await v1.register(resilience, { problemDetails: { typeBase: 'https://errors.example.com/v1/' } })
+      await v1.register(resilience, { loadShedding: false, problemDetails: { typeBase: 'https://errors.example.com/v1/' } })
       v1.get('/boom', async () => { throw Object.assign(new Error('teapot'), { statusCode: 418 }) })
       v1.get('/typed', (_request, reply) => reply.problem({ type: 'validation-failed' }))
     }, { prefix: '/v1' })
@@ -39,7 +39,7 @@ describe('encapsulation', () => {
     app = Fastify()
     for (const name of ['a', 'b']) {
       await app.register(async (child) => {
-        await child.register(resilience, { problemDetails: { typeBase: `https://errors.example.com/${name}/` } })
+        await child.register(resilience, { loadShedding: false, problemDetails: { typeBase: `https://errors.example.com/${name}/` } })
         child.get('/typed', (_request, reply) => reply.problem({ type: 'validation-failed' }))
       }, { prefix: `/${name}` })
     }
@@ -49,7 +49,7 @@ describe('encapsulation', () => {
 
   it('a child context may register its own problem types through app.problemTypes', async () => {
     app = Fastify()
-    await app.register(resilience)
+    await app.register(resilience, { loadShedding: false })
     await app.register(async (child) => {
       child.problemTypes.register('card-declined', { title: 'Card declined', status: 402 })
       child.get('/pay', (_request, reply) => reply.problem({ type: 'card-declined' }))

@@ -9,7 +9,7 @@ afterEach(async () => { await current?.app.close() })
 
 async function setup (options: Parameters<typeof resilience>[1] = {}): Promise<TestApp> {
   current = createTestApp()
-  await current.app.register(resilience, options)
+  await current.app.register(resilience, { loadShedding: false, ...options })
   return current
 }
 

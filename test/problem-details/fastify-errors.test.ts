@@ -9,7 +9,7 @@ afterEach(async () => { await current?.app.close() })
 
 async function setup (): Promise<TestApp> {
   current = createTestApp({ bodyLimit: 1024, clientErrorHandler: problemClientErrorHandler })
-  await current.app.register(resilience)
+  await current.app.register(resilience, { loadShedding: false })
   current.app.post('/echo', async (request) => ({ received: request.body }))
   return current
 }

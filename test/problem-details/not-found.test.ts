@@ -9,7 +9,7 @@ afterEach(async () => { await current?.app.close() })
 
 async function setup (): Promise<TestApp> {
   current = createTestApp()
-  await current.app.register(resilience)
+  await current.app.register(resilience, { loadShedding: false })
   return current
 }
 
@@ -54,7 +54,7 @@ describe('not found', () => {
   it('notFound: false leaves the not-found handler to the application', async () => {
     current = createTestApp()
     const { app } = current
-    await app.register(resilience, { problemDetails: { notFound: false } })
+    await app.register(resilience, { loadShedding: false, problemDetails: { notFound: false } })
     app.setNotFoundHandler((_request, reply) => reply.code(404).send('custom'))
     const res = await app.inject('/missing')
     expect(res.body).toBe('custom')

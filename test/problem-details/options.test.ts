@@ -21,7 +21,7 @@ describe('problem details options', () => {
 
   it('the umbrella refuses an unknown capability key, naming the known ones', async () => {
     const error = await registrationError((app) => app.register(resilience, { deadline: {} } as never))
-    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails, deadlines, loadShedding, chaos, idempotency, errorBudget/)
+    expect(error.message).toMatch(/unknown option 'deadline' in resilience options; expected one of: problemDetails, deadlines, dependencies, loadShedding, chaos, idempotency, errorBudget/)
   })
 
   it('the umbrella refuses a capability value that is neither an object nor false', async () => {

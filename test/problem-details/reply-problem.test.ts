@@ -9,6 +9,7 @@ afterEach(async () => { await current?.app.close() })
 async function setup (): Promise<TestApp> {
   current = createTestApp()
   await current.app.register(resilience, {
+    loadShedding: false,
     problemDetails: {
       typeBase: 'https://errors.example.com/problems/',
       types: { 'out-of-stock': { title: 'Product out of stock', status: 409, description: 'The product cannot be ordered now.' } },

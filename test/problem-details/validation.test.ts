@@ -8,7 +8,7 @@ afterEach(async () => { await current?.app.close() })
 
 async function setup (): Promise<TestApp> {
   current = createTestApp({ ajv: { customOptions: { allErrors: true } } })
-  await current.app.register(resilience)
+  await current.app.register(resilience, { loadShedding: false })
   current.app.post('/orders/:shop', {
     schema: {
       params: { type: 'object', properties: { shop: { type: 'integer' } } },

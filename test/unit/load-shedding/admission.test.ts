@@ -126,6 +126,23 @@ describe('AdmissionController', () => {
     expect(controller.enqueue(waiter('long'), 500, clock.now())).toEqual({ kind: 'queued' })
   })
 
+  it('queues a request whose deadline covers the expected wait in a quiet period', () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), clock })
+    const { waiter } = recorder()
+    // One request a second, each holding the slot for 150 ms: completions are rare, service is quick.
+    for (let i = 0; i < 10; i++) {
+      controller.tryAcquire('normal')
+      const startedAt = clock.now()
+      clock.advance(150)
+      controller.release(startedAt, 1)
+      clock.advance(850)
+    }
+    controller.tryAcquire('normal')
+    // About 150 ms of wait and 150 ms of work fit in 1 s.
+    expect(controller.enqueue(waiter('next'), 1000, clock.now())).toEqual({ kind: 'queued' })
+  })
+
   it('lets a request wait only as long as its deadline allows, and names the deadline when that runs out', async () => {
     const controller = controllerWith({ limit: new FixedLimit(1), maxQueueWaitMs: 10_000, clock: { now: () => performance.now() } })
     const shed = deferred<ShedReason>()
@@ -156,12 +173,43 @@ describe('AdmissionController', () => {
     expect(controller.meanLatencyMs).toBe(0)
   })
 
-  it('counts running and waiting requests as the backlog', () => {
-    const controller = controllerWith({ limit: new FixedLimit(2) })
+  it('has no expected wait before a request has finished', () => {
+    const controller = controllerWith({ limit: new FixedLimit(1) })
+    controller.tryAcquire('normal')
+    expect(controller.expectedWaitMs('normal')).toBeUndefined()
+  })
+
+  it('expects a short wait in a quiet period: one request running, finishing as quickly as the earlier ones', () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), clock })
+    // One request every 2 s, each holding the slot for 150 ms: completions are rare, service is quick.
+    for (let i = 0; i < 5; i++) {
+      controller.tryAcquire('normal')
+      const startedAt = clock.now()
+      clock.advance(150)
+      controller.release(startedAt, 1)
+      clock.advance(1850)
+    }
+    controller.tryAcquire('normal')
+    expect(controller.expectedWaitMs('normal')).toBe(150)
+  })
+
+  it('expects the waiters ahead of a class, per usable slot, times the mean service time when busy', () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(10), criticalReserve: 0.2, maxQueue: 10, clock })
     const { waiter } = recorder()
-    controller.tryAcquire('normal')
-    controller.tryAcquire('normal')
-    controller.enqueue(waiter('w'), undefined, 0)
-    expect(controller.backlog).toBe(3)
+    controller.tryAcquire('critical')
+    clock.advance(400)
+    controller.release(clock.now() - 400, 1)
+    // 8 usable slots for normal, all taken; 2 critical and 4 normal waiting.
+    for (let i = 0; i < 8; i++) controller.tryAcquire('normal')
+    for (let i = 0; i < 4; i++) controller.enqueue(waiter(`normal ${i}`), undefined, clock.now())
+    for (let i = 0; i < 2; i++) controller.enqueue(waiter(`critical ${i}`, 'critical'), undefined, clock.now())
+    // normal: 8 running + 6 ahead − 8 slots + 1 = 7 turns of 400 / 8 ms.
+    expect(controller.expectedWaitMs('normal')).toBe(350)
+    // low: the same, since every normal and critical waiter is ahead of it.
+    expect(controller.expectedWaitMs('low')).toBe(350)
+    // critical: 10 slots, 8 running and 2 critical ahead: 1 turn of 400 / 10 ms.
+    expect(controller.expectedWaitMs('critical')).toBe(40)
   })
 })

@@ -4,29 +4,36 @@ import { DrainRate, retryAfterSeconds } from '../../../src/load-shedding/index.j
 const SETTINGS = { fallbackSeconds: 3, maxSeconds: 30, jitter: 1 }
 
 describe('retryAfterSeconds', () => {
-  it('falls back to the configured value when there is no drain estimate', () => {
-    expect(retryAfterSeconds(100, 0, SETTINGS, () => 0)).toBe(3)
-    expect(retryAfterSeconds(100, 0, SETTINGS, () => 0.999)).toBe(6)
+  it('falls back to the configured value before there is a service time', () => {
+    expect(retryAfterSeconds(undefined, SETTINGS, () => 0)).toBe(3)
+    expect(retryAfterSeconds(undefined, SETTINGS, () => 0.999)).toBe(6)
   })
 
-  it('advises the time the backlog needs to drain, at least a second', () => {
-    expect(retryAfterSeconds(40, 10, SETTINGS, () => 0)).toBe(4)
-    expect(retryAfterSeconds(1, 1000, SETTINGS, () => 0)).toBe(1)
+  it('advises the expected wait for a slot, rounded up to whole seconds, at least a second', () => {
+    expect(retryAfterSeconds(4000, SETTINGS, () => 0)).toBe(4)
+    expect(retryAfterSeconds(4200, SETTINGS, () => 0)).toBe(5)
+    expect(retryAfterSeconds(0, SETTINGS, () => 0)).toBe(1)
   })
 
-  it('spreads advice over [estimate, estimate × (1 + jitter)] in whole seconds', () => {
+  it('keeps a sub-second wait at 1 s, jitter included', () => {
+    expect(retryAfterSeconds(150, SETTINGS, () => 0)).toBe(1)
+    expect(retryAfterSeconds(150, SETTINGS, () => 0.999)).toBe(1)
+    expect(retryAfterSeconds(499, SETTINGS, () => 0.999)).toBe(1)
+  })
+
+  it('spreads advice over [wait, wait × (1 + jitter)] in whole seconds', () => {
     const seen = new Set<number>()
-    for (let i = 0; i < 100; i++) seen.add(retryAfterSeconds(40, 10, SETTINGS, () => i / 100))
+    for (let i = 0; i < 100; i++) seen.add(retryAfterSeconds(4000, SETTINGS, () => i / 100))
     expect([...seen].sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8])
   })
 
   it('never advises more than maxSeconds', () => {
-    expect(retryAfterSeconds(10_000, 1, { ...SETTINGS, maxSeconds: 20 }, () => 0.999)).toBe(20)
-    expect(retryAfterSeconds(15, 1, { ...SETTINGS, maxSeconds: 20 }, () => 0.999)).toBe(20)
+    expect(retryAfterSeconds(10_000_000, { ...SETTINGS, maxSeconds: 20 }, () => 0.999)).toBe(20)
+    expect(retryAfterSeconds(15_000, { ...SETTINGS, maxSeconds: 20 }, () => 0.999)).toBe(20)
   })
 
   it('gives the same advice to everyone without jitter', () => {
-    expect(retryAfterSeconds(40, 10, { ...SETTINGS, jitter: 0 }, () => 0.999)).toBe(4)
+    expect(retryAfterSeconds(4000, { ...SETTINGS, jitter: 0 }, () => 0.999)).toBe(4)
   })
 })
 

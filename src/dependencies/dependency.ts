@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto'
+import { ExponentialBackoff, decorrelatedJitterGenerator, fullJitterGenerator } from 'cockatiel'
+import type { IBackoff } from 'cockatiel'
+import { Breaker } from './breaker.js'
+import type { Admission, BreakerStateName, CallResult, Transition } from './breaker.js'
+import { BULKHEAD_FULL, Bulkhead } from './bulkhead.js'
+import { Coalescer } from './coalescer.js'
+import { dependencyError, isDependencyError } from './failure.js'
+import type { DependencyFailure, FailureReason } from './failure.js'
+import { LastGoodStore } from './last-good.js'
+import { LatencySamples } from './latency.js'
+import type { ResolvedDependency, ResolvedFallback } from './options.js'
+import { RetryBudget } from './retry-budget.js'
+import { follow } from './follow.js'
+import { raceAbort, sleep } from './sleep.js'
+
+/** The caller's side of a call: the request's deadline. */
+export interface CallerContext {
+  /** Aborts when the request's deadline passes or its client goes away. */
+  signal: AbortSignal
+  remainingMs: () => number
+  /** The headers that forward the remaining budget (empty without a deadline). */
+  headers: () => Record<string, string>
+}
+
+/** How one attempt ended, as the code that made it sees it. */
+export type AttemptResult<T> =
+  | { kind: 'value', value: T }
+  | { kind: 'failure', reason: 'status' | 'network', status?: number, retryAfterMs?: number, cause?: unknown }
+  /** An error that is not the dependency's failure (a 4xx a client threw): passed on, not counted, not retried. */
+  | { kind: 'error', error: unknown }
+
+type Outcome<T> =
+  | AttemptResult<T>
+  | { kind: 'timeout' }
+  /** The caller gave up (deadline, client gone, hedge lost): not the dependency's fault. */
+  | { kind: 'abandoned', error: unknown }
+
+/** One call as the transport (fetch, or a user's client) describes it. */
+export interface CallPlan<T> {
+  attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<AttemptResult<T>>
+  /** Safe to repeat: retries, hedges and coalescing apply. */
+  idempotent: boolean
+  /** POST or PATCH to a dependency that takes idempotency keys: retried with one key. */
+  keyed: boolean
+  /** Identifies identical calls (coalescing) and the last good answer. */
+  key: string
+  coalesce: boolean
+  fallback: ResolvedFallback | undefined
+  /** Turns a fallback's value into the call's answer type. */
+  fromFallback: (value: unknown) => T
+}
+
+/** A fault the chaos capability puts on one attempt; `ended` aborts when its kill switch ends it early. */
+export interface InjectedFault {
+  type: 'latency' | 'error' | 'exception' | 'hang'
+  ms: number
+  status: number
+  ended: AbortSignal
+  end: () => void
+}
+
+/** What `app.dependencies.stats()` shows per dependency. */
+export interface DependencyStats {
+  state: BreakerStateName
+  failureRate: number
+  /** Calls in the breaker's window. */
+  windowCalls: number
+  /** Calls made since start, each counted once however many attempts it took. */
+  calls: number
+  /** Attempts that reached the dependency (or its chaos fault). */
+  attempts: number
+  failures: number
+  timeouts: number
+  /** Calls refused without touching the network: breaker open or bulkhead full. */
+  rejections: number
+  retries: number
+  hedges: number
+  /** Retries the budget still allows in its window. */
+  budgetLeft: number
+  fallbacks: number
+  /** Calls that shared a call already in flight. */
+  coalesced: number
+  inFlight: number
+  queued: number
+  /** Milliseconds until an open breaker half-opens. */
+  openRemainingMs: number
+}
+
+const TIMED_OUT = Symbol('attempt-timeout')
+const DEADLINE_BACKSTOP_MS = 250
+// A hang lasts until the attempt's timeout; this only bounds the timer.
+const MAX_HANG_MS = 2_147_000_000
+const MAX_SAMPLES_BEFORE_HEDGE = 20
+
+/**
+ * One named dependency: its breaker, retry budget, bulkhead, coalescer,
+ * latency samples and last good answers, and the policy that combines them
+ * for each call. Framework-free: the plugin hands it the request's
+ * deadline as a {@link CallerContext}.
+ */
+export class Dependency {
+  readonly name: string
+  readonly settings: ResolvedDependency
+  readonly breaker: Breaker | undefined
+  readonly budget: RetryBudget
+  readonly bulkhead: Bulkhead | undefined
+  readonly latency = new LatencySamples()
+  readonly #coalescer = new Coalescer<unknown>()
+  readonly #lastGood = new LastGoodStore<unknown>()
+  readonly #backoff: ExponentialBackoff<unknown>
+  #faults: (() => InjectedFault | undefined) | undefined
+  readonly #counters = { calls: 0, attempts: 0, failures: 0, timeouts: 0, rejections: 0, retries: 0, hedges: 0, fallbacks: 0, coalesced: 0 }
+
+  constructor (settings: ResolvedDependency) {
+    this.name = settings.name
+    this.settings = settings
+    this.breaker = settings.breaker === undefined ? undefined : new Breaker(settings.breaker, settings.clock)
+    this.budget = new RetryBudget(settings.retry.budget, settings.clock)
+    this.bulkhead = settings.bulkhead === undefined ? undefined : new Bulkhead(settings.bulkhead.maxConcurrent, settings.bulkhead.maxQueue)
+    const generator = settings.retry.jitter === 'full' ? fullJitterGenerator : decorrelatedJitterGenerator
+    this.#backoff = new ExponentialBackoff<unknown>({ generator: generator as never, initialDelay: settings.retry.initialMs, maxDelay: settings.retry.maxMs })
+  }
+
+  /** Where the chaos capability's faults for this dependency come from. */
+  setFaultSource (source: (() => InjectedFault | undefined) | undefined): void {
+    this.#faults = source
+  }
+
+  onTransition (listener: (transition: Transition) => void): void {
+    this.breaker?.onTransition(listener)
+  }
+
+  stats (): DependencyStats {
+    const counts = this.breaker?.counts() ?? { calls: 0, failureRate: 0 }
+    return {
+      state: this.breaker?.name ?? 'closed',
+      failureRate: counts.failureRate,
+      windowCalls: counts.calls,
+      ...this.#counters,
+      budgetLeft: this.settings.retry.attempts > 1 || this.settings.hedge !== undefined ? this.budget.left() : 0,
+      inFlight: this.bulkhead?.active ?? 0,
+      queued: this.bulkhead?.queued ?? 0,
+      openRemainingMs: this.breaker?.openRemainingMs() ?? 0,
+    }
+  }
+
+  /**
+   * Makes the call under every policy; answers its value, a fallback's
+   * (calling `onDegraded`), or throws a dependency error, or the caller's
+   * own abort reason when the caller gave up.
+   */
+  async execute<T> (plan: CallPlan<T>, caller: CallerContext, onDegraded: (failure: DependencyFailure) => void): Promise<T> {
+    this.#counters.calls++
+    try {
+      let value: T
+      if (plan.coalesce && plan.idempotent) {
+        value = await (this.#coalescer.run(plan.key, caller.signal, caller.remainingMs, (shared) => this.#run(plan, {
+          signal: shared.signal,
+          remainingMs: shared.remainingMs,
+          headers: () => sharedHeaders(caller.headers(), shared.remainingMs()),
+        }), () => { this.#counters.coalesced++ }) as Promise<T>)
+      } else {
+        value = await this.#run(plan, caller)
+      }
+      return value
+    } catch (error) {
+      const fallback = plan.fallback
+      if (fallback === undefined || !isDependencyError(error) || error.dependency !== this.name) throw error
+      const failure = (error as unknown as { failure: DependencyFailure }).failure
+      const answer = await this.#fallback(plan, fallback, failure)
+      if (answer === NO_ANSWER) throw error
+      this.#counters.fallbacks++
+      onDegraded(failure)
+      return answer as T
+    }
+  }
+
+  async #fallback<T> (plan: CallPlan<T>, fallback: ResolvedFallback, failure: DependencyFailure): Promise<T | typeof NO_ANSWER> {
+    if (fallback.kind === 'value') return plan.fromFallback(fallback.value)
+    if (fallback.kind === 'function') return plan.fromFallback(await fallback.fn(failure))
+    const stored = this.#lastGood.get(plan.key, this.settings.clock.now(), fallback.maxAgeMs)
+    return stored === undefined ? NO_ANSWER : stored.value as T
+  }
+
+  async #run<T> (plan: CallPlan<T>, caller: CallerContext): Promise<T> {
+    const retries = plan.idempotent || plan.keyed ? this.settings.retry.attempts - 1 : 0
+    if (retries > 0 || this.settings.hedge !== undefined) this.budget.deposit()
+    const headers: Record<string, string> = {}
+    if (plan.keyed && this.settings.idempotencyKeys !== undefined) headers[this.settings.idempotencyKeys.header] = randomUUID()
+    let backoff: IBackoff<unknown> | undefined
+    let last: DependencyFailure | undefined
+    for (let attempt = 0; ; attempt++) {
+      const admission = this.breaker?.admit() ?? CALL
+      if (admission.kind === 'rejected') {
+        this.#counters.rejections++
+        throw this.#error(last ?? { dependency: this.name, reason: 'breaker-open', retryAfterMs: admission.retryAfterMs })
+      }
+      const outcome = await this.#attemptInBulkhead(plan, caller, headers, admission)
+      this.breaker?.record(admission, resultOf(outcome))
+      switch (outcome.kind) {
+        case 'value':
+          if (plan.fallback?.kind === 'last-good') this.#lastGood.set(plan.key, outcome.value, this.settings.clock.now())
+          return outcome.value
+        case 'error':
+          throw outcome.error
+        case 'abandoned':
+          throw outcome.error
+        case 'timeout':
+          this.#counters.timeouts++
+          last = { dependency: this.name, reason: 'timeout' }
+          break
+        case 'failure':
+          last = failureOf(this.name, outcome)
+          break
+      }
+      this.#counters.failures++
+      if (attempt >= retries) throw this.#error(last)
+      backoff = backoff === undefined ? this.#backoff.next() : backoff.next(undefined)
+      const waitMs = Math.max(backoff.duration, last.retryAfterMs ?? 0)
+      if (!this.#mayRetry(caller, waitMs)) throw this.#error(last)
+      this.#counters.retries++
+      await sleep(waitMs, caller.signal)
+    }
+  }
+
+  /** A retry starts only if the breaker is not open, the deadline leaves time for a usual answer after the wait, and the budget allows it. */
+  #mayRetry (caller: CallerContext, waitMs: number): boolean {
+    if (this.breaker?.name === 'open') return false
+    const usualMs = this.latency.quantile(0.5) ?? 0
+    if (caller.remainingMs() - waitMs <= usualMs) return false
+    return this.budget.tryWithdraw()
+  }
+
+  async #attemptInBulkhead<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
+    const bulkhead = this.bulkhead
+    if (bulkhead === undefined) return await this.#attemptHedged(plan, caller, headers)
+    let release: () => void
+    try {
+      const slot = bulkhead.acquire(caller.signal)
+      if (slot === BULKHEAD_FULL) {
+        this.#counters.rejections++
+        this.breaker?.record(admission, 'ignored')
+        throw this.#error({ dependency: this.name, reason: 'bulkhead-full', retryAfterMs: 1000 })
+      }
+      release = await slot
+    } catch (error) {
+      if (isDependencyError(error)) throw error
+      return { kind: 'abandoned', error }
+    }
+    try {
+      return await this.#attemptHedged(plan, caller, headers)
+    } finally {
+      release()
+    }
+  }
+
+  /** With hedging: a second attempt after the observed percentile without an answer; the first answer wins, the other is cancelled. */
+  async #attemptHedged<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
+    const hedge = this.settings.hedge
+    if (hedge === undefined || !plan.idempotent) return await this.#attempt(plan, caller, headers, undefined)
+    const delayMs = this.latency.quantile(hedge.percentile, MAX_SAMPLES_BEFORE_HEDGE) ?? hedge.delayMs
+    const first = new AbortController()
+    const second = new AbortController()
+    return await new Promise<Outcome<T>>((resolve) => {
+      let running = 1
+      let hedged = false
+      let done = false
+      let failed: Outcome<T> | undefined
+      const race = (outcome: Outcome<T>, other: AbortController): void => {
+        if (done) return
+        running--
+        const answered = outcome.kind === 'value' || outcome.kind === 'error'
+        if (!answered && running > 0) {
+          failed ??= outcome
+          return
+        }
+        done = true
+        other.abort(HEDGE_LOST)
+        resolve(answered ? outcome : failed ?? outcome)
+      }
+      const timer = setTimeout(() => {
+        if (done || caller.signal.aborted || !this.budget.tryWithdraw()) return
+        hedged = true
+        this.#counters.hedges++
+        running++
+        this.#attempt(plan, caller, headers, second.signal).then((outcome) => { race(outcome, first) }, (cause: unknown) => { race({ kind: 'failure', reason: 'network', cause }, first) })
+      }, delayMs)
+      timer.unref()
+      const firstSettled = (outcome: Outcome<T>): void => {
+        // Before the hedge is sent, the first attempt's outcome is final.
+        if (!hedged) {
+          clearTimeout(timer)
+          done = true
+          resolve(outcome)
+          return
+        }
+        race(outcome, second)
+      }
+      this.#attempt(plan, caller, headers, first.signal).then(firstSettled, (cause: unknown) => { firstSettled({ kind: 'failure', reason: 'network', cause }) })
+    })
+  }
+
+  /** One attempt, bounded by the attempt timeout and the caller's deadline. */
+  async #attempt<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, cancel: AbortSignal | undefined): Promise<Outcome<T>> {
+    const remainingMs = caller.remainingMs()
+    if (caller.signal.aborted || remainingMs <= 0) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
+    // When the caller's deadline is what cuts the attempt short, its end is
+    // not the dependency's fault: the deadline's own signal ends the attempt
+    // (and answers 504 deadline-exceeded); this timer is only a backstop.
+    const byDeadline = remainingMs < this.settings.timeoutMs
+    const limitMs = byDeadline ? remainingMs + DEADLINE_BACKSTOP_MS : this.settings.timeoutMs
+    const controller = new AbortController()
+    const signal = controller.signal
+    const unfollow = caller.signal === NEVER_ABORTED ? undefined : follow(caller.signal, controller)
+    let answered = false
+    const onCancel = (): void => { controller.abort(HEDGE_LOST) }
+    cancel?.addEventListener('abort', onCancel, { once: true })
+    const timer = setTimeout(() => { controller.abort(TIMED_OUT) }, limitMs)
+    timer.unref()
+    const startedAt = this.settings.clock.now()
+    this.#counters.attempts++
+    let fault: InjectedFault | undefined
+    try {
+      const attemptHeaders = { ...caller.headers(), ...headers }
+      fault = this.#faults?.()
+      let result: AttemptResult<T> | undefined
+      if (fault?.type === 'error') {
+        result = { kind: 'failure', reason: 'status', status: fault.status }
+      } else if (fault?.type === 'exception') {
+        result = { kind: 'failure', reason: 'network', cause: new Error('chaos: injected dependency exception') }
+      } else if (fault !== undefined) {
+        // A delay or a hang; the kill switch ends it early and the call goes on.
+        await sleep(fault.type === 'hang' ? MAX_HANG_MS : fault.ms, AbortSignal.any([signal, fault.ended])).catch((error: unknown) => {
+          if (signal.aborted) throw error
+        })
+      }
+      result ??= await raceAbort(plan.attempt(signal, attemptHeaders), signal)
+      if (result.kind === 'value') {
+        this.latency.add(this.settings.clock.now() - startedAt)
+        answered = true
+      }
+      return result
+    } catch (error) {
+      if (!signal.aborted) return { kind: 'failure', reason: 'network', cause: error }
+      const reason: unknown = signal.reason
+      if (reason !== TIMED_OUT) return { kind: 'abandoned', error: reason }
+      if (byDeadline) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
+      return { kind: 'timeout' }
+    } finally {
+      fault?.end()
+      clearTimeout(timer)
+      cancel?.removeEventListener('abort', onCancel)
+      // A streamed body is read after this returns: an answered attempt keeps following the caller's deadline.
+      if (!answered) unfollow?.()
+    }
+  }
+
+  #error (failure: DependencyFailure): Error {
+    const error = dependencyError(failure, this.settings.timeoutMs)
+    Object.defineProperty(error, 'failure', { value: failure, enumerable: false })
+    return error
+  }
+}
+
+/** The signal of a caller without a deadline; attempts then need no derived signal. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal
+
+const CALL: Admission = Object.freeze({ kind: 'call' })
+const HEDGE_LOST = Symbol('hedge-lost')
+const NO_ANSWER = Symbol('no-answer')
+
+function resultOf (outcome: Outcome<unknown>): CallResult {
+  switch (outcome.kind) {
+    case 'value':
+    case 'error':
+      return 'success'
+    case 'abandoned':
+      return 'ignored'
+    default:
+      return 'failure'
+  }
+}
+
+function failureOf (dependency: string, outcome: { reason: FailureReason, status?: number, retryAfterMs?: number, cause?: unknown }): DependencyFailure {
+  const failure: DependencyFailure = { dependency, reason: outcome.reason }
+  if (outcome.status !== undefined) failure.status = outcome.status
+  if (outcome.retryAfterMs !== undefined) failure.retryAfterMs = outcome.retryAfterMs
+  if (outcome.cause !== undefined) failure.cause = outcome.cause
+  return failure
+}
+
+/** The budget header of a shared call carries the longest wait among its callers. */
+function sharedHeaders (headers: Record<string, string>, remainingMs: number): Record<string, string> {
+  const shared: Record<string, string> = {}
+  for (const name of Object.keys(headers)) shared[name] = String(Math.floor(remainingMs))
+  return shared
+}

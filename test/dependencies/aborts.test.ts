@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { listen } from '../helpers/listen.js'
+import { rawGet } from '../helpers/raw-http.js'
+import { waitFor } from '../helpers/wait-for.js'
+import { dependencyApp, hanging, healthy, slow, startDependency } from './helpers.js'
+import type { Behaviour, DependencyServer } from './helpers.js'
+import type { TestApp } from '../helpers/app.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function serve (behaviour: Behaviour): Promise<DependencyServer> {
+  const server = await startDependency(behaviour)
+  cleanups.push(server.close)
+  return server
+}
+
+async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
+  const testApp = await dependencyApp(options)
+  cleanups.push(async () => { await testApp.app.close() })
+  return testApp
+}
+
+describe('timeouts and abandoned calls', () => {
+  it('an attempt that outlives timeoutMs is a 504 dependency-timeout and counts as a failure', async () => {
+    const server = await serve(hanging)
+    const { app } = await appWith({ dependencies: { ledger: { baseUrl: server.url, timeoutMs: 150 } } })
+    app.get('/', async (request) => await (await request.dependency('ledger').fetch('/')).json())
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(504)
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-timeout', dependency: 'ledger', timeoutMs: 150 })
+    expect(app.dependencies.stats().ledger).toMatchObject({ timeouts: 1, failures: 1, windowCalls: 1, failureRate: 1 })
+    await waitFor(() => server.seen[0]?.aborted === true)
+  })
+
+  it("a call cut short by the request's own deadline is not counted against the dependency", async () => {
+    const server = await serve(hanging)
+    const { app } = await appWith({ dependencies: { ledger: { baseUrl: server.url, timeoutMs: 10_000, breaker: { consecutiveFailures: 1 } } } })
+    app.get('/', { config: { deadline: { timeoutMs: 200 } } }, async (request) => await (await request.dependency('ledger').fetch('/')).json())
+    for (let i = 0; i < 3; i++) {
+      const response = await app.inject('/')
+      expect(response.statusCode).toBe(504)
+      expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:deadline-exceeded' })
+    }
+    expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, timeouts: 0, windowCalls: 0 })
+    expect(server.seen).toHaveLength(3)
+  })
+
+  it('a call abandoned because the client went away is aborted downstream and not counted', async () => {
+    const server = await serve(hanging)
+    const { app } = await appWith({ dependencies: { ledger: { baseUrl: server.url, timeoutMs: 10_000, breaker: { consecutiveFailures: 1 } } } })
+    app.get('/', async (request) => await (await request.dependency('ledger').fetch('/')).json())
+    const port = await listen(app)
+    const socket = rawGet(port, '/')
+    await waitFor(() => server.seen.length === 1, 5000)
+    socket.destroy()
+    await waitFor(() => server.seen[0]?.aborted === true, 5000)
+    await waitFor(() => app.dependencies.stats().ledger?.inFlight === 0)
+    expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, windowCalls: 0 })
+  })
+
+  it('a full bulkhead refuses at once with dependency-unavailable, without calling the dependency', async () => {
+    const server = await serve(slow(400))
+    const { app } = await appWith({ dependencies: { reports: { baseUrl: server.url, bulkhead: { maxConcurrent: 1, maxQueue: 0 } } } })
+    app.get('/', async (request) => await (await request.dependency('reports').fetch('/')).json())
+    const first = app.inject('/')
+    await waitFor(() => server.seen.length === 1)
+    const refused = await app.inject('/')
+    expect(refused.statusCode).toBe(503)
+    expect(refused.headers['retry-after']).toBe('1')
+    expect(refused.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-unavailable', dependency: 'reports', reason: 'bulkhead-full' })
+    expect((await first).statusCode).toBe(200)
+    expect(server.seen).toHaveLength(1)
+    expect(app.dependencies.stats().reports).toMatchObject({ rejections: 1, state: 'closed', failures: 0 })
+  })
+
+  it('a queued call waits for a slot and runs when one frees', async () => {
+    const server = await serve(slow(100))
+    const { app } = await appWith({ dependencies: { reports: { baseUrl: server.url, bulkhead: { maxConcurrent: 1, maxQueue: 5 } } } })
+    app.get('/', async (request) => await (await request.dependency('reports').fetch('/')).json())
+    const answers = await Promise.all([app.inject('/'), app.inject('/'), app.inject('/')])
+    expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200])
+    expect(server.seen).toHaveLength(3)
+  })
+})
+
+describe('many calls in one request', () => {
+  it('a handler may call a dependency many times without piling listeners on its deadline signal', async () => {
+    const server = await serve(healthy({ ok: true }))
+    const { app } = await appWith({ dependencies: { catalog: { baseUrl: server.url } } })
+    app.get('/', async (request) => {
+      for (let i = 0; i < 20; i++) await (await request.dependency('catalog').fetch(`/items/${i}`)).json()
+      return { calls: 20 }
+    })
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+    process.on('warning', onWarning)
+    try {
+      expect((await app.inject('/')).json()).toEqual({ calls: 20 })
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning')
+  })
+
+  it('a streamed answer read after the call returns is still cut at the deadline', async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' })
+      response.write('first chunk')
+      // The rest never comes.
+    })
+    const { app } = await appWith({ dependencies: { feed: { baseUrl: server.url, timeoutMs: 10_000 } } })
+    app.get('/', { config: { deadline: { timeoutMs: 300 } } }, async (request) => {
+      const response = await request.dependency('feed').fetch('/stream')
+      return await response.text()
+    })
+    const answer = await app.inject('/')
+    expect(answer.statusCode).toBe(504)
+    expect(answer.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:deadline-exceeded' })
+    await waitFor(() => server.seen[0]?.aborted === true)
+  })
+})
+
+describe('names', () => {
+  it('an unknown dependency name fails at the call with a clear error', async () => {
+    const { app } = await appWith({ dependencies: { payments: {} } })
+    app.get('/', async (request) => {
+      try {
+        request.dependency('paymnets')
+        return { thrown: false }
+      } catch (error) {
+        return { code: (error as { code: string }).code, message: (error as Error).message }
+      }
+    })
+    expect((await app.inject('/')).json()).toEqual({
+      code: 'FRS_ERR_DEPENDENCY_UNKNOWN',
+      message: "fastify-resilience: unknown dependency 'paymnets'; the declared dependencies are: payments",
+    })
+  })
+
+  it('a route that declares an unknown dependency fails at startup, naming the route', async () => {
+    const { app } = await appWith({ dependencies: { payments: {} } })
+    expect(() => app.get('/orders', { config: { dependencies: ['paymnets'] } }, async () => ({}))).toThrow(
+      "fastify-resilience: route GET /orders: config.dependencies expects names of declared dependencies (payments), instead got a 'string' (\"paymnets\")"
+    )
+  })
+
+  it('registration refuses invalid options, naming the option', async () => {
+    await expect(dependencyApp({ dependencies: { payments: { timeoutMs: -5 } } })).rejects.toThrow("option 'dependencies.payments.timeoutMs'")
+  })
+})

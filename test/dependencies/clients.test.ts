@@ -1,0 +1,63 @@
+import got from 'got'
+import { request as undiciRequest } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import { dependencyApp, failing, hanging, healthy, startDependency } from './helpers.js'
+import type { Behaviour, DependencyServer } from './helpers.js'
+import type { TestApp } from '../helpers/app.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function serve (behaviour: Behaviour): Promise<DependencyServer> {
+  const server = await startDependency(behaviour)
+  cleanups.push(server.close)
+  return server
+}
+
+async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
+  const testApp = await dependencyApp(options)
+  cleanups.push(async () => { await testApp.app.close() })
+  return testApp
+}
+
+describe('third-party clients through call()', () => {
+  it('got: its HTTP errors count by status, the idempotency key and budget reach the wire, retries happen under the policy', async () => {
+    const server = await serve((request, response, call) => (call === 1 ? failing(502) : healthy({ call }))(request, response, call))
+    const { app } = await appWith({ dependencies: { ledger: { idempotencyKeys: true, retry: { attempts: 2, backoff: { initialMs: 1 } } } } })
+    app.post('/', { config: { deadline: { timeoutMs: 5000 } } }, async (request) => await request.dependency('ledger').call(async (signal, headers) =>
+      await got.post(`${server.url}/entries`, { signal, headers, json: { amount: 1 }, retry: { limit: 0 } }).json()))
+    expect((await app.inject({ method: 'POST', url: '/' })).json()).toEqual({ call: 2 })
+    expect(server.seen).toHaveLength(2)
+    expect(server.seen[0]?.headers['idempotency-key']).toBe(server.seen[1]?.headers['idempotency-key'])
+    expect(Number(server.seen[1]?.headers['x-request-timeout-ms'])).toBeGreaterThan(0)
+    expect(app.dependencies.stats().ledger).toMatchObject({ retries: 1, failures: 1 })
+  })
+
+  it("got: a 404 is the caller's answer, passed on untouched and not counted", async () => {
+    const server = await serve(failing(404))
+    const { app } = await appWith({ dependencies: { ledger: { breaker: { consecutiveFailures: 1 } } } })
+    app.get('/', async (request) => {
+      try {
+        return await request.dependency('ledger').call(async (signal) => await got(`${server.url}/missing`, { signal, retry: { limit: 0 } }).text())
+      } catch (error) {
+        return { caught: (error as Error).name, status: (error as { response: { statusCode: number } }).response.statusCode }
+      }
+    })
+    expect((await app.inject('/')).json()).toEqual({ caught: 'HTTPError', status: 404 })
+    expect(app.dependencies.stats().ledger).toMatchObject({ failures: 0, state: 'closed' })
+  })
+
+  it('undici: a client that hangs is cut at the attempt timeout and answers dependency-timeout', async () => {
+    const server = await serve(hanging)
+    const { app } = await appWith({ dependencies: { ledger: { timeoutMs: 100 } } })
+    app.get('/', async (request) => await request.dependency('ledger').call(async (signal, headers) => {
+      const response = await undiciRequest(`${server.url}/slow`, { signal, headers })
+      return await response.body.json()
+    }))
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(504)
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-timeout', dependency: 'ledger' })
+  })
+})

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { startRedisServer } from '../helpers/redis-server.js'
+import { waitFor } from '../helpers/wait-for.js'
+import { dependencyApp, failing, startDependency } from './helpers.js'
+import type { DependencyServer } from './helpers.js'
+import type { TestApp } from '../helpers/app.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function instance (redisUrl: string, prefix: string, server: DependencyServer, openMs: number): Promise<TestApp> {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 })
+  client.on('error', () => {})
+  const testApp = await dependencyApp({
+    dependencies: { payments: { baseUrl: server.url, breaker: { consecutiveFailures: 2, openMs }, fleet: { client, prefix, syncMs: 50 } } },
+  })
+  testApp.app.get('/pay', async (request) => await (await request.dependency('payments').fetch('/charges')).json())
+  await testApp.app.ready()
+  cleanups.push(async () => {
+    await testApp.app.close()
+    client.disconnect()
+  })
+  return testApp
+}
+
+const stateOf = (testApp: TestApp): string | undefined => testApp.app.dependencies.stats().payments?.state
+
+describe('fleet-wide breaker state through Redis', () => {
+  it('a breaker opened on one instance is seen open by the others; one probe for the fleet; its success closes them all', async () => {
+    const held: ServerResponse[] = []
+    const server = await startDependency(failing(500))
+    cleanups.push(server.close)
+    const prefix = `deps-${randomUUID()}:`
+    const openMs = 1500
+    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => await instance(inject('redisUrl'), prefix, server, openMs))) as [TestApp, TestApp, TestApp]
+    await a.app.inject('/pay')
+    await a.app.inject('/pay')
+    expect(stateOf(a)).toBe('open')
+    await waitFor(() => stateOf(b) === 'open' && stateOf(c) === 'open', 3000)
+    const refused = await b.app.inject('/pay')
+    expect(refused.statusCode).toBe(503)
+    expect(refused.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-unavailable', dependency: 'payments' })
+    expect(server.seen).toHaveLength(2)
+    expect(b.logs.some((line) => line.msg === 'dependency breaker opened' && line.fromFleet === true)).toBe(true)
+
+    // The provider is back but slow to answer: the probe is held while every instance keeps getting traffic.
+    server.behave((_request, response) => { held.push(response) })
+    const pending: Array<Promise<unknown>> = []
+    await waitFor(() => {
+      for (const app of [a, b, c]) pending.push(app.app.inject('/pay'))
+      return server.seen.length > 2
+    }, openMs + 5000)
+    for (let i = 0; i < 20; i++) {
+      for (const app of [a, b, c]) pending.push(app.app.inject('/pay'))
+      await new Promise((resolve) => setTimeout(resolve, 15))
+    }
+    expect(server.seen).toHaveLength(3)
+    for (const response of held.splice(0)) response.writeHead(200, { 'content-type': 'application/json' }).end('{"paid":true}')
+    await waitFor(() => [a, b, c].every((app) => stateOf(app) === 'closed'), 3000)
+    await Promise.all(pending)
+    server.behave((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"paid":true}') })
+    for (const app of [a, b, c]) expect((await app.app.inject('/pay')).json()).toEqual({ paid: true })
+  })
+
+  it('with Redis unreachable every instance keeps its local breaker, and says so once', async () => {
+    const redis = await startRedisServer()
+    let stopped = false
+    cleanups.push(async () => { if (!stopped) await redis.stop() })
+    const server = await startDependency(failing(500))
+    cleanups.push(server.close)
+    const testApp = await instance(redis.url, `deps-${randomUUID()}:`, server, 300)
+    await redis.stop()
+    stopped = true
+    await waitFor(() => testApp.logs.some((line) => line.msg === 'dependency fleet state unreachable; the breaker works locally'), 5000)
+    await testApp.app.inject('/pay')
+    await testApp.app.inject('/pay')
+    expect(stateOf(testApp)).toBe('open')
+    expect((await testApp.app.inject('/pay')).statusCode).toBe(503)
+    server.behave((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"paid":true}') })
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect((await testApp.app.inject('/pay')).json()).toEqual({ paid: true })
+    expect(stateOf(testApp)).toBe('closed')
+    // Many failed syncs later, still one line.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(testApp.logs.filter((line) => line.msg === 'dependency fleet state unreachable; the breaker works locally')).toHaveLength(1)
+  })
+})

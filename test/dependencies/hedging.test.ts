@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../helpers/wait-for.js'
+import { dependencyApp, healthy, startDependency } from './helpers.js'
+import type { Behaviour, DependencyServer } from './helpers.js'
+import type { TestApp } from '../helpers/app.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function serve (behaviour: Behaviour): Promise<DependencyServer> {
+  const server = await startDependency(behaviour)
+  cleanups.push(server.close)
+  return server
+}
+
+async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
+  const testApp = await dependencyApp(options)
+  cleanups.push(async () => { await testApp.app.close() })
+  return testApp
+}
+
+/** The first request never answers; later ones answer at once. */
+const firstHangs: Behaviour = (request, response, call) => {
+  if (call > 1) healthy({ call })(request, response, call)
+}
+
+describe('hedging', () => {
+  it('sends a second attempt after the hedge delay; the first answer wins and the other is cancelled', async () => {
+    const server = await serve(firstHangs)
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, timeoutMs: 10_000, hedge: { delayMs: 50 } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/q')).json())
+    const response = await app.inject('/')
+    expect(response.json()).toEqual({ call: 2 })
+    await waitFor(() => server.seen[0]?.aborted === true)
+    expect(app.dependencies.stats().search).toMatchObject({ hedges: 1, attempts: 2, failures: 0, state: 'closed' })
+  })
+
+  it('sends no hedge when the first attempt answers in time', async () => {
+    const server = await serve(healthy())
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, hedge: { delayMs: 5_000 } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/q')).json())
+    for (let i = 0; i < 5; i++) await app.inject('/')
+    expect(server.seen).toHaveLength(5)
+    expect(app.dependencies.stats().search?.hedges).toBe(0)
+  })
+
+  it('never hedges a write', async () => {
+    const server = await serve((request, response, call) => { if (call > 1) healthy()(request, response, call); else setTimeout(() => { healthy()(request, response, call) }, 300) })
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, hedge: { delayMs: 20 } } } })
+    app.post('/', async (request) => await (await request.dependency('search').fetch('/q', { method: 'POST', body: 'x' })).json())
+    expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(200)
+    expect(server.seen).toHaveLength(1)
+  })
+
+  it('hedges spend the retry budget: none once it is spent', async () => {
+    const server = await serve((request, response) => { setTimeout(() => { healthy()(request, response, 0) }, 150) })
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, hedge: { delayMs: 20 }, retry: { attempts: 1, budget: { ratio: 0, minPerSecond: 0.2, windowMs: 10_000 } } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/q')).json())
+    for (let i = 0; i < 4; i++) expect((await app.inject('/')).statusCode).toBe(200)
+    expect(app.dependencies.stats().search).toMatchObject({ hedges: 2, budgetLeft: 0 })
+  })
+})

@@ -1,0 +1,156 @@
+import Fastify from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import resilience, { MemoryIdempotencyStore } from '../../plugins/index.js'
+import { listen } from '../helpers/listen.js'
+import { dependencyApp, failing, healthy, startDependency } from './helpers.js'
+import type { Behaviour, DependencyServer } from './helpers.js'
+import type { TestApp } from '../helpers/app.js'
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function serve (behaviour: Behaviour): Promise<DependencyServer> {
+  const server = await startDependency(behaviour)
+  cleanups.push(server.close)
+  return server
+}
+
+async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
+  const testApp = await dependencyApp(options)
+  cleanups.push(async () => { await testApp.app.close() })
+  return testApp
+}
+
+/** Fails the first `failures` calls with `status` (and headers), then answers 200. */
+const failFirst = (failures: number, status = 500, headers: () => Record<string, string> = () => ({})): Behaviour => (request, response, call) => {
+  if (call <= failures) failing(status, headers())(request, response, call)
+  else healthy({ call })(request, response, call)
+}
+
+const arrivals = (times: number[]): Behaviour => (request, response, call) => {
+  times.push(Date.now())
+  ;(call === 1 ? failing(503, { 'retry-after': '1' }) : healthy({ call }))(request, response, call)
+}
+
+describe('retries', () => {
+  it('retries an idempotent GET after failures, each attempt carrying the shrinking budget header', async () => {
+    const server = await serve(failFirst(2))
+    const { app } = await appWith({ dependencies: { catalog: { baseUrl: server.url, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
+    app.get('/', { config: { deadline: { timeoutMs: 5000 } } }, async (request) => await (await request.dependency('catalog').fetch('/items')).json())
+    const response = await app.inject('/')
+    expect(response.json()).toEqual({ call: 3 })
+    expect(server.seen).toHaveLength(3)
+    const budgets = server.seen.map((seen) => Number(seen.headers['x-request-timeout-ms']))
+    expect(budgets.every((budget) => budget > 0 && budget <= 5000)).toBe(true)
+    expect(budgets[2]).toBeLessThanOrEqual(budgets[0]!)
+    expect(app.dependencies.stats().catalog).toMatchObject({ calls: 1, attempts: 3, retries: 2, failures: 2 })
+  })
+
+  it('never retries a POST to a dependency that does not take idempotency keys', async () => {
+    const server = await serve(failFirst(1))
+    const { app } = await appWith({ dependencies: { payments: { baseUrl: server.url, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.post('/', async (request) => await (await request.dependency('payments').fetch('/charges', { method: 'POST', body: '{}' })).json())
+    expect((await app.inject({ method: 'POST', url: '/' })).statusCode).toBe(502)
+    expect(server.seen).toHaveLength(1)
+  })
+
+  it('retries a POST when the dependency takes idempotency keys, every attempt with the same key', async () => {
+    const server = await serve(failFirst(2))
+    const { app } = await appWith({ dependencies: { payments: { baseUrl: server.url, idempotencyKeys: true, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.post('/', async (request) => await (await request.dependency('payments').fetch('/charges', { method: 'POST', body: '{"amount":5}' })).json())
+    expect((await app.inject({ method: 'POST', url: '/' })).json()).toEqual({ call: 3 })
+    const keys = server.seen.map((seen) => seen.headers['idempotency-key'])
+    expect(keys).toHaveLength(3)
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(new Set(keys).size).toBe(1)
+    expect(server.seen.every((seen) => seen.body === '{"amount":5}')).toBe(true)
+    // A second call gets a key of its own.
+    await app.inject({ method: 'POST', url: '/' })
+    expect(server.seen.at(-1)?.headers['idempotency-key']).not.toBe(keys[0])
+  })
+
+  it("a charge retried after its answer was lost runs once on a dependency guarded by this library's idempotency capability", async () => {
+    const provider = Fastify()
+    cleanups.push(async () => { await provider.close() })
+    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true } })
+    let executions = 0
+    let answers = 0
+    provider.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request) => {
+      executions++
+      return { charged: request.body.amount }
+    })
+    // The first answer is lost on the way back, after the provider stored it.
+    provider.addHook('onSend', async (_request, reply, payload) => {
+      if (++answers === 1) reply.raw.destroy()
+      return payload
+    })
+    const port = await listen(provider)
+    const { app } = await appWith({ dependencies: { payments: { baseUrl: `http://127.0.0.1:${port}`, idempotencyKeys: true, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.post('/orders', async (request) => {
+      const response = await request.dependency('payments').fetch('/charges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"amount":42}' })
+      return { status: response.status, body: await response.json() as unknown }
+    })
+    const response = await app.inject({ method: 'POST', url: '/orders' })
+    expect(response.json()).toEqual({ status: 200, body: { charged: 42 } })
+    expect(answers).toBe(2)
+    expect(executions).toBe(1)
+  })
+
+  it('honours Retry-After in seconds', async () => {
+    const times: number[] = []
+    const server = await serve(() => {})
+    server.behave(arrivals(times))
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, retry: { attempts: 2, backoff: { initialMs: 1, maxMs: 1 } } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/')).json())
+    expect((await app.inject('/')).json()).toEqual({ call: 2 })
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(950)
+  })
+
+  it('honours Retry-After as an HTTP-date', async () => {
+    const times: number[] = []
+    const server = await serve((request, response, call) => {
+      times.push(Date.now())
+      // Two seconds ahead at one-second resolution: a wait of more than one second.
+      if (call === 1) failing(503, { 'retry-after': new Date(Date.now() + 2000).toUTCString() })(request, response, call)
+      else healthy({ call })(request, response, call)
+    })
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, retry: { attempts: 2, backoff: { initialMs: 1, maxMs: 1 } } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/')).json())
+    expect((await app.inject('/')).json()).toEqual({ call: 2 })
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(950)
+  })
+
+  it('does not retry when the advertised wait is longer than the deadline left', async () => {
+    const server = await serve(failing(503, { 'retry-after': '30' }))
+    const { app } = await appWith({ dependencies: { search: { baseUrl: server.url, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.get('/', { config: { deadline: { timeoutMs: 5000 } } }, async (request) => await (await request.dependency('search').fetch('/')).json())
+    const started = Date.now()
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(502)
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-failed', dependency: 'search' })
+    expect(Date.now() - started).toBeLessThan(4000)
+    expect(server.seen).toHaveLength(1)
+  })
+
+  it('stops retrying once the budget is spent, and the original failure surfaces', async () => {
+    const server = await serve(failing(500))
+    // No ratio, a floor of one retry in the window.
+    const { app } = await appWith({ dependencies: { flaky: { baseUrl: server.url, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1 }, budget: { ratio: 0, minPerSecond: 0.1, windowMs: 10_000 } } } } })
+    app.get('/', async (request) => await (await request.dependency('flaky').fetch('/')).json())
+    for (let i = 0; i < 5; i++) expect((await app.inject('/')).statusCode).toBe(502)
+    expect(server.seen).toHaveLength(6)
+    expect(app.dependencies.stats().flaky).toMatchObject({ calls: 5, retries: 1, budgetLeft: 0 })
+  })
+
+  it('does not retry while the breaker is open', async () => {
+    const server = await serve(failing(500))
+    const { app } = await appWith({ dependencies: { flaky: { baseUrl: server.url, breaker: { consecutiveFailures: 1, openMs: 60_000 }, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.get('/', async (request) => await (await request.dependency('flaky').fetch('/')).json())
+    expect((await app.inject('/')).statusCode).toBe(502)
+    expect(server.seen).toHaveLength(1)
+    expect((await app.inject('/')).statusCode).toBe(503)
+    expect(server.seen).toHaveLength(1)
+  })
+})
