@@ -52,8 +52,8 @@ const running = new Set<ChildProcess>()
 process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
 
 /** Starts a benchmark target in a child process and resolves its port and a stop function. */
-export async function startTarget (variant: string, settings: readonly string[] = [], nodeFlags: readonly string[] = []): Promise<{ port: number, pid: number, stop: () => Promise<void> }> {
-  const command = [process.execPath, ...nodeFlags, '--import', 'tsx', SERVE, variant, ...settings]
+export async function startTarget (variant: string, settings: readonly string[] = [], nodeFlags: readonly string[] = [], serve = SERVE): Promise<{ port: number, pid: number, stop: () => Promise<void> }> {
+  const command = [process.execPath, ...nodeFlags, '--import', 'tsx', serve, variant, ...settings]
   const child = placement === 'pinned'
     ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -118,10 +118,14 @@ export interface Comparison {
   placement: Placement
 }
 
-/** A target: a variant of serve.ts and its settings (`routes=1000`, …). */
-export type TargetSpec = string | { variant: string, settings: readonly string[] }
+/**
+ * A target: a variant of serve.ts and its settings (`routes=1000`, …);
+ * `serve` runs another copy of serve.ts (another checkout's, to compare
+ * two versions of the library).
+ */
+export type TargetSpec = string | { variant: string, settings: readonly string[], serve?: string }
 
-function specOf (target: TargetSpec): { variant: string, settings: readonly string[] } {
+function specOf (target: TargetSpec): { variant: string, settings: readonly string[], serve?: string } {
   return typeof target === 'string' ? { variant: target, settings: [] } : target
 }
 
@@ -134,7 +138,7 @@ export async function compare (baseline: TargetSpec, candidate: TargetSpec, targ
   const request = typeof target === 'string' ? { path: target } : target
   const base = specOf(baseline)
   const cand = specOf(candidate)
-  const targets = { baseline: await startTarget(base.variant, base.settings), candidate: await startTarget(cand.variant, cand.settings) }
+  const targets = { baseline: await startTarget(base.variant, base.settings, [], base.serve), candidate: await startTarget(cand.variant, cand.settings, [], cand.serve) }
   try {
     const best: { baseline?: Measurement, candidate?: Measurement } = {}
     const roundRatios: number[] = []
@@ -166,8 +170,8 @@ export function spread (ratios: readonly number[]): string {
   return `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`
 }
 
-export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'p99 (candidate)', 'placement']
+export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
 
 export function comparisonRow (name: string, result: Comparison): string[] {
-  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), `${result.candidate.p99Ms} ms`, result.placement]
+  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
 }
