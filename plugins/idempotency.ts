@@ -22,6 +22,7 @@ import type {
   RouteIdempotencyConfig,
 } from '../src/idempotency/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { declareKeptHandler } from './outcome-marks.js'
 import {
   claimTimeoutMs,
   createOnSend,
@@ -166,6 +167,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> 
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   app.decorateRequest(kClaim as unknown as string, null)
+  declareKeptHandler(app)
   const runtime: Runtime = {
     settings,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),

@@ -71,16 +71,24 @@ export interface KeptHandler {
   replyBeforeDeadline: ReplySnapshot | null
 }
 
-const keptHandlers = new WeakMap<FastifyRequest, KeptHandler>()
+// A request slot, like the marks: set and cleared on every idempotent request.
+const kKept = Symbol('fastify-resilience.kept-handler')
+
+type KeptSlot = Record<typeof kKept, KeptHandler | null | undefined>
+
+/** Declares the slot; called by the capability that keeps handlers running, once per context. */
+export function declareKeptHandler (app: FastifyInstance): void {
+  if (!app.hasRequestDecorator(kKept as unknown as string)) app.decorateRequest(kKept as unknown as string, null)
+}
 
 export function keepHandlerRunning (request: FastifyRequest, kept: KeptHandler): void {
-  keptHandlers.set(request, kept)
+  (request as unknown as KeptSlot)[kKept] = kept
 }
 
 export function stopKeepingHandler (request: FastifyRequest): void {
-  keptHandlers.delete(request)
+  (request as unknown as KeptSlot)[kKept] = null
 }
 
 export function keptHandler (request: FastifyRequest): KeptHandler | undefined {
-  return keptHandlers.get(request)
+  return (request as unknown as KeptSlot)[kKept] ?? undefined
 }
