@@ -64,6 +64,7 @@ export async function startTarget (variant: string, settings: readonly string[] 
   if (!Number.isInteger(port)) throw new TypeError(`benchmark target ${variant} printed no port: ${chunk.toString()}`)
   return {
     port,
+    // taskset execs the target: the pid is the server's either way.
     pid: child.pid ?? 0,
     stop: async () => {
       const exited = once(child, 'exit')

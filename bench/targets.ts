@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import underPressure from '@fastify/under-pressure'
 import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
 import { libraryRouteConfig } from '../plugins/library-route.js'
-import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from './workloads.js'
+import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
 
 /*
  * The benchmark targets, built by variant; bench/serve.ts runs one in its
@@ -18,7 +18,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu } from 
  * lines), without=<capability>+… leaves capabilities out of the umbrella.
  */
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'umbrella'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on', 'umbrella'] as const
 export type Variant = typeof VARIANTS[number]
 
 interface Settings {
@@ -53,18 +53,22 @@ const errorLog = new Writable({
 })
 
 /**
- * Every capability registered: problem details, deadlines, load shedding,
- * chaos (an experiment ready on every route, not enabled), idempotency
- * (for routes that declare it), error budgets (every route under one SLO,
- * both indicators, metrics on).
+ * Every capability registered: problem details, deadlines, dependencies
+ * (one declared, not called by these routes), load shedding, chaos (an
+ * experiment ready on every route, not enabled), idempotency (for routes
+ * that declare it), error budgets (every route under one SLO, both
+ * indicators) and metrics with their scrape route.
  */
 async function registerUmbrella (app: FastifyInstance, settings: Settings): Promise<void> {
   const objectives = [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }]
   for (let i = 0; i < settings.slos; i++) objectives.push({ name: `slo-${i}`, availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } })
   const off = (name: string): false | object => settings.without.has(name) ? false : {}
+  const every = everyCapability(!settings.without.has('metrics'))
   await app.register(resilience, {
+    ...every,
     deadlines: off('deadlines'),
     loadShedding: off('loadShedding'),
+    dependencies: settings.without.has('dependencies') ? false : every.dependencies ?? {},
     chaos: settings.without.has('chaos')
       ? false
       : settings.soak
@@ -109,6 +113,9 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
       errorBudget: false,
       chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
     })
+  }
+  if (variant === 'all-metrics-off' || variant === 'all-metrics-on') {
+    await app.register(resilience, everyCapability(variant === 'all-metrics-on'))
   }
   addOverloadRoutes(app)
   for (let i = 0; i < settings.routes; i++) {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { ResilienceOptions } from '../plugins/index.js'
 
 /** CPU cost of one request to /work, in milliseconds. */
 export const WORK_MS = 2
@@ -40,5 +41,22 @@ export class Downstream {
       if (next === undefined) this.#busy--
       else next()
     }
+  }
+}
+
+/**
+ * The umbrella's options with every capability on (chaos enabled, its
+ * experiment aimed at another route; a declared dependency; one SLO with
+ * both indicators), with
+ * all metrics and the scrape route, or with `metrics: false`.
+ */
+export function everyCapability (metricsOn: boolean): ResilienceOptions {
+  return {
+    metrics: metricsOn ? { path: '/metrics' } : false,
+    idempotency: { unscoped: true },
+    // Declared, not called by hello-world: its metrics are read at scrape time only.
+    dependencies: { downstream: { baseUrl: 'http://127.0.0.1:9' } },
+    chaos: { enabled: true, experiments: [{ name: 'elsewhere', faults: [{ type: 'error', rate: 1, status: 503, match: { path: '/elsewhere' } }] }] },
+    errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
   }
 }

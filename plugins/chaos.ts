@@ -13,7 +13,10 @@ import {
 } from '../src/chaos/index.js'
 import type { ChaosOptions, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
 import { MAX_TIMER_MS } from '../src/deadline/index.js'
+import { ChaosMetrics, faultInjectedChannel } from '../src/metrics/index.js'
+import type { FaultInjectedMessage } from '../src/metrics/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { metricsHubOf } from './metrics.js'
 import { declareOutcomeMarks, markChaos } from './outcome-marks.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
@@ -88,6 +91,8 @@ interface Context {
   hasDeadlines: boolean
   /** Lets the error budget re-evaluate soon after faults, so that auto-stop is prompt. */
   afterInjection: () => void
+  /** Set when metrics are on. */
+  metrics: ChaosMetrics | undefined
 }
 
 /** Whether this caller may learn that its error was injected; authorize() is asked only when it matters. */
@@ -115,10 +120,12 @@ function delay (injection: Injection, reply: FastifyReply, ms: number, context: 
   reply.raw.once('close', abandon)
 }
 
-function inject (injection: Injection, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, authorized: boolean, context: Context): void {
+function inject (injection: Injection, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, authorized: boolean, context: Context, route: string): void {
   const { fault, source } = injection
   const { settings } = context
   request.log.warn({ chaos: { source, fault: fault.describe } }, 'chaos fault injected')
+  context.metrics?.injected(fault.type, source)
+  if (faultInjectedChannel.hasSubscribers) faultInjectedChannel.publish({ request, route, type: fault.type, source } satisfies FaultInjectedMessage<FastifyRequest>)
   if (fault.type !== 'latency') markChaos(request)
   switch (fault.type) {
     case 'latency': {
@@ -157,7 +164,7 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
   }
 }
 
-function createChaosHook (routeFaults: readonly Fault[], url: string, context: Context) {
+function createChaosHook (routeFaults: readonly Fault[], url: string, label: string, context: Context) {
   const { controller, settings } = context
   const local: LocalFault[] = routeFaults.map((fault) => ({ fault, source: 'route' }))
   return function chaosOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -173,7 +180,7 @@ function createChaosHook (routeFaults: readonly Fault[], url: string, context: C
       done()
       return
     }
-    inject(injection, request, reply, done, requested.authorized, context)
+    inject(injection, request, reply, done, requested.authorized, context, label)
     context.afterInjection()
   }
 }
@@ -208,6 +215,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
     controller,
     delayRandom: seededRandom(settings.seed ^ 0x5bd1e995),
     hasDeadlines: app.hasRequestDecorator('deadline'),
+    metrics: undefined,
     afterInjection () {
       // At most once a second: a status evaluation reads every window.
       const now = settings.now()
@@ -216,6 +224,9 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
       app.errorBudget.status()
     },
   }
+
+  const hub = metricsHubOf(app)
+  if (hub !== undefined) context.metrics = new ChaosMetrics(hub, { enabled: () => controller.enabled, active: () => controller.stats(settings.now()).active })
 
   function enable (): boolean {
     if (isProduction() && !settings.allowInProduction) {
@@ -273,7 +284,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
     const label = routeLabel(routeOptions)
     const faults = resolveRouteChaos(routeOptions.config?.chaos, label)
     if (faults === false || settings.exclude.has(routeOptions.url)) return
-    appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, context))
+    appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, label, context))
   })
 
   app.addHook('onReady', async () => {

@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
 import { isStream } from '../src/payload.js'
+import { deadlineExpiredChannel } from '../src/metrics/index.js'
+import type { DeadlineExpiredMessage } from '../src/metrics/index.js'
 import { keptHandler } from './outcome-marks.js'
 
 /*
@@ -87,6 +89,9 @@ function enforceDeadline (reply: FastifyReply): void {
   if (kept !== undefined) kept.replyBeforeDeadline = { statusCode: reply.statusCode, headers: reply.getHeaders() }
   deadline.expire()
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
+  if (deadlineExpiredChannel.hasSubscribers) {
+    deadlineExpiredChannel.publish({ request, route: `${request.method} ${request.routeOptions.url ?? ''}`, timeoutMs: deadline.timeoutMs } satisfies DeadlineExpiredMessage<FastifyRequest>)
+  }
   // An abort listener may have answered by itself.
   if (reply.raw.writableEnded) return
   if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {

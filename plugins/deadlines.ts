@@ -19,7 +19,10 @@ import {
   unboundedDeadline,
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
+import { DeadlineMetrics } from '../src/metrics/index.js'
+import type { DeadlineTally } from '../src/metrics/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { metricsHubOf } from './metrics.js'
 import { declareOutcomeMarks, markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
@@ -40,8 +43,9 @@ declare module 'fastify' {
   }
 }
 
-function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string): void {
+function refuseSpent (reply: FastifyReply, timeoutMs: number, detail: string, tally: DeadlineTally | undefined): void {
   markRefusedForDeadline(reply.request)
+  if (tally !== undefined) tally.refused++
   reply.problem({ type: 'deadline-exceeded', detail, timeoutMs: Math.floor(timeoutMs) })
 }
 
@@ -50,7 +54,12 @@ function refuseInvalidHeader (request: FastifyRequest, reply: FastifyReply, head
   reply.problem({ type: 'invalid-deadline', detail: `The ${header} header is invalid: ${reason}.`, header })
 }
 
-function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: symbol) {
+interface RouteMetering {
+  metrics: DeadlineMetrics | undefined
+  tally: DeadlineTally | undefined
+}
+
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: symbol, { metrics, tally }: RouteMetering) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   // Most requests carry no budget of their own: their admission is the route's, resolved once.
   const routeAdmission = resolveBudget(policy, undefined)
@@ -63,18 +72,19 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       }
       request.log.debug({ header: caller.header, reason: caller.reason }, 'malformed deadline header ignored')
     }
+    if (caller.kind === 'budget') metrics?.observeCallerBudget(caller.ms)
     const admission = caller.kind === 'budget' ? resolveBudget(policy, caller.ms) : routeAdmission
     if (admission.kind === 'refuse') {
       request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
-      refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`)
+      refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
-    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: arrivedAt(request, arrival), forwardHeader: settings.header, clock: settings.clock })
+    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: arrivedAt(request, arrival), forwardHeader: settings.header, clock: settings.clock, tally })
     // Time spent in onRequest hooks that ran before this one counts too.
     const leftMs = deadline.remainingMs()
     if (leftMs < settings.minimumMs || leftMs === 0) {
       request.log.info({ timeoutMs: admission.timeoutMs, leftMs: Math.floor(leftMs) }, 'request refused: its budget was spent before its route')
-      refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`)
+      refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
     (request as unknown as RequestSlots)[kDeadline] = deadline
@@ -140,6 +150,8 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     if (!queues.has(timeoutMs)) queues.set(timeoutMs, new DeadlineQueue(timeoutMs, settings.clock, onDeadlinePassed))
   }
   const arming = new EndOfTurnBatch<FastifyReply>((reply) => arm(reply, queues))
+  const hub = metricsHubOf(app)
+  const metrics = hub === undefined ? undefined : new DeadlineMetrics(hub)
   app.addHook('onClose', async () => {
     for (const queue of queues.values()) queue.close()
   })
@@ -161,10 +173,11 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onSend', deadlineOnSend)
 
   app.addHook('onRoute', (routeOptions) => {
-    const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, routeLabel(routeOptions))
+    const label = routeLabel(routeOptions)
+    const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, label)
     if (timeoutMs === false) return
     addQueue(timeoutMs)
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival))
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival, { metrics, tally: metrics?.forRoute(label) }))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }

@@ -23,7 +23,10 @@ import type {
 import { RedisBreakerFleet } from '../src/dependencies/fleet.js'
 import { FRS_ERR_DEPENDENCY_UNKNOWN, FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
+import { CHANNEL_NAMES, registerDependencyMetrics } from '../src/metrics/index.js'
+import type { BreakerStateMessage } from '../src/metrics/index.js'
 import { routeLabel } from './route-options.js'
+import { metricsHubOf } from './metrics.js'
 
 /** Options of the dependencies plugin: one entry per named dependency. */
 export type DependenciesOptions = Record<string, DependencyOptions>
@@ -83,7 +86,7 @@ declare module 'fastify' {
 }
 
 /** Published on every breaker state change, for tracers that subscribe without a dependency on this library. */
-export const DEPENDENCY_STATE_CHANNEL = 'fastify-resilience:dependency:state'
+export const DEPENDENCY_STATE_CHANNEL = CHANNEL_NAMES.breakerStateChanged
 
 const kDegraded = Symbol('fastify-resilience.degraded')
 type DegradedSlot = { [kDegraded]: string[] | null }
@@ -127,7 +130,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
       const log = { dependency: dependency.name, from: change.from, to: change.to, openMs: change.openMs, fromFleet: change.fromFleet }
       if (change.to === 'open') app.log.warn(log, 'dependency breaker opened')
       else app.log.info(log, change.to === 'closed' ? 'dependency breaker closed' : 'dependency breaker half-open')
-      if (stateChannel.hasSubscribers) stateChannel.publish(change)
+      if (stateChannel.hasSubscribers) stateChannel.publish(change satisfies BreakerStateMessage)
       for (const listener of listeners) listener(change)
     })
     const fleet = dependency.settings.fleet
@@ -176,8 +179,12 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
     }
   })
 
+  const stats = (): Record<string, DependencyStats> => Object.fromEntries([...byName].map(([name, dependency]) => [name, dependency.stats()]))
+  const hub = metricsHubOf(app)
+  if (hub !== undefined) registerDependencyMetrics(hub, { stats, onStateChange: (listener) => { listeners.add(listener) } })
+
   app.decorate('dependencies', {
-    stats: () => Object.fromEntries([...byName].map(([name, dependency]) => [name, dependency.stats()])),
+    stats,
     onStateChange: (listener) => {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

@@ -29,6 +29,7 @@ import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import { declareOutcomeMarks, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
+import { metricsHubOf } from './metrics.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
 export type FleetStatus =
@@ -68,6 +69,9 @@ declare module 'fastify' {
     readonly errorBudget: ErrorBudget
   }
 }
+
+/** Longest the last fleet flush may hold `app.close()`, in milliseconds. */
+const FLEET_CLOSE_FLUSH_MS = 2000
 
 interface Recording {
   availability: TrackedSli | undefined
@@ -127,7 +131,11 @@ function warnUnreachablePages (app: FastifyInstance, objectives: readonly Object
  * multiwindow policy; state changes fire events; metrics go to prom-client.
  */
 const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> = async function errorBudget (app, options) {
-  const settings = resolveErrorBudgetOptions<FastifyRequest>(options)
+  const hub = metricsHubOf(app)
+  // Without a `metrics` option of its own, the SLO series join the shared registry.
+  const ownMetrics = (options as { metrics?: unknown }).metrics
+  const settings = resolveErrorBudgetOptions<FastifyRequest>(ownMetrics === undefined && hub !== undefined ? { ...options, metrics: { registry: hub.registry, prefix: hub.prefix } } : options)
+  if (hub !== undefined && settings.metrics?.registry === hub.registry && settings.metrics.prefix === hub.prefix) hub.enable('errorBudget')
   const { clock } = settings
   const tracker = new ErrorBudgetTracker({ rules: settings.alertRules, minEvents: settings.minEvents }, (error) => {
     app.log.error({ err: error }, 'an error budget state-change listener threw')
@@ -225,7 +233,15 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
   })
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer)
-    await flushFleet()
+    // A client that queues commands while Redis is down would hold the
+    // close for as long as it retries: the last flush gets a bound.
+    let timer: NodeJS.Timeout | undefined
+    const gaveUp = await Promise.race([
+      flushFleet().then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), FLEET_CLOSE_FLUSH_MS) }),
+    ])
+    clearTimeout(timer)
+    if (gaveUp) app.log.warn({ timeoutMs: FLEET_CLOSE_FLUSH_MS }, 'error budget counts not added to the fleet store before close; the last counts of this instance are lost')
   })
 
   const statusRoute = settings.statusRoute

@@ -3,6 +3,7 @@ import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import { MemoryIdempotencyStore } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
+import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/index.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
 import type { KeptHandler, ReplySnapshot } from './outcome-marks.js'
 
@@ -62,6 +63,8 @@ export interface Runtime {
   settings: ResolvedIdempotencyOptions
   timeouts: CallTimeouts
   leases: LeaseKeeper<HeldLease>
+  /** Set when metrics are on. */
+  metrics: IdempotencyMetrics | undefined
 }
 
 /** What the lease keeper needs to renew a claim. */
@@ -76,21 +79,34 @@ export interface HeldLease {
  * rejecting gets the same treatment as one that rejects, so no call site
  * (a timer callback included) can see a synchronous throw.
  */
-export function storeCall<T> (runtime: Runtime, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
+export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
   let pending: Promise<T>
+  const metrics = runtime.metrics
+  // A store call is a network round trip: timing it costs nothing in comparison.
+  const startedAt = metrics === undefined ? 0 : performance.now()
   try {
     pending = call(runtime.settings.store)
   } catch (error) {
-    return Promise.reject(error)
+    pending = Promise.reject(error)
   }
   // The built-in memory store answers within the same turn: it cannot
   // hang, so its calls skip the timeout and the promise that carries it.
-  if (runtime.settings.store instanceof MemoryIdempotencyStore) return pending
-  return runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+  const timed = runtime.settings.store instanceof MemoryIdempotencyStore
+    ? pending
+    : runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+  // Without metrics, the store's own promise: no promise of ours per call.
+  if (metrics === undefined) return timed
+  return timed.then((result) => {
+    metrics.storeCall(operation, (performance.now() - startedAt) / 1000, false)
+    return result
+  }, (error: unknown) => {
+    metrics.storeCall(operation, (performance.now() - startedAt) / 1000, true)
+    throw error
+  })
 }
 
 export function renewLease (runtime: Runtime, { storeKey, owner, request }: HeldLease): void {
-  storeCall(runtime, (store) => store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
+  storeCall(runtime, 'renew', (store) => store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
     if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
   }, (error: unknown) => {
     request.log.warn({ err: error }, 'idempotency lease could not be renewed')
@@ -107,7 +123,7 @@ function finish (request: FastifyRequest, claim: Claim, runtime: Runtime): void 
 export async function releaseClaim (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): Promise<void> {
   finish(request, claim, runtime)
   try {
-    await storeCall(runtime, (store) => store.release(claim.storeKey, claim.owner))
+    await storeCall(runtime, 'release', (store) => store.release(claim.storeKey, claim.owner))
     request.log.info({ why }, 'idempotency key released; the client may retry')
   } catch (error) {
     request.log.warn({ err: error, why }, 'idempotency key could not be released; it frees itself when its lease runs out')
@@ -144,7 +160,7 @@ export function replay (reply: FastifyReply, response: StoredResponse): FastifyR
 async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): Promise<void> {
   finish(request, claim, runtime)
   try {
-    const stored = await storeCall(runtime, (store) => store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
+    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
     if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
   } catch (error) {
     request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')

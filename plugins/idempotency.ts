@@ -21,9 +21,13 @@ import type {
   ResolvedRouteIdempotency,
   RouteIdempotencyConfig,
 } from '../src/idempotency/index.js'
+import { IdempotencyMetrics, replayedChannel } from '../src/metrics/index.js'
+import type { IdempotencyTally, ReplayedMessage } from '../src/metrics/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { declareKeptHandler } from './outcome-marks.js'
+import { metricsHubOf } from './metrics.js'
 import {
+  claimOf,
   claimTimeoutMs,
   createOnSend,
   kClaim,
@@ -59,7 +63,7 @@ declare module 'fastify' {
 
 function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
   const { settings } = runtime
-  return storeCall(runtime, (store) => store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
+  return storeCall(runtime, 'claim', (store) => store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
 }
 
 /**
@@ -94,7 +98,8 @@ async function claimWaiting (request: FastifyRequest, runtime: Runtime, storeKey
   return outcome
 }
 
-function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, routeUrl: string) {
+function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, routeUrl: string, label: string) {
+  const tally: IdempotencyTally | undefined = runtime.metrics?.forRoute(label)
   const { settings } = runtime
   return async function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!settings.methods.has(request.method)) return undefined
@@ -122,6 +127,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     try {
       outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
     } catch (error) {
+      if (tally !== undefined) tally.counts['store-error']++
       if (settings.onStoreError === 'fail-open') {
         request.log.warn({ err: error }, 'idempotency store unavailable; running without the key (fail-open)')
         return undefined
@@ -132,6 +138,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     }
     switch (outcome.kind) {
       case 'acquired': {
+        if (tally !== undefined) tally.counts.executed++
         const claim: Claim = {
           storeKey, owner, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
         }
@@ -147,12 +154,16 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
         return undefined
       }
       case 'in-progress':
+        if (tally !== undefined) tally.counts.conflict++
         reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))))
         return reply.problem({ type: 'idempotency-key-in-use', detail: 'A request with this idempotency key is still being processed.' })
       case 'mismatch':
+        if (tally !== undefined) tally.counts.mismatch++
         return reply.problem({ type: 'idempotency-key-reused', detail: 'This idempotency key was used for a different request.' })
       case 'completed':
         request.log.info('idempotent request replayed')
+        if (tally !== undefined) tally.counts.replayed++
+        if (replayedChannel.hasSubscribers) replayedChannel.publish({ request, route: label, statusCode: outcome.response.status } satisfies ReplayedMessage<FastifyRequest>)
         return replay(reply, outcome.response)
     }
   }
@@ -172,8 +183,18 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> 
     settings,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
     leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
+    metrics: undefined,
   }
+  const hub = metricsHubOf(app)
+  if (hub !== undefined) runtime.metrics = new IdempotencyMetrics(hub)
+  // By onClose every connection is gone: a claim still held belongs to a
+  // request the shutdown cut off, whose client will retry. Released now,
+  // the retry runs at once instead of waiting for the lease to run out.
   app.addHook('onClose', async () => {
+    await Promise.all(runtime.leases.held().map(async ({ request }) => {
+      const claim = claimOf(request)
+      if (claim !== null && claim.phase !== 'done') await releaseClaim(request, claim, runtime, 'the server shut down before the request finished')
+    }))
     runtime.timeouts.close()
     runtime.leases.close()
   })
@@ -182,7 +203,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> 
   app.addHook('onRoute', (routeOptions) => {
     const route = resolveRouteIdempotency(routeOptions.config?.idempotency, settings, routeLabel(routeOptions))
     if (route === false) return
-    const preHandler = createPreHandler(runtime, route, routeOptions.url ?? routeOptions.path)
+    const preHandler = createPreHandler(runtime, route, routeOptions.url ?? routeOptions.path, routeLabel(routeOptions))
     appendRouteHook(routeOptions, 'preHandler', preHandler)
     appendRouteHook(routeOptions, 'onSend', onSend)
     routeOptions.handler = trackSettlement(routeOptions.handler, runtime)

@@ -9,3 +9,8 @@ import type { FastifyContextConfig } from 'fastify'
 export function libraryRouteConfig (): FastifyContextConfig {
   return { slo: false, shedding: false, chaos: false, idempotency: false }
 }
+
+/** Whether a route's config is {@link libraryRouteConfig}'s: such routes are never refused. */
+export function isLibraryRoute (config: FastifyContextConfig | undefined): boolean {
+  return config?.slo === false && config.shedding === false && config.chaos === false && config.idempotency === false
+}

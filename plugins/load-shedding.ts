@@ -28,8 +28,11 @@ import type {
   ShedReason,
   Waiter,
 } from '../src/load-shedding/index.js'
+import { registerSheddingMetrics, shedChannel } from '../src/metrics/index.js'
+import type { PoolReading, ShedMessage } from '../src/metrics/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { declareOutcomeMarks, markShed } from './outcome-marks.js'
+import { metricsHubOf } from './metrics.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,7 +41,11 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** The load shedder's counters. */
-    readonly loadShedding: { stats: () => LoadSheddingStats }
+    readonly loadShedding: {
+      stats: () => LoadSheddingStats
+      /** The process signal over its threshold now (as sampled by @fastify/under-pressure), or undefined; always undefined with `pressure: false`. */
+      pressure: () => string | undefined
+    }
   }
 }
 
@@ -53,6 +60,8 @@ interface Shedder {
   hasDeadlines: boolean
   priorityOf: (request: FastifyRequest) => Priority
   noteShed: (now: number) => void
+  /** Set when metrics are on: a queued request's wait, once it is let in or shed. */
+  observeQueueWait: ((seconds: number) => void) | undefined
 }
 
 interface RouteAdmission {
@@ -60,6 +69,8 @@ interface RouteAdmission {
   controller: AdmissionController
   /** Set for a bulkhead: the route it guards. */
   bulkhead: string | undefined
+  /** The route's template with its method, for events. */
+  label: string
 }
 
 function createLimit (limit: ResolvedLoadSheddingOptions<unknown>['limit']): FixedLimit | GradientLimit {
@@ -84,6 +95,7 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   shedder.noteShed(now)
   const seconds = retryAfterSeconds(controller.expectedWaitMs(priority), settings.retryAfter, settings.random)
   request.log.debug({ reason, priority, retryAfter: seconds }, 'request shed')
+  if (shedChannel.hasSubscribers) shedChannel.publish({ request, route: route.label, reason, priority, retryAfterSeconds: seconds } satisfies ShedMessage<FastifyRequest>)
   const facts = { reason, priority, limit: controller.limit, inFlight: controller.inFlight, queued: controller.queued, maxQueueWaitMs: settings.maxQueueWaitMs }
   reply.header('retry-after', String(seconds))
   reply.problem({
@@ -117,12 +129,14 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
     }
     // A client that leaves while waiting gives its place in line back at once.
     const leave = (): void => controller.cancel(waiter)
+    const observeWait = shedder.observeQueueWait
     const waiter: Waiter = {
       priority,
       expiresAt: 0,
       expiryReason: 'queue-timeout',
       grant () {
         reply.raw.removeListener('close', leave)
+        observeWait?.((settings.clock.now() - now) / 1000)
         // Answered meanwhile (its deadline passed), or its client is gone: nothing to run.
         if (reply.sent || request.socket?.destroyed === true) {
           controller.abandon()
@@ -133,6 +147,7 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
       },
       shed (reason) {
         reply.raw.removeListener('close', leave)
+        observeWait?.((settings.clock.now() - now) / 1000)
         if (!reply.sent) shed(request, reply, reason, priority, route, shedder)
       },
     }
@@ -207,6 +222,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     ladder,
     hasDeadlines: app.hasRequestDecorator('deadline'),
     priorityOf: createPriorityOf(settings, app),
+    observeQueueWait: undefined,
     noteShed (now) {
       // One summary a second, not a line per refusal, while overloaded.
       if (now - warnedAt < SHED_WARNING_INTERVAL_MS) return
@@ -216,7 +232,23 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
     },
   }
 
+  const thresholds = settings.pressure === false ? undefined : settings.pressure
+  const hub = metricsHubOf(app)
+  if (hub !== undefined) {
+    shedder.observeQueueWait = registerSheddingMetrics(hub, {
+      counters,
+      pressureLevel: () => ladder?.level ?? 0,
+      * pools (): Iterable<PoolReading> {
+        yield { pool: 'shared', limit: settings.limit === false ? null : shared.limit, inFlight: shared.inFlight, queued: shared.queued }
+        for (const [route, controller] of bulkheads) yield { pool: route, limit: controller.limit, inFlight: controller.inFlight, queued: controller.queued }
+      },
+    }).observeQueueWait
+  }
+
   app.decorate('loadShedding', {
+    pressure (): string | undefined {
+      return thresholds === undefined ? undefined : pressureSignal(app.memoryUsage(), thresholds)
+    },
     stats (): LoadSheddingStats {
       const now = settings.clock.now()
       const routes: Record<string, BulkheadStats> = {}
@@ -265,7 +297,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>
       bulkheadLabel = label
       if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label })
     }
-    const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel }
+    const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel, label }
     appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
   })
 }

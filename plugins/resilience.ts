@@ -16,6 +16,10 @@ import { loadShedding } from './load-shedding.js'
 import type { LoadSheddingOptions } from './load-shedding.js'
 import type { IdempotencyOptions } from './idempotency.js'
 import { problemDetails } from './problem-details.js'
+import { health } from './health.js'
+import type { HealthOptions } from './health.js'
+import { metrics } from './metrics.js'
+import type { MetricsOptions } from './metrics.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
 
 /** Options of the umbrella plugin: one key per capability; `false` leaves it out. */
@@ -34,9 +38,22 @@ export interface ResilienceOptions {
   idempotency?: IdempotencyOptions<FastifyRequest> | false
   /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
   errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
+  /**
+   * One prom-client registry and prefix for every capability, and opt-in
+   * the scrape route (`path`); `false` turns every capability's metrics off
+   * (error budgets keep a `metrics` option of their own if they have one).
+   * @default {}
+   */
+  metrics?: MetricsOptions | false
+  /**
+   * Liveness and readiness routes and a graceful shutdown on `app.close()`;
+   * opt-in: left out unless given.
+   * @default false
+   */
+  health?: HealthOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics', 'health'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -57,7 +74,13 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * budget before any work is done; then chaos, whose faults come after
  * admission and before the handler; then idempotency, whose store calls are
  * bounded by the budget and which never sees a shed request; then error
- * budgets, which classify every answer, sheds and deadlines included.
+ * budgets, which classify every answer, sheds and deadlines included;
+ * then health: its hooks are context-level, so its refusals while shutting
+ * down still come before every route-level hook (shedding, chaos,
+ * idempotency), and after error budgets' arrival time, so they are timed
+ * and classified like any answer. The shared metrics registry comes right
+ * after problem details, so that every capability after it registers its
+ * metrics there.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -70,13 +93,22 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const chaosOptions = capabilityOptions(options.chaos, 'chaos')
   const idempotencyOptions = capabilityOptions(options.idempotency, 'idempotency')
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
+  const healthOptions = options.health === undefined ? false : capabilityOptions(options.health, 'health')
+  const metricsOptions = capabilityOptions(options.metrics, 'metrics')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
+  // After problem details, so that the scrape route's errors are problems;
+  // before the others, which register their metrics on it.
+  if (metricsOptions !== false) await app.register(metrics, metricsOptions)
   if (deadlinesOptions !== false) await app.register(deadlines, deadlinesOptions)
   if (dependenciesOptions !== false) await app.register(dependencies, dependenciesOptions)
   if (loadSheddingOptions !== false) await app.register(loadShedding, loadSheddingOptions)
   if (chaosOptions !== false) await app.register(chaos, chaosOptions)
   if (idempotencyOptions !== false) await app.register(idempotency, idempotencyOptions)
-  if (errorBudgetOptions !== false) await app.register(errorBudget, errorBudgetOptions)
+  if (errorBudgetOptions !== false) {
+    const quiet = metricsOptions === false && errorBudgetOptions.metrics === undefined
+    await app.register(errorBudget, quiet ? { ...errorBudgetOptions, metrics: false } : errorBudgetOptions)
+  }
+  if (healthOptions !== false) await app.register(health, healthOptions)
 }
 
 export const resilience = fp(resiliencePlugin, {

@@ -15,6 +15,8 @@ describe('package exports', () => {
     ['loadShedding', 'fastify-resilience/load-shedding'],
     ['errorBudget', 'fastify-resilience/error-budget'],
     ['chaos', 'fastify-resilience/chaos'],
+    ['health', 'fastify-resilience/health'],
+    ['metrics', 'fastify-resilience/metrics'],
     ['dependencies', 'fastify-resilience/dependencies'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
@@ -52,6 +54,16 @@ describe('package exports', () => {
   it('exports the priority classes and shed reasons', () => {
     expect(entry.PRIORITIES).toEqual(['critical', 'high', 'normal', 'low'])
     expect(entry.SHED_REASONS).toEqual(['concurrency', 'queue-timeout', 'deadline', 'pressure', 'bulkhead'])
+  })
+
+  it('exports the diagnostics_channel names', () => {
+    expect(entry.CHANNEL_NAMES).toEqual({
+      shed: 'fastify-resilience:shed',
+      deadlineExpired: 'fastify-resilience:deadline-expired',
+      replayed: 'fastify-resilience:idempotency-replayed',
+      faultInjected: 'fastify-resilience:fault-injected',
+      breakerStateChanged: 'fastify-resilience:dependency:state',
+    })
   })
 
   it('exports the problem helpers', () => {

@@ -66,6 +66,8 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
     },
     // Off until a game day enables it; stops by itself if the orders SLO burns.
     chaos: { seed: 7, stopOnBudget: { slos: ['orders'] } },
+    // Every capability's metrics, for Prometheus to scrape.
+    metrics: { path: '/metrics', prefix: 'shop_' },
     idempotency: {
       // Each customer has a key space of their own.
       scope: (request) => String(request.headers['x-customer'] ?? 'guest'),

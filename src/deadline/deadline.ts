@@ -42,6 +42,14 @@ export interface DeadlineOptions {
   /** Name of the header that {@link RequestDeadline.headers} fills. */
   forwardHeader: string
   clock: Clock
+  /** Counts how this deadline ends badly (the route's metrics); a request's own deadline only. */
+  tally?: DeadlineEndings | undefined
+}
+
+/** Plain counts of deadlines that expired or whose client left, read by the metrics at scrape time. */
+export interface DeadlineEndings {
+  expired: number
+  clientClosed: number
 }
 
 /**
@@ -55,6 +63,7 @@ export class Deadline implements ChildDeadline {
   readonly expiresAt: number
   readonly #clock: Clock
   readonly #forwardHeader: string
+  readonly #tally: DeadlineEndings | undefined
   #outcome: DeadlineOutcome = 'pending'
   #controller: AbortController | undefined
   #reason: Error | undefined
@@ -67,6 +76,7 @@ export class Deadline implements ChildDeadline {
     this.timeoutMs = options.timeoutMs
     this.#clock = options.clock
     this.#forwardHeader = options.forwardHeader
+    this.#tally = options.tally
     this.expiresAt = (options.startedAt ?? options.clock.now()) + options.timeoutMs
   }
 
@@ -143,12 +153,16 @@ export class Deadline implements ChildDeadline {
 
   /** Marks the deadline as exceeded and aborts the signal and every sub-budget. */
   expire (): void {
-    if (this.#outcome === 'pending') this.#end('deadline-exceeded', new FRS_ERR_DEADLINE_EXCEEDED(this.timeoutMs))
+    if (this.#outcome !== 'pending') return
+    if (this.#tally !== undefined) this.#tally.expired++
+    this.#end('deadline-exceeded', new FRS_ERR_DEADLINE_EXCEEDED(this.timeoutMs))
   }
 
   /** Marks the request as abandoned by its client and aborts the signal and every sub-budget. */
   clientClosed (): void {
-    if (this.#outcome === 'pending') this.#end('client-closed', new FRS_ERR_CLIENT_CLOSED())
+    if (this.#outcome !== 'pending') return
+    if (this.#tally !== undefined) this.#tally.clientClosed++
+    this.#end('client-closed', new FRS_ERR_CLIENT_CLOSED())
   }
 
   /** The response is complete: clears the timers, aborts nothing. */

@@ -18,6 +18,11 @@ export class LeaseKeeper<Lease> {
     return this.#held.size
   }
 
+  /** The leases held now. */
+  held (): Lease[] {
+    return [...this.#held]
+  }
+
   hold (lease: Lease): void {
     this.#held.add(lease)
     if (this.#timer === undefined) {

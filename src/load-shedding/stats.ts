@@ -1,7 +1,7 @@
 import type { Priority } from './priority.js'
 import { countsByPriority } from './priority.js'
 import type { ShedReason } from './shed-reason.js'
-import { countsByReason } from './shed-reason.js'
+import { SHED_REASONS, countsByReason } from './shed-reason.js'
 
 /** A bulkhead's state in {@link LoadSheddingStats}. */
 export interface BulkheadStats {
@@ -41,11 +41,14 @@ export class SheddingCounters {
   shedTotal = 0
   readonly byReason = countsByReason()
   readonly byPriority = countsByPriority()
+  /** Sheds by reason, then priority: what the metrics report, one series per pair. */
+  readonly byReasonAndPriority = Object.fromEntries(SHED_REASONS.map((reason) => [reason, countsByPriority()])) as Record<ShedReason, Record<Priority, number>>
 
   recordShed (reason: ShedReason, priority: Priority): void {
     this.shedTotal++
     this.byReason[reason]++
     this.byPriority[priority]++
+    this.byReasonAndPriority[reason][priority]++
   }
 
   snapshot (): LoadSheddingStats['shed'] {

@@ -11,9 +11,9 @@ export interface ChildApp {
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/idempotent-app.ts', import.meta.url))
 
-/** Starts the idempotent test app in a separate Node process. */
-export async function startChildApp (env: Record<string, string>): Promise<ChildApp> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+/** Starts a test app (the idempotent one unless `fixture` names another) in a separate Node process. */
+export async function startChildApp (env: Record<string, string>, fixture = FIXTURE): Promise<ChildApp> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const [chunk] = await once(child.stdout, 'data') as [Buffer]
   const port = Number.parseInt(chunk.toString(), 10)
   if (!Number.isInteger(port)) throw new TypeError(`the child app printed no port: ${chunk.toString()}`)

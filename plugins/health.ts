@@ -1,0 +1,298 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  CheckRunner,
+  HEALTH_CONTENT_TYPE,
+  HEALTH_PROBLEM_TYPES,
+  LoopDelaySampler,
+  entryOf,
+  failingChecks,
+  overallStatus,
+  resolveHealthOptions,
+} from '../src/health/index.js'
+import type {
+  HealthCheckEntry,
+  HealthDocument,
+  HealthOptions,
+  LifecyclePhase,
+  ResolvedHealthOptions,
+  ResolvedShutdownOptions,
+} from '../src/health/index.js'
+import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
+import type { DependencyStats } from '../src/dependencies/index.js'
+import { isLibraryRoute, libraryRouteConfig } from './library-route.js'
+// Declares app.dependencies, read for requiredDependencies.
+import type {} from './dependencies.js'
+import { markShed } from './outcome-marks.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Liveness, readiness and the shutdown phase, for probes and for other plugins. */
+    readonly health: Health
+  }
+}
+
+/** What `app.health` offers. */
+export interface Health {
+  /** Where the instance stands: serving, draining, closing or closed. */
+  readonly phase: LifecyclePhase
+  /** Whether the instance should be sent traffic now. */
+  ready: () => boolean
+  /** The readiness document with every check, as authorised callers see it. */
+  readiness: () => HealthDocument
+  /** The liveness document with the event-loop delay. */
+  liveness: () => HealthDocument
+}
+
+/** How often the event loop's delay is sampled, and over how long its worst delay is kept. */
+const LOOP_SAMPLE_MS = 100
+const LOOP_WINDOW_MS = 2000
+/** After the shutdown timeout, how long closing may still take (releasing keys, flushing counters) before a signal handler exits anyway. */
+const SIGNAL_EXIT_MARGIN_MS = 5000
+
+/** Who may see a health document's details; an authorize() that throws says no. */
+async function mayReadDetails (request: FastifyRequest, authorize: ResolvedHealthOptions<FastifyRequest>['authorize']): Promise<boolean> {
+  if (authorize === undefined) return false
+  try {
+    return await authorize(request)
+  } catch (error) {
+    request.log.warn({ err: error }, 'health.authorize() threw; details withheld')
+    return false
+  }
+}
+
+function sendHealth (reply: FastifyReply, document: HealthDocument, detailed: boolean): FastifyReply {
+  const body: HealthDocument = detailed ? document : { status: document.status }
+  return reply.header('cache-control', 'no-store').type(HEALTH_CONTENT_TYPE).send(JSON.stringify(body))
+}
+
+function sendFailure (reply: FastifyReply, type: 'not-ready' | 'not-live', document: HealthDocument, detailed: boolean): FastifyReply {
+  reply.header('cache-control', 'no-store')
+  if (!detailed) return reply.problem({ type })
+  const checks = document.checks ?? {}
+  return reply.problem({ type, detail: `Failing: ${failingChecks(checks).join(', ')}.`, checks })
+}
+
+/**
+ * Checks at startup that every required dependency is declared: the
+ * dependencies capability may be registered after this plugin.
+ */
+function assertRequiredDependencies (app: FastifyInstance, required: readonly string[]): void {
+  if (required.length === 0) return
+  const declared = app.hasDecorator('dependencies') ? app.dependencies.names : []
+  const missing = required.filter((name) => !declared.includes(name))
+  if (missing.length > 0) {
+    throw new FRS_ERR_OPTION_INVALID('health.requiredDependencies', `names of declared dependencies (${declared.length === 0 ? 'none declared' : declared.join(', ')})`, missing.join(', '))
+  }
+}
+
+/**
+ * A required dependency fails readiness while its breaker refuses calls.
+ * An open breaker whose open period is over is about to let a probe
+ * through: failing readiness then would keep away the very traffic that
+ * could close it.
+ */
+function breakerEntry (stats: DependencyStats | undefined): HealthCheckEntry {
+  if (stats === undefined) return { status: 'fail', componentType: 'component', output: 'not declared' }
+  const refusing = stats.state === 'open' && stats.openRemainingMs > 0
+  return { status: refusing ? 'fail' : 'pass', componentType: 'component', observedValue: stats.state }
+}
+
+/**
+ * Liveness and readiness routes, custom checks run off the request path,
+ * and a graceful shutdown on `app.close()`: readiness fails first, new
+ * requests are refused after a grace period, requests in flight finish,
+ * and the rest is cut off at a timeout.
+ */
+const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async function health (app, options) {
+  const settings = resolveHealthOptions<FastifyRequest>(options)
+  for (const [slug, definition] of Object.entries(HEALTH_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
+  const runner = new CheckRunner(settings.checks, settings.clock)
+  const loop = new LoopDelaySampler(LOOP_SAMPLE_MS, LOOP_WINDOW_MS, () => settings.clock.now())
+  const refusing = settings.checks.filter((check) => check.refuseTraffic)
+  let phase: LifecyclePhase = 'serving'
+
+  const moveTo = (next: LifecyclePhase): void => {
+    if (phase === next) return
+    app.log.info({ from: phase, to: next }, `health: ${next}`)
+    phase = next
+  }
+
+  const readiness = (): HealthDocument => {
+    const checks: Record<string, HealthCheckEntry[]> = {
+      'lifecycle:phase': [{ status: phase === 'serving' ? 'pass' : 'fail', observedValue: phase }],
+    }
+    if (settings.pressure && app.hasDecorator('loadShedding')) {
+      // The signal itself, not the shedding level: the level moves only as
+      // requests arrive, and a readiness that fails stops their arrival.
+      const signal = app.loadShedding.pressure()
+      checks['loadShedding:pressure'] = [signal === undefined ? { status: 'pass' } : { status: 'fail', output: signal }]
+    }
+    for (const check of settings.checks) {
+      const result = runner.result(check.name)
+      checks[check.name] = [result === undefined ? { status: check.required ? 'fail' : 'warn', output: 'not run yet' } : entryOf(result)]
+    }
+    if (settings.requiredDependencies.length > 0) {
+      const stats = app.dependencies.stats()
+      for (const name of settings.requiredDependencies) checks[`${name}:breaker`] = [breakerEntry(stats[name])]
+    }
+    return { status: overallStatus(checks), checks }
+  }
+
+  const liveness = (): HealthDocument => {
+    const delay = Math.round(loop.delayMs())
+    const status = delay > settings.maxEventLoopDelayMs ? 'fail' : 'pass'
+    return { status, checks: { 'eventLoop:delay': [{ status, observedValue: delay, observedUnit: 'ms' }] } }
+  }
+
+  app.decorate('health', {
+    get phase () { return phase },
+    ready: () => readiness().status !== 'fail',
+    readiness,
+    liveness,
+  } satisfies Health)
+
+  const routeConfig = { ...settings.routeOptions, config: libraryRouteConfig() }
+  if (settings.livePath !== false) {
+    app.get(settings.livePath, routeConfig, async (request, reply) => {
+      const document = liveness()
+      const detailed = await mayReadDetails(request, settings.authorize)
+      return document.status === 'fail' ? sendFailure(reply, 'not-live', document, detailed) : sendHealth(reply, document, detailed)
+    })
+  }
+  if (settings.readyPath !== false) {
+    app.get(settings.readyPath, routeConfig, async (request, reply) => {
+      const document = readiness()
+      const detailed = await mayReadDetails(request, settings.authorize)
+      return document.status === 'fail' ? sendFailure(reply, 'not-ready', document, detailed) : sendHealth(reply, document, detailed)
+    })
+  }
+
+  // Context-level, so it runs before every route-level hook (shedding,
+  // chaos, idempotency): a refused request costs them nothing.
+  let inFlight = 0
+  let onIdle: (() => void) | undefined
+  const finished = (): void => {
+    inFlight--
+    if (inFlight === 0) onIdle?.()
+  }
+  // Callback hooks: an async one would cost every request a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (phase === 'serving' && refusing.length === 0) {
+      track(request, reply)
+      done()
+      return
+    }
+    if (isLibraryRoute(request.routeOptions.config)) {
+      done()
+      return
+    }
+    if (phase === 'closing' || phase === 'closed') {
+      markShed(request)
+      reply.header('connection', 'close')
+      reply.problem({ type: 'shutting-down' })
+      return
+    }
+    const failing = refusing.find((check) => runner.result(check.name)?.status !== 'pass')
+    if (failing !== undefined) {
+      markShed(request)
+      reply.header('retry-after', String(Math.ceil(failing.intervalMs / 1000)))
+      reply.problem({ type: 'not-ready', detail: 'A required check fails; retry later or on another instance.' })
+      return
+    }
+    track(request, reply)
+    done()
+  })
+  /** Counts the requests the shutdown waits for: every admitted one but the library's routes. */
+  function track (request: FastifyRequest, reply: FastifyReply): void {
+    if (isLibraryRoute(request.routeOptions.config)) return
+    inFlight++
+    reply.raw.once('close', finished)
+  }
+  /** Resolves once no request is in flight, or after `ms`; says which. */
+  async function drained (ms: number): Promise<boolean> {
+    if (inFlight === 0) return true
+    let timer: NodeJS.Timeout | undefined
+    const idle = await new Promise<boolean>((resolve) => {
+      onIdle = () => resolve(true)
+      timer = setTimeout(() => resolve(false), ms)
+    })
+    onIdle = undefined
+    clearTimeout(timer)
+    return idle
+  }
+  // Answers that leave once shutdown began close their connection, so no
+  // keep-alive connection outlives the listener with a request in flight.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (phase !== 'serving') reply.header('connection', 'close')
+    done(null, payload)
+  })
+
+  app.addHook('onReady', async () => {
+    assertRequiredDependencies(app, settings.requiredDependencies)
+    loop.start()
+    await runner.start()
+  })
+
+  const shutdown = settings.shutdown
+  let forceClose: NodeJS.Timeout | undefined
+  // Fastify runs preClose before it stops listening: the grace period and
+  // the wait for requests in flight happen here, while new connections are
+  // still answered (served during the grace, refused after it).
+  app.addHook('preClose', async () => {
+    const startedAt = settings.clock.now()
+    moveTo('draining')
+    if (shutdown === false) return
+    if (shutdown.graceMs > 0 && app.server.listening) await new Promise((resolve) => setTimeout(resolve, shutdown.graceMs))
+    moveTo('closing')
+    const leftMs = (): number => Math.max(0, shutdown.timeoutMs - (settings.clock.now() - startedAt))
+    if (!(await drained(leftMs()))) {
+      app.log.warn({ inFlight, timeoutMs: shutdown.timeoutMs }, 'health: shutdown timeout; closing the connections still open')
+      app.server.closeAllConnections()
+      return
+    }
+    // Nothing is in flight; a request that still slips in on an open
+    // connection is refused, and its connection is closed at the bound.
+    forceClose = setTimeout(() => app.server.closeAllConnections(), leftMs())
+    forceClose.unref()
+  })
+  app.addHook('onClose', async () => {
+    clearTimeout(forceClose)
+    runner.stop()
+    loop.stop()
+    moveTo('closed')
+  })
+
+  if (shutdown !== false && shutdown.signals.length > 0) handleSignals(app, shutdown)
+}
+
+/** Closes the app on the first of the signals, then exits; a close that hangs past its bound exits with 1. */
+function handleSignals (app: FastifyInstance, shutdown: ResolvedShutdownOptions): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    for (const name of shutdown.signals) process.removeListener(name, onSignal)
+    app.log.info({ signal }, 'health: signal received; shutting down')
+    const bound = setTimeout(() => {
+      app.log.error('health: close did not finish in time; exiting')
+      process.exit(1)
+    }, shutdown.timeoutMs + SIGNAL_EXIT_MARGIN_MS)
+    bound.unref()
+    app.close().then(() => process.exit(0), (error: unknown) => {
+      app.log.error({ err: error }, 'health: close failed')
+      process.exit(1)
+    })
+  }
+  for (const name of shutdown.signals) process.once(name, onSignal)
+  app.addHook('onClose', async () => {
+    for (const name of shutdown.signals) process.removeListener(name, onSignal)
+  })
+}
+
+/** The health capability as a Fastify plugin; needs {@link problemDetails}. */
+export const health = fp(healthPlugin, {
+  fastify: '5.x',
+  name: 'fastify-resilience/health',
+  dependencies: ['fastify-resilience/problem-details'],
+})
+
+export type { HealthOptions, HealthDocument, HealthCheckEntry, LifecyclePhase }
+export type { ShutdownOptions, HealthCheck } from '../src/health/index.js'

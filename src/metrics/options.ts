@@ -1,0 +1,36 @@
+import { Registry } from 'prom-client'
+import { describeValue } from '../describe.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalString } from '../options.js'
+
+/** The umbrella's `metrics` option, shared by every capability. */
+export interface MetricsOptions {
+  /** The prom-client registry every capability registers on; pass the application's own to get one scrape. @default a new Registry */
+  registry?: Registry
+  /** Put before every metric name, e.g. `'shop_'`. @default '' */
+  prefix?: string
+  /** Serves the registry's exposition at this path (e.g. `'/metrics'`); never shed, faulted or counted in SLOs. @default none */
+  path?: string
+}
+
+export interface ResolvedMetricsOptions {
+  registry: Registry
+  prefix: string
+  path: string | undefined
+}
+
+const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+export function resolveMetricsOptions (options: unknown, where = 'metrics'): ResolvedMetricsOptions {
+  assertOptionsObject(options, where)
+  assertKnownKeys(options, ['registry', 'prefix', 'path'], where)
+  const prefix = optionalString(options.prefix, `${where}.prefix`, '')
+  if (!PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID(`${where}.prefix`, 'a Prometheus metric name prefix', describeValue(prefix))
+  const registry = options.registry ?? new Registry()
+  if (!(registry instanceof Registry)) throw new FRS_ERR_OPTION_INVALID(`${where}.registry`, 'a prom-client Registry', describeValue(registry))
+  const path = options.path
+  if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
+    throw new FRS_ERR_OPTION_INVALID(`${where}.path`, 'a path starting with /', describeValue(path))
+  }
+  return { registry, prefix, path }
+}

@@ -1,0 +1,201 @@
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest'
+import resilience, { RedisErrorBudgetFleet, RedisIdempotencyStore } from '../../plugins/index.js'
+import type { ResilienceOptions } from '../../plugins/index.js'
+import { deferred } from '../helpers/deferred.js'
+import { listen } from '../helpers/listen.js'
+import { startRedisServer } from '../helpers/redis-server.js'
+import { waitFor } from '../helpers/wait-for.js'
+
+/*
+ * Graceful shutdown over real sockets: readiness fails at once, requests
+ * are served during the grace period, refused with 503 and
+ * `Connection: close` after it, requests in flight finish, and the whole
+ * is bounded by the shutdown timeout.
+ */
+
+const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
+afterAll(async () => { await redis.quit() })
+
+const apps: FastifyInstance[] = []
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map(async (app) => { await app.close() }))
+})
+
+// return503OnClosing: false lets the library answer during close (see the README).
+async function startApp (options: ResilienceOptions, setup: (app: FastifyInstance) => void, server: FastifyServerOptions = { return503OnClosing: false }): Promise<{ app: FastifyInstance, url: string }> {
+  const app = Fastify(server)
+  apps.push(app)
+  await app.register(resilience, { loadShedding: false, ...options })
+  setup(app)
+  const port = await listen(app)
+  return { app, url: `http://127.0.0.1:${port}` }
+}
+
+/** A fresh connection per request, so that a closed keep-alive connection cannot blur what a test sees. */
+async function get (url: string): Promise<Response> {
+  return await fetch(url, { headers: { connection: 'close' } })
+}
+
+describe('graceful shutdown', () => {
+  it('fails readiness at once, serves during the grace, refuses after it and lets requests in flight finish', async () => {
+    const release = deferred()
+    const started = deferred()
+    const { app, url } = await startApp({ health: { shutdown: { graceMs: 400, timeoutMs: 20_000 } } }, (app) => {
+      app.get('/slow', async () => {
+        started.resolve()
+        await release.promise
+        return { done: true }
+      })
+      app.get('/fast', async () => ({ fast: true }))
+    })
+    expect((await get(`${url}/health/ready`)).status).toBe(200)
+    const inFlight = get(`${url}/slow`)
+    await started.promise
+    const closed = app.close()
+
+    const ready = await get(`${url}/health/ready`)
+    expect(ready.status).toBe(503)
+    expect(ready.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(await ready.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:not-ready', status: 503 })
+    expect(app.health.phase).toBe('draining')
+    const duringGrace = await fetch(`${url}/fast`)
+    expect(duringGrace.status).toBe(200)
+    expect(duringGrace.headers.get('connection')).toBe('close')
+
+    await waitFor(() => app.health.phase === 'closing', 10_000)
+    const afterGrace = await fetch(`${url}/fast`)
+    expect(afterGrace.status).toBe(503)
+    expect(afterGrace.headers.get('connection')).toBe('close')
+    expect(await afterGrace.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:shutting-down', status: 503 })
+
+    release.resolve()
+    const slow = await inFlight
+    expect(slow.status).toBe(200)
+    expect(await slow.json()).toEqual({ done: true })
+    await closed
+    expect(app.health.phase).toBe('closed')
+  })
+
+  it('with Fastify\'s own return503OnClosing, Fastify refuses new requests with 503 and Connection: close while requests in flight finish', async () => {
+    const release = deferred()
+    const started = deferred()
+    const { app, url } = await startApp({ health: { shutdown: { graceMs: 200, timeoutMs: 20_000 } } }, (app) => {
+      app.get('/slow', async () => {
+        started.resolve()
+        await release.promise
+        return { done: true }
+      })
+    }, {})
+    const inFlight = get(`${url}/slow`)
+    await started.promise
+    const closed = app.close()
+    const ready = await get(`${url}/health/ready`)
+    expect(ready.status).toBe(503)
+    expect(ready.headers.get('connection')).toBe('close')
+    release.resolve()
+    expect((await inFlight).status).toBe(200)
+    await closed
+  })
+
+  it('error budgets count a refusal during shutdown as shed, timed from its arrival', async () => {
+    const release = deferred()
+    const started = deferred()
+    const { app, url } = await startApp({
+      errorBudget: { objectives: [{ name: 'api', availability: 0.99, latency: { thresholdMs: 1000, target: 0.99 } }], defaultObjective: 'api' },
+      health: { shutdown: { graceMs: 0, timeoutMs: 20_000 } },
+    }, (app) => {
+      app.get('/slow', async () => {
+        started.resolve()
+        await release.promise
+        return {}
+      })
+      app.get('/fast', async () => ({}))
+    })
+    const inFlight = get(`${url}/slow`)
+    await started.promise
+    const closed = app.close()
+    await waitFor(() => app.health.phase === 'closing', 10_000)
+    expect((await get(`${url}/fast`)).status).toBe(503)
+    const metrics = await app.errorBudget.registry?.metrics() ?? ''
+    expect(metrics).toMatch(/slo_bad_events_total\{[^}]*route="GET \/fast"[^}]*reason="shed"[^}]*\} 1/)
+    const sum = /slo_request_duration_seconds_sum\{[^}]*route="GET \/fast"[^}]*\} ([\d.e-]+)/.exec(metrics)?.[1]
+    // Timed from its arrival, not from the process start.
+    expect(Number(sum)).toBeLessThan(1)
+    release.resolve()
+    await inFlight
+    await closed
+  })
+
+  it('a hung handler is cut off at the shutdown timeout', async () => {
+    const started = deferred()
+    const { app, url } = await startApp({ health: { shutdown: { graceMs: 50, timeoutMs: 600 } } }, (app) => {
+      app.get('/hang', async () => {
+        started.resolve()
+        await new Promise(() => {})
+      })
+    })
+    const hung = get(`${url}/hang`).then(() => 'answered', (error: unknown) => error)
+    await started.promise
+    const startedAt = Date.now()
+    await app.close()
+    // Bounded by the timeout; the generous margin is for a busy machine.
+    expect(Date.now() - startedAt).toBeLessThan(10_000)
+    expect(await hung).toBeInstanceOf(Error)
+  })
+
+  it('releases the idempotency key of a request cut off at the shutdown timeout', async () => {
+    const started = deferred()
+    const prefix = `test:health:cut:${Date.now()}:`
+    const store = new RedisIdempotencyStore({ client: redis, prefix })
+    const { app, url } = await startApp({ idempotency: { store, unscoped: true, leaseMs: 60_000 }, health: { shutdown: { graceMs: 50, timeoutMs: 600 } } }, (app) => {
+      app.post('/charges', { config: { idempotency: { required: true } } }, async () => {
+        started.resolve()
+        await new Promise(() => {})
+      })
+    })
+    const cut = fetch(`${url}/charges`, { method: 'POST', headers: { 'idempotency-key': 'k-1', 'content-type': 'application/json' }, body: '{}' }).catch((error: unknown) => error)
+    await started.promise
+    expect(await redis.keys(`${prefix}*`)).not.toEqual([])
+    await app.close()
+    await cut
+    // Nothing left under the prefix: the key is free for the client's retry, not held for the 60 s lease.
+    expect(await redis.keys(`${prefix}*`)).toEqual([])
+  })
+
+  it('with Redis down, shutdown is still bounded and the app closes', async () => {
+    const server = await startRedisServer()
+    const client = new Redis(server.url)
+    client.on('error', () => {})
+    try {
+      await waitFor(() => client.status === 'ready', 10_000)
+      const started = deferred()
+      const { app, url } = await startApp({
+        idempotency: { store: new RedisIdempotencyStore({ client, prefix: 'down:' }), unscoped: true, storeTimeoutMs: 300 },
+        errorBudget: { fleet: new RedisErrorBudgetFleet({ client, prefix: 'down:slo:' }), objectives: [{ name: 'all', availability: 0.99 }], defaultObjective: 'all' },
+        health: { shutdown: { graceMs: 50, timeoutMs: 800 } },
+      }, (app) => {
+        app.get('/ok', async () => ({ ok: true }))
+        app.post('/charges', { config: { idempotency: { required: true } } }, async () => {
+          started.resolve()
+          await new Promise(() => {})
+        })
+      })
+      // Counts for the fleet to flush on close, while Redis is down.
+      expect((await get(`${url}/ok`)).status).toBe(200)
+      const cut = fetch(`${url}/charges`, { method: 'POST', headers: { 'idempotency-key': 'k-2', 'content-type': 'application/json' }, body: '{}' }).catch((error: unknown) => error)
+      await started.promise
+      await server.stop()
+      await waitFor(() => client.status !== 'ready', 10_000)
+      const startedAt = Date.now()
+      await app.close()
+      expect(Date.now() - startedAt).toBeLessThan(15_000)
+      await cut
+    } finally {
+      client.disconnect()
+      await server.stop()
+    }
+  })
+})

@@ -1,0 +1,71 @@
+import { Registry } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { MetricsHub, grafanaDashboard, resiliencePrometheusRules } from '../../../src/metrics/index.js'
+import { parseExposition, valueOf } from '../../metrics/helpers.js'
+
+describe('MetricsHub', () => {
+  it('reads counters and gauges from plain numbers at each scrape, under the prefix', async () => {
+    const registry = new Registry()
+    const hub = new MetricsHub(registry, 'app_')
+    const counts = { a: 0 }
+    const state = { open: 3 }
+    hub.counter({ name: 'x_total', help: 'x', labelNames: ['kind'], read: (set) => set({ kind: 'a' }, counts.a) })
+    hub.gauge({ name: 'x_open', help: 'open', labelNames: [], read: (set) => set({}, state.open) })
+    counts.a += 2
+    let samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'app_x_total', { kind: 'a' })).toBe(2)
+    expect(valueOf(samples, 'app_x_open')).toBe(3)
+    counts.a++
+    state.open = 0
+    samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'app_x_total', { kind: 'a' })).toBe(3)
+    expect(valueOf(samples, 'app_x_open')).toBe(0)
+  })
+
+  it('adds up the readers of a name registered twice, and shares one histogram', async () => {
+    const registry = new Registry()
+    const hub = new MetricsHub(registry, '')
+    for (const value of [1, 4]) hub.counter({ name: 'y_total', help: 'y', labelNames: [], read: (set) => set({}, value) })
+    const first = hub.histogram({ name: 'y_seconds', help: 'y', labelNames: [], buckets: [1] })
+    const second = hub.histogram({ name: 'y_seconds', help: 'y', labelNames: [], buckets: [1] })
+    expect(second).toBe(first)
+    first.observe(0.5)
+    const samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'y_total')).toBe(5)
+    expect(valueOf(samples, 'y_seconds_count')).toBe(1)
+  })
+
+  it('shows the zero label sets of a histogram before any observation', async () => {
+    const registry = new Registry()
+    new MetricsHub(registry, '').histogram({ name: 'z_seconds', help: 'z', labelNames: ['op'], buckets: [1], zero: [{ op: 'a' }, { op: 'b' }] })
+    const samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'z_seconds_count', { op: 'a' })).toBe(0)
+    expect(valueOf(samples, 'z_seconds_count', { op: 'b' })).toBe(0)
+  })
+})
+
+describe('grafanaDashboard', () => {
+  it('has rows only for the capabilities given, unknown ones skipped, and panels that do not overlap', () => {
+    const dashboard = grafanaDashboard(['loadShedding', 'somethingElse', 'chaos'], 'p_', { title: 'Shop', uid: 'shop', rateInterval: '1m' })
+    expect(dashboard).toMatchObject({ title: 'Shop', uid: 'shop' })
+    expect(dashboard.panels.filter((panel) => panel.type === 'row').map((panel) => panel.title)).toEqual(['Load shedding', 'Chaos'])
+    const cells = new Set<string>()
+    for (const { gridPos } of dashboard.panels) {
+      for (let x = gridPos.x; x < gridPos.x + gridPos.w; x++) {
+        for (let y = gridPos.y; y < gridPos.y + gridPos.h; y++) {
+          expect(cells.has(`${x},${y}`)).toBe(false)
+          cells.add(`${x},${y}`)
+        }
+      }
+      expect(gridPos.x + gridPos.w).toBeLessThanOrEqual(24)
+    }
+    const exprs = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr)
+    expect(exprs.every((expr) => expr.includes('p_'))).toBe(true)
+    expect(exprs.filter((expr) => expr.includes('rate(')).every((expr) => expr.includes('[1m]'))).toBe(true)
+  })
+
+  it('is empty without capabilities, and the rules have no group without load shedding', () => {
+    expect(grafanaDashboard([], '').panels).toEqual([])
+    expect(resiliencePrometheusRules(['chaos'], '')).toBe('groups: []\n')
+  })
+})
