@@ -15,7 +15,8 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
  * soak=1 turns on what the soak benchmark exercises (chaos enabled, with
  * faults on /chaos; error logs counted), lateness=1 measures the 504s of
  * /hang inside the server, stats=1 adds GET /_stats (heap, handles, error
- * lines), without=<capability>+… leaves capabilities out of the umbrella.
+ * lines), without=<capability>+… leaves capabilities out of the umbrella,
+ * health=1 adds health and shutdown to it.
  */
 
 export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on', 'umbrella'] as const
@@ -28,6 +29,8 @@ interface Settings {
   lateness: boolean
   /** GET /_stats answers the heap, the active handles and the error lines logged. */
   stats: boolean
+  /** The umbrella registers health and shutdown too (off by default in the umbrella). */
+  health: boolean
   /** Capabilities left out of the umbrella, to see what each one costs. */
   without: Set<string>
 }
@@ -39,7 +42,7 @@ export function parseSettings (args: readonly string[]): Settings {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`serve.ts expects ${name}=<integer>, instead got ${String(values.get(name))}`)
     return value
   }
-  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', without: new Set((values.get('without') ?? '').split('+')) }
+  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', without: new Set((values.get('without') ?? '').split('+')) }
 }
 
 /** Error-level log lines, counted: the soak benchmark expects none. */
@@ -76,6 +79,8 @@ async function registerUmbrella (app: FastifyInstance, settings: Settings): Prom
         : { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
     idempotency: settings.without.has('idempotency') ? false : { unscoped: true },
     errorBudget: settings.without.has('errorBudget') ? false : { objectives, defaultObjective: 'api' },
+    // Off by default in the umbrella; on with health=1.
+    health: settings.health ? {} : false,
   })
 }
 

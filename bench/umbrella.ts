@@ -17,5 +17,7 @@ for (const placement of ['pinned', 'unpinned'] as Placement[]) {
   table.row(comparisonRow('hello-world 200', result))
   report.target(`umbrella hello-world, ${placed}`, `≥ ${TARGET.toFixed(2)}× bare Fastify`, `${result.ratio.toFixed(2)}×`, result.ratio >= TARGET)
 }
-table.note('Every capability: problem details, deadlines (15 s), load shedding (defaults), chaos (an experiment on every route, not enabled), idempotency (for routes that declare it; not this one), error budgets (every route under one SLO with availability and latency indicators, prom-client metrics on).')
+const withHealth = await compare('bare', { variant: 'umbrella', settings: ['health=1'] }, '/hello', ROUNDS, SECONDS)
+table.row(comparisonRow('hello-world 200, health and shutdown added', withHealth))
+table.note('Every capability: problem details, deadlines (15 s), a declared dependency (not called), load shedding (defaults), chaos (an experiment on every route, not enabled), idempotency (for routes that declare it; not this one), error budgets (every route under one SLO with availability and latency indicators), metrics with their scrape route. Health and shutdown are off unless asked for in the umbrella; the last row adds them (unpinned), for information.')
 table.end()
