@@ -1,27 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { listen } from '../helpers/listen.js'
 import { rawGet } from '../helpers/raw-http.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { dependencyApp, hanging, healthy, slow, startDependency } from './helpers.js'
-import type { Behaviour, DependencyServer } from './helpers.js'
-import type { TestApp } from '../helpers/app.js'
+import { closedAfterEach, dependencyApp, hanging, healthy, slow } from './helpers.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function serve (behaviour: Behaviour): Promise<DependencyServer> {
-  const server = await startDependency(behaviour)
-  cleanups.push(server.close)
-  return server
-}
-
-async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
-  const testApp = await dependencyApp(options)
-  cleanups.push(async () => { await testApp.app.close() })
-  return testApp
-}
+const { serve, appWith } = closedAfterEach()
 
 describe('timeouts and abandoned calls', () => {
   it('an attempt that outlives timeoutMs is a 504 dependency-timeout and counts as a failure', async () => {

@@ -1,26 +1,9 @@
 import got from 'got'
 import { request as undiciRequest } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
-import { dependencyApp, failing, hanging, healthy, startDependency } from './helpers.js'
-import type { Behaviour, DependencyServer } from './helpers.js'
-import type { TestApp } from '../helpers/app.js'
+import { describe, expect, it } from 'vitest'
+import { closedAfterEach, failing, hanging, healthy } from './helpers.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function serve (behaviour: Behaviour): Promise<DependencyServer> {
-  const server = await startDependency(behaviour)
-  cleanups.push(server.close)
-  return server
-}
-
-async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
-  const testApp = await dependencyApp(options)
-  cleanups.push(async () => { await testApp.app.close() })
-  return testApp
-}
+const { serve, appWith } = closedAfterEach()
 
 describe('third-party clients through call()', () => {
   it('got: its HTTP errors count by status, the idempotency key and budget reach the wire, retries happen under the policy', async () => {

@@ -1,26 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { dependencyApp, failing, healthy, startDependency } from './helpers.js'
-import type { Behaviour, DependencyServer } from './helpers.js'
-import type { TestApp } from '../helpers/app.js'
+import { closedAfterEach, failing, healthy } from './helpers.js'
 import type { DependencyFailure } from '../../plugins/index.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function serve (behaviour: Behaviour): Promise<DependencyServer> {
-  const server = await startDependency(behaviour)
-  cleanups.push(server.close)
-  return server
-}
-
-async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
-  const testApp = await dependencyApp(options)
-  cleanups.push(async () => { await testApp.app.close() })
-  return testApp
-}
+const { serve, appWith } = closedAfterEach()
 
 describe('fallbacks', () => {
   it('a value fallback answers instead of the failure, marked degraded on the request, the response and the stats', async () => {

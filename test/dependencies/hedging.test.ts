@@ -1,25 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/wait-for.js'
-import { dependencyApp, healthy, startDependency } from './helpers.js'
-import type { Behaviour, DependencyServer } from './helpers.js'
-import type { TestApp } from '../helpers/app.js'
+import { closedAfterEach, healthy } from './helpers.js'
+import type { Behaviour } from './helpers.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function serve (behaviour: Behaviour): Promise<DependencyServer> {
-  const server = await startDependency(behaviour)
-  cleanups.push(server.close)
-  return server
-}
-
-async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
-  const testApp = await dependencyApp(options)
-  cleanups.push(async () => { await testApp.app.close() })
-  return testApp
-}
+const { serve, appWith } = closedAfterEach()
 
 /** The first request never answers; later ones answer at once. */
 const firstHangs: Behaviour = (request, response, call) => {

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { once } from 'node:events'
@@ -83,4 +84,33 @@ export async function dependencyApp (options: ResilienceOptions = {}): Promise<T
   const testApp = createTestApp()
   await testApp.app.register(resilience, { loadShedding: false, idempotency: false, errorBudget: false, chaos: false, ...options })
   return testApp
+}
+
+/**
+ * The servers and apps one test file starts, closed after each test
+ * (newest first): `serve` starts a dependency, `appWith` an app.
+ */
+export function closedAfterEach (): {
+  serve: (behaviour: Behaviour) => Promise<DependencyServer>
+  appWith: (options: Parameters<typeof dependencyApp>[0]) => Promise<TestApp>
+  /** Anything else to close after the test. */
+  cleanups: Array<() => Promise<void>>
+} {
+  const cleanups: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  })
+  return {
+    cleanups,
+    serve: async (behaviour) => {
+      const server = await startDependency(behaviour)
+      cleanups.push(server.close)
+      return server
+    },
+    appWith: async (options) => {
+      const testApp = await dependencyApp(options)
+      cleanups.push(async () => { await testApp.app.close() })
+      return testApp
+    },
+  }
 }

@@ -1,27 +1,11 @@
 import Fastify from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import resilience, { MemoryIdempotencyStore } from '../../plugins/index.js'
 import { listen } from '../helpers/listen.js'
-import { dependencyApp, failing, healthy, startDependency } from './helpers.js'
-import type { Behaviour, DependencyServer } from './helpers.js'
-import type { TestApp } from '../helpers/app.js'
+import { closedAfterEach, failing, healthy } from './helpers.js'
+import type { Behaviour } from './helpers.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function serve (behaviour: Behaviour): Promise<DependencyServer> {
-  const server = await startDependency(behaviour)
-  cleanups.push(server.close)
-  return server
-}
-
-async function appWith (options: Parameters<typeof dependencyApp>[0]): Promise<TestApp> {
-  const testApp = await dependencyApp(options)
-  cleanups.push(async () => { await testApp.app.close() })
-  return testApp
-}
+const { serve, appWith, cleanups } = closedAfterEach()
 
 /** Fails the first `failures` calls with `status` (and headers), then answers 200. */
 const failFirst = (failures: number, status = 500, headers: () => Record<string, string> = () => ({})): Behaviour => (request, response, call) => {
