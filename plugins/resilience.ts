@@ -111,6 +111,11 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   if (healthOptions !== false) await app.register(health, healthOptions)
 }
 
+/**
+ * The umbrella plugin: every capability, registered in the order in which
+ * they compose, each configured by its key of {@link ResilienceOptions}
+ * (`false` leaves it out).
+ */
 export const resilience = fp(resiliencePlugin, {
   fastify: '5.x',
   name: 'fastify-resilience',

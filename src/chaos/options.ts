@@ -30,6 +30,7 @@ export interface ChaosOptions<Request = unknown> {
    * signature. Without either, chaos headers are ignored.
    */
   requests?: {
+    /** Whether this request may ask for a fault by header. */
     authorize?: (request: Request) => boolean
     secret?: string
     /** Requested rates are capped at this. @default 1 */
@@ -69,6 +70,7 @@ export interface ResolvedChaosOptions<Request> {
 }
 
 const KEYS = ['enabled', 'allowInProduction', 'experiments', 'maxActiveFaults', 'seed', 'exclude', 'requests', 'revealInjected', 'stopOnBudget', 'maxHangMs', 'now'] as const
+/** Routes chaos never faults unless `exclude` says otherwise: health, readiness, metrics and status routes. */
 export const DEFAULT_EXCLUDED_ROUTES = ['/health', '/healthz', '/ready', '/readyz', '/live', '/livez', '/metrics', '/status', '/slo']
 const STATES: readonly BudgetState[] = ['ok', 'warning', 'critical', 'exhausted']
 export const CHAOS_ENV = 'FASTIFY_RESILIENCE_CHAOS'

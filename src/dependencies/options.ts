@@ -46,6 +46,7 @@ export interface ConsecutiveBreakerOptions {
   windowMs?: number
 }
 
+/** Retries of a failed attempt, with backoff, under a retry budget. */
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 3 */
   attempts?: number
@@ -55,6 +56,7 @@ export interface RetryOptions {
   backoff?: { initialMs?: number, maxMs?: number, jitter?: 'full' | 'decorrelated' }
 }
 
+/** A cap on this dependency's calls in flight, with a bounded wait for a slot. */
 export interface BulkheadOptions {
   /** Calls to this dependency in flight at once. */
   maxConcurrent: number
@@ -72,11 +74,13 @@ export type FallbackOption<T = unknown> =
   | { value: T }
   | ((failure: DependencyFailure) => T | Promise<T>)
 
+/** Identical calls in flight at once share one call to the dependency. */
 export interface CoalesceOptions {
   /** The key under which identical calls share one; by default method and URL. */
   key?: (method: string, url: string) => string
 }
 
+/** A second attempt sent when the first is slower than most, the first answer winning. */
 export interface HedgeOptions {
   /** Wait before the hedge until this many milliseconds have passed, until enough latencies are known. @default timeoutMs / 2 */
   delayMs?: number
@@ -84,6 +88,7 @@ export interface HedgeOptions {
   percentile?: number
 }
 
+/** The breaker state shared by every instance through Redis. */
 export interface DependencyFleetOptions {
   /** An ioredis client or cluster shared by every instance. */
   client: Redis | Cluster
