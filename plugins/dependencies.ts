@@ -34,8 +34,9 @@ export type DependenciesOptions = Record<string, DependencyOptions>
 /** What `request.dependency(name)` returns: calls to that dependency under its policies, bound to the request's deadline. */
 export interface DependencyClient {
   /**
-   * `fetch` of a path under the dependency's `baseUrl` (or an absolute URL)
-   * with the request's deadline: its signal and the header carrying the
+   * `fetch` of a path joined under the dependency's `baseUrl` (or an
+   * absolute URL, under it too; anything resolving elsewhere throws
+   * `FRS_ERR_DEPENDENCY_URL_OUTSIDE`) with the request's deadline: its signal and the header carrying the
    * shrinking budget. Resolves with the Response unless its status is a
    * failure (5xx and 429 by default), which throws a dependency problem
    * after the retries, or answers from the fallback.

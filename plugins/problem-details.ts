@@ -53,6 +53,22 @@ function warnDroppedMembers (reply: FastifyReply, droppedMembers: readonly strin
  * thrown and rejected errors, validation errors, Fastify's own errors and
  * unknown routes; adds `reply.problem()` and `app.problemTypes`.
  */
+/**
+ * A refusal the library decided on (a dependency's open breaker): not a
+ * failure of this request's code, so one info line without a stack, like
+ * the overloaded answers load shedding sends itself.
+ */
+const kRefusalLog = Symbol.for('fastify-resilience.refusal-log')
+interface RefusalLog { msg: string, fields: Record<string, unknown> }
+
+function refusalOf (error: unknown): RefusalLog | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  const refusal = (error as Record<symbol, unknown>)[kRefusalLog]
+  if (typeof refusal !== 'object' || refusal === null) return undefined
+  const { msg, fields } = refusal as Partial<RefusalLog>
+  return typeof msg === 'string' && typeof fields === 'object' && fields !== null ? { msg, fields } : undefined
+}
+
 const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async function problemDetails (app, options) {
   const settings = resolveProblemDetailsOptions(options)
   const registry = new ProblemTypeRegistry(settings.typeBase)
@@ -72,7 +88,9 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
       exposeInternalErrors: settings.exposeInternalErrors,
       instance: instanceOf(request),
     })
-    if (built.problem.status >= 500) request.log.error({ err: error }, 'request failed')
+    const refusal = refusalOf(error)
+    if (refusal !== undefined) request.log.info(refusal.fields, refusal.msg)
+    else if (built.problem.status >= 500) request.log.error({ err: error }, 'request failed')
     else request.log.info({ err: error }, 'request rejected')
     if (built.buildError !== undefined) request.log.error({ err: built.buildError }, 'a ProblemError could not be turned into a problem')
     warnDroppedMembers(reply, built.droppedMembers)

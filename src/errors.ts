@@ -112,6 +112,14 @@ export const FRS_ERR_DEPENDENCY_UNKNOWN = createError<'FRS_ERR_DEPENDENCY_UNKNOW
   TypeError
 )
 
+/** `fetch` was given a path or URL that leaves the dependency's baseUrl: nothing was sent. */
+export const FRS_ERR_DEPENDENCY_URL_OUTSIDE = createError<'FRS_ERR_DEPENDENCY_URL_OUTSIDE', [string, string, string]>(
+  'FRS_ERR_DEPENDENCY_URL_OUTSIDE',
+  "fastify-resilience: dependency '%s' was asked for %s, which is outside its baseUrl %s; nothing was sent",
+  500,
+  TypeError
+)
+
 /** The dependency's breaker is open or its bulkhead is full: the call was not made. */
 export const FRS_ERR_DEPENDENCY_UNAVAILABLE = createError<'FRS_ERR_DEPENDENCY_UNAVAILABLE', [string, string]>(
   'FRS_ERR_DEPENDENCY_UNAVAILABLE',

@@ -26,7 +26,8 @@ export interface CallerContext {
 /** How one attempt ended, as the code that made it sees it. */
 export type AttemptResult<T> =
   | { kind: 'value', value: T }
-  | { kind: 'failure', reason: 'status' | 'network', status?: number, retryAfterMs?: number, cause?: unknown }
+  /** `busy`: the dependency is still working on this call (a key in use); retried, never counted by the breaker. */
+  | { kind: 'failure', reason: 'status' | 'network', status?: number, retryAfterMs?: number, cause?: unknown, busy?: boolean }
   /** An error that is not the dependency's failure (a 4xx a client threw): passed on, not counted, not retried. */
   | { kind: 'error', error: unknown }
 
@@ -49,6 +50,15 @@ export interface CallPlan<T> {
   fallback: ResolvedFallback | undefined
   /** Turns a fallback's value into the call's answer type. */
   fromFallback: (value: unknown) => T
+  /** Whether an answer may be shared with other callers and kept as the last good one. @default always */
+  shareable?: (value: T) => boolean
+  /**
+   * Watches an answer whose body is read after the attempt ends: returns
+   * the answer to hand on, or undefined when there is nothing to watch.
+   * `settled` is called once the body ends (without a failure) or fails,
+   * and returns the error to surface.
+   */
+  watch?: (value: T, settled: (failure?: { cause: unknown }) => unknown) => T | undefined
 }
 
 /** A fault the chaos capability puts on one attempt; `ended` aborts when its kill switch ends it early. */
@@ -155,11 +165,17 @@ export class Dependency {
     try {
       let value: T
       if (plan.coalesce && plan.idempotent) {
-        value = await (this.#coalescer.run(plan.key, caller.signal, caller.remainingMs, (shared) => this.#run(plan, {
-          signal: shared.signal,
-          remainingMs: shared.remainingMs,
-          headers: () => sharedHeaders(caller.headers(), shared.remainingMs()),
-        }), () => { this.#counters.coalesced++ }) as Promise<T>)
+        let led = false
+        value = await (this.#coalescer.run(plan.key, caller.signal, caller.remainingMs, (shared) => {
+          led = true
+          return this.#run(plan, {
+            signal: shared.signal,
+            remainingMs: shared.remainingMs,
+            headers: () => sharedHeaders(caller.headers(), shared.remainingMs()),
+          })
+        }, () => { this.#counters.coalesced++ }) as Promise<T>)
+        // An answer too large to share went to the caller that started the call; the others make their own.
+        if (!led && plan.shareable?.(value) === false) value = await this.#run(plan, caller)
       } else {
         value = await this.#run(plan, caller)
       }
@@ -179,6 +195,7 @@ export class Dependency {
   async #fallback<T> (plan: CallPlan<T>, fallback: ResolvedFallback, failure: DependencyFailure): Promise<T | typeof NO_ANSWER> {
     if (fallback.kind === 'value') return plan.fromFallback(fallback.value)
     if (fallback.kind === 'function') return plan.fromFallback(await fallback.fn(failure))
+    if (plan.key === '') return NO_ANSWER
     const stored = this.#lastGood.get(plan.key, this.settings.clock.now(), fallback.maxAgeMs)
     return stored === undefined ? NO_ANSWER : stored.value as T
   }
@@ -197,11 +214,14 @@ export class Dependency {
         throw this.#error(last ?? { dependency: this.name, reason: 'breaker-open', retryAfterMs: admission.retryAfterMs })
       }
       const outcome = await this.#attemptInBulkhead(plan, caller, headers, admission)
-      this.breaker?.record(admission, resultOf(outcome))
+      // A streamed answer is recorded when its body ends: a reset half-way through is a failure.
+      const watched = outcome.kind === 'value' ? this.#watch(plan, outcome.value, admission, caller) : undefined
+      if (watched === undefined) this.breaker?.record(admission, resultOf(outcome))
       switch (outcome.kind) {
         case 'value':
-          if (plan.fallback?.kind === 'last-good') this.#lastGood.set(plan.key, outcome.value, this.settings.clock.now())
-          return outcome.value
+          // A call without a key cannot be told from another user's: it has no last good answer.
+          if (plan.fallback?.kind === 'last-good' && plan.key !== '' && plan.shareable?.(outcome.value) !== false) this.#lastGood.set(plan.key, outcome.value, this.settings.clock.now())
+          return watched ?? outcome.value
         case 'error':
           throw outcome.error
         case 'abandoned':
@@ -216,12 +236,51 @@ export class Dependency {
       }
       this.#counters.failures++
       if (attempt >= retries) throw this.#error(last)
+      // A wait longer than the cap fails now rather than hold the request (without a deadline, for up to an hour).
+      if ((last.retryAfterMs ?? 0) > this.settings.retry.maxDelayMs) throw this.#error(last)
       backoff = backoff === undefined ? this.#backoff.next() : backoff.next(undefined)
       const waitMs = Math.max(backoff.duration, last.retryAfterMs ?? 0)
       if (!this.#mayRetry(caller, waitMs)) throw this.#error(last)
       this.#counters.retries++
       await sleep(waitMs, caller.signal)
     }
+  }
+
+  /**
+   * Records a streamed answer once its body ends: a success, or, if reading
+   * it fails (a reset half-way through), a failure surfaced as
+   * dependency-failed. The caller's own abort (deadline, client gone) is
+   * passed on as it is and not counted. A body nobody reads counts as the
+   * success it looked like once `timeoutMs` has passed, so a probe never
+   * waits on it for ever; a failure after that is counted as one more.
+   */
+  #watch<T> (plan: CallPlan<T>, value: T, admission: Admission, caller: CallerContext): T | undefined {
+    if (plan.watch === undefined) return undefined
+    let recorded = false
+    const record = (result: CallResult): void => {
+      if (recorded) return
+      recorded = true
+      if (timer !== undefined) clearTimeout(timer)
+      this.breaker?.record(admission, result)
+    }
+    const timer = this.breaker === undefined ? undefined : setTimeout(() => { record('success') }, this.settings.timeoutMs)
+    timer?.unref()
+    const watched = plan.watch(value, (failure) => {
+      if (failure === undefined) {
+        record('success')
+        return undefined
+      }
+      if (caller.signal.aborted) {
+        record('ignored')
+        return failure.cause
+      }
+      this.#counters.failures++
+      if (recorded) this.breaker?.record(CALL, 'failure')
+      else record('failure')
+      return this.#error({ dependency: this.name, reason: 'network', cause: failure.cause })
+    })
+    if (watched === undefined) record('success')
+    return watched
   }
 
   /** A retry starts only if the breaker is not open, the deadline leaves time for a usual answer after the wait, and the budget allows it. */
@@ -301,24 +360,38 @@ export class Dependency {
     })
   }
 
-  /** One attempt, bounded by the attempt timeout and the caller's deadline. */
+  /** One attempt, bounded by the attempt timeout and the caller's deadline (the longest of a coalesced call's callers). */
   async #attempt<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, cancel: AbortSignal | undefined): Promise<Outcome<T>> {
     const remainingMs = caller.remainingMs()
     if (caller.signal.aborted || remainingMs <= 0) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
     // When the caller's deadline is what cuts the attempt short, its end is
     // not the dependency's fault: the deadline's own signal ends the attempt
     // (and answers 504 deadline-exceeded); this timer is only a backstop.
-    const byDeadline = remainingMs < this.settings.timeoutMs
-    const limitMs = byDeadline ? remainingMs + DEADLINE_BACKSTOP_MS : this.settings.timeoutMs
     const controller = new AbortController()
     const signal = controller.signal
     const unfollow = caller.signal === NEVER_ABORTED ? undefined : follow(caller.signal, controller)
     let answered = false
     const onCancel = (): void => { controller.abort(HEDGE_LOST) }
     cancel?.addEventListener('abort', onCancel, { once: true })
-    const timer = setTimeout(() => { controller.abort(TIMED_OUT) }, limitMs)
-    timer.unref()
+    // A coalesced call's deadline grows when a caller with a longer one
+    // joins: the backstop re-reads it before it cuts the attempt.
     const startedAt = this.settings.clock.now()
+    const startedAtMs = performance.now()
+    let byDeadline = false
+    let timer: NodeJS.Timeout | undefined
+    const arm = (): void => {
+      const leftMs = this.settings.timeoutMs - (performance.now() - startedAtMs)
+      const deadlineMs = caller.remainingMs()
+      byDeadline = deadlineMs < leftMs
+      const waitMs = byDeadline ? deadlineMs + DEADLINE_BACKSTOP_MS : leftMs
+      if (waitMs <= 0) {
+        controller.abort(TIMED_OUT)
+        return
+      }
+      timer = setTimeout(byDeadline ? arm : () => { controller.abort(TIMED_OUT) }, waitMs)
+      timer.unref()
+    }
+    arm()
     this.#counters.attempts++
     let fault: InjectedFault | undefined
     try {
@@ -377,6 +450,8 @@ function resultOf (outcome: Outcome<unknown>): CallResult {
       return 'success'
     case 'abandoned':
       return 'ignored'
+    case 'failure':
+      return outcome.busy === true ? 'ignored' : 'failure'
     default:
       return 'failure'
   }

@@ -37,6 +37,8 @@ export const DEPENDENCY_PROBLEM_TYPES: Readonly<Record<string, ProblemTypeDefini
 })
 
 const kProblemError = Symbol.for('fastify-resilience.problem-error')
+// Read by the problem-details error handler: a refusal is logged at info, without a stack.
+const kRefusalLog = Symbol.for('fastify-resilience.refusal-log')
 
 const REASON_TEXT: Record<FailureReason, string> = {
   'breaker-open': 'its circuit breaker is open',
@@ -74,6 +76,7 @@ export function dependencyError (failure: DependencyFailure, timeoutMs: number):
     const seconds = Math.max(1, Math.ceil((failure.retryAfterMs ?? 1000) / 1000))
     error.headers = { 'retry-after': String(seconds) }
     Object.assign(problem, { type: 'dependency-unavailable', detail: `The ${dependency} service is not being called: ${REASON_TEXT[reason]}.` })
+    Object.defineProperty(error, kRefusalLog, { value: { msg: 'request refused: dependency unavailable', fields: { dependency, reason, retryAfter: seconds } } })
   } else if (reason === 'timeout') {
     error = new FRS_ERR_DEPENDENCY_TIMEOUT(dependency, timeoutMs)
     Object.assign(problem, { type: 'dependency-timeout', detail: `The ${dependency} service did not answer within ${timeoutMs} ms.`, timeoutMs })

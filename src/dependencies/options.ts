@@ -54,6 +54,8 @@ export interface RetryOptions {
   budget?: { ratio?: number, minPerSecond?: number, windowMs?: number }
   /** Exponential backoff between attempts. */
   backoff?: { initialMs?: number, maxMs?: number, jitter?: 'full' | 'decorrelated' }
+  /** The longest Retry-After honoured; a dependency that asks for a longer wait fails the call at once. @default 30_000 */
+  maxDelayMs?: number
 }
 
 /** A cap on this dependency's calls in flight, with a bounded wait for a slot. */
@@ -122,6 +124,15 @@ export interface DependencyOptions {
   idempotencyKeys?: boolean | { header?: string }
   /** Which response statuses count as failures. @default 5xx and 429 */
   failureStatus?: (status: number) => boolean
+  /**
+   * Request headers that carry a user's credentials, besides Authorization,
+   * Cookie and Proxy-Authorization: calls that send different values are
+   * never coalesced nor answered from each other's last good answer.
+   * @default []
+   */
+  credentialHeaders?: string[]
+  /** The largest answer buffered to share (coalescing) or keep (last-good); a larger one is neither. @default 1_048_576 */
+  maxBodyBytes?: number
   /** A response header listing the dependencies that answered from a fallback. */
   degradedHeader?: string
   /** Share breaker state across instances through Redis. */
@@ -140,13 +151,16 @@ export interface ResolvedDependency {
   baseUrl: URL | undefined
   timeoutMs: number
   breaker: BreakerSettings | undefined
-  retry: { attempts: number, budget: { ratio: number, minPerSecond: number, windowMs: number }, initialMs: number, maxMs: number, jitter: 'full' | 'decorrelated' }
+  retry: { attempts: number, budget: { ratio: number, minPerSecond: number, windowMs: number }, initialMs: number, maxMs: number, jitter: 'full' | 'decorrelated', maxDelayMs: number }
   bulkhead: { maxConcurrent: number, maxQueue: number } | undefined
   fallback: ResolvedFallback | undefined
   coalesce: { key: (method: string, url: string) => string } | undefined
   hedge: { delayMs: number, percentile: number } | undefined
   idempotencyKeys: { header: string } | undefined
   failureStatus: (status: number) => boolean
+  /** Lower-case names of the headers whose values separate calls' keys. */
+  credentialHeaders: readonly string[]
+  maxBodyBytes: number
   degradedHeader: string | undefined
   fleet: Required<DependencyFleetOptions> | undefined
   clock: Clock
@@ -154,11 +168,13 @@ export interface ResolvedDependency {
 
 const DEPENDENCY_KEYS = [
   'baseUrl', 'timeoutMs', 'breaker', 'retry', 'bulkhead', 'fallback', 'coalesce', 'hedge',
-  'idempotencyKeys', 'failureStatus', 'degradedHeader', 'fleet', 'clock',
+  'idempotencyKeys', 'failureStatus', 'credentialHeaders', 'maxBodyBytes', 'degradedHeader', 'fleet', 'clock',
 ] as const
 const NAME = /^[A-Za-z][\w.-]{0,63}$/
 const MAX_MS = 3_600_000
 const DEFAULT_LAST_GOOD_MAX_AGE_MS = 300_000
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const DEFAULT_CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
 
 export const defaultFailureStatus = (status: number): boolean => status >= 500 || status === 429
 const defaultCoalesceKey = (method: string, url: string): string => `${method} ${url}`
@@ -197,7 +213,7 @@ function resolveBreaker (value: unknown, where: string): BreakerSettings | undef
 function resolveRetry (value: unknown, where: string): ResolvedDependency['retry'] {
   const off = value === undefined || value === false
   const options = off ? {} : optionalObject(value, where) ?? {}
-  assertKnownKeys(options, ['attempts', 'budget', 'backoff'], where)
+  assertKnownKeys(options, ['attempts', 'budget', 'backoff', 'maxDelayMs'], where)
   const attempts = off ? 1 : optionalIntegerBetween(options.attempts, `${where}.attempts`, 3, 1, 10, 'an integer from 1 to 10')
   const budget = optionalObject(options.budget, `${where}.budget`) ?? {}
   assertKnownKeys(budget, ['ratio', 'minPerSecond', 'windowMs'], `${where}.budget`)
@@ -216,6 +232,7 @@ function resolveRetry (value: unknown, where: string): ResolvedDependency['retry
     initialMs,
     maxMs: optionalIntegerBetween(backoff.maxMs, `${where}.backoff.maxMs`, Math.max(1_000, initialMs), initialMs, MAX_MS, `an integer number of milliseconds from initialMs to ${MAX_MS}`),
     jitter,
+    maxDelayMs: optionalIntegerBetween(options.maxDelayMs, `${where}.maxDelayMs`, 30_000, 0, MAX_MS, `an integer number of milliseconds from 0 to ${MAX_MS}`),
   }
 }
 
@@ -269,6 +286,9 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
   if (value.baseUrl !== undefined) {
     if (typeof value.baseUrl !== 'string' || !URL.canParse(value.baseUrl)) fail(`${where}.baseUrl`, 'an absolute URL', value.baseUrl)
     baseUrl = new URL(value.baseUrl)
+    // Credentials in the URL would be sent with every call and show in logs; other schemes are not HTTP.
+    if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') fail(`${where}.baseUrl`, 'an http: or https: URL', value.baseUrl)
+    if (baseUrl.username !== '' || baseUrl.password !== '') fail(`${where}.baseUrl`, 'a URL without credentials (send them as headers)', `${baseUrl.protocol}//…@${baseUrl.host}`)
   }
   const timeoutMs = optionalIntegerBetween(value.timeoutMs, `${where}.timeoutMs`, 1_000, 1, MAX_MS, `an integer number of milliseconds from 1 to ${MAX_MS}`)
   const coalesceValue = value.coalesce ?? false
@@ -293,10 +313,20 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
   if (keysValue !== false) {
     const options = keysValue === true ? {} : optionalObject(keysValue, `${where}.idempotencyKeys`) ?? {}
     assertKnownKeys(options, ['header'], `${where}.idempotencyKeys`)
-    idempotencyKeys = { header: optionalString(options.header, `${where}.idempotencyKeys.header`, 'idempotency-key').toLowerCase() }
+    const header = optionalString(options.header, `${where}.idempotencyKeys.header`, 'idempotency-key')
+    if (!HEADER_NAME.test(header)) fail(`${where}.idempotencyKeys.header`, 'a header name', header)
+    idempotencyKeys = { header: header.toLowerCase() }
+  }
+  const credentialHeaders = [...DEFAULT_CREDENTIAL_HEADERS]
+  if (value.credentialHeaders !== undefined) {
+    if (!Array.isArray(value.credentialHeaders)) fail(`${where}.credentialHeaders`, 'an array of header names', value.credentialHeaders)
+    for (const name of value.credentialHeaders as unknown[]) {
+      if (typeof name !== 'string' || !HEADER_NAME.test(name)) fail(`${where}.credentialHeaders`, 'an array of header names', name)
+      if (!credentialHeaders.includes(name.toLowerCase())) credentialHeaders.push(name.toLowerCase())
+    }
   }
   const degradedHeader = value.degradedHeader === undefined ? undefined : optionalString(value.degradedHeader, `${where}.degradedHeader`, '')
-  if (degradedHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name', degradedHeader)
+  if (degradedHeader !== undefined && !HEADER_NAME.test(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name', degradedHeader)
   return {
     name,
     baseUrl,
@@ -309,6 +339,8 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
     hedge,
     idempotencyKeys,
     failureStatus: optionalFunction<(status: number) => boolean>(value.failureStatus, `${where}.failureStatus`) ?? defaultFailureStatus,
+    credentialHeaders,
+    maxBodyBytes: optionalIntegerBetween(value.maxBodyBytes, `${where}.maxBodyBytes`, 1_048_576, 0, 2 ** 31 - 1, 'an integer number of bytes from 0 to 2147483647'),
     degradedHeader,
     fleet: resolveFleet(value.fleet, `${where}.fleet`),
     clock: optionalClock(value.clock, `${where}.clock`),

@@ -1,8 +1,9 @@
-import { describeValue } from '../describe.js'
-import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { readCapped, sharedBody, watchBody } from './bodies.js'
+import { credentialsPart } from './call-key.js'
 import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
 import { parseRetryAfter } from './retry-after.js'
+import { resolveUrl } from './url.js'
 
 /** Per-call options of `fetch` and `call`, as users write them. */
 export interface DependencyCallOptions<T = unknown> {
@@ -10,7 +11,11 @@ export interface DependencyCallOptions<T = unknown> {
   fallback?: FallbackOption<T>
   /** For `call`: the call is safe to repeat (retries, hedging, coalescing). @default false */
   idempotent?: boolean
-  /** Identifies identical calls for coalescing and the last good answer; for `fetch`, by default method and URL. */
+  /**
+   * Identifies identical calls for coalescing and the last good answer,
+   * used as given; for `fetch`, by default method, URL and a hash of the
+   * credential headers sent.
+   */
   key?: string
 }
 
@@ -30,41 +35,53 @@ interface Snapshot {
   status: number
   statusText: string
   headers: [string, string][]
-  body: ArrayBuffer
+  url: string
+  body: Uint8Array
 }
 
+/** A streamed Response (never shared), or a buffered answer. */
 type FetchAnswer = Response | Snapshot
 
-/** A fresh Response for each caller of a shared or remembered answer. */
+/** A Response for each caller of a shared or remembered answer, over the same bytes. */
 export function toResponse (answer: FetchAnswer): Response {
   if (answer instanceof Response) return answer
-  const body = NULL_BODY_STATUSES.has(answer.status) ? null : answer.body.slice(0)
-  return new Response(body, { status: answer.status, statusText: answer.statusText, headers: answer.headers })
+  const body = NULL_BODY_STATUSES.has(answer.status) ? null : sharedBody(answer.body)
+  const response = new Response(body, { status: answer.status, statusText: answer.statusText, headers: answer.headers })
+  Object.defineProperty(response, 'url', { value: answer.url })
+  return response
 }
 
 function fallbackResponse (value: unknown): FetchAnswer {
   return value instanceof Response ? value.clone() : Response.json(value)
 }
 
-function resolveUrl (settings: ResolvedDependency, pathOrUrl: string | URL): URL {
-  try {
-    return new URL(pathOrUrl, settings.baseUrl)
-  } catch {
-    throw new FRS_ERR_OPTION_INVALID(`dependency('${settings.name}').fetch url`, settings.baseUrl === undefined ? 'an absolute URL (the dependency has no baseUrl)' : 'a path or an absolute URL', describeValue(String(pathOrUrl)))
-  }
+/**
+ * A 409 to an attempt that carried an idempotency key, with Retry-After or
+ * as this library's `idempotency-key-in-use` problem: the dependency is
+ * still running an earlier attempt with the same key, so it is worth
+ * asking again later.
+ */
+async function keyInUse (response: Response): Promise<boolean> {
+  if (response.headers.get('retry-after') !== null) return true
+  if (!(response.headers.get('content-type') ?? '').includes('problem+json')) return false
+  const problem: unknown = await response.clone().json().catch(() => undefined)
+  const type = typeof problem === 'object' && problem !== null ? (problem as { type?: unknown }).type : undefined
+  return typeof type === 'string' && /(^|[:/])idempotency-key-in-use$/.test(type)
 }
 
 /** The plan of a `fetch` through the dependency's policies. */
 export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL, init: RequestInit | undefined, options: CallOptions | undefined): CallPlan<FetchAnswer> {
-  const url = resolveUrl(settings, pathOrUrl)
+  const url = resolveUrl(settings.name, settings.baseUrl, pathOrUrl)
   const method = (init?.method ?? 'GET').toUpperCase()
   // A streamed body can be sent only once.
   const replayable = init?.body == null || !(init.body instanceof ReadableStream)
   const idempotent = replayable && IDEMPOTENT_METHODS.has(method)
   const keyed = replayable && KEYED_METHODS.has(method) && settings.idempotencyKeys !== undefined
   const fallback = options?.fallback ?? settings.fallback
-  const key = options?.key ?? (settings.coalesce?.key ?? defaultKey)(method, url.href)
   const buffer = settings.coalesce !== undefined || fallback?.kind === 'last-good'
+  // Only a buffered answer is shared or kept, so only then is a key needed.
+  const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url.href) + credentialsPart(init?.headers, settings.credentialHeaders) : '')
+  const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
   const userSignal = init?.signal ?? undefined
   return {
     idempotent,
@@ -73,10 +90,19 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
     coalesce: settings.coalesce !== undefined && (method === 'GET' || method === 'HEAD'),
     fallback,
     fromFallback: fallbackResponse,
+    shareable: (answer) => !(answer instanceof Response),
+    watch: (answer, settled) => answer instanceof Response && answer.body !== null ? watchBody(answer, settled) : undefined,
     attempt: async (signal, headers): Promise<AttemptResult<FetchAnswer>> => {
       const sent = new Headers(init?.headers)
       for (const [name, value] of Object.entries(headers)) sent.set(name, value)
       const response = await fetch(url, { ...init, method, headers: sent, signal: userSignal == null ? signal : AbortSignal.any([signal, userSignal]) })
+      if (response.status === 409 && keyHeader !== undefined && headers[keyHeader] !== undefined && await keyInUse(response)) {
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
+        await response.body?.cancel().catch(() => {})
+        return retryAfterMs === undefined
+          ? { kind: 'failure', reason: 'status', status: 409, busy: true }
+          : { kind: 'failure', reason: 'status', status: 409, busy: true, retryAfterMs }
+      }
       if (settings.failureStatus(response.status)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
         // The dependency's error body is never passed on; dropping it frees the connection.
@@ -86,7 +112,9 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
           : { kind: 'failure', reason: 'status', status: response.status, retryAfterMs }
       }
       if (!buffer) return { kind: 'value', value: response }
-      return { kind: 'value', value: { status: response.status, statusText: response.statusText, headers: [...response.headers], body: await response.arrayBuffer() } }
+      const body = await readCapped(response, settings.maxBodyBytes)
+      if (body instanceof Response) return { kind: 'value', value: body }
+      return { kind: 'value', value: { status: response.status, statusText: response.statusText, headers: [...response.headers], url: response.url, body } }
     },
   }
 }

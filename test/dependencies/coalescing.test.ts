@@ -82,4 +82,68 @@ describe('coalescing', () => {
     await waitFor(() => server.seen[0]?.aborted === true)
     expect(app.dependencies.stats().prices).toMatchObject({ failures: 0, coalesced: 1 })
   })
+
+  it('the shared call waits for the longest deadline among its callers, not the first caller\'s', async () => {
+    const { server, release } = await heldDependency()
+    const { app } = await appWith({ dependencies: { prices: { baseUrl: server.url, coalesce: true, timeoutMs: 10_000 } } })
+    const handler = async (request: FastifyRequest): Promise<unknown> =>
+      await (await request.dependency('prices').fetch('/price/1')).json()
+    app.get('/hurried', { config: { deadline: { timeoutMs: 150 } } }, handler)
+    app.get('/patient', { config: { deadline: { timeoutMs: 8000 } } }, handler)
+    const hurried = app.inject('/hurried')
+    await waitFor(() => server.seen.length === 1)
+    const patient = app.inject('/patient')
+    await waitFor(() => app.dependencies.stats().prices?.coalesced === 1)
+    expect((await hurried).statusCode).toBe(504)
+    // Well past the first caller's deadline and its backstop.
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    release()
+    const answer = await patient
+    expect(answer.statusCode).toBe(200)
+    expect(answer.json()).toEqual({ price: 7 })
+    expect(app.dependencies.stats().prices).toMatchObject({ attempts: 1, failures: 0, timeouts: 0 })
+  })
+
+  it('callers of a shared answer share its bytes instead of a copy each', async () => {
+    const size = 4 << 20
+    const server = await startDependency((_request, response) => {
+      setTimeout(() => { response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(size, 98)) }, 300)
+    })
+    cleanups.push(server.close)
+    const { app } = await appWith({ dependencies: { blobs: { baseUrl: server.url, coalesce: true, maxBodyBytes: 8 << 20, timeoutMs: 30_000 } } })
+    const callers = 100
+    let holding = 0
+    let releaseAll: () => void = () => {}
+    const allHolding = new Promise<void>((resolve) => { releaseAll = resolve })
+    let peak = 0
+    app.get('/', async (request) => {
+      const response = await request.dependency('blobs').fetch('/blob')
+      // Every caller holds its Response before any reads it.
+      if (++holding === callers) {
+        peak = process.memoryUsage().arrayBuffers
+        releaseAll()
+      }
+      await allHolding
+      return { length: (await response.arrayBuffer()).byteLength }
+    })
+    const before = process.memoryUsage().arrayBuffers
+    const answers = await Promise.all(Array.from({ length: callers }, () => app.inject('/')))
+    expect(answers.every((answer) => answer.json<{ length: number }>().length === size)).toBe(true)
+    expect(server.seen).toHaveLength(1)
+    // A copy each would be 400 MiB; one shared body is 4 MiB.
+    expect(peak - before).toBeLessThan(100 << 20)
+  })
+
+  it('an answer over maxBodyBytes is not shared: each caller makes its own call', async () => {
+    const size = 2 << 20
+    const server = await startDependency((_request, response) => {
+      setTimeout(() => { response.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(size, 97)) }, 200)
+    })
+    cleanups.push(server.close)
+    const { app } = await appWith({ dependencies: { blobs: { baseUrl: server.url, coalesce: true, timeoutMs: 30_000 } } })
+    app.get('/', async (request) => ({ length: (await (await request.dependency('blobs').fetch('/blob')).arrayBuffer()).byteLength }))
+    const answers = await Promise.all([app.inject('/'), app.inject('/'), app.inject('/')])
+    expect(answers.map((answer) => answer.json<{ length: number }>().length)).toEqual([size, size, size])
+    expect(server.seen).toHaveLength(3)
+  })
 })

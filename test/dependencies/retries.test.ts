@@ -153,4 +153,46 @@ describe('retries', () => {
     expect((await app.inject('/')).statusCode).toBe(503)
     expect(server.seen).toHaveLength(1)
   })
+
+  it("a retry that meets the idempotency capability's key-in-use waits its Retry-After and gets the stored answer", async () => {
+    const provider = Fastify()
+    cleanups.push(async () => { await provider.close() })
+    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true, leaseMs: 1000 } })
+    // A short lease: the key-in-use answer asks for a wait of one second.
+    let executions = 0
+    provider.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request) => {
+      executions++
+      // Slower than the attempt timeout: the first attempt times out while the charge runs on.
+      await new Promise((resolve) => setTimeout(resolve, 600))
+      return { charged: request.body.amount }
+    })
+    const port = await listen(provider)
+    const { app } = await appWith({ dependencies: { payments: { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 200, idempotencyKeys: true, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
+    app.post('/orders', { config: { deadline: { timeoutMs: 10_000 } } }, async (request) => {
+      const response = await request.dependency('payments').fetch('/charges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"amount":42}' })
+      return { status: response.status, body: await response.json() as unknown }
+    })
+    const response = await app.inject({ method: 'POST', url: '/orders' })
+    expect(response.json()).toEqual({ status: 200, body: { charged: 42 } })
+    expect(executions).toBe(1)
+  })
+
+  it('without a deadline, a Retry-After longer than retry.maxDelayMs fails at once', async () => {
+    const server = await serve(failing(503, { 'retry-after': '3600' }))
+    const { app } = await appWith({ deadlines: false, dependencies: { search: { baseUrl: server.url, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/')).json())
+    const started = Date.now()
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(502)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(server.seen).toHaveLength(1)
+  })
+
+  it('retry.maxDelayMs caps the advertised wait', async () => {
+    const server = await serve(failFirst(1, 503, () => ({ 'retry-after': '2' })))
+    const { app } = await appWith({ deadlines: false, dependencies: { search: { baseUrl: server.url, retry: { attempts: 3, maxDelayMs: 500, backoff: { initialMs: 1 } } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/')).json())
+    expect((await app.inject('/')).statusCode).toBe(502)
+    expect(server.seen).toHaveLength(1)
+  })
 })

@@ -29,11 +29,13 @@ describe('dependencies types', () => {
         recommendations: { timeoutMs: 150, fallback: 'last-good', coalesce: true, hedge: { delayMs: 50 } }
         ledger: { breaker: { consecutiveFailures: 5 }, fallback: { value: [] } }
         prices: { fallback: { lastGood: { maxAgeMs: 60_000 } }, degradedHeader: 'x-degraded' }
+        profiles: { coalesce: true, credentialHeaders: ['x-api-key'], maxBodyBytes: 65_536, retry: { maxDelayMs: 5_000 } }
       }
     }>().toExtend<ResilienceOptions>()
     expectTypeOf<{ dependencies: { payments: { timeoutMs: '800' } } }>().not.toExtend<ResilienceOptions>()
     expectTypeOf<{ dependencies: { payments: { breaker: { consecutiveFailures: 3, failureRate: 0.5 } } } }>().not.toExtend<ResilienceOptions>()
     expectTypeOf<{ dependencies: { payments: { fallback: 'stale' } } }>().not.toExtend<ResilienceOptions>()
+    expectTypeOf<{ dependencies: { payments: { credentialHeaders: 'x-api-key' } } }>().not.toExtend<ResilienceOptions>()
     expectTypeOf<{ dependencies: { payments: { retry: { backoff: { jitter: 'none' } } } } }>().not.toExtend<ResilienceOptions>()
   })
 

@@ -26,6 +26,15 @@ describe('dependencies options', () => {
   })
 
   it.each([
+    [{ payments: { idempotencyKeys: { header: 'bad header' } } }, "option 'dependencies.payments.idempotencyKeys.header'"],
+    [{ payments: { idempotencyKeys: { header: '' } } }, "option 'dependencies.payments.idempotencyKeys.header'"],
+    [{ payments: { baseUrl: 'ftp://files.internal/' } }, "option 'dependencies.payments.baseUrl'"],
+    [{ payments: { baseUrl: 'file:///etc/passwd' } }, "option 'dependencies.payments.baseUrl'"],
+    [{ payments: { baseUrl: 'javascript:alert(1)' } }, "option 'dependencies.payments.baseUrl'"],
+    [{ payments: { baseUrl: 'http://user:secret@payments.internal/' } }, "option 'dependencies.payments.baseUrl'"],
+    [{ payments: { credentialHeaders: ['bad header'] } }, "option 'dependencies.payments.credentialHeaders'"],
+    [{ payments: { maxBodyBytes: -1 } }, "option 'dependencies.payments.maxBodyBytes'"],
+    [{ payments: { retry: { maxDelayMs: -1 } } }, "option 'dependencies.payments.retry.maxDelayMs'"],
     [{ payments: { timeoutMs: 0 } }, "option 'dependencies.payments.timeoutMs'"],
     [{ payments: { timeoutMs: '800' } }, "option 'dependencies.payments.timeoutMs'"],
     [{ payments: { baseUrl: 'payments.internal' } }, "option 'dependencies.payments.baseUrl' expects an absolute URL"],

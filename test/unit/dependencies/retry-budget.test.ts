@@ -46,7 +46,11 @@ describe('RetryBudget', () => {
           let granted = 0
           for (let i = 0; i < step.retries; i++) if (budget.tryWithdraw()) granted++
           events.push({ at: clock.now(), calls: step.calls, retries: granted })
-          // Over the last window (one bucket wider, the counter's resolution), retries stay in budget.
+          // Checked when retries are granted: over the last window (one
+          // bucket wider, the counter's resolution) they stay in budget.
+          // Later, calls may slide out of the window before the retries they
+          // paid for, as in any sliding budget.
+          if (granted === 0) continue
           const recent = events.filter((event) => event.at > clock.now() - windowMs - windowMs / 10)
           const callsInWindow = recent.reduce((sum, event) => sum + event.calls, 0)
           const retriesInWindow = events.filter((event) => event.at > clock.now() - windowMs + windowMs / 10).reduce((sum, event) => sum + event.retries, 0)

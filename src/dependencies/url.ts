@@ -1,0 +1,33 @@
+import { describeValue } from '../describe.js'
+import { FRS_ERR_DEPENDENCY_URL_OUTSIDE, FRS_ERR_OPTION_INVALID } from '../errors.js'
+
+const SCHEME = /^[A-Za-z][A-Za-z\d+.-]*:/
+// Two slashes (either way round) start a network path: another host.
+const NETWORK_PATH = /^[\\/]{2}/
+
+/**
+ * Where a `fetch` goes. A path is joined under the baseUrl's path (a
+ * leading `/` included), and whatever it resolves to, dot segments and
+ * their percent-encoded forms included, must stay under it: a path built
+ * from a request's input can never reach another host or a sibling path.
+ */
+export function resolveUrl (name: string, baseUrl: URL | undefined, pathOrUrl: string | URL): URL {
+  const text = String(pathOrUrl)
+  const where = `dependency('${name}').fetch url`
+  if (baseUrl === undefined) {
+    if (!URL.canParse(text)) throw new FRS_ERR_OPTION_INVALID(where, 'an absolute URL (the dependency has no baseUrl)', describeValue(text))
+    return new URL(text)
+  }
+  const outside = (): Error => new FRS_ERR_DEPENDENCY_URL_OUTSIDE(name, describeValue(text), baseUrl.href)
+  const dir = baseUrl.pathname.endsWith('/') ? baseUrl.pathname : `${baseUrl.pathname}/`
+  let url: URL
+  if (pathOrUrl instanceof URL || SCHEME.test(text)) {
+    if (!URL.canParse(text)) throw new FRS_ERR_OPTION_INVALID(where, 'a path or an absolute URL', describeValue(text))
+    url = new URL(text)
+  } else {
+    if (NETWORK_PATH.test(text)) throw outside()
+    url = new URL(`${dir}${text.replace(/^[\\/]/, '')}`, baseUrl.origin)
+  }
+  if (url.origin !== baseUrl.origin || !(url.pathname.startsWith(dir) || `${url.pathname}/` === dir)) throw outside()
+  return url
+}
