@@ -43,6 +43,8 @@ export interface ErrorBudget {
     /** Summed over every instance sharing the `fleet` store. */
     (options: { scope: 'fleet' }): Promise<FleetStatus>
   }
+  /** Whether a fleet store is configured (`fleet`), so that `status({ scope: 'fleet' })` can be fleet-wide. */
+  readonly fleetConfigured: boolean
   /** Adds this instance's counts to the fleet store now (they are also added every flushIntervalMs and on close). */
   flushFleet: () => Promise<void>
   /** Adds a listener told once per state transition; returns a function that removes it. */
@@ -196,6 +198,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
 
   app.decorate('errorBudget', {
     status,
+    fleetConfigured: fleet !== undefined,
     flushFleet: async () => { await fleet?.flush(allObjectives()) },
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
     objectives: allObjectives,

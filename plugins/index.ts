@@ -53,6 +53,8 @@ export type {
   MemoryIdempotencyStoreOptions,
   RedisIdempotencyStoreOptions,
 } from '../src/idempotency/index.js'
+export { statusPage } from './status-page.js'
+export type { StatusPageOptions, StatusSnapshot } from './status-page.js'
 export { metrics } from './metrics.js'
 export type { ResilienceMetrics, MetricsOptions, DashboardOptions, GrafanaDashboard } from './metrics.js'
 export { CHANNEL_NAMES, grafanaDashboard, resiliencePrometheusRules, MetricsHub } from '../src/metrics/index.js'

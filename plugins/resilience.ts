@@ -21,6 +21,8 @@ import type { HealthOptions } from './health.js'
 import { metrics } from './metrics.js'
 import type { MetricsOptions } from './metrics.js'
 import type { ProblemDetailsOptions } from './problem-details.js'
+import { statusPage } from './status-page.js'
+import type { StatusPageOptions } from './status-page.js'
 
 /** Options of the umbrella plugin: one key per capability; `false` leaves it out. */
 export interface ResilienceOptions {
@@ -51,9 +53,15 @@ export interface ResilienceOptions {
    * @default false
    */
   health?: HealthOptions<FastifyRequest> | false
+  /**
+   * A live status page of every capability, guarded by `authorize`;
+   * opt-in: left out unless given.
+   * @default false
+   */
+  statusPage?: StatusPageOptions<FastifyRequest> | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics', 'health'] as const
+const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics', 'health', 'statusPage'] as const
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T
@@ -80,7 +88,7 @@ function capabilityOptions<T extends object> (value: T | false | undefined, name
  * idempotency), and after error budgets' arrival time, so they are timed
  * and classified like any answer. The shared metrics registry comes right
  * after problem details, so that every capability after it registers its
- * metrics there.
+ * metrics there. The status page comes last, reading all of them.
  */
 const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function resilience (app, options) {
   const raw: unknown = options
@@ -95,6 +103,7 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const errorBudgetOptions = capabilityOptions(options.errorBudget, 'errorBudget')
   const healthOptions = options.health === undefined ? false : capabilityOptions(options.health, 'health')
   const metricsOptions = capabilityOptions(options.metrics, 'metrics')
+  const statusPageOptions = options.statusPage === undefined ? false : capabilityOptions(options.statusPage, 'statusPage')
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   // After problem details, so that the scrape route's errors are problems;
   // before the others, which register their metrics on it.
@@ -109,6 +118,8 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
     await app.register(errorBudget, quiet ? { ...errorBudgetOptions, metrics: false } : errorBudgetOptions)
   }
   if (healthOptions !== false) await app.register(health, healthOptions)
+  // Last: it reads every capability above, and its streams end after health's drain began.
+  if (statusPageOptions !== false) await app.register(statusPage, statusPageOptions)
 }
 
 /**

@@ -18,6 +18,7 @@ describe('package exports', () => {
     ['health', 'fastify-resilience/health'],
     ['metrics', 'fastify-resilience/metrics'],
     ['dependencies', 'fastify-resilience/dependencies'],
+    ['statusPage', 'fastify-resilience/status-page'],
   ] as const)('%s is a fastify-plugin named %s for Fastify 5', (name, pluginName) => {
     const plugin = entry[name] as unknown as Record<symbol, unknown> & { [key: string]: unknown }
     expect(plugin[Symbol.for('skip-override')]).toBe(true)

@@ -68,6 +68,8 @@ export async function buildShop (options: ShopOptions): Promise<FastifyInstance>
     chaos: { seed: 7, stopOnBudget: { slos: ['orders'] } },
     // Every capability's metrics, for Prometheus to scrape.
     metrics: { path: '/metrics', prefix: 'shop_' },
+    // The live status page, for callers on this machine only.
+    statusPage: { path: '/resilience', authorize: (request) => request.ip === '127.0.0.1' || request.ip === '::1' || request.ip === '::ffff:127.0.0.1' },
     idempotency: {
       // Each customer has a key space of their own.
       scope: (request) => String(request.headers['x-customer'] ?? 'guest'),

@@ -10,7 +10,8 @@ const payments = await startPayments({
 })
 const recommendations = await startRecommendations()
 const shop = await buildShop({ paymentsUrl: payments.url, recommendationsUrl: recommendations.url, logger: true, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
-await shop.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+const address = await shop.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+shop.log.info(`live status page (callers on this machine only): ${address}/resilience`)
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

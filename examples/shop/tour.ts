@@ -378,12 +378,19 @@ const STEPS: readonly Step[] = [
  * Starts the shop and its payment provider in-process, sends each step's
  * request over real HTTP, and writes what was sent, what came back and why.
  */
-export async function runTour (write: (line: string) => void): Promise<TourResult[]> {
+/** `statusPage`: told the live status page's URL once the shop listens; `keepMs`: how long the shop stays up after the tour. */
+export interface TourOptions {
+  statusPage?: (url: string) => void
+  keepMs?: number
+}
+
+export async function runTour (write: (line: string) => void, options: TourOptions = {}): Promise<TourResult[]> {
   const payments = await startPayments({ latencyMs: 20, failureRate: 0 })
   const recommendations = await startRecommendations()
   const clock = new SimulatedClock()
   const shop = await buildShop({ paymentsUrl: payments.url, recommendationsUrl: recommendations.url, logger: false, budgetClock: clock, ...(process.env.REDIS_URL === undefined ? {} : { redisUrl: process.env.REDIS_URL }) })
   const base = await shop.listen({ port: 0, host: '127.0.0.1' })
+  options.statusPage?.(`${base}/resilience`)
   const results: TourResult[] = []
   try {
     for (const [index, step] of STEPS.entries()) {
@@ -429,6 +436,10 @@ export async function runTour (write: (line: string) => void): Promise<TourResul
       for (const line of observations) write(`   ${line}`)
       write(`   why: ${step.why}`)
       results.push({ title: step.title, expectedStatus: step.expectedStatus, status: last.status, body: JSON.parse(last.text) as unknown, elapsedMs: last.elapsedMs, observations })
+    }
+    if (options.keepMs !== undefined && options.keepMs > 0) {
+      write(`\nThe shop keeps running for ${Math.round(options.keepMs / 1000)} s: ${base}`)
+      await new Promise((resolve) => setTimeout(resolve, options.keepMs))
     }
   } finally {
     await shop.close()

@@ -79,6 +79,18 @@ export class MetricsHub {
     return histogram
   }
 
+  /**
+   * A counter's or gauge's series now, read as a scrape would (every
+   * reader, unprefixed `name`), without going through prom-client: for
+   * pages that show the same counts. Empty when no capability registered it.
+   */
+  values (name: string): Array<{ labels: Record<string, string>, value: number }> {
+    const entry = this.#entries.get(this.prefix + name)
+    const values: Array<{ labels: Record<string, string>, value: number }> = []
+    for (const reader of entry?.readers ?? []) reader((labels, value) => values.push({ labels, value }))
+    return values
+  }
+
   #scraped<Label extends string> (kind: Entry['kind'], metric: ScrapedMetric<Label>): void {
     const name = this.prefix + metric.name
     const existing = this.#entries.get(name)

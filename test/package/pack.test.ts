@@ -23,6 +23,17 @@ console.log(JSON.stringify({ status: res.statusCode, type: res.headers['content-
 await app.close()
 `
 
+const statusConsumer = `
+import Fastify from 'fastify'
+import resilience from 'fastify-resilience'
+const app = Fastify()
+await app.register(resilience, { statusPage: { authorize: () => true } })
+const answers = {}
+for (const url of ['/resilience', '/resilience/assets/status.js', '/resilience/assets/status.css', '/resilience/assets/uPlot.iife.min.js', '/resilience/assets/uPlot.min.css']) answers[url] = (await app.inject(url)).statusCode
+console.log(JSON.stringify(answers))
+await app.close()
+`
+
 const typedConsumer = `
 import Fastify from 'fastify'
 import resilience, { problemDetails } from 'fastify-resilience'
@@ -96,6 +107,18 @@ describe('packed tarball', () => {
       type: 'application/problem+json; charset=utf-8',
       body: { type: 'https://errors.example.com/validation-failed', title: 'Request validation failed', status: 400, detail: 'from the tarball', instance: 'req-1' },
       named: 'function',
+    })
+  }, CHILD_PROCESS_TIMEOUT_MS)
+
+  it('serves the status page and its assets (its own and uPlot) from the installed package', () => {
+    writeFileSync(join(appDir, 'status.mjs'), statusConsumer)
+    const output = JSON.parse(run('node', ['status.mjs'], appDir)) as Record<string, number>
+    expect(output).toEqual({
+      '/resilience': 200,
+      '/resilience/assets/status.js': 200,
+      '/resilience/assets/status.css': 200,
+      '/resilience/assets/uPlot.iife.min.js': 200,
+      '/resilience/assets/uPlot.min.css': 200,
     })
   }, CHILD_PROCESS_TIMEOUT_MS)
 

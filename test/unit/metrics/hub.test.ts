@@ -22,6 +22,17 @@ describe('MetricsHub', () => {
     expect(valueOf(samples, 'app_x_open')).toBe(0)
   })
 
+  it('values() reads a metric\'s series now, every reader\'s, by its unprefixed name', () => {
+    const hub = new MetricsHub(new Registry(), 'app_')
+    const counts = { a: 1, b: 2 }
+    hub.counter({ name: 'y_total', help: 'y', labelNames: ['kind'], read: (set) => set({ kind: 'a' }, counts.a) })
+    hub.counter({ name: 'y_total', help: 'y', labelNames: ['kind'], read: (set) => set({ kind: 'b' }, counts.b) })
+    counts.a = 5
+    expect(hub.values('y_total')).toEqual([{ labels: { kind: 'a' }, value: 5 }, { labels: { kind: 'b' }, value: 2 }])
+    expect(hub.values('app_y_total')).toEqual([])
+    expect(hub.values('unknown_total')).toEqual([])
+  })
+
   it('adds up the readers of a name registered twice, and shares one histogram', async () => {
     const registry = new Registry()
     const hub = new MetricsHub(registry, '')
