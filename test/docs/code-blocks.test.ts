@@ -22,6 +22,21 @@ function tsBlocks (): CodeBlock[] {
   return markdownFiles().flatMap((file) => codeBlocks(file, readRepoFile(file))).filter((block) => TS_LANGS.has(block.lang))
 }
 
+interface ExportTarget { import?: string }
+
+/** Each entry of package.json's `exports`, pointed at the source file it is built from (dist/x.js ← x.ts). */
+function packagePaths (): Record<string, string[]> {
+  const pkg = JSON.parse(readRepoFile('package.json')) as { name: string, exports: Record<string, ExportTarget | string> }
+  const paths: Record<string, string[]> = {}
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    const built = typeof target === 'string' ? target : target.import
+    if (built === undefined || !built.endsWith('.js')) continue
+    const source = built.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts')
+    paths[subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`] = [join(ROOT, source)]
+  }
+  return paths
+}
+
 function compilerOptions (): ts.CompilerOptions {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (path) => ts.sys.readFile(path))
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT)
@@ -34,10 +49,7 @@ function compilerOptions (): ts.CompilerOptions {
     // Top-level await in a snippet without imports.
     moduleDetection: ts.ModuleDetectionKind.Force,
     // The package as its users import it, from its sources.
-    paths: {
-      'fastify-resilience': [join(ROOT, 'plugins', 'index.ts')],
-      'fastify-resilience/*': [join(ROOT, 'plugins', '*.ts')],
-    },
+    paths: packagePaths(),
   }
 }
 
@@ -76,6 +88,10 @@ describe('documentation code blocks', () => {
     const { compiled, diagnostics } = compile(blocks)
     expect(diagnostics.map((diagnostic) => where(diagnostic, compiled))).toEqual([])
   }, 120_000)
+
+  test('the package name resolves to its sources through package.json exports', () => {
+    expect(packagePaths()['fastify-resilience']).toEqual([join(ROOT, 'plugins', 'index.ts')])
+  })
 
   test('a block that misuses the API fails the check', () => {
     const wrong: CodeBlock = {
