@@ -11,12 +11,13 @@ import {
   seededRandom,
   verifyFaultSignature,
 } from '../src/chaos/index.js'
-import type { ChaosOptions, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
+import type { ChaosOptions as ChaosOptionsOf, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
 import { MAX_TIMER_MS } from '../src/deadline/index.js'
-import { ChaosMetrics, faultInjectedChannel } from '../src/metrics/index.js'
-import type { FaultInjectedMessage } from '../src/metrics/index.js'
+import { ChaosMetrics } from '../src/metrics/chaos.js'
+import { faultInjectedChannel } from '../src/metrics/channels.js'
+import type { FaultInjectedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 import { markChaos } from './outcome-marks.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
@@ -174,7 +175,7 @@ function createChaosHook (routeFaults: readonly Fault[], url: string, label: str
       done()
       return
     }
-    const now = settings.now()
+    const now = settings.clock.now()
     const requested = readRequested(request, settings, now)
     const facts = { method: request.method, route: url, path: request.url.split('?', 1)[0] ?? '/', headers: request.headers }
     const injection = controller.choose(requested.local.length === 0 ? local : [...requested.local, ...local], facts, now)
@@ -196,10 +197,10 @@ function isProduction (): boolean {
  * with a kill switch, a cap on faults in progress, authorised per-request
  * faults, and a stop when an error budget burns.
  */
-const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async function chaos (app, options) {
+const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app, options) {
   const settings = resolveChaosOptions<FastifyRequest>(options, () => randomInt(2 ** 31))
   const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed), seededRandom(settings.seed ^ 0x2f6b3c1d))
-  for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.now(), () => randomInt(2 ** 31)))
+  for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.clock.now(), () => randomInt(2 ** 31)))
   let evaluatedAt = -Infinity
 
   /** Watched SLOs in a bad state now, described; empty when none or without error budgets. */
@@ -219,7 +220,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
     metrics: undefined,
     afterInjection () {
       // At most once a second: a status evaluation reads every window.
-      const now = settings.now()
+      const now = settings.clock.now()
       if (now - evaluatedAt < 1000 || settings.stopOnBudget === undefined || !app.hasDecorator('errorBudget')) return
       evaluatedAt = now
       app.errorBudget.status()
@@ -227,7 +228,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
   }
 
   const hub = metricsHubOf(app)
-  if (hub !== undefined) context.metrics = new ChaosMetrics(hub, { enabled: () => controller.enabled, active: () => controller.stats(settings.now()).active })
+  if (hub !== undefined) context.metrics = new ChaosMetrics(hub, { enabled: () => controller.enabled, active: () => controller.stats(settings.clock.now()).active })
 
   function enable (): boolean {
     if (isProduction() && !settings.allowInProduction) {
@@ -255,15 +256,15 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions<FastifyRequest>> = async func
       app.log.warn({ reason }, 'chaos killed: every fault ended')
     },
     start: (spec: ExperimentSpec) => {
-      const experiment = new Experiment(spec, settings.now(), () => randomInt(2 ** 31))
+      const experiment = new Experiment(spec, settings.clock.now(), () => randomInt(2 ** 31))
       controller.addExperiment(experiment)
       app.log.warn({ experiment: experiment.name, seed: experiment.seed, startsAt: experiment.startsAt, endsAt: experiment.endsAt }, 'chaos experiment added')
     },
     stop: (name: string) => controller.removeExperiment(name),
-    stats: () => controller.stats(settings.now()),
+    stats: () => controller.stats(settings.clock.now()),
     dependencyFault: (dependency: string) => {
       if (!controller.enabled) return undefined
-      const injection = controller.choose([], { method: '', route: '', path: '', headers: {}, dependency }, settings.now())
+      const injection = controller.choose([], { method: '', route: '', path: '', headers: {}, dependency }, settings.clock.now())
       if (injection === undefined) return undefined
       const { fault, source } = injection
       app.log.warn({ chaos: { source, fault: fault.describe, dependency } }, 'chaos fault injected')
@@ -311,4 +312,6 @@ export const chaos = fp(chaosPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { ChaosOptions, ChaosStats, ExperimentSpec, RouteChaosConfig }
+/** Options of the `chaos` plugin; `requests.authorize` receives Fastify's request. */
+export type ChaosOptions<Request = FastifyRequest> = ChaosOptionsOf<Request>
+export type { ChaosStats, ExperimentSpec, RouteChaosConfig }

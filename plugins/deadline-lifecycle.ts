@@ -3,8 +3,8 @@ import type { ServerResponse } from 'node:http'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
 import { isStream } from '../src/payload.js'
-import { deadlineExpiredChannel } from '../src/metrics/index.js'
-import type { DeadlineExpiredMessage } from '../src/metrics/index.js'
+import { deadlineExpiredChannel } from '../src/metrics/channels.js'
+import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler } from './outcome-marks.js'
 
 /*

@@ -19,10 +19,10 @@ import {
   unboundedDeadline,
 } from '../src/deadline/index.js'
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
-import { DeadlineMetrics } from '../src/metrics/index.js'
-import type { DeadlineTally } from '../src/metrics/index.js'
+import { DeadlineMetrics } from '../src/metrics/deadlines.js'
+import type { DeadlineTally } from '../src/metrics/deadlines.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 import { markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, kArrivedAt, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import type { RequestSlots } from './deadline-lifecycle.js'

@@ -23,10 +23,11 @@ import type {
 import { RedisBreakerFleet } from '../src/dependencies/fleet.js'
 import { FRS_ERR_DEPENDENCY_UNKNOWN, FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
-import { CHANNEL_NAMES, registerDependencyMetrics } from '../src/metrics/index.js'
-import type { BreakerStateMessage } from '../src/metrics/index.js'
+import { registerDependencyMetrics } from '../src/metrics/dependencies.js'
+import { CHANNEL_NAMES } from '../src/metrics/channels.js'
+import type { BreakerStateMessage } from '../src/metrics/channels.js'
 import { routeLabel } from './route-options.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 
 /** Options of the dependencies plugin: one entry per named dependency. */
 export type DependenciesOptions = Record<string, DependencyOptions>

@@ -16,7 +16,7 @@ import {
 } from '../src/error-budget/index.js'
 import type {
   AlertRule,
-  ErrorBudgetOptions,
+  ErrorBudgetOptions as ErrorBudgetOptionsOf,
   Objective,
   ObjectiveDefinition,
   ResolvedErrorBudgetOptions,
@@ -28,7 +28,7 @@ import type {
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
 export type FleetStatus =
@@ -38,12 +38,13 @@ export type FleetStatus =
 /** `app.errorBudget`: the SLOs' status, their events and their exports. */
 export interface ErrorBudget {
   /** One entry per indicator of each SLO, evaluated now on this instance. */
-  status: {
-    (options?: { scope?: 'local' }): SliStatus[]
-    /** Summed over every instance sharing the `fleet` store. */
-    (options: { scope: 'fleet' }): Promise<FleetStatus>
-  }
-  /** Whether a fleet store is configured (`fleet`), so that `status({ scope: 'fleet' })` can be fleet-wide. */
+  status: () => SliStatus[]
+  /**
+   * The same, summed over every instance sharing the `fleet` store; this
+   * instance's status with the reason when the store is missing or fails.
+   */
+  fleetStatus: () => Promise<FleetStatus>
+  /** Whether a fleet store is configured (`fleet`), so that `fleetStatus()` can be fleet-wide. */
   readonly fleetConfigured: boolean
   /** Adds this instance's counts to the fleet store now (they are also added every flushIntervalMs and on close). */
   flushFleet: () => Promise<void>
@@ -121,7 +122,7 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
       availability?.counter.add(now, 1, bad)
       if (slow !== undefined) latency?.counter.add(now, 1, slow ? 1 : 0)
       if (fleet !== undefined) {
-        const wallNow = fleet.now()
+        const wallNow = fleet.clock.now()
         if (availability !== undefined) fleet.record(availability.objective, wallNow, bad, availability.spanMs)
         if (slow !== undefined && latency !== undefined) fleet.record(latency.objective, wallNow, slow ? 1 : 0, latency.spanMs)
       }
@@ -149,7 +150,7 @@ function warnUnreachablePages (app: FastifyInstance, objectives: readonly Object
  * in fixed-size time buckets; burn rates follow the SRE workbook's
  * multiwindow policy; state changes fire events; metrics go to prom-client.
  */
-const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> = async function errorBudget (app, options) {
+const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function errorBudget (app, options) {
   const hub = metricsHubOf(app)
   // Without a `metrics` option of its own, the SLO series join the shared registry.
   const ownMetrics = (options as { metrics?: unknown }).metrics
@@ -182,7 +183,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
       const slos: SliStatus[] = []
       for (const { objective, spanMs } of tracker.all()) {
         const counts = await fleet.read(objective, spanMs)
-        slos.push(evaluateSli(objective, counts, { rules: settings.alertRules, minEvents: settings.minEvents }, fleet.now()))
+        slos.push(evaluateSli(objective, counts, { rules: settings.alertRules, minEvents: settings.minEvents }, fleet.clock.now()))
       }
       return { scope: 'fleet', slos }
     } catch (error) {
@@ -190,14 +191,11 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions<FastifyRequest>> 
       return { scope: 'local', error: `the fleet store failed: ${(error as Error).message}`, slos: local }
     }
   }
-  function status (options?: { scope?: 'local' }): SliStatus[]
-  function status (options: { scope: 'fleet' }): Promise<FleetStatus>
-  function status (options?: { scope?: 'local' | 'fleet' }): SliStatus[] | Promise<FleetStatus> {
-    return options?.scope === 'fleet' ? fleetStatus() : tracker.evaluate(clock.now())
-  }
+  const status = (): SliStatus[] => tracker.evaluate(clock.now())
 
   app.decorate('errorBudget', {
     status,
+    fleetStatus,
     fleetConfigured: fleet !== undefined,
     flushFleet: async () => { await fleet?.flush(allObjectives()) },
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
@@ -279,5 +277,7 @@ export const errorBudget = fp(errorBudgetPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { ErrorBudgetOptions, ObjectiveDefinition, SliStatus, StateChange, AlertRule }
+/** Options of the `errorBudget` plugin; `statusRoute.authorize` receives Fastify's request. */
+export type ErrorBudgetOptions<Request = FastifyRequest> = ErrorBudgetOptionsOf<Request>
+export type { ObjectiveDefinition, SliStatus, StateChange, AlertRule }
 export { RedisErrorBudgetFleet } from '../src/error-budget/index.js'

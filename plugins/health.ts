@@ -13,7 +13,7 @@ import {
 import type {
   HealthCheckEntry,
   HealthDocument,
-  HealthOptions,
+  HealthOptions as HealthOptionsOf,
   LifecyclePhase,
   ResolvedHealthOptions,
   ResolvedShutdownOptions,
@@ -104,7 +104,7 @@ function breakerEntry (stats: DependencyStats | undefined): HealthCheckEntry {
  * requests are refused after a grace period, requests in flight finish,
  * and the rest is cut off at a timeout.
  */
-const healthPlugin: FastifyPluginAsync<HealthOptions<FastifyRequest>> = async function health (app, options) {
+const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (app, options) {
   const settings = resolveHealthOptions<FastifyRequest>(options)
   for (const [slug, definition] of Object.entries(HEALTH_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   const runner = new CheckRunner(settings.checks, settings.clock)
@@ -294,5 +294,7 @@ export const health = fp(healthPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { HealthOptions, HealthDocument, HealthCheckEntry, LifecyclePhase }
+/** Options of the `health` plugin; `authorize` receives Fastify's request. */
+export type HealthOptions<Request = FastifyRequest> = HealthOptionsOf<Request>
+export type { HealthDocument, HealthCheckEntry, LifecyclePhase }
 export type { ShutdownOptions, HealthCheck } from '../src/health/index.js'

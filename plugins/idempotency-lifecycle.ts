@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
-import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/index.js'
+import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
 import type { KeptHandler, ReplySnapshot } from './outcome-marks.js'
 

@@ -16,15 +16,17 @@ import {
 } from '../src/idempotency/index.js'
 import type {
   ClaimOutcome,
-  IdempotencyOptions,
+  IdempotencyOptions as IdempotencyOptionsOf,
   ResolvedIdempotencyOptions,
   ResolvedRouteIdempotency,
   RouteIdempotencyConfig,
 } from '../src/idempotency/index.js'
-import { IdempotencyMetrics, replayedChannel } from '../src/metrics/index.js'
-import type { IdempotencyTally, ReplayedMessage } from '../src/metrics/index.js'
+import { IdempotencyMetrics } from '../src/metrics/idempotency.js'
+import type { IdempotencyTally } from '../src/metrics/idempotency.js'
+import { replayedChannel } from '../src/metrics/channels.js'
+import type { ReplayedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 import {
   claimOf,
   claimTimeoutMs,
@@ -155,7 +157,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
  * run once, and every retry gets the first answer (IETF httpapi
  * Idempotency-Key draft).
  */
-const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions<FastifyRequest>> = async function idempotency (app, options) {
+const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function idempotency (app, options) {
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   app.decorateRequest(kClaim as unknown as string, null)
@@ -197,4 +199,6 @@ export const idempotency = fp(idempotencyPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { IdempotencyOptions, RouteIdempotencyConfig }
+/** Options of the `idempotency` plugin; `scope` and `fingerprint` receive Fastify's request. */
+export type IdempotencyOptions<Request = FastifyRequest> = IdempotencyOptionsOf<Request>
+export type { RouteIdempotencyConfig }

@@ -20,7 +20,7 @@ import {
 } from '../src/load-shedding/index.js'
 import type {
   BulkheadStats,
-  LoadSheddingOptions,
+  LoadSheddingOptions as LoadSheddingOptionsOf,
   LoadSheddingStats,
   Priority,
   ResolvedLoadSheddingOptions,
@@ -28,11 +28,13 @@ import type {
   ShedReason,
   Waiter,
 } from '../src/load-shedding/index.js'
-import { registerSheddingMetrics, shedChannel } from '../src/metrics/index.js'
-import type { PoolReading, ShedMessage } from '../src/metrics/index.js'
+import { registerSheddingMetrics } from '../src/metrics/load-shedding.js'
+import type { PoolReading } from '../src/metrics/load-shedding.js'
+import { shedChannel } from '../src/metrics/channels.js'
+import type { ShedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { markShed } from './outcome-marks.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -185,7 +187,7 @@ function createPriorityOf (settings: ResolvedLoadSheddingOptions<FastifyRequest>
  * first, per-route bulkheads, and process pressure. A shed request gets a
  * 503 `overloaded` problem with Retry-After.
  */
-const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions<FastifyRequest>> = async function loadShedding (app, options) {
+const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async function loadShedding (app, options) {
   const settings = resolveLoadSheddingOptions<FastifyRequest>(options)
   for (const [slug, definition] of Object.entries(LOAD_SHEDDING_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
 
@@ -308,4 +310,6 @@ export const loadShedding = fp(loadSheddingPlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { LoadSheddingOptions, LoadSheddingStats, RouteSheddingConfig, Priority }
+/** Options of the `loadShedding` plugin; `priority` receives Fastify's request. */
+export type LoadSheddingOptions<Request = FastifyRequest> = LoadSheddingOptionsOf<Request>
+export type { LoadSheddingStats, RouteSheddingConfig, Priority }

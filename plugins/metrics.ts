@@ -1,34 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import type { Registry } from 'prom-client'
+import type { FastifyPluginAsync } from 'fastify'
 import { MetricsHub, grafanaDashboard, resolveMetricsOptions, resiliencePrometheusRules } from '../src/metrics/index.js'
 import type { DashboardOptions, GrafanaDashboard, MetricsOptions } from '../src/metrics/index.js'
 import { libraryRouteConfig } from './library-route.js'
-
-/** `app.resilienceMetrics`: the shared registry, and what is generated from the metrics registered on it. */
-export interface ResilienceMetrics {
-  /** The prom-client registry every capability registers on. */
-  readonly registry: Registry
-  /** The prefix of every metric name. */
-  readonly prefix: string
-  /** Where capabilities register their collectors. */
-  readonly hub: MetricsHub
-  /** A Grafana dashboard (importable JSON) with a row per capability that registered metrics, SLOs included. */
-  grafanaDashboard: (options?: DashboardOptions) => GrafanaDashboard
-  /** Prometheus recording and alerting rules for shedding (and each capability that has some), as YAML. */
-  prometheusRules: () => string
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    readonly resilienceMetrics: ResilienceMetrics
-  }
-}
-
-/** The hub of the metrics plugin registered before a capability, if any. */
-export function metricsHubOf (app: FastifyInstance): MetricsHub | undefined {
-  return app.hasDecorator('resilienceMetrics') ? app.resilienceMetrics.hub : undefined
-}
+import type { ResilienceMetrics } from './metrics-hub.js'
 
 /**
  * One prom-client registry for every capability registered after it, and
@@ -59,4 +34,4 @@ export const metrics = fp(metricsPlugin, {
   name: 'fastify-resilience/metrics',
 })
 
-export type { MetricsOptions, DashboardOptions, GrafanaDashboard }
+export type { MetricsOptions, DashboardOptions, GrafanaDashboard, ResilienceMetrics }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { describeValue } from '../src/describe.js'
@@ -33,13 +33,13 @@ export interface ResilienceOptions {
   /** Named outbound dependencies with breakers, retry budgets, bulkheads and fallbacks; needs problemDetails. @default {} */
   dependencies?: DependenciesOptions | false
   /** Admission control and load shedding with Retry-After; needs problemDetails. @default {} */
-  loadShedding?: LoadSheddingOptions<FastifyRequest> | false
+  loadShedding?: LoadSheddingOptions | false
   /** Chaos injection hooks; off until enabled. @default {} */
-  chaos?: ChaosOptions<FastifyRequest> | false
+  chaos?: ChaosOptions | false
   /** Idempotency keys; applies only to routes with `config.idempotency`. @default {} */
-  idempotency?: IdempotencyOptions<FastifyRequest> | false
+  idempotency?: IdempotencyOptions | false
   /** Per-route SLOs and error budgets; applies to routes with `config.slo` or a default objective. @default {} */
-  errorBudget?: ErrorBudgetOptions<FastifyRequest> | false
+  errorBudget?: ErrorBudgetOptions | false
   /**
    * One prom-client registry and prefix for every capability, and opt-in
    * the scrape route (`path`); `false` turns every capability's metrics off
@@ -52,16 +52,17 @@ export interface ResilienceOptions {
    * opt-in: left out unless given.
    * @default false
    */
-  health?: HealthOptions<FastifyRequest> | false
+  health?: HealthOptions | false
   /**
    * A live status page of every capability, guarded by `authorize`;
    * opt-in: left out unless given.
    * @default false
    */
-  statusPage?: StatusPageOptions<FastifyRequest> | false
+  statusPage?: StatusPageOptions | false
 }
 
-const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics', 'health', 'statusPage'] as const
+// Tied to ResilienceOptions; a type test checks that every key is listed.
+export const CAPABILITIES = ['problemDetails', 'deadlines', 'dependencies', 'loadShedding', 'chaos', 'idempotency', 'errorBudget', 'metrics', 'health', 'statusPage'] as const satisfies ReadonlyArray<keyof ResilienceOptions>
 
 function capabilityOptions<T extends object> (value: T | false | undefined, name: string): T | false {
   if (value === undefined) return {} as T

@@ -15,9 +15,9 @@ import {
   sseMessage,
   sseRetry,
 } from '../src/status-page/index.js'
-import type { SloReading, StatusPageOptions, StatusReadings, StatusSnapshot } from '../src/status-page/index.js'
+import type { SloReading, StatusPageOptions as StatusPageOptionsOf, StatusReadings, StatusSnapshot } from '../src/status-page/index.js'
 import { libraryRouteConfig } from './library-route.js'
-import { metricsHubOf } from './metrics.js'
+import { metricsHubOf } from './metrics-hub.js'
 import type {} from './deadlines.js'
 
 /** The fleet store is read at most this often: instances add their counts to it every few seconds anyway. */
@@ -45,7 +45,7 @@ function createReader (app: FastifyInstance): () => Promise<StatusReadings> {
     const budget = app.errorBudget
     if (!budget.fleetConfigured) return { scope: 'local', reason: 'no-fleet-store', slos: budget.status() }
     if (fleet !== undefined && now - fleet.at < FLEET_READ_MS) return fleet.reading
-    const status = await budget.status({ scope: 'fleet' })
+    const status = await budget.fleetStatus()
     // The store's error message may name its address: the page says only that it failed.
     const reading: SloReading = status.scope === 'fleet' ? { scope: 'fleet', slos: status.slos } : { scope: 'local', reason: 'fleet-store-unavailable', slos: status.slos }
     fleet = { at: now, reading }
@@ -83,7 +83,7 @@ function createReader (app: FastifyInstance): () => Promise<StatusReadings> {
  * faulted or counted), and every one of them but the static assets asks
  * `authorize(request)` first.
  */
-const statusPagePlugin: FastifyPluginAsync<StatusPageOptions<FastifyRequest>> = async function statusPage (app, options) {
+const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function statusPage (app, options) {
   const settings = resolveStatusPageOptions<FastifyRequest>(options)
   const { path } = settings
   const tokens = new CsrfTokens(settings.csrfSecret)
@@ -226,4 +226,6 @@ export const statusPage = fp(statusPagePlugin, {
   dependencies: ['fastify-resilience/problem-details'],
 })
 
-export type { StatusPageOptions, StatusSnapshot }
+/** Options of the `statusPage` plugin; `authorize` receives Fastify's request. */
+export type StatusPageOptions<Request = FastifyRequest> = StatusPageOptionsOf<Request>
+export type { StatusSnapshot }

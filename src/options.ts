@@ -61,8 +61,8 @@ export function optionalFunction<F> (value: unknown, name: string, expected = 'a
 }
 
 /** An optional time source, monotonic time by default. */
-export function optionalClock (value: unknown, name: string): Clock {
-  if (value === undefined) return monotonicClock
+export function optionalClock (value: unknown, name: string, fallback: Clock = monotonicClock): Clock {
+  if (value === undefined) return fallback
   if (typeof value !== 'object' || value === null || typeof (value as Partial<Clock>).now !== 'function') {
     throw new FRS_ERR_OPTION_INVALID(name, 'an object with a now() method', describeValue(value))
   }

@@ -1,5 +1,16 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import * as entry from '../plugins/index.js'
+
+const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { exports: Record<string, { types: string, import: string } | string> }
+
+/** The source module a subpath of the package maps to, from its `import` condition. */
+async function importSubpath (subpath: string): Promise<Record<string, unknown>> {
+  const target = manifest.exports[subpath]
+  if (target === undefined || typeof target === 'string') throw new TypeError(`no conditional export for ${subpath}`)
+  const source = target.import.replace(/^\.\/dist\//, '../').replace(/\.js$/, '.ts')
+  return await import(source) as Record<string, unknown>
+}
 
 describe('package exports', () => {
   it('the default export is the umbrella plugin, also exported by name', () => {
@@ -24,6 +35,37 @@ describe('package exports', () => {
     expect(plugin[Symbol.for('skip-override')]).toBe(true)
     expect(plugin[Symbol.for('fastify.display-name')]).toBe(pluginName)
     expect(plugin[Symbol.for('plugin-meta')]).toMatchObject({ name: pluginName, fastify: '5.x' })
+  })
+
+  it.each([
+    ['problemDetails', './problem-details'],
+    ['deadlines', './deadlines'],
+    ['idempotency', './idempotency'],
+    ['loadShedding', './load-shedding'],
+    ['errorBudget', './error-budget'],
+    ['chaos', './chaos'],
+    ['dependencies', './dependencies'],
+    ['health', './health'],
+    ['metrics', './metrics'],
+    ['statusPage', './status-page'],
+  ] as const)('%s is importable from the subpath its plugin name says', async (name, subpath) => {
+    const module = await importSubpath(subpath)
+    const plugin = module[name] as Record<symbol, unknown>
+    expect(plugin).toBe(entry[name])
+    expect(plugin[Symbol.for('fastify.display-name')]).toBe(`fastify-resilience${subpath.slice(1)}`)
+  })
+
+  it('every subpath export has types next to its module, and the root exports all of them', async () => {
+    const subpaths = Object.keys(manifest.exports).filter((key) => key !== '.' && key !== './package.json')
+    expect(subpaths.length).toBeGreaterThanOrEqual(10)
+    for (const subpath of subpaths) {
+      const target = manifest.exports[subpath]
+      expect(target).toEqual({ types: expect.stringMatching(/\.d\.ts$/), import: expect.stringMatching(/\.js$/) })
+      if (typeof target === 'string' || target === undefined) continue
+      expect(target.types.replace(/\.d\.ts$/, '')).toBe(target.import.replace(/\.js$/, ''))
+      const module = await importSubpath(subpath)
+      for (const [key, value] of Object.entries(module)) expect(entry[key as keyof typeof entry], `${subpath} ${key}`).toBe(value)
+    }
   })
 
   it('exports the error table with stable codes', () => {

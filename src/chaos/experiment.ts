@@ -20,7 +20,7 @@ export interface ExperimentSpec {
 }
 
 const NAME = /^[a-zA-Z0-9_.:-]{1,64}$/
-const KEYS = ['name', 'faults', 'seed', 'startAt', 'durationMs', 'maxActiveFaults'] as const
+export const EXPERIMENT_KEYS = ['name', 'faults', 'seed', 'startAt', 'durationMs', 'maxActiveFaults'] as const satisfies ReadonlyArray<keyof ExperimentSpec>
 const DAY_MS = 86_400_000
 
 export class Experiment {
@@ -37,7 +37,7 @@ export class Experiment {
   constructor (spec: unknown, now: number, defaultSeed: () => number) {
     const where = 'chaos experiment'
     assertOptionsObject(spec, where)
-    assertKnownKeys(spec, KEYS, where)
+    assertKnownKeys(spec, EXPERIMENT_KEYS, where)
     const { name, faults, seed, startAt, durationMs, maxActiveFaults } = spec
     if (typeof name !== 'string' || !NAME.test(name)) throw new FRS_ERR_OPTION_INVALID(`${where}.name`, 'a name of 1 to 64 letters, digits, _ . : -', describeValue(name))
     if (!Array.isArray(faults) || faults.length === 0) throw new FRS_ERR_OPTION_INVALID(`${where} ${name}: faults`, 'a non-empty array of faults', describeValue(faults))

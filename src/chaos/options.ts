@@ -1,7 +1,9 @@
 import type { BudgetState } from '../error-budget/status.js'
+import type { Clock } from '../clock.js'
+import { wallClock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalFunction, optionalIntegerBetween, optionalNumberBetween, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalClock, optionalFunction, optionalIntegerBetween, optionalNumberBetween, optionalString } from '../options.js'
 import type { ExperimentSpec } from './experiment.js'
 import { resolveFault } from './fault.js'
 import type { Fault, FaultSpec } from './fault.js'
@@ -46,8 +48,8 @@ export interface ChaosOptions<Request = unknown> {
   stopOnBudget?: false | { slos?: string[], states?: BudgetState[] }
   /** A hang waits for the request's deadline; without one, for at most this long. @default 30_000 */
   maxHangMs?: number
-  /** Wall-clock time for experiment time boxes. @default Date.now */
-  now?: () => number
+  /** Time source of experiment time boxes and signed header expiries; reads epoch milliseconds. @default wallClock (Date.now) */
+  clock?: Clock
 }
 
 /** Per-route faults in `config.chaos`; `false` excludes the route. */
@@ -66,10 +68,12 @@ export interface ResolvedChaosOptions<Request> {
   revealInjected: 'authorized' | 'always' | 'never'
   stopOnBudget: { slos: Set<string> | undefined, states: Set<BudgetState> } | undefined
   maxHangMs: number
-  now: () => number
+  clock: Clock
 }
 
-const KEYS = ['enabled', 'allowInProduction', 'experiments', 'maxActiveFaults', 'seed', 'exclude', 'requests', 'revealInjected', 'stopOnBudget', 'maxHangMs', 'now'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const CHAOS_KEYS = ['enabled', 'allowInProduction', 'experiments', 'maxActiveFaults', 'seed', 'exclude', 'requests', 'revealInjected', 'stopOnBudget', 'maxHangMs', 'clock'] as const satisfies ReadonlyArray<keyof ChaosOptions>
 /** Routes chaos never faults unless `exclude` says otherwise: health, readiness, metrics and status routes. */
 export const DEFAULT_EXCLUDED_ROUTES = ['/health', '/healthz', '/ready', '/readyz', '/live', '/livez', '/metrics', '/status', '/slo']
 const STATES: readonly BudgetState[] = ['ok', 'warning', 'critical', 'exhausted']
@@ -108,7 +112,7 @@ function resolveStopOnBudget (value: unknown): ResolvedChaosOptions<unknown>['st
 
 export function resolveChaosOptions<Request> (options: unknown, randomSeed: () => number): ResolvedChaosOptions<Request> {
   assertOptionsObject(options, 'chaos')
-  assertKnownKeys(options, KEYS, 'chaos')
+  assertKnownKeys(options, CHAOS_KEYS, 'chaos')
   const experiments = options.experiments ?? []
   if (!Array.isArray(experiments)) throw new FRS_ERR_OPTION_INVALID('chaos.experiments', 'an array of experiments', describeValue(experiments))
   const exclude = options.exclude ?? DEFAULT_EXCLUDED_ROUTES
@@ -117,7 +121,6 @@ export function resolveChaosOptions<Request> (options: unknown, randomSeed: () =
   if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new FRS_ERR_OPTION_INVALID('chaos.seed', 'an integer', describeValue(seed))
   const reveal = options.revealInjected ?? 'authorized'
   if (reveal !== 'authorized' && reveal !== 'always' && reveal !== 'never') throw new FRS_ERR_OPTION_INVALID('chaos.revealInjected', "'authorized', 'always' or 'never'", describeValue(reveal))
-  const now = optionalFunction<() => number>(options.now, 'chaos.now') ?? Date.now
   return {
     enabled: optionalBoolean(options.enabled, 'chaos.enabled', false),
     allowInProduction: optionalBoolean(options.allowInProduction, 'chaos.allowInProduction', false),
@@ -129,7 +132,7 @@ export function resolveChaosOptions<Request> (options: unknown, randomSeed: () =
     revealInjected: reveal,
     stopOnBudget: resolveStopOnBudget(options.stopOnBudget),
     maxHangMs: optionalIntegerBetween(options.maxHangMs, 'chaos.maxHangMs', 30_000, 1, 600_000, 'an integer of milliseconds up to 600000'),
-    now,
+    clock: optionalClock(options.clock, 'chaos.clock', wallClock),
   }
 }
 

@@ -72,7 +72,9 @@ export interface ResolvedDeadlinesOptions {
   clock: Clock
 }
 
-const KNOWN_KEYS = ['defaultTimeoutMs', 'header', 'grpcTimeout', 'trustEnvoyHeader', 'safetyMarginMs', 'minimumMs', 'onInvalidHeader', 'clock'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const DEADLINES_KEYS = ['defaultTimeoutMs', 'header', 'grpcTimeout', 'trustEnvoyHeader', 'safetyMarginMs', 'minimumMs', 'onInvalidHeader', 'clock'] as const satisfies ReadonlyArray<keyof DeadlinesOptions>
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 const TIMEOUT_EXPECTATION = `a positive integer of milliseconds up to ${MAX_TIMER_MS}`
 
@@ -86,7 +88,7 @@ function nonNegativeInteger (value: unknown, name: string, fallback: number): nu
 
 export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOptions {
   assertOptionsObject(options, 'deadlines')
-  assertKnownKeys(options, KNOWN_KEYS, 'deadlines')
+  assertKnownKeys(options, DEADLINES_KEYS, 'deadlines')
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000
   if (!isTimeout(defaultTimeoutMs)) throw new FRS_ERR_OPTION_INVALID('deadlines.defaultTimeoutMs', TIMEOUT_EXPECTATION, describeValue(defaultTimeoutMs))
   const header = options.header ?? 'x-request-timeout-ms'

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from '../redis-client.js'
 import type { Breaker, Transition } from './breaker.js'
 
 /** The logger methods the fleet uses (pino's shape). */
@@ -9,7 +10,7 @@ export interface FleetLogger {
 }
 
 export interface RedisBreakerFleetOptions {
-  client: Redis | Cluster
+  client: RedisClient
   prefix: string
   syncMs: number
   /** The dependency's name. */
@@ -50,7 +51,7 @@ export class RedisBreakerFleet {
   #probeGranted = false
 
   constructor (options: RedisBreakerFleetOptions) {
-    this.#client = options.client
+    this.#client = options.client as unknown as Redis | Cluster
     const tag = `${options.prefix}{${options.name}}`
     this.#stateKey = `${tag}:state`
     this.#probeKey = `${tag}:probe`

@@ -1,4 +1,5 @@
-import type { Cluster, Redis } from 'ioredis'
+import { isRedisClient } from '../redis-client.js'
+import type { RedisClient } from '../redis-client.js'
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
@@ -93,7 +94,7 @@ export interface HedgeOptions {
 /** The breaker state shared by every instance through Redis. */
 export interface DependencyFleetOptions {
   /** An ioredis client or cluster shared by every instance. */
-  client: Redis | Cluster
+  client: RedisClient
   /** @default 'deps:' */
   prefix?: string
   /** How often each instance reads the fleet's breaker state. @default 250 */
@@ -166,10 +167,12 @@ export interface ResolvedDependency {
   clock: Clock
 }
 
-const DEPENDENCY_KEYS = [
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const DEPENDENCY_KEYS = [
   'baseUrl', 'timeoutMs', 'breaker', 'retry', 'bulkhead', 'fallback', 'coalesce', 'hedge',
   'idempotencyKeys', 'failureStatus', 'credentialHeaders', 'maxBodyBytes', 'degradedHeader', 'fleet', 'clock',
-] as const
+] as const satisfies ReadonlyArray<keyof DependencyOptions>
 const NAME = /^[A-Za-z][\w.-]{0,63}$/
 const MAX_MS = 3_600_000
 const DEFAULT_LAST_GOOD_MAX_AGE_MS = 300_000
@@ -269,11 +272,11 @@ function resolveFleet (value: unknown, where: string): ResolvedDependency['fleet
   const options = optionalObject(value, where) ?? {}
   assertKnownKeys(options, ['client', 'prefix', 'syncMs'], where)
   const client = options.client
-  if (typeof client !== 'object' || client === null || typeof (client as Partial<Redis>).defineCommand !== 'function') {
+  if (!isRedisClient(client)) {
     fail(`${where}.client`, 'an ioredis client or cluster', client)
   }
   return {
-    client: client as Redis | Cluster,
+    client,
     prefix: optionalString(options.prefix, `${where}.prefix`, 'deps:'),
     syncMs: optionalIntegerBetween(options.syncMs, `${where}.syncMs`, 250, 10, 60_000, 'an integer number of milliseconds from 10 to 60000'),
   }

@@ -1,5 +1,10 @@
 import type { Cluster, Redis } from 'ioredis'
+import { isRedisClient } from '../redis-client.js'
+import type { RedisClient } from '../redis-client.js'
+import type { Clock } from '../clock.js'
+import { wallClock } from '../clock.js'
 import { describeValue } from '../describe.js'
+import { optionalClock } from '../options.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import type { Objective } from './objective.js'
 import type { Counts } from './ring.js'
@@ -10,11 +15,11 @@ const MINUTE_MS = 60_000
 /** Options of {@link RedisErrorBudgetFleet}: the Redis client every instance shares, and how they count there. */
 export interface RedisErrorBudgetFleetOptions {
   /** An ioredis client or cluster shared by every instance of the service. */
-  client: Redis | Cluster
+  client: RedisClient
   /** Prefix of the keys; hash-tagged per indicator for Redis Cluster. @default 'slo:' */
   prefix?: string
-  /** Wall-clock time in milliseconds, the same on every instance. @default Date.now */
-  now?: () => number
+  /** Time source of the buckets; reads epoch milliseconds, the same on every instance. @default wallClock (Date.now) */
+  clock?: Clock
   /** How often each instance adds its counts to Redis, in milliseconds. @default 5000 */
   flushIntervalMs?: number
 }
@@ -124,20 +129,20 @@ class FetchedCounts implements CountSource {
 export class RedisErrorBudgetFleet {
   readonly #client: Redis | Cluster
   readonly #prefix: string
-  /** Wall-clock time in milliseconds, the same on every instance. */
-  readonly now: () => number
+  /** Time source of the buckets, epoch milliseconds, the same on every instance. */
+  readonly clock: Clock
   readonly flushIntervalMs: number
   readonly #pending = new Map<string, PendingCounts>()
   #lastError: string | undefined
 
   constructor (options: RedisErrorBudgetFleetOptions) {
     const client = options?.client as unknown
-    if (typeof client !== 'object' || client === null || typeof (client as Partial<Redis>).pipeline !== 'function') {
+    if (!isRedisClient(client)) {
       throw new FRS_ERR_OPTION_INVALID('RedisErrorBudgetFleet client', 'an ioredis Redis or Cluster instance', describeValue(client))
     }
-    this.#client = options.client
+    this.#client = client as unknown as Redis | Cluster
     this.#prefix = options.prefix ?? 'slo:'
-    this.now = options.now ?? Date.now
+    this.clock = optionalClock(options.clock, 'RedisErrorBudgetFleet clock', wallClock)
     const interval = options.flushIntervalMs ?? 5000
     if (!Number.isInteger(interval) || interval < 100 || interval > 3_600_000) {
       throw new FRS_ERR_OPTION_INVALID('RedisErrorBudgetFleet flushIntervalMs', 'an integer of milliseconds from 100 to 3600000', describeValue(interval))
@@ -207,7 +212,7 @@ export class RedisErrorBudgetFleet {
 
   /** The fleet's counts of an indicator, read from Redis. */
   async read (objective: Objective, spanMs: number): Promise<CountSource> {
-    const now = this.now()
+    const now = this.clock.now()
     const tag = this.#tag(objective)
     const currentMinute = Math.floor(now / MINUTE_MS)
     const currentHour = Math.floor(now / COARSE_RESOLUTION_MS)

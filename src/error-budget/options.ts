@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client'
+import { isPromRegistry } from '../prom-registry.js'
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
@@ -37,7 +38,7 @@ export interface ErrorBudgetOptions<Request = unknown> {
   }
   /** prom-client metrics; `false` turns them off. @default { registry: a new Registry, prefix: '' } */
   metrics?: false | { registry?: Registry, prefix?: string }
-  /** Shares counts with the other instances through Redis, for `status({ scope: 'fleet' })`. @default none */
+  /** Shares counts with the other instances through Redis, for `app.errorBudget.fleetStatus()`. @default none */
   fleet?: RedisErrorBudgetFleet
   /** Time source, for tests. @default monotonic time */
   clock?: Clock
@@ -56,7 +57,9 @@ export interface ResolvedErrorBudgetOptions<Request> {
   clock: Clock
 }
 
-const KNOWN_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'fleet', 'clock'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const ERROR_BUDGET_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'fleet', 'clock'] as const satisfies ReadonlyArray<keyof ErrorBudgetOptions>
 const DAY_MS = 86_400_000
 const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
 
@@ -93,13 +96,13 @@ function resolveMetrics (value: unknown): ResolvedErrorBudgetOptions<unknown>['m
   const prefix = optionalString(value.prefix, 'errorBudget.metrics.prefix', '')
   if (!PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.prefix', 'a Prometheus metric name prefix', describeValue(prefix))
   const registry = value.registry ?? new Registry()
-  if (!(registry instanceof Registry)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.registry', 'a prom-client Registry', describeValue(registry))
+  if (!isPromRegistry(registry)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.registry', 'a prom-client Registry', describeValue(registry))
   return { registry, prefix }
 }
 
 export function resolveErrorBudgetOptions<Request> (options: unknown): ResolvedErrorBudgetOptions<Request> {
   assertOptionsObject(options, 'errorBudget')
-  assertKnownKeys(options, KNOWN_KEYS, 'errorBudget')
+  assertKnownKeys(options, ERROR_BUDGET_KEYS, 'errorBudget')
   const declared = options.objectives ?? []
   if (!Array.isArray(declared)) throw new FRS_ERR_OPTION_INVALID('errorBudget.objectives', 'an array of { name, availability?, latency?, windowDays? }', describeValue(declared))
   const objectives = new Map<string, Objective[]>()

@@ -75,9 +75,11 @@ export interface ResolvedHealthOptions<Request> {
   clock: Clock
 }
 
-const KNOWN_KEYS = ['livePath', 'readyPath', 'checks', 'authorize', 'maxEventLoopDelayMs', 'pressure', 'requiredDependencies', 'routeOptions', 'shutdown', 'clock'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const HEALTH_KEYS = ['livePath', 'readyPath', 'checks', 'authorize', 'maxEventLoopDelayMs', 'pressure', 'requiredDependencies', 'routeOptions', 'shutdown', 'clock'] as const satisfies ReadonlyArray<keyof HealthOptions>
 const CHECK_KEYS = ['check', 'timeoutMs', 'intervalMs', 'required', 'refuseTraffic', 'componentType'] as const
-const SHUTDOWN_KEYS = ['graceMs', 'timeoutMs', 'signals'] as const
+export const SHUTDOWN_KEYS = ['graceMs', 'timeoutMs', 'signals'] as const satisfies ReadonlyArray<keyof ShutdownOptions>
 const RESERVED_ROUTE_OPTIONS = ['method', 'url', 'path', 'handler', 'config'] as const
 const SIGNAL = /^SIG[A-Z0-9]+$/
 
@@ -137,7 +139,7 @@ function names (value: unknown, name: string): string[] {
 export function resolveHealthOptions<Request> (options: unknown): ResolvedHealthOptions<Request> {
   const raw = options ?? {}
   assertOptionsObject(raw, 'health options')
-  assertKnownKeys(raw, KNOWN_KEYS, 'health options')
+  assertKnownKeys(raw, HEALTH_KEYS, 'health options')
   const checks = raw.checks ?? {}
   assertOptionsObject(checks, 'health.checks')
   const routeOptions = raw.routeOptions ?? {}

@@ -84,7 +84,9 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
 // credentials or session to another request.
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
 
-const KNOWN_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'waitForInFlight', 'fingerprint'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const IDEMPOTENCY_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'waitForInFlight', 'fingerprint'] as const satisfies ReadonlyArray<keyof IdempotencyOptions>
 const POSITIVE_INTEGER = `a positive integer up to ${MAX_TIMER_MS}`
 
 function positiveInteger (value: unknown, name: string, fallback: number): number {
@@ -100,7 +102,7 @@ export function assertIdempotencyStore (store: unknown): asserts store is Idempo
 
 export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedIdempotencyOptions<Request> {
   assertOptionsObject(options, 'idempotency')
-  assertKnownKeys(options, KNOWN_KEYS, 'idempotency')
+  assertKnownKeys(options, IDEMPOTENCY_KEYS, 'idempotency')
   const store = options.store ?? new MemoryIdempotencyStore()
   assertIdempotencyStore(store)
   for (const name of ['scope', 'fingerprint'] as const) optionalFunction(options[name], `idempotency.${name}`, 'a function (request) => string')

@@ -1,4 +1,6 @@
-import type { Cluster, Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { isRedisClient } from '../redis-client.js'
+import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
@@ -7,7 +9,7 @@ import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 /** Options of {@link RedisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
   /** An ioredis client or cluster; the store registers its scripts on it once. */
-  client: Redis | Cluster
+  client: RedisClient
   /**
    * Prefix of every Redis key; the idempotency key follows in a hash tag
    * (`prefix{key}`), so on Redis Cluster a key's data stays in one slot.
@@ -41,20 +43,20 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   constructor (options: RedisIdempotencyStoreOptions) {
     const client = options?.client as unknown
-    if (typeof client !== 'object' || client === null || typeof (client as Partial<Redis>).defineCommand !== 'function') {
+    if (!isRedisClient(client)) {
       throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore client', 'an ioredis Redis or Cluster instance', describeValue(client))
     }
     const prefix = options.prefix ?? 'frs:idempotency:'
     if (typeof prefix !== 'string') throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore prefix', 'a string', describeValue(prefix))
     this.prefix = prefix
-    const redis = client as Redis
+    const redis = client as unknown as Redis
     if (typeof (redis as unknown as Partial<ScriptedClient>).frsIdempotencyRenew !== 'function') {
       redis.defineCommand('frsIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM })
       redis.defineCommand('frsIdempotencyRenew', { numberOfKeys: 1, lua: RENEW })
       redis.defineCommand('frsIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE })
       redis.defineCommand('frsIdempotencyRelease', { numberOfKeys: 1, lua: RELEASE })
     }
-    this.#client = client as ScriptedClient
+    this.#client = client as unknown as ScriptedClient
   }
 
   /** The Redis key of an idempotency key, hash-tagged for Redis Cluster. */

@@ -134,12 +134,14 @@ export interface ResolvedRouteShedding {
   bulkhead: { maxConcurrent: number, maxQueue: number, maxQueueWaitMs: number } | undefined
 }
 
-const KNOWN_KEYS = ['limit', 'maxQueue', 'maxQueueWaitMs', 'criticalReserve', 'priority', 'loopLag', 'pressure', 'retryAfter', 'clock', 'random'] as const
-const LIMIT_KEYS = ['initialLimit', 'minLimit', 'maxLimit', 'tolerance', 'smoothing', 'windowMs', 'baselineWindows'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const LOAD_SHEDDING_KEYS = ['limit', 'maxQueue', 'maxQueueWaitMs', 'criticalReserve', 'priority', 'loopLag', 'pressure', 'retryAfter', 'clock', 'random'] as const satisfies ReadonlyArray<keyof LoadSheddingOptions>
+export const LIMIT_KEYS = ['initialLimit', 'minLimit', 'maxLimit', 'tolerance', 'smoothing', 'windowMs', 'baselineWindows'] as const satisfies ReadonlyArray<keyof AdaptiveLimitOptions>
 const LOOP_LAG_KEYS = ['targetMs', 'intervalMs'] as const
-const PRESSURE_KEYS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'maxRssBytes', 'sampleInterval'] as const
+export const PRESSURE_KEYS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'maxRssBytes', 'sampleInterval'] as const satisfies ReadonlyArray<keyof PressureOptions>
 const RETRY_AFTER_KEYS = ['fallbackSeconds', 'maxSeconds', 'jitter'] as const
-const ROUTE_KEYS = ['priority', 'maxConcurrent', 'maxQueue', 'maxQueueWaitMs'] as const
+export const ROUTE_SHEDDING_KEYS = ['priority', 'maxConcurrent', 'maxQueue', 'maxQueueWaitMs'] as const satisfies ReadonlyArray<keyof RouteSheddingConfig>
 const MAX_LIMIT = 1_000_000
 // under-pressure samples event-loop delay every 10 ms; a shorter interval
 // can hold no sample, which it reports as an infinite delay.
@@ -214,7 +216,7 @@ function resolveRetryAfter (value: unknown): RetryAfterSettings {
 
 export function resolveLoadSheddingOptions<Request> (options: unknown): ResolvedLoadSheddingOptions<Request> {
   assertOptionsObject(options, 'loadShedding')
-  assertKnownKeys(options, KNOWN_KEYS, 'loadShedding')
+  assertKnownKeys(options, LOAD_SHEDDING_KEYS, 'loadShedding')
   const clock = optionalClock(options.clock, 'loadShedding.clock')
   return {
     limit: resolveLimit(options.limit),
@@ -242,8 +244,8 @@ export function resolveRouteShedding (config: unknown, defaults: { maxQueueWaitM
   }
   const values = config as Record<string, unknown>
   for (const key of Object.keys(values)) {
-    if (!(ROUTE_KEYS as readonly string[]).includes(key)) {
-      throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, `shedding.${key}`, `no such key (known: ${ROUTE_KEYS.join(', ')})`, describeValue(values[key]))
+    if (!(ROUTE_SHEDDING_KEYS as readonly string[]).includes(key)) {
+      throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, `shedding.${key}`, `no such key (known: ${ROUTE_SHEDDING_KEYS.join(', ')})`, describeValue(values[key]))
     }
   }
   const { priority, maxConcurrent, maxQueue, maxQueueWaitMs } = values

@@ -1,3 +1,6 @@
+// The metrics plugin and the root entry import this barrel; capability
+// plugins import the modules they need directly, because MetricsHub (and
+// with it prom-client) must load only when metrics are imported.
 export { MetricsHub } from './hub.js'
 export type { EventHistogram, ScrapedMetric, SetValue } from './hub.js'
 export { resolveMetricsOptions } from './options.js'

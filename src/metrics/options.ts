@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client'
+import { isPromRegistry } from '../prom-registry.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { assertKnownKeys, assertOptionsObject, optionalString } from '../options.js'
@@ -19,15 +20,19 @@ export interface ResolvedMetricsOptions {
   path: string | undefined
 }
 
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const METRICS_KEYS = ['registry', 'prefix', 'path'] as const satisfies ReadonlyArray<keyof MetricsOptions>
+
 const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
 
 export function resolveMetricsOptions (options: unknown, where = 'metrics'): ResolvedMetricsOptions {
   assertOptionsObject(options, where)
-  assertKnownKeys(options, ['registry', 'prefix', 'path'], where)
+  assertKnownKeys(options, METRICS_KEYS, where)
   const prefix = optionalString(options.prefix, `${where}.prefix`, '')
   if (!PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID(`${where}.prefix`, 'a Prometheus metric name prefix', describeValue(prefix))
   const registry = options.registry ?? new Registry()
-  if (!(registry instanceof Registry)) throw new FRS_ERR_OPTION_INVALID(`${where}.registry`, 'a prom-client Registry', describeValue(registry))
+  if (!isPromRegistry(registry)) throw new FRS_ERR_OPTION_INVALID(`${where}.registry`, 'a prom-client Registry', describeValue(registry))
   const path = options.path
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) {
     throw new FRS_ERR_OPTION_INVALID(`${where}.path`, 'a path starting with /', describeValue(path))

@@ -36,11 +36,13 @@ export interface ResolvedProblemDetailsOptions {
 /** The default prefix of problem type URIs: a URN that resolves nowhere on purpose. */
 export const DEFAULT_TYPE_BASE = 'urn:fastify-resilience:problem:'
 
-const KNOWN_KEYS = ['typeBase', 'types', 'exposeInternalErrors', 'notFound'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const PROBLEM_DETAILS_KEYS = ['typeBase', 'types', 'exposeInternalErrors', 'notFound'] as const satisfies ReadonlyArray<keyof ProblemDetailsOptions>
 
 export function resolveProblemDetailsOptions (options: unknown, env: NodeJS.ProcessEnv = process.env): ResolvedProblemDetailsOptions {
   assertOptionsObject(options, 'problemDetails')
-  assertKnownKeys(options, KNOWN_KEYS, 'problemDetails')
+  assertKnownKeys(options, PROBLEM_DETAILS_KEYS, 'problemDetails')
   const types = options.types ?? {}
   if (typeof types !== 'object' || types === null || Array.isArray(types)) {
     throw new FRS_ERR_OPTION_INVALID('problemDetails.types', 'an object mapping slugs to { title, status }', describeValue(types))

@@ -31,11 +31,13 @@ export interface ResolvedStatusPageOptions<Request> {
   csrfSecret: string | undefined
 }
 
-const KEYS = ['path', 'authorize', 'intervalMs', 'historyMs', 'csrfSecret'] as const
+// Tied to the interface: a key listed here must exist there, and a type test
+// checks that every key there is listed (test/types/option-keys.test-d.ts).
+export const STATUS_PAGE_KEYS = ['path', 'authorize', 'intervalMs', 'historyMs', 'csrfSecret'] as const satisfies ReadonlyArray<keyof StatusPageOptions>
 
 export function resolveStatusPageOptions<Request> (options: unknown): ResolvedStatusPageOptions<Request> {
   assertOptionsObject(options, 'statusPage')
-  assertKnownKeys(options, KEYS, 'statusPage')
+  assertKnownKeys(options, STATUS_PAGE_KEYS, 'statusPage')
   const path = optionalString(options.path, 'statusPage.path', '/resilience')
   // Segments of plain characters: no trailing slash (two addresses), no query, no parameters.
   if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(path)) {

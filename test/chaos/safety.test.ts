@@ -49,7 +49,7 @@ describe('chaos: kill switch, time boxes and caps', () => {
 
   it('runs an experiment only inside its time box', async () => {
     let now = 1_000_000
-    current = await chaosApp({ enabled: true, now: () => now, experiments: [{ name: 'boxed', seed: 1, startAt: 1_010_000, durationMs: 5000, faults: [{ type: 'error', rate: 1, status: 500 }] }] })
+    current = await chaosApp({ enabled: true, clock: { now: () => now }, experiments: [{ name: 'boxed', seed: 1, startAt: 1_010_000, durationMs: 5000, faults: [{ type: 'error', rate: 1, status: 500 }] }] })
     const { app } = current
     app.get('/x', async () => 'ok')
     await app.ready()

@@ -28,7 +28,7 @@ describe('error budget fleet on Redis Cluster', () => {
         await app.inject(`/${name}/ok`)
         await app.inject(`/${name}/fail`)
       }
-      const fleet = await app.errorBudget.status({ scope: 'fleet' })
+      const fleet = await app.errorBudget.fleetStatus()
       expect(fleet.scope).toBe('fleet')
       expect(fleet.slos.map((status) => [status.name, status.events.total, status.events.bad])).toEqual([
         ['api', 2, 1], ['search', 2, 1], ['checkout', 2, 1], ['orders', 2, 1],

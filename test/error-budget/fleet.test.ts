@@ -20,7 +20,7 @@ async function instance (url: string, prefix: string, now: () => number): Promis
   clients.push(client)
   client.on('error', () => {})
   await once(client, 'ready')
-  const testApp = await budgetApp({ fleet: new RedisErrorBudgetFleet({ client, prefix, now }), statusRoute: true })
+  const testApp = await budgetApp({ fleet: new RedisErrorBudgetFleet({ client, prefix, clock: { now } }), statusRoute: true })
   testApp.app.get('/pay/:outcome', { config: { slo: PAYMENTS } }, async (request) => {
     if ((request.params as { outcome: string }).outcome === 'fail') throw new Error('declined upstream')
     return {}
@@ -42,7 +42,7 @@ describe('error budget: the fleet view through Redis', () => {
     await Promise.all(instances.map(async ({ app }) => app.errorBudget.flushFleet()))
     const local = instances[0]?.app.errorBudget.status()
     expect(local?.[0]?.events).toEqual({ total: 11, good: 10, bad: 1 })
-    const fleet = await instances[0]?.app.errorBudget.status({ scope: 'fleet' })
+    const fleet = await instances[0]?.app.errorBudget.fleetStatus()
     expect(fleet?.scope).toBe('fleet')
     expect(fleet?.slos[0]).toMatchObject({ name: 'payments', events: { total: 63, good: 60, bad: 3 } })
     // Every instance sees the same fleet, also through the status route.
@@ -58,7 +58,7 @@ describe('error budget: the fleet view through Redis', () => {
       await app.inject('/pay/ok')
       await server.stop()
       await app.inject('/pay/ok')
-      const fleet = await app.errorBudget.status({ scope: 'fleet' })
+      const fleet = await app.errorBudget.fleetStatus()
       expect(fleet.scope).toBe('local')
       expect(fleet).toMatchObject({ error: expect.stringMatching(/^the fleet store failed: /) as string, slos: [{ name: 'payments', events: { total: 2 } }] })
       expect(app.errorBudget.status()[0]?.events.total).toBe(2)
@@ -73,6 +73,6 @@ describe('error budget: the fleet view through Redis', () => {
     apps.push(testApp)
     testApp.app.get('/x', { config: { slo: PAYMENTS } }, async () => ({}))
     await testApp.app.inject('/x')
-    expect(await testApp.app.errorBudget.status({ scope: 'fleet' })).toMatchObject({ scope: 'local', error: 'no fleet store is configured (errorBudget.fleet)', slos: [{ events: { total: 1 } }] })
+    expect(await testApp.app.errorBudget.fleetStatus()).toMatchObject({ scope: 'local', error: 'no fleet store is configured (errorBudget.fleet)', slos: [{ events: { total: 1 } }] })
   })
 })

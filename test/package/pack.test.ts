@@ -1,11 +1,28 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const root = resolve(import.meta.dirname, '../..')
 const fastifyVersion = (JSON.parse(readFileSync(join(root, 'node_modules/fastify/package.json'), 'utf8')) as { version: string }).version
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
+const SUBPATHS = Object.keys(manifest.exports).filter((key) => key !== './package.json').map((key) => key === '.' ? 'fastify-resilience' : `fastify-resilience/${key.slice(2)}`)
+
+/** Third-party packages a subpath must not load: those of the other capabilities. */
+const NOT_LOADED: Record<string, string[]> = {
+  'fastify-resilience/problem-details': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/deadlines': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/idempotency': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/chaos': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/load-shedding': ['prom-client', 'ioredis', 'cockatiel'],
+  'fastify-resilience/error-budget': ['ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/dependencies': ['prom-client', 'ioredis', '@fastify/under-pressure'],
+  'fastify-resilience/health': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/metrics': ['ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience/status-page': ['prom-client', 'ioredis', '@fastify/under-pressure', 'cockatiel'],
+  'fastify-resilience': ['ioredis'],
+}
 
 function run (command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } })
@@ -63,15 +80,19 @@ const CHILD_PROCESS_TIMEOUT_MS = 180_000
 describe('packed tarball', () => {
   let workdir = ''
   let appDir = ''
+  let tarball = ''
 
   beforeAll(() => {
     workdir = mkdtempSync(join(tmpdir(), 'frs-pack-'))
     const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', workdir], root)) as Array<{ filename: string, files: Array<{ path: string }> }>
-    const tarball = join(workdir, packed[0]?.filename ?? '')
+    tarball = join(workdir, packed[0]?.filename ?? '')
     appDir = join(workdir, 'app')
     run('mkdir', ['-p', appDir], workdir)
     writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, type: 'module' }))
     run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `fastify@${fastifyVersion}`], appDir)
+    // The probe of bench:imports, which lists the packages an import loads.
+    copyFileSync(join(root, 'bench/imports/probe.mjs'), join(appDir, 'probe.mjs'))
+    copyFileSync(join(root, 'bench/imports/hooks.mjs'), join(appDir, 'hooks.mjs'))
     writeFileSync(join(appDir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
         target: 'ES2022',
@@ -88,6 +109,38 @@ describe('packed tarball', () => {
   }, CHILD_PROCESS_TIMEOUT_MS)
 
   afterAll(() => { rmSync(workdir, { recursive: true, force: true }) })
+
+  it('publint finds nothing to report in the tarball', () => {
+    const output = run(join(root, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], workdir)
+    expect(output).toContain('All good!')
+  }, CHILD_PROCESS_TIMEOUT_MS)
+
+  // ESM only (type: module, `import` conditions, Node >= 20): the profile
+  // leaves out require() and node10 resolution, which the package does not offer.
+  it('are the types wrong finds every entry point resolving to its types', () => {
+    const output = run(join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--format', 'json'], workdir)
+    // attw exits non-zero on a problem the profile does not ignore; the report lists the ignored ones too.
+    const report = JSON.parse(output) as { analysis: { entrypoints: Record<string, unknown> }, problems: Record<string, Array<{ resolutionKind?: string }>> }
+    expect(Object.keys(report.analysis.entrypoints).sort()).toEqual(Object.keys(manifest.exports).sort())
+    const kinds = new Set(Object.values(report.problems).flat().map((problem) => problem.resolutionKind))
+    expect([...kinds].filter((kind) => kind !== 'node10' && kind !== 'node16-cjs')).toEqual([])
+  }, CHILD_PROCESS_TIMEOUT_MS)
+
+  it('leaves ioredis out of the install: it is an optional peer', () => {
+    expect(() => readFileSync(join(appDir, 'node_modules/ioredis/package.json'))).toThrow()
+  })
+
+  it.each(SUBPATHS)('%s imports from the tarball and loads none of the other capabilities\' packages', (specifier) => {
+    const output = JSON.parse(run('node', ['probe.mjs', specifier], appDir)) as { modules: number, packages: string[] }
+    expect(output.modules).toBeGreaterThan(0)
+    expect(output.packages).toContain('fastify-plugin')
+    for (const name of NOT_LOADED[specifier] ?? []) expect(output.packages, `${specifier} loaded ${name}`).not.toContain(name)
+  }, CHILD_PROCESS_TIMEOUT_MS)
+
+  it('type-checks an import of every subpath without ioredis installed', () => {
+    writeFileSync(join(appDir, 'typed.ts'), SUBPATHS.map((specifier, index) => `import * as entry${index} from '${specifier}'\nexport { entry${index} }\n`).join(''))
+    expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], appDir)).not.toThrow()
+  }, CHILD_PROCESS_TIMEOUT_MS)
 
   it('ships the built entry and declarations, and no sources or tests', () => {
     const installed = join(appDir, 'node_modules/fastify-resilience')

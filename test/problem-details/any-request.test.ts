@@ -127,7 +127,8 @@ describe('any request', () => {
     const segment = fc.oneof(fc.string({ unit: fc.constantFrom(...'abc%zZ09E-_.~<>"\''.split('')), maxLength: 30 }), headerValue.map((value) => encodeURIComponent(value)))
     await fc.assert(fc.asyncProperty(fc.constantFrom('/items/', '/orders/', '/', '/nowhere/'), segment, async (prefix, rest) => {
       const res = await everything.inject({ method: prefix === '/orders/' ? 'PATCH' : 'GET', url: prefix + rest.replace(/[?#\s]/g, '') })
-      expectDecided(res, () => false)
+      // On a busy machine the shedder may refuse for event-loop lag: a 503 it decided on.
+      expectDecided(res, (type) => DECIDED_5XX.has(type as string))
     }), APP_PROPERTY_RUNS)
   })
 })

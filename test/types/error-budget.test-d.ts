@@ -23,10 +23,12 @@ describe('error budget types', () => {
     expectTypeOf<FastifyContextConfig['slo']>().toEqualTypeOf<ObjectiveDefinition | string | false | undefined>()
   })
 
-  it('app.errorBudget.status() is synchronous locally and a promise for the fleet', () => {
+  it('app.errorBudget.status() is synchronous and fleetStatus() a promise, neither taking arguments', () => {
     const app = Fastify()
     expectTypeOf(app.errorBudget.status()).toEqualTypeOf<SliStatus[]>()
-    expectTypeOf(app.errorBudget.status({ scope: 'fleet' })).toEqualTypeOf<Promise<FleetStatus>>()
+    expectTypeOf(app.errorBudget.fleetStatus()).toEqualTypeOf<Promise<FleetStatus>>()
+    expectTypeOf(app.errorBudget.status).parameters.toEqualTypeOf<[]>()
+    expectTypeOf(app.errorBudget.fleetStatus).parameters.toEqualTypeOf<[]>()
     expectTypeOf<SliStatus['state']>().toEqualTypeOf<BudgetState>()
     expectTypeOf<BudgetState>().toEqualTypeOf<'ok' | 'warning' | 'critical' | 'exhausted'>()
     app.errorBudget.onStateChange((change) => { expectTypeOf(change).toEqualTypeOf<StateChange>() })

@@ -1,0 +1,59 @@
+import { describe, expectTypeOf, it } from 'vitest'
+import { CHAOS_KEYS } from '../../src/chaos/options.js'
+import { EXPERIMENT_KEYS } from '../../src/chaos/experiment.js'
+import { DEADLINES_KEYS } from '../../src/deadline/options.js'
+import { DEPENDENCY_KEYS } from '../../src/dependencies/options.js'
+import { ERROR_BUDGET_KEYS } from '../../src/error-budget/options.js'
+import { IDEMPOTENCY_KEYS } from '../../src/idempotency/options.js'
+import { LIMIT_KEYS, LOAD_SHEDDING_KEYS, PRESSURE_KEYS, ROUTE_SHEDDING_KEYS } from '../../src/load-shedding/options.js'
+import { PROBLEM_DETAILS_KEYS } from '../../src/problem/options.js'
+import { HEALTH_KEYS, SHUTDOWN_KEYS } from '../../src/health/options.js'
+import { METRICS_KEYS } from '../../src/metrics/options.js'
+import { STATUS_PAGE_KEYS } from '../../src/status-page/options.js'
+import { CAPABILITIES } from '../../plugins/resilience.js'
+import type {
+  AdaptiveLimitOptions,
+  ChaosOptions,
+  DeadlinesOptions,
+  DependencyOptions,
+  ErrorBudgetOptions,
+  ExperimentSpec,
+  HealthOptions,
+  MetricsOptions,
+  ShutdownOptions,
+  StatusPageOptions,
+  IdempotencyOptions,
+  LoadSheddingOptions,
+  PressureOptions,
+  ProblemDetailsOptions,
+  ResilienceOptions,
+  RouteSheddingConfig,
+} from '../../plugins/index.js'
+
+// Each list of accepted keys is exactly the keys of its interface: a key
+// added to an interface but not to its list would be refused at runtime as
+// unknown; a listed key missing from the interface would be accepted untyped.
+describe('option key lists match their interfaces', () => {
+  it('umbrella', () => { expectTypeOf<typeof CAPABILITIES[number]>().toEqualTypeOf<keyof ResilienceOptions>() })
+  it('problem details', () => { expectTypeOf<typeof PROBLEM_DETAILS_KEYS[number]>().toEqualTypeOf<keyof ProblemDetailsOptions>() })
+  it('deadlines', () => { expectTypeOf<typeof DEADLINES_KEYS[number]>().toEqualTypeOf<keyof DeadlinesOptions>() })
+  it('dependencies', () => { expectTypeOf<typeof DEPENDENCY_KEYS[number]>().toEqualTypeOf<keyof DependencyOptions>() })
+  it('load shedding', () => {
+    expectTypeOf<typeof LOAD_SHEDDING_KEYS[number]>().toEqualTypeOf<keyof LoadSheddingOptions>()
+    expectTypeOf<typeof LIMIT_KEYS[number]>().toEqualTypeOf<keyof AdaptiveLimitOptions>()
+    expectTypeOf<typeof PRESSURE_KEYS[number]>().toEqualTypeOf<keyof PressureOptions>()
+    expectTypeOf<typeof ROUTE_SHEDDING_KEYS[number]>().toEqualTypeOf<keyof RouteSheddingConfig>()
+  })
+  it('chaos', () => {
+    expectTypeOf<typeof CHAOS_KEYS[number]>().toEqualTypeOf<keyof ChaosOptions>()
+    expectTypeOf<typeof EXPERIMENT_KEYS[number]>().toEqualTypeOf<keyof ExperimentSpec>()
+  })
+  it('idempotency', () => { expectTypeOf<typeof IDEMPOTENCY_KEYS[number]>().toEqualTypeOf<keyof IdempotencyOptions>() })
+  it('health', () => {
+    expectTypeOf<typeof HEALTH_KEYS[number]>().toEqualTypeOf<keyof HealthOptions>()
+    expectTypeOf<typeof SHUTDOWN_KEYS[number]>().toEqualTypeOf<keyof ShutdownOptions>()
+  })
+  it('metrics', () => { expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>() })
+  it('status page', () => { expectTypeOf<typeof STATUS_PAGE_KEYS[number]>().toEqualTypeOf<keyof StatusPageOptions>() })
+  it('error budget', () => { expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>() })
+})
