@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { Agent, request as httpRequest } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { load, pinned } from './harness.js'
+import { currentPlacement, load } from './harness.js'
 
 /*
  * Dependencies: each scenario runs the same routes on two targets in the
@@ -29,7 +29,7 @@ interface Process { port: number, stop: () => Promise<void> }
 
 async function start (...args: string[]): Promise<Process> {
   const command = [process.execPath, '--import', 'tsx', SERVE, ...args]
-  const child = pinned
+  const child = currentPlacement() === 'pinned'
     ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
   const [chunk] = await once(child.stdout, 'data') as [Buffer]

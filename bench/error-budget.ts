@@ -1,13 +1,16 @@
 import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import { SliCounter, SloMetrics, classifyOutcome, resolveObjective } from '../src/error-budget/index.js'
-import { compare, formatRow } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow } from './harness.js'
+import { Report } from './report.js'
 
 // The cost of SLO accounting: hello-world against bare Fastify in the same
 // run, then the recording work of one request measured alone.
-console.log('| scenario | bare Fastify | with error budgets | ratio | p99 (with) |')
-console.log('| --- | --- | --- | --- | --- |')
-console.log(formatRow('hello-world 200, one SLO (availability + latency), metrics on', await compare('bare', 'error-budget', '/hello', 3, 3)))
+const report = new Report('error-budget', 'npm run bench:budget')
+const table = report.table('Error budgets against bare Fastify', COMPARISON_COLUMNS)
+table.row(comparisonRow('hello-world 200, one SLO (availability + latency), metrics on', await compare('bare', 'error-budget', '/hello', 3, 3)))
+table.end()
+const alone = report.table('Recording one request, measured alone', ['work', 'time per request', 'iterations'])
 
 const ITERATIONS = 2_000_000
 const objectives = resolveObjective({ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }, 'bench')
@@ -32,5 +35,6 @@ for (const withMetrics of [false, true]) {
   const startedAt = performance.now()
   for (let i = 0; i < ITERATIONS; i++) recordOne(i, withMetrics)
   const nsPerRequest = (performance.now() - startedAt) * 1e6 / ITERATIONS
-  console.log(`\nrecording one request${withMetrics ? ', prom-client metrics included' : ', buckets only'}: ${nsPerRequest.toFixed(0)} ns (${ITERATIONS.toLocaleString('en-US')} iterations)`)
+  alone.row([withMetrics ? 'buckets and prom-client metrics' : 'buckets only', `${nsPerRequest.toFixed(0)} ns`, ITERATIONS.toLocaleString('en-US')])
 }
+alone.end()

@@ -1,6 +1,8 @@
 import autocannon from 'autocannon'
 import { execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 export interface Measurement {
@@ -13,26 +15,50 @@ export interface Measurement {
 const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
 
 /*
- * On a machine with two or more cores, targets run on core 0 and the load
- * generator on core 1, so neither steals the other's time slices; this
- * takes most of the noise out of a same-run comparison.
+ * Pinned: on a machine with two or more cores, targets run on core 0 and
+ * the load generator on core 1, so neither steals the other's time slices;
+ * this takes most of the noise out of a same-run comparison. Unpinned:
+ * server and load generator share every core, as in most containers.
  */
-function canPin (): boolean {
+export type Placement = 'pinned' | 'unpinned'
+
+function setAffinity (cores: string): boolean {
   try {
-    execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
+    execFileSync('taskset', ['-p', '-c', cores, String(process.pid)], { stdio: 'ignore' })
     return true
   } catch {
     return false
   }
 }
-export const pinned = canPin()
+const allCores = `0-${Math.max(0, availableParallelism() - 1)}`
+export const canPin = availableParallelism() >= 2 && setAffinity(allCores)
+let placement: Placement = 'unpinned'
+
+/** Moves the load generator (this process) and the targets started from now on. */
+export function place (next: Placement): Placement {
+  placement = next === 'pinned' && canPin ? 'pinned' : 'unpinned'
+  if (canPin) setAffinity(placement === 'pinned' ? '1' : allCores)
+  return placement
+}
+// Pinned unless BENCH_PLACEMENT=unpinned.
+place(process.env.BENCH_PLACEMENT === 'unpinned' ? 'unpinned' : 'pinned')
+
+export function currentPlacement (): Placement {
+  return placement
+}
+
+// Targets never outlive the benchmark, even one stopped half-way.
+const running = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
 
 /** Starts a benchmark target in a child process and resolves its port and a stop function. */
-export async function startTarget (variant: string): Promise<{ port: number, pid: number, stop: () => Promise<void> }> {
-  const command = [process.execPath, '--import', 'tsx', SERVE, variant]
-  const child = pinned
+export async function startTarget (variant: string, settings: readonly string[] = [], nodeFlags: readonly string[] = [], serve = SERVE): Promise<{ port: number, pid: number, stop: () => Promise<void> }> {
+  const command = [process.execPath, ...nodeFlags, '--import', 'tsx', serve, variant, ...settings]
+  const child = placement === 'pinned'
     ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
   const [chunk] = await once(child.stdout, 'data') as [Buffer]
   const port = Number.parseInt(chunk.toString(), 10)
   if (!Number.isInteger(port)) throw new TypeError(`benchmark target ${variant} printed no port: ${chunk.toString()}`)
@@ -56,10 +82,13 @@ export interface LoadRequest {
   headers?: Record<string, string>
   /** Give every request its own Idempotency-Key (first-time requests). */
   uniqueIdempotencyKey?: boolean
+  /** Cycle through these paths instead of `path` (GET). */
+  paths?: readonly string[]
 }
 
+let sequence = 0
+
 export async function load (url: string, durationSeconds: number, request: LoadRequest = { path: '' }, connections = 50): Promise<Measurement> {
-  let sequence = 0
   const result = await autocannon({
     url,
     connections,
@@ -71,6 +100,7 @@ export async function load (url: string, durationSeconds: number, request: LoadR
     ...(request.uniqueIdempotencyKey === true
       ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `bench-${process.pid}-${++sequence}` } }) }] }
       : {}),
+    ...(request.paths === undefined ? {} : { requests: request.paths.map((path) => ({ path, method: 'GET' as const })) }),
   })
   return {
     requestsPerSecond: result.requests.average,
@@ -80,32 +110,69 @@ export async function load (url: string, durationSeconds: number, request: LoadR
   }
 }
 
+export interface Comparison {
+  baseline: Measurement
+  candidate: Measurement
+  ratio: number
+  /** The ratio of each round (candidate over the baseline of the same round): the spread. */
+  roundRatios: number[]
+  placement: Placement
+}
+
+/**
+ * A target: a variant of serve.ts and its settings (`routes=1000`, …);
+ * `serve` runs another copy of serve.ts (another checkout's, to compare
+ * two versions of the library).
+ */
+export type TargetSpec = string | { variant: string, settings: readonly string[], serve?: string }
+
+function specOf (target: TargetSpec): { variant: string, settings: readonly string[], serve?: string } {
+  return typeof target === 'string' ? { variant: target, settings: [] } : target
+}
+
 /**
  * Measures a path on two targets in alternating rounds (baseline first),
  * after a warm-up, and keeps each side's best round: alternating spreads
  * drift in machine load over both sides, the best round filters stalls.
  */
-export async function compare (baseline: string, candidate: string, target: string | LoadRequest, rounds: number, seconds: number): Promise<{ baseline: Measurement, candidate: Measurement, ratio: number }> {
+export async function compare (baseline: TargetSpec, candidate: TargetSpec, target: string | LoadRequest, rounds: number, seconds: number): Promise<Comparison> {
   const request = typeof target === 'string' ? { path: target } : target
-  const targets = { baseline: await startTarget(baseline), candidate: await startTarget(candidate) }
+  const base = specOf(baseline)
+  const cand = specOf(candidate)
+  const targets = { baseline: await startTarget(base.variant, base.settings, [], base.serve), candidate: await startTarget(cand.variant, cand.settings, [], cand.serve) }
   try {
     const best: { baseline?: Measurement, candidate?: Measurement } = {}
+    const roundRatios: number[] = []
     for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${request.path}`, 2, request)
     for (let round = 0; round < rounds; round++) {
+      const measured: { baseline?: Measurement, candidate?: Measurement } = {}
       for (const side of ['baseline', 'candidate'] as const) {
-        const measured = await load(`http://127.0.0.1:${targets[side].port}${request.path}`, seconds, request)
-        if (best[side] === undefined || measured.requestsPerSecond > best[side].requestsPerSecond) best[side] = measured
+        const result = await load(`http://127.0.0.1:${targets[side].port}${request.path}`, seconds, request)
+        measured[side] = result
+        if (best[side] === undefined || result.requestsPerSecond > best[side].requestsPerSecond) best[side] = result
       }
+      roundRatios.push((measured.candidate?.requestsPerSecond ?? 0) / (measured.baseline?.requestsPerSecond ?? 1))
     }
     if (best.baseline === undefined || best.candidate === undefined) throw new RangeError('rounds must be at least 1')
-    return { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond }
+    return { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond, roundRatios, placement }
   } finally {
     await targets.baseline.stop()
     await targets.candidate.stop()
   }
 }
 
-export function formatRow (name: string, result: { baseline: Measurement, candidate: Measurement, ratio: number }): string {
-  const rate = (value: number): string => `${Math.round(value).toLocaleString('en-US')} req/s`
-  return `| ${name} | ${rate(result.baseline.requestsPerSecond)} | ${rate(result.candidate.requestsPerSecond)} | ${result.ratio.toFixed(2)}× | ${result.candidate.p99Ms} ms |`
+export function rate (value: number): string {
+  return `${Math.round(value).toLocaleString('en-US')} req/s`
+}
+
+/** "0.91–0.95×": the lowest and highest ratio of single rounds. */
+export function spread (ratios: readonly number[]): string {
+  if (ratios.length === 0) return '—'
+  return `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`
+}
+
+export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
+
+export function comparisonRow (name: string, result: Comparison): string[] {
+  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
 }

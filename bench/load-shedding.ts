@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http'
-import { compare, formatRow, load, startTarget } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, load, startTarget } from './harness.js'
+import { Report } from './report.js'
 import { openLoop } from './open-loop.js'
 import type { OpenLoopResult } from './open-loop.js'
 import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS } from './workloads.js'
@@ -44,8 +45,14 @@ async function post (port: number, path: string): Promise<void> {
   })
 }
 
+const report = new Report('load-shedding', 'npm run bench:shedding')
+
 interface Scenario {
   name: string
+  /** Scenario argument of this script, for the command that reproduces it. */
+  only: string
+  /** The aim for fastify-resilience's admitted p99, as a multiple of the unloaded p99. */
+  p99Target: number
   path: string
   /** Sets the server into the scenario's state (e.g. a slow dependency) before measuring. */
   prepare?: (port: number) => Promise<void>
@@ -66,20 +73,27 @@ async function overloadScenario (scenario: Scenario, unloadedAt: (capacity: numb
   } finally {
     await bare.stop()
   }
-  console.log(`\n${scenario.name}: capacity ${Math.round(capacity)} req/s, unloaded (a quarter of capacity) p50 ${ms(unloadedP50)}, p99 ${ms(unloadedP99)}, offered ${Math.round(4 * capacity)} req/s\n`)
-  console.log('| server | goodput | goodput / capacity | admitted p99 | p99 / unloaded | shed (503) | unanswered at the end |')
-  console.log('| --- | --- | --- | --- | --- | --- | --- |')
+  const command = `npm run bench:shedding -- ${scenario.only}`
+  const table = report.table(`${scenario.name}: capacity ${Math.round(capacity)} req/s, unloaded (a quarter of capacity) p50 ${ms(unloadedP50)}, p99 ${ms(unloadedP99)}, offered ${Math.round(4 * capacity)} req/s`,
+    ['server', 'goodput', 'goodput / capacity', 'admitted p99', 'p99 / unloaded', 'shed (503)', 'unanswered at the end'], command)
   for (const [name, variant] of SERVERS) {
     const target = await startTarget(variant)
     try {
       const url = `http://127.0.0.1:${target.port}${scenario.path}`
       const prepare = scenario.prepare
       const result = await offer(url, 4 * capacity, OVERLOAD_SECONDS + SETTLE_SECONDS, SETTLE_SECONDS, prepare === undefined ? undefined : async () => prepare(target.port))
-      console.log(`| ${name} | ${Math.round(result.goodput)} req/s | ${(result.goodput / capacity).toFixed(2)}× | ${ms(result.p99Ms)} | ${(result.p99Ms / unloadedP99).toFixed(1)}× | ${result.shed} | ${result.unanswered} |`)
+      const p99Ratio = result.p99Ms / unloadedP99
+      const goodputRatio = result.goodput / capacity
+      table.row([name, `${Math.round(result.goodput)} req/s`, `${goodputRatio.toFixed(2)}×`, ms(result.p99Ms), `${p99Ratio.toFixed(1)}×`, String(result.shed), String(result.unanswered)])
+      if (variant === 'load-shedding') {
+        report.target(`${scenario.only} at 4× capacity: admitted p99`, `≤ ${scenario.p99Target}× unloaded`, `${p99Ratio.toFixed(1)}×`, p99Ratio <= scenario.p99Target, command)
+        report.target(`${scenario.only} at 4× capacity: goodput`, '≥ 0.95× capacity', `${goodputRatio.toFixed(2)}×`, goodputRatio >= 0.95, command)
+      }
     } finally {
       await target.stop()
     }
   }
+  table.end()
 }
 
 async function priorityScenario (): Promise<void> {
@@ -90,9 +104,8 @@ async function priorityScenario (): Promise<void> {
   } finally {
     await bare.stop()
   }
-  console.log(`\nPriorities: 4× capacity (${Math.round(4 * capacity)} req/s), 20% to a critical route, 80% to a low one\n`)
-  console.log('| server | critical success | critical p99 | low success |')
-  console.log('| --- | --- | --- | --- |')
+  const table = report.table(`Priorities: 4× capacity (${Math.round(4 * capacity)} req/s), 20% to a critical route, 80% to a low one`,
+    ['server', 'critical success', 'critical p99', 'low success'], 'npm run bench:shedding -- priority')
   for (const [name, variant] of [SERVERS[0], SERVERS[2]]) {
     const target = await startTarget(variant)
     try {
@@ -103,25 +116,28 @@ async function priorityScenario (): Promise<void> {
         offer(`${base}/work/low`, 3.2 * capacity, seconds, SETTLE_SECONDS),
       ])
       const success = (result: Offered): string => `${(100 * result.ok / Math.max(1, result.sent)).toFixed(1)}%`
-      console.log(`| ${name} | ${success(critical)} | ${ms(critical.p99Ms)} | ${success(low)} |`)
+      table.row([name, success(critical), ms(critical.p99Ms), success(low)])
     } finally {
       await target.stop()
     }
   }
+  table.end()
 }
 
 const only = process.argv[2]
 if (only === undefined || only === 'overhead') {
-  console.log('| scenario | bare Fastify | with load shedding | ratio | p99 (with) |')
-  console.log('| --- | --- | --- | --- | --- |')
-  console.log(formatRow('hello-world 200, light load', await compare('bare', 'load-shedding', '/hello', 2, 3)))
+  const table = report.table('Load shedding at light load against bare Fastify', COMPARISON_COLUMNS, 'npm run bench:shedding -- overhead')
+  table.row(comparisonRow('hello-world 200, light load', await compare('bare', 'load-shedding', '/hello', 2, 3)))
+  table.end()
 }
 if (only === undefined || only === 'cpu') {
-  await overloadScenario({ name: 'CPU-bound route (2 ms of CPU per request)', path: '/work' }, (capacity) => capacity / 4)
+  await overloadScenario({ name: 'CPU-bound route (2 ms of CPU per request)', only: 'cpu', p99Target: 2.5, path: '/work' }, (capacity) => capacity / 4)
 }
 if (only === undefined || only === 'downstream') {
   await overloadScenario({
     name: `Downstream slowdown (a pool of ${DOWNSTREAM_WORKERS} workers goes from ${DOWNSTREAM_MS} to ${SLOWDOWN * DOWNSTREAM_MS} ms per call)`,
+    only: 'downstream',
+    p99Target: 3,
     path: '/downstream',
     prepare: async (port) => post(port, `/_control/downstream?ms=${SLOWDOWN * DOWNSTREAM_MS}`),
   }, (capacity) => capacity / 4)

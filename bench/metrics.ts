@@ -5,15 +5,18 @@ import { monotonicClock } from '../src/clock.js'
 import { Deadline } from '../src/deadline/index.js'
 import { SloMetrics, resolveObjective } from '../src/error-budget/index.js'
 import { DeadlineMetrics, MetricsHub } from '../src/metrics/index.js'
-import { compare, formatRow, load, startTarget } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, load, startTarget } from './harness.js'
+import { Report } from './report.js'
 
 // The cost of metrics: hello-world with every capability on (chaos
 // enabled, one SLO with both indicators, load shedding, deadlines), all
 // metrics on and the scrape route served, against the same app with
 // `metrics: false`, measured in the same run.
-console.log('| scenario | metrics off | metrics on | ratio | p99 (on) |')
-console.log('| --- | --- | --- | --- | --- |')
-console.log(formatRow('hello-world 200, every capability', await compare('all-metrics-off', 'all-metrics-on', '/hello', 3, 4)))
+const report = new Report('metrics', 'npm run bench:metrics')
+const throughput = report.table('Metrics on (candidate) against metrics off (baseline), every capability with chaos enabled', COMPARISON_COLUMNS)
+throughput.row(comparisonRow('hello-world 200, every capability', await compare('all-metrics-off', 'all-metrics-on', '/hello', 3, 4)))
+throughput.end()
+const cost = report.table('What metrics cost per request', ['measure', 'metrics off', 'metrics on', 'ratio or difference'])
 
 function median (values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
@@ -43,7 +46,7 @@ try {
   }
   const off = median(perRequest.off)
   const on = median(perRequest.on)
-  console.log(`\nserver CPU per request (median of ${ROUNDS} rounds): ${(off * 1e6).toFixed(1)} µs off, ${(on * 1e6).toFixed(1)} µs on; throughput-equivalent ratio ${(off / on).toFixed(3)}×`)
+  cost.row([`server CPU per request (median of ${ROUNDS} rounds)`, `${(off * 1e6).toFixed(1)} µs`, `${(on * 1e6).toFixed(1)} µs`, `${(off / on).toFixed(3)}× (throughput-equivalent)`])
 } finally {
   await targets.off.stop()
   await targets.on.stop()
@@ -73,4 +76,5 @@ for (let round = 0; round < 6; round++) {
     fastest[side] = Math.min(fastest[side], (performance.now() - startedAt) * 1e6 / ITERATIONS)
   }
 }
-console.log(`work metrics add to one request, measured alone: ${(fastest.on - fastest.off).toFixed(0)} ns (${fastest.off.toFixed(0)} ns without, ${fastest.on.toFixed(0)} ns with)`)
+cost.row(['work metrics add to one request, measured alone', `${fastest.off.toFixed(0)} ns`, `${fastest.on.toFixed(0)} ns`, `${(fastest.on - fastest.off).toFixed(0)} ns`])
+cost.end()

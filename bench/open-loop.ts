@@ -18,6 +18,8 @@ export interface OpenLoopResult {
   ok: number
   shed: number
   errors: number
+  /** Answers with a status in `expected`. */
+  expected: number
 }
 
 export interface OpenLoopOptions {
@@ -29,6 +31,13 @@ export interface OpenLoopOptions {
   skipSeconds: number
   /** Open connections at most; requests beyond them wait on the client, and that wait counts. */
   connections: number
+  /** GET unless given. */
+  method?: 'GET' | 'POST'
+  body?: string
+  /** Headers of each request; a function gives each its own (an Idempotency-Key). */
+  headers?: Record<string, string> | (() => Record<string, string>)
+  /** Statuses counted as expected answers besides 2xx (a 504 from a route that is meant to time out). */
+  expected?: readonly number[]
 }
 
 /*
@@ -42,7 +51,8 @@ export interface OpenLoopOptions {
 export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections })
   const latencies: number[] = []
-  const counts = { sent: 0, shed: 0, errors: 0 }
+  const counts = { sent: 0, shed: 0, errors: 0, expected: 0 }
+  const expected = new Set(options.expected ?? [])
   const waiting = new Set<number>()
   let okInWindow = 0
   const startedAt = performance.now()
@@ -57,7 +67,8 @@ export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResul
       counts.sent++
       waiting.add(dueAt)
     }
-    const req = request(options.url, { agent }, (res) => {
+    const headers = typeof options.headers === 'function' ? options.headers() : options.headers
+    const req = request(options.url, { agent, method: options.method ?? 'GET', ...(headers === undefined ? {} : { headers }) }, (res) => {
       res.resume()
       res.on('end', () => {
         const status = res.statusCode ?? 0
@@ -66,6 +77,7 @@ export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResul
         if (counted && waiting.delete(dueAt)) {
           if (ok) latencies.push(performance.now() - dueAt)
           else if (status === 503) counts.shed++
+          else if (expected.has(status)) counts.expected++
           else counts.errors++
         }
         resolve()
@@ -77,7 +89,7 @@ export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResul
     })
     requests.add(req)
     req.on('close', () => requests.delete(req))
-    req.end()
+    req.end(options.body)
   })
 
   await new Promise<void>((resolve) => {

@@ -16,12 +16,10 @@ import { keptHandler } from './outcome-marks.js'
  */
 
 export const kDeadline = Symbol('fastify-resilience.deadline')
-export const kArrivedAt = Symbol('fastify-resilience.arrived-at')
 const kReply = Symbol('fastify-resilience.reply')
 
 export interface RequestSlots {
   [kDeadline]: Deadline | null
-  [kArrivedAt]: number
 }
 
 interface ReplyCarrier {

@@ -23,8 +23,9 @@ import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
-import { markRefusedForDeadline } from './outcome-marks.js'
-import { arm, deadlineOf, kArrivedAt, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
+import { declareOutcomeMarks, markRefusedForDeadline } from './outcome-marks.js'
+import { arm, deadlineOf, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
+import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { RequestSlots } from './deadline-lifecycle.js'
 
 declare module 'fastify' {
@@ -58,8 +59,10 @@ interface RouteMetering {
   tally: DeadlineTally | undefined
 }
 
-function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, { metrics, tally }: RouteMetering) {
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: symbol, { metrics, tally }: RouteMetering) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
+  // Most requests carry no budget of their own: their admission is the route's, resolved once.
+  const routeAdmission = resolveBudget(policy, undefined)
   return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const caller = readCallerBudget(request.headers, settings.readers)
     if (caller.kind === 'invalid') {
@@ -70,14 +73,13 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       request.log.debug({ header: caller.header, reason: caller.reason }, 'malformed deadline header ignored')
     }
     if (caller.kind === 'budget') metrics?.observeCallerBudget(caller.ms)
-    const admission = resolveBudget(policy, caller.kind === 'budget' ? caller.ms : undefined)
+    const admission = caller.kind === 'budget' ? resolveBudget(policy, caller.ms) : routeAdmission
     if (admission.kind === 'refuse') {
       request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
       refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
-    const slots = request as unknown as RequestSlots
-    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: slots[kArrivedAt], forwardHeader: settings.header, clock: settings.clock, tally })
+    const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: arrivedAt(request, arrival), forwardHeader: settings.header, clock: settings.clock, tally })
     // Time spent in onRequest hooks that ran before this one counts too.
     const leftMs = deadline.remainingMs()
     if (leftMs < settings.minimumMs || leftMs === 0) {
@@ -85,18 +87,10 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
-    slots[kDeadline] = deadline
+    (request as unknown as RequestSlots)[kDeadline] = deadline
     // The timer and the disconnect watch are set up at the end of this turn
     // of the event loop, and only if the request is still running then.
     arming.add(reply)
-    done()
-  }
-}
-
-/** Stamps the arrival: the deadline counts from here, not from the route's own hook. */
-function createOnArrival (clock: ResolvedDeadlinesOptions['clock']) {
-  return function deadlineOnArrival (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    (request as unknown as RequestSlots)[kArrivedAt] = clock.now()
     done()
   }
 }
@@ -161,8 +155,8 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onClose', async () => {
     for (const queue of queues.values()) queue.close()
   })
+  declareOutcomeMarks(app)
   app.decorateRequest(kDeadline as unknown as string, null)
-  app.decorateRequest(kArrivedAt as unknown as string, 0)
   app.decorateRequest('deadline', {
     getter (this: FastifyRequest): RequestDeadline {
       return deadlineOf(this) ?? unbounded
@@ -171,9 +165,10 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
 
   // Context-level hooks run in registration order, so these run before the
   // hooks the application adds after registering this plugin: the arrival
-  // is stamped before slow onRequest hooks, and an answer is marked before
-  // slow onError or onSend hooks.
-  app.addHook('onRequest', createOnArrival(settings.clock))
+  // is stamped before slow onRequest hooks (the deadline counts from there,
+  // not from the route's own hook), and an answer is marked before slow
+  // onError or onSend hooks.
+  const arrival = arrivalSlot(app, settings.clock)
   app.addHook('onError', deadlineOnError)
   app.addHook('onSend', deadlineOnSend)
 
@@ -182,7 +177,7 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, label)
     if (timeoutMs === false) return
     addQueue(timeoutMs)
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, { metrics, tally: metrics?.forRoute(label) }))
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival, { metrics, tally: metrics?.forRoute(label) }))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }

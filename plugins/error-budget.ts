@@ -27,7 +27,8 @@ import type {
 } from '../src/error-budget/index.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
-import { wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
+import { arrivalSlot, arrivedAt } from './arrival.js'
+import { declareOutcomeMarks, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
@@ -72,26 +73,8 @@ declare module 'fastify' {
   }
 }
 
-/** When the request arrived, on the capability's clock: latency counts from here. */
-const kArrivedAt = Symbol('fastify-resilience.slo-arrived-at')
 /** Longest the last fleet flush may hold `app.close()`, in milliseconds. */
 const FLEET_CLOSE_FLUSH_MS = 2000
-
-interface ArrivalSlot {
-  [kArrivedAt]: number
-}
-
-/**
- * Stamps the arrival. reply.elapsedTime cannot be used: Fastify measures it
- * only with a logger, an onResponse hook or a handler timeout, and is 0
- * otherwise. One clock read and one write to a slot every request has.
- */
-function createOnArrival (clock: ResolvedErrorBudgetOptions<FastifyRequest>['clock']) {
-  return function errorBudgetOnArrival (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
-    (request as unknown as ArrivalSlot)[kArrivedAt] = clock.now()
-    done()
-  }
-}
 
 interface Recording {
   availability: TrackedSli | undefined
@@ -99,7 +82,7 @@ interface Recording {
   metrics: RouteMetrics | undefined
 }
 
-function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, hasDeadlines: boolean) {
+function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, hasDeadlines: boolean, arrival: symbol) {
   const { availability, latency, metrics } = recording
   const { clock, fleet } = settings
   const thresholdMs = latency?.objective.thresholdMs ?? Infinity
@@ -114,7 +97,7 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
       chaos: wasChaos(request),
     })
     const now = clock.now()
-    const elapsedMs = now - (request as unknown as ArrivalSlot)[kArrivedAt]
+    const elapsedMs = now - arrivedAt(request, arrival)
     // Latency is judged on the answers that were good; a failure already counts once.
     const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > thresholdMs : undefined
     if (outcome.counted) {
@@ -171,6 +154,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     warnUnreachablePages(app, objectives, settings.alertRules)
   }
   const metrics = settings.metrics === undefined ? undefined : new SloMetrics(settings.metrics.registry, settings.metrics.prefix)
+  declareOutcomeMarks(app)
   const hasDeadlines = app.hasRequestDecorator('deadline')
   const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
 
@@ -206,10 +190,13 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     openSloSpecs: (service: string) => openSloSpecs(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
   } satisfies ErrorBudget)
 
-  // A context-level hook runs before every route-level one (the load
-  // shedder's queue, chaos delays, deadline checks), so their time counts.
-  app.decorateRequest(kArrivedAt as unknown as string, 0)
-  app.addHook('onRequest', createOnArrival(clock))
+  // Latency counts from the arrival, stamped by a context-level hook that
+  // runs before every route-level one (the load shedder's queue, chaos
+  // delays, deadline checks), so their time counts; shared with the
+  // deadlines on the same clock. reply.elapsedTime cannot be used: Fastify
+  // measures it only with a logger, an onResponse hook or a handler
+  // timeout, and is 0 otherwise.
+  const arrival = arrivalSlot(app, clock)
 
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
@@ -222,7 +209,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
       metrics: metrics?.forRoute(objectives, label),
-    }, settings, hasDeadlines))
+    }, settings, hasDeadlines, arrival))
   })
 
   const timers: NodeJS.Timeout[] = []

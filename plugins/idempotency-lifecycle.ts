@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
+import { MemoryIdempotencyStore } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
@@ -78,7 +79,7 @@ export interface HeldLease {
  * rejecting gets the same treatment as one that rejects, so no call site
  * (a timer callback included) can see a synchronous throw.
  */
-export async function storeCall<T> (runtime: Runtime, operation: StoreOperation, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
+export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
   let pending: Promise<T>
   const metrics = runtime.metrics
   // A store call is a network round trip: timing it costs nothing in comparison.
@@ -88,20 +89,24 @@ export async function storeCall<T> (runtime: Runtime, operation: StoreOperation,
   } catch (error) {
     pending = Promise.reject(error)
   }
-  const timed = runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
-  if (metrics === undefined) return await timed
-  try {
-    const result = await timed
+  // The built-in memory store answers within the same turn: it cannot
+  // hang, so its calls skip the timeout and the promise that carries it.
+  const timed = runtime.settings.store instanceof MemoryIdempotencyStore
+    ? pending
+    : runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+  // Without metrics, the store's own promise: no promise of ours per call.
+  if (metrics === undefined) return timed
+  return timed.then((result) => {
     metrics.storeCall(operation, (performance.now() - startedAt) / 1000, false)
     return result
-  } catch (error) {
+  }, (error: unknown) => {
     metrics.storeCall(operation, (performance.now() - startedAt) / 1000, true)
     throw error
-  }
+  })
 }
 
 export function renewLease (runtime: Runtime, { storeKey, owner, request }: HeldLease): void {
-  storeCall(runtime, 'renew', async (store) => await store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
+  storeCall(runtime, 'renew', (store) => store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
     if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
   }, (error: unknown) => {
     request.log.warn({ err: error }, 'idempotency lease could not be renewed')
@@ -118,7 +123,7 @@ function finish (request: FastifyRequest, claim: Claim, runtime: Runtime): void 
 export async function releaseClaim (request: FastifyRequest, claim: Claim, runtime: Runtime, why: string): Promise<void> {
   finish(request, claim, runtime)
   try {
-    await storeCall(runtime, 'release', async (store) => await store.release(claim.storeKey, claim.owner))
+    await storeCall(runtime, 'release', (store) => store.release(claim.storeKey, claim.owner))
     request.log.info({ why }, 'idempotency key released; the client may retry')
   } catch (error) {
     request.log.warn({ err: error, why }, 'idempotency key could not be released; it frees itself when its lease runs out')
@@ -155,7 +160,7 @@ export function replay (reply: FastifyReply, response: StoredResponse): FastifyR
 async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): Promise<void> {
   finish(request, claim, runtime)
   try {
-    const stored = await storeCall(runtime, 'complete', async (store) => await store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
+    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
     if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
   } catch (error) {
     request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')
@@ -180,29 +185,38 @@ async function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: R
 
 export function createOnSend (runtime: Runtime) {
   const { settings } = runtime
-  return async function idempotencyOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  // A callback hook rather than an async one: answers that hold no claim
+  // (replays, refusals) pass through without a promise.
+  return function idempotencyOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: unknown, payload?: unknown) => void): void {
     const claim = claimOf(request)
-    if (claim === null) return payload
+    if (claim === null) {
+      done(null, payload)
+      return
+    }
+    let work: Promise<void>
     switch (claim.phase) {
       case 'done':
       case 'detached':
-        return payload
+        done(null, payload)
+        return
       case 'claimed':
-        await releaseClaim(request, claim, runtime, 'answered before the handler ran (by another hook)')
-        return payload
+        work = releaseClaim(request, claim, runtime, 'answered before the handler ran (by another hook)')
+        break
       case 'running':
         if (claim.replyBeforeDeadline !== null || (reply.statusCode >= 500 && !settings.storeServerErrors)) {
           // Answered while the handler still runs (the deadline's 504): the
           // key stays held, and the handler's own outcome decides it.
           detach(request, reply, claim, runtime)
-          return payload
+          done(null, payload)
+          return
         }
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
         break
       case 'settled':
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
         break
     }
-    await storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
-    return payload
+    work.then(() => { done(null, payload) }, (error: unknown) => { done(error) })
   }
 }
 

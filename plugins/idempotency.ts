@@ -26,6 +26,7 @@ import type { IdempotencyTally } from '../src/metrics/idempotency.js'
 import { replayedChannel } from '../src/metrics/channels.js'
 import type { ReplayedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { declareKeptHandler } from './outcome-marks.js'
 import { metricsHubOf } from './metrics-hub.js'
 import {
   claimOf,
@@ -42,6 +43,19 @@ import {
 } from './idempotency-lifecycle.js'
 import type { Claim, HeldLease, RequestSlots, Runtime } from './idempotency-lifecycle.js'
 
+/*
+ * The fencing token of a claim: unique across processes sharing a store
+ * (a random prefix drawn once per process) and within this one (a
+ * counter), for the price of a string concatenation instead of a UUID per
+ * request.
+ */
+const OWNER_PREFIX = `${randomUUID()}:`
+let ownerSequence = 0
+function nextOwner (): string {
+  ownerSequence += 1
+  return `${OWNER_PREFIX}${ownerSequence.toString(36)}`
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Idempotency-Key handling for this route; absent or `false` leaves the route alone. */
@@ -49,9 +63,9 @@ declare module 'fastify' {
   }
 }
 
-async function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
   const { settings } = runtime
-  return await storeCall(runtime, 'claim', async (store) => await store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
+  return storeCall(runtime, 'claim', (store) => store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
 }
 
 /**
@@ -59,10 +73,15 @@ async function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: s
  * holds it, until that request answers, its lease runs out (the claim is
  * then ours) or this request's time is up.
  */
-async function claimKey (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+function claimKey (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
+  // Without waiting, the store's answer is the outcome: no promise of our own.
+  if (!runtime.settings.waitForInFlight) return claimOnce(request, runtime, storeKey, fingerprint, owner)
+  return claimWaiting(request, runtime, storeKey, fingerprint, owner)
+}
+
+async function claimWaiting (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
   const { settings } = runtime
   let outcome = await claimOnce(request, runtime, storeKey, fingerprint, owner)
-  if (!settings.waitForInFlight) return outcome
   const budgetMs = remainingBudgetMs(request)
   const giveUpAt = performance.now() + (Number.isFinite(budgetMs) ? Math.min(budgetMs, settings.leaseMs * 3) : settings.leaseMs)
   let pauseMs = 25
@@ -105,7 +124,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     const fingerprint = settings.fingerprint === undefined
       ? requestFingerprint({ method: request.method, route: routeUrl, contentType: request.headers['content-type'], body: request.body })
       : settings.fingerprint(request)
-    const owner = randomUUID()
+    const owner = nextOwner()
     let outcome
     try {
       outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
@@ -161,6 +180,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   app.decorateRequest(kClaim as unknown as string, null)
+  declareKeptHandler(app)
   const runtime: Runtime = {
     settings,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),

@@ -33,7 +33,7 @@ import type { PoolReading } from '../src/metrics/load-shedding.js'
 import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { markShed } from './outcome-marks.js'
+import { declareOutcomeMarks, markShed } from './outcome-marks.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 declare module 'fastify' {
@@ -203,6 +203,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     ladder = new PressureLadder(sampleInterval, () => pressureSignal(app.memoryUsage(), thresholds))
   }
 
+  declareOutcomeMarks(app)
   const counters = new SheddingCounters()
   const shared = new AdmissionController({
     limit: createLimit(settings.limit),

@@ -1,39 +1,58 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 /*
  * Marks that one capability leaves on a request for another to read: the
  * load shedder marks the requests it refused and chaos the answers it broke,
- * so that the error budget can count them under their own labels. A WeakSet keeps the request's shape
- * untouched and forgets the request with it.
+ * so that the error budget can count them under their own labels. The
+ * marks are bits of one request slot, declared with a 0 default so that
+ * every request keeps the same shape: reading them all costs one property
+ * read, where a WeakSet per mark cost a hash lookup each on every answer.
  */
-const shedRequests = new WeakSet<FastifyRequest>()
-const chaosRequests = new WeakSet<FastifyRequest>()
-const spentRequests = new WeakSet<FastifyRequest>()
+const kMarks = Symbol('fastify-resilience.outcome-marks')
+const SHED = 1
+const CHAOS = 2
+const SPENT = 4
+
+type Slots = Record<typeof kMarks, number | undefined>
+
+/** Declares the slot; called by every capability that marks or reads, once per context. */
+export function declareOutcomeMarks (app: FastifyInstance): void {
+  if (!app.hasRequestDecorator(kMarks as unknown as string)) app.decorateRequest(kMarks as unknown as string, 0)
+}
+
+function mark (request: FastifyRequest, bit: number): void {
+  const slots = request as unknown as Slots
+  slots[kMarks] = (slots[kMarks] ?? 0) | bit
+}
+
+function has (request: FastifyRequest, bit: number): boolean {
+  return (((request as unknown as Slots)[kMarks] ?? 0) & bit) !== 0
+}
 
 export function markShed (request: FastifyRequest): void {
-  shedRequests.add(request)
+  mark(request, SHED)
 }
 
 export function wasShed (request: FastifyRequest): boolean {
-  return shedRequests.has(request)
+  return has(request, SHED)
 }
 
 /** The request's answer was broken on purpose by a chaos fault. */
 export function markChaos (request: FastifyRequest): void {
-  chaosRequests.add(request)
+  mark(request, CHAOS)
 }
 
 export function wasChaos (request: FastifyRequest): boolean {
-  return chaosRequests.has(request)
+  return has(request, CHAOS)
 }
 
 /** The request arrived with its caller's budget already spent and got a 504 before any work. */
 export function markRefusedForDeadline (request: FastifyRequest): void {
-  spentRequests.add(request)
+  mark(request, SPENT)
 }
 
 export function wasRefusedForDeadline (request: FastifyRequest): boolean {
-  return spentRequests.has(request)
+  return has(request, SPENT)
 }
 
 /** The status and headers a reply held, as its handler had set them. */
@@ -52,16 +71,24 @@ export interface KeptHandler {
   replyBeforeDeadline: ReplySnapshot | null
 }
 
-const keptHandlers = new WeakMap<FastifyRequest, KeptHandler>()
+// A request slot, like the marks: set and cleared on every idempotent request.
+const kKept = Symbol('fastify-resilience.kept-handler')
+
+type KeptSlot = Record<typeof kKept, KeptHandler | null | undefined>
+
+/** Declares the slot; called by the capability that keeps handlers running, once per context. */
+export function declareKeptHandler (app: FastifyInstance): void {
+  if (!app.hasRequestDecorator(kKept as unknown as string)) app.decorateRequest(kKept as unknown as string, null)
+}
 
 export function keepHandlerRunning (request: FastifyRequest, kept: KeptHandler): void {
-  keptHandlers.set(request, kept)
+  (request as unknown as KeptSlot)[kKept] = kept
 }
 
 export function stopKeepingHandler (request: FastifyRequest): void {
-  keptHandlers.delete(request)
+  (request as unknown as KeptSlot)[kKept] = null
 }
 
 export function keptHandler (request: FastifyRequest): KeptHandler | undefined {
-  return keptHandlers.get(request)
+  return (request as unknown as KeptSlot)[kKept] ?? undefined
 }

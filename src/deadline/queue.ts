@@ -94,7 +94,12 @@ export class DeadlineQueue<Context> {
 
   #arm (expiresAt: number): void {
     this.#armedFor = expiresAt
-    this.#timer = setTimeout(runQueue, Math.max(1, Math.ceil(expiresAt - this.#clock.now())), this)
+    // Rounded, not rounded up: Node fires a timer on whole milliseconds of
+    // its loop clock, so rounding up made the head wait about half a
+    // millisecond more than a plain timer would (each re-arm for the next
+    // head again); one that fires a little early finds its entry within
+    // EARLY_TOLERANCE_MS, or re-arms.
+    this.#timer = setTimeout(runQueue, Math.max(1, Math.round(expiresAt - this.#clock.now())), this)
     this.#timer.unref()
   }
 

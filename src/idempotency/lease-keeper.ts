@@ -1,6 +1,7 @@
 /**
  * Renews every lease held by this process from one interval timer, rather
- * than one timer per request; the timer runs only while leases are held.
+ * than one timer per request; the timer stops at its first tick with no
+ * lease held.
  */
 export class LeaseKeeper<Lease> {
   readonly #held = new Set<Lease>()
@@ -31,11 +32,17 @@ export class LeaseKeeper<Lease> {
   }
 
   drop (lease: Lease): void {
+    // The timer stays until its next tick: with short requests the last
+    // lease goes and the next one comes within microseconds, and a timer
+    // set and cleared for each would cost more than the request's claim.
     this.#held.delete(lease)
-    if (this.#held.size === 0) this.close()
   }
 
   renewAll (): void {
+    if (this.#held.size === 0) {
+      this.close()
+      return
+    }
     for (const lease of this.#held) this.#renew(lease)
   }
 

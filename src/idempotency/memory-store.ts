@@ -3,14 +3,21 @@ import { monotonicClock } from '../clock.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'
 import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 
-interface Claimed {
+/** Links of the list that keeps entries in the order they were written. */
+interface Linked {
+  key: string
+  older: Entry | undefined
+  newer: Entry | undefined
+}
+
+interface Claimed extends Linked {
   state: 'claimed'
   fingerprint: string
   owner: string
   expiresAt: number
 }
 
-interface Completed {
+interface Completed extends Linked {
   state: 'completed'
   fingerprint: string
   response: StoredResponse
@@ -41,6 +48,12 @@ export interface MemoryIdempotencyStoreOptions {
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #entries = new Map<string, Entry>()
+  // Oldest and newest entry: making room walks from the oldest. A list of
+  // our own, because walking a Map from its start also walks over the
+  // deleted entries it keeps until it rehashes, thousands of them once the
+  // store is full and every claim evicts.
+  #oldest: Entry | undefined
+  #newest: Entry | undefined
   readonly #maxEntries: number
   readonly #clock: Clock
 
@@ -58,7 +71,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const entry = this.#live(key, now)
     if (entry === undefined) {
       this.#makeRoom(now)
-      this.#entries.set(key, { state: 'claimed', fingerprint, owner, expiresAt: now + leaseMs })
+      this.#add({ key, older: undefined, newer: undefined, state: 'claimed', fingerprint, owner, expiresAt: now + leaseMs })
       return ACQUIRED
     }
     if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
@@ -82,23 +95,41 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (entry?.state !== 'claimed' || entry.owner !== owner) return false
-    // Re-inserted so that the Map's order stays the order of completion.
-    this.#entries.delete(key)
-    this.#entries.set(key, { state: 'completed', fingerprint: entry.fingerprint, response: copy(response), expiresAt: now + retentionMs })
+    // Re-inserted so that the order stays the order of completion.
+    this.#delete(entry)
+    this.#add({ key, older: undefined, newer: undefined, state: 'completed', fingerprint: entry.fingerprint, response: copy(response), expiresAt: now + retentionMs })
     return true
   }
 
   async release (key: string, owner: string): Promise<boolean> {
     const entry = this.#live(key, this.#clock.now())
     if (entry?.state !== 'claimed' || entry.owner !== owner) return false
-    this.#entries.delete(key)
+    this.#delete(entry)
     return true
+  }
+
+  #add (entry: Entry): void {
+    this.#entries.set(entry.key, entry)
+    entry.older = this.#newest
+    if (this.#newest === undefined) this.#oldest = entry
+    else this.#newest.newer = entry
+    this.#newest = entry
+  }
+
+  #delete (entry: Entry): void {
+    this.#entries.delete(entry.key)
+    if (entry.older === undefined) this.#oldest = entry.newer
+    else entry.older.newer = entry.newer
+    if (entry.newer === undefined) this.#newest = entry.older
+    else entry.newer.older = entry.older
+    entry.older = undefined
+    entry.newer = undefined
   }
 
   #live (key: string, now: number): Entry | undefined {
     const entry = this.#entries.get(key)
     if (entry !== undefined && entry.expiresAt <= now) {
-      this.#entries.delete(key)
+      this.#delete(entry)
       return undefined
     }
     return entry
@@ -106,11 +137,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   #makeRoom (now: number): void {
     if (this.#entries.size < this.#maxEntries) return
-    // The Map iterates oldest first: the first expired or completed entry
-    // is the one to drop, and it is almost always at the very start.
-    for (const [key, entry] of this.#entries) {
+    // Oldest first: the first expired or completed entry is the one to
+    // drop, and it is almost always the very oldest.
+    for (let entry = this.#oldest; entry !== undefined; entry = entry.newer) {
       if (entry.expiresAt <= now || entry.state === 'completed') {
-        this.#entries.delete(key)
+        this.#delete(entry)
         return
       }
     }

@@ -42,6 +42,14 @@ describe('canonical JSON', () => {
     }), PROPERTY_RUNS)
   })
 
+  it('is the output of the recursive definition for values nested past the depth the fast walk takes', () => {
+    fc.assert(fc.property(jsonValue, fc.integer({ min: 60, max: 80 }), fc.boolean(), (value, depth, inObjects) => {
+      let nested: unknown = value
+      for (let level = 0; level < depth; level++) nested = inObjects ? { b: nested, a: level } : [level, nested]
+      expect(canonicalJson(nested)).toBe(recursiveCanonicalJson(nested))
+    }), PROPERTY_RUNS)
+  })
+
   it('does not depend on key order, at any level', () => {
     fc.assert(fc.property(jsonValue, fc.integer(), (value, seed) => {
       expect(canonicalJson(reorderKeys(value, seed))).toBe(canonicalJson(value))

@@ -28,7 +28,7 @@ describe('CallTimeouts', () => {
 })
 
 describe('LeaseKeeper', () => {
-  it('renews every held lease from one timer, which stops once nothing is held', () => {
+  it('renews every held lease from one timer, which stops at its first tick with nothing held', () => {
     vi.useFakeTimers()
     const renewed: string[] = []
     const keeper = new LeaseKeeper<string>(100, (lease) => renewed.push(lease))
@@ -41,6 +41,23 @@ describe('LeaseKeeper', () => {
     vi.advanceTimersByTime(100)
     expect(renewed).toEqual(['a', 'b', 'b'])
     keeper.drop('b')
+    vi.advanceTimersByTime(100)
+    expect(renewed).toEqual(['a', 'b', 'b'])
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('keeps its timer while leases come and go between ticks, instead of one timer per lease', () => {
+    vi.useFakeTimers()
+    const keeper = new LeaseKeeper<number>(100, () => {})
+    const armed = vi.spyOn(globalThis, 'setInterval')
+    for (let lease = 0; lease < 50; lease++) {
+      keeper.hold(lease)
+      keeper.drop(lease)
+    }
+    expect(armed).toHaveBeenCalledTimes(1)
+    expect(vi.getTimerCount()).toBe(1)
+    keeper.close()
+    expect(vi.getTimerCount()).toBe(0)
+    armed.mockRestore()
   })
 })

@@ -1,0 +1,205 @@
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { once } from 'node:events'
+import { Writable } from 'node:stream'
+import { Redis } from 'ioredis'
+import underPressure from '@fastify/under-pressure'
+import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
+import { libraryRouteConfig } from '../plugins/library-route.js'
+import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
+
+/*
+ * The benchmark targets, built by variant; bench/serve.ts runs one in its
+ * own process. Settings (name=value): routes=N adds N routes
+ * (/r/0 … /r/N-1), slos=N puts each of them under an SLO of its own,
+ * soak=1 turns on what the soak benchmark exercises (chaos enabled, with
+ * faults on /chaos; error logs counted), lateness=1 measures the 504s of
+ * /hang inside the server, stats=1 adds GET /_stats (heap, handles, error
+ * lines), without=<capability>+… leaves capabilities out of the umbrella,
+ * health=1 adds health and shutdown to it.
+ */
+
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on', 'umbrella'] as const
+export type Variant = typeof VARIANTS[number]
+
+interface Settings {
+  routes: number
+  slos: number
+  soak: boolean
+  lateness: boolean
+  /** GET /_stats answers the heap, the active handles and the error lines logged. */
+  stats: boolean
+  /** The umbrella registers health and shutdown too (off by default in the umbrella). */
+  health: boolean
+  /** Capabilities left out of the umbrella, to see what each one costs. */
+  without: Set<string>
+}
+
+export function parseSettings (args: readonly string[]): Settings {
+  const values = new Map(args.map((arg) => arg.split('=', 2) as [string, string]))
+  const count = (name: string): number => {
+    const value = Number(values.get(name) ?? 0)
+    if (!Number.isInteger(value) || value < 0) throw new TypeError(`serve.ts expects ${name}=<integer>, instead got ${String(values.get(name))}`)
+    return value
+  }
+  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', without: new Set((values.get('without') ?? '').split('+')) }
+}
+
+/** Error-level log lines, counted: the soak benchmark expects none. */
+let errorLines = 0
+const errorLog = new Writable({
+  write (chunk: Buffer, _encoding, callback) {
+    errorLines += chunk.toString().split('\n').filter((line) => line.length > 0).length
+    process.stderr.write(chunk)
+    callback()
+  },
+})
+
+/**
+ * Every capability registered: problem details, deadlines, dependencies
+ * (one declared, not called by these routes), load shedding, chaos (an
+ * experiment ready on every route, not enabled), idempotency (for routes
+ * that declare it), error budgets (every route under one SLO, both
+ * indicators) and metrics with their scrape route.
+ */
+async function registerUmbrella (app: FastifyInstance, settings: Settings): Promise<void> {
+  const objectives = [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }]
+  for (let i = 0; i < settings.slos; i++) objectives.push({ name: `slo-${i}`, availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } })
+  const off = (name: string): false | object => settings.without.has(name) ? false : {}
+  const every = everyCapability(!settings.without.has('metrics'))
+  await app.register(resilience, {
+    ...every,
+    deadlines: off('deadlines'),
+    loadShedding: off('loadShedding'),
+    dependencies: settings.without.has('dependencies') ? false : every.dependencies ?? {},
+    chaos: settings.without.has('chaos')
+      ? false
+      : settings.soak
+        ? { enabled: true, allowInProduction: true, seed: 7 }
+        : { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
+    idempotency: settings.without.has('idempotency') ? false : { unscoped: true },
+    errorBudget: settings.without.has('errorBudget') ? false : { objectives, defaultObjective: 'api' },
+    // Off by default in the umbrella; on with health=1.
+    health: settings.health ? {} : false,
+  })
+}
+
+export async function build (variant: Variant, settings: Settings): Promise<FastifyInstance> {
+  const app = Fastify({ logger: settings.soak ? { level: 'error', stream: errorLog } : false })
+  if (settings.lateness) addLatenessProbe(app)
+  if (variant === 'umbrella') await registerUmbrella(app, settings)
+  if (variant === 'problem-details') await app.register(resilience, { deadlines: false })
+  if (variant === 'deadlines') await app.register(resilience)
+  // Deadlines off: these rows measure idempotency alone against the bare route.
+  if (variant === 'idempotency-memory') await app.register(resilience, { deadlines: false, idempotency: { unscoped: true } })
+  if (variant === 'idempotency-redis') {
+    const client = new Redis(process.env.REDIS_URL ?? '', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    await once(client, 'ready')
+    await app.register(resilience, { deadlines: false, idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
+    app.addHook('onClose', async () => { await client.quit() })
+  }
+  if (variant === 'under-pressure') await app.register(underPressure)
+  // Deadlines off: these rows measure load shedding (with problem details) alone.
+  if (variant === 'load-shedding') await app.register(resilience, { deadlines: false })
+  if (variant === 'error-budget') {
+    // Every route under one SLO with both indicators, metrics on: the full per-request recording.
+    await app.register(resilience, {
+      deadlines: false,
+      loadShedding: false,
+      errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
+    })
+  }
+  // Chaos registered with a fault on every route, but not enabled: the cost of having it ready.
+  if (variant === 'chaos-disabled') {
+    await app.register(resilience, {
+      deadlines: false,
+      loadShedding: false,
+      idempotency: false,
+      errorBudget: false,
+      chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
+    })
+  }
+  if (variant === 'all-metrics-off' || variant === 'all-metrics-on') {
+    await app.register(resilience, everyCapability(variant === 'all-metrics-on'))
+  }
+  addOverloadRoutes(app)
+  for (let i = 0; i < settings.routes; i++) {
+    const slo = i < settings.slos && variant === 'umbrella' ? { config: { slo: `slo-${i}` } } : {}
+    app.get(`/r/${i}`, slo, async () => ({ hello: 'world' }))
+  }
+  if (settings.soak || settings.stats) {
+    app.get('/_stats', { config: libraryRouteConfig() }, async () => {
+      // With --expose-gc: the heap that is live, not what waits for a collection.
+      (globalThis as { gc?: () => void }).gc?.()
+      return { heapUsed: process.memoryUsage().heapUsed, activeHandles: process.getActiveResourcesInfo().length, errorLines }
+    })
+  }
+  if (settings.soak) {
+    app.get('/chaos', { config: { chaos: { faults: [{ type: 'error', rate: 0.2, status: 500 }, { type: 'latency', rate: 0.2, ms: 5 }] } } }, async () => ({ hello: 'world' }))
+  }
+  const orders = variant.startsWith('idempotency') || variant === 'umbrella' ? { config: { idempotency: {} } } : {}
+  app.post('/orders', orders, async (request) => ({ accepted: request.body }))
+  app.get('/hello', async () => ({ hello: 'world' }))
+  app.get('/error', async () => { throw Object.assign(new Error('no such order'), { statusCode: 404 }) })
+  if (variant === 'bare') {
+    // The floor for deadline precision: a plain 50 ms timer, then a 504.
+    app.get('/hang', async (_request, reply) => {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return reply.code(504).send({ message: 'too slow' })
+    })
+  }
+  if (variant === 'deadlines' || variant === 'umbrella') {
+    // Never answers by itself: the 504 at the deadline is the response.
+    app.get('/hang', { config: { deadline: { timeoutMs: 50 } } }, async (request) => {
+      await new Promise((resolve) => request.deadline.signal.addEventListener('abort', resolve))
+    })
+  }
+  return app
+}
+
+/**
+ * Routes for the overload benchmarks: /work costs 2 ms of CPU; /downstream
+ * waits on a downstream pool whose latency POST /_control/downstream?ms=N
+ * changes. Route config is ignored by the variants without load shedding.
+ */
+function addOverloadRoutes (app: FastifyInstance): void {
+  const work = async (): Promise<{ done: true }> => {
+    burnCpu(WORK_MS)
+    return { done: true }
+  }
+  app.get('/work', work)
+  app.get('/work/critical', { config: { shedding: { priority: 'critical' } } }, work)
+  app.get('/work/low', { config: { shedding: { priority: 'low' } } }, work)
+  const downstream = new Downstream(DOWNSTREAM_WORKERS, DOWNSTREAM_MS)
+  app.get('/downstream', async () => {
+    await downstream.call()
+    return { done: true }
+  })
+  app.post<{ Querystring: { ms: string } }>('/_control/downstream', { config: { shedding: false } }, async (request) => {
+    downstream.latencyMs = Number(request.query.ms)
+    return { latencyMs: downstream.latencyMs }
+  })
+}
+
+/**
+ * How late each /hang answer leaves the server after its 50 ms deadline,
+ * measured inside the server from its arrival to the end of its write: the
+ * client's figure less this one is the time spent in the client and on the
+ * wire. GET /_lateness answers the figures so far and starts over.
+ */
+function addLatenessProbe (app: FastifyInstance): void {
+  const arrivals = new WeakMap<object, number>()
+  let lateness: number[] = []
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url === '/hang') {
+      arrivals.set(request, performance.now())
+      reply.raw.once('finish', () => { lateness.push(performance.now() - (arrivals.get(request) ?? 0) - 50) })
+    }
+    done()
+  })
+  app.get('/_lateness', { config: { ...libraryRouteConfig(), deadline: false } }, async () => {
+    const measured = lateness
+    lateness = []
+    return measured
+  })
+}

@@ -1,0 +1,23 @@
+import { COMPARISON_COLUMNS, compare, comparisonRow, place } from './harness.js'
+import type { Placement } from './harness.js'
+import { Report } from './report.js'
+
+// Every capability registered (bench/serve.ts, variant umbrella) on a
+// hello-world route against bare Fastify in the same run, pinned and
+// unpinned: users register the umbrella, not one capability.
+const ROUNDS = 4
+const SECONDS = 3
+const TARGET = 0.9
+
+const report = new Report('umbrella', 'npm run bench:umbrella')
+const table = report.table('Every capability on, hello-world 200, against bare Fastify', COMPARISON_COLUMNS)
+for (const placement of ['pinned', 'unpinned'] as Placement[]) {
+  const placed = place(placement)
+  const result = await compare('bare', 'umbrella', '/hello', ROUNDS, SECONDS)
+  table.row(comparisonRow('hello-world 200', result))
+  report.target(`umbrella hello-world, ${placed}`, `≥ ${TARGET.toFixed(2)}× bare Fastify`, `${result.ratio.toFixed(2)}×`, result.ratio >= TARGET)
+}
+const withHealth = await compare('bare', { variant: 'umbrella', settings: ['health=1'] }, '/hello', ROUNDS, SECONDS)
+table.row(comparisonRow('hello-world 200, health and shutdown added', withHealth))
+table.note('Every capability: problem details, deadlines (15 s), a declared dependency (not called), load shedding (defaults), chaos (an experiment on every route, not enabled), idempotency (for routes that declare it; not this one), error budgets (every route under one SLO with availability and latency indicators), metrics with their scrape route. Health and shutdown are off unless asked for in the umbrella; the last row adds them (unpinned), for information.')
+table.end()
