@@ -32,6 +32,7 @@ export interface Chaos {
   start: (experiment: ExperimentSpec) => void
   /** Removes an experiment; answers whether there was one of that name. */
   stop: (name: string) => boolean
+  /** What chaos is doing now. */
   stats: () => ChaosStats
   /**
    * Draws a fault for one call to a dependency, from the experiments whose
@@ -47,6 +48,7 @@ export interface DependencyFault {
   ms: number
   status: number
   ended: AbortSignal
+  /** Called when the faulted call is over, so that the fault no longer counts among those in progress. */
   end: () => void
 }
 

@@ -27,6 +27,7 @@ declare module 'fastify' {
   }
 }
 
+/** The media type of every problem response (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 // Given with its charset so Fastify does not have to append one per reply.
 const PROBLEM_CONTENT_TYPE_HEADER = `${PROBLEM_CONTENT_TYPE}; charset=utf-8`

@@ -123,6 +123,11 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   if (statusPageOptions !== false) await app.register(statusPage, statusPageOptions)
 }
 
+/**
+ * The umbrella plugin: every capability, registered in the order in which
+ * they compose, each configured by its key of {@link ResilienceOptions}
+ * (`false` leaves it out).
+ */
 export const resilience = fp(resiliencePlugin, {
   fastify: '5.x',
   name: 'fastify-resilience',

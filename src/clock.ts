@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks'
 
 /** A source of monotonic milliseconds; injectable so tests can move time. */
 export interface Clock {
+  /** The current time in milliseconds. */
   now: () => number
 }
 

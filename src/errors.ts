@@ -7,6 +7,7 @@ import createError from '@fastify/error'
  * installed copies because @fastify/error brands classes with Symbol.for.
  */
 
+/** An option has the wrong type or shape (at registration). */
 export const FRS_ERR_OPTION_INVALID = createError<'FRS_ERR_OPTION_INVALID', [string, string, string]>(
   'FRS_ERR_OPTION_INVALID',
   "fastify-resilience: option '%s' expects %s, instead got %s",
@@ -14,6 +15,7 @@ export const FRS_ERR_OPTION_INVALID = createError<'FRS_ERR_OPTION_INVALID', [str
   TypeError
 )
 
+/** An option name is not known (at registration). */
 export const FRS_ERR_OPTION_UNKNOWN = createError<'FRS_ERR_OPTION_UNKNOWN', [string, string, string]>(
   'FRS_ERR_OPTION_UNKNOWN',
   "fastify-resilience: unknown option '%s' in %s; expected one of: %s",
@@ -21,6 +23,7 @@ export const FRS_ERR_OPTION_UNKNOWN = createError<'FRS_ERR_OPTION_UNKNOWN', [str
   TypeError
 )
 
+/** A problem type has a bad slug, title or status, or conflicts with a registered one. */
 export const FRS_ERR_PROBLEM_TYPE_INVALID = createError<'FRS_ERR_PROBLEM_TYPE_INVALID', [string, string]>(
   'FRS_ERR_PROBLEM_TYPE_INVALID',
   "fastify-resilience: problem type '%s' cannot be registered: %s",
@@ -28,6 +31,7 @@ export const FRS_ERR_PROBLEM_TYPE_INVALID = createError<'FRS_ERR_PROBLEM_TYPE_IN
   TypeError
 )
 
+/** A problem names a type that is neither registered nor an absolute URI (answered as a 500 problem). */
 export const FRS_ERR_PROBLEM_TYPE_UNKNOWN = createError<'FRS_ERR_PROBLEM_TYPE_UNKNOWN', [string]>(
   'FRS_ERR_PROBLEM_TYPE_UNKNOWN',
   'fastify-resilience: problem type %s is neither a registered slug nor an absolute URI; register it with app.problemTypes.register(slug, { title, status }) or pass an absolute URI',
@@ -35,6 +39,7 @@ export const FRS_ERR_PROBLEM_TYPE_UNKNOWN = createError<'FRS_ERR_PROBLEM_TYPE_UN
   TypeError
 )
 
+/** A problem status is not an integer from 400 to 599 (answered as a 500 problem). */
 export const FRS_ERR_PROBLEM_STATUS_INVALID = createError<'FRS_ERR_PROBLEM_STATUS_INVALID', [string]>(
   'FRS_ERR_PROBLEM_STATUS_INVALID',
   'fastify-resilience: a problem status expects an integer from 400 to 599, instead got %s',
@@ -42,6 +47,7 @@ export const FRS_ERR_PROBLEM_STATUS_INVALID = createError<'FRS_ERR_PROBLEM_STATU
   TypeError
 )
 
+/** A route's `config.<capability>` is invalid; the message names the route (at startup). */
 export const FRS_ERR_ROUTE_CONFIG_INVALID = createError<'FRS_ERR_ROUTE_CONFIG_INVALID', [string, string, string, string]>(
   'FRS_ERR_ROUTE_CONFIG_INVALID',
   'fastify-resilience: route %s: config.%s expects %s, instead got %s',
@@ -63,18 +69,21 @@ export const FRS_ERR_CLIENT_CLOSED = createError<'FRS_ERR_CLIENT_CLOSED', []>(
   499
 )
 
+/** The in-memory idempotency store has no room for another claim in flight (a 503 problem). */
 export const FRS_ERR_IDEMPOTENCY_STORE_FULL = createError<'FRS_ERR_IDEMPOTENCY_STORE_FULL', [number]>(
   'FRS_ERR_IDEMPOTENCY_STORE_FULL',
   'fastify-resilience: the in-memory idempotency store holds %d requests in flight and has no room for another',
   503
 )
 
+/** The idempotency store answered something it should not (a 503 problem). */
 export const FRS_ERR_IDEMPOTENCY_STORE_REPLY = createError<'FRS_ERR_IDEMPOTENCY_STORE_REPLY', [string]>(
   'FRS_ERR_IDEMPOTENCY_STORE_REPLY',
   'fastify-resilience: the idempotency store answered something unexpected: %s',
   503
 )
 
+/** The idempotency store did not answer within `storeTimeoutMs` (a 503 problem). */
 export const FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT = createError<'FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT', [number]>(
   'FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT',
   'fastify-resilience: the idempotency store did not answer within %d ms',
@@ -88,6 +97,7 @@ export const FRS_ERR_FINGERPRINT_CYCLE = createError<'FRS_ERR_FINGERPRINT_CYCLE'
   500
 )
 
+/** `scope(request)` yielded no non-empty string (a 500 problem). */
 export const FRS_ERR_IDEMPOTENCY_SCOPE_INVALID = createError<'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID', [string]>(
   'FRS_ERR_IDEMPOTENCY_SCOPE_INVALID',
   'fastify-resilience: idempotency scope(request) expects a non-empty string, instead got %s',

@@ -6,8 +6,11 @@
  * as ioredis' type.
  */
 export interface RedisClient {
+  /** ioredis' `defineCommand`: the stores register their Lua scripts with it. */
   defineCommand: (...args: never[]) => unknown
+  /** ioredis' `pipeline`: batched commands (the fleets' flushes and reads). */
   pipeline: (...args: never[]) => unknown
+  /** ioredis' `multi`: commands applied atomically. */
   multi: (...args: never[]) => unknown
 }
 

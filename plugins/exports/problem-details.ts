@@ -18,6 +18,7 @@ export type {
   ProblemTypeDefinition,
   ValidationIssue,
 } from '../../src/problem/index.js'
+/** Every error class of the library, built with @fastify/error, by code (`errors.FRS_ERR_OPTION_INVALID`, …). */
 export * as errors from '../../src/errors.js'
 export { monotonicClock, wallClock } from '../../src/clock.js'
 export type { Clock } from '../../src/clock.js'

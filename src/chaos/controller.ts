@@ -15,6 +15,7 @@ export interface Injection {
 /** A fault declared on a route, or requested by an authorised header. */
 export interface LocalFault { fault: Fault, source: 'route' | 'header' }
 
+/** What chaos is doing now: on or off, faults in progress and injected, experiments. */
 export interface ChaosStats {
   enabled: boolean
   /** Why chaos was last stopped, if it was. */

@@ -30,7 +30,9 @@ export type FaultSpec =
   | (FaultBase & { type: 'abort' })
   | (FaultBase & { type: 'hang' })
 
+/** The kinds of fault: `latency`, `error`, `exception`, `abort` and `hang`. */
 export type FaultType = FaultSpec['type']
+/** Every kind of fault, in the order the docs list them. */
 export const FAULT_TYPES: readonly FaultType[] = ['latency', 'error', 'exception', 'abort', 'hang']
 
 /** A checked fault, ready to be drawn. */

@@ -32,6 +32,7 @@ export interface ChaosOptions<Request = unknown> {
    * signature. Without either, chaos headers are ignored.
    */
   requests?: {
+    /** Whether this request may ask for a fault by header. */
     authorize?: (request: Request) => boolean
     secret?: string
     /** Requested rates are capped at this. @default 1 */
@@ -73,6 +74,7 @@ export interface ResolvedChaosOptions<Request> {
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const CHAOS_KEYS = ['enabled', 'allowInProduction', 'experiments', 'maxActiveFaults', 'seed', 'exclude', 'requests', 'revealInjected', 'stopOnBudget', 'maxHangMs', 'clock'] as const satisfies ReadonlyArray<keyof ChaosOptions>
+/** Routes chaos never faults unless `exclude` says otherwise: health, readiness, metrics and status routes. */
 export const DEFAULT_EXCLUDED_ROUTES = ['/health', '/healthz', '/ready', '/readyz', '/live', '/livez', '/metrics', '/status', '/slo']
 const STATES: readonly BudgetState[] = ['ok', 'warning', 'critical', 'exhausted']
 export const CHAOS_ENV = 'FASTIFY_RESILIENCE_CHAOS'

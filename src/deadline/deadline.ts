@@ -32,6 +32,7 @@ export interface RequestDeadline {
 
 /** A sub-budget; `dispose()` clears its timer early when the work it guards is done. */
 export interface ChildDeadline extends RequestDeadline {
+  /** Clears the sub-budget's timer; call it when the work it guards is done. */
   dispose: () => void
 }
 

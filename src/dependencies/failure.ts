@@ -17,6 +17,7 @@ export interface DependencyFailure {
   cause?: unknown
 }
 
+/** The problem types a failed or refused dependency call answers with, registered by the dependencies plugin. */
 export const DEPENDENCY_PROBLEM_TYPES: Readonly<Record<string, ProblemTypeDefinition>> = Object.freeze({
   'dependency-unavailable': {
     title: 'Dependency unavailable',
@@ -47,6 +48,12 @@ const REASON_TEXT: Record<FailureReason, string> = {
   network: 'it could not be reached',
 }
 
+/**
+ * The error a dependency call throws when it fails or is refused: one of
+ * `FRS_ERR_DEPENDENCY_FAILED`, `FRS_ERR_DEPENDENCY_TIMEOUT` or
+ * `FRS_ERR_DEPENDENCY_UNAVAILABLE`, with the dependency's name, the reason,
+ * the problem it answers with and its headers (`Retry-After`).
+ */
 export type DependencyError = InstanceType<typeof FRS_ERR_DEPENDENCY_FAILED | typeof FRS_ERR_DEPENDENCY_TIMEOUT | typeof FRS_ERR_DEPENDENCY_UNAVAILABLE> & {
   readonly dependency: string
   readonly reason: FailureReason

@@ -47,6 +47,7 @@ export interface ConsecutiveBreakerOptions {
   windowMs?: number
 }
 
+/** Retries of a failed attempt, with backoff, under a retry budget. */
 export interface RetryOptions {
   /** Attempts in all, the first included. @default 3 */
   attempts?: number
@@ -58,6 +59,7 @@ export interface RetryOptions {
   maxDelayMs?: number
 }
 
+/** A cap on this dependency's calls in flight, with a bounded wait for a slot. */
 export interface BulkheadOptions {
   /** Calls to this dependency in flight at once. */
   maxConcurrent: number
@@ -75,11 +77,13 @@ export type FallbackOption<T = unknown> =
   | { value: T }
   | ((failure: DependencyFailure) => T | Promise<T>)
 
+/** Identical calls in flight at once share one call to the dependency. */
 export interface CoalesceOptions {
   /** The key under which identical calls share one; by default method and URL. */
   key?: (method: string, url: string) => string
 }
 
+/** A second attempt sent when the first is slower than most, the first answer winning. */
 export interface HedgeOptions {
   /** Wait before the hedge until this many milliseconds have passed, until enough latencies are known. @default timeoutMs / 2 */
   delayMs?: number
@@ -87,6 +91,7 @@ export interface HedgeOptions {
   percentile?: number
 }
 
+/** The breaker state shared by every instance through Redis. */
 export interface DependencyFleetOptions {
   /** An ioredis client or cluster shared by every instance. */
   client: RedisClient

@@ -12,6 +12,7 @@ import { COARSE_RESOLUTION_MS, FINE_SPAN_MS } from './sli-counter.js'
 
 const MINUTE_MS = 60_000
 
+/** Options of {@link RedisErrorBudgetFleet}: the Redis client every instance shares, and how they count there. */
 export interface RedisErrorBudgetFleetOptions {
   /** An ioredis client or cluster shared by every instance of the service. */
   client: RedisClient
@@ -128,6 +129,7 @@ class FetchedCounts implements CountSource {
 export class RedisErrorBudgetFleet {
   readonly #client: Redis | Cluster
   readonly #prefix: string
+  /** Time source of the buckets, epoch milliseconds, the same on every instance. */
   readonly clock: Clock
   readonly flushIntervalMs: number
   readonly #pending = new Map<string, PendingCounts>()

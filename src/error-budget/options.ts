@@ -31,7 +31,11 @@ export interface ErrorBudgetOptions<Request = unknown> {
    * and an `authorize(request)` check (403 when it answers false).
    * @default false
    */
-  statusRoute?: boolean | { path?: string, authorize?: (request: Request) => boolean | Promise<boolean> }
+  statusRoute?: boolean | {
+    path?: string
+    /** Whether this request may read the status. */
+    authorize?: (request: Request) => boolean | Promise<boolean>
+  }
   /** prom-client metrics; `false` turns them off. @default { registry: a new Registry, prefix: '' } */
   metrics?: false | { registry?: Registry, prefix?: string }
   /** Shares counts with the other instances through Redis, for `app.errorBudget.fleetStatus()`. @default none */

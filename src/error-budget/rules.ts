@@ -82,7 +82,7 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
   })
 }
 
-/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec; SLO names as {@link exportName} writes them. */
+/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec; each SLO named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name. */
 export function slothSpec (objectives: readonly Objective[], settings: SpecSettings): string {
   assertServiceName(settings.service)
   const prefix = settings.prefix ?? ''
@@ -108,7 +108,7 @@ export function slothSpec (objectives: readonly Objective[], settings: SpecSetti
   })
 }
 
-/** The objectives as OpenSLO v1 documents, one per indicator; names as {@link exportName} writes them. */
+/** The objectives as OpenSLO v1 documents, one per indicator; each named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name. */
 export function openSloSpecs (objectives: readonly Objective[], settings: SpecSettings): string {
   assertServiceName(settings.service)
   const prefix = settings.prefix ?? ''

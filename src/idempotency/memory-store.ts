@@ -28,6 +28,7 @@ type Entry = Claimed | Completed
 
 const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
 
+/** Options of {@link MemoryIdempotencyStore}. */
 export interface MemoryIdempotencyStoreOptions {
   /**
    * Keys kept at most, claimed and completed together. When full, the

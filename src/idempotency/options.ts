@@ -75,6 +75,7 @@ export interface ResolvedRouteIdempotency {
   ttlMs: number
 }
 
+/** The response headers stored and replayed when `replayHeaders` is not given; never credentials or cookies. */
 export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
   'content-type', 'content-language', 'content-location', 'location', 'etag', 'last-modified', 'cache-control', 'link',
 ])

@@ -6,6 +6,7 @@ import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../erro
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
 import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 
+/** Options of {@link RedisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
   /** An ioredis client or cluster; the store registers its scripts on it once. */
   client: RedisClient

@@ -6,6 +6,7 @@ export interface StoredResponse {
   body: Buffer
 }
 
+/** What a store answers to a claim of a key. */
 export type ClaimOutcome =
   /** The caller holds the key until its lease runs out. */
   | { kind: 'acquired' }

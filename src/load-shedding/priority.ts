@@ -1,6 +1,7 @@
 /** Priority classes, most important first. */
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const
 
+/** A request's priority class; the lowest is shed first. */
 export type Priority = typeof PRIORITIES[number]
 
 /**

@@ -8,6 +8,7 @@
  */
 export const SHED_REASONS = ['concurrency', 'queue-timeout', 'deadline', 'pressure', 'bulkhead'] as const
 
+/** Which limit shed a request; the `reason` member of an `overloaded` problem. */
 export type ShedReason = typeof SHED_REASONS[number]
 
 export function countsByReason (): Record<ShedReason, number> {

@@ -54,6 +54,7 @@ export interface BreakerStateMessage {
   fromFleet: boolean
 }
 
+/** The `diagnostics_channel` names on which each capability publishes its decisions. */
 export const CHANNEL_NAMES = {
   shed: 'fastify-resilience:shed',
   deadlineExpired: 'fastify-resilience:deadline-expired',

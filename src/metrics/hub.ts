@@ -14,6 +14,7 @@ export interface ScrapedMetric<Label extends string> {
   read: (set: SetValue<Label>) => void
 }
 
+/** A histogram observed as events happen (a wait, a duration), unlike the metrics read at scrape time. */
 export interface EventHistogram<Label extends string> {
   name: string
   help: string
@@ -56,10 +57,12 @@ export class MetricsHub {
     return [...this.#capabilities]
   }
 
+  /** Registers a counter whose series are read at scrape time. */
   counter<Label extends string> (metric: ScrapedMetric<Label>): void {
     this.#scraped('counter', metric)
   }
 
+  /** Registers a gauge whose series are read at scrape time. */
   gauge<Label extends string> (metric: ScrapedMetric<Label>): void {
     this.#scraped('gauge', metric)
   }

@@ -5,6 +5,7 @@ import { isProblemError } from './problem-error.js'
 import type { ProblemTypeRegistry } from './registry.js'
 import { toValidationIssues } from './validation.js'
 
+/** The `detail` of an unexpected 5xx, whose own message stays in the log. */
 export const GENERIC_SERVER_ERROR_DETAIL = 'The server could not complete the request. Quote the instance when reporting the problem.'
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{1,63}$/

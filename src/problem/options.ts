@@ -33,6 +33,7 @@ export interface ResolvedProblemDetailsOptions {
   notFound: boolean
 }
 
+/** The default prefix of problem type URIs: a URN that resolves nowhere on purpose. */
 export const DEFAULT_TYPE_BASE = 'urn:fastify-resilience:problem:'
 
 // Tied to the interface: a key listed here must exist there, and a type test

@@ -73,10 +73,12 @@ export class ProblemTypeRegistry {
     this.#types.set(slug, Object.freeze(stored))
   }
 
+  /** The definition registered under `slug`, if any. */
   get (slug: string): Readonly<ProblemTypeDefinition> | undefined {
     return this.#types.get(slug)
   }
 
+  /** The `type` URI of a registered slug: `typeBase` followed by the slug. */
   uri (slug: string): string {
     return this.base + slug
   }

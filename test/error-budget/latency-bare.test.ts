@@ -5,7 +5,7 @@ import resilience, { errorBudget, problemDetails } from '../../plugins/index.js'
 import { parseMetrics } from './helpers.js'
 
 // Fastify measures reply.elapsedTime only with a logger, an onResponse hook or
-// a handler timeout; these apps have none of them, as the README creates them.
+// a handler timeout; these apps have none of them, as the docs create them.
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close() })
 

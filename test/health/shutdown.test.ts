@@ -24,7 +24,7 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map(async (app) => { await app.close() }))
 })
 
-// return503OnClosing: false lets the library answer during close (see the README).
+// return503OnClosing: false lets the library answer during close (see docs/operations.md).
 async function startApp (options: ResilienceOptions, setup: (app: FastifyInstance) => void, server: FastifyServerOptions = { return503OnClosing: false }): Promise<{ app: FastifyInstance, url: string }> {
   const app = Fastify(server)
   apps.push(app)
