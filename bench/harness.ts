@@ -1,4 +1,5 @@
 import autocannon from 'autocannon'
+import { Agent, request } from 'node:http'
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -175,4 +176,22 @@ export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (
 
 export function comparisonRow (name: string, result: Comparison): string[] {
   return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
+}
+
+/** GET /_stats of a target started with stats=1, on a connection of its own (the load's agents stay out of it). */
+export function targetStats<T> (port: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const agent = new Agent()
+    const req = request({ host: '127.0.0.1', port, path: '/_stats', agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => {
+        agent.destroy()
+        resolve(JSON.parse(body) as T)
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }

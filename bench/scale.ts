@@ -1,5 +1,4 @@
-import { Agent, request } from 'node:http'
-import { COMPARISON_COLUMNS, compare, comparisonRow, load, rate, startTarget } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, load, rate, startTarget, targetStats } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -38,23 +37,6 @@ async function curve (name: string, settingsOf: (count: number) => { bare: strin
   report.target(`${name}: 1 → 1,000, ratio to bare Fastify flat`, `ratio at 1,000 ≥ ${FLAT}× the ratio at 1`, `${first.toFixed(2)}× → ${last.toFixed(2)}× (${(last / first).toFixed(2)} of it)`, last / first >= FLAT, command)
 }
 
-function stats (port: number): Promise<{ heapUsed: number }> {
-  return new Promise((resolve, reject) => {
-    const agent = new Agent()
-    const req = request({ host: '127.0.0.1', port, path: '/_stats', agent }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => {
-        agent.destroy()
-        resolve(JSON.parse(body) as { heapUsed: number })
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 async function keys (): Promise<void> {
   const command = 'npm run bench:scale -- keys'
   const target = await startTarget('idempotency-memory', ['stats=1'], ['--expose-gc'])
@@ -70,7 +52,7 @@ async function keys (): Promise<void> {
       const slice = await load(`http://127.0.0.1:${target.port}/orders`, SLICE_SECONDS, { path: '/orders', method: 'POST', body, headers: { 'content-type': 'application/json' }, uniqueIdempotencyKey: true })
       // A shed request (503) never claimed its key.
       sent += Math.max(0, Math.round(slice.requestsPerSecond * SLICE_SECONDS) - slice.non2xx)
-      const { heapUsed } = await stats(target.port)
+      const { heapUsed } = await targetStats<{ heapUsed: number }>(target.port)
       rates.push(slice.requestsPerSecond)
       heaps.push(heapUsed)
       table.row([sent.toLocaleString('en-US'), rate(slice.requestsPerSecond), `${slice.p99Ms} ms`, String(slice.non2xx), `${(heapUsed / 1048576).toFixed(1)} MB`])

@@ -1,5 +1,4 @@
-import { Agent, request } from 'node:http'
-import { load, startTarget } from './harness.js'
+import { load, startTarget, targetStats } from './harness.js'
 import { openLoop } from './open-loop.js'
 import type { OpenLoopResult } from './open-loop.js'
 import { Report } from './report.js'
@@ -27,23 +26,6 @@ const WINDOWS = Math.max(WARMUP_WINDOWS + 2, Math.round(MINUTES * 60 / WINDOW_SE
 const command = MINUTES === 3 ? 'npm run bench:soak' : `npm run bench:soak -- --minutes ${MINUTES}`
 
 interface Stats { heapUsed: number, activeHandles: number, errorLines: number }
-
-function stats (port: number): Promise<Stats> {
-  return new Promise((resolve, reject) => {
-    const agent = new Agent()
-    const req = request({ host: '127.0.0.1', port, path: '/_stats', agent }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => {
-        agent.destroy()
-        resolve(JSON.parse(body) as Stats)
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 const report = new Report('soak', command)
 const target = await startTarget('umbrella', ['soak=1'], ['--expose-gc'])
@@ -80,7 +62,7 @@ try {
     ])
     // The server sees the load generator's connections close a moment later.
     await new Promise((resolve) => setTimeout(resolve, 1000))
-    const measured = await stats(target.port)
+    const measured = await targetStats<Stats>(target.port)
     const all = [work, spike, hello, hang, chaos, replays, firstTimes]
     const shed = all.reduce((sum, result) => sum + (result?.shed ?? 0), 0)
     const odd = all.reduce((sum, result) => sum + (result?.errors ?? 0), 0)
