@@ -63,34 +63,112 @@ export async function readCapped (response: Response, maxBytes: number): Promise
   }, { highWaterMark: 0 }))
 }
 
-/**
- * A Response that tells `settled` when its body ends: read to the end or
- * cancelled by the reader, or failed (a connection reset half-way), when
- * it errors with what `settled` makes of the cause (the dependency's
- * failure instead of a bare `TypeError: terminated`).
- */
-export function watchBody (response: Response, settled: (failure?: { cause: unknown }) => unknown): Response {
-  if (response.body === null) return response
-  const reader = response.body.getReader()
-  return withBody(response, new ReadableStream<Uint8Array>({
+type Settled = (failure?: { cause: unknown }) => unknown
+
+const kSettled = Symbol('settled')
+const kStream = Symbol('watched stream')
+
+interface Watched extends Response {
+  /** Called once, when the body ends; unset after. */
+  [kSettled]: Settled | undefined
+  [kStream]: ReadableStream<Uint8Array> | undefined
+}
+
+const plain = Response.prototype
+const plainBody = (Object.getOwnPropertyDescriptor(plain, 'body')?.get ?? (() => null)) as (this: Response) => ReadableStream<Uint8Array> | null
+
+/** Tells the watcher once: nothing for a body that ended, the cause for one that failed; answers the error to surface. */
+function settle (response: Watched, failure?: { cause: unknown }): unknown {
+  const settled = response[kSettled]
+  response[kSettled] = undefined
+  return settled === undefined ? failure?.cause : settled(failure)
+}
+
+/** A read that cannot start (the body was used or is locked) is the caller's mistake, not the dependency's. */
+function unusable (response: Response): boolean {
+  const body = plainBody.call(response)
+  return body !== null && (response.bodyUsed || body.locked)
+}
+
+async function settling<T> (response: Watched, read: () => Promise<T>): Promise<T> {
+  if (unusable(response)) return await read()
+  let value: T
+  try {
+    value = await read()
+  } catch (cause) {
+    throw settle(response, { cause })
+  }
+  settle(response)
+  return value
+}
+
+/** Reads the original body for a reader of `response.body`, telling the watcher how it ends. */
+function watchedStream (response: Watched): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  return new ReadableStream<Uint8Array>({
     async pull (controller) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>
+      let chunk: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
       try {
+        // Taken at the first read, so that looking at `response.body` leaves `response.json()` usable.
+        reader ??= (plainBody.call(response) as ReadableStream<Uint8Array>).getReader()
         chunk = await reader.read()
       } catch (cause) {
-        controller.error(settled({ cause }))
+        controller.error(settle(response, { cause }))
         return
       }
       if (chunk.done) {
-        settled()
+        settle(response)
         controller.close()
       } else {
         controller.enqueue(chunk.value)
       }
     },
     async cancel (reason) {
-      settled()
-      await reader.cancel(reason)
+      settle(response)
+      await (reader ?? plainBody.call(response))?.cancel(reason)
     },
-  }, { highWaterMark: 0 }))
+  }, { highWaterMark: 0 })
+}
+
+/**
+ * The prototype of a watched Response: the body readers of Response,
+ * each telling the watcher how the read ended. Swapping the prototype of
+ * the Response fetch made costs nothing per call, where a Response over a
+ * new stream costs a stream, a reader and a copy of every chunk.
+ */
+const watchedPrototype: object = Object.create(plain, {
+  arrayBuffer: { value: async function arrayBuffer (this: Watched) { return await settling(this, async () => await plain.arrayBuffer.call(this)) } },
+  blob: { value: async function blob (this: Watched) { return await settling(this, async () => await plain.blob.call(this)) } },
+  bytes: { value: async function bytes (this: Watched) { return await settling(this, async () => new Uint8Array(await plain.arrayBuffer.call(this))) } },
+  text: { value: async function text (this: Watched) { return await settling(this, async () => await plain.text.call(this)) } },
+  // Parsed after the read, so that a malformed body is a parse error and not the dependency's failure.
+  json: { value: async function json (this: Watched): Promise<unknown> { return JSON.parse(await this.text()) } },
+  formData: {
+    async value (this: Watched) {
+      const bytes = await this.arrayBuffer()
+      return await new Response(bytes, { headers: this.headers }).formData()
+    },
+  },
+  body: {
+    get (this: Watched) {
+      if (plainBody.call(this) === null) return null
+      this[kStream] ??= watchedStream(this)
+      return this[kStream]
+    },
+  },
+})
+
+/**
+ * The Response itself, telling `settled` when its body ends: read to the
+ * end or cancelled by the reader, or failed (a connection reset
+ * half-way), when the read fails with what `settled` makes of the cause
+ * (the dependency's failure instead of a bare `TypeError: terminated`).
+ */
+export function watchBody (response: Response, settled: Settled): Response {
+  if (response.body === null) return response
+  const watched = response as Watched
+  watched[kSettled] = settled
+  watched[kStream] = undefined
+  Object.setPrototypeOf(watched, watchedPrototype)
+  return watched
 }

@@ -50,6 +50,8 @@ export interface CallPlan<T> {
   fallback: ResolvedFallback | undefined
   /** Turns a fallback's value into the call's answer type. */
   fromFallback: (value: unknown) => T
+  /** The attempt ends when its signal aborts (fetch does); otherwise the attempt is raced against the signal. @default false */
+  honoursSignal?: boolean
   /** Whether an answer may be shared with other callers and kept as the last good one. @default always */
   shareable?: (value: T) => boolean
   /**
@@ -408,7 +410,7 @@ export class Dependency {
           if (signal.aborted) throw error
         })
       }
-      result ??= await raceAbort(plan.attempt(signal, attemptHeaders), signal)
+      result ??= await (plan.honoursSignal === true ? plan.attempt(signal, attemptHeaders) : raceAbort(plan.attempt(signal, attemptHeaders), signal))
       if (result.kind === 'value') {
         this.latency.add(this.settings.clock.now() - startedAt)
         answered = true

@@ -2,6 +2,7 @@ import { isRedisClient } from '../redis-client.js'
 import type { RedisClient } from '../redis-client.js'
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
+import { urlResolver } from './url.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import {
   assertKnownKeys,
@@ -150,6 +151,8 @@ export type ResolvedFallback =
 export interface ResolvedDependency {
   name: string
   baseUrl: URL | undefined
+  /** The href a `fetch` path or URL goes to, checked to stay under `baseUrl`. */
+  resolveUrl: (pathOrUrl: string | URL) => string
   timeoutMs: number
   breaker: BreakerSettings | undefined
   retry: { attempts: number, budget: { ratio: number, minPerSecond: number, windowMs: number }, initialMs: number, maxMs: number, jitter: 'full' | 'decorrelated', maxDelayMs: number }
@@ -333,6 +336,7 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
   return {
     name,
     baseUrl,
+    resolveUrl: urlResolver(name, baseUrl),
     timeoutMs,
     breaker: resolveBreaker(value.breaker, `${where}.breaker`),
     retry: resolveRetry(value.retry, `${where}.retry`),

@@ -3,7 +3,6 @@ import { credentialsPart } from './call-key.js'
 import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
 import { parseRetryAfter } from './retry-after.js'
-import { resolveUrl } from './url.js'
 
 /** Per-call options of `fetch` and `call`, as users write them. */
 export interface DependencyCallOptions<T = unknown> {
@@ -71,7 +70,7 @@ async function keyInUse (response: Response): Promise<boolean> {
 
 /** The plan of a `fetch` through the dependency's policies. */
 export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL, init: RequestInit | undefined, options: CallOptions | undefined): CallPlan<FetchAnswer> {
-  const url = resolveUrl(settings.name, settings.baseUrl, pathOrUrl)
+  const url = settings.resolveUrl(pathOrUrl)
   const method = (init?.method ?? 'GET').toUpperCase()
   // A streamed body can be sent only once.
   const replayable = init?.body == null || !(init.body instanceof ReadableStream)
@@ -80,7 +79,7 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   const fallback = options?.fallback ?? settings.fallback
   const buffer = settings.coalesce !== undefined || fallback?.kind === 'last-good'
   // Only a buffered answer is shared or kept, so only then is a key needed.
-  const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url.href) + credentialsPart(init?.headers, settings.credentialHeaders) : '')
+  const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(init?.headers, settings.credentialHeaders) : '')
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
   const userSignal = init?.signal ?? undefined
   return {
@@ -91,10 +90,15 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
     fallback,
     fromFallback: fallbackResponse,
     shareable: (answer) => !(answer instanceof Response),
+    honoursSignal: true,
     watch: (answer, settled) => answer instanceof Response && answer.body !== null ? watchBody(answer, settled) : undefined,
     attempt: async (signal, headers): Promise<AttemptResult<FetchAnswer>> => {
-      const sent = new Headers(init?.headers)
-      for (const [name, value] of Object.entries(headers)) sent.set(name, value)
+      let sent: Headers | Record<string, string> = headers
+      if (init?.headers !== undefined) {
+        const merged = new Headers(init.headers)
+        for (const [name, value] of Object.entries(headers)) merged.set(name, value)
+        sent = merged
+      }
       const response = await fetch(url, { ...init, method, headers: sent, signal: userSignal == null ? signal : AbortSignal.any([signal, userSignal]) })
       if (response.status === 409 && keyHeader !== undefined && headers[keyHeader] !== undefined && await keyInUse(response)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())

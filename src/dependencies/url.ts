@@ -31,3 +31,26 @@ export function resolveUrl (name: string, baseUrl: URL | undefined, pathOrUrl: s
   if (url.origin !== baseUrl.origin || !(url.pathname.startsWith(dir) || `${url.pathname}/` === dir)) throw outside()
   return url
 }
+
+/** Paths remembered per dependency; past this the memory starts again. */
+const REMEMBERED_PATHS = 1024
+
+/**
+ * {@link resolveUrl} for one dependency, remembering the href of each path
+ * it joined: a handler calls the same few paths again and again, and
+ * parsing and checking a URL costs more than the rest of a call's
+ * policies. Refusals are not remembered (they throw each time).
+ */
+export function urlResolver (name: string, baseUrl: URL | undefined): (pathOrUrl: string | URL) => string {
+  const hrefs = new Map<string, string>()
+  return (pathOrUrl) => {
+    if (typeof pathOrUrl !== 'string') return resolveUrl(name, baseUrl, pathOrUrl).href
+    let href = hrefs.get(pathOrUrl)
+    if (href === undefined) {
+      href = resolveUrl(name, baseUrl, pathOrUrl).href
+      if (hrefs.size >= REMEMBERED_PATHS) hrefs.clear()
+      hrefs.set(pathOrUrl, href)
+    }
+    return href
+  }
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { resolveUrl } from '../../../src/dependencies/url.js'
+import { resolveUrl, urlResolver } from '../../../src/dependencies/url.js'
 
 const base = new URL('http://payments.internal/api/v1')
 
@@ -23,5 +23,31 @@ describe('resolveUrl', () => {
   it('without a baseUrl, an absolute URL is required', () => {
     expect(resolveUrl('payments', undefined, 'https://payments.internal/x').href).toBe('https://payments.internal/x')
     expect(() => resolveUrl('payments', undefined, '/x')).toThrow(/expects an absolute URL/)
+  })
+})
+
+describe('urlResolver', () => {
+  const outcome = (resolve: () => string): string => {
+    try {
+      return resolve()
+    } catch (error) {
+      return `refused ${String((error as { code?: string }).code)}`
+    }
+  }
+
+  it('answers what resolveUrl answers for a path, the first time and every time after, refusals included', () => {
+    const segment = fc.constantFrom('..', '%2e%2e', 'admin', 'a', '', '\\', '//', '?x=1', 'http:', '@evil', 'orders', '7')
+    const paths = fc.array(fc.array(segment, { maxLength: 5 }).map((segments) => segments.join('/')), { minLength: 1, maxLength: 20 })
+    fc.assert(fc.property(paths, (list) => {
+      const resolve = urlResolver('payments', base)
+      for (const path of [...list, ...list]) {
+        expect(outcome(() => resolve(path))).toBe(outcome(() => resolveUrl('payments', base, path).href))
+      }
+    }), { numRuns: 300 })
+  })
+
+  it('stays correct past the number of paths it remembers', () => {
+    const resolve = urlResolver('payments', base)
+    for (let i = 0; i < 3000; i++) expect(resolve(`/orders/${i % 1500}`)).toBe(`http://payments.internal/api/v1/orders/${i % 1500}`)
   })
 })
