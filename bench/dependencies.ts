@@ -4,6 +4,7 @@ import { Agent, request as httpRequest } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { currentPlacement, load } from './harness.js'
+import { Report } from './report.js'
 
 /*
  * Dependencies: each scenario runs the same routes on two targets in the
@@ -23,6 +24,7 @@ import { currentPlacement, load } from './harness.js'
  *   fallback against a plain fetch (autocannon, best of alternating rounds).
  */
 
+const report = new Report('dependencies', 'npm run bench:dependencies')
 const SERVE = fileURLToPath(new URL('./serve-dependencies.ts', import.meta.url))
 
 interface Process { port: number, stop: () => Promise<void> }
@@ -110,15 +112,21 @@ const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.ro
 const pct = (value: number): string => `${(value * 100).toFixed(1)} %`
 
 async function outage (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
-  const RATE = 100
-  const DEAD_FROM = 2
-  const DEAD_FOR = 10
-  const rows: string[] = []
+  const RATE = 200
+  const DEAD_FROM = 1
+  const DEAD_FOR = 8
+  const table = report.table(
+    `Outage: ${RATE} req/s open loop; the downstream hangs for ${DEAD_FOR} s (attempt timeout 200 ms, openMs 2 s), then recovers`,
+    ['route calls the downstream with', 'p50 during the outage', 'p95', 'p99', 'calls to the dead host', 'good answers again after'],
+    'npm run bench:dependencies -- outage'
+  )
   const sides = [
     ['plain fetch', 'plain', '/outage'],
     ['request.dependency(), consecutiveFailures: 5', 'policies', '/outage'],
     ['request.dependency(), failureRate 0.5 over 2 s, minimumCalls 20', 'policies', '/outage-rate'],
+    ['request.dependency(), consecutiveFailures: 5, bulkhead maxConcurrent 4, maxQueue 0', 'policies', '/outage-bulkhead'],
   ] as const
+  const measured = new Map<string, { p99: number, calls: number }>()
   for (const [label, side, path] of sides) {
     await setMode(downstream, 'healthy')
     let callsWhileDead = 0
@@ -138,35 +146,48 @@ async function outage (targets: Record<'plain' | 'policies', Process>, downstrea
     let goodFrom: Answer | undefined
     for (let i = after.length - 1; i >= 0 && after[i]?.status === 200; i--) goodFrom = after[i]
     const recovery = goodFrom === undefined ? 'not within 3 s' : ms(goodFrom.dueAt - recoveredAt)
-    rows.push(`| ${label} | ${ms(quantile(latencies, 0.5))} | ${ms(quantile(latencies, 0.95))} | ${ms(quantile(latencies, 0.99))} | ${callsWhileDead} of ${during.length} | ${recovery} |`)
+    measured.set(label, { p99: quantile(latencies, 0.99), calls: callsWhileDead })
+    table.row([label, ms(quantile(latencies, 0.5)), ms(quantile(latencies, 0.95)), ms(quantile(latencies, 0.99)), `${callsWhileDead} of ${during.length}`, recovery])
     await setMode(downstream, 'healthy')
   }
-  console.log(`\nOutage: ${RATE} req/s open loop; the downstream hangs for ${DEAD_FOR} s (attempt timeout 200 ms, openMs 2 s), then recovers.\n`)
-  console.log('| route calls the downstream with | p50 during the outage | p95 | p99 | calls to the dead host | good answers again after |')
-  console.log('| --- | --- | --- | --- | --- | --- |')
-  for (const row of rows) console.log(row)
+  table.note('Without a bulkhead, every call in flight when the host stops answering waits for its timeout before the breaker has seen enough failures to open: at this rate that is about 40 calls, more than 1 % of the outage\'s requests, so p99 stays at the timeout. A bulkhead sized for the normal concurrency bounds those calls to its slots and refuses the rest at once.')
+  table.end()
+  const plain = measured.get(sides[0][0])
+  for (const [name, label] of [['consecutiveFailures: 5', sides[1][0]], ['with a bulkhead', sides[3][0]]] as const) {
+    const side = measured.get(label)
+    if (plain === undefined || side === undefined) continue
+    const ratio = side.p99 / plain.p99
+    report.target(`outage p99, ${name}`, '≤ 0.1× plain fetch', `${ratio.toFixed(2)}× (${ms(side.p99)} vs ${ms(plain.p99)})`, ratio <= 0.1, 'npm run bench:dependencies -- outage')
+    const fewer = 1 - side.calls / Math.max(1, plain.calls)
+    report.target(`outage calls to the dead host, ${name}`, '≥ 90 % fewer than plain fetch', `${pct(fewer)} fewer (${side.calls} vs ${plain.calls})`, fewer >= 0.9, 'npm run bench:dependencies -- outage')
+  }
 }
 
 async function retryStorm (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
   const RATE = 300
-  const SECONDS = 5
-  console.log(`\nRetry storm: the downstream fails 50 % of calls; ${RATE} req/s for ${SECONDS} s.\n`)
-  console.log('| retries | calls per request | success rate |')
-  console.log('| --- | --- | --- |')
-  for (const [name, side, path] of [['none', 'plain', '/storm'], ['naive, 3 attempts', 'plain', '/storm-naive'], ['3 attempts under the retry budget (ratio 0.1, 5/s)', 'policies', '/storm']] as const) {
+  const SECONDS = 4
+  const table = report.table(`Retry storm: the downstream fails 50 % of calls; ${RATE} req/s for ${SECONDS} s`, ['retries', 'calls per request', 'success rate'], 'npm run bench:dependencies -- retryStorm')
+  const rows = [['none', 'plain', '/storm'], ['naive, 3 attempts', 'plain', '/storm-naive'], ['3 attempts under the retry budget (ratio 0.1, 5/s)', 'policies', '/storm']] as const
+  const measured: Array<{ amplification: number, success: number }> = []
+  for (const [name, side, path] of rows) {
     await setMode(downstream, 'flaky')
     const { answers } = await openLoop(targets[side].port, path, RATE, SECONDS)
     const calls = await downstreamCalls(downstream)
     const ok = answers.filter((answer) => answer.status === 200).length
-    console.log(`| ${name} | ${(calls / answers.length).toFixed(2)}× | ${pct(ok / answers.length)} |`)
+    measured.push({ amplification: calls / answers.length, success: ok / answers.length })
+    table.row([name, `${(calls / answers.length).toFixed(2)}×`, pct(ok / answers.length)])
+  }
+  table.end()
+  const [none, , budgeted] = measured
+  if (none !== undefined && budgeted !== undefined) {
+    report.target('retry storm: calls per request under the budget', '≤ 1.15×', `${budgeted.amplification.toFixed(2)}×`, budgeted.amplification <= 1.15, 'npm run bench:dependencies -- retryStorm')
+    report.target('retry storm: success rate under the budget', '≥ without retries', `${pct(budgeted.success)} vs ${pct(none.success)}`, budgeted.success >= none.success, 'npm run bench:dependencies -- retryStorm')
   }
   await setMode(downstream, 'healthy')
 }
 
 async function coalescing (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
-  console.log('\nCoalescing: 1,000 concurrent identical GETs while the downstream holds its answers.\n')
-  console.log('| route | downstream calls | answers 200 |')
-  console.log('| --- | --- | --- |')
+  const table = report.table('Coalescing: 1,000 concurrent identical GETs while the downstream holds its answers', ['route', 'downstream calls', 'answers 200'], 'npm run bench:dependencies -- coalescing')
   for (const side of ['plain', 'policies'] as const) {
     await setMode(downstream, 'held')
     const answers = Array.from({ length: 1000 }, async () => await call(targets[side].port, '/coalesce'))
@@ -175,18 +196,22 @@ async function coalescing (targets: Record<'plain' | 'policies', Process>, downs
     const calls = await downstreamCalls(downstream)
     await call(downstream.port, '/_release', 'POST')
     const ok = (await Promise.all(answers)).filter((answer) => answer.status === 200).length
-    console.log(`| ${side === 'plain' ? 'plain fetch' : 'request.dependency(), coalesce: true'} | ${calls.toLocaleString('en-US')} | ${ok.toLocaleString('en-US')} |`)
+    table.row([side === 'plain' ? 'plain fetch' : 'request.dependency(), coalesce: true', calls.toLocaleString('en-US'), ok.toLocaleString('en-US')])
+    if (side === 'policies') report.target('coalescing: 1,000 identical GETs', '1 downstream call, 1,000 answers 200', `${calls} call${calls === 1 ? '' : 's'}, ${ok.toLocaleString('en-US')} answers 200`, calls === 1 && ok === 1000, 'npm run bench:dependencies -- coalescing')
   }
+  table.end()
   await setMode(downstream, 'healthy')
 }
 
 async function hedging (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
   const RATE = 200
-  const SECONDS = 5
+  const SECONDS = 4
   const ROUNDS = 2
-  console.log(`\nHedging: 5 % of downstream calls take 100 ms instead of 10 ms; ${RATE} req/s for ${SECONDS} s (the first second not counted), best p99 of ${ROUNDS} alternating rounds.\n`)
-  console.log('| route | p50 | p99 | calls per request |')
-  console.log('| --- | --- | --- | --- |')
+  const table = report.table(
+    `Hedging: 5 % of downstream calls take 100 ms instead of 10 ms; ${RATE} req/s for ${SECONDS} s (the first second not counted), best p99 of ${ROUNDS} alternating rounds`,
+    ['route', 'p50', 'p99', 'calls per request'],
+    'npm run bench:dependencies -- hedging'
+  )
   const sides = [['plain fetch', 'plain', '/tail'], ['request.dependency(), no hedge', 'policies', '/tail-unhedged'], ['request.dependency(), hedge at the observed p93', 'policies', '/tail']] as const
   const best = new Map<string, { p50: number, p99: number, callsPerRequest: number }>()
   for (let round = 0; round < ROUNDS; round++) {
@@ -202,32 +227,53 @@ async function hedging (targets: Record<'plain' | 'policies', Process>, downstre
   }
   for (const [label] of sides) {
     const row = best.get(label)
-    if (row !== undefined) console.log(`| ${label} | ${ms(row.p50)} | ${ms(row.p99)} | ${row.callsPerRequest.toFixed(3)}× |`)
+    if (row !== undefined) table.row([label, ms(row.p50), ms(row.p99), `${row.callsPerRequest.toFixed(3)}×`])
+  }
+  table.end()
+  const unhedged = best.get(sides[1][0])
+  const hedged = best.get(sides[2][0])
+  if (unhedged !== undefined && hedged !== undefined) {
+    const ratio = hedged.p99 / unhedged.p99
+    const extra = hedged.callsPerRequest - 1
+    report.target('hedging: p99 with hedges', '≤ 0.5× without', `${ratio.toFixed(2)}× (${ms(hedged.p99)} vs ${ms(unhedged.p99)})`, ratio <= 0.5, 'npm run bench:dependencies -- hedging')
+    report.target('hedging: extra calls', '≤ 10 %', pct(extra), extra <= 0.1, 'npm run bench:dependencies -- hedging')
   }
   await setMode(downstream, 'healthy')
 }
 
 async function cost (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
   await setMode(downstream, 'healthy')
+  const ROUNDS = 3
   const sides = [
-    ['plain', 'plain', '/cost'],
-    ['deadline', 'policies', '/cost-deadline-fetch'],
-    ['policies', 'policies', '/cost'],
+    ['bare Fastify, plain fetch', 'plain', '/cost'],
+    ['with deadlines, request.deadline.fetch', 'policies', '/cost-deadline-fetch'],
+    ['with deadlines, through breaker, retry budget, bulkhead, fallback', 'policies', '/cost'],
   ] as const
   const best = new Map<string, { rps: number, p99: number }>()
-  for (const [, side, path] of sides) await load(`http://127.0.0.1:${targets[side].port}${path}`, 2)
-  for (let round = 0; round < 3; round++) {
+  const rounds = new Map<string, number[]>()
+  for (const [, side, path] of sides) await load(`http://127.0.0.1:${targets[side].port}${path}`, 1)
+  for (let round = 0; round < ROUNDS; round++) {
     for (const [name, side, path] of sides) {
       const measured = await load(`http://127.0.0.1:${targets[side].port}${path}`, 3)
+      rounds.set(name, [...rounds.get(name) ?? [], measured.requestsPerSecond])
       if (measured.requestsPerSecond > (best.get(name)?.rps ?? 0)) best.set(name, { rps: measured.requestsPerSecond, p99: measured.p99Ms })
     }
   }
-  const rate = (value: number | undefined): string => `${Math.round(value ?? 0).toLocaleString('en-US')} req/s`
-  const plain = best.get('plain')?.rps ?? Number.NaN
-  console.log('\nCost: a healthy call per request (autocannon, 50 connections, best of 3 alternating 3 s rounds).\n')
-  console.log('| bare Fastify, plain fetch | with deadlines, request.deadline.fetch | with deadlines, through breaker, retry budget, bulkhead, fallback | ratio (policies / plain) | p99 (policies) |')
-  console.log('| --- | --- | --- | --- | --- |')
-  console.log(`| ${rate(plain)} | ${rate(best.get('deadline')?.rps)} (${((best.get('deadline')?.rps ?? 0) / plain).toFixed(2)}×) | ${rate(best.get('policies')?.rps)} | ${((best.get('policies')?.rps ?? 0) / plain).toFixed(2)}× | ${best.get('policies')?.p99 ?? 0} ms |`)
+  const plain = best.get(sides[0][0])?.rps ?? Number.NaN
+  const table = report.table(
+    `Cost: a healthy call per request (autocannon, 50 connections, best of ${ROUNDS} alternating 3 s rounds)`,
+    ['route calls the downstream', 'throughput (best round)', 'ratio to plain fetch', 'per-round ratios', 'p99'],
+    'npm run bench:dependencies -- cost'
+  )
+  const plainRounds = rounds.get(sides[0][0]) ?? []
+  for (const [name] of sides) {
+    const row = best.get(name)
+    const spread = (rounds.get(name) ?? []).map((value, i) => (value / (plainRounds[i] ?? Number.NaN)).toFixed(2)).join(', ')
+    table.row([name, `${Math.round(row?.rps ?? 0).toLocaleString('en-US')} req/s`, `${((row?.rps ?? 0) / plain).toFixed(2)}×`, spread, `${row?.p99 ?? 0} ms`])
+  }
+  table.end()
+  const ratio = (best.get(sides[2][0])?.rps ?? 0) / plain
+  report.target('dependencies: a healthy call through every policy', '≥ 0.95× plain fetch', `${ratio.toFixed(2)}×`, ratio >= 0.95, 'npm run bench:dependencies -- cost')
 }
 
 const scenarios = { outage, retryStorm, coalescing, hedging, cost }

@@ -90,6 +90,8 @@ async function policies (url: string): Promise<FastifyInstance> {
     dependencies: {
       // Open periods do not grow here, so recovery shows openMs plus one probe.
       outage: { baseUrl: url, timeoutMs: OUTAGE_TIMEOUT_MS, breaker: { consecutiveFailures: 5, openMs: 2_000, maxOpenMs: 2_000 } },
+      // A bulkhead sized for the normal concurrency (rate × usual latency, well under 1): hung calls hold at most its slots.
+      'outage-bulkhead': { baseUrl: url, timeoutMs: OUTAGE_TIMEOUT_MS, breaker: { consecutiveFailures: 5, openMs: 2_000, maxOpenMs: 2_000 }, bulkhead: { maxConcurrent: 4, maxQueue: 0 } },
       'outage-rate': { baseUrl: url, timeoutMs: OUTAGE_TIMEOUT_MS, breaker: { failureRate: 0.5, minimumCalls: 20, windowMs: 2_000, openMs: 2_000, maxOpenMs: 2_000 } },
       storm: { baseUrl: url, breaker: false, retry: { attempts: 3, backoff: { initialMs: 0, maxMs: 0 } } },
       // The hedge percentile sits below the share of slow calls (5 %), or it would wait as long as they do.
@@ -105,7 +107,7 @@ async function policies (url: string): Promise<FastifyInstance> {
       },
     },
   })
-  for (const name of ['outage', 'outage-rate', 'storm', 'tail', 'tail-unhedged', 'coalesce', 'cost']) {
+  for (const name of ['outage', 'outage-rate', 'outage-bulkhead', 'storm', 'tail', 'tail-unhedged', 'coalesce', 'cost']) {
     app.get(`/${name}`, async (request) => await (await request.dependency(name).fetch('/data')).json())
   }
   // The same call with the deadline's fetch alone: separates the cost of deadlines from that of the policies.
