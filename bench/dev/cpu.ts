@@ -8,7 +8,8 @@ import type { LoadRequest } from '../harness.js'
 // BENCH_POST=plain|first|replay sends POSTs of a small JSON body to
 // BENCH_PATH (default /orders) instead of GETs: without a key, with a new
 // Idempotency-Key on every request, or with one key every time. A spec
-// can name its own kind of POST, as in replay:idempotency-memory.
+// can name its own kind of POST, as in replay:idempotency-memory, and end
+// in @<another checkout's bench/serve.ts> to compare two versions.
 place('pinned')
 function cpuMs (pid: number): number {
   const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ')
@@ -23,11 +24,13 @@ function requestOf (post: string | undefined): LoadRequest {
 const seconds = Number(process.env.SECONDS ?? 3)
 const specs = process.argv.slice(2)
 const targets = await Promise.all(specs.map(async (spec) => {
-  const [kind, target] = spec.includes(':') ? spec.split(':', 2) : [process.env.BENCH_POST, spec]
-  const [variant = 'bare', ...settings] = (target ?? '').split(',')
-  return { ...await startTarget(variant, settings, [], process.env.BENCH_SERVE), request: requestOf(kind) }
+  const [target, serve] = spec.split('@', 2)
+  const [kind, rest] = target?.includes(':') === true ? target.split(':', 2) : [process.env.BENCH_POST, target]
+  const [variant = 'bare', ...settings] = (rest ?? '').split(',')
+  return { ...await startTarget(variant, settings, [], serve), request: requestOf(kind) }
 }))
 const results = specs.map(() => [] as number[])
+const rates = specs.map(() => [] as number[])
 for (const t of targets) await load(`http://127.0.0.1:${t.port}${t.request.path}`, 2, t.request)
 for (let round = 0; round < Number(process.env.ROUNDS ?? 4); round++) {
   for (const [i, t] of targets.entries()) {
@@ -36,10 +39,12 @@ for (let round = 0; round < Number(process.env.ROUNDS ?? 4); round++) {
     if (m.non2xx > 0) console.warn(`${specs[i] ?? ''}: ${m.non2xx} answers were not 2xx`)
     // A round the machine stalled in (no answers) tells nothing.
     if (m.requestsPerSecond > 0) results[i]?.push((cpuMs(t.pid) - before) * 1000 / (m.requestsPerSecond * seconds))
+    rates[i]?.push(m.requestsPerSecond)
   }
 }
 for (const [i, spec] of specs.entries()) {
   const values = (results[i] ?? []).sort((a, b) => a - b)
-  console.log(spec.padEnd(40), 'min', values[0]?.toFixed(1), 'µs  median', values[Math.floor(values.length / 2)]?.toFixed(1), 'µs')
+  const rps = (rates[i] ?? []).sort((a, b) => a - b)
+  console.log(spec.padEnd(40), 'min', values[0]?.toFixed(1), 'µs  median', values[Math.floor(values.length / 2)]?.toFixed(1), 'µs  median', Math.round(rps[Math.floor(rps.length / 2)] ?? 0), 'req/s')
 }
 for (const t of targets) await t.stop()
