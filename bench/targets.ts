@@ -90,12 +90,14 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
   if (variant === 'umbrella') await registerUmbrella(app, settings)
   if (variant === 'problem-details') await app.register(resilience, { deadlines: false })
   if (variant === 'deadlines') await app.register(resilience)
-  // Deadlines off: these rows measure idempotency alone against the bare route.
-  if (variant === 'idempotency-memory') await app.register(resilience, { deadlines: false, idempotency: { unscoped: true } })
+  // Idempotency alone (with problem details and its metrics) against the
+  // bare route: the capabilities that hook every route are off.
+  const idempotencyAlone = { deadlines: false, loadShedding: false, chaos: false, dependencies: false, errorBudget: false } as const
+  if (variant === 'idempotency-memory') await app.register(resilience, { ...idempotencyAlone, idempotency: { unscoped: true } })
   if (variant === 'idempotency-redis') {
     const client = new Redis(process.env.REDIS_URL ?? '', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
     await once(client, 'ready')
-    await app.register(resilience, { deadlines: false, idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
+    await app.register(resilience, { ...idempotencyAlone, idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
     app.addHook('onClose', async () => { await client.quit() })
   }
   if (variant === 'under-pressure') await app.register(underPressure)

@@ -4,6 +4,7 @@ import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
+import { RedisBatch } from './redis-batch.js'
 import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 
 /** Options of {@link RedisIdempotencyStore}. */
@@ -28,18 +29,23 @@ interface ScriptedClient {
   frsIdempotencyRelease: (key: string, owner: string) => Promise<number>
 }
 
+/** Calls a script: at once, or in the turn's batch. */
+type Send = <T>(command: keyof ScriptedClient, args: unknown[]) => Promise<T>
+
 const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
 const MISMATCH: ClaimOutcome = Object.freeze({ kind: 'mismatch' })
 
 /**
  * Idempotency keys in Redis, shared by every instance. Each state change
  * is one Lua script (loaded with defineCommand; ioredis reloads it by
- * itself after a Redis restart answers NOSCRIPT). Works with Redis
- * Cluster through ioredis' Cluster client.
+ * itself after a Redis restart answers NOSCRIPT). The calls made in one
+ * turn of the event loop go to Redis in one pipeline, one write for all of
+ * them. Works with Redis Cluster through ioredis' Cluster client (there,
+ * one call at a time).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly prefix: string
-  readonly #client: ScriptedClient
+  readonly #send: Send
 
   constructor (options: RedisIdempotencyStoreOptions) {
     const client = options?.client as unknown
@@ -56,7 +62,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       redis.defineCommand('frsIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE })
       redis.defineCommand('frsIdempotencyRelease', { numberOfKeys: 1, lua: RELEASE })
     }
-    this.#client = client as unknown as ScriptedClient
+    // A Cluster pipeline must keep to one slot, and keys spread over all of
+    // them: its calls go one by one.
+    if ((redis as { isCluster?: boolean }).isCluster === true) {
+      const scripted = client as unknown as Record<keyof ScriptedClient, (...args: unknown[]) => Promise<unknown>>
+      this.#send = <T>(command: keyof ScriptedClient, args: unknown[]) => scripted[command](...args) as Promise<T>
+    } else {
+      const batch = new RedisBatch(client)
+      this.#send = <T>(command: keyof ScriptedClient, args: unknown[]) => batch.call<T>(command, args)
+    }
   }
 
   /** The Redis key of an idempotency key, hash-tagged for Redis Cluster. */
@@ -65,7 +79,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
-    const reply = await this.#client.frsIdempotencyClaimBuffer(this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs))
+    const reply = await this.#send<Reply>('frsIdempotencyClaimBuffer', [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)])
     const kind = reply[0]?.toString()
     if (kind === 'acquired') return ACQUIRED
     if (kind === 'mismatch') return MISMATCH
@@ -84,17 +98,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
-    return await this.#client.frsIdempotencyRenew(this.redisKey(key), owner, Math.ceil(leaseMs)) === 1
+    return await this.#send<number>('frsIdempotencyRenew', [this.redisKey(key), owner, Math.ceil(leaseMs)]) === 1
   }
 
   async complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
-    const stored = await this.#client.frsIdempotencyComplete(
-      this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body
-    )
+    const stored = await this.#send<number>('frsIdempotencyComplete', [
+      this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body,
+    ])
     return stored === 1
   }
 
   async release (key: string, owner: string): Promise<boolean> {
-    return await this.#client.frsIdempotencyRelease(this.redisKey(key), owner) === 1
+    return await this.#send<number>('frsIdempotencyRelease', [this.redisKey(key), owner]) === 1
   }
 }

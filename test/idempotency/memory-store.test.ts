@@ -37,6 +37,18 @@ describe('MemoryIdempotencyStore bounds', () => {
     expect((await store.claim('a', 'fp', 'other', 1000)).kind).toBe('in-progress')
   })
 
+  it('drops completed keys in the order they completed, not the order they were claimed', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock(), maxEntries: 2 })
+    await store.claim('claimed-first', 'fp', 'o', 1000)
+    await store.claim('claimed-second', 'fp', 'o', 1000)
+    await store.complete('claimed-second', 'o', response, 60_000)
+    await store.complete('claimed-first', 'o', response, 60_000)
+    await store.claim('c', 'fp', 'o', 1000)
+    expect(store.size).toBe(2)
+    expect((await store.claim('claimed-first', 'fp', 'x', 1000)).kind).toBe('completed')
+    expect((await store.claim('claimed-second', 'other', 'x', 1000)).kind).toBe('acquired')
+  })
+
   it('a replayed response cannot be changed through the object it returned', async () => {
     const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
     await store.claim('k', 'fp', 'o', 1000)

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { RedisIdempotencyStore } from '../../src/idempotency/index.js'
 import { describeStoreContract } from './store-contract.js'
+import { startRedisServer } from '../helpers/redis-server.js'
 
 const client = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
 afterAll(async () => { await client.quit() })
@@ -47,5 +48,56 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
 
   it('refuses something that is not an ioredis client, with a clear message', () => {
     expect(() => new RedisIdempotencyStore({ client: {} as never })).toThrow(/RedisIdempotencyStore client' expects an ioredis Redis or Cluster instance, instead got an 'object'/)
+  })
+})
+
+describe('RedisIdempotencyStore batching', () => {
+  // Reads the server processed: one per write the client made.
+  async function readsProcessed (redis: Redis): Promise<number> {
+    const stats = await redis.info('stats')
+    return Number(/total_reads_processed:(\d+)/.exec(stats)?.[1])
+  }
+
+  it('sends the calls made in one turn to Redis together, not one write each', async () => {
+    const server = await startRedisServer()
+    const own = new Redis(server.url, { maxRetriesPerRequest: 1 })
+    try {
+      const store = new RedisIdempotencyStore({ client: own, prefix: 'batch:' })
+      await store.claim('warm', 'fp', 'o', 5000)
+      const before = await readsProcessed(own)
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+      const outcomes = await Promise.all(keys.map(async (key) => await store.claim(key, 'fp', 'o', 5000)))
+      const reads = await readsProcessed(own) - before
+      expect(outcomes).toEqual(keys.map(() => ({ kind: 'acquired' })))
+      // 20 claims and the INFO that reads the figure; one write each would be 21 reads.
+      expect(reads).toBeLessThanOrEqual(5)
+    } finally {
+      await own.quit()
+      await server.stop()
+    }
+  })
+
+  it('answers every call of a batch with its own outcome, a NOSCRIPT reload included', async () => {
+    const store = new RedisIdempotencyStore({ client, prefix: 'test:idem:batch:' })
+    await store.claim('done', 'fp', 'o', 5000)
+    await store.complete('done', 'o', { status: 201, headers: { 'content-type': 'text/plain' }, body: Buffer.from('made') }, 60_000)
+    await store.claim('held', 'fp', 'o', 5000)
+    await client.script('FLUSH')
+    const [fresh, replayed, mismatch, held, renewed, lost, released] = await Promise.all([
+      store.claim('fresh', 'fp', 'o', 5000),
+      store.claim('done', 'fp', 'o2', 5000),
+      store.claim('done', 'other', 'o2', 5000),
+      store.claim('held', 'fp', 'o2', 5000),
+      store.renew('held', 'o', 5000),
+      store.renew('held', 'o2', 5000),
+      store.release('fresh-never-claimed', 'o'),
+    ])
+    expect(fresh).toEqual({ kind: 'acquired' })
+    expect(replayed).toEqual({ kind: 'completed', response: { status: 201, headers: { 'content-type': 'text/plain' }, body: Buffer.from('made') } })
+    expect(mismatch).toEqual({ kind: 'mismatch' })
+    expect(held).toMatchObject({ kind: 'in-progress' })
+    expect(renewed).toBe(true)
+    expect(lost).toBe(false)
+    expect(released).toBe(false)
   })
 })
