@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http'
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
@@ -75,6 +76,21 @@ export async function startTarget (variant: string, settings: readonly string[] 
   }
 }
 
+/**
+ * CPU time (user + system) a process has used, in milliseconds, from
+ * /proc; undefined where there is no /proc. Per request, it is what a
+ * busy machine blurs least, and what still tells the server's cost when
+ * the load generator, not the server, sets the pace.
+ */
+export function processCpuMs (pid: number): number | undefined {
+  try {
+    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+
 /** What each benchmark request looks like; a plain path means GET. */
 export interface LoadRequest {
   path: string
@@ -118,6 +134,8 @@ export interface Comparison {
   /** The ratio of each round (candidate over the baseline of the same round): the spread. */
   roundRatios: number[]
   placement: Placement
+  /** Server CPU per request, median over the rounds, in microseconds (undefined without /proc). */
+  cpuMicros?: { baseline: number, candidate: number }
 }
 
 /**
@@ -144,22 +162,39 @@ export async function compare (baseline: TargetSpec, candidate: TargetSpec, targ
   try {
     const best: { baseline?: Measurement, candidate?: Measurement } = {}
     const roundRatios: number[] = []
+    const cpu = { baseline: [] as number[], candidate: [] as number[] }
     for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${request.path}`, 2, request)
     for (let round = 0; round < rounds; round++) {
       const measured: { baseline?: Measurement, candidate?: Measurement } = {}
       for (const side of ['baseline', 'candidate'] as const) {
+        const cpuBefore = processCpuMs(targets[side].pid)
         const result = await load(`http://127.0.0.1:${targets[side].port}${request.path}`, seconds, request)
+        const cpuAfter = processCpuMs(targets[side].pid)
+        const answered = result.requestsPerSecond * seconds
+        if (cpuBefore !== undefined && cpuAfter !== undefined && answered > 0) cpu[side].push((cpuAfter - cpuBefore) * 1000 / answered)
         measured[side] = result
         if (best[side] === undefined || result.requestsPerSecond > best[side].requestsPerSecond) best[side] = result
       }
       roundRatios.push((measured.candidate?.requestsPerSecond ?? 0) / (measured.baseline?.requestsPerSecond ?? 1))
     }
     if (best.baseline === undefined || best.candidate === undefined) throw new RangeError('rounds must be at least 1')
-    return { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond, roundRatios, placement }
+    const comparison: Comparison = { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond, roundRatios, placement }
+    if (cpu.baseline.length > 0 && cpu.candidate.length > 0) comparison.cpuMicros = { baseline: median(cpu.baseline), candidate: median(cpu.candidate) }
+    return comparison
   } finally {
     await targets.baseline.stop()
     await targets.candidate.stop()
   }
+}
+
+function median (values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
+}
+
+/** Baseline CPU per request over the candidate's: the throughput ratio a server-bound run would show. */
+export function cpuRatio (result: Comparison): number | undefined {
+  return result.cpuMicros === undefined ? undefined : result.cpuMicros.baseline / result.cpuMicros.candidate
 }
 
 export function rate (value: number): string {
@@ -172,10 +207,11 @@ export function spread (ratios: readonly number[]): string {
   return `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`
 }
 
-export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
+export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'server CPU per request (baseline → candidate, ratio)', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
 
 export function comparisonRow (name: string, result: Comparison): string[] {
-  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
+  const cpu = result.cpuMicros === undefined ? '—' : `${result.cpuMicros.baseline.toFixed(1)} → ${result.cpuMicros.candidate.toFixed(1)} µs (${(cpuRatio(result) ?? Number.NaN).toFixed(2)}×)`
+  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), cpu, `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
 }
 
 /** GET /_stats of a target started with stats=1, on a connection of its own (the load's agents stay out of it). */

@@ -1,4 +1,4 @@
-import { COMPARISON_COLUMNS, compare, comparisonRow } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio } from './harness.js'
 import { Report } from './report.js'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.js'
 
@@ -25,11 +25,15 @@ try {
     for (const [kind, request, aim] of [['first-time POST', firstTime, TARGETS.first], ['replay', replay, TARGETS.replay]] as const) {
       const result = await compare('bare', variant, request, ROUNDS, SECONDS)
       table.row(comparisonRow(`${kind}, ${store} store`, result))
-      report.target(`idempotency ${kind}, ${store} store`, `≥ ${aim.toFixed(2)}× the plain route`, `${result.ratio.toFixed(2)}×`, result.ratio >= aim)
+      // With a new key per request the load generator can set the pace of both sides, which hides the server's cost from
+      // the throughput ratio: the target needs the server's CPU per request to agree.
+      const cpu = cpuRatio(result)
+      const measured = cpu === undefined ? `${result.ratio.toFixed(2)}×` : `${result.ratio.toFixed(2)}× throughput, ${cpu.toFixed(2)}× server CPU per request`
+      report.target(`idempotency ${kind}, ${store} store`, `≥ ${aim.toFixed(2)}× the plain route`, measured, Math.min(result.ratio, cpu ?? result.ratio) >= aim)
     }
   }
   if (process.env.REDIS_URL === undefined) table.note('Redis rows skipped: no redis-server on PATH and no REDIS_URL.')
-  table.note('The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request (two SHA-256 hashes, a claim, a store write, and for Redis the round trips).')
+  table.note('The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request (two SHA-256 hashes, a claim, a store write, and for Redis the round trips). First-time rows give every request a new key, which costs the load generator enough to set the pace of both sides: there the server CPU per request tells the cost, and the targets take the lower of the two ratios.')
   table.end()
 } finally {
   await server?.stop()

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs'
-import { load, place, startTarget } from '../harness.js'
+import { load, place, processCpuMs, startTarget } from '../harness.js'
 import type { LoadRequest } from '../harness.js'
 
 // Development aid: the server's CPU time per request (user + system, from
@@ -11,10 +10,7 @@ import type { LoadRequest } from '../harness.js'
 // can name its own kind of POST, as in replay:idempotency-memory, and end
 // in @<another checkout's bench/serve.ts> to compare two versions.
 place('pinned')
-function cpuMs (pid: number): number {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
+const cpuMs = (pid: number): number => processCpuMs(pid) ?? Number.NaN
 function requestOf (post: string | undefined): LoadRequest {
   if (post === undefined) return { path: process.env.BENCH_PATH ?? '/hello' }
   if (post !== 'plain' && post !== 'first' && post !== 'replay') throw new TypeError(`BENCH_POST expects plain, first or replay, instead got ${post}`)
