@@ -1,6 +1,8 @@
+import { atEndOfTurn } from '../end-of-turn.js'
+
 /**
  * Collects items during one turn of the event loop and hands them over in
- * one batch at its end (setImmediate). Deadlines are armed this way: most
+ * one batch at its end ({@link atEndOfTurn}). Deadlines are armed this way: most
  * requests finish within the turn they arrived in and then never need a
  * timer, a queue slot or a disconnect listener at all.
  */
@@ -9,6 +11,8 @@ export class EndOfTurnBatch<Item> {
   #spare: Item[] = []
   #scheduled = false
   readonly #handle: (item: Item) => void
+  // Made once, so that scheduling a flush allocates nothing.
+  readonly #flush = (): void => { this.flush() }
 
   constructor (handle: (item: Item) => void) {
     this.#handle = handle
@@ -18,7 +22,7 @@ export class EndOfTurnBatch<Item> {
     this.#items.push(item)
     if (!this.#scheduled) {
       this.#scheduled = true
-      setImmediate(flushBatch, this)
+      atEndOfTurn(this.#flush)
     }
   }
 
@@ -28,11 +32,10 @@ export class EndOfTurnBatch<Item> {
     this.#items = this.#spare
     this.#spare = items
     this.#scheduled = false
-    for (const item of items) this.#handle(item)
-    items.length = 0
+    try {
+      for (const item of items) this.#handle(item)
+    } finally {
+      items.length = 0
+    }
   }
-}
-
-function flushBatch (batch: { flush: () => void }): void {
-  batch.flush()
 }
