@@ -6,14 +6,19 @@
  * instead of two. Tasks run in the order they were deferred.
  */
 
-let tasks: Array<() => void> = []
-// Two arrays take turns, so running a batch allocates nothing.
-let spare: Array<() => void> = []
+type Task = () => void
+
+let tasks: Array<Task | undefined> = []
+let count = 0
+// Two arrays take turns and are never shortened: setting an array's
+// length to 0 drops its backing store, which the next turn would grow
+// again. Slots are cleared instead, so no task outlives its turn.
+let spare: Array<Task | undefined> = []
 let scheduled = false
 
 /** Runs `task` once at the end of this turn (setImmediate), after the tasks deferred before it. */
-export function atEndOfTurn (task: () => void): void {
-  tasks.push(task)
+export function atEndOfTurn (task: Task): void {
+  tasks[count++] = task
   if (!scheduled) {
     scheduled = true
     setImmediate(runTasks)
@@ -22,17 +27,25 @@ export function atEndOfTurn (task: () => void): void {
 
 function runTasks (): void {
   const current = tasks
+  const length = count
   tasks = spare
   spare = current
+  count = 0
   scheduled = false
   let next = 0
   try {
-    while (next < current.length) (current[next++] as () => void)()
+    while (next < length) {
+      const task = current[next] as Task
+      current[next++] = undefined
+      task()
+    }
   } finally {
     // A task threw (and its error goes on to the process as before): the
     // tasks after it still run, at the end of the next turn, so that no
     // turn is left open for the loop-lag detector.
-    for (let i = next; i < current.length; i++) atEndOfTurn(current[i] as () => void)
-    current.length = 0
+    for (let i = next; i < length; i++) {
+      atEndOfTurn(current[i] as Task)
+      current[i] = undefined
+    }
   }
 }

@@ -7,8 +7,12 @@ import { atEndOfTurn } from '../end-of-turn.js'
  * timer, a queue slot or a disconnect listener at all.
  */
 export class EndOfTurnBatch<Item> {
-  #items: Item[] = []
-  #spare: Item[] = []
+  #items: Array<Item | undefined> = []
+  #count = 0
+  // Two arrays take turns and are never shortened (a length set to 0 drops
+  // the backing store, which the next batch would grow again): a batch
+  // allocates nothing, and clearing its slots keeps no item alive.
+  #spare: Array<Item | undefined> = []
   #scheduled = false
   readonly #handle: (item: Item) => void
   // Made once, so that scheduling a flush allocates nothing.
@@ -19,7 +23,7 @@ export class EndOfTurnBatch<Item> {
   }
 
   add (item: Item): void {
-    this.#items.push(item)
+    this.#items[this.#count++] = item
     if (!this.#scheduled) {
       this.#scheduled = true
       atEndOfTurn(this.#flush)
@@ -28,14 +32,15 @@ export class EndOfTurnBatch<Item> {
 
   flush (): void {
     const items = this.#items
-    // Two arrays take turns, so a batch allocates nothing.
+    const count = this.#count
     this.#items = this.#spare
     this.#spare = items
+    this.#count = 0
     this.#scheduled = false
     try {
-      for (const item of items) this.#handle(item)
+      for (let i = 0; i < count; i++) this.#handle(items[i] as Item)
     } finally {
-      items.length = 0
+      for (let i = 0; i < count; i++) items[i] = undefined
     }
   }
 }
