@@ -16,7 +16,9 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
  * faults on /chaos; error logs counted), lateness=1 measures the 504s of
  * /hang inside the server, stats=1 adds GET /_stats (heap, handles, error
  * lines), without=<capability>+… leaves capabilities out of the umbrella,
- * health=1 adds health and shutdown to it.
+ * health=1 adds health and shutdown to it, calm=1 raises the umbrella's
+ * loop-lag and pressure thresholds so that a process slowed down on
+ * purpose (bench/dev/instructions.ts runs it under valgrind) sheds nothing.
  */
 
 export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on', 'umbrella'] as const
@@ -33,6 +35,8 @@ interface Settings {
   health: boolean
   /** Capabilities left out of the umbrella, to see what each one costs. */
   without: Set<string>
+  /** The umbrella's loop-lag and pressure thresholds raised out of reach (for runs under valgrind). */
+  calm: boolean
 }
 
 export function parseSettings (args: readonly string[]): Settings {
@@ -42,7 +46,7 @@ export function parseSettings (args: readonly string[]): Settings {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`serve.ts expects ${name}=<integer>, instead got ${String(values.get(name))}`)
     return value
   }
-  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', without: new Set((values.get('without') ?? '').split('+')) }
+  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', calm: values.get('calm') === '1', without: new Set((values.get('without') ?? '').split('+')) }
 }
 
 /** Error-level log lines, counted: the soak benchmark expects none. */
@@ -70,7 +74,7 @@ async function registerUmbrella (app: FastifyInstance, settings: Settings): Prom
   await app.register(resilience, {
     ...every,
     deadlines: off('deadlines'),
-    loadShedding: off('loadShedding'),
+    loadShedding: settings.without.has('loadShedding') ? false : settings.calm ? { loopLag: { targetMs: 60_000 }, pressure: { maxEventLoopDelay: 60_000 } } : {},
     dependencies: settings.without.has('dependencies') ? false : every.dependencies ?? {},
     chaos: settings.without.has('chaos')
       ? false

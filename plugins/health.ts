@@ -207,7 +207,9 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
   function track (request: FastifyRequest, reply: FastifyReply): void {
     if (isLibraryRoute(request.routeOptions.config)) return
     inFlight++
-    reply.raw.once('close', finished)
+    // on, not once: a response emits 'close' once, and once() would cost
+    // every request a wrapper function.
+    reply.raw.on('close', finished)
   }
   /** Resolves once no request is in flight, or after `ms`; says which. */
   async function drained (ms: number): Promise<boolean> {

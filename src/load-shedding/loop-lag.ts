@@ -1,3 +1,4 @@
+import { atEndOfTurn } from '../end-of-turn.js'
 import type { Priority } from './priority.js'
 
 /**
@@ -25,8 +26,8 @@ const RELAPSE_INTERVALS = 10
  * A Node.js server's queue is the event loop: requests that arrive while a
  * turn runs wait in the kernel until the next one, so a request seen `e`
  * milliseconds into a turn waited about `e` plus the previous turn. The
- * first admission of a turn opens it and schedules `setImmediate` to close
- * it; nothing runs while the server is idle. Once every turn has run
+ * first admission of a turn opens it and closes it at the end of the turn
+ * (setImmediate); nothing runs while the server is idle. Once every turn has run
  * longer than `targetMs` for `intervalMs`, each turn admits requests until
  * it has run for its allowance (none for `low`, the target for `normal`,
  * twice the target for `high`; `critical` is never shed here) and sheds the rest,
@@ -86,7 +87,7 @@ export class LoopLagDetector {
         this.#calmSince = undefined
       }
       this.#turnStartedAt = now
-      setImmediate(this.#closeTurn)
+      atEndOfTurn(this.#closeTurn)
       return false
     }
     if (now < this.#sheddingFrom) return false

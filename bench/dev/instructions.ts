@@ -1,0 +1,76 @@
+import autocannon from 'autocannon'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/*
+ * Development aid: instructions per request of a target's server, counted
+ * by valgrind's callgrind. A busy machine changes how long an instruction
+ * takes, not how many run, so this compares two versions of the code where
+ * CPU time (cpu.ts) drowns in other processes' noise. Targets are given as
+ * for cpu.ts (variant,setting,…); add calm=1 to the umbrella, or valgrind's
+ * slowness sheds requests. Node runs --single-threaded, so that V8's
+ * compilation and GC happen on the counted thread, not at a time of their
+ * own; one connection, so every request is a turn of the event loop of its
+ * own. WARM requests (default 15000) run before counting starts, COUNT
+ * (default 5000) are counted.
+ *
+ * Two figures: all instructions, and those left after V8's optimising
+ * compiler, the GC and the event-loop-delay histogram that
+ * @fastify/under-pressure samples every 250 ms, which all scale with wall
+ * time (stretched some 50× under valgrind) rather than with requests.
+ * Other timers' work still does, so a busier machine adds a few percent:
+ * compare versions run side by side. Needs valgrind; about a minute per
+ * target.
+ */
+const SERVE = fileURLToPath(new URL('../serve.ts', import.meta.url))
+const path = process.env.BENCH_PATH ?? '/hello'
+const warm = Number(process.env.WARM ?? 15_000)
+const count = Number(process.env.COUNT ?? 5000)
+const WALL_TIME_WORK = /compiler::|Compiler|Maglev|RegisterAllocator|InstructionSelector|Zone|Scaveng|Heap::|MarkCompact|Sweeper|hdr_|all_values_iter|memset/
+
+function annotate (file: string): { total: number, perRequestWork: number } {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  let total = 0
+  let wallTime = 0
+  for (const line of text.split('\n')) {
+    const match = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line)
+    if (match === null) continue
+    const value = Number((match[1] ?? '').replaceAll(',', ''))
+    const name = match[2] ?? ''
+    if (name.startsWith('PROGRAM TOTALS')) total = value
+    else if (WALL_TIME_WORK.test(name)) wallTime += value
+  }
+  return { total, perRequestWork: total - wallTime }
+}
+
+async function measure (spec: string): Promise<string> {
+  const [variant = 'bare', ...settings] = spec.split(',')
+  const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
+  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
+  try {
+    const [chunk] = await once(child.stdout, 'data') as [Buffer]
+    const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${path}`
+    await autocannon({ url, connections: 1, amount: warm })
+    const pid = String(child.pid)
+    execFileSync('callgrind_control', ['--instr=on', pid], { stdio: 'ignore' })
+    const { non2xx } = await autocannon({ url, connections: 1, amount: count })
+    execFileSync('callgrind_control', ['--instr=off', pid], { stdio: 'ignore' })
+    execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    // The dump is out.1; out itself would be written at a clean exit only.
+    const dump = readdirSync(dir).find((name) => /\.\d+$/.test(name))
+    if (dump === undefined) throw new Error(`callgrind wrote no dump for ${spec}`)
+    const { total, perRequestWork } = annotate(join(dir, dump))
+    return `${spec.padEnd(34)} ${(total / count).toFixed(0).padStart(8)} instructions/request, ${(perRequestWork / count).toFixed(0).padStart(8)} without compiler, GC and sampling${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+for (const spec of process.argv.slice(2)) console.log(await measure(spec))
