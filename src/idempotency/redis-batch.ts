@@ -5,6 +5,9 @@
  * most of what a call costs: twenty requests whose keys are claimed in one
  * turn make one write instead of twenty. The batch goes at the end of the
  * turn (setImmediate), after every request read in it had its turn.
+ * ioredis's own `enableAutoPipelining` does the same, but it is an option
+ * of the client, and the client belongs to the application: the store
+ * batches its own calls whatever the client was built with.
  */
 
 type Callback = (error: Error | null, value?: unknown) => void
