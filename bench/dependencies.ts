@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { Agent, request as httpRequest } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { currentPlacement, load } from './harness.js'
+import { currentPlacement, load, processCpuMs } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -27,7 +27,7 @@ import { Report } from './report.js'
 const report = new Report('dependencies', 'npm run bench:dependencies')
 const SERVE = fileURLToPath(new URL('./serve-dependencies.ts', import.meta.url))
 
-interface Process { port: number, stop: () => Promise<void> }
+interface Process { port: number, pid: number, stop: () => Promise<void> }
 
 async function start (...args: string[]): Promise<Process> {
   const command = [process.execPath, '--import', 'tsx', SERVE, ...args]
@@ -39,6 +39,7 @@ async function start (...args: string[]): Promise<Process> {
   if (!Number.isInteger(port)) throw new TypeError(`benchmark process ${args.join(' ')} printed no port`)
   return {
     port,
+    pid: child.pid ?? 0,
     stop: async () => {
       const exited = once(child, 'exit')
       child.kill('SIGTERM')
@@ -212,7 +213,7 @@ async function hedging (targets: Record<'plain' | 'policies', Process>, downstre
     ['route', 'p50', 'p99', 'calls per request'],
     'npm run bench:dependencies -- hedging'
   )
-  const sides = [['plain fetch', 'plain', '/tail'], ['request.dependency(), no hedge', 'policies', '/tail-unhedged'], ['request.dependency(), hedge at the observed p93', 'policies', '/tail']] as const
+  const sides = [['plain fetch', 'plain', '/tail'], ['request.dependency(), no hedge', 'policies', '/tail-unhedged'], ['request.dependency(), hedge at the observed p94', 'policies', '/tail']] as const
   const best = new Map<string, { p50: number, p99: number, callsPerRequest: number }>()
   for (let round = 0; round < ROUNDS; round++) {
     for (const [label, side, path] of sides) {
@@ -243,7 +244,8 @@ async function hedging (targets: Record<'plain' | 'policies', Process>, downstre
 
 async function cost (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
   await setMode(downstream, 'healthy')
-  const ROUNDS = 3
+  const ROUNDS = 5
+  const SECONDS = 2
   const sides = [
     ['bare Fastify, plain fetch', 'plain', '/cost'],
     ['with deadlines, request.deadline.fetch', 'policies', '/cost-deadline-fetch'],
@@ -251,26 +253,33 @@ async function cost (targets: Record<'plain' | 'policies', Process>, downstream:
   ] as const
   const best = new Map<string, { rps: number, p99: number }>()
   const rounds = new Map<string, number[]>()
+  const cpu = new Map<string, number[]>()
   for (const [, side, path] of sides) await load(`http://127.0.0.1:${targets[side].port}${path}`, 1)
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, side, path] of sides) {
-      const measured = await load(`http://127.0.0.1:${targets[side].port}${path}`, 3)
+      const cpuBefore = processCpuMs(targets[side].pid)
+      const measured = await load(`http://127.0.0.1:${targets[side].port}${path}`, SECONDS)
+      const cpuAfter = processCpuMs(targets[side].pid)
+      if (cpuBefore !== undefined && cpuAfter !== undefined && measured.requestsPerSecond > 0) cpu.set(name, [...cpu.get(name) ?? [], (cpuAfter - cpuBefore) * 1000 / (measured.requestsPerSecond * SECONDS)])
       rounds.set(name, [...rounds.get(name) ?? [], measured.requestsPerSecond])
       if (measured.requestsPerSecond > (best.get(name)?.rps ?? 0)) best.set(name, { rps: measured.requestsPerSecond, p99: measured.p99Ms })
     }
   }
   const plain = best.get(sides[0][0])?.rps ?? Number.NaN
   const table = report.table(
-    `Cost: a healthy call per request (autocannon, 50 connections, best of ${ROUNDS} alternating 3 s rounds)`,
-    ['route calls the downstream', 'throughput (best round)', 'ratio to plain fetch', 'per-round ratios', 'p99'],
+    `Cost: a healthy call per request (autocannon, 50 connections, best of ${ROUNDS} alternating ${SECONDS} s rounds)`,
+    ['route calls the downstream', 'throughput (best round)', 'ratio to plain fetch', 'per-round ratios', 'server CPU per request (median)', 'p99'],
     'npm run bench:dependencies -- cost'
   )
   const plainRounds = rounds.get(sides[0][0]) ?? []
   for (const [name] of sides) {
     const row = best.get(name)
     const spread = (rounds.get(name) ?? []).map((value, i) => (value / (plainRounds[i] ?? Number.NaN)).toFixed(2)).join(', ')
-    table.row([name, `${Math.round(row?.rps ?? 0).toLocaleString('en-US')} req/s`, `${((row?.rps ?? 0) / plain).toFixed(2)}×`, spread, `${row?.p99 ?? 0} ms`])
+    const micros = [...cpu.get(name) ?? []].sort((a, b) => a - b)
+    const cpuCell = micros.length === 0 ? '—' : `${(micros[Math.floor(micros.length / 2)] ?? 0).toFixed(0)} µs`
+    table.row([name, `${Math.round(row?.rps ?? 0).toLocaleString('en-US')} req/s`, `${((row?.rps ?? 0) / plain).toFixed(2)}×`, spread, cpuCell, `${row?.p99 ?? 0} ms`])
   }
+  table.note('The server\'s CPU per request is that of the process making the call (the downstream, on the same core, serves both sides alike); most of it is fetch itself.')
   table.end()
   const ratio = (best.get(sides[2][0])?.rps ?? 0) / plain
   report.target('dependencies: a healthy call through every policy', '≥ 0.95× plain fetch', `${ratio.toFixed(2)}×`, ratio >= 0.95, 'npm run bench:dependencies -- cost')
