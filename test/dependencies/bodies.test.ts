@@ -39,11 +39,17 @@ describe('streamed bodies', () => {
     })
   }
 
-  it('a response whose body was looked at still reads with json(), is a Response, and counts as a success', async () => {
-    const server = await startDependency((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') })
+  /** An app whose dependency `files` answers `body` as JSON, with a breaker that one failure opens. */
+  async function appOverJson (body: string): Promise<Awaited<ReturnType<typeof dependencyApp>>['app']> {
+    const server = await startDependency((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end(body) })
     cleanups.push(server.close)
     const { app } = await dependencyApp({ dependencies: { files: { baseUrl: server.url, breaker: { consecutiveFailures: 1, openMs: 60_000 } } } })
     cleanups.push(async () => { await app.close() })
+    return app
+  }
+
+  it('a response whose body was looked at still reads with json(), is a Response, and counts as a success', async () => {
+    const app = await appOverJson('{"ok":true}')
     app.get('/', async (request) => {
       const response = await request.dependency('files').fetch('/file')
       const hasBody = response.body !== null
@@ -54,10 +60,7 @@ describe('streamed bodies', () => {
   })
 
   it('a body that is not valid JSON is a parse error of the handler, not a failure of the dependency', async () => {
-    const server = await startDependency((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":') })
-    cleanups.push(server.close)
-    const { app } = await dependencyApp({ dependencies: { files: { baseUrl: server.url, breaker: { consecutiveFailures: 1, openMs: 60_000 } } } })
-    cleanups.push(async () => { await app.close() })
+    const app = await appOverJson('{"ok":')
     app.get('/', async (request) => {
       const response = await request.dependency('files').fetch('/file')
       try {
