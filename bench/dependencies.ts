@@ -213,7 +213,7 @@ async function hedging (targets: Record<'plain' | 'policies', Process>, downstre
     ['route', 'p50', 'p99', 'calls per request'],
     'npm run bench:dependencies -- hedging'
   )
-  const sides = [['plain fetch', 'plain', '/tail'], ['request.dependency(), no hedge', 'policies', '/tail-unhedged'], ['request.dependency(), hedge at the observed p94', 'policies', '/tail']] as const
+  const sides = [['plain fetch', 'plain', '/tail'], ['request.dependency(), no hedge', 'policies', '/tail-unhedged'], ['request.dependency(), hedge at the observed p93', 'policies', '/tail']] as const
   const best = new Map<string, { p50: number, p99: number, callsPerRequest: number }>()
   for (let round = 0; round < ROUNDS; round++) {
     for (const [label, side, path] of sides) {

@@ -323,6 +323,7 @@ export class Dependency {
     const delayMs = this.latency.quantile(hedge.percentile, MAX_SAMPLES_BEFORE_HEDGE) ?? hedge.delayMs
     const first = new AbortController()
     const second = new AbortController()
+    const firstStartedAt = this.settings.clock.now()
     return await new Promise<Outcome<T>>((resolve) => {
       let running = 1
       let hedged = false
@@ -337,6 +338,10 @@ export class Dependency {
           return
         }
         done = true
+        // A first attempt the hedge beat is a slow call the samples must still see (as long as it
+        // ran, a lower bound): with only the winners' latencies, the percentile that decides when
+        // to hedge would drift down into the fast calls, and hedges would grow past the slow share.
+        if (other === first && answered) this.latency.add(this.settings.clock.now() - firstStartedAt)
         other.abort(HEDGE_LOST)
         resolve(answered ? outcome : failed ?? outcome)
       }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { Dependency, NEVER_ABORTED, fetchPlan, resolveDependenciesOptions } from '../../src/dependencies/index.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { closedAfterEach, healthy } from './helpers.js'
 import type { Behaviour } from './helpers.js'
@@ -19,6 +20,20 @@ describe('hedging', () => {
     expect(response.json()).toEqual({ call: 2 })
     await waitFor(() => server.seen[0]?.aborted === true)
     expect(app.dependencies.stats().search).toMatchObject({ hedges: 1, attempts: 2, failures: 0, state: 'closed' })
+  })
+
+  it('a first attempt the hedge beat still counts among the latencies that set the hedge delay', async () => {
+    const server = await serve(firstHangs)
+    const [settings] = resolveDependenciesOptions({ search: { baseUrl: server.url, timeoutMs: 10_000, hedge: { delayMs: 50 } } })
+    if (settings === undefined) throw new Error('no settings')
+    const search = new Dependency(settings)
+    const caller = { signal: NEVER_ABORTED, remainingMs: () => Number.POSITIVE_INFINITY, headers: () => ({}) }
+    const response = await search.execute(fetchPlan(settings, '/q', undefined, undefined), caller, () => {})
+    expect(await (response as Response).json()).toEqual({ call: 2 })
+    // Two samples: the hedge that answered, and the first attempt for as long as it ran (at least the 50 ms delay).
+    expect(search.latency.size).toBe(2)
+    expect(search.latency.quantile(1)).toBeGreaterThanOrEqual(50)
+    await waitFor(() => server.seen[0]?.aborted === true)
   })
 
   it('sends no hedge when the first attempt answers in time', async () => {
