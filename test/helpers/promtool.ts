@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { expect } from 'vitest'
 
 export interface PromtoolResult {
   code: number
@@ -25,4 +26,11 @@ export async function promtool (args: readonly string[], input = ''): Promise<Pr
     child.stdin.on('error', () => {})
     child.stdin.end(input)
   })
+}
+
+/** Fails the test unless `promtool check metrics` finds the exposition clean: nothing printed, exit 0. */
+export async function expectMetricsClean (exposition: string): Promise<void> {
+  const result = await promtool(['check', 'metrics'], exposition)
+  expect(result.output).toBe('')
+  expect(result.code).toBe(0)
 }
