@@ -4,11 +4,13 @@
  * write (a system call, and on loopback the receiving side's work too) is
  * most of what a call costs: twenty requests whose keys are claimed in one
  * turn make one write instead of twenty. The batch goes at the end of the
- * turn (setImmediate), after every request read in it had its turn.
+ * turn (atEndOfTurn), after every request read in it had its turn.
  * ioredis's own `enableAutoPipelining` does the same, but it is an option
  * of the client, and the client belongs to the application: the store
  * batches its own calls whatever the client was built with.
  */
+
+import { atEndOfTurn } from '../end-of-turn.js'
 
 type Callback = (error: Error | null, value?: unknown) => void
 
@@ -29,6 +31,7 @@ interface Pipeline extends Target {
 export class RedisBatch {
   readonly #client: Target & { pipeline: () => Pipeline }
   #pending: Pending[] | undefined
+  readonly #flushAtEndOfTurn = (): void => { this.flush() }
 
   constructor (client: unknown) {
     this.#client = client as Target & { pipeline: () => Pipeline }
@@ -39,7 +42,7 @@ export class RedisBatch {
     return new Promise<T>((resolve, reject) => {
       if (this.#pending === undefined) {
         this.#pending = []
-        setImmediate(flush, this)
+        atEndOfTurn(this.#flushAtEndOfTurn)
       }
       this.#pending.push({ command, args, resolve: resolve as (value: unknown) => void, reject })
     })
@@ -73,10 +76,6 @@ export class RedisBatch {
       for (const { reject } of pending) reject(error)
     }
   }
-}
-
-function flush (batch: RedisBatch): void {
-  batch.flush()
 }
 
 function ignore (): void {}
