@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import {
   DEPENDENCY_PROBLEM_TYPES,
   Dependency,
-  NEVER_ABORTED,
+  UNBOUNDED_CALLER,
   callPlan,
   fetchPlan,
   resolveDependenciesOptions,
@@ -28,6 +28,7 @@ import { CHANNEL_NAMES } from '../src/metrics/channels.js'
 import type { BreakerStateMessage } from '../src/metrics/channels.js'
 import { routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
+import { deadlineOf } from './deadline-lifecycle.js'
 
 /** Options of the dependencies plugin: one entry per named dependency. */
 export type DependenciesOptions = Record<string, DependencyOptions>
@@ -94,10 +95,9 @@ const kDegraded = Symbol('fastify-resilience.degraded')
 type DegradedSlot = { [kDegraded]: string[] | null }
 const NONE: readonly string[] = Object.freeze([])
 
+/** The request's deadline is the caller's side of its calls; a route without one never gives up. */
 function callerOf (request: FastifyRequest, hasDeadlines: boolean): CallerContext {
-  if (!hasDeadlines) return { signal: NEVER_ABORTED, remainingMs: () => Number.POSITIVE_INFINITY, headers: () => ({}) }
-  const deadline = request.deadline
-  return { signal: deadline.signal, remainingMs: () => deadline.remainingMs(), headers: () => deadline.headers() }
+  return (hasDeadlines ? deadlineOf(request) : null) ?? UNBOUNDED_CALLER
 }
 
 function markDegraded (request: FastifyRequest, failure: DependencyFailure): void {

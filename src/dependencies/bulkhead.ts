@@ -33,16 +33,21 @@ export class Bulkhead {
     return this.#queue.length
   }
 
+  /** A free slot's release function, or undefined when every slot is taken. */
+  tryAcquire (): (() => void) | undefined {
+    if (this.#active >= this.maxConcurrent) return undefined
+    this.#active++
+    return this.#releaser()
+  }
+
   /**
    * Resolves with a release function once a slot is free; rejects with
    * {@link BULKHEAD_FULL} when the queue is full too, or with the signal's
    * reason when it aborts first.
    */
   acquire (signal: AbortSignal): Promise<() => void> | typeof BULKHEAD_FULL {
-    if (this.#active < this.maxConcurrent) {
-      this.#active++
-      return Promise.resolve(this.#releaser())
-    }
+    const release = this.tryAcquire()
+    if (release !== undefined) return Promise.resolve(release)
     if (this.#queue.length >= this.maxQueue) return BULKHEAD_FULL
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {

@@ -11,16 +11,40 @@ import { LastGoodStore } from './last-good.js'
 import { LatencySamples } from './latency.js'
 import type { ResolvedDependency, ResolvedFallback } from './options.js'
 import { RetryBudget } from './retry-budget.js'
-import { follow } from './follow.js'
+import { follow, unfollow } from './follow.js'
 import { raceAbort, sleep } from './sleep.js'
 
 /** The caller's side of a call: the request's deadline. */
 export interface CallerContext {
-  /** Aborts when the request's deadline passes or its client goes away. */
-  signal: AbortSignal
+  /**
+   * Aborts when the request's deadline passes or its client goes away.
+   * Read only where a call waits (a bulkhead's queue, a backoff,
+   * coalescing): a deadline makes it when first read.
+   */
+  readonly signal: AbortSignal
+  /** Whether the caller has given up, read without making `signal`. */
+  readonly aborted: boolean
+  /** Why the caller gave up, or undefined. */
+  readonly reason: unknown
+  /** Makes `controller` abort when the caller gives up, until `unfollow`. */
+  follow: (controller: AbortController) => void
+  unfollow: (controller: AbortController) => void
   remainingMs: () => number
   /** The headers that forward the remaining budget (empty without a deadline). */
   headers: () => Record<string, string>
+}
+
+/** A caller whose only tie to the call is a signal: a shared call, or a caller without a deadline. */
+export function signalCaller (signal: AbortSignal, remainingMs: () => number, headers: () => Record<string, string>): CallerContext {
+  return {
+    signal,
+    get aborted () { return signal.aborted },
+    get reason (): unknown { return signal.reason },
+    follow: (controller) => { follow(signal, controller) },
+    unfollow: (controller) => { unfollow(signal, controller) },
+    remainingMs,
+    headers,
+  }
 }
 
 /** How one attempt ended, as the code that made it sees it. */
@@ -168,13 +192,9 @@ export class Dependency {
       let value: T
       if (plan.coalesce && plan.idempotent) {
         let led = false
-        value = await (this.#coalescer.run(plan.key, caller.signal, caller.remainingMs, (shared) => {
+        value = await (this.#coalescer.run(plan.key, caller.signal, () => caller.remainingMs(), (shared) => {
           led = true
-          return this.#run(plan, {
-            signal: shared.signal,
-            remainingMs: shared.remainingMs,
-            headers: () => sharedHeaders(caller.headers(), shared.remainingMs()),
-          })
+          return this.#run(plan, signalCaller(shared.signal, shared.remainingMs, () => sharedHeaders(caller.headers(), shared.remainingMs())))
         }, () => { this.#counters.coalesced++ }) as Promise<T>)
         // An answer too large to share went to the caller that started the call; the others make their own.
         if (!led && plan.shareable?.(value) === false) value = await this.#run(plan, caller)
@@ -272,7 +292,7 @@ export class Dependency {
         record('success')
         return undefined
       }
-      if (caller.signal.aborted) {
+      if (caller.aborted) {
         record('ignored')
         return failure.cause
       }
@@ -296,18 +316,21 @@ export class Dependency {
   async #attemptInBulkhead<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
     const bulkhead = this.bulkhead
     if (bulkhead === undefined) return await this.#attemptHedged(plan, caller, headers)
-    let release: () => void
-    try {
-      const slot = bulkhead.acquire(caller.signal)
-      if (slot === BULKHEAD_FULL) {
-        this.#counters.rejections++
-        this.breaker?.record(admission, 'ignored')
-        throw this.#error({ dependency: this.name, reason: 'bulkhead-full', retryAfterMs: 1000 })
+    // A free slot is taken at once; only a call that must queue waits on the caller's signal.
+    let release = bulkhead.tryAcquire()
+    if (release === undefined) {
+      try {
+        const slot = bulkhead.acquire(caller.signal)
+        if (slot === BULKHEAD_FULL) {
+          this.#counters.rejections++
+          this.breaker?.record(admission, 'ignored')
+          throw this.#error({ dependency: this.name, reason: 'bulkhead-full', retryAfterMs: 1000 })
+        }
+        release = await slot
+      } catch (error) {
+        if (isDependencyError(error)) throw error
+        return { kind: 'abandoned', error }
       }
-      release = await slot
-    } catch (error) {
-      if (isDependencyError(error)) throw error
-      return { kind: 'abandoned', error }
     }
     try {
       return await this.#attemptHedged(plan, caller, headers)
@@ -346,7 +369,7 @@ export class Dependency {
         resolve(answered ? outcome : failed ?? outcome)
       }
       const timer = setTimeout(() => {
-        if (done || caller.signal.aborted || !this.budget.tryWithdraw()) return
+        if (done || caller.aborted || !this.budget.tryWithdraw()) return
         hedged = true
         this.#counters.hedges++
         running++
@@ -370,13 +393,13 @@ export class Dependency {
   /** One attempt, bounded by the attempt timeout and the caller's deadline (the longest of a coalesced call's callers). */
   async #attempt<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, cancel: AbortSignal | undefined): Promise<Outcome<T>> {
     const remainingMs = caller.remainingMs()
-    if (caller.signal.aborted || remainingMs <= 0) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
+    if (caller.aborted || remainingMs <= 0) return { kind: 'abandoned', error: caller.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
     // When the caller's deadline is what cuts the attempt short, its end is
     // not the dependency's fault: the deadline's own signal ends the attempt
     // (and answers 504 deadline-exceeded); this timer is only a backstop.
     const controller = new AbortController()
     const signal = controller.signal
-    const unfollow = caller.signal === NEVER_ABORTED ? undefined : follow(caller.signal, controller)
+    caller.follow(controller)
     let answered = false
     const onCancel = (): void => { controller.abort(HEDGE_LOST) }
     cancel?.addEventListener('abort', onCancel, { once: true })
@@ -425,14 +448,14 @@ export class Dependency {
       if (!signal.aborted) return { kind: 'failure', reason: 'network', cause: error }
       const reason: unknown = signal.reason
       if (reason !== TIMED_OUT) return { kind: 'abandoned', error: reason }
-      if (byDeadline) return { kind: 'abandoned', error: caller.signal.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
+      if (byDeadline) return { kind: 'abandoned', error: caller.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
       return { kind: 'timeout' }
     } finally {
       fault?.end()
       clearTimeout(timer)
       cancel?.removeEventListener('abort', onCancel)
       // A streamed body is read after this returns: an answered attempt keeps following the caller's deadline.
-      if (!answered) unfollow?.()
+      if (!answered) caller.unfollow(controller)
     }
   }
 
@@ -443,8 +466,19 @@ export class Dependency {
   }
 }
 
-/** The signal of a caller without a deadline; attempts then need no derived signal. */
-export const NEVER_ABORTED: AbortSignal = new AbortController().signal
+const NEVER_ABORTED: AbortSignal = new AbortController().signal
+function ignore (): void {}
+
+/** A caller without a deadline: never gives up, follows nothing. */
+export const UNBOUNDED_CALLER: CallerContext = Object.freeze({
+  signal: NEVER_ABORTED,
+  aborted: false,
+  reason: undefined,
+  follow: ignore,
+  unfollow: ignore,
+  remainingMs: () => Number.POSITIVE_INFINITY,
+  headers: () => ({}),
+})
 
 const CALL: Admission = Object.freeze({ kind: 'call' })
 const HEDGE_LOST = Symbol('hedge-lost')

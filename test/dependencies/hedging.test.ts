@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Dependency, NEVER_ABORTED, fetchPlan, resolveDependenciesOptions } from '../../src/dependencies/index.js'
+import { Dependency, UNBOUNDED_CALLER, fetchPlan, resolveDependenciesOptions } from '../../src/dependencies/index.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { closedAfterEach, healthy } from './helpers.js'
 import type { Behaviour } from './helpers.js'
@@ -27,7 +27,7 @@ describe('hedging', () => {
     const [settings] = resolveDependenciesOptions({ search: { baseUrl: server.url, timeoutMs: 10_000, hedge: { delayMs: 50 } } })
     if (settings === undefined) throw new Error('no settings')
     const search = new Dependency(settings)
-    const caller = { signal: NEVER_ABORTED, remainingMs: () => Number.POSITIVE_INFINITY, headers: () => ({}) }
+    const caller = UNBOUNDED_CALLER
     const response = await search.execute(fetchPlan(settings, '/q', undefined, undefined), caller, () => {})
     expect(await (response as Response).json()).toEqual({ call: 2 })
     // Two samples: the hedge that answered, and the first attempt for as long as it ran (at least the 50 ms delay).

@@ -9,6 +9,38 @@ function deadlineOf (timeoutMs: number, clock = new ManualClock()): { deadline: 
 afterEach(() => { vi.useRealTimers() })
 
 describe('Deadline', () => {
+  it('follow() aborts a controller with the deadline\'s reason without making its signal', () => {
+    const { deadline } = deadlineOf(100)
+    const followed = new AbortController()
+    const left = new AbortController()
+    deadline.follow(followed)
+    deadline.follow(left)
+    deadline.unfollow(left)
+    expect(deadline.aborted).toBe(false)
+    deadline.clientClosed()
+    expect(deadline.aborted).toBe(true)
+    expect(followed.signal.reason).toMatchObject({ code: 'FRS_ERR_CLIENT_CLOSED' })
+    expect(deadline.reason).toBe(followed.signal.reason)
+    expect(left.signal.aborted).toBe(false)
+    // Following a deadline that has already aborted aborts at once.
+    const late = new AbortController()
+    deadline.follow(late)
+    expect(late.signal.reason).toMatchObject({ code: 'FRS_ERR_CLIENT_CLOSED' })
+  })
+
+  it('a finished deadline lets its followers go and never aborts them', () => {
+    const { deadline } = deadlineOf(100)
+    const before = new AbortController()
+    deadline.follow(before)
+    deadline.finish()
+    const after = new AbortController()
+    deadline.follow(after)
+    deadline.expire()
+    expect(before.signal.aborted).toBe(false)
+    expect(after.signal.aborted).toBe(false)
+    expect(deadline.aborted).toBe(false)
+  })
+
   it('counts down with the clock and never goes below zero', () => {
     const { deadline, clock } = deadlineOf(300)
     expect(deadline.remainingMs()).toBe(300)

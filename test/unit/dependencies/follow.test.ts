@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { follow } from '../../../src/dependencies/follow.js'
+import { follow, unfollow } from '../../../src/dependencies/follow.js'
 
 describe('follow', () => {
   it('aborts every follower with the parent, through one listener', () => {
@@ -15,8 +15,8 @@ describe('follow', () => {
   it('a follower that stopped following is not aborted', () => {
     const parent = new AbortController()
     const child = new AbortController()
-    const unfollow = follow(parent.signal, child)
-    unfollow()
+    follow(parent.signal, child)
+    unfollow(parent.signal, child)
     parent.abort()
     expect(child.signal.aborted).toBe(false)
   })
