@@ -35,7 +35,7 @@ export interface CallerContext {
 }
 
 /** A caller whose only tie to the call is a signal: a shared call, or a caller without a deadline. */
-export function signalCaller (signal: AbortSignal, remainingMs: () => number, headers: () => Record<string, string>): CallerContext {
+function signalCaller (signal: AbortSignal, remainingMs: () => number, headers: () => Record<string, string>): CallerContext {
   return {
     signal,
     get aborted () { return signal.aborted },
