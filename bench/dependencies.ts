@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { Agent, request as httpRequest } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { currentPlacement, load, processCpuMs } from './harness.js'
+import { load, processCpuMs, startTarget } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -28,24 +26,10 @@ const report = new Report('dependencies', 'npm run bench:dependencies')
 const SERVE = fileURLToPath(new URL('./serve-dependencies.ts', import.meta.url))
 
 interface Process { port: number, pid: number, stop: () => Promise<void> }
+type Targets = Record<'plain' | 'policies' | 'alone', Process>
 
-async function start (...args: string[]): Promise<Process> {
-  const command = [process.execPath, '--import', 'tsx', SERVE, ...args]
-  const child = currentPlacement() === 'pinned'
-    ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
-  const [chunk] = await once(child.stdout, 'data') as [Buffer]
-  const port = Number.parseInt(chunk.toString(), 10)
-  if (!Number.isInteger(port)) throw new TypeError(`benchmark process ${args.join(' ')} printed no port`)
-  return {
-    port,
-    pid: child.pid ?? 0,
-    stop: async () => {
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
+async function start (role: string, ...settings: string[]): Promise<Process> {
+  return await startTarget(role, settings, [], SERVE)
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 2000 })
@@ -112,7 +96,7 @@ function quantile (values: number[], q: number): number {
 const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value).toLocaleString('en-US')} ms`
 const pct = (value: number): string => `${(value * 100).toFixed(1)} %`
 
-async function outage (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
+async function outage (targets: Targets, downstream: Process): Promise<void> {
   const RATE = 200
   const DEAD_FROM = 1
   const DEAD_FOR = 8
@@ -164,7 +148,7 @@ async function outage (targets: Record<'plain' | 'policies', Process>, downstrea
   }
 }
 
-async function retryStorm (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
+async function retryStorm (targets: Targets, downstream: Process): Promise<void> {
   const RATE = 300
   const SECONDS = 4
   const table = report.table(`Retry storm: the downstream fails 50 % of calls; ${RATE} req/s for ${SECONDS} s`, ['retries', 'calls per request', 'success rate'], 'npm run bench:dependencies -- retryStorm')
@@ -187,7 +171,7 @@ async function retryStorm (targets: Record<'plain' | 'policies', Process>, downs
   await setMode(downstream, 'healthy')
 }
 
-async function coalescing (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
+async function coalescing (targets: Targets, downstream: Process): Promise<void> {
   const table = report.table('Coalescing: 1,000 concurrent identical GETs while the downstream holds its answers', ['route', 'downstream calls', 'answers 200'], 'npm run bench:dependencies -- coalescing')
   for (const side of ['plain', 'policies'] as const) {
     await setMode(downstream, 'held')
@@ -204,7 +188,7 @@ async function coalescing (targets: Record<'plain' | 'policies', Process>, downs
   await setMode(downstream, 'healthy')
 }
 
-async function hedging (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
+async function hedging (targets: Targets, downstream: Process): Promise<void> {
   const RATE = 200
   const SECONDS = 4
   const ROUNDS = 2
@@ -242,14 +226,15 @@ async function hedging (targets: Record<'plain' | 'policies', Process>, downstre
   await setMode(downstream, 'healthy')
 }
 
-async function cost (targets: Record<'plain' | 'policies', Process>, downstream: Process): Promise<void> {
+async function cost (targets: Targets, downstream: Process): Promise<void> {
   await setMode(downstream, 'healthy')
   const ROUNDS = 5
   const SECONDS = 2
   const sides = [
     ['bare Fastify, plain fetch', 'plain', '/cost'],
-    ['with deadlines, request.deadline.fetch', 'policies', '/cost-deadline-fetch'],
-    ['with deadlines, through breaker, retry budget, bulkhead, fallback', 'policies', '/cost'],
+    ['dependencies plugin alone, through breaker, retry budget, bulkhead, fallback', 'alone', '/cost'],
+    ['umbrella with deadlines, request.deadline.fetch', 'policies', '/cost-deadline-fetch'],
+    ['umbrella with deadlines, through breaker, retry budget, bulkhead, fallback', 'policies', '/cost'],
   ] as const
   const best = new Map<string, { rps: number, p99: number }>()
   const rounds = new Map<string, number[]>()
@@ -281,7 +266,7 @@ async function cost (targets: Record<'plain' | 'policies', Process>, downstream:
   }
   table.note('The server\'s CPU per request is that of the process making the call (the downstream, on the same core, serves both sides alike); most of it is fetch itself.')
   table.end()
-  const ratio = (best.get(sides[2][0])?.rps ?? 0) / plain
+  const ratio = (best.get(sides[1][0])?.rps ?? 0) / plain
   report.target('dependencies: a healthy call through every policy', '≥ 0.95× plain fetch', `${ratio.toFixed(2)}×`, ratio >= 0.95, 'npm run bench:dependencies -- cost')
 }
 
@@ -289,7 +274,7 @@ const scenarios = { outage, retryStorm, coalescing, hedging, cost }
 const chosen = process.argv.slice(2)
 const downstream = await start('dependency')
 const url = `http://127.0.0.1:${downstream.port}`
-const targets = { plain: await start('plain', url), policies: await start('policies', url) }
+const targets: Targets = { plain: await start('plain', url), policies: await start('policies', url), alone: await start('alone', url) }
 const startedAt = performance.now()
 try {
   for (const [name, run] of Object.entries(scenarios)) {
@@ -301,6 +286,7 @@ try {
 } finally {
   await targets.plain.stop()
   await targets.policies.stop()
+  await targets.alone.stop()
   await downstream.stop()
   agent.destroy()
 }

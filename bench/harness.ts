@@ -15,6 +15,8 @@ export interface Measurement {
 }
 
 const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
+/** Loaded by every target: it runs the compiled library (dist/), as users do. */
+const COMPILED = new URL('./compiled.mjs', import.meta.url).href
 
 /*
  * Pinned: on a machine with two or more cores, targets run on core 0 and
@@ -55,7 +57,7 @@ process.once('exit', () => { for (const child of running) child.kill('SIGKILL') 
 
 /** Starts a benchmark target in a child process and resolves its port and a stop function. */
 export async function startTarget (variant: string, settings: readonly string[] = [], nodeFlags: readonly string[] = [], serve = SERVE): Promise<{ port: number, pid: number, stop: () => Promise<void> }> {
-  const command = [process.execPath, ...nodeFlags, '--import', 'tsx', serve, variant, ...settings]
+  const command = [process.execPath, ...nodeFlags, '--import', 'tsx', '--import', COMPILED, serve, variant, ...settings]
   const child = placement === 'pinned'
     ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(command[0] ?? process.execPath, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -6,6 +6,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReportRecord, TableRecord, TargetRecord } from './report.js'
 
+/** Each benchmark runs the compiled library (dist/), as users do. */
+const COMPILED = new URL('./compiled.mjs', import.meta.url).href
+
 /*
  * `npm run bench`: runs every benchmark, one after the other, and writes
  * what they found to docs/benchmarks.md with the machine they ran on and
@@ -52,7 +55,7 @@ try {
     const loadBefore = loadavg()
     const began = performance.now()
     console.log(`\n# ${benchmark.name} (load average ${loadBefore.map((value) => value.toFixed(2)).join(', ')})`)
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(benchmark.script, import.meta.url)), ...(benchmark.args ?? [])], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', COMPILED, fileURLToPath(new URL(benchmark.script, import.meta.url)), ...(benchmark.args ?? [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, BENCH_REPORT: file },
     })

@@ -1,12 +1,13 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
-import resilience from '../plugins/index.js'
+import resilience, { dependencies } from '../plugins/index.js'
 
 /*
  * Processes of the dependencies benchmark. Usage:
  *   serve-dependencies.ts dependency       a downstream service whose mode POST /_mode?to=… changes
  *   serve-dependencies.ts plain <url>      routes calling <url> with fetch and a timeout
  *   serve-dependencies.ts policies <url>   the same routes through request.dependency()
+ *   serve-dependencies.ts alone <url>      /cost through the dependencies plugin registered alone
  * Each prints the port it listens on.
  */
 
@@ -54,6 +55,13 @@ function dependency (): FastifyInstance {
 }
 
 const OUTAGE_TIMEOUT_MS = 200
+/** Every policy a healthy call goes through in the cost scenario. */
+const COST = {
+  breaker: { failureRate: 0.5, minimumCalls: 20 },
+  retry: { attempts: 3 },
+  bulkhead: { maxConcurrent: 1024, maxQueue: 1024 },
+  fallback: { value: { ok: false } },
+}
 
 async function plain (url: string): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
@@ -98,13 +106,7 @@ async function policies (url: string): Promise<FastifyInstance> {
       tail: { baseUrl: url, hedge: { percentile: 0.93, delayMs: 20 }, breaker: false },
       'tail-unhedged': { baseUrl: url, breaker: false },
       coalesce: { baseUrl: url, timeoutMs: 10_000, coalesce: true },
-      cost: {
-        baseUrl: url,
-        breaker: { failureRate: 0.5, minimumCalls: 20 },
-        retry: { attempts: 3 },
-        bulkhead: { maxConcurrent: 1024, maxQueue: 1024 },
-        fallback: { value: { ok: false } },
-      },
+      cost: { baseUrl: url, ...COST },
     },
   })
   for (const name of ['outage', 'outage-rate', 'outage-bulkhead', 'storm', 'tail', 'tail-unhedged', 'coalesce', 'cost']) {
@@ -120,9 +122,18 @@ async function policies (url: string): Promise<FastifyInstance> {
   return app
 }
 
+/** The dependencies capability alone, without the umbrella's other capabilities: the cost of the policies themselves. */
+async function alone (url: string): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  await app.register(dependencies, { cost: { baseUrl: url, ...COST } })
+  app.get('/cost', async (request) => await (await request.dependency('cost').fetch('/data')).json())
+  return app
+}
+
 const [role, url = ''] = process.argv.slice(2)
-const app = role === 'dependency' ? dependency() : role === 'plain' ? await plain(url) : role === 'policies' ? await policies(url) : undefined
-if (app === undefined) throw new TypeError(`serve-dependencies.ts expects dependency, plain <url> or policies <url>, instead got ${String(role)}`)
+const roles: Record<string, (url: string) => FastifyInstance | Promise<FastifyInstance>> = { dependency, plain, policies, alone }
+const app = await roles[role ?? '']?.(url)
+if (app === undefined) throw new TypeError(`serve-dependencies.ts expects dependency, plain <url>, policies <url> or alone <url>, instead got ${String(role)}`)
 await app.listen({ port: 0, host: '127.0.0.1' })
 const address = app.server.address()
 process.stdout.write(`${typeof address === 'object' && address !== null ? address.port : ''}\n`)

@@ -13,7 +13,8 @@ import { Dependency, fetchPlan, resolveDependenciesOptions, toResponse } from '.
  * deadline's signal and budget header; through a dependency without
  * policies; through one with every policy of the cost benchmark. Each
  * deadline-bound call gets a fresh Deadline, as each request would.
- * Usage: tsx bench/dev/call-cost.ts [variant…]; ROUNDS (default 6).
+ * Usage (after npm run build, to measure the compiled library):
+ * tsx --import ./bench/compiled.mjs bench/dev/call-cost.ts [variant…]; ROUNDS (default 6).
  */
 const DOWNSTREAM = fileURLToPath(new URL('../serve-dependencies.ts', import.meta.url))
 const downstream = await startTarget('dependency', [], [], DOWNSTREAM)

@@ -27,6 +27,8 @@ import { fileURLToPath } from 'node:url'
  * target.
  */
 const SERVE = fileURLToPath(new URL('../serve.ts', import.meta.url))
+// The compiled library (dist/, from npm run build), as users run it.
+const COMPILED = new URL('../compiled.mjs', import.meta.url).href
 const path = process.env.BENCH_PATH ?? '/hello'
 const warm = Number(process.env.WARM ?? 15_000)
 const count = Number(process.env.COUNT ?? 5000)
@@ -50,7 +52,7 @@ function annotate (file: string): { total: number, perRequestWork: number } {
 async function measure (spec: string): Promise<string> {
   const [variant = 'bare', ...settings] = spec.split(',')
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
-  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
     const [chunk] = await once(child.stdout, 'data') as [Buffer]
     const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${path}`
