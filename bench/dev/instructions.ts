@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startTarget } from '../harness.js'
 
 /*
  * Development aid: instructions per request of a target's server, counted
@@ -24,12 +25,15 @@ import { fileURLToPath } from 'node:url'
  * time (stretched some 50× under valgrind) rather than with requests.
  * Other timers' work still does, so a busier machine adds a few percent:
  * compare versions run side by side. Needs valgrind; about a minute per
- * target.
+ * target. OUTBOUND=1 counts the targets of bench:dependencies instead
+ * (plain, alone, policies; path /cost), against a downstream it starts,
+ * whose own work is not counted.
  */
-const SERVE = fileURLToPath(new URL('../serve.ts', import.meta.url))
+const outbound = process.env.OUTBOUND === '1'
+const SERVE = fileURLToPath(new URL(outbound ? '../serve-dependencies.ts' : '../serve.ts', import.meta.url))
 // The compiled library (dist/, from npm run build), as users run it.
 const COMPILED = new URL('../compiled.mjs', import.meta.url).href
-const path = process.env.BENCH_PATH ?? '/hello'
+const path = process.env.BENCH_PATH ?? (outbound ? '/cost' : '/hello')
 const warm = Number(process.env.WARM ?? 15_000)
 const count = Number(process.env.COUNT ?? 5000)
 const WALL_TIME_WORK = /compiler::|Compiler|Maglev|RegisterAllocator|InstructionSelector|Zone|Scaveng|Heap::|MarkCompact|Sweeper|hdr_|all_values_iter|memset/
@@ -49,8 +53,9 @@ function annotate (file: string): { total: number, perRequestWork: number } {
   return { total, perRequestWork: total - wallTime }
 }
 
-async function measure (spec: string): Promise<string> {
-  const [variant = 'bare', ...settings] = spec.split(',')
+async function measure (spec: string, downstreamUrl: string | undefined): Promise<string> {
+  const [variant = 'bare', ...given] = spec.split(',')
+  const settings = downstreamUrl === undefined ? given : [downstreamUrl, ...given]
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
@@ -75,4 +80,9 @@ async function measure (spec: string): Promise<string> {
   }
 }
 
-for (const spec of process.argv.slice(2)) console.log(await measure(spec))
+const downstream = outbound ? await startTarget('dependency', [], [], SERVE) : undefined
+try {
+  for (const spec of process.argv.slice(2)) console.log(await measure(spec, downstream === undefined ? undefined : `http://127.0.0.1:${downstream.port}`))
+} finally {
+  await downstream?.stop()
+}
