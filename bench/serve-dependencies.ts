@@ -103,7 +103,8 @@ async function policies (url: string): Promise<FastifyInstance> {
       'outage-rate': { baseUrl: url, timeoutMs: OUTAGE_TIMEOUT_MS, breaker: { failureRate: 0.5, minimumCalls: 20, windowMs: 2_000, openMs: 2_000, maxOpenMs: 2_000 } },
       storm: { baseUrl: url, breaker: false, retry: { attempts: 3, backoff: { initialMs: 0, maxMs: 0 } } },
       // The hedge percentile sits below the share of slow calls (5 %), or it would wait as long as they do.
-      tail: { baseUrl: url, hedge: { percentile: 0.93, delayMs: 20 }, breaker: false },
+      // Hedges spend the retry budget: a ratio of 0.1 without a floor bounds them to a tenth of the calls.
+      tail: { baseUrl: url, hedge: { percentile: 0.93, delayMs: 20 }, breaker: false, retry: { budget: { ratio: 0.1, minPerSecond: 0 } } },
       'tail-unhedged': { baseUrl: url, breaker: false },
       coalesce: { baseUrl: url, timeoutMs: 10_000, coalesce: true },
       cost: { baseUrl: url, ...COST },
