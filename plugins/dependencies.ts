@@ -10,6 +10,7 @@ import {
   resolveDependenciesOptions,
   resolveFallback,
   toResponse,
+  withOwnSignal,
 } from '../src/dependencies/index.js'
 import type {
   BreakerStateName,
@@ -167,7 +168,8 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
           fallback: resolveFallback(callOptions?.fallback, `${where}.fetch options.fallback`),
           key: callOptions?.key,
         })
-        return toResponse(await target.execute(plan, callerOf(request, hasDeadlines), degraded))
+        const caller = callerOf(request, hasDeadlines)
+        return toResponse(await target.execute(plan, init?.signal == null ? caller : withOwnSignal(caller, init.signal), degraded))
       },
       call: async (fn, callOptions) => {
         if (typeof fn !== 'function') throw new FRS_ERR_OPTION_INVALID(`${where}.call`, 'a function (signal, headers) => promise', describeValue(fn))

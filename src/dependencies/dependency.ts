@@ -47,6 +47,32 @@ function signalCaller (signal: AbortSignal, remainingMs: () => number, headers: 
   }
 }
 
+/**
+ * The caller of one call that also passed a signal of its own (fetch's
+ * `init.signal`): the call gives up when either does, and giving up on
+ * its own signal is the caller's choice, never the dependency's failure —
+ * not counted, not retried, no fallback. A coalesced call follows its
+ * shared signal, so this caller leaves it alone.
+ */
+export function withOwnSignal (caller: CallerContext, own: AbortSignal): CallerContext {
+  let signal: AbortSignal | undefined
+  return {
+    get signal () { return (signal ??= AbortSignal.any([own, caller.signal])) },
+    get aborted () { return own.aborted || caller.aborted },
+    get reason (): unknown { return own.aborted ? own.reason : caller.reason },
+    follow: (controller) => {
+      follow(own, controller)
+      caller.follow(controller)
+    },
+    unfollow: (controller) => {
+      unfollow(own, controller)
+      caller.unfollow(controller)
+    },
+    remainingMs: () => caller.remainingMs(),
+    headers: () => caller.headers(),
+  }
+}
+
 /** How one attempt ended, as the code that made it sees it. */
 export type AttemptResult<T> =
   | { kind: 'value', value: T }

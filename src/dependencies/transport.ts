@@ -81,7 +81,6 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   // Only a buffered answer is shared or kept, so only then is a key needed.
   const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(init?.headers, settings.credentialHeaders) : '')
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
-  const userSignal = init?.signal ?? undefined
   return {
     idempotent,
     keyed,
@@ -99,7 +98,7 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
         for (const [name, value] of Object.entries(headers)) merged.set(name, value)
         sent = merged
       }
-      const response = await fetch(url, { ...init, method, headers: sent, signal: userSignal == null ? signal : AbortSignal.any([signal, userSignal]) })
+      const response = await fetch(url, { ...init, method, headers: sent, signal })
       if (response.status === 409 && keyHeader !== undefined && headers[keyHeader] !== undefined && await keyInUse(response)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
         await response.body?.cancel().catch(() => {})

@@ -44,6 +44,48 @@ describe('timeouts and abandoned calls', () => {
     expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, windowCalls: 0 })
   })
 
+  it("a call given up on its own signal (fetch's init.signal) is passed on as fetch would, and neither counted, retried nor answered by the fallback", async () => {
+    const server = await serve(slow(2000))
+    const { app } = await appWith({
+      dependencies: { ledger: { baseUrl: server.url, timeoutMs: 10_000, breaker: { consecutiveFailures: 1 }, retry: { attempts: 3 }, fallback: { value: { stale: true } } } },
+    })
+    app.get('/', async (request, reply) => {
+      try {
+        return await (await request.dependency('ledger').fetch('/', { signal: AbortSignal.timeout(100) })).json()
+      } catch (error) {
+        return await reply.code(499).send({ name: (error as Error).name, degraded: request.degraded })
+      }
+    })
+    for (let i = 0; i < 2; i++) {
+      const response = await app.inject('/')
+      expect(response.json()).toEqual({ name: 'TimeoutError', degraded: [] })
+    }
+    expect(server.seen).toHaveLength(2)
+    await waitFor(() => server.seen.every((seen) => seen.aborted))
+    expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, retries: 0, fallbacks: 0, windowCalls: 0 })
+  })
+
+  it('a follower of a coalesced call that gives up on its own signal leaves alone; the shared call goes on for the others', async () => {
+    const server = await serve(slow(1500))
+    const { app } = await appWith({ dependencies: { catalog: { baseUrl: server.url, timeoutMs: 5000, coalesce: true } } })
+    app.get('/patient', async (request) => await (await request.dependency('catalog').fetch('/items')).json())
+    app.get('/hasty', async (request, reply) => {
+      try {
+        return await (await request.dependency('catalog').fetch('/items', { signal: AbortSignal.timeout(50) })).json()
+      } catch (error) {
+        return await reply.code(499).send({ name: (error as Error).name })
+      }
+    })
+    const patient = app.inject('/patient')
+    await waitFor(() => server.seen.length === 1)
+    const hasty = await app.inject('/hasty')
+    expect(hasty.json()).toEqual({ name: 'TimeoutError' })
+    expect((await patient).json()).toEqual({ ok: true })
+    expect(server.seen).toHaveLength(1)
+    expect(server.seen[0]?.aborted).toBe(false)
+    expect(app.dependencies.stats().catalog).toMatchObject({ failures: 0, coalesced: 1 })
+  })
+
   it('a full bulkhead refuses at once with dependency-unavailable, without calling the dependency', async () => {
     const server = await serve(slow(400))
     const { app } = await appWith({ dependencies: { reports: { baseUrl: server.url, bulkhead: { maxConcurrent: 1, maxQueue: 0 } } } })
