@@ -101,10 +101,10 @@ export class Breaker {
     return { calls, failures, failureRate: calls === 0 ? 0 : failures / calls }
   }
 
-  /** Milliseconds until an open breaker may half-open; 0 otherwise. */
+  /** Whole milliseconds until an open breaker may half-open; 0 otherwise. */
   openRemainingMs (): number {
     const state = this.#state
-    return state.kind === 'open' ? Math.max(0, state.until - this.#clock.now()) : 0
+    return state.kind === 'open' ? Math.max(0, Math.ceil(state.until - this.#clock.now())) : 0
   }
 
   onTransition (listener: (transition: Transition) => void): void {

@@ -109,6 +109,21 @@ describe('Breaker', () => {
     expect(breaker.openRemainingMs()).toBe(1000)
   })
 
+  it('the time left open is told in whole milliseconds, rounded up, and stays open until a call comes', () => {
+    const clock = new ManualClock()
+    const breaker = rateBreaker(clock)
+    calls(breaker, times(10, 'failure'))
+    clock.advance(0.4)
+    expect(breaker.openRemainingMs()).toBe(1000)
+    clock.advance(999.2)
+    expect(breaker.openRemainingMs()).toBe(1)
+    clock.advance(5000)
+    expect(breaker.openRemainingMs()).toBe(0)
+    expect(breaker.name).toBe('open')
+    breaker.admit()
+    expect(breaker.name).toBe('half-open')
+  })
+
   it('an ignored probe (caller gone) gives its place back without deciding anything', () => {
     const clock = new ManualClock()
     const breaker = rateBreaker(clock)
