@@ -282,7 +282,8 @@ export class Dependency {
           last = failureOf(this.name, outcome)
           break
       }
-      this.#counters.failures++
+      // A key in use is the dependency still at work on this call, not a failure of it.
+      if (outcome.kind !== 'failure' || outcome.busy !== true) this.#counters.failures++
       if (attempt >= retries) throw this.#error(last)
       // A wait longer than the cap fails now rather than hold the request (without a deadline, for up to an hour).
       if ((last.retryAfterMs ?? 0) > this.settings.retry.maxDelayMs) throw this.#error(last)

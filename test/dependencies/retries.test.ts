@@ -159,6 +159,8 @@ describe('retries', () => {
     const response = await app.inject({ method: 'POST', url: '/orders' })
     expect(response.json()).toEqual({ status: 200, body: { charged: 42 } })
     expect(executions).toBe(1)
+    // The timed-out attempt is a failure; the key-in-use answer is the charge still running, not one.
+    expect(app.dependencies.stats().payments).toMatchObject({ timeouts: 1, failures: 1 })
   })
 
   it('without a deadline, a Retry-After longer than retry.maxDelayMs fails at once', async () => {
