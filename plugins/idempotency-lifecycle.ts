@@ -143,6 +143,9 @@ function storedHeaders (replyHeaders: ReplySnapshot['headers'], allowed: Readonl
 /** Why a response is not stored, or undefined when it is. */
 function notStorableBecause (status: number, payload: unknown, settings: ResolvedIdempotencyOptions): string | undefined {
   if (status >= 500 && !settings.storeServerErrors) return `status ${status}`
+  // Too many requests: nothing was done, and a replay would repeat the refusal
+  // long after the limit cleared, without the Retry-After that said when.
+  if (status === 429) return 'status 429, the request was refused, not processed'
   if (isStream(payload)) return 'the body is a stream'
   if (payload !== undefined && payload !== null && typeof payload !== 'string' && !Buffer.isBuffer(payload)) return 'the body is not serialised'
   const size = payload === undefined || payload === null ? 0 : Buffer.byteLength(payload as string | Buffer)

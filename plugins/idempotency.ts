@@ -157,7 +157,11 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
       }
       case 'in-progress':
         if (tally !== undefined) tally.counts.conflict++
-        reply.header('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))))
+        // One second, not the lease's end: the first request's answer may
+        // come at any moment, and the lease only says when the key frees
+        // should that request die. A client told to wait out the lease would
+        // give up on an answer that was about to exist.
+        reply.header('retry-after', '1')
         return reply.problem({ type: 'idempotency-key-in-use', detail: 'A request with this idempotency key is still being processed.' })
       case 'mismatch':
         if (tally !== undefined) tally.counts.mismatch++

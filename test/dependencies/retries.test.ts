@@ -141,8 +141,8 @@ describe('retries', () => {
   it("a retry that meets the idempotency capability's key-in-use waits its Retry-After and gets the stored answer", async () => {
     const provider = Fastify()
     cleanups.push(async () => { await provider.close() })
-    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true, leaseMs: 1000 } })
-    // A short lease: the key-in-use answer asks for a wait of one second.
+    // The default lease (10 s): the key-in-use answer still asks for a wait of one second, not the lease's end.
+    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true } })
     let executions = 0
     provider.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request) => {
       executions++
