@@ -27,6 +27,6 @@ export function shedDetail (facts: ShedFacts): string {
     case 'pressure':
       return `The server is overloaded (${facts.signal ?? 'pressure'}); ${facts.priority} requests are shed first.`
     case 'bulkhead':
-      return `The route ${facts.route ?? ''} runs at most ${facts.limit} requests at once; its queue was full or the wait for a slot ran out.`
+      return `The route ${facts.route ?? ''} runs at most ${facts.limit} ${facts.limit === 1 ? 'request' : 'requests'} at once; its queue was full or the wait for a slot ran out.`
   }
 }

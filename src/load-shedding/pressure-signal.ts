@@ -20,7 +20,10 @@ const MIB = 1024 * 1024
 export function pressureSignal (sample: PressureSample, thresholds: PressureThresholds): string | undefined {
   const { maxEventLoopDelay, maxEventLoopUtilization, maxHeapUsedBytes, maxRssBytes } = thresholds
   if (maxEventLoopDelay > 0 && sample.eventLoopDelay > maxEventLoopDelay) {
-    return `event-loop delay ${Math.round(sample.eventLoopDelay)} ms over ${maxEventLoopDelay} ms`
+    // under-pressure reports Infinity when no delay sample was taken at all:
+    // the loop was blocked for the whole sampling interval.
+    const measured = Number.isFinite(sample.eventLoopDelay) ? `${Math.round(sample.eventLoopDelay)} ms` : 'beyond measure (the loop was blocked for a whole sampling interval)'
+    return `event-loop delay ${measured} over ${maxEventLoopDelay} ms`
   }
   if (maxEventLoopUtilization > 0 && sample.eventLoopUtilized > maxEventLoopUtilization) {
     return `event-loop utilisation ${sample.eventLoopUtilized.toFixed(2)} over ${maxEventLoopUtilization}`

@@ -1,0 +1,11 @@
+import { describe, expect, it } from 'vitest'
+import { shedDetail } from '../../../src/load-shedding/detail.js'
+
+const facts = { reason: 'bulkhead', priority: 'normal', inFlight: 1, queued: 0, maxQueueWaitMs: 100, route: 'GET /reports' } as const
+
+describe('shedDetail', () => {
+  it('speaks of one request, or of several, as the bulkhead allows', () => {
+    expect(shedDetail({ ...facts, limit: 1 })).toBe('The route GET /reports runs at most 1 request at once; its queue was full or the wait for a slot ran out.')
+    expect(shedDetail({ ...facts, limit: 3 })).toBe('The route GET /reports runs at most 3 requests at once; its queue was full or the wait for a slot ran out.')
+  })
+})
