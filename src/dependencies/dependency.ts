@@ -279,7 +279,12 @@ export class Dependency {
           last = { dependency: this.name, reason: 'timeout' }
           break
         case 'failure':
-          last = failureOf(this.name, outcome)
+          // A key in use: the dependency still runs an earlier attempt, so
+          // if no later one gets its answer, the outcome is unknown — a
+          // timeout, not a failure.
+          last = outcome.busy === true
+            ? { dependency: this.name, reason: 'timeout', ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }) }
+            : failureOf(this.name, outcome)
           break
       }
       // A key in use is the dependency still at work on this call, not a failure of it.

@@ -163,6 +163,33 @@ describe('retries', () => {
     expect(app.dependencies.stats().payments).toMatchObject({ timeouts: 1, failures: 1 })
   })
 
+  it('a key still in use when the deadline leaves no time to wait surfaces as dependency-timeout: the outcome is unknown, not failed', async () => {
+    const provider = Fastify()
+    let release: () => void = () => {}
+    cleanups.push(async () => {
+      release()
+      await provider.close()
+    })
+    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true } })
+    let executions = 0
+    provider.post('/charges', { config: { idempotency: { required: true } } }, async () => {
+      executions++
+      // Held until the test ends: every later attempt finds the key in use.
+      await new Promise<void>((resolve) => { release = resolve })
+      return { charged: true }
+    })
+    const port = await listen(provider)
+    const { app } = await appWith({ dependencies: { payments: { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 200, idempotencyKeys: true, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
+    app.post('/orders', { config: { deadline: { timeoutMs: 800 } } }, async (request) => {
+      const response = await request.dependency('payments').fetch('/charges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      return { status: response.status }
+    })
+    const response = await app.inject({ method: 'POST', url: '/orders' })
+    expect(response.statusCode).toBe(504)
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-timeout', dependency: 'payments' })
+    expect(executions).toBeGreaterThan(0)
+  })
+
   it('without a deadline, a Retry-After longer than retry.maxDelayMs fails at once', async () => {
     const server = await serve(failing(503, { 'retry-after': '3600' }))
     const { app } = await appWith({ deadlines: false, dependencies: { search: { baseUrl: server.url, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
