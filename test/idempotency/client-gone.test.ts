@@ -248,5 +248,41 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(keys.size).toBe(1)
       expect([...keys][0]).toMatch(/^stripe-node-retry-/)
     })
+
+    it('a retry that finds the key in use is told to come back in a second, and the SDK then gets the one customer', async () => {
+      let runs = 0
+      const conflicts: Array<string | undefined> = []
+      let conflictSent: () => void = () => {}
+      const conflicted = new Promise<void>((resolve) => { conflictSent = resolve })
+      const app = Fastify()
+      apps.push(app)
+      app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(body as string)))
+      })
+      await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: makeStore() } })
+      app.addHook('onSend', async (_request, reply, payload) => {
+        if (reply.statusCode === 409) {
+          conflicts.push(reply.getHeader('retry-after') as string | undefined)
+          conflictSent()
+        }
+        return payload
+      })
+      app.post('/v1/customers', { config: { idempotency: {} } }, async () => {
+        runs++
+        // Runs until a retry has met the key in use.
+        await conflicted
+        return { id: `cus_${runs}`, object: 'customer' }
+      })
+      const port = await listen(app)
+      const stripe = new Stripe('sk_test_not_a_secret', {
+        host: '127.0.0.1', port, protocol: 'http', timeout: 300, maxNetworkRetries: 6,
+      })
+      const customer = await stripe.customers.create({ email: 'ada@example.com' })
+      expect(customer.id).toBe('cus_1')
+      expect(runs).toBe(1)
+      // The default lease is 10 s: a Retry-After of the lease's end would hold the SDK that long.
+      expect(conflicts.length).toBeGreaterThan(0)
+      expect(new Set(conflicts)).toEqual(new Set(['1']))
+    })
   })
 }
