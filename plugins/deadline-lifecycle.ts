@@ -5,7 +5,7 @@ import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
 import { isStream } from '../src/payload.js'
 import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
-import { keptHandler } from './outcome-marks.js'
+import { keptHandler, reportUnanswered } from './outcome-marks.js'
 
 /*
  * The life of one request's deadline after it is created: arming it at
@@ -135,7 +135,11 @@ function onConnectionClosed (reply: FastifyReply): void {
   }
   deadline.clientClosed()
   request.log.info('client closed the connection before the response; its work was aborted')
-  if (!reply.sent) reply.hijack()
+  if (!reply.sent) {
+    // No answer will pass onSend: whoever counts answers hears of it here.
+    reportUnanswered(request, reply)
+    reply.hijack()
+  }
 }
 
 /** The response's 'close' listener (HTTP/2); `this` is the raw response. */

@@ -28,7 +28,7 @@ import type {
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
-import { declareOutcomeMarks, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
+import { declareOutcomeMarks, onUnanswered, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
@@ -86,7 +86,7 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
   const { availability, latency, metrics } = recording
   const { clock, fleet } = settings
   const thresholdMs = latency?.objective.thresholdMs ?? Infinity
-  return function errorBudgetOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+  return function recordOutcome (request: FastifyRequest, reply: FastifyReply): void {
     const deadline = hasDeadlines ? request.deadline.outcome : undefined
     const outcome = classifyOutcome({
       statusCode: reply.statusCode,
@@ -111,6 +111,12 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
       }
     }
     metrics?.record(outcome.reason, slow, elapsedMs / 1000)
+  }
+}
+
+function onSendOf (record: (request: FastifyRequest, reply: FastifyReply) => void) {
+  return function errorBudgetOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+    record(request, reply)
     done(null, payload)
   }
 }
@@ -205,11 +211,14 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     const known = tracker.names().includes(objectives[0]?.name ?? '')
     const tracked = tracker.declare(objectives, `route ${label}: config.slo`)
     if (!known) warnUnreachablePages(app, objectives, settings.alertRules)
-    appendRouteHook(routeOptions, 'onSend', createRecorder({
+    const record = createRecorder({
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
       metrics: metrics?.forRoute(objectives, label),
-    }, settings, hasDeadlines, arrival))
+    }, settings, hasDeadlines, arrival)
+    appendRouteHook(routeOptions, 'onSend', onSendOf(record))
+    // Counted too when the deadline gives up on a client that left.
+    onUnanswered(routeOptions, record)
   })
 
   const timers: NodeJS.Timeout[] = []

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 
 /*
  * Marks that one capability leaves on a request for another to read: the
@@ -91,4 +91,27 @@ export function stopKeepingHandler (request: FastifyRequest): void {
 
 export function keptHandler (request: FastifyRequest): KeptHandler | undefined {
   return (request as unknown as KeptSlot)[kKept] ?? undefined
+}
+
+/*
+ * A request that ends without an answer never reaches onSend, where the
+ * error budget classifies answers: the deadline gives up on a request whose
+ * client left (it hijacks the reply). Its route's recorder is kept in the
+ * route's config, so that such a request is still counted without any
+ * per-request cost for the others.
+ */
+const kUnanswered = Symbol('fastify-resilience.unanswered')
+
+type Recorder = (request: FastifyRequest, reply: FastifyReply) => void
+type UnansweredConfig = Record<typeof kUnanswered, Recorder | undefined>
+
+/** Calls `recorder` for the route's requests that end without an answer. */
+export function onUnanswered (routeOptions: RouteOptions, recorder: Recorder): void {
+  // A copy: the route's config object may be the application's, shared by other routes.
+  routeOptions.config = { ...routeOptions.config, [kUnanswered]: recorder } as NonNullable<RouteOptions['config']>
+}
+
+/** The request ends here without an answer (its client left). */
+export function reportUnanswered (request: FastifyRequest, reply: FastifyReply): void {
+  (request.routeOptions.config as unknown as UnansweredConfig)[kUnanswered]?.(request, reply)
 }

@@ -106,6 +106,14 @@ describe('error budget: classification of each outcome', () => {
 })
 
 describe('error budget: corner cases of classification', () => {
+  it('labels a client gone before the deadline could answer as client-closed, with deadlines on (the umbrella default)', async () => {
+    current = await budgetApp({})
+    const { app } = current
+    expect(await countedAfterClientLeft(current, { slo: ORDERS })).toBe(0)
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_uncounted_events_total{slo="orders",route="GET /slow",reason="client-closed"}')).toBe(1)
+  })
+
   it('leaves out a client gone from a route without a deadline, with deadlines registered', async () => {
     current = await budgetApp({})
     expect(await countedAfterClientLeft(current, { slo: ORDERS, deadline: false })).toBe(0)
