@@ -13,6 +13,8 @@ import {
 } from '../src/chaos/index.js'
 import type { ChaosOptions as ChaosOptionsOf, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
 import { MAX_TIMER_MS } from '../src/deadline/index.js'
+import { describeValue } from '../src/describe.js'
+import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { ChaosMetrics } from '../src/metrics/chaos.js'
 import { faultInjectedChannel } from '../src/metrics/channels.js'
 import type { FaultInjectedMessage } from '../src/metrics/channels.js'
@@ -292,6 +294,14 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
 
   app.addHook('onReady', async () => {
     const watch = settings.stopOnBudget
+    if (watch?.slos !== undefined) {
+      // A misspelt name would turn the safety stop off without a word.
+      const declared = app.hasDecorator('errorBudget') ? new Set(app.errorBudget.objectives().map((objective) => objective.name)) : new Set<string>()
+      const unknown = [...watch.slos].filter((name) => !declared.has(name))
+      if (unknown.length > 0) {
+        throw new FRS_ERR_OPTION_INVALID('chaos.stopOnBudget.slos', `names of declared SLOs (${declared.size === 0 ? 'none is declared' : [...declared].join(', ')})`, describeValue(unknown))
+      }
+    }
     if (watch !== undefined && app.hasDecorator('errorBudget')) {
       app.errorBudget.onStateChange((change) => {
         if (!controller.enabled || !watch.states.has(change.to) || (watch.slos !== undefined && !watch.slos.has(change.name))) return

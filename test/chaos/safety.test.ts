@@ -237,6 +237,17 @@ describe('chaos: registration errors', () => {
     expect(error.message).toContain(message)
   })
 
+  it('refuses a stopOnBudget SLO name that no objective declares, so a misspelling cannot turn the safety stop off', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience, { errorBudget: { objectives: [{ name: 'orders', availability: 0.99 }] }, chaos: { stopOnBudget: { slos: ['ordres'] } } })
+    })
+    expect(error.message).toContain("option 'chaos.stopOnBudget.slos' expects names of declared SLOs (orders)")
+    const app = Fastify()
+    await app.register(resilience, { errorBudget: { objectives: [{ name: 'orders', availability: 0.99 }] }, chaos: { stopOnBudget: { slos: ['orders'] } } })
+    await app.ready()
+    await app.close()
+  })
+
   it('works with chaos turned off entirely', async () => {
     const app = Fastify()
     await app.register(resilience, { chaos: false })
