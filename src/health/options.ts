@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
@@ -81,7 +82,11 @@ export const HEALTH_KEYS = ['livePath', 'readyPath', 'checks', 'authorize', 'max
 const CHECK_KEYS = ['check', 'timeoutMs', 'intervalMs', 'required', 'refuseTraffic', 'componentType'] as const
 export const SHUTDOWN_KEYS = ['graceMs', 'timeoutMs', 'signals'] as const satisfies ReadonlyArray<keyof ShutdownOptions>
 const RESERVED_ROUTE_OPTIONS = ['method', 'url', 'path', 'handler', 'config'] as const
-const SIGNAL = /^SIG[A-Z0-9]+$/
+// The signals this platform has, but those no process may catch.
+const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
+function isCatchableSignal (value: unknown): boolean {
+  return typeof value === 'string' && Object.hasOwn(constants.signals, value) && !UNCATCHABLE.has(value)
+}
 
 function milliseconds (value: unknown, name: string, fallback: number, min = 1): number {
   return optionalIntegerBetween(value, name, fallback, min, MAX_TIMER_MS, `an integer of milliseconds from ${min} to ${MAX_TIMER_MS}`)
@@ -122,8 +127,8 @@ function resolveShutdown (value: unknown): ResolvedShutdownOptions | false {
   const timeoutMs = milliseconds(raw.timeoutMs, 'health.shutdown.timeoutMs', 30_000)
   if (timeoutMs <= graceMs) throw new FRS_ERR_OPTION_INVALID('health.shutdown.timeoutMs', `more than graceMs (${graceMs})`, String(timeoutMs))
   const signals = raw.signals ?? []
-  if (!Array.isArray(signals) || !signals.every((signal) => typeof signal === 'string' && SIGNAL.test(signal))) {
-    throw new FRS_ERR_OPTION_INVALID('health.shutdown.signals', "an array of signal names such as ['SIGTERM', 'SIGINT']", describeValue(signals))
+  if (!Array.isArray(signals) || !signals.every(isCatchableSignal)) {
+    throw new FRS_ERR_OPTION_INVALID('health.shutdown.signals', "an array of names of signals this platform has and a process may catch, such as ['SIGTERM', 'SIGINT']", describeValue(signals))
   }
   return { graceMs, timeoutMs, signals: [...new Set(signals as NodeJS.Signals[])] }
 }
