@@ -25,6 +25,7 @@ import type {
   StateChange,
   TrackedSli,
 } from '../src/error-budget/index.js'
+import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
@@ -209,7 +210,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     const objectives = resolveRouteObjectives(routeOptions.config?.slo, settings.objectives, settings.defaultObjective, label)
     if (objectives === undefined) return
     const known = tracker.names().includes(objectives[0]?.name ?? '')
-    const tracked = tracker.declare(objectives, `route ${label}: config.slo`)
+    const tracked = tracker.declare(objectives, `route ${label}: config.slo`, (expected, got) => new FRS_ERR_ROUTE_CONFIG_INVALID(label, 'slo', expected, got))
     if (!known) warnUnreachablePages(app, objectives, settings.alertRules)
     const record = createRecorder({
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),

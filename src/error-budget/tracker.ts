@@ -43,15 +43,19 @@ export class ErrorBudgetTracker {
 
   /**
    * Declares an SLO's indicators, or returns those already declared under
-   * its name; declaring a name twice with different objectives is refused.
+   * its name; declaring a name twice with different objectives is refused
+   * (with `conflict`'s error when given, an invalid option otherwise).
    */
-  declare (objectives: readonly Objective[], where: string): readonly TrackedSli[] {
+  declare (objectives: readonly Objective[], where: string, conflict?: (expected: string, got: string) => Error): readonly TrackedSli[] {
     const name = objectives[0]?.name ?? ''
     const existing = this.#byName.get(name)
     if (existing !== undefined) {
       const before = describeObjectives(existing.map((tracked) => tracked.objective))
       const now = describeObjectives(objectives)
-      if (before !== now) throw new FRS_ERR_OPTION_INVALID(where, `the objectives SLO '${name}' was declared with (${before})`, now)
+      if (before !== now) {
+        const expected = `the objectives SLO '${name}' was declared with (${before})`
+        throw conflict?.(expected, now) ?? new FRS_ERR_OPTION_INVALID(where, expected, now)
+      }
       return existing
     }
     const longestRuleMs = Math.max(0, ...this.#settings.rules.map((rule) => rule.longWindowMs))

@@ -174,7 +174,8 @@ describe('error budget: declaring SLOs', () => {
       app.get('/a', { config: { slo: { name: 'orders', availability: 0.99 } } }, async () => 'a')
       app.get('/b', { config: { slo: { name: 'orders', availability: 0.999 } } }, async () => 'b')
     })
-    expect(error.message).toContain("route GET /b: config.slo' expects the objectives SLO 'orders' was declared with (availability 0.99 over 30 d)")
+    expect(error).toMatchObject({ code: 'FRS_ERR_ROUTE_CONFIG_INVALID' })
+    expect(error.message).toContain("route GET /b: config.slo expects the objectives SLO 'orders' was declared with (availability 0.99 over 30 d), instead got availability 0.999 over 30 d")
   })
 
   it('warns at registration when an objective can never page', async () => {
