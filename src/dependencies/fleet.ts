@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import type { RedisClient } from '../redis-client.js'
-import type { Breaker, Transition } from './breaker.js'
+import type { Breaker, BreakerStateName, Transition } from './breaker.js'
 
 /** The logger methods the fleet uses (pino's shape). */
 export interface FleetLogger {
@@ -89,8 +89,17 @@ export class RedisBreakerFleet {
     this.#syncing = true
     try {
       const [value, ttlMs] = await this.#bounded(Promise.all([this.#client.get(this.#stateKey), this.#client.pttl(this.#stateKey)]))
+      const wasReachable = this.#reachable
       this.#markReachable(true, undefined)
       const breaker = this.#breaker
+      if (!wasReachable) {
+        // Back after an outage, what Redis holds may be a write of ours that
+        // waited out the outage in the connection and landed late (an open
+        // period that has long passed here): what this instance saw on its
+        // own wins, and the fleet follows it, or the next breaker to open.
+        this.#republish()
+        return
+      }
       const state = breaker.state
       if (value === OPEN && ttlMs > 0) {
         breaker.openFromFleet(ttlMs)
@@ -109,12 +118,26 @@ export class RedisBreakerFleet {
   }
 
   #publish (transition: Transition): void {
-    if (transition.external || !this.#reachable) return
+    if (transition.external) return
+    this.#write(transition.to, transition.openMs ?? this.#syncMs)
+  }
+
+  /** Writes the local breaker's state, as it is now, for the fleet. */
+  #republish (): void {
+    const state = this.#breaker.state
+    if (state.kind === 'open' && !state.external) this.#write('open', this.#breaker.openRemainingMs())
+    else if (state.kind === 'closed') this.#write('closed', 0)
+  }
+
+  #write (to: BreakerStateName, openMs: number): void {
+    // A client that is not connected would queue the write and send it
+    // whenever it reconnects, with an open period long over by then.
+    if (!this.#reachable || this.#client.status !== 'ready') return
     const client = this.#client
     let write: Promise<unknown>
-    if (transition.to === 'open') {
-      write = client.set(this.#stateKey, OPEN, 'PX', Math.max(1, Math.round(transition.openMs ?? this.#syncMs)))
-    } else if (transition.to === 'closed') {
+    if (to === 'open') {
+      write = client.set(this.#stateKey, OPEN, 'PX', Math.max(1, Math.round(openMs)))
+    } else if (to === 'closed') {
       // Long enough for every instance to read it at least a few times.
       write = client.multi().set(this.#stateKey, CLOSED, 'PX', Math.max(10 * this.#syncMs, 5000)).del(this.#probeKey).exec()
     } else {

@@ -67,6 +67,41 @@ describe('fleet-wide breaker state through Redis', () => {
     for (const app of [a, b, c]) expect((await app.app.inject('/pay')).json()).toEqual({ paid: true })
   })
 
+  it('after Redis was frozen, an open written as it froze and applied as it thaws does not reopen breakers that closed meanwhile', async () => {
+    const redis = await startRedisServer()
+    cleanups.push(redis.stop)
+    const server = await startDependency(failing(500))
+    cleanups.push(server.close)
+    const prefix = `deps-${randomUUID()}:`
+    const openMs = 1000
+    const [a, b] = await Promise.all([0, 1].map(async () => await instance(redis.url, prefix, server, openMs))) as [TestApp, TestApp]
+    redis.freeze(true)
+    // A opens: its write waits in the connection while Redis is frozen.
+    await a.app.inject('/pay')
+    await a.app.inject('/pay')
+    expect(stateOf(a)).toBe('open')
+    await waitFor(() => [a, b].every((app) => app.logs.some((line) => line.msg === 'dependency fleet state unreachable; the breaker works locally')), 5000)
+    server.behave((_request, response) => { response.writeHead(200, { 'content-type': 'application/json' }).end('{"paid":true}') })
+    await waitFor(() => stateOf(a) === 'open' && (a.app.dependencies.stats().payments?.openRemainingMs ?? 1) === 0, openMs + 5000)
+    expect((await a.app.inject('/pay')).json()).toEqual({ paid: true })
+    expect(stateOf(a)).toBe('closed')
+    redis.freeze(false)
+    // The stale open (an open period of openMs from now, in Redis's eyes) lands; neither instance follows it.
+    const states = new Set<string | undefined>()
+    await waitFor(() => {
+      states.add(stateOf(a))
+      states.add(stateOf(b))
+      return [a, b].every((app) => app.logs.some((line) => line.msg === 'dependency fleet state reachable again; the breaker follows the fleet'))
+    }, 5000)
+    for (let i = 0; i < 20; i++) {
+      states.add(stateOf(a))
+      states.add(stateOf(b))
+      await new Promise((resolve) => setTimeout(resolve, 15))
+    }
+    expect([...states]).toEqual(['closed'])
+    expect((await b.app.inject('/pay')).json()).toEqual({ paid: true })
+  })
+
   it('with Redis unreachable every instance keeps its local breaker, and says so once', async () => {
     const redis = await startRedisServer()
     let stopped = false

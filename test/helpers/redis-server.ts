@@ -26,6 +26,8 @@ export interface RedisServerHandle {
   url: string
   port: number
   stop: () => Promise<void>
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the server: connections stay open and nothing answers meanwhile. */
+  freeze: (frozen: boolean) => void
 }
 
 /**
@@ -50,9 +52,12 @@ export async function startRedisServer (extraArgs: readonly string[] = [], fixed
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exited = once(child, 'exit')
+      // A frozen server would never act on SIGTERM.
+      child.kill('SIGCONT')
       child.kill('SIGTERM')
       await exited
     },
+    freeze: (frozen) => { child.kill(frozen ? 'SIGSTOP' : 'SIGCONT') },
   }
 }
 
