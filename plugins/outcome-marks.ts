@@ -113,5 +113,10 @@ export function onUnanswered (routeOptions: RouteOptions, recorder: Recorder): v
 
 /** The request ends here without an answer (its client left). */
 export function reportUnanswered (request: FastifyRequest, reply: FastifyReply): void {
-  (request.routeOptions.config as unknown as UnansweredConfig)[kUnanswered]?.(request, reply)
+  // Called from a socket's close listener, where a throw would take the process down.
+  try {
+    (request.routeOptions.config as unknown as UnansweredConfig)[kUnanswered]?.(request, reply)
+  } catch (error) {
+    request.log.error({ err: error }, 'the outcome of a request whose client left could not be recorded')
+  }
 }
