@@ -276,19 +276,21 @@ export class Dependency {
           throw outcome.error
         case 'timeout':
           this.#counters.timeouts++
+          this.#counters.failures++
           last = { dependency: this.name, reason: 'timeout' }
           break
         case 'failure':
-          // A key in use: the dependency still runs an earlier attempt, so
-          // if no later one gets its answer, the outcome is unknown — a
-          // timeout, not a failure.
-          last = outcome.busy === true
-            ? { dependency: this.name, reason: 'timeout', ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }) }
-            : failureOf(this.name, outcome)
+          if (outcome.busy === true) {
+            // A key in use: the dependency still runs an earlier attempt,
+            // which is no failure of it; if no later attempt gets its
+            // answer, the outcome is unknown, a timeout.
+            last = failureOf(this.name, { reason: 'timeout', ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }) })
+          } else {
+            last = failureOf(this.name, outcome)
+            this.#counters.failures++
+          }
           break
       }
-      // A key in use is the dependency still at work on this call, not a failure of it.
-      if (outcome.kind !== 'failure' || outcome.busy !== true) this.#counters.failures++
       if (attempt >= retries) throw this.#error(last)
       // A wait longer than the cap fails now rather than hold the request (without a deadline, for up to an hour).
       if ((last.retryAfterMs ?? 0) > this.settings.retry.maxDelayMs) throw this.#error(last)

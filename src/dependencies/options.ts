@@ -199,8 +199,8 @@ function resolveBreaker (value: unknown, where: string): BreakerSettings | undef
   if (value === false) return undefined
   const options = optionalObject(value, where) ?? {}
   const consecutive = options.consecutiveFailures !== undefined
-  for (const rateOption of ['failureRate', 'minimumCalls']) {
-    if (consecutive && options[rateOption] !== undefined) fail(where, 'either consecutiveFailures or failureRate with minimumCalls (two modes of the breaker), not both', options)
+  if (consecutive && (options.failureRate !== undefined || options.minimumCalls !== undefined)) {
+    fail(where, 'either consecutiveFailures or failureRate with minimumCalls (two modes of the breaker), not both', options)
   }
   assertKnownKeys(options, consecutive
     ? ['consecutiveFailures', 'openMs', 'maxOpenMs', 'probes', 'windowMs']
