@@ -4,6 +4,7 @@ import resilience, { MemoryIdempotencyStore } from '../../plugins/index.js'
 import { listen } from '../helpers/listen.js'
 import { closedAfterEach, failing, healthy } from './helpers.js'
 import type { Behaviour } from './helpers.js'
+import type { TestApp } from '../helpers/app.js'
 
 const { serve, appWith, cleanups } = closedAfterEach()
 
@@ -16,6 +17,22 @@ const failFirst = (failures: number, status = 500, headers: () => Record<string,
 const arrivals = (times: number[]): Behaviour => (request, response, call) => {
   times.push(Date.now())
   ;(call === 1 ? failing(503, { 'retry-after': '1' }) : healthy({ call }))(request, response, call)
+}
+
+/**
+ * A provider whose POST /charges (answered by `charge`) requires keys of
+ * this library's own idempotency capability, with its default 10 s lease,
+ * and an app whose `payments` dependency sends keys: 200 ms attempts,
+ * retried at once.
+ */
+async function keyedPayments (charge: (body: unknown) => Promise<unknown>): Promise<TestApp['app']> {
+  const provider = Fastify()
+  cleanups.push(async () => { await provider.close() })
+  await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true } })
+  provider.post('/charges', { config: { idempotency: { required: true } } }, async (request) => await charge(request.body))
+  const port = await listen(provider)
+  const { app } = await appWith({ dependencies: { payments: { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 200, idempotencyKeys: true, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
+  return app
 }
 
 describe('retries', () => {
@@ -139,19 +156,14 @@ describe('retries', () => {
   })
 
   it("a retry that meets the idempotency capability's key-in-use waits its Retry-After and gets the stored answer", async () => {
-    const provider = Fastify()
-    cleanups.push(async () => { await provider.close() })
-    // The default lease (10 s): the key-in-use answer still asks for a wait of one second, not the lease's end.
-    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true } })
     let executions = 0
-    provider.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request) => {
+    // The default lease (10 s): the key-in-use answer still asks for a wait of one second, not the lease's end.
+    const app = await keyedPayments(async (body) => {
       executions++
       // Slower than the attempt timeout: the first attempt times out while the charge runs on.
       await new Promise((resolve) => setTimeout(resolve, 600))
-      return { charged: request.body.amount }
+      return { charged: (body as { amount: number }).amount }
     })
-    const port = await listen(provider)
-    const { app } = await appWith({ dependencies: { payments: { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 200, idempotencyKeys: true, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
     app.post('/orders', { config: { deadline: { timeoutMs: 10_000 } } }, async (request) => {
       const response = await request.dependency('payments').fetch('/charges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"amount":42}' })
       return { status: response.status, body: await response.json() as unknown }
@@ -164,22 +176,16 @@ describe('retries', () => {
   })
 
   it('a key still in use when the deadline leaves no time to wait surfaces as dependency-timeout: the outcome is unknown, not failed', async () => {
-    const provider = Fastify()
-    let release: () => void = () => {}
-    cleanups.push(async () => {
-      release()
-      await provider.close()
-    })
-    await provider.register(resilience, { idempotency: { store: new MemoryIdempotencyStore(), unscoped: true } })
     let executions = 0
-    provider.post('/charges', { config: { idempotency: { required: true } } }, async () => {
+    let release: () => void = () => {}
+    const app = await keyedPayments(async () => {
       executions++
       // Held until the test ends: every later attempt finds the key in use.
       await new Promise<void>((resolve) => { release = resolve })
       return { charged: true }
     })
-    const port = await listen(provider)
-    const { app } = await appWith({ dependencies: { payments: { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 200, idempotencyKeys: true, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
+    // Cleanups run last first: the held charge ends before its provider closes.
+    cleanups.push(async () => { release() })
     app.post('/orders', { config: { deadline: { timeoutMs: 800 } } }, async (request) => {
       const response = await request.dependency('payments').fetch('/charges', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       return { status: response.status }
