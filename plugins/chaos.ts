@@ -21,6 +21,7 @@ import type { FaultInjectedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { declareOutcomeMarks, markChaos } from './outcome-marks.js'
+import { cutShort } from './cut-short.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
 export interface Chaos {
@@ -155,7 +156,7 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
       return
     case 'abort':
       injection.end()
-      reply.raw.destroy()
+      cutShort(reply.raw)
       return
     case 'hang': {
       const deadline = context.hasDeadlines ? request.deadline : undefined

@@ -6,6 +6,7 @@ import { isStream } from '../src/payload.js'
 import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler, reportUnanswered } from './outcome-marks.js'
+import { cutShort } from './cut-short.js'
 
 /*
  * The life of one request's deadline after it is created: arming it at
@@ -97,7 +98,7 @@ function enforceDeadline (reply: FastifyReply): void {
   if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {
     // A response already under way (a stream, or one taken over with
     // reply.hijack()) cannot turn into a problem; cut it short.
-    reply.raw.destroy()
+    cutShort(reply.raw)
     return
   }
   try {

@@ -10,6 +10,7 @@ import {
   serializeProblem,
 } from '../src/problem/index.js'
 import type { ProblemDetailsOptions, ProblemDocument, ProblemInit } from '../src/problem/index.js'
+import { cutShort } from './cut-short.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -97,8 +98,8 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
 
     if (reply.raw.headersSent) {
       // A stream failed after its head was written: no problem can follow,
-      // so end the connection rather than send a truncated success.
-      reply.raw.destroy()
+      // so cut the response rather than send a truncated success.
+      cutShort(reply.raw)
       return
     }
     reply.headers(headersOfError(error))

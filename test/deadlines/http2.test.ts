@@ -1,5 +1,7 @@
 import Fastify from 'fastify'
-import { connect } from 'node:http2'
+import { connect, constants } from 'node:http2'
+import type { ClientHttp2Session } from 'node:http2'
+import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
 import type { FastifyInstance } from 'fastify'
@@ -60,4 +62,58 @@ describe('deadlines over HTTP/2', () => {
       session.close()
     }
   })
+
+  it('a streamed or hijacked answer cut at the deadline reaches the client as a reset stream, never as a complete body', async () => {
+    const server = Fastify({ http2: true })
+    app = server as unknown as FastifyInstance
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 100 } })
+    app.get('/stream', async (_request, reply) => {
+      const body = new PassThrough()
+      body.write('first chunk\n')
+      // The rest never comes: the deadline cuts the answer after its head.
+      return await reply.type('text/plain').send(body)
+    })
+    app.get('/hijacked', async (_request, reply) => {
+      reply.hijack()
+      reply.raw.writeHead(200, { 'content-type': 'text/plain' })
+      reply.raw.write('first chunk\n')
+    })
+    app.get('/fast', async () => ({ ok: true }))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const session = connect(`http://127.0.0.1:${port}`)
+    try {
+      for (const path of ['/stream', '/hijacked']) {
+        const ending = await endOf(session, path)
+        expect(ending.status).toBe(200)
+        expect(ending.body).toBe('first chunk\n')
+        expect(ending.ended).toBe(false)
+        expect(ending.error).toBe('ERR_HTTP2_STREAM_ERROR')
+        expect(ending.rstCode).toBe(constants.NGHTTP2_INTERNAL_ERROR)
+      }
+      // Only the stream was reset: the connection carries the next request.
+      const fast = await endOf(session, '/fast')
+      expect(fast).toMatchObject({ status: 200, ended: true, error: undefined })
+      expect(JSON.parse(fast.body)).toEqual({ ok: true })
+    } finally {
+      session.close()
+    }
+  })
 })
+
+/** Requests `path` and reports how its stream ended. */
+async function endOf (session: ClientHttp2Session, path: string): Promise<{ status: unknown, body: string, ended: boolean, error: string | undefined, rstCode: number | undefined }> {
+  return await new Promise((resolve) => {
+    const stream = session.request({ ':path': path })
+    let status: unknown
+    let body = ''
+    let ended = false
+    let error: string | undefined
+    stream.setEncoding('utf8')
+    stream.on('response', (headers) => { status = headers[':status'] })
+    stream.on('data', (chunk: string) => { body += chunk })
+    stream.on('end', () => { ended = true })
+    stream.on('error', (cause: NodeJS.ErrnoException) => { error = cause.code })
+    stream.on('close', () => resolve({ status, body, ended, error, rstCode: stream.rstCode }))
+  })
+}
