@@ -68,8 +68,24 @@ export function problemFromError (error: unknown, registry: ProblemTypeRegistry,
 }
 
 /**
+ * Headers an error may not set on its problem response: those that describe
+ * the body (the problem has its own), those that manage the connection
+ * (hop-by-hop, RFC 9110 §7.6.1), and cookies. HTTP client errors carry the
+ * upstream's response headers as `error.headers`: copied as they are, a
+ * `transfer-encoding: chunked` beside the problem's `content-length` makes
+ * the answer unreadable, a `connection: keep-alive` overrides the client's
+ * `close`, and the upstream's session cookie would reach the client.
+ */
+const REFUSED_ERROR_HEADERS: ReadonlySet<string> = new Set([
+  'content-type', 'content-length', 'content-encoding', 'content-range',
+  'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade',
+  'set-cookie',
+])
+
+/**
  * The headers an error asks for (Fastify's `error.headers` convention, used
- * for Retry-After and the like), keeping only well-formed names and values.
+ * for Retry-After and the like), keeping only well-formed names and values
+ * and none of {@link REFUSED_ERROR_HEADERS}.
  */
 export function headersOfError (error: unknown): Record<string, string> {
   const headers: Record<string, string> = {}
@@ -78,7 +94,7 @@ export function headersOfError (error: unknown): Record<string, string> {
   if (typeof source !== 'object' || source === null) return headers
   for (const [name, value] of Object.entries(source)) {
     if (!HEADER_NAME.test(name)) continue
-    if (name.toLowerCase() === 'content-type' || name.toLowerCase() === 'content-length') continue
+    if (REFUSED_ERROR_HEADERS.has(name.toLowerCase())) continue
     const text = typeof value === 'number' ? String(value) : value
     if (typeof text === 'string' && HEADER_VALUE.test(text)) headers[name] = text
   }

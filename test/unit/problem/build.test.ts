@@ -99,6 +99,24 @@ describe('headersOfError', () => {
       .toEqual({ 'retry-after': '3', 'x-a': 'ok' })
     expect(headersOfError({ headers: 'nope' })).toEqual({})
   })
+
+  it('drops framing, hop-by-hop and cookie headers, whatever their case', () => {
+    const upstream = {
+      'Transfer-Encoding': 'chunked',
+      connection: 'keep-alive',
+      'keep-alive': 'timeout=5',
+      'content-encoding': 'gzip',
+      'content-range': 'bytes 0-1/2',
+      'proxy-connection': 'keep-alive',
+      te: 'trailers',
+      trailer: 'x-t',
+      upgrade: 'h2c',
+      'Set-Cookie': 'session=secret',
+      'www-authenticate': 'Bearer',
+      'retry-after': '2',
+    }
+    expect(headersOfError({ headers: upstream })).toEqual({ 'www-authenticate': 'Bearer', 'retry-after': '2' })
+  })
 })
 
 describe('clientErrorResponse', () => {
