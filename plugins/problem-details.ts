@@ -10,6 +10,7 @@ import {
   serializeProblem,
 } from '../src/problem/index.js'
 import type { ProblemDetailsOptions, ProblemDocument, ProblemInit } from '../src/problem/index.js'
+import { isStream } from '../src/payload.js'
 import { cutShort } from './cut-short.js'
 
 declare module 'fastify' {
@@ -105,6 +106,18 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
     reply.headers(headersOfError(error))
     sendProblem(reply, built.problem)
   })
+
+  if (app.initialConfig.http2 === true) {
+    // Fastify destroys a response whose stream fails after its head is
+    // out, which over HTTP/2 resets the stream with NO_ERROR: the client
+    // takes the half-sent body for the whole. Cut it with an error first.
+    app.addHook('onSend', function cutFailedStreams (_request, reply, payload, done) {
+      if (isStream(payload)) {
+        (payload as NodeJS.EventEmitter).once('error', () => { if (reply.raw.headersSent) cutShort(reply.raw) })
+      }
+      done(null, payload)
+    })
+  }
 
   if (settings.notFound) {
     app.setNotFoundHandler(function problemNotFound (request, reply) {

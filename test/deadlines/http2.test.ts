@@ -1,11 +1,11 @@
 import Fastify from 'fastify'
 import { connect, constants } from 'node:http2'
-import type { ClientHttp2Session } from 'node:http2'
 import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
 import type { FastifyInstance } from 'fastify'
 import { deferred } from '../helpers/deferred.js'
+import { endOf } from '../helpers/http2.js'
 
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close() })
@@ -100,20 +100,3 @@ describe('deadlines over HTTP/2', () => {
     }
   })
 })
-
-/** Requests `path` and reports how its stream ended. */
-async function endOf (session: ClientHttp2Session, path: string): Promise<{ status: unknown, body: string, ended: boolean, error: string | undefined, rstCode: number | undefined }> {
-  return await new Promise((resolve) => {
-    const stream = session.request({ ':path': path })
-    let status: unknown
-    let body = ''
-    let ended = false
-    let error: string | undefined
-    stream.setEncoding('utf8')
-    stream.on('response', (headers) => { status = headers[':status'] })
-    stream.on('data', (chunk: string) => { body += chunk })
-    stream.on('end', () => { ended = true })
-    stream.on('error', (cause: NodeJS.ErrnoException) => { error = cause.code })
-    stream.on('close', () => resolve({ status, body, ended, error, rstCode: stream.rstCode }))
-  })
-}
