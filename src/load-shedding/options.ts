@@ -83,12 +83,12 @@ export interface LoadSheddingOptions<Request = unknown> {
     fallbackSeconds?: number
     /** @default 30 */
     maxSeconds?: number
-    /** Advice is drawn from [wait, wait × (1 + jitter)], then rounded up to whole seconds. @default 1 */
+    /** Advice is drawn from [wait, wait × (1 + jitter)], the wait at least 1 s, then rounded at random to a neighbouring whole second; 0 advises the wait rounded up. @default 1 */
     jitter?: number
   }
   /** Time source, for tests. @default monotonic time */
   clock?: Clock
-  /** Random source in [0, 1) for the Retry-After jitter. @default Math.random */
+  /** Random source in [0, 1) for the Retry-After spread and rounding. @default Math.random */
   random?: () => number
 }
 

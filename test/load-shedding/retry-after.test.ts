@@ -55,7 +55,7 @@ describe('load shedding: Retry-After', () => {
     expect(app.loadShedding.stats().drainPerSecond).toBe(10)
   })
 
-  it('advises 1 s in a quiet period when the only slot frees within a fraction of a second', async () => {
+  it('advises 1 or 2 s in a quiet period when the only slot frees within a fraction of a second', async () => {
     const clock = new ManualClock()
     current = await sheddingApp({ ...NO_SIGNALS, clock, random: () => 0.999, retryAfter: { jitter: 1 } })
     const { app } = current
@@ -76,8 +76,9 @@ describe('load shedding: Retry-After', () => {
     await settle(app)
     const refused = await app.inject('/report')
     expectShed(refused, 'bulkhead')
-    // The slot is expected back in about 150 ms: the whole-second advice is 1, jitter included.
-    expect(refused.headers['retry-after']).toBe('1')
+    // The slot is expected back in about 150 ms: the advice spreads [1 s, 2 s],
+    // the shortest Retry-After can say, and with jitter at its top it is 2.
+    expect(refused.headers['retry-after']).toBe('2')
     gate.resolve()
     await held
   })
@@ -100,9 +101,13 @@ describe('load shedding: Retry-After', () => {
     await settle(app)
     expect(app.loadShedding.stats()).toMatchObject({ inFlight: 4, queued: 8 })
     // 4 running and 8 waiting ahead, 4 slots: a slot for the newcomer after
-    // 9 completions, one every 2000 / 4 ms, so 4.5 s, rounded up to 5.
+    // 9 completions, one every 2000 / 4 ms, so 4.5 s; without spread, and
+    // the draw that rounds it at its lowest, 4.
     expectShed(await app.inject('/work'), 'concurrency')
-    expect((await app.inject('/work')).headers['retry-after']).toBe('5')
+    expect((await app.inject('/work')).headers['retry-after']).toBe('4')
+    // Spread halfway, 6.75 s, rounded up by a draw in the top three quarters: 7.
+    random = 0.5
+    expect((await app.inject('/work')).headers['retry-after']).toBe('7')
     // Jitter spreads it up to twice the wait: 9 s.
     random = 0.999
     expect((await app.inject('/work')).headers['retry-after']).toBe('9')

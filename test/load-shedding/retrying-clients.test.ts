@@ -80,7 +80,7 @@ function retryWaitMs ({ arrivals }: Attempts): number {
 const SLACK_MS = 5000
 
 describe('load shedding: clients that honour Retry-After', () => {
-  it('got waits the advised second after a quiet period and its retry succeeds', async () => {
+  it('got waits the advised seconds after a quiet period and its retry succeeds', async () => {
     const attempts = await quietRouteWithItsSlotHeld()
     const startedAt = performance.now()
     // A client willing to wait up to 10 s; advice beyond that makes got give up with the 503.
@@ -90,16 +90,17 @@ describe('load shedding: clients that honour Retry-After', () => {
     const elapsedMs = performance.now() - startedAt
     expect(response).toEqual({ ok: true })
     expect(await attempts.slow).toBe(200)
-    // Shed once, told 1 s (the slot frees within 150 ms), retried after it.
-    expect(attempts.advised).toEqual(['1'])
-    const advisedMs = 1000
+    // Shed once, told 2 s (the slot frees within 150 ms, a wait raised to the
+    // 1 s Retry-After can say and spread to 2 s by jitter at its top), retried after it.
+    expect(attempts.advised).toEqual(['2'])
+    const advisedMs = 2000
     expect(retryWaitMs(attempts)).toBeGreaterThanOrEqual(advisedMs - 50)
     // Bounded by the advice, not by machine speed. Advice drawn from the
     // quiet period's completion rate would reach the 30 s cap here.
     expect(elapsedMs).toBeLessThan(advisedMs + SLACK_MS)
   })
 
-  it('undici RetryAgent waits the advised second after a quiet period and its retry succeeds', async () => {
+  it('undici RetryAgent waits the advised seconds after a quiet period and its retry succeeds', async () => {
     const attempts = await quietRouteWithItsSlotHeld()
     // RetryAgent waits for Retry-After, at most maxTimeout.
     const agent = new RetryAgent(new Agent(), { maxRetries: 1, methods: ['GET'], statusCodes: [503], maxTimeout: 10_000 })
@@ -111,11 +112,47 @@ describe('load shedding: clients that honour Retry-After', () => {
       expect(response.statusCode).toBe(200)
       expect(body).toEqual({ ok: true })
       expect(await attempts.slow).toBe(200)
-      expect(attempts.advised).toEqual(['1'])
-      expect(retryWaitMs(attempts)).toBeGreaterThanOrEqual(1000 - 50)
-      expect(elapsedMs).toBeLessThan(1000 + SLACK_MS)
+      expect(attempts.advised).toEqual(['2'])
+      expect(retryWaitMs(attempts)).toBeGreaterThanOrEqual(2000 - 50)
+      expect(elapsedMs).toBeLessThan(2000 + SLACK_MS)
     } finally {
       await agent.close()
+    }
+  })
+
+  it('got clients refused together in a burst are told different seconds, and each comes back after its own', async () => {
+    // The plugin's own random source; no request has finished yet, so every
+    // refusal starts from the 1 s fallback.
+    current = await sheddingApp({ loopLag: false, pressure: false, limit: 4, maxQueue: 0 })
+    const { app } = current
+    const clients = 24
+    const arrivals = new Map<string, number[]>()
+    const advised = new Map<string, number>()
+    const gate = deferred()
+    app.addHook('onRequest', async (request) => {
+      const client = String(request.headers['x-client'])
+      arrivals.set(client, [...(arrivals.get(client) ?? []), performance.now()])
+    })
+    app.addHook('onResponse', async (request, reply) => {
+      const client = String(request.headers['x-client'])
+      if (reply.statusCode === 503 && !advised.has(client)) advised.set(client, Number(reply.getHeader('retry-after')))
+      // The burst's four admitted requests hold their slots until the rest are refused.
+      if (advised.size === clients - 4) gate.resolve()
+    })
+    app.get('/work', async () => { await gate.promise; return { ok: true } })
+    const url = `http://127.0.0.1:${await listen(app)}/work`
+    // Up to three retries: clients told the same second may meet again on their return.
+    const responses = await Promise.all(Array.from({ length: clients }, async (_, client) =>
+      await got(url, { headers: { 'x-client': String(client) }, retry: { limit: 3, methods: ['GET'], statusCodes: [503], maxRetryAfter: 10_000 } }).json<{ ok: boolean }>()))
+    for (const response of responses) expect(response).toEqual({ ok: true })
+    expect(advised.size).toBe(clients - 4)
+    // A burst refused together is not sent back together.
+    expect(new Set(advised.values()).size).toBeGreaterThanOrEqual(2)
+    for (const [client, seconds] of advised) {
+      expect(seconds).toBeGreaterThanOrEqual(1)
+      expect(seconds).toBeLessThanOrEqual(2)
+      const [refusedAt, retriedAt] = arrivals.get(client) as number[]
+      expect((retriedAt as number) - (refusedAt as number)).toBeGreaterThanOrEqual(seconds * 1000 - 50)
     }
   })
 })

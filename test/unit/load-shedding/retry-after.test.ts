@@ -3,37 +3,60 @@ import { DrainRate, retryAfterSeconds } from '../../../src/load-shedding/index.j
 
 const SETTINGS = { fallbackSeconds: 3, maxSeconds: 30, jitter: 1 }
 
+/** A random source that returns the given draws in turn: the spread's, then the rounding's. */
+function draws (...values: number[]): () => number {
+  let next = 0
+  return () => values[next++ % values.length] as number
+}
+
 describe('retryAfterSeconds', () => {
-  it('falls back to the configured value before there is a service time', () => {
-    expect(retryAfterSeconds(undefined, SETTINGS, () => 0)).toBe(3)
-    expect(retryAfterSeconds(undefined, SETTINGS, () => 0.999)).toBe(6)
+  it('falls back to the configured value, spread, before there is a service time', () => {
+    expect(retryAfterSeconds(undefined, SETTINGS, draws(0, 0))).toBe(3)
+    // Spread to 4.5 s, then rounded down or up.
+    expect(retryAfterSeconds(undefined, SETTINGS, draws(0.5, 0.4))).toBe(4)
+    expect(retryAfterSeconds(undefined, SETTINGS, draws(0.5, 0.6))).toBe(5)
+    expect(retryAfterSeconds(undefined, SETTINGS, draws(0.999, 0.999))).toBe(6)
   })
 
-  it('advises the expected wait for a slot, rounded up to whole seconds, at least a second', () => {
-    expect(retryAfterSeconds(4000, SETTINGS, () => 0)).toBe(4)
-    expect(retryAfterSeconds(4200, SETTINGS, () => 0)).toBe(5)
-    expect(retryAfterSeconds(0, SETTINGS, () => 0)).toBe(1)
+  it('rounds the spread wait to a neighbouring whole second, up in proportion to its fraction', () => {
+    expect(retryAfterSeconds(4000, SETTINGS, draws(0, 0.999))).toBe(4)
+    expect(retryAfterSeconds(4200, SETTINGS, draws(0, 0.7))).toBe(4)
+    expect(retryAfterSeconds(4200, SETTINGS, draws(0, 0.9))).toBe(5)
+    const rounded = Array.from({ length: 100 }, (_, i) => retryAfterSeconds(4200, SETTINGS, draws(0, i / 100)))
+    expect(rounded.filter((seconds) => seconds === 5)).toHaveLength(20)
+    expect(rounded.filter((seconds) => seconds === 4)).toHaveLength(80)
   })
 
-  it('keeps a sub-second wait at 1 s, jitter included', () => {
-    expect(retryAfterSeconds(150, SETTINGS, () => 0)).toBe(1)
-    expect(retryAfterSeconds(150, SETTINGS, () => 0.999)).toBe(1)
-    expect(retryAfterSeconds(499, SETTINGS, () => 0.999)).toBe(1)
+  it('spreads a sub-second wait over [1 s, 2 s], so clients refused together get different seconds', () => {
+    expect(retryAfterSeconds(0, SETTINGS, draws(0, 0.999))).toBe(1)
+    expect(retryAfterSeconds(150, SETTINGS, draws(0.5, 0.4))).toBe(1)
+    expect(retryAfterSeconds(150, SETTINGS, draws(0.5, 0.6))).toBe(2)
+    expect(retryAfterSeconds(150, SETTINGS, draws(0.999, 0.999))).toBe(2)
   })
 
-  it('spreads advice over [wait, wait × (1 + jitter)] in whole seconds', () => {
-    const seen = new Set<number>()
-    for (let i = 0; i < 100; i++) seen.add(retryAfterSeconds(4000, SETTINGS, () => i / 100))
-    expect([...seen].sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8])
+  it('spreads advice over [wait, wait × (1 + jitter)] in whole seconds, averaging the spread wait', () => {
+    const advised: number[] = []
+    for (let i = 0; i < 100; i++) {
+      for (let j = 0; j < 100; j++) advised.push(retryAfterSeconds(4000, SETTINGS, draws(i / 100, j / 100)))
+    }
+    expect([...new Set(advised)].sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8])
+    // The spread wait averages 4 × (1 + 0.495) s over these draws.
+    const mean = advised.reduce((sum, seconds) => sum + seconds, 0) / advised.length
+    expect(mean).toBeCloseTo(5.98, 2)
   })
 
   it('never advises more than maxSeconds', () => {
-    expect(retryAfterSeconds(10_000_000, { ...SETTINGS, maxSeconds: 20 }, () => 0.999)).toBe(20)
-    expect(retryAfterSeconds(15_000, { ...SETTINGS, maxSeconds: 20 }, () => 0.999)).toBe(20)
+    expect(retryAfterSeconds(10_000_000, { ...SETTINGS, maxSeconds: 20 }, draws(0.999, 0.999))).toBe(20)
+    expect(retryAfterSeconds(15_000, { ...SETTINGS, maxSeconds: 20 }, draws(0.999, 0.999))).toBe(20)
   })
 
-  it('gives the same advice to everyone without jitter', () => {
-    expect(retryAfterSeconds(4000, { ...SETTINGS, jitter: 0 }, () => 0.999)).toBe(4)
+  it('gives everyone the same advice without jitter: the wait rounded up, at least a second', () => {
+    const still = { ...SETTINGS, jitter: 0 }
+    expect(retryAfterSeconds(4000, still, draws(0.999))).toBe(4)
+    expect(retryAfterSeconds(4200, still, draws(0))).toBe(5)
+    expect(retryAfterSeconds(4200, still, draws(0.999))).toBe(5)
+    expect(retryAfterSeconds(150, still, draws(0.999))).toBe(1)
+    expect(retryAfterSeconds(undefined, still, draws(0.999))).toBe(3)
   })
 })
 
