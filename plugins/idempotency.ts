@@ -193,6 +193,18 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
   }
   const hub = metricsHubOf(app)
   if (hub !== undefined) runtime.metrics = new IdempotencyMetrics(hub)
+  // A store still connecting would refuse the first requests (503, or run
+  // them without their key when failing open): the server waits for it
+  // before it takes traffic, as long as a store call may take.
+  const { store, storeTimeoutMs } = settings
+  if (store.ready !== undefined) {
+    const ready = store.ready.bind(store)
+    app.addHook('onReady', async () => {
+      if (!await ready(storeTimeoutMs)) {
+        app.log.warn({ storeTimeoutMs }, 'idempotency store not ready at startup; requests with a key find it unavailable until it is')
+      }
+    })
+  }
   // By onClose every connection is gone: a claim still held belongs to a
   // request the shutdown cut off, whose client will retry. Released now,
   // the retry runs at once instead of waiting for the lease to run out.

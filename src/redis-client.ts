@@ -20,3 +20,35 @@ export function isRedisClient (value: unknown): value is RedisClient {
   const candidate = value as Record<string, unknown>
   return typeof candidate.defineCommand === 'function' && typeof candidate.pipeline === 'function' && typeof candidate.multi === 'function'
 }
+
+/** What {@link whenConnected} reads of a client: ioredis' connection status and its events. */
+interface ConnectionEvents {
+  status?: unknown
+  once?: (event: string, listener: () => void) => unknown
+  removeListener?: (event: string, listener: () => void) => unknown
+}
+
+/**
+ * Resolves true once `client` is connected and ready for commands, false
+ * after `timeoutMs` or at once for a client that will not connect by itself
+ * (created with `lazyConnect`, or closed). A client built with
+ * `enableOfflineQueue: false` refuses commands until then, so a server that
+ * takes traffic before it would refuse its first requests.
+ */
+export async function whenConnected (client: RedisClient, timeoutMs: number): Promise<boolean> {
+  const { status, once, removeListener } = client as ConnectionEvents
+  if (status === 'ready') return true
+  if (status !== 'connecting' && status !== 'connect' && status !== 'reconnecting') return false
+  if (typeof once !== 'function' || typeof removeListener !== 'function') return false
+  return await new Promise<boolean>((resolve) => {
+    const onReady = (): void => {
+      clearTimeout(timer)
+      resolve(true)
+    }
+    const timer = setTimeout(() => {
+      removeListener.call(client, 'ready', onReady)
+      resolve(false)
+    }, timeoutMs)
+    once.call(client, 'ready', onReady)
+  })
+}

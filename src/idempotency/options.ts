@@ -22,7 +22,7 @@ export interface IdempotencyOptions<Request = unknown> {
   ttlMs?: number
   /** Lease of an in-flight claim, renewed every third of it while the handler runs. @default 10_000 */
   leaseMs?: number
-  /** Time allowed for one store call; also bounded by the request's deadline. @default 1_000 */
+  /** Time allowed for one store call, also bounded by the request's deadline; and the longest startup waits for a store still connecting. @default 1_000 */
   storeTimeoutMs?: number
   /** Store down or slow: refuse with 503 (`fail-closed`) or run without the key (`fail-open`). @default 'fail-closed' */
   onStoreError?: 'fail-closed' | 'fail-open'
@@ -97,6 +97,10 @@ export function assertIdempotencyStore (store: unknown): asserts store is Idempo
   const methods = ['claim', 'renew', 'complete', 'release'] as const
   if (typeof store !== 'object' || store === null || methods.some((method) => typeof (store as Record<string, unknown>)[method] !== 'function')) {
     throw new FRS_ERR_OPTION_INVALID('idempotency.store', `an IdempotencyStore with the methods ${methods.join(', ')}`, describeValue(store))
+  }
+  const ready = (store as { ready?: unknown }).ready
+  if (ready !== undefined && typeof ready !== 'function') {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.store.ready', 'a function (timeoutMs) => Promise<boolean>, or absent', describeValue(ready))
   }
 }
 

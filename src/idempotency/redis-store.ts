@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { isRedisClient } from '../redis-client.js'
+import { isRedisClient, whenConnected } from '../redis-client.js'
 import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../errors.js'
@@ -45,6 +45,7 @@ const MISMATCH: ClaimOutcome = Object.freeze({ kind: 'mismatch' })
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly prefix: string
+  readonly #client: RedisClient
   readonly #send: Send
 
   constructor (options: RedisIdempotencyStoreOptions) {
@@ -55,6 +56,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const prefix = options.prefix ?? 'frs:idempotency:'
     if (typeof prefix !== 'string') throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore prefix', 'a string', describeValue(prefix))
     this.prefix = prefix
+    this.#client = client
     const redis = client as unknown as Redis
     if (typeof (redis as unknown as Partial<ScriptedClient>).frsIdempotencyRenew !== 'function') {
       redis.defineCommand('frsIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM })
@@ -106,6 +108,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body,
     ])
     return stored === 1
+  }
+
+  /** Waits for the client to connect (it refuses commands before, with `enableOfflineQueue: false`). */
+  async ready (timeoutMs: number): Promise<boolean> {
+    return await whenConnected(this.#client, timeoutMs)
   }
 
   async release (key: string, owner: string): Promise<boolean> {

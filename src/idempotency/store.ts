@@ -37,4 +37,10 @@ export interface IdempotencyStore {
   complete: (key: string, owner: string, response: StoredResponse, retentionMs: number) => Promise<boolean>
   /** Gives the key up so the client may retry; false when `owner` no longer holds it. */
   release: (key: string, owner: string) => Promise<boolean>
+  /**
+   * Optional: resolves true once the store can answer, false if it still
+   * cannot after `timeoutMs`. The plugin waits for it while the server
+   * starts, so that the first requests do not find it unreachable.
+   */
+  ready?: (timeoutMs: number) => Promise<boolean>
 }

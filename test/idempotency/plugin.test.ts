@@ -249,6 +249,13 @@ describe('idempotency plugin decisions', () => {
       .rejects.toThrow(/'idempotency\.replayHeaders' expects header names other than credentials and cookies, instead got a 'string' \("set-cookie"\)/)
   })
 
+  it('a store whose ready is not a function is refused at registration', async () => {
+    current = createTestApp()
+    const store = { claim: async (): Promise<ClaimOutcome> => ({ kind: 'acquired' }), renew: async () => true, complete: async () => true, release: async () => true, ready: true }
+    await expect(current.app.register(resilience, { idempotency: { store: store as unknown as IdempotencyStore } }).ready())
+      .rejects.toThrow(/'idempotency\.store\.ready' expects a function \(timeoutMs\) => Promise<boolean>, or absent, instead got/)
+  })
+
   it('a response over maxBodyBytes is not stored: the key is released and a warning logged', async () => {
     current = createTestApp()
     const { app, logs } = current

@@ -37,6 +37,8 @@ describe('idempotency with Redis unreachable', () => {
 
   it('fail-closed answers 503 with Retry-After within the store timeout, without running the handler', async () => {
     const { app, runs, logs } = await appWith(client, 'fail-closed')
+    await app.ready()
+    expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg.includes('idempotency store not ready at startup'))).toBe(true)
     const startedAt = performance.now()
     const res = await pay(app, 'down-1')
     const elapsedMs = performance.now() - startedAt
