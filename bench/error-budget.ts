@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import { SliCounter, SloMetrics, classifyOutcome, resolveObjective } from '../src/error-budget/index.js'
+import { MetricsHub } from '../src/metrics/index.js'
 import { COMPARISON_COLUMNS, compare, comparisonRow } from './harness.js'
 import { Report } from './report.js'
 
@@ -16,7 +17,7 @@ const ITERATIONS = 2_000_000
 const objectives = resolveObjective({ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }, 'bench')
 const availability = new SliCounter(30 * 86_400_000)
 const latency = new SliCounter(30 * 86_400_000)
-const metrics = new SloMetrics(new Registry(), '')
+const metrics = new SloMetrics(new MetricsHub(new Registry(), ''))
 const route = metrics.forRoute(objectives, 'GET /hello')
 metrics.seal()
 const facts = { statusCode: 200, deadlineExceeded: false, clientClosed: false, shed: false, chaos: false }

@@ -57,7 +57,7 @@ try {
 // series. Fastest of several rounds, each side alternately.
 const ITERATIONS = 1_000_000
 const objectives = resolveObjective({ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }, 'bench')
-const sloMetrics = new SloMetrics(new Registry(), '')
+const sloMetrics = new SloMetrics(new MetricsHub(new Registry(), ''))
 const route = sloMetrics.forRoute(objectives, 'GET /hello')
 sloMetrics.seal()
 const tally = new DeadlineMetrics(new MetricsHub(new Registry(), '')).forRoute('GET /hello')

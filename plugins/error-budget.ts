@@ -26,6 +26,7 @@ import type {
   TrackedSli,
 } from '../src/error-budget/index.js'
 import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
+import { MetricsHub } from '../src/metrics/hub.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
@@ -160,7 +161,9 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     tracker.declare(objectives, `errorBudget.objectives (${name})`)
     warnUnreachablePages(app, objectives, settings.alertRules)
   }
-  const metrics = settings.metrics === undefined ? undefined : new SloMetrics(settings.metrics.registry, settings.metrics.prefix)
+  // A hub of their own, even on the shared registry: the SLO series leave it when the app closes.
+  const sloHub = settings.metrics === undefined ? undefined : new MetricsHub(settings.metrics.registry, settings.metrics.prefix)
+  const metrics = sloHub === undefined ? undefined : new SloMetrics(sloHub)
   declareOutcomeMarks(app)
   const hasDeadlines = app.hasRequestDecorator('deadline')
   const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
@@ -244,6 +247,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   })
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer)
+    sloHub?.close()
     // A client that queues commands while Redis is down would hold the
     // close for as long as it retries: the last flush gets a bound.
     let timer: NodeJS.Timeout | undefined

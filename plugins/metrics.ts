@@ -12,6 +12,8 @@ import type { ResilienceMetrics } from './metrics-hub.js'
 const metricsPlugin: FastifyPluginAsync<MetricsOptions> = async function metrics (app, options) {
   const settings = resolveMetricsOptions(options)
   const hub = new MetricsHub(settings.registry, settings.prefix)
+  // The next app built on the same registry (a test, a hot reload) registers the same names.
+  app.addHook('onClose', async () => { hub.close() })
   app.decorate('resilienceMetrics', {
     registry: settings.registry,
     prefix: settings.prefix,

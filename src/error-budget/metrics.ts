@@ -1,41 +1,10 @@
-import { Counter } from 'prom-client'
-import type { Metric, Registry } from 'prom-client'
+import type { MetricsHub } from '../metrics/hub.js'
 import type { Objective } from './objective.js'
 import { BAD_REASONS } from './outcome.js'
 import type { OutcomeReason } from './outcome.js'
 
 const DEFAULT_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const UNCOUNTED_REASONS = ['client-error', 'client-closed'] as const
-
-interface HistogramValue { metricName: string, labels: Record<string, string | number>, value: number }
-
-/** A histogram in the shape prom-client's registry reads from a metric: get() and reset(). */
-interface HistogramCollector {
-  name: string
-  help: string
-  type: 'histogram'
-  aggregator: 'sum'
-  get: () => Promise<{ name: string, help: string, type: 'histogram', values: HistogramValue[], aggregator: 'sum' }>
-  reset: () => void
-}
-
-/**
- * A prom-client counter whose values are set from plain counts each time
- * it is scraped (prom-client calls collect() then).
- */
-function scrapedCounter<Label extends string> (registry: Registry, name: string, help: string, labelNames: Label[], fill: (set: (labels: Record<Label, string>, value: number) => void) => void): void {
-  // eslint-disable-next-line no-new -- registering is the point; the registry keeps it
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect () {
-      this.reset()
-      fill((labels, value) => this.inc(labels, value))
-    },
-  })
-}
 
 /** The counts of one route under one SLO: plain numbers, read by prom-client at scrape time. */
 class RouteSeries {
@@ -82,34 +51,66 @@ export class SloMetrics {
   readonly #thresholdsSeconds = new Set<number>()
   #bounds: number[] | undefined
 
-  constructor (registry: Registry, prefix: string) {
+  constructor (hub: MetricsHub) {
     const series = this.#series
-    scrapedCounter(registry, `${prefix}slo_events_total`, 'Requests counted against an SLO, by indicator and result (good or bad).', ['slo', 'sli', 'route', 'result'], (set) => {
-      for (const { slo, route, ...entry } of series) {
-        if (entry.availability) {
-          set({ slo, sli: 'availability', route, result: 'good' }, entry.good)
-          set({ slo, sli: 'availability', route, result: 'bad' }, entry.bad)
+    hub.counter({
+      name: 'slo_events_total',
+      help: 'Requests counted against an SLO, by indicator and result (good or bad).',
+      labelNames: ['slo', 'sli', 'route', 'result'],
+      read (set) {
+        for (const { slo, route, ...entry } of series) {
+          if (entry.availability) {
+            set({ slo, sli: 'availability', route, result: 'good' }, entry.good)
+            set({ slo, sli: 'availability', route, result: 'bad' }, entry.bad)
+          }
+          if (entry.latency) {
+            set({ slo, sli: 'latency', route, result: 'good' }, entry.latencyGood)
+            set({ slo, sli: 'latency', route, result: 'bad' }, entry.latencyBad)
+          }
         }
-        if (entry.latency) {
-          set({ slo, sli: 'latency', route, result: 'good' }, entry.latencyGood)
-          set({ slo, sli: 'latency', route, result: 'bad' }, entry.latencyBad)
+      },
+    })
+    hub.counter({
+      name: 'slo_bad_events_total',
+      help: 'Bad requests by reason: server-error, deadline, shed, chaos (availability), slow (latency).',
+      labelNames: ['slo', 'sli', 'route', 'reason'],
+      read (set) {
+        for (const { slo, route, ...entry } of series) {
+          if (entry.availability) {
+            for (const reason of BAD_REASONS) set({ slo, sli: 'availability', route, reason }, entry.badBy[reason])
+          }
+          if (entry.latency) set({ slo, sli: 'latency', route, reason: 'slow' }, entry.latencyBad)
         }
-      }
+      },
     })
-    scrapedCounter(registry, `${prefix}slo_bad_events_total`, 'Bad requests by reason: server-error, deadline, shed, chaos (availability), slow (latency).', ['slo', 'sli', 'route', 'reason'], (set) => {
-      for (const { slo, route, ...entry } of series) {
-        if (entry.availability) {
-          for (const reason of BAD_REASONS) set({ slo, sli: 'availability', route, reason }, entry.badBy[reason])
+    hub.counter({
+      name: 'slo_uncounted_events_total',
+      help: 'Requests of an SLO\'s routes left out of it: client errors and client disconnects.',
+      labelNames: ['slo', 'route', 'reason'],
+      read (set) {
+        for (const { slo, route, uncounted } of series) {
+          for (const reason of UNCOUNTED_REASONS) set({ slo, route, reason }, uncounted[reason])
         }
-        if (entry.latency) set({ slo, sli: 'latency', route, reason: 'slow' }, entry.latencyBad)
-      }
+      },
     })
-    scrapedCounter(registry, `${prefix}slo_uncounted_events_total`, 'Requests of an SLO\'s routes left out of it: client errors and client disconnects.', ['slo', 'route', 'reason'], (set) => {
-      for (const { slo, route, uncounted } of series) {
-        for (const reason of UNCOUNTED_REASONS) set({ slo, route, reason }, uncounted[reason])
-      }
+    hub.scrapedHistogram({
+      name: 'slo_request_duration_seconds',
+      help: 'Response time of the requests counted against an SLO, with a bucket at each latency threshold.',
+      read: (add) => {
+        const bounds = this.#bounds ?? []
+        for (const entry of series) {
+          const labels = { slo: entry.slo, route: entry.route }
+          let cumulative = 0
+          bounds.forEach((bound, index) => {
+            cumulative += entry.buckets[index] ?? 0
+            add({ suffix: '_bucket', labels: { le: bound, ...labels }, value: cumulative })
+          })
+          add({ suffix: '_bucket', labels: { le: '+Inf', ...labels }, value: entry.durationCount })
+          add({ suffix: '_sum', labels, value: entry.durationSum })
+          add({ suffix: '_count', labels, value: entry.durationCount })
+        }
+      },
     })
-    registry.registerMetric(this.#histogram(`${prefix}slo_request_duration_seconds`) as unknown as Metric)
   }
 
   /** The counts of a route under an SLO, and the function its requests record with. */
@@ -158,33 +159,5 @@ export class SloMetrics {
     this.#bounds = bounds
     for (const entry of this.#series) entry.buckets = new Float64Array(bounds.length)
     return bounds
-  }
-
-  /** A histogram in prom-client's collector shape, built from the counts when scraped. */
-  #histogram (name: string): HistogramCollector {
-    const help = 'Response time of the requests counted against an SLO, with a bucket at each latency threshold.'
-    return {
-      name,
-      help,
-      type: 'histogram',
-      aggregator: 'sum',
-      get: async () => {
-        const values: HistogramValue[] = []
-        const bounds = this.#bounds ?? []
-        for (const entry of this.#series) {
-          const labels = { slo: entry.slo, route: entry.route }
-          let cumulative = 0
-          bounds.forEach((bound, index) => {
-            cumulative += entry.buckets[index] ?? 0
-            values.push({ metricName: `${name}_bucket`, labels: { le: bound, ...labels }, value: cumulative })
-          })
-          values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...labels }, value: entry.durationCount })
-          values.push({ metricName: `${name}_sum`, labels, value: entry.durationSum })
-          values.push({ metricName: `${name}_count`, labels, value: entry.durationCount })
-        }
-        return { name, help, type: 'histogram', values, aggregator: 'sum' }
-      },
-      reset: () => {},
-    }
   }
 }

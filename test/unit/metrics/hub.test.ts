@@ -46,6 +46,41 @@ describe('MetricsHub', () => {
     expect(valueOf(samples, 'y_seconds_count')).toBe(1)
   })
 
+  it('shares a registry\'s metrics between hubs; close() takes out its readers, and a metric once none holds it', async () => {
+    const registry = new Registry()
+    const first = new MetricsHub(registry, 'app_')
+    const second = new MetricsHub(registry, 'app_')
+    for (const [hub, value] of [[first, 1], [second, 4]] as const) {
+      hub.counter({ name: 'y_total', help: 'y', labelNames: [], read: (set) => set({}, value) })
+      hub.histogram({ name: 'y_seconds', help: 'y', labelNames: [], buckets: [1] })
+      hub.scrapedHistogram({ name: 'z_seconds', help: 'z', read: (add) => { add({ suffix: '_bucket', labels: { le: '+Inf' }, value }); add({ suffix: '_sum', labels: {}, value }); add({ suffix: '_count', labels: {}, value }) } })
+    }
+    first.counter({ name: 'only_first_total', help: 'f', labelNames: [], read: (set) => set({}, 7) })
+    let samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'app_y_total')).toBe(5)
+    expect(valueOf(samples, 'app_z_seconds_count')).toBe(5)
+    expect(second.values('only_first_total')).toEqual([{ labels: {}, value: 7 }])
+
+    first.close()
+    samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'app_y_total')).toBe(4)
+    expect(valueOf(samples, 'app_z_seconds_count')).toBe(4)
+    expect(registry.getSingleMetric('app_y_seconds')).toBeDefined()
+    expect(registry.getSingleMetric('app_only_first_total')).toBeUndefined()
+    second.close()
+    expect(await registry.getMetricsAsJSON()).toEqual([])
+  })
+
+  it('registers afresh a metric the registry lost to registry.clear(), which the older hub\'s close() leaves', async () => {
+    const registry = new Registry()
+    const older = new MetricsHub(registry, '')
+    older.counter({ name: 'y_total', help: 'y', labelNames: [], read: (set) => set({}, 1) })
+    registry.clear()
+    new MetricsHub(registry, '').counter({ name: 'y_total', help: 'y', labelNames: [], read: (set) => set({}, 2) })
+    older.close()
+    expect(valueOf(parseExposition(await registry.metrics()), 'y_total')).toBe(2)
+  })
+
   it('shows the zero label sets of a histogram before any observation', async () => {
     const registry = new Registry()
     new MetricsHub(registry, '').histogram({ name: 'z_seconds', help: 'z', labelNames: ['op'], buckets: [1], zero: [{ op: 'a' }, { op: 'b' }] })
