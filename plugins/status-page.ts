@@ -37,6 +37,14 @@ function secure (reply: FastifyReply): FastifyReply {
     .header('cross-origin-opener-policy', 'same-origin')
 }
 
+/**
+ * Where Fastify mounts a route of `path` in a context of `prefix`, joined
+ * as its router does: '/v1/' and '/resilience' make '/v1/resilience'.
+ */
+function mountedPath (prefix: string, path: string): string {
+  return prefix.endsWith('/') ? `${prefix}${path.slice(1)}` : `${prefix}${path}`
+}
+
 /** Reads every registered capability's state; what is not registered reads as undefined. */
 function createReader (app: FastifyInstance): () => Promise<StatusReadings> {
   let fleet: { at: number, reading: SloReading } | undefined
@@ -86,6 +94,8 @@ function createReader (app: FastifyInstance): () => Promise<StatusReadings> {
 const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function statusPage (app, options) {
   const settings = resolveStatusPageOptions<FastifyRequest>(options)
   const { path } = settings
+  // The routes are added with `path` and Fastify prefixes them; the page's links and cookie need where they end up.
+  const base = mountedPath(app.prefix, path)
   const tokens = new CsrfTokens(settings.csrfSecret)
   const assets = await loadAssets()
   const history = new SampleHistory(Math.ceil(settings.historyMs / settings.intervalMs))
@@ -111,7 +121,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
     let nonce = tokens.nonceFrom(request.headers.cookie)
     if (nonce === undefined) {
       nonce = tokens.newNonce()
-      reply.header('set-cookie', tokens.cookie(nonce, path, request.protocol === 'https'))
+      reply.header('set-cookie', tokens.cookie(nonce, base, request.protocol === 'https'))
     }
     return tokens.tokenFor(nonce)
   }
@@ -150,7 +160,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
     return secure(reply)
       .header('content-security-policy', PAGE_CSP)
       .type('text/html; charset=utf-8')
-      .send(renderPage({ path, csrfToken, assetVersion: assets.version }))
+      .send(renderPage({ path: base, csrfToken, assetVersion: assets.version }))
   })
 
   // No deadline: the stream stays open as long as the page does.

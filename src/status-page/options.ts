@@ -4,7 +4,10 @@ import { assertKnownKeys, assertOptionsObject, optionalIntegerBetween, optionalS
 
 /** Options of the status page. */
 export interface StatusPageOptions<Request = unknown> {
-  /** Where the page is served; its stream, assets and actions live under it. @default '/resilience' */
+  /**
+   * Where the page is served, under the prefix of the context it is
+   * registered in; its stream, assets and actions live under it. @default '/resilience'
+   */
   path?: string
   /**
    * Who may see the page, read its stream and use its actions; anyone

@@ -1,6 +1,6 @@
 /** What the page's HTML needs: where its assets and stream are, and the CSRF token for its actions. */
 export interface PageSettings {
-  /** The page's path; the stream, assets and actions are under it. */
+  /** The page's path as mounted, its context's prefix included; the stream, assets and actions are under it. */
   path: string
   csrfToken: string
   /** Content hashes of the assets, put in their URLs so that a new version is fetched. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { GAME_DAY, OPS_COOKIE, buildStatusApp } from './helpers.js'
+import { GAME_DAY, OPS_COOKIE, buildPrefixedStatusApp, buildStatusApp } from './helpers.js'
 import type { StatusApp } from './helpers.js'
 
 /*
@@ -61,6 +61,7 @@ async function openPage (options: { authorized?: boolean, width?: number, base?:
   return { page, errors }
 }
 
+/** `base`: the server's address, and the prefix of the page's context if any. */
 async function openStatus (options: { width?: number, base?: string } = {}): Promise<{ page: Page, errors: string[] }> {
   const opened = await openPage(options)
   const response = await opened.page.goto(`${options.base ?? url}/resilience`)
@@ -142,6 +143,24 @@ describe('status page in a browser', () => {
     await page.waitForFunction(() => document.querySelector('#chaos-result')?.textContent?.startsWith('Chaos killed') === true, undefined, { timeout: WAIT_MS })
     expect(status.app.chaos.stats()).toMatchObject({ enabled: false, experiments: [] })
     expect(errors).toEqual([])
+  })
+
+  it('in a context with a prefix, loads its assets, goes live and its kill switch acts', { timeout: 60_000 }, async () => {
+    const { app, scope } = await buildPrefixedStatusApp('/v1')
+    try {
+      const address = await app.listen({ port: 0, host: '127.0.0.1' })
+      scope.chaos.start(GAME_DAY)
+      // The browser fetches what the page links and sends the CSRF cookie only under its Path.
+      const { page, errors } = await openStatus({ base: `${address}/v1` })
+      await page.waitForSelector('[data-chart="shed:reason"] canvas', { timeout: WAIT_MS })
+      await page.waitForSelector('[data-experiment="game-day"]', { timeout: WAIT_MS })
+      await page.click('#kill-chaos')
+      await page.waitForFunction(() => document.querySelector('#chaos-result')?.textContent?.startsWith('Chaos killed') === true, undefined, { timeout: WAIT_MS })
+      expect(scope.chaos.stats()).toMatchObject({ enabled: false, experiments: [] })
+      expect(errors).toEqual([])
+    } finally {
+      await app.close()
+    }
   })
 
   it('an unauthorised browser gets the 403 problem, and no stream', { timeout: 60_000 }, async () => {

@@ -49,6 +49,24 @@ export async function buildStatusApp (options: { sloName?: string, statusPage?: 
   }
 }
 
+/**
+ * An app whose umbrella (chaos on, status page for the ops cookie) is
+ * registered in a context with `prefix`, as docs/configuration.md shows;
+ * `scope` is that context, where `chaos` is decorated.
+ */
+export async function buildPrefixedStatusApp (prefix: string): Promise<{ app: FastifyInstance, scope: FastifyInstance }> {
+  // After an aborted stream, Node's fetch may open a socket it never sends a
+  // request on; Node's server would wait for it until its headers timeout.
+  const app = Fastify({ forceCloseConnections: true })
+  let scope: FastifyInstance | undefined
+  await app.register(async (prefixed) => {
+    await prefixed.register(resilience, { chaos: { enabled: true, seed: 1, stopOnBudget: false }, statusPage: { authorize: isOps } })
+    scope = prefixed
+  }, { prefix })
+  if (scope === undefined) throw new Error('the prefixed context was not registered')
+  return { app, scope }
+}
+
 /** The experiment the browser tests kill. */
 export const GAME_DAY = {
   name: 'game-day',

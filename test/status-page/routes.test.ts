@@ -2,9 +2,9 @@ import Fastify from 'fastify'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
-import { resilience } from '../../plugins/index.js'
+import { problemDetails, resilience, statusPage } from '../../plugins/index.js'
 import { CSRF_COOKIE } from '../../src/status-page/index.js'
-import { GAME_DAY, buildStatusApp, isOps, readEvents } from './helpers.js'
+import { GAME_DAY, buildPrefixedStatusApp, buildStatusApp, isOps, readEvents } from './helpers.js'
 import type { StatusApp } from './helpers.js'
 
 const OPS = 'role=ops'
@@ -179,5 +179,65 @@ describe('status page routes', () => {
       closers.push(async () => await app.close())
       await expect(app.register(resilience, { statusPage: statusPage as never }).ready(), JSON.stringify(statusPage)).rejects.toThrow(/statusPage/)
     }
+  })
+})
+
+describe('status page in a context with a prefix', () => {
+  it('links its assets, stream and cookie under the prefix, and its kill switch acts with that cookie', async () => {
+    const { app, scope } = await buildPrefixedStatusApp('/v1')
+    closers.push(async () => await app.close())
+    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    scope.chaos.start(GAME_DAY)
+
+    const page = await fetch(`${address}/v1/resilience`, { headers: { cookie: OPS } })
+    expect(page.status).toBe(200)
+    const html = await page.text()
+    expect(/name="frs-status-base" content="([^"]*)"/.exec(html)?.[1]).toBe('/v1/resilience')
+    const links = [...html.matchAll(/ (?:href|src)="([^"]*)"/g)].map((match) => match[1] ?? '')
+    expect(links).toHaveLength(5)
+    for (const link of links) {
+      expect(link).toMatch(/^\/v1\/resilience\/assets\//)
+      const asset = await fetch(`${address}${link}`)
+      expect(asset.status, link).toBe(200)
+      // Read to the end: a body left unread keeps its connection busy, and the app's close waits for it.
+      await asset.arrayBuffer()
+    }
+
+    // A browser sends the cookie only to URLs under its Path: the stream's and the action's.
+    const setCookie = page.headers.get('set-cookie') ?? ''
+    expect(setCookie).toMatch(/; Path=\/v1\/resilience;/)
+    const nonce = /frs-status-csrf=([0-9a-f]{32})/.exec(setCookie)?.[1]
+    const token = /name="frs-csrf-token" content="([^"]+)"/.exec(html)?.[1]
+    expect(nonce).toBeDefined()
+    expect(token).toBeDefined()
+    const cookie = `${OPS}; ${CSRF_COOKIE}=${nonce ?? ''}`
+
+    const stream = await readEvents(`${address}/v1/resilience/events`, { cookie }, (events) => events.some(({ event }) => event === 'init'))
+    expect(stream.status).toBe(200)
+    expect(stream.type).toBe('text/event-stream; charset=utf-8')
+
+    const killed = await fetch(`${address}/v1/resilience/actions/kill-chaos`, { method: 'POST', headers: { cookie, 'x-csrf-token': token ?? '', origin: address, 'sec-fetch-site': 'same-origin' } })
+    expect(killed.status).toBe(200)
+    expect(await killed.json()).toEqual({ killed: true })
+    expect(scope.chaos.stats()).toMatchObject({ enabled: false, experiments: [], stoppedBecause: 'killed from the status page' })
+  })
+
+  it('joins a prefix ending in a slash, nested contexts and its own path as Fastify mounts its routes', async () => {
+    const app = Fastify()
+    closers.push(async () => await app.close())
+    await app.register(async (api) => {
+      await api.register(problemDetails)
+      await api.register(async (ops) => {
+        await ops.register(statusPage, { path: '/status', authorize: isOps })
+      }, { prefix: 'ops/' })
+    }, { prefix: '/api/' })
+    await app.ready()
+    const page = await app.inject({ url: '/api/ops/status', headers: { cookie: OPS } })
+    expect(page.statusCode).toBe(200)
+    expect(/name="frs-status-base" content="([^"]*)"/.exec(page.body)?.[1]).toBe('/api/ops/status')
+    expect(String(page.headers['set-cookie'])).toContain('Path=/api/ops/status;')
+    const script = / src="([^"]*status\.js[^"]*)"/.exec(page.body)?.[1] ?? ''
+    expect(script).toMatch(/^\/api\/ops\/status\/assets\/status\.js/)
+    expect((await app.inject(script)).statusCode).toBe(200)
   })
 })
