@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import got from 'got'
 import { request as undiciRequest } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import resilience from '../../plugins/index.js'
+import resilience, { withDeadline } from '../../plugins/index.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
 
@@ -75,6 +75,29 @@ describe('deadlines through got and undici', () => {
     expect(await answer.body.json()).toEqual({ inStock: true })
     expect(Number(seen)).toBeGreaterThan(0)
     expect(Number(seen)).toBeLessThan(5000)
+  })
+
+  it('withDeadline gives undici.request its own options back, with the caller\'s headers and the budget header', async () => {
+    let seen: { accept?: string | undefined, budget?: string | undefined } = {}
+    const downstream = await start(async (app) => {
+      app.get('/stock', async (request) => {
+        seen = { accept: request.headers.accept, budget: request.headers['x-request-timeout-ms'] as string | undefined }
+        return { inStock: true }
+      })
+    })
+    const { base } = await start(async (app) => {
+      await app.register(resilience)
+      app.get('/product', { config: { deadline: { timeoutMs: 5000 } } }, async (request) => {
+        const answer = await undiciRequest(`${downstream.base}/stock`, withDeadline(request.deadline, { method: 'GET', headers: { accept: 'application/json' }, bodyTimeout: 10_000 }))
+        return await answer.body.json()
+      })
+    })
+    const answer = await undiciRequest(`${base}/product`)
+    expect(answer.statusCode).toBe(200)
+    expect(await answer.body.json()).toEqual({ inStock: true })
+    expect(seen.accept).toBe('application/json')
+    expect(Number(seen.budget)).toBeGreaterThan(0)
+    expect(Number(seen.budget)).toBeLessThanOrEqual(5000)
   })
 })
 

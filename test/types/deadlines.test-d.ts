@@ -1,8 +1,10 @@
 import Fastify from 'fastify'
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify'
+import { request as undiciRequest } from 'undici'
+import type { Dispatcher } from 'undici'
 import { describe, expectTypeOf, it } from 'vitest'
 import { deadlines, withDeadline } from '../../plugins/index.js'
-import type { ChildDeadline, DeadlineOutcome, DeadlinesOptions, RequestDeadline, ResilienceOptions, RouteDeadlineConfig } from '../../plugins/index.js'
+import type { ChildDeadline, DeadlineInit, DeadlineOutcome, DeadlinesOptions, RequestDeadline, ResilienceOptions, RouteDeadlineConfig } from '../../plugins/index.js'
 
 describe('deadline types', () => {
   it('plugin and umbrella options', () => {
@@ -34,9 +36,38 @@ describe('deadline types', () => {
       expectTypeOf(request.deadline.headers()).toEqualTypeOf<Record<string, string>>()
       expectTypeOf(request.deadline.child(100)).toEqualTypeOf<ChildDeadline>()
       expectTypeOf(request.deadline.fetch('http://example.test/')).toEqualTypeOf<Promise<Response>>()
-      expectTypeOf(withDeadline(request.deadline, { method: 'POST' })).toEqualTypeOf<RequestInit>()
       return 'ok'
     })
+  })
+
+  it('withDeadline keeps the options type of the client it is given, for fetch and undici.request alike', async () => {
+    const app = Fastify()
+    app.get('/', async (request) => {
+      const forFetch = withDeadline(request.deadline, { method: 'POST', headers: [['accept', 'application/json']] })
+      expectTypeOf(forFetch).toExtend<RequestInit>()
+      expectTypeOf(forFetch.method).toEqualTypeOf<string>()
+      expectTypeOf(forFetch.headers).toEqualTypeOf<Headers>()
+      expectTypeOf(forFetch.signal).toEqualTypeOf<AbortSignal>()
+      expectTypeOf(withDeadline(request.deadline)).toExtend<RequestInit>()
+      const typedInit: RequestInit = { method: 'GET' }
+      expectTypeOf(withDeadline(request.deadline, typedInit)).toExtend<RequestInit>()
+      await fetch('http://example.test/', forFetch)
+
+      const forUndici = withDeadline(request.deadline, { method: 'GET', headers: { accept: 'application/json' }, bodyTimeout: 1000 } satisfies Partial<Dispatcher.RequestOptions>)
+      expectTypeOf(forUndici).toExtend<Parameters<typeof undiciRequest>[1]>()
+      expectTypeOf(forUndici.bodyTimeout).toEqualTypeOf<number>()
+      await undiciRequest('http://example.test/', forUndici)
+      return 'ok'
+    })
+  })
+
+  it('withDeadline refuses options whose headers or signal it cannot read', () => {
+    // undici's flat ['name', 'value'] headers and an EventEmitter signal make it throw at run time.
+    expectTypeOf<{ headers: string[] }>().not.toExtend<DeadlineInit>()
+    expectTypeOf<{ headers: null }>().not.toExtend<DeadlineInit>()
+    expectTypeOf<{ headers: Record<string, string | undefined> }>().not.toExtend<DeadlineInit>()
+    expectTypeOf<Pick<Dispatcher.RequestOptions, 'signal'>>().not.toExtend<DeadlineInit>()
+    expectTypeOf<{ headers: Record<string, string | string[]>, signal: AbortSignal }>().toExtend<DeadlineInit>()
   })
 
   it('outcomes are a closed set', () => {
