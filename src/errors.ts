@@ -1,4 +1,8 @@
-import createError from '@fastify/error'
+// The named import, not the default one: declarations then name the classes'
+// type as import("@fastify/error").FastifyErrorConstructor, which resolves
+// under bundler resolution as under node16 (the default import is only a
+// value there, so a `createError.` namespace would not).
+import { createError } from '@fastify/error'
 
 /*
  * Every error this library throws, in one table. Configuration mistakes are

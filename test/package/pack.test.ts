@@ -65,6 +65,24 @@ const status: ProblemDocument['status'] = 404
 export { status }
 `
 
+// The error classes are typed through @fastify/error's declarations, which
+// bundler resolution reads differently from node16: a consumer under either
+// must get the classes, not \`any\` and not a missing namespace.
+const errorsConsumer = `
+import { errors } from 'fastify-resilience'
+
+const error = new errors.FRS_ERR_OPTION_INVALID('timeoutMs', 'a number', 'a string')
+const code: 'FRS_ERR_OPTION_INVALID' = error.code
+// @ts-expect-error the classes are typed, so an unknown member is refused
+error.notAMember()
+// @ts-expect-error and so is a missing message argument
+void new errors.FRS_ERR_OPTION_INVALID('timeoutMs')
+export { code }
+`
+
+/** The consumers' tsconfig files: node16 resolution, and bundler resolution as Vite or esbuild users set it. */
+const TSCONFIGS = ['tsconfig.json', 'tsconfig.bundler.json']
+
 const brokenConsumer = `
 import Fastify from 'fastify'
 import resilience from 'fastify-resilience'
@@ -106,6 +124,10 @@ describe('packed tarball', () => {
       },
       files: ['typed.ts'],
     }))
+    writeFileSync(join(appDir, 'tsconfig.bundler.json'), JSON.stringify({
+      extends: './tsconfig.json',
+      compilerOptions: { module: 'ESNext', moduleResolution: 'Bundler' },
+    }))
   }, CHILD_PROCESS_TIMEOUT_MS)
 
   afterAll(() => { rmSync(workdir, { recursive: true, force: true }) })
@@ -137,9 +159,14 @@ describe('packed tarball', () => {
     for (const name of NOT_LOADED[specifier] ?? []) expect(output.packages, `${specifier} loaded ${name}`).not.toContain(name)
   }, CHILD_PROCESS_TIMEOUT_MS)
 
-  it('type-checks an import of every subpath without ioredis installed', () => {
+  it.each(TSCONFIGS)('type-checks an import of every subpath without ioredis installed (%s)', (tsconfig) => {
     writeFileSync(join(appDir, 'typed.ts'), SUBPATHS.map((specifier, index) => `import * as entry${index} from '${specifier}'\nexport { entry${index} }\n`).join(''))
-    expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], appDir)).not.toThrow()
+    expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', tsconfig], appDir)).not.toThrow()
+  }, CHILD_PROCESS_TIMEOUT_MS)
+
+  it.each(TSCONFIGS)('types the error classes, with the library\'s declarations checked too (%s)', (tsconfig) => {
+    writeFileSync(join(appDir, 'typed.ts'), errorsConsumer)
+    expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', tsconfig], appDir)).not.toThrow()
   }, CHILD_PROCESS_TIMEOUT_MS)
 
   it('ships the built entry and declarations, and no sources or tests', () => {
