@@ -1,3 +1,7 @@
+// Kept in the emitted declarations, so an app that registers load shedding
+// gets @fastify/under-pressure's app.memoryUsage() and app.isUnderPressure()
+// typed without importing that package itself.
+/// <reference types="@fastify/under-pressure" preserve="true" />
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'

@@ -80,6 +80,20 @@ void new errors.FRS_ERR_OPTION_INVALID('timeoutMs')
 export { code }
 `
 
+// Load shedding registers @fastify/under-pressure, whose decorators an app
+// gets typed without importing that package itself, from either entry point.
+const pressureConsumer = `
+import Fastify from 'fastify'
+import resilience from 'fastify-resilience'
+import { loadShedding } from 'fastify-resilience/load-shedding'
+
+const app = Fastify()
+await app.register(resilience)
+const usage: { heapUsed: number, rssBytes: number, eventLoopDelay: number, eventLoopUtilized: number } = app.memoryUsage()
+const pressed: boolean = app.isUnderPressure()
+export { usage, pressed, loadShedding }
+`
+
 /** The consumers' tsconfig files: node16 resolution, and bundler resolution as Vite or esbuild users set it. */
 const TSCONFIGS = ['tsconfig.json', 'tsconfig.bundler.json']
 
@@ -178,6 +192,11 @@ describe('packed tarball', () => {
     expect(listing).toContain('./dist/plugins/index.d.ts')
     expect(listing.filter((file) => file.startsWith('./test') || file.startsWith('./src') || file.endsWith('.test.js'))).toEqual([])
   })
+
+  it.each(TSCONFIGS)('types the decorators of @fastify/under-pressure that load shedding registers (%s)', (tsconfig) => {
+    writeFileSync(join(appDir, 'typed.ts'), pressureConsumer)
+    expect(() => run(join(root, 'node_modules/.bin/tsc'), ['-p', tsconfig], appDir)).not.toThrow()
+  }, CHILD_PROCESS_TIMEOUT_MS)
 
   it('runs from the tarball in a scratch app', () => {
     writeFileSync(join(appDir, 'main.mjs'), consumer)
