@@ -309,6 +309,9 @@ export class Dependency {
    * passed on as it is and not counted. A body nobody reads counts as the
    * success it looked like once `timeoutMs` has passed, so a probe never
    * waits on it for ever; a failure after that is counted as one more.
+   * Answers undefined, recording nothing, when there is no body to watch
+   * (a buffered answer, an empty body): the attempt is then recorded once,
+   * as it ended, by its caller.
    */
   #watch<T> (plan: CallPlan<T>, value: T, admission: Admission, caller: CallerContext): T | undefined {
     if (plan.watch === undefined) return undefined
@@ -335,7 +338,7 @@ export class Dependency {
       else record('failure')
       return this.#error({ dependency: this.name, reason: 'network', cause: failure.cause })
     })
-    if (watched === undefined) record('success')
+    if (watched === undefined) clearTimeout(timer)
     return watched
   }
 

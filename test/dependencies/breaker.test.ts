@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { dependencyApp, failing, freePort, healthy, startDependency } from './helpers.js'
-import type { DependencyServer } from './helpers.js'
+import type { ServerResponse } from 'node:http'
+import { closedAfterEach, dependencyApp, failing, freePort, healthy, startDependency } from './helpers.js'
+import type { Behaviour, DependencyServer } from './helpers.js'
 import type { TestApp } from '../helpers/app.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+import { waitFor } from '../helpers/wait-for.js'
+import type { DependencyOptions } from '../../src/dependencies/options.js'
 
 let server: DependencyServer | undefined
 let testApp: TestApp | undefined
@@ -100,5 +104,133 @@ describe('circuit breaker over real HTTP', () => {
     expect(testApp.app.dependencies.stats().payments?.state).toBe('closed')
     expect(changes).toEqual(['closed->open', 'open->half-open', 'half-open->closed'])
     expect(server.seen).toHaveLength(3)
+  })
+})
+
+describe('what the breaker counts', () => {
+  const { serve, appWith } = closedAfterEach()
+
+  /** Fails the odd calls with a 500 and answers the even ones. */
+  const everyOtherFails: Behaviour = (request, response, call) => {
+    if (call % 2 === 1) failing(500)(request, response, call)
+    else healthy({ call })(request, response, call)
+  }
+
+  /** A route `/<name>` that calls the dependency and answers 'failed' rather than the problem when the call fails. */
+  function routeTo (app: TestApp['app'], name: string): void {
+    app.get(`/${name}`, async (request) => {
+      try {
+        return await (await request.dependency(name).fetch('/price/1')).json()
+      } catch {
+        return 'failed'
+      }
+    })
+  }
+
+  it.each<[string, Partial<DependencyOptions>]>([
+    ['coalesce', { coalesce: true }],
+    ['last-good', { fallback: 'last-good' }],
+    ['coalesce and last-good', { coalesce: true, fallback: 'last-good' }],
+  ])('with %s, counts each call once and opens at failureRate once minimumCalls is reached', async (_name, policies) => {
+    const server = await serve(everyOtherFails)
+    const { app } = await appWith({
+      dependencies: {
+        prices: {
+          baseUrl: server.url,
+          clock: new ManualClock(),
+          retry: { attempts: 1 },
+          breaker: { failureRate: 0.5, minimumCalls: 9, windowMs: 60_000, openMs: 60_000 },
+          ...policies,
+        },
+      },
+    })
+    routeTo(app, 'prices')
+    for (let call = 1; call <= 8; call++) {
+      await app.inject('/prices')
+      // The 7th call makes 4 failures in 7, over the rate but under minimumCalls.
+      expect(app.dependencies.stats().prices).toMatchObject({ state: 'closed', windowCalls: call })
+      if (call === 6) expect(app.dependencies.stats().prices?.failureRate).toBe(0.5)
+    }
+    await app.inject('/prices')
+    expect(app.dependencies.stats().prices).toMatchObject({ state: 'open', windowCalls: 9, failureRate: 5 / 9 })
+    await app.inject('/prices')
+    expect(server.seen).toHaveLength(9)
+    expect(app.dependencies.stats().prices).toMatchObject({ calls: 10, attempts: 9, failures: 5, rejections: 1 })
+  })
+
+  it('counts a shared call once for all its callers', async () => {
+    const held: ServerResponse[] = []
+    const server = await serve((_request, response) => { held.push(response) })
+    const { app } = await appWith({ dependencies: { prices: { baseUrl: server.url, timeoutMs: 30_000, coalesce: true, fallback: 'last-good' } } })
+    routeTo(app, 'prices')
+    const answers = [app.inject('/prices'), app.inject('/prices'), app.inject('/prices')]
+    await waitFor(() => app.dependencies.stats().prices?.coalesced === 2 && held.length === 1, 10_000)
+    held[0]?.writeHead(200, { 'content-type': 'application/json' }).end('{"price":7}')
+    for (const answer of await Promise.all(answers)) expect(answer.json()).toEqual({ price: 7 })
+    expect(app.dependencies.stats().prices).toMatchObject({ calls: 3, coalesced: 2, attempts: 1, windowCalls: 1, failureRate: 0 })
+  })
+
+  it('counts an answer without a body once', async () => {
+    const server = await serve((_request, response) => { response.writeHead(204).end() })
+    const { app } = await appWith({ dependencies: { prices: { baseUrl: server.url } } })
+    app.get('/', async (request) => (await request.dependency('prices').fetch('/price/1')).status)
+    app.get('/head', async (request) => (await request.dependency('prices').fetch('/price/1', { method: 'HEAD' })).status)
+    await app.inject('/')
+    await app.inject('/head')
+    expect(app.dependencies.stats().prices).toMatchObject({ attempts: 2, windowCalls: 2 })
+  })
+
+  it('closes a half-open breaker only once as many probes as configured have succeeded, with coalesce and last-good', async () => {
+    const clock = new ManualClock()
+    const server = await serve(failing(500))
+    const { app } = await appWith({
+      dependencies: { prices: { baseUrl: server.url, clock, retry: { attempts: 1 }, coalesce: true, fallback: 'last-good', breaker: { consecutiveFailures: 1, openMs: 1_000, probes: 2 } } },
+    })
+    routeTo(app, 'prices')
+    await app.inject('/prices')
+    expect(app.dependencies.stats().prices?.state).toBe('open')
+    server.behave(healthy())
+    clock.advance(1_000)
+    await app.inject('/prices')
+    expect(app.dependencies.stats().prices?.state).toBe('half-open')
+    await app.inject('/prices')
+    expect(app.dependencies.stats().prices?.state).toBe('closed')
+  })
+
+  it('with retries, hedges, a bulkhead, coalesce and last-good together, counts every answered attempt once', async () => {
+    // /price/3 always fails and every third request fails; some calls share one, some are
+    // retried, some are hedged (when the answer takes over 1 ms).
+    const server = await serve((request, response, call) => {
+      if (request.url === '/price/3' || call % 3 === 1) failing(500)(request, response, call)
+      else healthy({ call })(request, response, call)
+    })
+    const { app } = await appWith({
+      dependencies: {
+        prices: {
+          baseUrl: server.url,
+          timeoutMs: 30_000,
+          coalesce: true,
+          fallback: 'last-good',
+          retry: { attempts: 3, backoff: { initialMs: 0, maxMs: 1 } },
+          hedge: { delayMs: 1 },
+          bulkhead: { maxConcurrent: 2, maxQueue: 100 },
+          breaker: { failureRate: 0.99, minimumCalls: 1_000 },
+        },
+      },
+    })
+    app.get('/:id', async (request) => {
+      try {
+        return await (await request.dependency('prices').fetch(`/price/${(request.params as { id: string }).id}`)).json()
+      } catch {
+        return 'failed'
+      }
+    })
+    for (let round = 0; round < 5; round++) await Promise.all(['/1', '/1', '/2', '/3'].map(async (url) => await app.inject(url)))
+    const stats = app.dependencies.stats().prices
+    if (stats === undefined) throw new Error('no stats')
+    // One breaker admission covers a hedged attempt and its twin.
+    expect(stats.windowCalls).toBe(stats.attempts - stats.hedges)
+    expect(stats.failures).toBeGreaterThan(0)
+    expect(stats.failureRate).toBe(stats.failures / stats.windowCalls)
   })
 })
