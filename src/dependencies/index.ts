@@ -25,6 +25,6 @@ export type {
 export { RetryBudget } from './retry-budget.js'
 export type { RetryBudgetOptions } from './retry-budget.js'
 export { parseRetryAfter } from './retry-after.js'
-export { callPlan, fetchPlan, statusOfError, toResponse } from './transport.js'
+export { callPlan, fetchPlan, retryAfterOfError, statusOfError, toResponse } from './transport.js'
 export type { CallOptions, DependencyCallOptions } from './transport.js'
 export { SlidingCounts } from './window.js'

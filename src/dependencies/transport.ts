@@ -136,6 +136,27 @@ export function statusOfError (error: unknown): number | undefined {
   return undefined
 }
 
+/**
+ * The Retry-After an HTTP client's error carries, in milliseconds from
+ * `nowMs` (see {@link parseRetryAfter}): read from the error's `headers`
+ * (undici's ResponseError) or its `response.headers` (got's HTTPError,
+ * axios, a fetch `Response` such as ky's), each a plain record or an
+ * object with `get` (fetch's `Headers`, axios's).
+ */
+export function retryAfterOfError (error: unknown, nowMs: number): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  const record = error as { headers?: unknown, response?: { headers?: unknown } | null }
+  return parseRetryAfter(retryAfterHeader(record.headers) ?? retryAfterHeader(record.response?.headers), nowMs)
+}
+
+function retryAfterHeader (headers: unknown): string | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined
+  const value = typeof (headers as { get?: unknown }).get === 'function'
+    ? (headers as { get: (name: string) => unknown }).get('retry-after')
+    : (headers as Record<string, unknown>)['retry-after']
+  return typeof value === 'string' ? value : undefined
+}
+
 /** The plan of a call through any client: `fn(signal, headers)`. */
 export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>, options: CallOptions | undefined): CallPlan<T> {
   const idempotent = options?.idempotent ?? false
@@ -155,7 +176,11 @@ export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSig
         const status = statusOfError(error)
         if (status === undefined) throw error
         if (!settings.failureStatus(status)) return { kind: 'error', error }
-        return { kind: 'failure', reason: 'status', status, cause: error }
+        // Retried no sooner than the dependency asked, or not at all when that is too far off, as for fetch.
+        const retryAfterMs = retryAfterOfError(error, Date.now())
+        return retryAfterMs === undefined
+          ? { kind: 'failure', reason: 'status', status, cause: error }
+          : { kind: 'failure', reason: 'status', status, retryAfterMs, cause: error }
       }
     },
   }

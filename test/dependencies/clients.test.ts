@@ -1,9 +1,9 @@
 import got from 'got'
-import { request as undiciRequest } from 'undici'
+import { Agent, interceptors, request as undiciRequest } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { closedAfterEach, failing, hanging, healthy } from './helpers.js'
 
-const { serve, appWith } = closedAfterEach()
+const { serve, appWith, cleanups } = closedAfterEach()
 
 describe('third-party clients through call()', () => {
   it('got: its HTTP errors count by status, the idempotency key and budget reach the wire, retries happen under the policy', async () => {
@@ -16,6 +16,44 @@ describe('third-party clients through call()', () => {
     expect(server.seen[0]?.headers['idempotency-key']).toBe(server.seen[1]?.headers['idempotency-key'])
     expect(Number(server.seen[1]?.headers['x-request-timeout-ms'])).toBeGreaterThan(0)
     expect(app.dependencies.stats().ledger).toMatchObject({ retries: 1, failures: 1 })
+  })
+
+  it("got: a retry waits at least the 503's Retry-After, as fetch's does", async () => {
+    const times: number[] = []
+    const server = await serve((request, response, call) => {
+      times.push(Date.now())
+      ;(call === 1 ? failing(503, { 'retry-after': '1' }) : healthy({ call }))(request, response, call)
+    })
+    const { app } = await appWith({ dependencies: { inventory: { retry: { attempts: 2, backoff: { initialMs: 1, maxMs: 1 } } } } })
+    app.get('/', async (request) => await request.dependency('inventory').call(async (signal, headers) =>
+      await got(`${server.url}/items`, { signal, headers, retry: { limit: 0 } }).json(), { idempotent: true }))
+    expect((await app.inject('/')).json()).toEqual({ call: 2 })
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(950)
+  })
+
+  it('got: a Retry-After longer than retry.maxDelayMs fails at once, without a second attempt', async () => {
+    const server = await serve(failing(503, { 'retry-after': '2' }))
+    const { app } = await appWith({ deadlines: false, dependencies: { inventory: { retry: { attempts: 3, maxDelayMs: 500, backoff: { initialMs: 1 } } } } })
+    app.get('/', async (request) => await request.dependency('inventory').call(async (signal, headers) =>
+      await got(`${server.url}/items`, { signal, headers, retry: { limit: 0 } }).json(), { idempotent: true }))
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(502)
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-failed', dependency: 'inventory' })
+    expect(server.seen).toHaveLength(1)
+    expect(app.dependencies.stats().inventory).toMatchObject({ attempts: 1, retries: 0 })
+  })
+
+  it("undici: the responseError interceptor's 503 with a Retry-After longer than the deadline left is not retried", async () => {
+    const server = await serve(failing(503, { 'retry-after': '30' }))
+    const dispatcher = new Agent().compose(interceptors.responseError())
+    cleanups.push(async () => { await dispatcher.close() })
+    const { app } = await appWith({ dependencies: { inventory: { retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.get('/', { config: { deadline: { timeoutMs: 5000 } } }, async (request) => await request.dependency('inventory').call(async (signal, headers) => {
+      const response = await undiciRequest(`${server.url}/items`, { signal, headers, dispatcher })
+      return await response.body.json()
+    }, { idempotent: true }))
+    expect((await app.inject('/')).statusCode).toBe(502)
+    expect(server.seen).toHaveLength(1)
   })
 
   it("got: a 404 is the caller's answer, passed on untouched and not counted", async () => {
