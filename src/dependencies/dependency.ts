@@ -94,6 +94,8 @@ export interface CallPlan<T> {
   idempotent: boolean
   /** POST or PATCH to a dependency that takes idempotency keys: retried with one key. */
   keyed: boolean
+  /** The key the caller set, sent on every attempt of a keyed call instead of a generated one. */
+  idempotencyKey?: string | undefined
   /** Identifies identical calls (coalescing) and the last good answer. */
   key: string
   coalesce: boolean
@@ -252,7 +254,7 @@ export class Dependency {
     const retries = plan.idempotent || plan.keyed ? this.settings.retry.attempts - 1 : 0
     if (retries > 0 || this.settings.hedge !== undefined) this.budget.deposit()
     const headers: Record<string, string> = {}
-    if (plan.keyed && this.settings.idempotencyKeys !== undefined) headers[this.settings.idempotencyKeys.header] = randomUUID()
+    if (plan.keyed && this.settings.idempotencyKeys !== undefined) headers[this.settings.idempotencyKeys.header] = plan.idempotencyKey ?? randomUUID()
     let backoff: IBackoff<unknown> | undefined
     let last: DependencyFailure | undefined
     for (let attempt = 0; ; attempt++) {

@@ -3,6 +3,7 @@ import { credentialsPart } from './call-key.js'
 import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
 import { parseRetryAfter } from './retry-after.js'
+import { isUnder } from './url.js'
 
 /** Per-call options of `fetch` and `call`, as users write them. */
 export interface DependencyCallOptions<T = unknown> {
@@ -28,6 +29,11 @@ export interface CallOptions {
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const KEYED_METHODS = new Set(['POST', 'PATCH'])
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+// As many as fetch follows before it fails.
+const MAX_REDIRECTS = 20
+// What fetch drops with the body when a redirect turns the call into a GET.
+const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type']
 
 /** A buffered answer, shared by coalesced callers and kept as the last good one. */
 interface Snapshot {
@@ -68,6 +74,39 @@ async function keyInUse (response: Response): Promise<boolean> {
   return typeof type === 'string' && /(^|[:/])idempotency-key-in-use$/.test(type)
 }
 
+/**
+ * `fetch` (given `redirect: 'manual'`) that follows a redirect only to a
+ * URL under the baseUrl, as fetch would (a 303, or a 301 or 302 to a
+ * POST, becomes a GET without the body; a 307 or 308 sends it again): a
+ * dependency cannot send a call, its headers and body, to another host
+ * or path. A redirect it does not follow is the answer, as with
+ * `redirect: 'manual'`: one leaving the baseUrl, one without a usable
+ * Location, or a 307 or 308 whose streamed body was already sent.
+ */
+async function fetchUnder (baseUrl: URL, url: string, request: RequestInit): Promise<Response> {
+  let response = await fetch(url, request)
+  let hops = 0
+  for (; REDIRECT_STATUSES.has(response.status); hops++) {
+    const location = response.headers.get('location')
+    if (location === null || !URL.canParse(location, response.url)) return response
+    const next = new URL(location, response.url)
+    if (!isUnder(next, baseUrl)) return response
+    const method = request.method ?? 'GET'
+    if (((response.status === 301 || response.status === 302) && method === 'POST') || (response.status === 303 && method !== 'GET' && method !== 'HEAD')) {
+      const headers = new Headers(request.headers)
+      for (const name of BODY_HEADERS) headers.delete(name)
+      request = { ...request, method: 'GET', body: null, headers }
+    } else if (request.body instanceof ReadableStream) {
+      return response
+    }
+    await response.body?.cancel().catch(() => {})
+    if (hops === MAX_REDIRECTS) throw new TypeError('fetch failed: redirect count exceeded')
+    response = await fetch(next, request)
+  }
+  if (hops > 0) Object.defineProperty(response, 'redirected', { value: true })
+  return response
+}
+
 /** The plan of a `fetch` through the dependency's policies. */
 export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL, init: RequestInit | undefined, options: CallOptions | undefined): CallPlan<FetchAnswer> {
   const url = settings.resolveUrl(pathOrUrl)
@@ -81,9 +120,15 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   // Only a buffered answer is shared or kept, so only then is a key needed.
   const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(init?.headers, settings.credentialHeaders) : '')
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
+  // A key the caller sets (its own client's, passed on) is the call's: a
+  // client retrying the whole request then reaches the dependency with it again.
+  const ownKey = keyHeader !== undefined && init?.headers !== undefined ? new Headers(init.headers).get(keyHeader) ?? undefined : undefined
+  // Redirects are followed only under the baseUrl; 'manual' and 'error' are the caller's.
+  const confinedTo = (init?.redirect ?? 'follow') === 'follow' ? settings.baseUrl : undefined
   return {
     idempotent,
     keyed,
+    idempotencyKey: ownKey,
     key,
     coalesce: settings.coalesce !== undefined && (method === 'GET' || method === 'HEAD'),
     fallback,
@@ -98,7 +143,9 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
         for (const [name, value] of Object.entries(headers)) merged.set(name, value)
         sent = merged
       }
-      const response = await fetch(url, { ...init, method, headers: sent, signal })
+      const response = confinedTo === undefined
+        ? await fetch(url, { ...init, method, headers: sent, signal })
+        : await fetchUnder(confinedTo, url, { ...init, method, headers: sent, signal, redirect: 'manual' })
       if (response.status === 409 && keyHeader !== undefined && headers[keyHeader] !== undefined && await keyInUse(response)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
         await response.body?.cancel().catch(() => {})

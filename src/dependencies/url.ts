@@ -19,7 +19,7 @@ export function resolveUrl (name: string, baseUrl: URL | undefined, pathOrUrl: s
     return new URL(text)
   }
   const outside = (): Error => new FRS_ERR_DEPENDENCY_URL_OUTSIDE(name, describeValue(text), baseUrl.href)
-  const dir = baseUrl.pathname.endsWith('/') ? baseUrl.pathname : `${baseUrl.pathname}/`
+  const dir = baseDir(baseUrl)
   let url: URL
   if (pathOrUrl instanceof URL || SCHEME.test(text)) {
     if (!URL.canParse(text)) throw new FRS_ERR_OPTION_INVALID(where, 'a path or an absolute URL', describeValue(text))
@@ -28,8 +28,18 @@ export function resolveUrl (name: string, baseUrl: URL | undefined, pathOrUrl: s
     if (NETWORK_PATH.test(text)) throw outside()
     url = new URL(`${dir}${text.replace(/^[\\/]/, '')}`, baseUrl.origin)
   }
-  if (url.origin !== baseUrl.origin || !(url.pathname.startsWith(dir) || `${url.pathname}/` === dir)) throw outside()
+  if (!isUnder(url, baseUrl)) throw outside()
   return url
+}
+
+function baseDir (baseUrl: URL): string {
+  return baseUrl.pathname.endsWith('/') ? baseUrl.pathname : `${baseUrl.pathname}/`
+}
+
+/** Whether `url` (parsed, so its dot segments are resolved) has the baseUrl's origin and is at or under its path. */
+export function isUnder (url: URL, baseUrl: URL): boolean {
+  const dir = baseDir(baseUrl)
+  return url.origin === baseUrl.origin && (url.pathname.startsWith(dir) || `${url.pathname}/` === dir)
 }
 
 /** Paths remembered per dependency; past this the memory starts again. */

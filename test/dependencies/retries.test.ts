@@ -72,6 +72,18 @@ describe('retries', () => {
     expect(server.seen.at(-1)?.headers['idempotency-key']).not.toBe(keys[0])
   })
 
+  it("keeps the caller's own key, in any header-name case, on every attempt and every call that passes it", async () => {
+    const server = await serve((request, response, call) => { (call % 2 === 1 ? failing() : healthy())(request, response, call) })
+    const { app } = await appWith({ dependencies: { payments: { baseUrl: server.url, idempotencyKeys: true, retry: { attempts: 3, backoff: { initialMs: 1 } } } } })
+    app.post('/', async (request) => {
+      const headers = { 'Idempotency-Key': String(request.headers['idempotency-key']) }
+      return await (await request.dependency('payments').fetch('/charges', { method: 'POST', headers, body: '{}' })).json()
+    })
+    // The client sends its request twice with one key; each time the first attempt fails and is retried.
+    for (let i = 0; i < 2; i++) expect((await app.inject({ method: 'POST', url: '/', headers: { 'idempotency-key': 'order-42' } })).statusCode).toBe(200)
+    expect(server.seen.map((seen) => seen.headers['idempotency-key'])).toEqual(['order-42', 'order-42', 'order-42', 'order-42'])
+  })
+
   it("a charge retried after its answer was lost runs once on a dependency guarded by this library's idempotency capability", async () => {
     const provider = Fastify()
     cleanups.push(async () => { await provider.close() })

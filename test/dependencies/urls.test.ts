@@ -77,3 +77,68 @@ describe('fetch stays under the baseUrl', () => {
     expect(app.dependencies.stats().payments).toMatchObject({ calls: 0, failures: 0 })
   })
 })
+
+describe('redirects stay under the baseUrl', () => {
+  /**
+   * A dependency at `<server>/api/v1` whose `/api/v1/moved` redirects with
+   * `status` to `location` (a function of the other host's URL), and a
+   * handler that reports what its fetch got.
+   */
+  async function redirecting (status: number, location: (otherUrl: string) => string, init: RequestInit = {}): Promise<{ payments: DependencyServer, other: DependencyServer, call: () => Promise<Record<string, unknown>> }> {
+    const other = await serve()
+    const payments = await startDependency((request, response) => {
+      if (request.url === '/api/v1/moved') response.writeHead(status, { location: location(other.url) }).end()
+      else healthy({ method: request.method, url: request.url, body: request.body, type: request.headers['content-type'] ?? null, key: request.headers['idempotency-key'], own: request.headers['x-own'] })(request, response, 0)
+    })
+    cleanups.push(payments.close)
+    const { app } = await dependencyApp({ dependencies: { payments: { baseUrl: `${payments.url}/api/v1`, idempotencyKeys: true } } })
+    cleanups.push(async () => { await app.close() })
+    app.post('/', async (request) => {
+      try {
+        const response = await request.dependency('payments').fetch('/moved', { method: 'POST', headers: { 'content-type': 'application/json', 'x-own': 'yes' }, body: '{"amount":5}', ...init })
+        return { status: response.status, location: response.headers.get('location'), redirected: response.redirected, body: response.status === 200 ? await response.json() as unknown : await response.text() }
+      } catch (error) {
+        return { failed: (error as { code?: string }).code }
+      }
+    })
+    return { payments, other, call: async () => (await app.inject({ method: 'POST', url: '/' })).json() }
+  }
+
+  it.each([
+    [307, (otherUrl: string) => `${otherUrl}/steal`],
+    [308, (otherUrl: string) => `//${new URL(otherUrl).host}/steal`],
+    [302, () => '/admin/secrets'],
+    [301, () => '../../admin'],
+    [303, () => '%2e%2e/admin'],
+  ])('a %i to another host or outside the base path is not followed: the handler gets it as it is', async (status, location) => {
+    const { payments, other, call } = await redirecting(status, location)
+    const answer = await call()
+    expect(answer).toEqual({ status, location: location(other.url), redirected: false, body: '' })
+    expect(other.seen).toHaveLength(0)
+    expect(payments.seen.map((seen) => seen.url)).toEqual(['/api/v1/moved'])
+  })
+
+  it('a 307 under the base path is followed with the same method, body and headers, the key included', async () => {
+    const { payments, call } = await redirecting(307, () => '/api/v1/charges')
+    const answer = await call()
+    expect(answer).toMatchObject({ status: 200, redirected: true, body: { method: 'POST', url: '/api/v1/charges', body: '{"amount":5}', type: 'application/json', own: 'yes' } })
+    const keys = payments.seen.map((seen) => seen.headers['idempotency-key'])
+    expect(keys).toHaveLength(2)
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(keys[1]).toBe(keys[0])
+  })
+
+  it('a 303 under the base path is followed as a GET without the body, as fetch does', async () => {
+    const { call } = await redirecting(303, () => 'charges/7')
+    expect(await call()).toMatchObject({ status: 200, redirected: true, body: { method: 'GET', url: '/api/v1/charges/7', body: '', type: null, own: 'yes' } })
+  })
+
+  it("the caller's redirect: 'manual' gets the 3xx even under the base path, and 'error' fails the call", async () => {
+    const manual = await redirecting(307, () => '/api/v1/charges', { redirect: 'manual' })
+    expect(await manual.call()).toMatchObject({ status: 307, location: '/api/v1/charges' })
+    expect(manual.payments.seen).toHaveLength(1)
+    const error = await redirecting(307, () => '/api/v1/charges', { redirect: 'error' })
+    expect(await error.call()).toEqual({ failed: 'FRS_ERR_DEPENDENCY_FAILED' })
+    expect(error.payments.seen).toHaveLength(1)
+  })
+})
