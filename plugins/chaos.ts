@@ -20,7 +20,7 @@ import { faultInjectedChannel } from '../src/metrics/channels.js'
 import type { FaultInjectedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
-import { declareOutcomeMarks, markChaos } from './outcome-marks.js'
+import { declareOutcomeMarks, markChaos, unmarkChaos } from './outcome-marks.js'
 import { cutShort } from './cut-short.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
@@ -132,7 +132,7 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
   request.log.warn({ chaos: { source, fault: fault.describe } }, 'chaos fault injected')
   context.metrics?.injected(fault.type, source)
   if (faultInjectedChannel.hasSubscribers) faultInjectedChannel.publish({ request, route, type: fault.type, source } satisfies FaultInjectedMessage<FastifyRequest>)
-  if (fault.type !== 'latency') markChaos(request)
+  // Only a fault that breaks the answer marks it, so that error budgets count it under `chaos`.
   switch (fault.type) {
     case 'latency': {
       // Never past the request's deadline: the delay is a fault, not a hang.
@@ -142,6 +142,9 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
     }
     case 'error': {
       injection.end()
+      // An injected 4xx rehearses how clients handle being told they are at
+      // fault; like any 4xx, it is not counted against the budget.
+      if (fault.status >= 500) markChaos(request)
       const revealed = reveal(settings, request, authorized)
       reply.problem({
         status: fault.status,
@@ -152,19 +155,29 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
     }
     case 'exception':
       injection.end()
+      markChaos(request)
       done(new Error(fault.message ?? `Injected exception (${source})`))
       return
     case 'abort':
       injection.end()
+      markChaos(request)
       cutShort(reply.raw)
       return
     case 'hang': {
+      // While it holds the request, what ends it (the deadline's 504, the client leaving) is the fault's doing.
+      markChaos(request)
+      // A hang that ends (the kill switch, maxHangMs) lets the request proceed normally, like a delay.
+      const proceed = (): void => {
+        if (reply.sent) return
+        unmarkChaos(request)
+        done()
+      }
       const deadline = context.hasDeadlines ? request.deadline : undefined
       if (deadline !== undefined && Number.isFinite(deadline.remainingMs())) {
         // The deadline answers 504 and ends the request; until then, nothing.
-        delay(injection, reply, Math.min(deadline.remainingMs() + 1000, MAX_TIMER_MS), context, () => { if (!reply.sent) done() })
+        delay(injection, reply, Math.min(deadline.remainingMs() + 1000, MAX_TIMER_MS), context, proceed)
       } else {
-        delay(injection, reply, settings.maxHangMs, context, () => done())
+        delay(injection, reply, settings.maxHangMs, context, proceed)
       }
     }
   }

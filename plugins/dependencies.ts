@@ -7,6 +7,7 @@ import {
   UNBOUNDED_CALLER,
   callPlan,
   fetchPlan,
+  isInjectedDependencyError,
   resolveDependenciesOptions,
   resolveFallback,
   toResponse,
@@ -30,6 +31,7 @@ import type { BreakerStateMessage } from '../src/metrics/channels.js'
 import { routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { deadlineOf } from './deadline-lifecycle.js'
+import { declareOutcomeMarks, markChaos } from './outcome-marks.js'
 
 /** Options of the dependencies plugin: one entry per named dependency. */
 export type DependenciesOptions = Record<string, DependencyOptions>
@@ -150,6 +152,14 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
     if (dependency === undefined) throw new FRS_ERR_DEPENDENCY_UNKNOWN(String(name), known)
     return dependency
   }
+
+  declareOutcomeMarks(app)
+  // A chaos fault's failure that becomes the request's error answer is an
+  // answer chaos broke; one the handler caught, or a fallback answered, is not.
+  app.addHook('onError', function markInjectedFailure (request, _reply, error, done) {
+    if (isInjectedDependencyError(error)) markChaos(request)
+    done()
+  })
 
   app.decorateRequest(kDegraded as unknown as string, null)
   app.decorateRequest('degraded', {

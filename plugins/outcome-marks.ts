@@ -25,6 +25,11 @@ function mark (request: FastifyRequest, bit: number): void {
   slots[kMarks] = (slots[kMarks] ?? 0) | bit
 }
 
+function unmark (request: FastifyRequest, bit: number): void {
+  const slots = request as unknown as Slots
+  slots[kMarks] = (slots[kMarks] ?? 0) & ~bit
+}
+
 function has (request: FastifyRequest, bit: number): boolean {
   return (((request as unknown as Slots)[kMarks] ?? 0) & bit) !== 0
 }
@@ -40,6 +45,11 @@ export function wasShed (request: FastifyRequest): boolean {
 /** The request's answer was broken on purpose by a chaos fault. */
 export function markChaos (request: FastifyRequest): void {
   mark(request, CHAOS)
+}
+
+/** The fault that marked the request ended and let it proceed normally: its answer is the route's own. */
+export function unmarkChaos (request: FastifyRequest): void {
+  unmark(request, CHAOS)
 }
 
 export function wasChaos (request: FastifyRequest): boolean {

@@ -76,14 +76,18 @@ export function withOwnSignal (caller: CallerContext, own: AbortSignal): CallerC
 /** How one attempt ended, as the code that made it sees it. */
 export type AttemptResult<T> =
   | { kind: 'value', value: T }
-  /** `busy`: the dependency is still working on this call (a key in use); retried, never counted by the breaker. */
-  | { kind: 'failure', reason: 'status' | 'network', status?: number, retryAfterMs?: number, cause?: unknown, busy?: boolean }
+  /**
+   * `busy`: the dependency is still working on this call (a key in use); retried, never counted by the breaker.
+   * `injected`: a chaos fault, not the dependency, failed the attempt.
+   */
+  | { kind: 'failure', reason: 'status' | 'network', status?: number, retryAfterMs?: number, cause?: unknown, busy?: boolean, injected?: boolean }
   /** An error that is not the dependency's failure (a 4xx a client threw): passed on, not counted, not retried. */
   | { kind: 'error', error: unknown }
 
 type Outcome<T> =
   | AttemptResult<T>
-  | { kind: 'timeout' }
+  /** `injected`: a chaos fault held the attempt until it timed out. */
+  | { kind: 'timeout', injected?: boolean }
   /** The caller gave up (deadline, client gone, hedge lost): not the dependency's fault. */
   | { kind: 'abandoned', error: unknown }
 
@@ -279,7 +283,7 @@ export class Dependency {
         case 'timeout':
           this.#counters.timeouts++
           this.#counters.failures++
-          last = { dependency: this.name, reason: 'timeout' }
+          last = failureOf(this.name, { reason: 'timeout', ...(outcome.injected === true ? { injected: true } : {}) })
           break
         case 'failure':
           if (outcome.busy === true) {
@@ -463,19 +467,23 @@ export class Dependency {
     arm()
     this.#counters.attempts++
     let fault: InjectedFault | undefined
+    // Set while the fault's delay or hang holds the attempt: a timeout then is the fault's.
+    let heldByFault = false
     try {
       const attemptHeaders = { ...caller.headers(), ...headers }
       fault = this.#faults?.()
       let result: AttemptResult<T> | undefined
       if (fault?.type === 'error') {
-        result = { kind: 'failure', reason: 'status', status: fault.status }
+        result = { kind: 'failure', reason: 'status', status: fault.status, injected: true }
       } else if (fault?.type === 'exception') {
-        result = { kind: 'failure', reason: 'network', cause: new Error('chaos: injected dependency exception') }
+        result = { kind: 'failure', reason: 'network', cause: new Error('chaos: injected dependency exception'), injected: true }
       } else if (fault !== undefined) {
         // A delay or a hang; the kill switch ends it early and the call goes on.
+        heldByFault = true
         await sleep(fault.type === 'hang' ? MAX_HANG_MS : fault.ms, AbortSignal.any([signal, fault.ended])).catch((error: unknown) => {
           if (signal.aborted) throw error
         })
+        heldByFault = false
       }
       result ??= await (plan.honoursSignal === true ? plan.attempt(signal, attemptHeaders) : raceAbort(plan.attempt(signal, attemptHeaders), signal))
       if (result.kind === 'value') {
@@ -488,7 +496,7 @@ export class Dependency {
       const reason: unknown = signal.reason
       if (reason !== TIMED_OUT) return { kind: 'abandoned', error: reason }
       if (byDeadline) return { kind: 'abandoned', error: caller.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
-      return { kind: 'timeout' }
+      return heldByFault ? { kind: 'timeout', injected: true } : { kind: 'timeout' }
     } finally {
       fault?.end()
       clearTimeout(timer)
@@ -537,11 +545,12 @@ function resultOf (outcome: Outcome<unknown>): CallResult {
   }
 }
 
-function failureOf (dependency: string, outcome: { reason: FailureReason, status?: number, retryAfterMs?: number, cause?: unknown }): DependencyFailure {
+function failureOf (dependency: string, outcome: { reason: FailureReason, status?: number, retryAfterMs?: number, cause?: unknown, injected?: boolean }): DependencyFailure {
   const failure: DependencyFailure = { dependency, reason: outcome.reason }
   if (outcome.status !== undefined) failure.status = outcome.status
   if (outcome.retryAfterMs !== undefined) failure.retryAfterMs = outcome.retryAfterMs
   if (outcome.cause !== undefined) failure.cause = outcome.cause
+  if (outcome.injected === true) failure.injected = true
   return failure
 }
 

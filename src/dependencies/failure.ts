@@ -15,6 +15,8 @@ export interface DependencyFailure {
   retryAfterMs?: number
   /** The underlying error (network error, client error), for logs only. */
   cause?: unknown
+  /** A chaos fault on the call caused the failure: the dependency was never called, or was held until the timeout. */
+  injected?: boolean
 }
 
 /** The problem types a failed or refused dependency call answers with, registered by the dependencies plugin. */
@@ -96,4 +98,9 @@ export function dependencyError (failure: DependencyFailure, timeoutMs: number):
 export function isDependencyError (value: unknown): value is DependencyError {
   return typeof value === 'object' && value !== null && typeof (value as { dependency?: unknown }).dependency === 'string' &&
     typeof (value as { code?: unknown }).code === 'string' && (value as { code: string }).code.startsWith('FRS_ERR_DEPENDENCY_')
+}
+
+/** Whether `error` is a failed dependency call whose failure a chaos fault caused. */
+export function isInjectedDependencyError (error: unknown): boolean {
+  return isDependencyError(error) && (error as unknown as { failure?: DependencyFailure }).failure?.injected === true
 }
