@@ -49,6 +49,15 @@ const LOOP_SAMPLE_MS = 100
 const LOOP_WINDOW_MS = 2000
 /** After the shutdown timeout, how long closing may still take (releasing keys, flushing counters) before a signal handler exits anyway. */
 const SIGNAL_EXIT_MARGIN_MS = 5000
+/** The share of Fastify's pluginTimeout the preClose hook may take; the rest is a margin before avvio fails close(). */
+const PRE_CLOSE_SHARE = 0.9
+
+/** A timer as a promise, with a way to stop it early. */
+function delay (ms: number): { elapsed: Promise<void>, cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined
+  const elapsed = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })
+  return { elapsed, cancel: () => { clearTimeout(timer) } }
+}
 
 /** Who may see a health document's details; an authorize() that throws says no. */
 async function mayReadDetails (request: FastifyRequest, authorize: ResolvedHealthOptions<FastifyRequest>['authorize']): Promise<boolean> {
@@ -211,16 +220,11 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
     // every request a wrapper function.
     reply.raw.on('close', finished)
   }
-  /** Resolves once no request is in flight, or after `ms`; says which. */
-  async function drained (ms: number): Promise<boolean> {
+  /** Resolves once no request is in flight, or once `over` settles; says which. */
+  async function drained (over: Promise<void>): Promise<boolean> {
     if (inFlight === 0) return true
-    let timer: NodeJS.Timeout | undefined
-    const idle = await new Promise<boolean>((resolve) => {
-      onIdle = () => resolve(true)
-      timer = setTimeout(() => resolve(false), ms)
-    })
+    const idle = await Promise.race([new Promise<boolean>((resolve) => { onIdle = () => resolve(true) }), over.then(() => false)])
     onIdle = undefined
-    clearTimeout(timer)
     return idle
   }
   // Answers that leave once shutdown began close their connection, so no
@@ -237,28 +241,50 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
   })
 
   const shutdown = settings.shutdown
+  // Fastify fails close() with AVV_ERR_READY_TIMEOUT when a preClose hook
+  // outlasts its pluginTimeout, yet does not bound its own server close: the
+  // hook waits for a share of pluginTimeout at most, then the server close
+  // waits for the requests still in flight.
+  const pluginTimeoutMs = app.initialConfig.pluginTimeout ?? 10_000
+  const preCloseMs = pluginTimeoutMs > 0 ? Math.floor(pluginTimeoutMs * PRE_CLOSE_SHARE) : Number.POSITIVE_INFINITY
+  if (shutdown !== false && shutdown.graceMs > preCloseMs) {
+    app.log.warn({ graceMs: shutdown.graceMs, pluginTimeout: pluginTimeoutMs }, `health: the shutdown grace is cut to ${preCloseMs} ms to end within Fastify's pluginTimeout; raise pluginTimeout for the whole grace`)
+  }
+  let startedAt: number | undefined
+  const leftMs = (): number => shutdown === false || startedAt === undefined ? 0 : Math.max(0, shutdown.timeoutMs - (settings.clock.now() - startedAt))
   let forceClose: NodeJS.Timeout | undefined
   // Fastify runs preClose before it stops listening: the grace period and
   // the wait for requests in flight happen here, while new connections are
   // still answered (served during the grace, refused after it).
   app.addHook('preClose', async () => {
-    const startedAt = settings.clock.now()
+    startedAt = settings.clock.now()
     moveTo('draining')
     if (shutdown === false) return
-    if (shutdown.graceMs > 0 && app.server.listening) await new Promise((resolve) => setTimeout(resolve, shutdown.graceMs))
+    // Both timers start in the turn in which avvio starts this hook's
+    // pluginTimeout timer, and are shorter: they always fire first.
+    const waitMs = Math.min(shutdown.timeoutMs, preCloseMs)
+    const waited = delay(waitMs)
+    if (shutdown.graceMs > 0 && app.server.listening) await delay(Math.min(shutdown.graceMs, waitMs)).elapsed
     moveTo('closing')
-    const leftMs = (): number => Math.max(0, shutdown.timeoutMs - (settings.clock.now() - startedAt))
-    if (!(await drained(leftMs()))) {
+    const idle = await drained(waited.elapsed)
+    waited.cancel()
+    if (!idle && waitMs === shutdown.timeoutMs) {
       app.log.warn({ inFlight, timeoutMs: shutdown.timeoutMs }, 'health: shutdown timeout; closing the connections still open')
       app.server.closeAllConnections()
       return
     }
-    // Nothing is in flight; a request that still slips in on an open
-    // connection is refused, and its connection is closed at the bound.
+    if (!idle) app.log.info({ inFlight, pluginTimeout: pluginTimeoutMs }, 'health: requests still in flight; the server stops listening and waits for them until the shutdown timeout')
+    // A request that still slips in on an open connection is refused, and
+    // the connections still open are closed at the bound.
     forceClose = setTimeout(() => app.server.closeAllConnections(), leftMs())
     forceClose.unref()
   })
   app.addHook('onClose', async () => {
+    // Requests without a connection (inject) are not waited for by the
+    // server close; they get the rest of the shutdown timeout here.
+    const waited = delay(leftMs())
+    await drained(waited.elapsed)
+    waited.cancel()
     clearTimeout(forceClose)
     runner.stop()
     loop.stop()

@@ -1,9 +1,11 @@
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
+import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest'
 import resilience, { RedisErrorBudgetFleet, RedisIdempotencyStore } from '../../plugins/index.js'
 import type { ResilienceOptions } from '../../plugins/index.js'
+import { startChildApp } from '../helpers/child-app.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
 import { startRedisServer } from '../helpers/redis-server.js'
@@ -196,6 +198,84 @@ describe('graceful shutdown', () => {
     } finally {
       client.disconnect()
       await server.stop()
+    }
+  })
+})
+
+/*
+ * Fastify fails close() when a preClose hook outlasts its pluginTimeout; the
+ * drain must not. A small pluginTimeout and a larger shutdown timeout stand
+ * for the defaults (10 s and 30 s) with a request running past 10 s.
+ */
+describe('graceful shutdown past Fastify\'s pluginTimeout', () => {
+  it('close() resolves, and the request in flight is answered, while it runs past pluginTimeout', async () => {
+    const release = deferred()
+    const started = deferred()
+    const { app, url } = await startApp({ health: { shutdown: { graceMs: 0, timeoutMs: 20_000 } } }, (app) => {
+      app.get('/slow', async () => {
+        started.resolve()
+        await release.promise
+        return { done: true }
+      })
+    }, { return503OnClosing: false, pluginTimeout: 300 })
+    const inFlight = get(`${url}/slow`)
+    await started.promise
+    const closed = app.close()
+    const outcome = closed.then(() => 'resolved', (error: unknown) => error)
+    // The server stops listening once the preClose hook is over, which is at pluginTimeout at the latest.
+    await waitFor(() => !app.server.listening, 10_000)
+    release.resolve()
+    const slow = await inFlight
+    expect(slow.status).toBe(200)
+    expect(await slow.json()).toEqual({ done: true })
+    expect(await outcome).toBe('resolved')
+    expect(app.health.phase).toBe('closed')
+  })
+
+  it('through inject, close() resolves after the request in flight is answered', async () => {
+    const release = deferred()
+    const started = deferred()
+    const preCloseOver = deferred()
+    const app = Fastify({ pluginTimeout: 300 })
+    apps.push(app)
+    await app.register(resilience, { loadShedding: false, health: { shutdown: { graceMs: 0, timeoutMs: 20_000 } } })
+    app.get('/slow', async () => {
+      started.resolve()
+      await release.promise
+      return { done: true }
+    })
+    // Registered after the library's, so it runs before its onClose hook: the preClose hooks are over.
+    app.addHook('onClose', async () => { preCloseOver.resolve() })
+    await app.ready()
+    const events: string[] = []
+    const inFlight = app.inject('/slow').then((response) => { events.push('answered'); return response })
+    await started.promise
+    const outcome = app.close().then(() => { events.push('closed') }, (error: unknown) => error)
+    await preCloseOver.promise
+    release.resolve()
+    const slow = await inFlight
+    expect(slow.statusCode).toBe(200)
+    expect(slow.json()).toEqual({ done: true })
+    expect(await outcome).toBeUndefined()
+    expect(events).toEqual(['answered', 'closed'])
+  })
+
+  it('on SIGTERM, the process answers the request in flight and exits with 0', async () => {
+    const fixture = fileURLToPath(new URL('../fixtures/health-app.ts', import.meta.url))
+    // The held request answers 1.5 s after SIGTERM, well past the 300 ms pluginTimeout.
+    const child = await startChildApp({ GRACE_MS: '0', TIMEOUT_MS: '20000', HOLD_MS: '1500', PLUGIN_TIMEOUT_MS: '300' }, fixture)
+    try {
+      const url = `http://127.0.0.1:${child.port}`
+      const held = get(`${url}/held`).then(async (response) => ({ status: response.status, body: await response.json() as unknown }), (error: unknown) => error)
+      for (let count = 0; count === 0;) {
+        const response = await get(`${url}/held/count`)
+        count = (await response.json() as { held: number }).held
+      }
+      await child.kill('SIGTERM')
+      expect(await held).toEqual({ status: 200, body: { held: true } })
+      expect(child.child.exitCode).toBe(0)
+    } finally {
+      await child.kill('SIGKILL')
     }
   })
 })
