@@ -117,12 +117,14 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   const keyed = replayable && KEYED_METHODS.has(method) && settings.idempotencyKeys !== undefined
   const fallback = options?.fallback ?? settings.fallback
   const buffer = settings.coalesce !== undefined || fallback?.kind === 'last-good'
+  // The caller's headers, parsed once for the call's key, its own idempotency key and every attempt.
+  const given = init?.headers === undefined ? undefined : new Headers(init.headers)
   // Only a buffered answer is shared or kept, so only then is a key needed.
-  const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(init?.headers, settings.credentialHeaders) : '')
+  const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(given, settings.credentialHeaders) : '')
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
   // A key the caller sets (its own client's, passed on) is the call's: a
   // client retrying the whole request then reaches the dependency with it again.
-  const ownKey = keyHeader !== undefined && init?.headers !== undefined ? new Headers(init.headers).get(keyHeader) ?? undefined : undefined
+  const ownKey = keyHeader === undefined ? undefined : given?.get(keyHeader) ?? undefined
   // Redirects are followed only under the baseUrl; 'manual' and 'error' are the caller's.
   const confinedTo = (init?.redirect ?? 'follow') === 'follow' ? settings.baseUrl : undefined
   return {
@@ -138,8 +140,8 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
     watch: (answer, settled) => answer instanceof Response && answer.body !== null ? watchBody(answer, settled) : undefined,
     attempt: async (signal, headers): Promise<AttemptResult<FetchAnswer>> => {
       let sent: Headers | Record<string, string> = headers
-      if (init?.headers !== undefined) {
-        const merged = new Headers(init.headers)
+      if (given !== undefined) {
+        const merged = new Headers(given)
         for (const [name, value] of Object.entries(headers)) merged.set(name, value)
         sent = merged
       }
