@@ -151,17 +151,13 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
       if (response.status === 409 && keyHeader !== undefined && headers[keyHeader] !== undefined && await keyInUse(response)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
         await response.body?.cancel().catch(() => {})
-        return retryAfterMs === undefined
-          ? { kind: 'failure', reason: 'status', status: 409, busy: true }
-          : { kind: 'failure', reason: 'status', status: 409, busy: true, retryAfterMs }
+        return statusFailure(409, retryAfterMs, { busy: true })
       }
       if (settings.failureStatus(response.status)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
         // The dependency's error body is never passed on; dropping it frees the connection.
         await response.body?.cancel().catch(() => {})
-        return retryAfterMs === undefined
-          ? { kind: 'failure', reason: 'status', status: response.status }
-          : { kind: 'failure', reason: 'status', status: response.status, retryAfterMs }
+        return statusFailure(response.status, retryAfterMs)
       }
       if (!buffer) return { kind: 'value', value: response }
       const body = await readCapped(response, settings.maxBodyBytes)
@@ -169,6 +165,15 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
       return { kind: 'value', value: { status: response.status, statusText: response.statusText, headers: [...response.headers], url: response.url, body } }
     },
   }
+}
+
+type Failure = Extract<AttemptResult<never>, { kind: 'failure' }>
+
+/** An attempt the dependency answered with a failing `status`, with the Retry-After it sent, if any. */
+function statusFailure (status: number, retryAfterMs: number | undefined, details: Pick<Failure, 'busy' | 'cause'> = {}): Failure {
+  const failure: Failure = { kind: 'failure', reason: 'status', status, ...details }
+  if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs
+  return failure
 }
 
 function defaultKey (method: string, url: string): string {
@@ -227,9 +232,7 @@ export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSig
         if (!settings.failureStatus(status)) return { kind: 'error', error }
         // Retried no sooner than the dependency asked, or not at all when that is too far off, as for fetch.
         const retryAfterMs = retryAfterOfError(error, Date.now())
-        return retryAfterMs === undefined
-          ? { kind: 'failure', reason: 'status', status, cause: error }
-          : { kind: 'failure', reason: 'status', status, retryAfterMs, cause: error }
+        return statusFailure(status, retryAfterMs, { cause: error })
       }
     },
   }
