@@ -89,6 +89,9 @@ function enforceDeadline (reply: FastifyReply): void {
   // reply is kept for its own answer, which the 504 is about to overwrite.
   if (kept !== undefined) kept.replyBeforeDeadline = { statusCode: reply.statusCode, headers: reply.getHeaders() }
   deadline.expire()
+  // Nothing is left to watch the client for: a keep-alive connection must
+  // not hold every request it carried that ended in a 504.
+  release(reply)
   request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
   if (deadlineExpiredChannel.hasSubscribers) {
     deadlineExpiredChannel.publish({ request, route: `${request.method} ${request.routeOptions.url ?? ''}`, timeoutMs: deadline.timeoutMs } satisfies DeadlineExpiredMessage<FastifyRequest>)
