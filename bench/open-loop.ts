@@ -38,6 +38,13 @@ export interface OpenLoopOptions {
   headers?: Record<string, string> | (() => Record<string, string>)
   /** Statuses counted as expected answers besides 2xx (a 504 from a route that is meant to time out). */
   expected?: readonly number[]
+  /**
+   * Keep-alive connections that outlive the run (the caller destroys the
+   * agent), as a load balancer's do; the agent's own limit then replaces
+   * `connections`. Without it, the run opens its own and closes them at
+   * the end.
+   */
+  agent?: Agent
 }
 
 /*
@@ -49,7 +56,7 @@ export interface OpenLoopOptions {
  * for the whole delay (no coordinated omission).
  */
 export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections })
+  const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: options.connections })
   const latencies: number[] = []
   const counts = { sent: 0, shed: 0, errors: 0, expected: 0 }
   const expected = new Set(options.expected ?? [])
@@ -110,7 +117,7 @@ export async function openLoop (options: OpenLoopOptions): Promise<OpenLoopResul
   const unanswered = waiting.size
   waiting.clear()
   for (const req of requests) req.destroy()
-  agent.destroy()
+  if (options.agent === undefined) agent.destroy()
   latencies.sort((a, b) => a - b)
   return {
     goodput: okInWindow / (options.seconds - options.skipSeconds),

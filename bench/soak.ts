@@ -1,3 +1,4 @@
+import { Agent } from 'node:http'
 import { load, startTarget, targetStats } from './harness.js'
 import { openLoop } from './open-loop.js'
 import type { OpenLoopResult } from './open-loop.js'
@@ -10,7 +11,8 @@ import { Report } from './report.js'
  * keeps the server busy, and beside it a steady trickle of plain GETs,
  * idempotent POSTs (replays of one key and first-time keys), a route whose
  * handler never answers (a 504 at its 50 ms deadline) and a route with
- * chaos faults (errors and latency). Every fourth window adds a burst of
+ * chaos faults (errors and latency), each over one keep-alive connection
+ * kept for the whole soak. Every fourth window adds a burst of
  * twice capacity for 2 s, which the load shedder refuses in part. The
  * arrival rates are fixed (bench/open-loop.ts), which a Node client can
  * hold at these rates but not at hello-world capacity. After each window
@@ -31,6 +33,12 @@ const report = new Report('soak', command)
 const target = await startTarget('umbrella', ['soak=1'], ['--expose-gc'])
 const base = `http://127.0.0.1:${target.port}`
 let firstTimeKey = 0
+// The side traffic keeps one connection per route for the whole soak, as
+// a load balancer does: whatever a request leaves behind on its connection
+// then shows in the heap, instead of going away with the connections each
+// window closes.
+const keptConnection = (): Agent => new Agent({ keepAlive: true, maxSockets: 1 })
+const kept = { hello: keptConnection(), hang: keptConnection(), chaos: keptConnection(), replays: keptConnection(), firstTimes: keptConnection() }
 const json = { 'content-type': 'application/json' }
 const body = JSON.stringify({ sku: 7, quantity: 1 })
 try {
@@ -54,11 +62,11 @@ try {
     const [work, spike, hello, hang, chaos, replays, firstTimes] = await Promise.all([
       run(`${base}/work`, steady, { connections: 200 }),
       burst ? openLoop({ url: `${base}/work`, rate: 2 * capacity, seconds: 2, skipSeconds: 0, connections: 200 }) : undefined,
-      run(`${base}/hello`, SIDE.hello),
-      run(`${base}/hang`, SIDE.hang, { expected: [504] }),
-      run(`${base}/chaos`, SIDE.chaos, { expected: [500] }),
-      run(`${base}/orders`, SIDE.replays, { method: 'POST', body, headers: { ...json, 'idempotency-key': 'soak-replay' } }),
-      run(`${base}/orders`, SIDE.firstTimes, { method: 'POST', body, headers: () => ({ ...json, 'idempotency-key': `soak-${++firstTimeKey}` }) }),
+      run(`${base}/hello`, SIDE.hello, { agent: kept.hello }),
+      run(`${base}/hang`, SIDE.hang, { expected: [504], agent: kept.hang }),
+      run(`${base}/chaos`, SIDE.chaos, { expected: [500], agent: kept.chaos }),
+      run(`${base}/orders`, SIDE.replays, { method: 'POST', body, headers: { ...json, 'idempotency-key': 'soak-replay' }, agent: kept.replays }),
+      run(`${base}/orders`, SIDE.firstTimes, { method: 'POST', body, headers: () => ({ ...json, 'idempotency-key': `soak-${++firstTimeKey}` }), agent: kept.firstTimes }),
     ])
     // The server sees the load generator's connections close a moment later.
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -101,5 +109,6 @@ try {
   report.target('soak: /work p99 stable (windows without a burst)', 'worst ≤ 2× the median', `median ${medianP99.toFixed(1)} ms, worst ${worstP99.toFixed(1)} ms`, worstP99 <= 2 * medianP99)
   report.target('soak: no error logs and no unexpected answers', '0 and 0', `${errorLines} error lines, ${unexpected} unexpected answers`, errorLines === 0 && unexpected === 0)
 } finally {
+  for (const agent of Object.values(kept)) agent.destroy()
   await target.stop()
 }
