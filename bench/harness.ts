@@ -107,12 +107,9 @@ export interface LoadRequest {
 
 let sequence = 0
 
-export async function load (url: string, durationSeconds: number, request: LoadRequest = { path: '' }, connections = 50): Promise<Measurement> {
-  const result = await autocannon({
-    url,
-    connections,
-    duration: durationSeconds,
-    pipelining: 1,
+/** What autocannon is told to send for `request` (method, headers, body, a new key each time). */
+export function requestOptions (request: LoadRequest): Partial<autocannon.Options> {
+  return {
     method: request.method ?? 'GET',
     headers: request.headers ?? {},
     ...(request.body === undefined ? {} : { body: request.body }),
@@ -120,6 +117,26 @@ export async function load (url: string, durationSeconds: number, request: LoadR
       ? { requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `bench-${process.pid}-${++sequence}` } }) }] }
       : {}),
     ...(request.paths === undefined ? {} : { requests: request.paths.map((path) => ({ path, method: 'GET' as const })) }),
+  }
+}
+
+/**
+ * A POST of a small JSON body to `path`: plain (no key), first (a new
+ * Idempotency-Key on every request) or replay (one key every time).
+ */
+export function postRequest (kind: string, path = '/orders'): LoadRequest {
+  if (kind !== 'plain' && kind !== 'first' && kind !== 'replay') throw new TypeError(`expected plain, first or replay, instead got ${kind}`)
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(kind === 'replay' ? { 'idempotency-key': `${kind}-${process.pid}` } : {}) }
+  return { path, method: 'POST', body: JSON.stringify({ sku: 7, quantity: 1 }), headers, uniqueIdempotencyKey: kind === 'first' }
+}
+
+export async function load (url: string, durationSeconds: number, request: LoadRequest = { path: '' }, connections = 50): Promise<Measurement> {
+  const result = await autocannon({
+    url,
+    connections,
+    duration: durationSeconds,
+    pipelining: 1,
+    ...requestOptions(request),
   })
   return {
     requestsPerSecond: result.requests.average,

@@ -1,4 +1,4 @@
-import { load, place, processCpuMs, startTarget } from '../harness.js'
+import { load, place, postRequest, processCpuMs, startTarget } from '../harness.js'
 import type { LoadRequest } from '../harness.js'
 
 // Development aid: the server's CPU time per request (user + system, from
@@ -12,10 +12,7 @@ import type { LoadRequest } from '../harness.js'
 place('pinned')
 const cpuMs = (pid: number): number => processCpuMs(pid) ?? Number.NaN
 function requestOf (post: string | undefined): LoadRequest {
-  if (post === undefined) return { path: process.env.BENCH_PATH ?? '/hello' }
-  if (post !== 'plain' && post !== 'first' && post !== 'replay') throw new TypeError(`BENCH_POST expects plain, first or replay, instead got ${post}`)
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(post === 'replay' ? { 'idempotency-key': 'cpu-replay' } : {}) }
-  return { path: process.env.BENCH_PATH ?? '/orders', method: 'POST', body: JSON.stringify({ sku: 7, quantity: 1 }), headers, uniqueIdempotencyKey: post === 'first' }
+  return post === undefined ? { path: process.env.BENCH_PATH ?? '/hello' } : postRequest(post, process.env.BENCH_PATH)
 }
 const seconds = Number(process.env.SECONDS ?? 3)
 const specs = process.argv.slice(2)

@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startTarget } from '../harness.js'
+import { postRequest, requestOptions, startTarget } from '../harness.js'
+import type { LoadRequest } from '../harness.js'
 
 /*
  * Development aid: instructions per request of a target's server, counted
@@ -27,7 +28,8 @@ import { startTarget } from '../harness.js'
  * compare versions run side by side. Needs valgrind; about a minute per
  * target. OUTBOUND=1 counts the targets of bench:dependencies instead
  * (plain, alone, policies; path /cost), against a downstream it starts,
- * whose own work is not counted.
+ * whose own work is not counted. A spec may start with a kind of POST,
+ * as for cpu.ts: replay:idempotency-memory (plain, first or replay).
  */
 const outbound = process.env.OUTBOUND === '1'
 const SERVE = fileURLToPath(new URL(outbound ? '../serve-dependencies.ts' : '../serve.ts', import.meta.url))
@@ -54,17 +56,19 @@ function annotate (file: string): { total: number, perRequestWork: number } {
 }
 
 async function measure (spec: string, downstreamUrl: string | undefined): Promise<string> {
-  const [variant = 'bare', ...given] = spec.split(',')
+  const [kind, target] = spec.includes(':') ? spec.split(':', 2) : [undefined, spec]
+  const request: LoadRequest = kind === undefined ? { path } : postRequest(kind, process.env.BENCH_PATH)
+  const [variant = 'bare', ...given] = (target ?? '').split(',')
   const settings = downstreamUrl === undefined ? given : [downstreamUrl, ...given]
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
     const [chunk] = await once(child.stdout, 'data') as [Buffer]
-    const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${path}`
-    await autocannon({ url, connections: 1, amount: warm })
+    const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${request.path}`
+    await autocannon({ url, connections: 1, amount: warm, ...requestOptions(request) })
     const pid = String(child.pid)
     execFileSync('callgrind_control', ['--instr=on', pid], { stdio: 'ignore' })
-    const { non2xx } = await autocannon({ url, connections: 1, amount: count })
+    const { non2xx } = await autocannon({ url, connections: 1, amount: count, ...requestOptions(request) })
     execFileSync('callgrind_control', ['--instr=off', pid], { stdio: 'ignore' })
     execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
     child.kill('SIGKILL')
