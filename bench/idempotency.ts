@@ -1,4 +1,4 @@
-import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, postRequest } from './harness.js'
 import { Report } from './report.js'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.js'
 
@@ -8,10 +8,8 @@ import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.j
 // throwaway redis-server, or REDIS_URL when set.
 const ROUNDS = 3
 const SECONDS = 3
-const body = JSON.stringify({ sku: 7, quantity: 1 })
-const post = { path: '/orders', method: 'POST' as const, body, headers: { 'content-type': 'application/json' } }
-const firstTime = { ...post, uniqueIdempotencyKey: true }
-const replay = { ...post, headers: { ...post.headers, 'idempotency-key': 'bench-replay' } }
+const firstTime = postRequest('first')
+const replay = postRequest('replay')
 const TARGETS = { first: 0.75, replay: 0.9 }
 
 const report = new Report('idempotency', 'npm run bench:idempotency')

@@ -1,4 +1,4 @@
-import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, load, rate, startTarget, targetStats } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, load, postRequest, rate, startTarget, targetStats } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -46,14 +46,13 @@ async function keys (): Promise<void> {
   const target = await startTarget('idempotency-memory', ['stats=1'], ['--expose-gc'])
   const table = report.table(`First-time POSTs with a key each through the memory store (its default bound, 10,000 keys), in ${SLICE_SECONDS} s slices until ${KEYS.toLocaleString('en-US')} distinct keys`,
     ['keys so far', 'throughput', 'p99', 'not 2xx (shed)', 'live heap after the slice'], command)
-  const body = JSON.stringify({ sku: 7, quantity: 1 })
   const rates: number[] = []
   const heaps: number[] = []
   let sent = 0
   const startedAt = Date.now()
   try {
     while (sent < KEYS && Date.now() - startedAt < MAX_KEY_SECONDS * 1000) {
-      const slice = await load(`http://127.0.0.1:${target.port}/orders`, SLICE_SECONDS, { path: '/orders', method: 'POST', body, headers: { 'content-type': 'application/json' }, uniqueIdempotencyKey: true })
+      const slice = await load(`http://127.0.0.1:${target.port}/orders`, SLICE_SECONDS, postRequest('first'))
       // A shed request (503) never claimed its key.
       sent += Math.max(0, Math.round(slice.requestsPerSecond * SLICE_SECONDS) - slice.non2xx)
       const { heapUsed } = await targetStats<{ heapUsed: number }>(target.port)

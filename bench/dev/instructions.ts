@@ -73,11 +73,12 @@ async function measure (spec: string, downstreamUrl: string | undefined): Promis
     // and the counted requests come on a connection of their own. Warmed
     // on one, the count took in that re-optimisation as well: two fifths
     // of bare Fastify's figure, not the steady state.
-    await autocannon({ url, connections: 1, amount: Math.ceil(warm / 2), ...requestOptions(request) })
-    await autocannon({ url, connections: 1, amount: Math.ceil(warm / 2), ...requestOptions(request) })
+    const options = { url, connections: 1, ...requestOptions(request) }
+    await autocannon({ ...options, amount: Math.ceil(warm / 2) })
+    await autocannon({ ...options, amount: Math.ceil(warm / 2) })
     const pid = String(child.pid)
     execFileSync('callgrind_control', ['--instr=on', pid], { stdio: 'ignore' })
-    const { non2xx } = await autocannon({ url, connections: 1, amount: count, ...requestOptions(request) })
+    const { non2xx } = await autocannon({ ...options, amount: count })
     execFileSync('callgrind_control', ['--instr=off', pid], { stdio: 'ignore' })
     execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
     child.kill('SIGKILL')

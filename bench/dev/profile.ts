@@ -1,4 +1,4 @@
-import { load, place, startTarget } from '../harness.js'
+import { load, place, postRequest, startTarget } from '../harness.js'
 
 // Development aid: runs a target under --cpu-prof while loading a path.
 // Usage: tsx bench/dev/profile.ts <variant> <path> <dir> [settings…];
@@ -7,9 +7,6 @@ place('pinned')
 const [variant = 'umbrella', path = '/hello', dir = 'profiles', ...settings] = process.argv.slice(2)
 const target = await startTarget(variant, settings, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
 const post = process.env.BENCH_POST
-const body = JSON.stringify({ sku: 7, quantity: 1 })
-const request = post === undefined
-  ? { path }
-  : { path, method: 'POST' as const, body, headers: { 'content-type': 'application/json', ...(post === 'replay' ? { 'idempotency-key': 'profile' } : {}) }, uniqueIdempotencyKey: post === 'first' }
+const request = post === undefined ? { path } : postRequest(post, path)
 await load(`http://127.0.0.1:${target.port}${path}`, 8, request)
 await target.stop()

@@ -1,4 +1,4 @@
-import { COMPARISON_COLUMNS, compare, comparisonRow, place } from '../harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, place, postRequest } from '../harness.js'
 import type { LoadRequest, Placement } from '../harness.js'
 
 // Development aid: the same variant of two checkouts of the library in
@@ -8,11 +8,7 @@ import type { LoadRequest, Placement } from '../harness.js'
 const [serve, variant = 'umbrella', kind = 'hello', placement = 'pinned'] = process.argv.slice(2)
 if (serve === undefined) throw new TypeError('versions.ts expects the path of the other checkout\'s bench/serve.ts')
 place(placement as Placement)
-const body = JSON.stringify({ sku: 7, quantity: 1 })
-const post = { path: '/orders', method: 'POST' as const, body, headers: { 'content-type': 'application/json' } }
-const request: LoadRequest = kind === 'first'
-  ? { ...post, uniqueIdempotencyKey: true }
-  : kind === 'replay' ? { ...post, headers: { ...post.headers, 'idempotency-key': 'versions-replay' } } : { path: '/hello' }
+const request: LoadRequest = kind === 'hello' ? { path: '/hello' } : postRequest(kind)
 const result = await compare({ variant, settings: [], serve }, variant, request, 4, 3)
 console.log(`| ${COMPARISON_COLUMNS.join(' | ')} |`)
 console.log(`| ${comparisonRow(`${variant} ${kind}: this checkout against the other`, result).join(' | ')} |`)
