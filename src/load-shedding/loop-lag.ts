@@ -34,7 +34,8 @@ const RELAPSE_INTERVALS = 10
  * which keeps turns short and the admitted requests fast. A single long
  * turn (a burst, a slow JSON.stringify) sheds nothing; lagging ends after
  * an interval of short turns, or at once when the loop has a pause, and
- * lag that comes back within ten intervals resumes shedding at once.
+ * lag that comes back within ten intervals resumes shedding at once: from
+ * the moment a turn runs past the target, not from the end of that turn.
  */
 export class LoopLagDetector {
   readonly #targetMs: number
@@ -63,6 +64,8 @@ export class LoopLagDetector {
       // the end: lagging ends after a whole interval of short turns.
       this.#calmSince ??= started
       if (now - this.#calmSince >= this.#intervalMs) this.#endLagging(now)
+      // A turn watched for a relapse stayed short: the next one is judged afresh.
+      if (this.#laggingSince === undefined) this.#sheddingFrom = Infinity
     }
     this.#turnStartedAt = undefined
     this.#lastTurnEndedAt = now
@@ -81,17 +84,28 @@ export class LoopLagDetector {
   shouldShed (priority: Priority, now: number): boolean {
     const startedAt = this.#turnStartedAt
     if (startedAt === undefined) {
-      // A pause between turns means the loop caught up.
-      if (now - this.#lastTurnEndedAt > this.#targetMs) {
-        this.#endLagging(this.#lastTurnEndedAt)
-        this.#calmSince = undefined
-      }
-      this.#turnStartedAt = now
-      atEndOfTurn(this.#closeTurn)
+      this.#openTurn(now)
       return false
     }
     if (now < this.#sheddingFrom) return false
     return now - startedAt > this.#targetMs * TURN_ALLOWANCE[priority]
+  }
+
+  #openTurn (now: number): void {
+    // A pause between turns means the loop caught up.
+    if (now - this.#lastTurnEndedAt > this.#targetMs) {
+      this.#endLagging(this.#lastTurnEndedAt)
+      this.#calmSince = undefined
+    }
+    // Soon after an episode, a turn that runs past the target is the same
+    // overload coming back: it sheds from then on. Otherwise it would admit
+    // everything it holds (the backlog of a pause the process spent
+    // descheduled, or in a GC) before it ends and counts as lagging.
+    if (this.#laggingSince === undefined && now - this.#laggingEndedAt < RELAPSE_INTERVALS * this.#intervalMs) {
+      this.#sheddingFrom = now + this.#targetMs
+    }
+    this.#turnStartedAt = now
+    atEndOfTurn(this.#closeTurn)
   }
 
   #endLagging (at: number): void {

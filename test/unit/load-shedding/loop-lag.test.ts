@@ -77,4 +77,32 @@ describe('LoopLagDetector', () => {
     await turn(detector, clock, 12)
     expect(await turn(detector, clock, 12, ['low'])).toEqual([true])
   })
+
+  it('after a pause in an overload, sheds within the first turn that runs past the target', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    // The process was descheduled for 20 ms: the pause ends the episode,
+    // and the backlog it left makes the next turn long.
+    clock.advance(20)
+    expect(await turn(detector, clock, 4, ['low'])).toEqual([false])
+    expect(await turn(detector, clock, 12, ['low', 'normal', 'high', 'critical'])).toEqual([true, true, true, false])
+  })
+
+  it('after an interval of short turns, sheds within the first turn that runs past the target', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
+    expect(detector.laggingForMs(clock.now())).toBe(0)
+    expect(await turn(detector, clock, 7, ['low', 'normal', 'high'])).toEqual([true, true, false])
+  })
+
+  it('sheds nothing for a single long turn once ten intervals have passed since the last episode', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    clock.advance(1000)
+    expect(await turn(detector, clock, 80, ['low', 'normal', 'high'])).toEqual([false, false, false])
+  })
 })
