@@ -104,7 +104,8 @@ export class AdmissionController {
    */
   enqueue (waiter: Waiter, budgetMs: number | undefined, now: number): EnqueueOutcome {
     const { maxQueue, maxQueueWaitMs, reasons, limit } = this.#settings
-    if (maxQueue === 0) return this.#refuse(reasons.full)
+    limit.recordFull()
+    if (maxQueue === 0) return { kind: 'shed', reason: reasons.full }
     let waitMs = maxQueueWaitMs
     waiter.expiryReason = reasons.timeout
     if (budgetMs !== undefined) {
@@ -118,8 +119,7 @@ export class AdmissionController {
     }
     if (this.#line.size >= maxQueue) {
       const evicted = this.#line.evictBelow(waiter.priority)
-      if (evicted === undefined) return this.#refuse(reasons.full)
-      limit.recordRefusal()
+      if (evicted === undefined) return { kind: 'shed', reason: reasons.full }
       evicted.shed(reasons.full)
     }
     waiter.expiresAt = now + waitMs
@@ -172,11 +172,6 @@ export class AdmissionController {
     if (priority === 'critical') return limit
     const reserved = Math.round(limit * this.#settings.criticalReserve)
     return Math.max(1, limit - reserved)
-  }
-
-  #refuse (reason: ShedReason): EnqueueOutcome {
-    this.#settings.limit.recordRefusal()
-    return { kind: 'shed', reason }
   }
 
   #grantWaiting (): void {

@@ -8,8 +8,8 @@ export interface ConcurrencyLimit {
   readonly current: number
   /** A request completed after `rttMs`; `inFlight` were running when it was admitted. */
   record: (rttMs: number, inFlight: number, now: number) => void
-  /** A request was refused because no slot was free. */
-  recordRefusal: () => void
+  /** A request found every slot it may use taken: it waits in line, or is refused. */
+  recordFull: () => void
 }
 
 /** A limit that never moves. */
@@ -21,7 +21,7 @@ export class FixedLimit implements ConcurrencyLimit {
   }
 
   record (): void {}
-  recordRefusal (): void {}
+  recordFull (): void {}
 }
 
 export interface GradientLimitSettings {
@@ -50,8 +50,13 @@ export interface GradientLimitSettings {
  * latency rises, the gradient `tolerance × baseline / short` drops below 1
  * and the limit shrinks in proportion at once, down to half per window.
  * Growth is smoothed; shrinking is not. A limit that
- * is not being used (fewer than half its slots taken, nothing refused)
+ * is not being used (fewer than half its slots taken, nobody turned away)
  * does not grow, so it never drifts far above what the server has proven.
+ *
+ * The baseline rises only from windows in which nobody was turned away,
+ * or at the limit's floor: a sustained overload would otherwise teach it
+ * the queue the limit lets build, and latency would climb with the limit
+ * for as long as the overload lasts.
  */
 export class GradientLimit implements ConcurrencyLimit {
   readonly #settings: GradientLimitSettings
@@ -61,7 +66,7 @@ export class GradientLimit implements ConcurrencyLimit {
   #latencySum = 0
   #samples = 0
   #peakInFlight = 0
-  #refused = false
+  #full = false
 
   constructor (settings: GradientLimitSettings) {
     this.#settings = settings
@@ -85,29 +90,40 @@ export class GradientLimit implements ConcurrencyLimit {
     if (now - this.#windowStartedAt >= this.#settings.windowMs) this.#closeWindow(now)
   }
 
-  recordRefusal (): void {
-    this.#refused = true
+  recordFull (): void {
+    this.#full = true
   }
 
   #closeWindow (now: number): void {
     const { tolerance, smoothing, minLimit, maxLimit, baselineWindows } = this.#settings
     const shortRtt = Math.max(this.#latencySum / this.#samples, 0.001)
     const peakInFlight = this.#peakInFlight
-    const refused = this.#refused
+    const full = this.#full
     this.#windowStartedAt = now
     this.#latencySum = 0
     this.#samples = 0
     this.#peakInFlight = 0
-    this.#refused = false
+    this.#full = false
 
-    if (this.#baseline === 0) this.#baseline = shortRtt
-    else this.#baseline += (shortRtt - this.#baseline) / baselineWindows
+    const limit = this.#estimate
+    // While the limit holds requests back, the latency seen is partly a
+    // queue the limit itself lets build (downstream, or in this process).
+    // Learning it as normal would let the limit grow, and latency with it,
+    // for as long as the overload lasts.
+    if (this.#baseline === 0) {
+      this.#baseline = shortRtt
+    } else if (full && this.current <= minLimit && shortRtt > tolerance * this.#baseline) {
+      // At its floor the limit cannot take latency any lower: what is left
+      // is the service's own latency (a dependency that became slower).
+      this.#baseline = shortRtt
+    } else if (!full || shortRtt < this.#baseline) {
+      this.#baseline += (shortRtt - this.#baseline) / baselineWindows
+    }
     // After a slow period ends, forget its latency quickly rather than let
     // the inflated baseline admit a queue.
     if (this.#baseline / shortRtt > 2) this.#baseline *= 0.95
 
-    const limit = this.#estimate
-    if (peakInFlight < limit / 2 && !refused) return
+    if (peakInFlight < limit / 2 && !full) return
     const gradient = Math.min(1, Math.max(0.5, tolerance * this.#baseline / shortRtt))
     const target = limit * gradient + Math.sqrt(limit)
     // Back off at once, grow cautiously: a queue that is building costs

@@ -19,7 +19,7 @@ describe('FixedLimit', () => {
   it('never moves, whatever it is told', () => {
     const limit = new FixedLimit(7)
     limit.record()
-    limit.recordRefusal()
+    limit.recordFull()
     expect(limit.current).toBe(7)
   })
 })
@@ -45,7 +45,7 @@ describe('GradientLimit', () => {
     const limit = new GradientLimit(SETTINGS)
     let now = 0
     for (let window = 0; window < 20; window++) {
-      limit.recordRefusal()
+      limit.recordFull()
       now = feed(limit, 1, 10, 5, now)
     }
     expect(limit.current).toBeGreaterThan(20)
@@ -69,9 +69,13 @@ describe('GradientLimit', () => {
 
   it('stays within minLimit and maxLimit', () => {
     const shrinking = new GradientLimit({ ...SETTINGS, minLimit: 10 })
-    const now = feed(shrinking, 5, 10, 20)
-    feed(shrinking, 30, 1000, 20, now)
-    expect(shrinking.current).toBe(10)
+    let now = feed(shrinking, 5, 10, 20)
+    let lowest = shrinking.current
+    for (let window = 0; window < 30; window++) {
+      now = feed(shrinking, 1, 1000, 20, now)
+      lowest = Math.min(lowest, shrinking.current)
+    }
+    expect(lowest).toBe(10)
     const growing = new GradientLimit(SETTINGS)
     feed(growing, 500, 10, 100)
     expect(growing.current).toBe(100)
@@ -84,7 +88,7 @@ describe('GradientLimit', () => {
     return { limit, now, squeezedTo: limit.current }
   }
 
-  it('takes a lasting change of latency as the new normal after about baselineWindows windows', () => {
+  it('takes a lasting change of latency as the new normal', () => {
     const { limit, now, squeezedTo } = squeezed(50)
     feed(limit, 300, 50, 100, now)
     expect(limit.baselineMs).toBeGreaterThan(40)
@@ -95,5 +99,29 @@ describe('GradientLimit', () => {
     const { limit, now, squeezedTo } = squeezed(80)
     feed(limit, 40, 10, 100, now)
     expect(limit.current).toBeGreaterThan(squeezedTo * 2)
+  })
+
+  /**
+   * Windows of a sustained overload in front of a dependency with 8
+   * workers and 50 ms calls: every slot is taken, more requests are
+   * refused, and a call waits for a worker once more than 8 are in flight.
+   */
+  function overload (limit: GradientLimit, windows: number, start: number): { now: number, latencyMs: number } {
+    let now = start
+    let latencyMs = 0
+    for (let window = 0; window < windows; window++) {
+      latencyMs = 50 * Math.max(1, limit.current / 8)
+      limit.recordFull()
+      now = feed(limit, 1, latencyMs, limit.current, now)
+    }
+    return { now, latencyMs }
+  }
+
+  it('does not learn the queue it lets build as normal: a sustained overload keeps its latency', () => {
+    const limit = new GradientLimit({ ...SETTINGS, minLimit: 8 })
+    const settled = overload(limit, 100, feed(limit, 10, 50, 5))
+    const later = overload(limit, 1000, settled.now)
+    expect(settled.latencyMs).toBeLessThanOrEqual(150)
+    expect(later.latencyMs).toBeLessThanOrEqual(settled.latencyMs * 1.1)
   })
 })
