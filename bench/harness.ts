@@ -206,7 +206,7 @@ export async function compare (baseline: TargetSpec, candidate: TargetSpec, targ
   }
 }
 
-function median (values: readonly number[]): number {
+export function median (values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
 }
