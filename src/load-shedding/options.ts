@@ -55,7 +55,11 @@ export interface LoadSheddingOptions<Request = unknown> {
    * @default 1000
    */
   maxQueue?: number
-  /** Longest time a request may wait for a slot, in milliseconds. @default 50 */
+  /**
+   * Longest time a request may wait for a slot, in milliseconds; a tenth of
+   * it once the line has not emptied for this long (sustained overload).
+   * @default 50
+   */
   maxQueueWaitMs?: number
   /** Share of the limit kept for `critical` requests, from 0 to 1. @default 0.1 */
   criticalReserve?: number

@@ -151,6 +151,30 @@ describe('AdmissionController', () => {
     expect(await shed.promise).toBe('deadline')
   })
 
+  it('lets newcomers wait a tenth of maxQueueWaitMs once the line has not emptied for that long, and the full wait again once it has', () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueue: 10, maxQueueWaitMs: 100, clock })
+    const { waiter } = recorder()
+    const start = clock.now()
+    controller.tryAcquire('normal')
+    const first = waiter('first')
+    controller.enqueue(first, undefined, clock.now())
+    expect(first.expiresAt).toBe(start + 100)
+    clock.advance(60)
+    const burst = waiter('burst')
+    controller.enqueue(burst, undefined, clock.now())
+    expect(burst.expiresAt).toBe(start + 160)
+    clock.advance(40)
+    const standing = waiter('standing')
+    controller.enqueue(standing, undefined, clock.now())
+    expect(standing).toMatchObject({ expiresAt: start + 110, expiryReason: 'queue-timeout' })
+    // The line empties: the next wait is a burst's again.
+    for (const gone of [first, burst, standing]) controller.cancel(gone)
+    const later = waiter('later')
+    controller.enqueue(later, undefined, clock.now())
+    expect(later.expiresAt).toBe(start + 200)
+  })
+
   it('takes a cancelled waiter out of line', () => {
     const controller = controllerWith({ limit: new FixedLimit(1) })
     const { events, waiter } = recorder()
