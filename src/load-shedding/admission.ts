@@ -115,8 +115,11 @@ export class AdmissionController {
     // queue, not a burst being absorbed: the overload is sustained, and a
     // full wait there would only add it to the latency of every request the
     // line lets in. Newcomers wait a tenth as long (after CoDel, as Facebook
-    // applies it to its server queues); the slots stay as busy.
-    const standing = this.#occupiedSince !== undefined && now - this.#occupiedSince >= maxQueueWaitMs
+    // applies it to its server queues); the slots stay as busy. A newcomer
+    // with nobody of its class or higher ahead is served at the next free
+    // slot: it keeps the full wait, so a critical request is not refused
+    // for a line of lower ones.
+    const standing = this.#occupiedSince !== undefined && now - this.#occupiedSince >= maxQueueWaitMs && this.#line.countAtOrAbove(waiter.priority) > 0
     let waitMs = standing ? Math.max(1, maxQueueWaitMs * STANDING_WAIT_SHARE) : maxQueueWaitMs
     waiter.expiryReason = reasons.timeout
     if (budgetMs !== undefined) {

@@ -175,6 +175,21 @@ describe('AdmissionController', () => {
     expect(later.expiresAt).toBe(start + 200)
   })
 
+  it('keeps the full wait in a standing line for a newcomer with nobody of its class or higher ahead', () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueue: 10, maxQueueWaitMs: 100, clock })
+    const { waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('normal'), undefined, clock.now())
+    clock.advance(100)
+    const critical = waiter('critical', 'critical')
+    controller.enqueue(critical, undefined, clock.now())
+    expect(critical.expiresAt).toBe(clock.now() + 100)
+    const second = waiter('second critical', 'critical')
+    controller.enqueue(second, undefined, clock.now())
+    expect(second.expiresAt).toBe(clock.now() + 10)
+  })
+
   it('takes a cancelled waiter out of line', () => {
     const controller = controllerWith({ limit: new FixedLimit(1) })
     const { events, waiter } = recorder()
