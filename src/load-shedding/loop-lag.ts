@@ -3,8 +3,9 @@ import type { Priority } from './priority.js'
 
 /**
  * How far into a lagging turn each class may still be admitted, as a
- * multiple of the target. `low` only gets a turn's first slot; `critical`
- * is never shed for lag: only its concurrency limit bounds it.
+ * multiple of the target. `low` only gets a turn's first slot, and only
+ * after a turn that kept within the target; `critical` is never shed for
+ * lag: only its concurrency limit bounds it.
  */
 const TURN_ALLOWANCE: Readonly<Record<Priority, number>> = Object.freeze({ low: 0, normal: 1, high: 2, critical: Infinity })
 
@@ -29,8 +30,9 @@ const RELAPSE_INTERVALS = 10
  * first admission of a turn opens it and closes it at the end of the turn
  * (setImmediate); nothing runs while the server is idle. Once every turn has run
  * longer than `targetMs` for `intervalMs`, each turn admits requests until
- * it has run for its allowance (none for `low`, the target for `normal`,
- * twice the target for `high`; `critical` is never shed here) and sheds the rest,
+ * it has run for its allowance (the first slot for `low`, and only after a
+ * turn within the target; the target for `normal`, twice the target for
+ * `high`; `critical` is never shed here) and sheds the rest,
  * which keeps turns short and the admitted requests fast. A single long
  * turn (a burst, a slow JSON.stringify) sheds nothing; lagging ends after
  * an interval of short turns, or at once when the loop has a pause, and
@@ -48,6 +50,7 @@ export class LoopLagDetector {
   /** From when requests are shed: an interval after lagging began, or at once if it ended only lately. */
   #sheddingFrom = Infinity
   #laggingEndedAt = -Infinity
+  #lastTurnMs = 0
   readonly #closeTurn = (): void => {
     const now = this.#now()
     const started = this.#turnStartedAt ?? now
@@ -69,6 +72,7 @@ export class LoopLagDetector {
     }
     this.#turnStartedAt = undefined
     this.#lastTurnEndedAt = now
+    this.#lastTurnMs = now - started
   }
 
   constructor (settings: LoopLagSettings, now: () => number) {
@@ -85,7 +89,11 @@ export class LoopLagDetector {
     const startedAt = this.#turnStartedAt
     if (startedAt === undefined) {
       this.#openTurn(now)
-      return false
+      // When higher classes alone keep the turns long, a low request in
+      // every turn's first slot would be the work that tips the loop into
+      // a backlog that grows without end, and the critical requests queued
+      // behind it would wait seconds.
+      return priority === 'low' && now >= this.#sheddingFrom && this.#lastTurnMs > this.#targetMs
     }
     if (now < this.#sheddingFrom) return false
     return now - startedAt > this.#targetMs * TURN_ALLOWANCE[priority]

@@ -41,11 +41,25 @@ describe('LoopLagDetector', () => {
     expect(await turn(detector, clock, 11, ['high', 'critical'])).toEqual([true, false])
   })
 
-  it('admits the first request of every turn', async () => {
+  it('admits the first request of every turn, of every class above low', async () => {
     const clock = new ManualClock()
     const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
     for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    expect(detector.shouldShed('normal', clock.now())).toBe(false)
+    await endOfTurn()
+  })
+
+  it('while lagging, gives low the first slot of a turn only after a turn that kept within the target', async () => {
+    const clock = new ManualClock()
+    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    // Higher classes alone keep the turns long: low gets nothing.
+    expect(detector.shouldShed('low', clock.now())).toBe(true)
+    clock.advance(4)
+    await endOfTurn()
+    // That turn kept within the target: the next one's first slot may go to low.
     expect(detector.shouldShed('low', clock.now())).toBe(false)
+    expect(detector.laggingForMs(clock.now())).toBeGreaterThan(0)
     await endOfTurn()
   })
 
