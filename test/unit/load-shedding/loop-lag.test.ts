@@ -17,24 +17,33 @@ async function turn (detector: LoopLagDetector, clock: ManualClock, lengthMs: nu
   return shed
 }
 
+/** A detector with a manual clock: 5 ms target, 100 ms interval. */
+function detectorWithClock (): { clock: ManualClock, detector: LoopLagDetector } {
+  const clock = new ManualClock()
+  return { clock, detector: new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now()) }
+}
+
+/** A detector whose turns have lagged long enough (ten turns of 12 ms) to shed. */
+async function laggingDetector (): Promise<{ clock: ManualClock, detector: LoopLagDetector }> {
+  const lagging = detectorWithClock()
+  for (let i = 0; i < 10; i++) await turn(lagging.detector, lagging.clock, 12)
+  return lagging
+}
+
 describe('LoopLagDetector', () => {
   it('sheds nothing while turns are short', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    const { clock, detector } = detectorWithClock()
     for (let i = 0; i < 50; i++) expect(await turn(detector, clock, 4, ['low', 'normal'])).toEqual([false, false])
     expect(detector.laggingForMs(clock.now())).toBe(0)
   })
 
   it('sheds nothing for a single long turn', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
+    const { clock, detector } = detectorWithClock()
     expect(await turn(detector, clock, 80, ['low', 'normal', 'high'])).toEqual([false, false, false])
   })
 
   it('once turns have lagged for an interval, sheds late requests by class, never critical', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     expect(detector.laggingForMs(clock.now())).toBeGreaterThanOrEqual(100)
     // 7 ms into a turn: past the target (normal) but within twice the target (high).
     expect(await turn(detector, clock, 7, ['low', 'normal', 'high', 'critical'])).toEqual([true, true, false, false])
@@ -42,17 +51,13 @@ describe('LoopLagDetector', () => {
   })
 
   it('admits the first request of every turn, of every class above low', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     expect(detector.shouldShed('normal', clock.now())).toBe(false)
     await endOfTurn()
   })
 
   it('while lagging, gives low the first slot of a turn only after a turn that kept within the target', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     // Higher classes alone keep the turns long: low gets nothing.
     expect(detector.shouldShed('low', clock.now())).toBe(true)
     clock.advance(4)
@@ -64,9 +69,7 @@ describe('LoopLagDetector', () => {
   })
 
   it('stops shedding after an interval of short turns', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     expect(await turn(detector, clock, 2, ['low'])).toEqual([true])
     for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
     expect(detector.laggingForMs(clock.now())).toBe(0)
@@ -74,18 +77,14 @@ describe('LoopLagDetector', () => {
   })
 
   it('stops shedding at once when the loop pauses between turns', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     clock.advance(50)
     expect(await turn(detector, clock, 4, ['low'])).toEqual([false])
     expect(detector.laggingForMs(clock.now())).toBe(0)
   })
 
   it('resumes shedding at once when lag returns soon after it ended', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     clock.advance(50)
     await turn(detector, clock, 2)
     await turn(detector, clock, 12)
@@ -93,9 +92,7 @@ describe('LoopLagDetector', () => {
   })
 
   it('after a pause in an overload, sheds within the first turn that runs past the target', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     // The process was descheduled for 20 ms: the pause ends the episode,
     // and the backlog it left makes the next turn long.
     clock.advance(20)
@@ -104,18 +101,14 @@ describe('LoopLagDetector', () => {
   })
 
   it('after an interval of short turns, sheds within the first turn that runs past the target', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
     expect(detector.laggingForMs(clock.now())).toBe(0)
     expect(await turn(detector, clock, 7, ['low', 'normal', 'high'])).toEqual([true, true, false])
   })
 
   it('sheds nothing for a single long turn once ten intervals have passed since the last episode', async () => {
-    const clock = new ManualClock()
-    const detector = new LoopLagDetector({ targetMs: 5, intervalMs: 100 }, () => clock.now())
-    for (let i = 0; i < 10; i++) await turn(detector, clock, 12)
+    const { clock, detector } = await laggingDetector()
     clock.advance(1000)
     expect(await turn(detector, clock, 80, ['low', 'normal', 'high'])).toEqual([false, false, false])
   })
