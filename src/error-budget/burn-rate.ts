@@ -9,6 +9,8 @@ export interface AlertRule {
 }
 
 const MINUTE = 60_000
+/** Targets and windows remembered at most; an application declares a handful. */
+const REMEMBERED = 256
 const HOUR = 60 * MINUTE
 
 /**
@@ -32,7 +34,23 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
  */
 export function burnRate (counts: Counts, target: number): number {
   if (counts.total === 0) return 0
-  return (counts.bad / counts.total) / Number((1 - target).toPrecision(12))
+  return (counts.bad / counts.total) / allowedErrorRate(target)
+}
+
+/**
+ * The error rate an objective allows, rounded as it is written (1 − 0.9 is
+ * 0.09999…). Remembered per target: every evaluation asks it for every
+ * indicator and window, and formatting the number is most of the work.
+ */
+const allowedRates = new Map<number, number>()
+export function allowedErrorRate (target: number): number {
+  let allowed = allowedRates.get(target)
+  if (allowed === undefined) {
+    allowed = Number((1 - target).toPrecision(12))
+    // burnRate is public: a caller with endless targets must not grow it.
+    if (allowedRates.size < REMEMBERED) allowedRates.set(target, allowed)
+  }
+  return allowed
 }
 
 /** The highest burn rate an objective can show: every event bad. */
@@ -40,8 +58,20 @@ export function maxBurnRate (target: number): number {
   return 1 / (1 - target)
 }
 
+/** Labels already built: an application declares a handful of windows, asked for at every evaluation. */
+const windowLabels = new Map<number, string>()
+
 /** "5m", "1h", "3d": a window as the status and the rules name it. */
 export function windowLabel (ms: number): string {
+  let label = windowLabels.get(ms)
+  if (label === undefined) {
+    label = formatWindow(ms)
+    if (windowLabels.size < REMEMBERED) windowLabels.set(ms, label)
+  }
+  return label
+}
+
+function formatWindow (ms: number): string {
   if (ms % (24 * HOUR) === 0) return `${ms / (24 * HOUR)}d`
   if (ms % HOUR === 0) return `${ms / HOUR}h`
   if (ms % MINUTE === 0) return `${ms / MINUTE}m`

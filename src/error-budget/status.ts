@@ -1,4 +1,4 @@
-import { burnRate, windowLabel } from './burn-rate.js'
+import { allowedErrorRate, burnRate, windowLabel } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
 import type { Objective, Sli } from './objective.js'
 import type { CountSource } from './fleet.js'
@@ -47,8 +47,7 @@ const EPSILON = 1e-9
 
 export function evaluateSli (objective: Objective, counter: CountSource, settings: EvaluationSettings, now: number): SliStatus {
   const { target } = objective
-  // 1 − 0.9 is 0.09999…: round the allowed error rate as it is written.
-  const allowed = Number((1 - target).toPrecision(12))
+  const allowed = allowedErrorRate(target)
   const window = counter.sum(now, objective.windowMs)
   const burnRates: Record<string, number> = {}
   const firing: string[] = []
