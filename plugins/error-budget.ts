@@ -77,6 +77,8 @@ declare module 'fastify' {
 
 /** Longest the last fleet flush may hold `app.close()`, in milliseconds. */
 const FLEET_CLOSE_FLUSH_MS = 2000
+/** Indicators evaluated per turn of the event loop by the periodic evaluation: about a millisecond of work. */
+const INDICATORS_PER_TURN = 100
 
 interface Recording {
   availability: TrackedSli | undefined
@@ -239,14 +241,25 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
       fleetFailing = true
     }
   }
+  // The periodic evaluation yields to requests between slices of indicators.
+  const closing = new AbortController()
+  let evaluating = false
+  const evaluateInBackground = (): void => {
+    if (evaluating) return
+    evaluating = true
+    tracker.evaluateInTurns(clock.now(), INDICATORS_PER_TURN, closing.signal)
+      .catch((error: unknown) => { app.log.error({ err: error }, 'error budgets could not be evaluated') })
+      .finally(() => { evaluating = false })
+  }
   app.addHook('onReady', async () => {
     metrics?.seal()
-    timers.push(setInterval(() => tracker.evaluate(clock.now()), settings.evaluationIntervalMs))
+    timers.push(setInterval(evaluateInBackground, settings.evaluationIntervalMs))
     if (fleet !== undefined) timers.push(setInterval(() => { flushFleet().catch(() => {}) }, fleet.flushIntervalMs))
     for (const timer of timers) timer.unref()
   })
   app.addHook('onClose', async () => {
     for (const timer of timers) clearInterval(timer)
+    closing.abort()
     sloHub?.close()
     // A client that queues commands while Redis is down would hold the
     // close for as long as it retries: the last flush gets a bound.

@@ -79,22 +79,37 @@ export class ErrorBudgetTracker {
 
   /** Evaluates every indicator at `now` and tells the listeners of each state that changed. */
   evaluate (now: number): SliStatus[] {
-    const statuses: SliStatus[] = []
-    for (const tracked of this.all()) {
-      const status = evaluateSli(tracked.objective, tracked.counter, this.#settings, now)
-      statuses.push(status)
-      if (status.state === tracked.state) continue
-      const change: StateChange = { name: status.name, sli: status.sli, from: tracked.state, to: status.state, status }
-      tracked.state = status.state
-      for (const listener of this.#listeners) {
-        try {
-          listener(change)
-        } catch (error) {
-          this.#onListenerError(error)
-        }
+    return this.all().map((tracked) => this.#evaluateOne(tracked, now))
+  }
+
+  /**
+   * Evaluates every indicator at `now` as {@link evaluate} does, `perTurn`
+   * of them per turn of the event loop: with a thousand SLOs, one turn
+   * for all of them would hold every request for tens of milliseconds.
+   * Stops between turns once `signal` is aborted.
+   */
+  async evaluateInTurns (now: number, perTurn: number, signal?: AbortSignal): Promise<void> {
+    const all = this.all()
+    for (let start = 0; start < all.length; start += perTurn) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve))
+      if (signal?.aborted === true) return
+      for (const tracked of all.slice(start, start + perTurn)) this.#evaluateOne(tracked, now)
+    }
+  }
+
+  #evaluateOne (tracked: TrackedSli, now: number): SliStatus {
+    const status = evaluateSli(tracked.objective, tracked.counter, this.#settings, now)
+    if (status.state === tracked.state) return status
+    const change: StateChange = { name: status.name, sli: status.sli, from: tracked.state, to: status.state, status }
+    tracked.state = status.state
+    for (const listener of this.#listeners) {
+      try {
+        listener(change)
+      } catch (error) {
+        this.#onListenerError(error)
       }
     }
-    return statuses
+    return status
   }
 
   /** Adds a state-change listener; returns a function that removes it. */

@@ -36,6 +36,35 @@ describe('ErrorBudgetTracker', () => {
     expect(changes).toEqual(['orders:availability ok → exhausted'])
   })
 
+  /** A tracker of `count` SLOs, each with every event bad: each changes state at its next evaluation. */
+  function burningTracker (count: number): { tracker: ErrorBudgetTracker, changes: string[] } {
+    const tracker = new ErrorBudgetTracker({ rules: [], minEvents: 1 }, () => {})
+    for (let i = 0; i < count; i++) {
+      for (const tracked of tracker.declare(resolveObjective({ name: `slo-${i}`, availability: 0.99 }, 'x'), 'x')) tracked.counter.add(NOW - 1000, 10, 10)
+    }
+    const changes: string[] = []
+    tracker.onStateChange((change) => changes.push(change.name))
+    return { tracker, changes }
+  }
+
+  it('evaluates in turns of the event loop, a slice of indicators per turn, the same as all at once', async () => {
+    const { tracker, changes } = burningTracker(250)
+    const done = tracker.evaluateInTurns(NOW, 100)
+    expect(changes).toHaveLength(100)
+    await done
+    expect(changes).toHaveLength(250)
+    expect(new Set(changes).size).toBe(250)
+  })
+
+  it('stops evaluating between turns once its signal is aborted', async () => {
+    const { tracker, changes } = burningTracker(250)
+    const closing = new AbortController()
+    const done = tracker.evaluateInTurns(NOW, 100, closing.signal)
+    closing.abort()
+    await done
+    expect(changes).toHaveLength(100)
+  })
+
   it('shares an SLO between routes that declare the same objectives, and refuses a conflicting declaration', () => {
     const tracker = new ErrorBudgetTracker({ rules: [], minEvents: 1 }, () => {})
     const first = tracker.declare(resolveObjective({ name: 'orders', availability: 0.99 }, 'x'), 'x')
