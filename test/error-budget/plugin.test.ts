@@ -187,6 +187,21 @@ describe('error budget: declaring SLOs', () => {
 })
 
 describe('error budget: state changes', () => {
+  it('evaluates every evaluationIntervalMs by itself, every SLO, however many there are', async () => {
+    const changes: StateChange[] = []
+    current = await budgetApp({ evaluationIntervalMs: 100, minEvents: 1, onStateChange: (change) => changes.push(change) })
+    const { app } = current
+    // More indicators than one turn of the periodic evaluation takes.
+    for (let i = 0; i < 150; i++) {
+      app.get(`/failing/${i}`, { config: { slo: { name: `slo-${i}`, availability: 0.99 } } }, async () => { throw new Error('down') })
+    }
+    await app.ready()
+    for (let i = 0; i < 150; i++) await app.inject(`/failing/${i}`)
+    await waitFor(() => changes.length === 150, 10_000)
+    expect(new Set(changes.map((change) => `${change.name} ${change.from}→${change.to}`)).size).toBe(150)
+    expect(changes.every((change) => change.to === 'exhausted')).toBe(true)
+  })
+
   it('fires once per transition: ok → exhausted while failing, back to ok once the window has passed', async () => {
     const clock = new ManualClock()
     const changes: StateChange[] = []
