@@ -1,7 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { load, processCpuMs, startTarget } from './harness.js'
+import { costedLoad, load, startTarget } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -243,10 +243,8 @@ async function cost (targets: Targets, downstream: Process): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     // Every other round in reverse order: whichever side runs first in a round is measured on a machine the previous round left differently.
     for (const [name, side, path] of round % 2 === 0 ? sides : [...sides].reverse()) {
-      const cpuBefore = processCpuMs(targets[side].pid)
-      const measured = await load(`http://127.0.0.1:${targets[side].port}${path}`, SECONDS)
-      const cpuAfter = processCpuMs(targets[side].pid)
-      if (cpuBefore !== undefined && cpuAfter !== undefined && measured.requestsPerSecond > 0) cpu.set(name, [...cpu.get(name) ?? [], (cpuAfter - cpuBefore) * 1000 / (measured.requestsPerSecond * SECONDS)])
+      const { measurement: measured, cpuMicros } = await costedLoad(targets[side], SECONDS, { path })
+      if (cpuMicros !== undefined) cpu.set(name, [...cpu.get(name) ?? [], cpuMicros])
       rounds.set(name, [...rounds.get(name) ?? [], measured.requestsPerSecond])
       if (measured.requestsPerSecond > (best.get(name)?.rps ?? 0)) best.set(name, { rps: measured.requestsPerSecond, p99: measured.p99Ms })
     }

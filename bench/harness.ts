@@ -158,6 +158,19 @@ export interface Comparison {
 }
 
 /**
+ * A load run against one running target, with the target's CPU time per
+ * answered request over it, in microseconds (undefined without /proc, or
+ * when nothing was answered).
+ */
+export async function costedLoad (target: { port: number, pid: number }, seconds: number, request: LoadRequest): Promise<{ measurement: Measurement, cpuMicros: number | undefined }> {
+  const before = processCpuMs(target.pid)
+  const measurement = await load(`http://127.0.0.1:${target.port}${request.path}`, seconds, request)
+  const after = processCpuMs(target.pid)
+  const answered = measurement.requestsPerSecond * seconds
+  return { measurement, cpuMicros: before === undefined || after === undefined || answered <= 0 ? undefined : (after - before) * 1000 / answered }
+}
+
+/**
  * A target: a variant of serve.ts and its settings (`routes=1000`, …);
  * `serve` runs another copy of serve.ts (another checkout's, to compare
  * two versions of the library).
@@ -186,11 +199,8 @@ export async function compare (baseline: TargetSpec, candidate: TargetSpec, targ
     for (let round = 0; round < rounds; round++) {
       const measured: { baseline?: Measurement, candidate?: Measurement } = {}
       for (const side of ['baseline', 'candidate'] as const) {
-        const cpuBefore = processCpuMs(targets[side].pid)
-        const result = await load(`http://127.0.0.1:${targets[side].port}${request.path}`, seconds, request)
-        const cpuAfter = processCpuMs(targets[side].pid)
-        const answered = result.requestsPerSecond * seconds
-        if (cpuBefore !== undefined && cpuAfter !== undefined && answered > 0) cpu[side].push((cpuAfter - cpuBefore) * 1000 / answered)
+        const { measurement: result, cpuMicros } = await costedLoad(targets[side], seconds, request)
+        if (cpuMicros !== undefined) cpu[side].push(cpuMicros)
         measured[side] = result
         if (best[side] === undefined || result.requestsPerSecond > best[side].requestsPerSecond) best[side] = result
       }

@@ -1,5 +1,4 @@
-import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, load, median, postRequest, processCpuMs, rate, startTarget, targetStats } from './harness.js'
-import type { LoadRequest, Measurement } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, costedLoad, cpuRatio, median, postRequest, rate, startTarget, targetStats } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -44,21 +43,6 @@ async function curve (name: string, settingsOf: (count: number) => { bare: strin
   report.target(`${name}: 1 → 1,000, per-request cost against bare Fastify flat`, `CPU-per-request ratio at 1,000 ≥ ${FLAT}× the one at 1`, `${first.toFixed(2)}× → ${last.toFixed(2)}× (${(last / first).toFixed(2)} of it)`, last / first >= FLAT, command)
 }
 
-interface CostedSlice {
-  measurement: Measurement
-  /** Server CPU per request over the slice, in microseconds (NaN without /proc). */
-  micros: number
-}
-
-/** One load slice against a running target, with the target's CPU per request over it. */
-async function costedSlice (target: { port: number, pid: number }, seconds: number, request: LoadRequest): Promise<CostedSlice> {
-  const before = processCpuMs(target.pid)
-  const measurement = await load(`http://127.0.0.1:${target.port}${request.path}`, seconds, request)
-  const after = processCpuMs(target.pid)
-  const requests = measurement.requestsPerSecond * seconds
-  return { measurement, micros: before === undefined || after === undefined ? Number.NaN : (after - before) * 1000 / requests }
-}
-
 async function keys (): Promise<void> {
   const command = 'npm run bench:scale -- keys'
   const target = await startTarget('idempotency-memory', ['stats=1'], ['--expose-gc'])
@@ -73,16 +57,18 @@ async function keys (): Promise<void> {
   const startedAt = Date.now()
   try {
     while (sent < KEYS && Date.now() - startedAt < MAX_KEY_SECONDS * 1000) {
-      const slice = await costedSlice(target, SLICE_SECONDS, postRequest('first'))
-      const bare = await costedSlice(reference, REFERENCE_SECONDS, postRequest('plain'))
+      const slice = await costedLoad(target, SLICE_SECONDS, postRequest('first'))
+      const bare = await costedLoad(reference, REFERENCE_SECONDS, postRequest('plain'))
+      const sliceMicros = slice.cpuMicros ?? Number.NaN
+      const bareMicros = bare.cpuMicros ?? Number.NaN
       const { requestsPerSecond, non2xx, p99Ms } = slice.measurement
       // A shed request (503) never claimed its key.
       sent += Math.max(0, Math.round(requestsPerSecond * SLICE_SECONDS) - non2xx)
       const { heapUsed } = await targetStats<{ heapUsed: number }>(target.port)
-      const ratio = bare.micros / slice.micros
+      const ratio = bareMicros / sliceMicros
       ratios.push(ratio)
       heaps.push(heapUsed)
-      table.row([sent.toLocaleString('en-US'), rate(requestsPerSecond), `${slice.micros.toFixed(1)} µs`, `${bare.micros.toFixed(1)} µs`, `${ratio.toFixed(2)}×`, `${p99Ms} ms`, String(non2xx), `${(heapUsed / 1048576).toFixed(1)} MB`])
+      table.row([sent.toLocaleString('en-US'), rate(requestsPerSecond), `${sliceMicros.toFixed(1)} µs`, `${bareMicros.toFixed(1)} µs`, `${ratio.toFixed(2)}×`, `${p99Ms} ms`, String(non2xx), `${(heapUsed / 1048576).toFixed(1)} MB`])
     }
   } finally {
     await Promise.all([target.stop(), reference.stop()])
