@@ -59,7 +59,7 @@ export class LoopLagDetector {
         this.#laggingSince = started
         // Lag that returns soon after it ended is the same overload: shed
         // at once instead of letting another interval's backlog build up.
-        this.#sheddingFrom = started - this.#laggingEndedAt < RELAPSE_INTERVALS * this.#intervalMs ? started : started + this.#intervalMs
+        this.#sheddingFrom = this.#soonAfterEpisode(started) ? started : started + this.#intervalMs
       }
       this.#calmSince = undefined
     } else {
@@ -109,11 +109,16 @@ export class LoopLagDetector {
     // overload coming back: it sheds from then on. Otherwise it would admit
     // everything it holds (the backlog of a pause the process spent
     // descheduled, or in a GC) before it ends and counts as lagging.
-    if (this.#laggingSince === undefined && now - this.#laggingEndedAt < RELAPSE_INTERVALS * this.#intervalMs) {
+    if (this.#laggingSince === undefined && this.#soonAfterEpisode(now)) {
       this.#sheddingFrom = now + this.#targetMs
     }
     this.#turnStartedAt = now
     atEndOfTurn(this.#closeTurn)
+  }
+
+  /** Whether `at` is within ten intervals of the end of the last episode: lag then is the same overload. */
+  #soonAfterEpisode (at: number): boolean {
+    return at - this.#laggingEndedAt < RELAPSE_INTERVALS * this.#intervalMs
   }
 
   #endLagging (at: number): void {
