@@ -155,6 +155,8 @@ export interface Comparison {
   placement: Placement
   /** Server CPU per request, median over the rounds, in microseconds (undefined without /proc). */
   cpuMicros?: { baseline: number, candidate: number }
+  /** Each round's baseline CPU per request over the candidate's, the two measured one after the other. */
+  cpuRoundRatios?: number[]
 }
 
 /**
@@ -195,20 +197,25 @@ export async function compare (baseline: TargetSpec, candidate: TargetSpec, targ
     const best: { baseline?: Measurement, candidate?: Measurement } = {}
     const roundRatios: number[] = []
     const cpu = { baseline: [] as number[], candidate: [] as number[] }
+    const cpuRoundRatios: number[] = []
     for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${request.path}`, 2, request)
     for (let round = 0; round < rounds; round++) {
       const measured: { baseline?: Measurement, candidate?: Measurement } = {}
+      const roundCpu: { baseline?: number | undefined, candidate?: number | undefined } = {}
       for (const side of ['baseline', 'candidate'] as const) {
         const { measurement: result, cpuMicros } = await costedLoad(targets[side], seconds, request)
         if (cpuMicros !== undefined) cpu[side].push(cpuMicros)
+        roundCpu[side] = cpuMicros
         measured[side] = result
         if (best[side] === undefined || result.requestsPerSecond > best[side].requestsPerSecond) best[side] = result
       }
       roundRatios.push((measured.candidate?.requestsPerSecond ?? 0) / (measured.baseline?.requestsPerSecond ?? 1))
+      if (roundCpu.baseline !== undefined && roundCpu.candidate !== undefined) cpuRoundRatios.push(roundCpu.baseline / roundCpu.candidate)
     }
     if (best.baseline === undefined || best.candidate === undefined) throw new RangeError('rounds must be at least 1')
     const comparison: Comparison = { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond, roundRatios, placement }
     if (cpu.baseline.length > 0 && cpu.candidate.length > 0) comparison.cpuMicros = { baseline: median(cpu.baseline), candidate: median(cpu.candidate) }
+    if (cpuRoundRatios.length > 0) comparison.cpuRoundRatios = cpuRoundRatios
     return comparison
   } finally {
     await targets.baseline.stop()
@@ -221,9 +228,14 @@ export function median (values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
 }
 
-/** Baseline CPU per request over the candidate's: the throughput ratio a server-bound run would show. */
+/**
+ * Baseline CPU per request over the candidate's: the throughput ratio a
+ * server-bound run would show. The median of the rounds' own ratios: the
+ * two sides of a round run one after the other, so a change in the
+ * machine's speed between rounds moves both alike and leaves their ratio.
+ */
 export function cpuRatio (result: Comparison): number | undefined {
-  return result.cpuMicros === undefined ? undefined : result.cpuMicros.baseline / result.cpuMicros.candidate
+  return result.cpuRoundRatios === undefined ? undefined : median(result.cpuRoundRatios)
 }
 
 export function rate (value: number): string {
@@ -236,7 +248,7 @@ export function spread (ratios: readonly number[]): string {
   return `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`
 }
 
-export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'server CPU per request (baseline → candidate, ratio)', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
+export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'server CPU per request (baseline → candidate, medians of the rounds; ratio: median of the rounds\' ratios)', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
 
 export function comparisonRow (name: string, result: Comparison): string[] {
   const cpu = result.cpuMicros === undefined ? '—' : `${result.cpuMicros.baseline.toFixed(1)} → ${result.cpuMicros.candidate.toFixed(1)} µs (${(cpuRatio(result) ?? Number.NaN).toFixed(2)}×)`

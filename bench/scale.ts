@@ -11,7 +11,7 @@ import { Report } from './report.js'
  * Usage: scale.ts [routes|slos|keys]
  */
 const COUNTS = [1, 10, 100, 1000]
-const ROUNDS = 3
+const ROUNDS = 5
 const SECONDS = 2
 const FLAT = 0.9
 const KEYS = 1_000_000
@@ -30,13 +30,14 @@ async function curve (name: string, settingsOf: (count: number) => { bare: strin
   for (const count of COUNTS) {
     const settings = settingsOf(count)
     const result = await compare({ variant: 'bare', settings: settings.bare }, { variant: 'umbrella', settings: settings.umbrella }, { path: '/r/0', paths: paths(count) }, ROUNDS, SECONDS)
-    // The per-request cost: server CPU per request (the median of the
-    // rounds), which the machine's changing speed moves less than the
-    // best round's throughput; throughput where there is no /proc.
+    // The per-request cost: server CPU per request against bare Fastify's
+    // in the same round (the median of the rounds), which the machine's
+    // changing speed moves less than the best round's throughput;
+    // throughput where there is no /proc.
     ratios.push(cpuRatio(result) ?? result.ratio)
     table.row(comparisonRow(count.toLocaleString('en-US'), result))
   }
-  table.note('Flatness is judged on the server CPU per request against bare Fastify (the median of the rounds): it is the per-request cost itself, and it moves less than the best round\'s throughput when the machine\'s speed changes between rounds.')
+  table.note(`Flatness is judged on the server CPU per request against bare Fastify's, the two measured one after the other in each of ${ROUNDS} rounds (the median of the rounds' ratios): it is the per-request cost itself, and a change in the machine's speed between rounds moves both sides of a round alike.`)
   table.end()
   const first = ratios[0] ?? Number.NaN
   const last = ratios[ratios.length - 1] ?? Number.NaN
