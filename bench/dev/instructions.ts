@@ -14,7 +14,9 @@ import type { LoadRequest } from '../harness.js'
  * takes, not how many run, so this compares two versions of the code where
  * CPU time (cpu.ts) drowns in other processes' noise. Targets are given as
  * for cpu.ts (variant,setting,…); add calm=1 to the umbrella, or valgrind's
- * slowness sheds requests. Node runs --single-threaded, so that V8's
+ * slowness sheds requests (calm=1 also keeps the error budgets' 10 s
+ * evaluation out of the count: with 1,000 SLOs it added about 30k
+ * instructions to every counted request). Node runs --single-threaded, so that V8's
  * compilation and GC happen on the counted thread, not at a time of their
  * own; one connection, so every request is a turn of the event loop of its
  * own. WARM requests (default 15000, over two connections in turn) run
