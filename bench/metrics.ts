@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import { monotonicClock } from '../src/clock.js'
 import { Deadline } from '../src/deadline/index.js'
 import { SloMetrics, resolveObjective } from '../src/error-budget/index.js'
 import { DeadlineMetrics, MetricsHub } from '../src/metrics/index.js'
-import { COMPARISON_COLUMNS, compare, comparisonRow, load, startTarget } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio } from './harness.js'
 import { Report } from './report.js'
 
 // The cost of metrics: hello-world with every capability on (chaos
@@ -13,43 +12,19 @@ import { Report } from './report.js'
 // metrics on and the scrape route served, against the same app with
 // `metrics: false`, measured in the same run.
 const report = new Report('metrics', 'npm run bench:metrics')
-const throughput = report.table('Metrics on (candidate) against metrics off (baseline), every capability with chaos enabled', COMPARISON_COLUMNS)
-throughput.row(comparisonRow('hello-world 200, every capability', await compare('all-metrics-off', 'all-metrics-on', '/hello', 3, 4)))
-throughput.end()
-const cost = report.table('What metrics cost per request', ['measure', 'metrics off', 'metrics on', 'ratio or difference'])
-
-function median (values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
-}
-
-/** CPU seconds a process has used (user + system), from /proc; clock ticks are 1/100 s on Linux. */
-function cpuSeconds (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
 // Throughput on a shared machine moves with other processes' load; the CPU
-// time each request costs the server moves much less. Alternating rounds,
-// the median of each side.
+// time each request costs the server moves much less. The comparison's
+// alternating rounds give both.
 const ROUNDS = 5
 const SECONDS = 3
-const targets = { off: await startTarget('all-metrics-off'), on: await startTarget('all-metrics-on') }
-try {
-  const perRequest: { off: number[], on: number[] } = { off: [], on: [] }
-  for (const side of ['off', 'on'] as const) await load(`http://127.0.0.1:${targets[side].port}/hello`, 2, { path: '/hello' })
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const side of ['off', 'on'] as const) {
-      const before = cpuSeconds(targets[side].pid)
-      const measured = await load(`http://127.0.0.1:${targets[side].port}/hello`, SECONDS, { path: '/hello' })
-      perRequest[side].push((cpuSeconds(targets[side].pid) - before) / (measured.requestsPerSecond * SECONDS))
-    }
-  }
-  const off = median(perRequest.off)
-  const on = median(perRequest.on)
-  cost.row([`server CPU per request (median of ${ROUNDS} rounds)`, `${(off * 1e6).toFixed(1)} µs`, `${(on * 1e6).toFixed(1)} µs`, `${(off / on).toFixed(3)}× (throughput-equivalent)`])
-} finally {
-  await targets.off.stop()
-  await targets.on.stop()
+const comparison = await compare('all-metrics-off', 'all-metrics-on', '/hello', ROUNDS, SECONDS)
+const throughput = report.table('Metrics on (candidate) against metrics off (baseline), every capability with chaos enabled', COMPARISON_COLUMNS)
+throughput.row(comparisonRow('hello-world 200, every capability', comparison))
+throughput.end()
+const cost = report.table('What metrics cost per request', ['measure', 'metrics off', 'metrics on', 'ratio or difference'])
+if (comparison.cpuMicros !== undefined) {
+  const { baseline: off, candidate: on } = comparison.cpuMicros
+  cost.row([`server CPU per request (medians of ${ROUNDS} rounds)`, `${off.toFixed(1)} µs`, `${on.toFixed(1)} µs`, `${(cpuRatio(comparison) ?? Number.NaN).toFixed(3)}× (throughput-equivalent; median of the rounds' ratios)`])
 }
 
 // The work metrics add to a hello-world request, alone: a deadline that
