@@ -1,7 +1,7 @@
 import { Agent, request as httpRequest } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { costedLoad, load, startTarget } from './harness.js'
+import { costedLoad, load, median, startTarget } from './harness.js'
 import { Report } from './report.js'
 
 /*
@@ -259,8 +259,8 @@ async function cost (targets: Targets, downstream: Process): Promise<void> {
   for (const [name] of sides) {
     const row = best.get(name)
     const spread = (rounds.get(name) ?? []).map((value, i) => (value / (plainRounds[i] ?? Number.NaN)).toFixed(2)).join(', ')
-    const micros = [...cpu.get(name) ?? []].sort((a, b) => a - b)
-    const cpuCell = micros.length === 0 ? '—' : `${(micros[Math.floor(micros.length / 2)] ?? 0).toFixed(0)} µs`
+    const micros = cpu.get(name) ?? []
+    const cpuCell = micros.length === 0 ? '—' : `${median(micros).toFixed(0)} µs`
     table.row([name, `${Math.round(row?.rps ?? 0).toLocaleString('en-US')} req/s`, `${((row?.rps ?? 0) / plain).toFixed(2)}×`, spread, cpuCell, `${row?.p99 ?? 0} ms`])
   }
   table.note('The server\'s CPU per request is that of the process making the call (the downstream, on the same core, serves both sides alike); most of it is fetch itself.')
