@@ -37,7 +37,8 @@ const RECURSIVE_DEPTH = 64
  * Undefined when the value nests deeper than `RECURSIVE_DEPTH`.
  */
 function recursiveCanonicalJson (value: unknown, depth: number): string | undefined {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (value === null) return 'null'
+  if (typeof value !== 'object') return jsonLeaf(value)
   if (depth === RECURSIVE_DEPTH) return undefined
   if (Array.isArray(value)) {
     const items = value as readonly unknown[]
@@ -53,17 +54,61 @@ function recursiveCanonicalJson (value: unknown, depth: number): string | undefi
     return `${out}]`
   }
   const members = value as Readonly<Record<string, unknown>>
-  const keys = Object.keys(members).sort()
+  const keys = sortedKeys(members)
   let out = '{'
   let written = 0
-  for (const key of keys) {
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string
     const member = members[key]
     if (member === undefined) continue
     const text = recursiveCanonicalJson(member, depth + 1)
     if (text === undefined) return undefined
-    out += `${written++ > 0 ? ',' : ''}${JSON.stringify(key)}:${text}`
+    if (written++ > 0) out += ','
+    out += `${jsonString(key)}:${text}`
   }
   return `${out}}`
+}
+
+// What JSON.stringify escapes in a string: quotes, backslashes, control
+// characters, and surrogates (lone ones are escaped; a string with a pair
+// is left to JSON.stringify too, which is rare enough not to matter).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** JSON.stringify's output for a string, without its call for the common string that needs no escape. */
+function jsonString (text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`
+}
+
+/** JSON.stringify's output for a value that is not an object, `null` where it writes nothing. */
+function jsonLeaf (value: unknown): string {
+  switch (typeof value) {
+    case 'string': return jsonString(value)
+    // JSON writes a number as String() does, and a non-finite one as null.
+    case 'number': return Number.isFinite(value) ? String(value) : 'null'
+    case 'boolean': return value ? 'true' : 'false'
+    default: return JSON.stringify(value) ?? 'null'
+  }
+}
+
+// Up to this many keys an insertion sort beats Array#sort's call into the
+// engine; past it, Array#sort's n log n keeps a body of many keys cheap.
+const INSERTION_SORT_KEYS = 16
+
+/** The object's own enumerable keys in code-unit order, as Array#sort() without a comparator orders strings. */
+function sortedKeys (members: Readonly<Record<string, unknown>>): string[] {
+  const keys = Object.keys(members)
+  if (keys.length > INSERTION_SORT_KEYS) return keys.sort()
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index] as string
+    let slot = index
+    while (slot > 0 && (keys[slot - 1] as string) > key) {
+      keys[slot] = keys[slot - 1] as string
+      slot--
+    }
+    keys[slot] = key
+  }
+  return keys
 }
 
 function iterativeCanonicalJson (value: unknown): string {

@@ -42,6 +42,15 @@ describe('canonical JSON', () => {
     }), PROPERTY_RUNS)
   })
 
+  it('is the output of the recursive definition for objects of few keys and of many, whose keys are sorted two ways', () => {
+    const key = fc.oneof(fc.string({ unit: 'binary', maxLength: 6 }), fc.integer({ min: 0, max: 2000 }).map(String))
+    const few = fc.dictionary(key, looseValue, { maxKeys: 16 })
+    const many = fc.dictionary(key, looseValue, { minKeys: 17, maxKeys: 40 })
+    fc.assert(fc.property(fc.oneof(few, many), (value) => {
+      expect(canonicalJson(value)).toBe(recursiveCanonicalJson(value))
+    }), PROPERTY_RUNS)
+  })
+
   it('is the output of the recursive definition for values nested past the depth the fast walk takes', () => {
     fc.assert(fc.property(jsonValue, fc.integer({ min: 60, max: 80 }), fc.boolean(), (value, depth, inObjects) => {
       let nested: unknown = value
