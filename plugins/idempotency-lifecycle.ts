@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
-import { MemoryIdempotencyStore } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
@@ -61,6 +60,12 @@ export function claimTimeoutMs (request: FastifyRequest, settings: ResolvedIdemp
 /** What the hooks of one plugin instance share. */
 export interface Runtime {
   settings: ResolvedIdempotencyOptions
+  /**
+   * The store is the built-in memory store: it answers within the same
+   * turn and keeps everything in this process, so its calls need no
+   * timeout and its keys no hashing.
+   */
+  inProcess: boolean
   timeouts: CallTimeouts
   leases: LeaseKeeper<HeldLease>
   /** Set when metrics are on. */
@@ -89,9 +94,9 @@ export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call:
   } catch (error) {
     pending = Promise.reject(error)
   }
-  // The built-in memory store answers within the same turn: it cannot
-  // hang, so its calls skip the timeout and the promise that carries it.
-  const timed = runtime.settings.store instanceof MemoryIdempotencyStore
+  // The built-in memory store cannot hang: its calls skip the timeout
+  // and the promise that carries it.
+  const timed = runtime.inProcess
     ? pending
     : runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
   // Without metrics, the store's own promise: no promise of ours per call.

@@ -10,9 +10,11 @@ import {
   requestFingerprint,
   resolveIdempotencyOptions,
   resolveRouteIdempotency,
+  joinedStoreKey,
   scopedStoreKey,
   CallTimeouts,
   LeaseKeeper,
+  MemoryIdempotencyStore,
 } from '../src/idempotency/index.js'
 import type {
   ClaimOutcome,
@@ -103,6 +105,7 @@ async function claimWaiting (request: FastifyRequest, runtime: Runtime, storeKey
 function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, routeUrl: string, label: string) {
   const tally: IdempotencyTally | undefined = runtime.metrics?.forRoute(label)
   const { settings } = runtime
+  const storeKeyOf = runtime.inProcess ? joinedStoreKey : scopedStoreKey
   return async function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!settings.methods.has(request.method)) return undefined
     const reading = readIdempotencyKey(request.headers['idempotency-key'])
@@ -120,7 +123,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
       // An empty or missing scope would put callers in one shared key space.
       throw new FRS_ERR_IDEMPOTENCY_SCOPE_INVALID(describeValue(scope))
     }
-    const storeKey = scopedStoreKey(scope, request.method, routeUrl, reading.key)
+    const storeKey = storeKeyOf(scope, request.method, routeUrl, reading.key)
     const fingerprint = settings.fingerprint === undefined
       ? requestFingerprint({ method: request.method, route: routeUrl, contentType: request.headers['content-type'], body: request.body })
       : settings.fingerprint(request)
@@ -187,6 +190,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
   declareKeptHandler(app)
   const runtime: Runtime = {
     settings,
+    inProcess: settings.store instanceof MemoryIdempotencyStore,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
     leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
     metrics: undefined,

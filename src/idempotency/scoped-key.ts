@@ -1,11 +1,21 @@
 import { hash } from 'node:crypto'
 
 /**
- * The store key of an idempotency key: a hash of the caller's scope, the
- * route and the key, so that keys of different callers or routes can never
- * meet, and so that scopes (tenant or account ids) are not written to the
- * store in clear.
+ * The store key of an idempotency key: scope, method, route and key
+ * joined, so that keys of different callers or routes can never meet.
+ * This form suits a store inside the process (the memory store), where
+ * nothing is written anywhere else and a hash would cost more than the
+ * lookup; stores elsewhere get {@link scopedStoreKey}.
+ */
+export function joinedStoreKey (scope: string, method: string, route: string, key: string): string {
+  return `${scope}\0${method}\0${route}\0${key}`
+}
+
+/**
+ * The store key for a store outside the process (Redis): a hash of the
+ * joined key, so that scopes (tenant or account ids) are not written to
+ * the store in clear.
  */
 export function scopedStoreKey (scope: string, method: string, route: string, key: string): string {
-  return hash('sha256', `${scope}\0${method}\0${route}\0${key}`, 'base64url')
+  return hash('sha256', joinedStoreKey(scope, method, route, key), 'base64url')
 }
