@@ -1,3 +1,4 @@
+import { BucketCounts } from '../metrics/bucket-counts.js'
 import type { MetricsHub } from '../metrics/hub.js'
 import type { Objective } from './objective.js'
 import { BAD_REASONS } from './outcome.js'
@@ -18,9 +19,8 @@ class RouteSeries {
   latencyBad = 0
   readonly badBy: Record<typeof BAD_REASONS[number], number> = { 'server-error': 0, deadline: 0, shed: 0, chaos: 0 }
   readonly uncounted: Record<typeof UNCOUNTED_REASONS[number], number> = { 'client-error': 0, 'client-closed': 0 }
-  buckets: Float64Array = new Float64Array(0)
-  durationSum = 0
-  durationCount = 0
+  /** Response times; bucketed once the bounds are sealed, counted only before. */
+  duration = new BucketCounts([])
 
   constructor (slo: string, route: string, availability: boolean, latency: boolean) {
     this.slo = slo
@@ -97,18 +97,7 @@ export class SloMetrics {
       name: 'slo_request_duration_seconds',
       help: 'Response time of the requests counted against an SLO, with a bucket at each latency threshold.',
       read: (add) => {
-        const bounds = this.#bounds ?? []
-        for (const entry of series) {
-          const labels = { slo: entry.slo, route: entry.route }
-          let cumulative = 0
-          bounds.forEach((bound, index) => {
-            cumulative += entry.buckets[index] ?? 0
-            add({ suffix: '_bucket', labels: { le: bound, ...labels }, value: cumulative })
-          })
-          add({ suffix: '_bucket', labels: { le: '+Inf', ...labels }, value: entry.durationCount })
-          add({ suffix: '_sum', labels, value: entry.durationSum })
-          add({ suffix: '_count', labels, value: entry.durationCount })
-        }
+        for (const entry of series) entry.duration.read({ slo: entry.slo, route: entry.route }, add)
       },
     })
   }
@@ -123,7 +112,7 @@ export class SloMetrics {
     if (entry === undefined) {
       entry = new RouteSeries(slo, route, objectives.some((objective) => objective.sli === 'availability'), latencyObjective !== undefined)
       this.#series.push(entry)
-      if (this.#bounds !== undefined) entry.buckets = new Float64Array(this.#bounds.length)
+      if (this.#bounds !== undefined) entry.duration = new BucketCounts(this.#bounds)
     }
     const series = entry
     return {
@@ -142,12 +131,8 @@ export class SloMetrics {
         }
         if (slow === true) entry.latencyBad++
         else if (slow === false) entry.latencyGood++
-        const bounds = this.#bounds ?? this.seal()
-        let bucket = 0
-        while (bucket < bounds.length && seconds > (bounds[bucket] as number)) bucket++
-        if (bucket < entry.buckets.length) entry.buckets[bucket] = (entry.buckets[bucket] ?? 0) + 1
-        entry.durationSum += seconds
-        entry.durationCount++
+        if (this.#bounds === undefined) this.seal()
+        entry.duration.observe(seconds)
       },
     }
   }
@@ -157,7 +142,7 @@ export class SloMetrics {
     if (this.#bounds !== undefined) return this.#bounds
     const bounds = [...new Set([...DEFAULT_BUCKETS_SECONDS, ...this.#thresholdsSeconds])].sort((a, b) => a - b)
     this.#bounds = bounds
-    for (const entry of this.#series) entry.buckets = new Float64Array(bounds.length)
+    for (const entry of this.#series) entry.duration = new BucketCounts(bounds)
     return bounds
   }
 }
