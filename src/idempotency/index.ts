@@ -1,6 +1,6 @@
 export { readIdempotencyKey, MAX_KEY_LENGTH } from './key.js'
 export type { KeyReading } from './key.js'
-export { canonicalJson, requestFingerprint } from './fingerprint.js'
+export { canonicalJson, inProcessFingerprint, requestFingerprint } from './fingerprint.js'
 export type { FingerprintInput } from './fingerprint.js'
 export type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 export { MemoryIdempotencyStore } from './memory-store.js'

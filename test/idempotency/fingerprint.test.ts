@@ -1,6 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, requestFingerprint } from '../../src/idempotency/index.js'
+import { canonicalJson, inProcessFingerprint, requestFingerprint } from '../../src/idempotency/index.js'
+import type { FingerprintInput } from '../../src/idempotency/index.js'
+import { IN_PROCESS_TEXT_LENGTH } from '../../src/idempotency/fingerprint.js'
 import { errors } from '../../plugins/index.js'
 import { PROPERTY_RUNS, jsonValue, reorderKeys } from '../helpers/arbitraries.js'
 
@@ -106,5 +108,33 @@ describe('request fingerprints (properties)', () => {
       const bare = requestFingerprint({ method: 'POST', route: '/x', contentType: type, body })
       expect(requestFingerprint({ method: 'POST', route: '/x', contentType: ` ${type.toUpperCase()} ; ${parameter}`, body })).toBe(bare)
     }), PROPERTY_RUNS)
+  })
+})
+
+describe('in-process fingerprints (properties)', () => {
+  const body = fc.oneof(jsonValue, fc.string({ unit: 'binary', maxLength: 300 }), fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)), fc.constant(undefined))
+  const input = fc.record({
+    method: fc.constantFrom('POST', 'PATCH'),
+    route: fc.constantFrom('/x', '/orders/:id'),
+    contentType: fc.constantFrom(undefined, 'application/json', 'text/plain; charset=utf-8'),
+    body,
+  })
+  // Half the pairs are one request sent twice, its keys in another order.
+  const pair = fc.oneof(fc.tuple(input, input), input.chain((a) => fc.integer().map((seed): [FingerprintInput, FingerprintInput] => [a, { ...a, body: Buffer.isBuffer(a.body) ? Buffer.from(a.body) : reorderKeys(a.body, seed) }])))
+
+  it('tell two requests apart exactly when the hashed fingerprints do', () => {
+    fc.assert(fc.property(pair, ([a, b]) => {
+      expect(inProcessFingerprint(a) === inProcessFingerprint(b)).toBe(requestFingerprint(a) === requestFingerprint(b))
+    }), PROPERTY_RUNS)
+  })
+
+  it('are never longer than the bound, and are the hashed fingerprint past it', () => {
+    fc.assert(fc.property(input, (request) => {
+      const fingerprint = inProcessFingerprint(request)
+      expect(fingerprint.length).toBeLessThanOrEqual(IN_PROCESS_TEXT_LENGTH)
+      if (!fingerprint.includes('\n')) expect(fingerprint).toBe(requestFingerprint(request))
+    }), PROPERTY_RUNS)
+    expect(inProcessFingerprint({ method: 'POST', route: '/x', body: 'a'.repeat(IN_PROCESS_TEXT_LENGTH) })).toBe(requestFingerprint({ method: 'POST', route: '/x', body: 'a'.repeat(IN_PROCESS_TEXT_LENGTH) }))
+    expect(inProcessFingerprint({ method: 'POST', route: '/x', body: { sku: 7 } })).toBe('POST\n/x\n\nj:{"sku":7}')
   })
 })
