@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
-import type { CallTimeouts, IdempotencyStore, LeaseKeeper, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
+import type { CallTimeouts, IdempotencyStore, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
@@ -110,6 +110,25 @@ export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call:
   })
 }
 
+/**
+ * A call of the memory store, answered within the call: timed and counted
+ * as {@link storeCall} does, without a promise.
+ */
+export function storeCallNow<T> (runtime: Runtime, operation: StoreOperation, call: (store: MemoryIdempotencyStore) => T): T {
+  const store = runtime.settings.store as MemoryIdempotencyStore
+  const metrics = runtime.metrics
+  if (metrics === undefined) return call(store)
+  const startedAt = performance.now()
+  try {
+    const result = call(store)
+    metrics.storeCall(operation, (performance.now() - startedAt) / 1000, false)
+    return result
+  } catch (error) {
+    metrics.storeCall(operation, (performance.now() - startedAt) / 1000, true)
+    throw error
+  }
+}
+
 export function renewLease (runtime: Runtime, { storeKey, owner, request }: HeldLease): void {
   storeCall(runtime, 'renew', (store) => store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
     if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
@@ -165,30 +184,47 @@ export function replay (reply: FastifyReply, response: StoredResponse): FastifyR
   return reply.send(response.body)
 }
 
+const LEASE_LOST = 'idempotency lease was lost before the response could be stored; a later request owns the key'
+const NOT_STORED = 'idempotent response could not be stored; the key frees itself when its lease runs out'
+
 async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): Promise<void> {
   finish(request, claim, runtime)
   try {
     const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
-    if (!stored) request.log.warn('idempotency lease was lost before the response could be stored; a later request owns the key')
+    if (!stored) request.log.warn(LEASE_LOST)
   } catch (error) {
-    request.log.error({ err: error }, 'idempotent response could not be stored; the key frees itself when its lease runs out')
+    request.log.error({ err: error }, NOT_STORED)
+  }
+}
+
+/** {@link storeResponse} for the memory store: within the call, no promise. */
+function storeResponseNow (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): void {
+  finish(request, claim, runtime)
+  try {
+    // The response was built for the store alone: it keeps it without a copy.
+    if (!storeCallNow(runtime, 'complete', (store) => store.completeNow(claim.storeKey, claim.owner, response, claim.ttlMs))) request.log.warn(LEASE_LOST)
+  } catch (error) {
+    request.log.error({ err: error }, NOT_STORED)
   }
 }
 
 /**
  * Stores what the reply is sending, or releases the key when it cannot be
- * replayed.
+ * replayed. Undefined when done within the call (the memory store), the
+ * promise of it otherwise.
  */
-async function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown): Promise<void> {
+function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown): Promise<void> | undefined {
   const { settings } = runtime
   const reason = notStorableBecause(status, payload, settings)
   if (reason !== undefined) {
     if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
-    await releaseClaim(request, claim, runtime, reason)
-    return
+    return releaseClaim(request, claim, runtime, reason)
   }
   const body = payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer)
-  await storeResponse(request, claim, runtime, { status, headers, body })
+  const response = { status, headers, body }
+  if (!runtime.inProcess) return storeResponse(request, claim, runtime, response)
+  storeResponseNow(request, claim, runtime, response)
+  return undefined
 }
 
 export function createOnSend (runtime: Runtime) {
@@ -201,7 +237,7 @@ export function createOnSend (runtime: Runtime) {
       done(null, payload)
       return
     }
-    let work: Promise<void>
+    let work: Promise<void> | undefined
     switch (claim.phase) {
       case 'done':
       case 'detached':
@@ -224,7 +260,8 @@ export function createOnSend (runtime: Runtime) {
         work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
         break
     }
-    work.then(() => { done(null, payload) }, (error: unknown) => { done(error) })
+    if (work === undefined) done(null, payload)
+    else work.then(() => { done(null, payload) }, (error: unknown) => { done(error) })
   }
 }
 
@@ -268,7 +305,7 @@ function storeLateAnswer (request: FastifyRequest, reply: FastifyReply, claim: C
   const statusCode = reply.statusCode !== after.statusCode ? reply.statusCode : before.statusCode
   const body = lateBody(reply, payload, statusCode)
   if (headers['content-type'] === undefined && body.contentType !== undefined) headers['content-type'] = body.contentType
-  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload).catch((error: unknown) => {
+  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload)?.catch((error: unknown) => {
     request.log.error({ err: error }, 'storing a late idempotent answer failed')
   })
   request.log.info({ statusCode }, 'handler answered after its deadline; its answer is stored for the retry')

@@ -7,6 +7,7 @@ import { describeValue } from '../src/describe.js'
 import {
   IDEMPOTENCY_PROBLEM_TYPES,
   readIdempotencyKey,
+  inProcessFingerprint,
   requestFingerprint,
   resolveIdempotencyOptions,
   resolveRouteIdempotency,
@@ -41,6 +42,7 @@ import {
   renewLease,
   replay,
   storeCall,
+  storeCallNow,
   trackSettlement,
 } from './idempotency-lifecycle.js'
 import type { Claim, HeldLease, RequestSlots, Runtime } from './idempotency-lifecycle.js'
@@ -102,62 +104,71 @@ async function claimWaiting (request: FastifyRequest, runtime: Runtime, storeKey
   return outcome
 }
 
+/** The scope a `scope(request)` gave, refused when it is not a string or is empty. */
+function checkedScope (scope: unknown, configured: boolean): string {
+  if (typeof scope !== 'string' || (configured && scope === '')) {
+    // An empty or missing scope would put callers in one shared key space.
+    throw new FRS_ERR_IDEMPOTENCY_SCOPE_INVALID(describeValue(scope))
+  }
+  return scope
+}
+
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
+}
+
+/**
+ * The preHandler of an idempotent route. With the memory store and a
+ * scope known at once (none, or a `scope()` that returns a string), the
+ * claim is made and answered within this call, as a callback hook: no
+ * promise, no turn of the microtask queue. Otherwise (Redis, a scope that
+ * resolves later, waiting for the request in flight) it returns the
+ * promise of the same steps, resolving to the reply when it answered.
+ */
 function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, routeUrl: string, label: string) {
   const tally: IdempotencyTally | undefined = runtime.metrics?.forRoute(label)
   const { settings } = runtime
   const storeKeyOf = runtime.inProcess ? joinedStoreKey : scopedStoreKey
-  return async function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    if (!settings.methods.has(request.method)) return undefined
-    const reading = readIdempotencyKey(request.headers['idempotency-key'])
-    if (reading.kind === 'absent') {
-      if (!route.required) return undefined
-      request.log.info('idempotency key missing on a route that requires it')
-      return reply.problem({ type: 'idempotency-key-missing', detail: 'Send an Idempotency-Key header with a unique value for this request.' })
-    }
-    if (reading.kind === 'invalid') {
-      request.log.info({ reason: reading.reason }, 'malformed idempotency key refused')
-      return reply.problem({ type: 'idempotency-key-invalid', detail: `The Idempotency-Key header is invalid: ${reading.reason}.` })
-    }
-    const scope = settings.scope === undefined ? '' : await settings.scope(request)
-    if (typeof scope !== 'string' || (settings.scope !== undefined && scope === '')) {
-      // An empty or missing scope would put callers in one shared key space.
-      throw new FRS_ERR_IDEMPOTENCY_SCOPE_INVALID(describeValue(scope))
-    }
-    const storeKey = storeKeyOf(scope, request.method, routeUrl, reading.key)
-    const fingerprint = settings.fingerprint === undefined
-      ? requestFingerprint({ method: request.method, route: routeUrl, contentType: request.headers['content-type'], body: request.body })
+  // Waiting for the request in flight polls the store over time: a promise.
+  const claimsNow = runtime.inProcess && !settings.waitForInFlight
+
+  const builtInFingerprint = runtime.inProcess ? inProcessFingerprint : requestFingerprint
+  function fingerprintOf (request: FastifyRequest): string {
+    return settings.fingerprint === undefined
+      ? builtInFingerprint({ method: request.method, route: routeUrl, contentType: request.headers['content-type'], body: request.body })
       : settings.fingerprint(request)
-    const owner = nextOwner()
-    let outcome
-    try {
-      outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
-    } catch (error) {
-      if (tally !== undefined) tally.counts['store-error']++
-      if (settings.onStoreError === 'fail-open') {
-        request.log.warn({ err: error }, 'idempotency store unavailable; running without the key (fail-open)')
-        return undefined
-      }
-      request.log.warn({ err: error }, 'idempotency store unavailable; request refused (fail-closed)')
-      reply.header('retry-after', '1')
-      return reply.problem({ type: 'idempotency-store-unavailable', detail: 'The request was not executed because its idempotency key could not be checked; retry later.' })
+  }
+
+  /** The store could not answer: run without the key, or refuse. Undefined when the handler is to run. */
+  function storeUnavailable (request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply | undefined {
+    if (tally !== undefined) tally.counts['store-error']++
+    if (settings.onStoreError === 'fail-open') {
+      request.log.warn({ err: error }, 'idempotency store unavailable; running without the key (fail-open)')
+      return undefined
     }
+    request.log.warn({ err: error }, 'idempotency store unavailable; request refused (fail-closed)')
+    reply.header('retry-after', '1')
+    return reply.problem({ type: 'idempotency-store-unavailable', detail: 'The request was not executed because its idempotency key could not be checked; retry later.' })
+  }
+
+  /** The key is this request's: it keeps it until its answer is stored or it ends. */
+  function acquired (request: FastifyRequest, storeKey: string, owner: string): Claim {
+    if (tally !== undefined) tally.counts.executed++
+    const claim: Claim = {
+      storeKey, owner, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
+    }
+    ;(request as unknown as RequestSlots)[kClaim] = claim
+    return claim
+  }
+
+  function hold (request: FastifyRequest, reply: FastifyReply, claim: Claim): void {
+    runtime.leases.hold(claim.lease)
+    reply.raw.once('close', () => releaseIfAbandoned(request, claim, runtime))
+  }
+
+  /** Answers for a key another request holds, used or completed. */
+  function answerFor (request: FastifyRequest, reply: FastifyReply, outcome: Exclude<ClaimOutcome, { kind: 'acquired' }>): FastifyReply {
     switch (outcome.kind) {
-      case 'acquired': {
-        if (tally !== undefined) tally.counts.executed++
-        const claim: Claim = {
-          storeKey, owner, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
-        }
-        ;(request as unknown as RequestSlots)[kClaim] = claim
-        if (reply.sent) {
-          // The request ended while the claim was on its way (the client
-          // left, or its deadline passed): no handler will run.
-          await releaseClaim(request, claim, runtime, 'the request ended before its handler started')
-          return reply
-        }
-        runtime.leases.hold(claim.lease)
-        reply.raw.once('close', () => releaseIfAbandoned(request, claim, runtime))
-        return undefined
-      }
       case 'in-progress':
         if (tally !== undefined) tally.counts.conflict++
         // One second, not the lease's end: the first request's answer may
@@ -176,6 +187,73 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
         return replay(reply, outcome.response)
     }
   }
+
+  async function claimLater (request: FastifyRequest, reply: FastifyReply, scope: unknown, key: string): Promise<FastifyReply | undefined> {
+    const given = typeof scope === 'string' ? scope : await scope
+    const storeKey = storeKeyOf(checkedScope(given, settings.scope !== undefined), request.method, routeUrl, key)
+    const fingerprint = fingerprintOf(request)
+    const owner = nextOwner()
+    let outcome
+    try {
+      outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
+    } catch (error) {
+      return storeUnavailable(request, reply, error)
+    }
+    if (outcome.kind !== 'acquired') return answerFor(request, reply, outcome)
+    const claim = acquired(request, storeKey, owner)
+    if (reply.sent) {
+      // The request ended while the claim was on its way (the client
+      // left, or its deadline passed): no handler will run.
+      await releaseClaim(request, claim, runtime, 'the request ended before its handler started')
+      return reply
+    }
+    hold(request, reply, claim)
+    return undefined
+  }
+
+  // A callback hook that may return a promise: Fastify goes on when
+  // `done` is called or the promise resolves, and stops, the reply sent,
+  // when neither happens.
+  return function idempotencyPreHandler (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): Promise<FastifyReply | undefined> | undefined {
+    if (!settings.methods.has(request.method)) {
+      done()
+      return undefined
+    }
+    const reading = readIdempotencyKey(request.headers['idempotency-key'])
+    if (reading.kind === 'absent') {
+      if (!route.required) {
+        done()
+        return undefined
+      }
+      request.log.info('idempotency key missing on a route that requires it')
+      reply.problem({ type: 'idempotency-key-missing', detail: 'Send an Idempotency-Key header with a unique value for this request.' })
+      return undefined
+    }
+    if (reading.kind === 'invalid') {
+      request.log.info({ reason: reading.reason }, 'malformed idempotency key refused')
+      reply.problem({ type: 'idempotency-key-invalid', detail: `The Idempotency-Key header is invalid: ${reading.reason}.` })
+      return undefined
+    }
+    const scope = settings.scope === undefined ? '' : settings.scope(request)
+    if (!claimsNow || isThenable(scope)) return claimLater(request, reply, scope, reading.key)
+    const storeKey = storeKeyOf(checkedScope(scope, settings.scope !== undefined), request.method, routeUrl, reading.key)
+    const fingerprint = fingerprintOf(request)
+    const owner = nextOwner()
+    let outcome
+    try {
+      outcome = storeCallNow(runtime, 'claim', (store) => store.claimNow(storeKey, fingerprint, owner, settings.leaseMs))
+    } catch (error) {
+      if (storeUnavailable(request, reply, error) === undefined) done()
+      return undefined
+    }
+    if (outcome.kind === 'acquired') {
+      hold(request, reply, acquired(request, storeKey, owner))
+      done()
+      return undefined
+    }
+    answerFor(request, reply, outcome)
+    return undefined
+  }
 }
 
 /**
@@ -190,7 +268,9 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
   declareKeptHandler(app)
   const runtime: Runtime = {
     settings,
-    inProcess: settings.store instanceof MemoryIdempotencyStore,
+    // The built-in store itself, not a subclass: one that overrides its
+    // methods is called through them, as any store is.
+    inProcess: Object.getPrototypeOf(settings.store) === MemoryIdempotencyStore.prototype,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
     leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
     metrics: undefined,

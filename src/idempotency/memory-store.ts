@@ -67,6 +67,19 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    const outcome = this.claimNow(key, fingerprint, owner, leaseMs)
+    // Its own copy for the caller: changing it cannot change what later replays send.
+    return outcome.kind === 'completed' ? { kind: 'completed', response: copy(outcome.response) } : outcome
+  }
+
+  /**
+   * {@link claim}, answered within the call rather than through a promise:
+   * the plugin claims with it, so that a request with a key costs no turn
+   * of the microtask queue. A completed outcome carries the stored
+   * response itself, not a copy: read it, never change it.
+   * @throws FRS_ERR_IDEMPOTENCY_STORE_FULL when no key can make room
+   */
+  claimNow (key: string, fingerprint: string, owner: string, leaseMs: number): ClaimOutcome {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (entry === undefined) {
@@ -75,7 +88,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       return ACQUIRED
     }
     if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
-    if (entry.state === 'completed') return { kind: 'completed', response: copy(entry.response) }
+    if (entry.state === 'completed') return { kind: 'completed', response: entry.response }
     if (entry.owner === owner) {
       entry.expiresAt = now + leaseMs
       return ACQUIRED
@@ -92,12 +105,20 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   async complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
+    return this.completeNow(key, owner, copy(response), retentionMs)
+  }
+
+  /**
+   * {@link complete}, within the call. It keeps `response` itself, not a
+   * copy: the caller gives it up.
+   */
+  completeNow (key: string, owner: string, response: StoredResponse, retentionMs: number): boolean {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (entry?.state !== 'claimed' || entry.owner !== owner) return false
     // Re-inserted so that the order stays the order of completion.
     this.#delete(entry)
-    this.#add({ key, older: undefined, newer: undefined, state: 'completed', fingerprint: entry.fingerprint, response: copy(response), expiresAt: now + retentionMs })
+    this.#add({ key, older: undefined, newer: undefined, state: 'completed', fingerprint: entry.fingerprint, response, expiresAt: now + retentionMs })
     return true
   }
 

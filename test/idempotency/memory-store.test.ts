@@ -49,6 +49,17 @@ describe('MemoryIdempotencyStore bounds', () => {
     expect((await store.claim('claimed-second', 'other', 'x', 1000)).kind).toBe('acquired')
   })
 
+  it('claimNow answers within the call what claim answers through a promise', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
+    expect(store.claimNow('k', 'fp', 'o', 1000)).toEqual({ kind: 'acquired' })
+    expect(store.claimNow('k', 'fp', 'x', 1000)).toEqual(await store.claim('k', 'fp', 'x', 1000))
+    expect(store.claimNow('k', 'other', 'x', 1000)).toEqual({ kind: 'mismatch' })
+    await store.complete('k', 'o', { status: 201, headers: { etag: '"1"' }, body: Buffer.from('abc') }, 60_000)
+    const now = store.claimNow('k', 'fp', 'x', 1000)
+    expect(now).toEqual(await store.claim('k', 'fp', 'x', 1000))
+    expect(now.kind === 'completed' ? now.response.body.toString() : now.kind).toBe('abc')
+  })
+
   it('a replayed response cannot be changed through the object it returned', async () => {
     const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
     await store.claim('k', 'fp', 'o', 1000)

@@ -24,9 +24,11 @@ interface ShopOptions {
   handlerDelayMs?: number
   /** The first charge to reach the handler waits for this before charging. */
   holdFirst?: Promise<void>
+  /** scope() resolves a turn later instead of returning the account at once. */
+  asyncScope?: boolean
 }
 
-async function shop ({ store, handlerDelayMs = 0, holdFirst }: ShopOptions): Promise<TestApp & { charges: ReturnType<typeof vi.fn>, entered: ReturnType<typeof vi.fn> }> {
+async function shop ({ store, handlerDelayMs = 0, holdFirst, asyncScope = false }: ShopOptions): Promise<TestApp & { charges: ReturnType<typeof vi.fn>, entered: ReturnType<typeof vi.fn> }> {
   current = createTestApp()
   const { app } = current
   const charges = vi.fn()
@@ -34,7 +36,12 @@ async function shop ({ store, handlerDelayMs = 0, holdFirst }: ShopOptions): Pro
   await app.register(resilience, {
     // Bursts of duplicates test the keys; a busy machine must not shed them (shedding has its own tests).
     loadShedding: false,
-    idempotency: { store, scope: (request) => String(request.headers['x-account'] ?? 'anonymous') },
+    idempotency: {
+      store,
+      scope: asyncScope
+        ? async (request) => await Promise.resolve(String(request.headers['x-account'] ?? 'anonymous'))
+        : (request) => String(request.headers['x-account'] ?? 'anonymous'),
+    },
   })
   app.post<{ Body: { amount: number } }>('/charges', { config: { idempotency: { required: true } } }, async (request, reply) => {
     entered()
@@ -182,9 +189,9 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(charges).toHaveBeenCalledTimes(2)
   })
 
-  it('the same key from another caller never sees, blocks or replays the first caller\'s response', async () => {
+  it.each([['returns', false], ['resolves', true]])('the same key from another caller never sees, blocks or replays the first caller\'s response (scope %s the account)', async (_how, asyncScope) => {
     const hold = deferred()
-    const { app, charges, entered } = await shop({ store: makeStore(), holdFirst: hold.promise })
+    const { app, charges, entered } = await shop({ store: makeStore(), holdFirst: hold.promise, asyncScope })
     const alice = charge(app, 'shared-key', 100, 'alice')
     await waitFor(() => entered.mock.calls.length === 1)
     const bob = await charge(app, 'shared-key', 100, 'bob')
