@@ -31,7 +31,7 @@ try {
     }
   }
   if (process.env.REDIS_URL === undefined) table.note('Redis rows skipped: no redis-server on PATH and no REDIS_URL.')
-  table.note('The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request: the key, the fingerprint of the body (the memory store keeps a short one as text, Redis a SHA-256 of it, and a SHA-256 of the key), a claim, a store write, and for Redis the round trips. First-time rows keep the memory store full (10,000 keys), so each request also evicts a key, and the 10,000 answers kept alive add to the garbage collector's work. First-time rows give every request a new key, which costs the load generator enough to set the pace of both sides: there the server CPU per request tells the cost, and the targets take the lower of the two ratios.')
+  table.note('The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request: the key, the fingerprint of the body (the memory store keeps a short one as text, Redis a SHA-256 of it, and a SHA-256 of the key), a claim, a store write, and for Redis the round trips. First-time rows keep the memory store full (10,000 keys), so each request also evicts a key, and the 10,000 answers kept alive add work for the garbage collector. First-time rows give every request a new key, which costs the load generator enough to set the pace of both sides: there the server CPU per request tells the cost, and the targets take the lower of the two ratios.')
   table.end()
 } finally {
   await server?.stop()
