@@ -1,5 +1,6 @@
 import { createHash, hash } from 'node:crypto'
 import { FRS_ERR_FINGERPRINT_CYCLE } from '../errors.js'
+import { flatten } from '../flat-string.js'
 
 type Frame =
   | { kind: 'array', items: readonly unknown[], index: number }
@@ -198,18 +199,7 @@ export function inProcessFingerprint (input: FingerprintInput): string {
   const text = fingerprintText(input)
   if (text === undefined) return bufferFingerprint(input)
   if (text.length > IN_PROCESS_TEXT_LENGTH) return hash('sha256', text, 'base64url')
-  flatten(text)
-  return text
-}
-
-/**
- * V8 keeps a string built by concatenation as a tree of its parts until
- * something reads it. Kept by the store for thousands of requests, that
- * tree costs the collector several times what one flat string does;
- * reading a character makes it flat.
- */
-function flatten (text: string): void {
-  text.charCodeAt(0)
+  return flatten(text)
 }
 
 function headOf ({ method, route, contentType }: FingerprintInput): string {

@@ -1,14 +1,16 @@
 import { hash } from 'node:crypto'
+import { flatten } from '../flat-string.js'
 
 /**
  * The store key of an idempotency key: scope, method, route and key
  * joined, so that keys of different callers or routes can never meet.
  * This form suits a store inside the process (the memory store), where
  * nothing is written anywhere else and a hash would cost more than the
- * lookup; stores elsewhere get {@link scopedStoreKey}.
+ * lookup; stores elsewhere get {@link scopedStoreKey}. Flat, as the
+ * store keeps it.
  */
 export function joinedStoreKey (scope: string, method: string, route: string, key: string): string {
-  return `${scope}\0${method}\0${route}\0${key}`
+  return flatten(`${scope}\0${method}\0${route}\0${key}`)
 }
 
 /**
