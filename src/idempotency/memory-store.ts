@@ -3,28 +3,24 @@ import { monotonicClock } from '../clock.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'
 import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 
-/** Links of the list that keeps entries in the order they were written. */
-interface Linked {
+/**
+ * A key held by the store: claimed (with its owner) or completed (with its
+ * response). One shape for both, so that completing a claim changes the
+ * entry in place rather than replacing it in the map.
+ */
+interface Entry {
   key: string
+  /** Links of the list that keeps entries in the order they were written. */
   older: Entry | undefined
   newer: Entry | undefined
-}
-
-interface Claimed extends Linked {
-  state: 'claimed'
+  state: 'claimed' | 'completed'
   fingerprint: string
+  /** The claim's holder; empty once completed. */
   owner: string
+  /** Set once completed. */
+  response: StoredResponse | undefined
   expiresAt: number
 }
-
-interface Completed extends Linked {
-  state: 'completed'
-  fingerprint: string
-  response: StoredResponse
-  expiresAt: number
-}
-
-type Entry = Claimed | Completed
 
 const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
 
@@ -84,11 +80,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const entry = this.#live(key, now)
     if (entry === undefined) {
       this.#makeRoom(now)
-      this.#add({ key, older: undefined, newer: undefined, state: 'claimed', fingerprint, owner, expiresAt: now + leaseMs })
+      this.#add({ key, older: undefined, newer: undefined, state: 'claimed', fingerprint, owner, response: undefined, expiresAt: now + leaseMs })
       return ACQUIRED
     }
     if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
-    if (entry.state === 'completed') return { kind: 'completed', response: entry.response }
+    if (entry.response !== undefined) return { kind: 'completed', response: entry.response }
     if (entry.owner === owner) {
       entry.expiresAt = now + leaseMs
       return ACQUIRED
@@ -116,9 +112,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (entry?.state !== 'claimed' || entry.owner !== owner) return false
-    // Re-inserted so that the order stays the order of completion.
-    this.#delete(entry)
-    this.#add({ key, older: undefined, newer: undefined, state: 'completed', fingerprint: entry.fingerprint, response, expiresAt: now + retentionMs })
+    // Moved to the newest end, so that the order stays the order of completion.
+    this.#unlink(entry)
+    this.#link(entry)
+    entry.state = 'completed'
+    entry.owner = ''
+    entry.response = response
+    entry.expiresAt = now + retentionMs
     return true
   }
 
@@ -131,14 +131,22 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   #add (entry: Entry): void {
     this.#entries.set(entry.key, entry)
+    this.#link(entry)
+  }
+
+  #delete (entry: Entry): void {
+    this.#entries.delete(entry.key)
+    this.#unlink(entry)
+  }
+
+  #link (entry: Entry): void {
     entry.older = this.#newest
     if (this.#newest === undefined) this.#oldest = entry
     else this.#newest.newer = entry
     this.#newest = entry
   }
 
-  #delete (entry: Entry): void {
-    this.#entries.delete(entry.key)
+  #unlink (entry: Entry): void {
     if (entry.older === undefined) this.#oldest = entry.newer
     else entry.older.newer = entry.newer
     if (entry.newer === undefined) this.#newest = entry.older
