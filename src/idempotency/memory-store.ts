@@ -4,20 +4,19 @@ import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'
 import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 
 /**
- * A key held by the store: claimed (with its owner) or completed (with its
- * response). One shape for both, so that completing a claim changes the
- * entry in place rather than replacing it in the map.
+ * A key held by the store: claimed (with its owner) until it has a
+ * response, completed after. One shape for both, so that completing a
+ * claim changes the entry in place rather than replacing it in the map.
  */
 interface Entry {
   key: string
   /** Links of the list that keeps entries in the order they were written. */
   older: Entry | undefined
   newer: Entry | undefined
-  state: 'claimed' | 'completed'
   fingerprint: string
   /** The claim's holder; empty once completed. */
   owner: string
-  /** Set once completed. */
+  /** Set once completed; until then the key is claimed. */
   response: StoredResponse | undefined
   expiresAt: number
 }
@@ -80,7 +79,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const entry = this.#live(key, now)
     if (entry === undefined) {
       this.#makeRoom(now)
-      this.#add({ key, older: undefined, newer: undefined, state: 'claimed', fingerprint, owner, response: undefined, expiresAt: now + leaseMs })
+      this.#add({ key, older: undefined, newer: undefined, fingerprint, owner, response: undefined, expiresAt: now + leaseMs })
       return ACQUIRED
     }
     if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
@@ -95,7 +94,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
-    if (entry?.state !== 'claimed' || entry.owner !== owner) return false
+    if (!claimedBy(entry, owner)) return false
     entry.expiresAt = now + leaseMs
     return true
   }
@@ -111,11 +110,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   completeNow (key: string, owner: string, response: StoredResponse, retentionMs: number): boolean {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
-    if (entry?.state !== 'claimed' || entry.owner !== owner) return false
+    if (!claimedBy(entry, owner)) return false
     // Moved to the newest end, so that the order stays the order of completion.
     this.#unlink(entry)
     this.#link(entry)
-    entry.state = 'completed'
     entry.owner = ''
     entry.response = response
     entry.expiresAt = now + retentionMs
@@ -124,7 +122,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   async release (key: string, owner: string): Promise<boolean> {
     const entry = this.#live(key, this.#clock.now())
-    if (entry?.state !== 'claimed' || entry.owner !== owner) return false
+    if (!claimedBy(entry, owner)) return false
     this.#delete(entry)
     return true
   }
@@ -169,13 +167,18 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     // Oldest first: the first expired or completed entry is the one to
     // drop, and it is almost always the very oldest.
     for (let entry = this.#oldest; entry !== undefined; entry = entry.newer) {
-      if (entry.expiresAt <= now || entry.state === 'completed') {
+      if (entry.expiresAt <= now || entry.response !== undefined) {
         this.#delete(entry)
         return
       }
     }
     throw new FRS_ERR_IDEMPOTENCY_STORE_FULL(this.#entries.size)
   }
+}
+
+/** Whether the entry is a claim, not yet completed, held by `owner`. */
+function claimedBy (entry: Entry | undefined, owner: string): entry is Entry {
+  return entry !== undefined && entry.response === undefined && entry.owner === owner
 }
 
 function copy (response: StoredResponse): StoredResponse {
