@@ -17,7 +17,8 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
  * /hang inside the server, stats=1 adds GET /_stats (heap, handles, error
  * lines), without=<capability>+… leaves capabilities out of the umbrella,
  * health=1 adds health and shutdown to it, calm=1 raises the umbrella's
- * loop-lag and pressure thresholds so that a process slowed down on
+ * loop-lag and pressure thresholds and its concurrency limit's floor (64:
+ * no queue for the connections a count uses) so that a process slowed down on
  * purpose (bench/dev/instructions.ts runs it under valgrind) sheds nothing,
  * and puts the error budgets' periodic evaluation out of its reach.
  */
@@ -78,7 +79,7 @@ async function registerUmbrella (app: FastifyInstance, settings: Settings): Prom
   await app.register(resilience, {
     ...every,
     deadlines: off('deadlines'),
-    loadShedding: settings.without.has('loadShedding') ? false : settings.calm ? { loopLag: { targetMs: 60_000 }, pressure: { maxEventLoopDelay: 60_000 } } : {},
+    loadShedding: settings.without.has('loadShedding') ? false : settings.calm ? { loopLag: { targetMs: 60_000 }, pressure: { maxEventLoopDelay: 60_000 }, limit: { minLimit: 64 } } : {},
     dependencies: settings.without.has('dependencies') ? false : every.dependencies ?? {},
     chaos: settings.without.has('chaos')
       ? false

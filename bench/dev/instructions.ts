@@ -40,6 +40,9 @@ const COMPILED = new URL('../compiled.mjs', import.meta.url).href
 const path = process.env.BENCH_PATH ?? (outbound ? '/cost' : '/hello')
 const warm = Number(process.env.WARM ?? 15_000)
 const count = Number(process.env.COUNT ?? 5000)
+// CONNECTIONS>1 counts the requests as a saturated server meets them, several
+// in one turn of the event loop, sharing what is done once per turn.
+const connections = Number(process.env.CONNECTIONS ?? 1)
 // The major GC's marking and evacuation are named by their visitors, not
 // by MarkCompact: one that falls in the counted requests or not moved the
 // umbrella's figure by 15 %.
@@ -80,7 +83,7 @@ async function measure (spec: string, downstreamUrl: string | undefined): Promis
     await autocannon({ ...options, amount: Math.ceil(warm / 2) })
     const pid = String(child.pid)
     execFileSync('callgrind_control', ['--instr=on', pid], { stdio: 'ignore' })
-    const { non2xx } = await autocannon({ ...options, amount: count })
+    const { non2xx } = await autocannon({ ...options, connections, amount: count })
     execFileSync('callgrind_control', ['--instr=off', pid], { stdio: 'ignore' })
     execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
     child.kill('SIGKILL')
