@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
-import type { CallTimeouts, IdempotencyStore, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
+import type { CallTimeouts, IdempotencyStore, KeptResponse, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
@@ -177,11 +177,15 @@ function notStorableBecause (status: number, payload: unknown, settings: Resolve
   return undefined
 }
 
-export function replay (reply: FastifyReply, response: StoredResponse): FastifyReply {
+export function replay (reply: FastifyReply, response: KeptResponse): FastifyReply {
   reply.code(response.status)
-  for (const [name, value] of Object.entries(response.headers)) reply.header(name, value)
+  const { headers, body } = response
+  for (const name in headers) reply.header(name, headers[name])
   reply.header(REPLAY_HEADER, 'true')
-  return reply.send(response.body)
+  // Text without a stored content type goes out as the bytes it was first
+  // sent as: Fastify would label a string text/plain, a Buffer
+  // application/octet-stream.
+  return reply.send(typeof body === 'string' && headers['content-type'] === undefined ? Buffer.from(body) : body)
 }
 
 const LEASE_LOST = 'idempotency lease was lost before the response could be stored; a later request owns the key'
@@ -198,7 +202,7 @@ async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Ru
 }
 
 /** {@link storeResponse} for the memory store: within the call, no promise. */
-function storeResponseNow (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): void {
+function storeResponseNow (request: FastifyRequest, claim: Claim, runtime: Runtime, response: KeptResponse): void {
   finish(request, claim, runtime)
   try {
     // The response was built for the store alone: it keeps it without a copy.
@@ -220,10 +224,12 @@ function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime
     if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
     return releaseClaim(request, claim, runtime, reason)
   }
-  const body = payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer)
-  const response = { status, headers, body }
-  if (!runtime.inProcess) return storeResponse(request, claim, runtime, response)
-  storeResponseNow(request, claim, runtime, response)
+  const sent = payload === undefined || payload === null ? '' : payload as string | Buffer
+  if (!runtime.inProcess) return storeResponse(request, claim, runtime, { status, headers, body: Buffer.from(sent) })
+  // The memory store keeps text as it is: a string cannot change, and
+  // encoding it into a Buffer for every answer cost more than the store.
+  // A Buffer is copied, since the application may reuse it.
+  storeResponseNow(request, claim, runtime, { status, headers, body: typeof sent === 'string' ? sent : Buffer.from(sent) })
   return undefined
 }
 

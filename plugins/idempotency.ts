@@ -20,6 +20,7 @@ import {
 import type {
   ClaimOutcome,
   IdempotencyOptions as IdempotencyOptionsOf,
+  KeptResponse,
   ResolvedIdempotencyOptions,
   ResolvedRouteIdempotency,
   RouteIdempotencyConfig,
@@ -167,7 +168,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
   }
 
   /** Answers for a key another request holds, used or completed. */
-  function answerFor (request: FastifyRequest, reply: FastifyReply, outcome: Exclude<ClaimOutcome, { kind: 'acquired' }>): FastifyReply {
+  function answerFor (request: FastifyRequest, reply: FastifyReply, outcome: Exclude<ClaimOutcome<KeptResponse>, { kind: 'acquired' }>): FastifyReply {
     switch (outcome.kind) {
       case 'in-progress':
         if (tally !== undefined) tally.counts.conflict++

@@ -7,6 +7,7 @@ export type {
   IdempotencyStore,
   ClaimOutcome,
   StoredResponse,
+  KeptResponse,
   MemoryIdempotencyStoreOptions,
   RedisIdempotencyStoreOptions,
 } from '../../src/idempotency/index.js'

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { monotonicClock } from '../clock.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'
-import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
+import type { ClaimOutcome, IdempotencyStore, KeptResponse, StoredResponse } from './store.js'
 
 /**
  * A key held by the store: claimed (with its owner) until it has a
@@ -17,7 +17,7 @@ interface Entry {
   /** The claim's holder; empty once completed. */
   owner: string
   /** Set once completed; until then the key is claimed. */
-  response: StoredResponse | undefined
+  response: KeptResponse | undefined
   expiresAt: number
 }
 
@@ -71,10 +71,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
    * {@link claim}, answered within the call rather than through a promise:
    * the plugin claims with it, so that a request with a key costs no turn
    * of the microtask queue. A completed outcome carries the stored
-   * response itself, not a copy: read it, never change it.
+   * response itself, not a copy, and a body given as text is still text:
+   * read it, never change it.
    * @throws FRS_ERR_IDEMPOTENCY_STORE_FULL when no key can make room
    */
-  claimNow (key: string, fingerprint: string, owner: string, leaseMs: number): ClaimOutcome {
+  claimNow (key: string, fingerprint: string, owner: string, leaseMs: number): ClaimOutcome<KeptResponse> {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (entry === undefined) {
@@ -105,9 +106,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   /**
    * {@link complete}, within the call. It keeps `response` itself, not a
-   * copy: the caller gives it up.
+   * copy: the caller gives it up. Its body may be the text that was sent.
    */
-  completeNow (key: string, owner: string, response: StoredResponse, retentionMs: number): boolean {
+  completeNow (key: string, owner: string, response: KeptResponse, retentionMs: number): boolean {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (!claimedBy(entry, owner)) return false
@@ -181,6 +182,7 @@ function claimedBy (entry: Entry | undefined, owner: string): entry is Entry {
   return entry !== undefined && entry.response === undefined && entry.owner === owner
 }
 
-function copy (response: StoredResponse): StoredResponse {
+/** A copy that the caller may change; a body kept as text becomes its UTF-8 bytes, as they were sent. */
+function copy (response: KeptResponse): StoredResponse {
   return { status: response.status, headers: { ...response.headers }, body: Buffer.from(response.body) }
 }

@@ -6,8 +6,19 @@ export interface StoredResponse {
   body: Buffer
 }
 
-/** What a store answers to a claim of a key. */
-export type ClaimOutcome =
+/**
+ * A completed response as the memory store keeps it within the process: a
+ * body that was sent as text stays that text, with no copy into a Buffer.
+ * It leaves the store as a {@link StoredResponse}, through `claim`.
+ */
+export interface KeptResponse {
+  status: number
+  headers: Record<string, string>
+  body: Buffer | string
+}
+
+/** What a store answers to a claim of a key; `R` is the form of a completed response. */
+export type ClaimOutcome<R extends KeptResponse = StoredResponse> =
   /** The caller holds the key until its lease runs out. */
   | { kind: 'acquired' }
   /** Another request holds the key; it may finish within `retryAfterMs`. */
@@ -15,7 +26,7 @@ export type ClaimOutcome =
   /** The key was used for a different request. */
   | { kind: 'mismatch' }
   /** The key's request completed: replay this response. */
-  | { kind: 'completed', response: StoredResponse }
+  | { kind: 'completed', response: R }
 
 /**
  * Where idempotency keys live. A claim is a lease: it expires by itself

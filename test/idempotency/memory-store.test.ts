@@ -60,6 +60,18 @@ describe('MemoryIdempotencyStore bounds', () => {
     expect(now.kind === 'completed' ? now.response.body.toString() : now.kind).toBe('abc')
   })
 
+  it('keeps a body given as text to completeNow as that text, and claim answers its UTF-8 bytes', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
+    store.claimNow('k', 'fp', 'o', 1000)
+    expect(store.completeNow('k', 'o', { status: 200, headers: {}, body: 'déjà vu' }, 60_000)).toBe(true)
+    const now = store.claimNow('k', 'fp', 'x', 1000)
+    expect(now.kind === 'completed' ? now.response.body : now.kind).toBe('déjà vu')
+    const later = await store.claim('k', 'fp', 'x', 1000)
+    const body = later.kind === 'completed' ? later.response.body : undefined
+    expect(Buffer.isBuffer(body)).toBe(true)
+    expect(body?.equals(Buffer.from('déjà vu', 'utf8'))).toBe(true)
+  })
+
   it('a replayed response cannot be changed through the object it returned', async () => {
     const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
     await store.claim('k', 'fp', 'o', 1000)

@@ -127,6 +127,35 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(retry.headers['content-type']).toBe('application/octet-stream')
   })
 
+  it('a text body beyond ASCII is replayed byte for byte, with the same length', async () => {
+    current = createTestApp()
+    const { app } = current
+    const handler = vi.fn(async () => 'café ☕ 日本')
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post('/note', { config: { idempotency: {} } }, handler)
+    const request = { method: 'POST' as const, url: '/note', headers: { 'idempotency-key': 'n1' }, payload: { text: 'x' } }
+    const first = await app.inject(request)
+    const retry = await app.inject(request)
+    expect(handler).toHaveBeenCalledTimes(1)
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.rawPayload.equals(Buffer.from('café ☕ 日本'))).toBe(true)
+    expect(retry.headers['content-length']).toBe(first.headers['content-length'])
+    expect(retry.headers['content-type']).toBe('text/plain; charset=utf-8')
+  })
+
+  it('text whose content type is not replayed goes out as the bytes first sent, typed application/octet-stream', async () => {
+    current = createTestApp()
+    const { app } = current
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true, replayHeaders: ['etag'] } })
+    app.post('/note', { config: { idempotency: {} } }, async () => 'plain words')
+    const request = { method: 'POST' as const, url: '/note', headers: { 'idempotency-key': 'n2' }, payload: { text: 'x' } }
+    expect((await app.inject(request)).headers['content-type']).toBe('text/plain; charset=utf-8')
+    const retry = await app.inject(request)
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.body).toBe('plain words')
+    expect(retry.headers['content-type']).toBe('application/octet-stream')
+  })
+
   it('the same key with a different body is a 422 problem', async () => {
     const { app, charges } = await shop({ store: makeStore() })
     await charge(app, 'order-3', 100)

@@ -3,7 +3,7 @@ import type { FastifyContextConfig, FastifyPluginAsync, FastifyRequest } from 'f
 import { Redis } from 'ioredis'
 import { describe, expectTypeOf, it } from 'vitest'
 import { MemoryIdempotencyStore, RedisIdempotencyStore, idempotency } from '../../plugins/index.js'
-import type { ClaimOutcome, IdempotencyOptions, IdempotencyStore, ResilienceOptions, RouteIdempotencyConfig, StoredResponse } from '../../plugins/index.js'
+import type { ClaimOutcome, IdempotencyOptions, IdempotencyStore, KeptResponse, ResilienceOptions, RouteIdempotencyConfig, StoredResponse } from '../../plugins/index.js'
 
 describe('idempotency types', () => {
   it('plugin and umbrella options', () => {
@@ -41,5 +41,9 @@ describe('idempotency types', () => {
     expectTypeOf(new RedisIdempotencyStore({ client: new Redis({ lazyConnect: true }) }).claim).returns.toEqualTypeOf<Promise<ClaimOutcome>>()
     expectTypeOf<StoredResponse['body']>().toEqualTypeOf<Buffer>()
     expectTypeOf<ClaimOutcome['kind']>().toEqualTypeOf<'acquired' | 'in-progress' | 'mismatch' | 'completed'>()
+    // The memory store's calls within the call keep text as text; claim still answers bytes.
+    expectTypeOf<MemoryIdempotencyStore['claimNow']>().returns.toEqualTypeOf<ClaimOutcome<KeptResponse>>()
+    expectTypeOf<MemoryIdempotencyStore['claim']>().returns.toEqualTypeOf<Promise<ClaimOutcome>>()
+    expectTypeOf<KeptResponse['body']>().toEqualTypeOf<Buffer | string>()
   })
 })
