@@ -11,9 +11,7 @@ export interface StoredResponse {
  * body that was sent as text stays that text, with no copy into a Buffer.
  * It leaves the store as a {@link StoredResponse}, through `claim`.
  */
-export interface KeptResponse {
-  status: number
-  headers: Record<string, string>
+export interface KeptResponse extends Omit<StoredResponse, 'body'> {
   body: Buffer | string
 }
 
