@@ -19,8 +19,9 @@ import { ChaosMetrics } from '../src/metrics/chaos.js'
 import { faultInjectedChannel } from '../src/metrics/channels.js'
 import type { FaultInjectedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
-import { declareOutcomeMarks, markChaos, unmarkChaos } from './outcome-marks.js'
+import { markChaos, unmarkChaos } from './outcome-marks.js'
 import { cutShort } from './cut-short.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
@@ -217,7 +218,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
   const settings = resolveChaosOptions<FastifyRequest>(options, () => randomInt(2 ** 31))
   const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed), seededRandom(settings.seed ^ 0x2f6b3c1d))
   for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.clock.now(), () => randomInt(2 ** 31)))
-  declareOutcomeMarks(app)
+  declareRequestState(app)
   let evaluatedAt = -Infinity
 
   /** Watched SLOs in a bad state now, described; empty when none or without error budgets. */

@@ -7,6 +7,7 @@ import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler, reportUnanswered } from './outcome-marks.js'
 import { cutShort } from './cut-short.js'
+import { stateOf } from './request-state.js'
 
 /*
  * The life of one request's deadline after it is created: arming it at
@@ -16,12 +17,7 @@ import { cutShort } from './cut-short.js'
  * instance of the plugin.
  */
 
-export const kDeadline = Symbol('fastify-resilience.deadline')
 const kReply = Symbol('fastify-resilience.reply')
-
-export interface RequestSlots {
-  [kDeadline]: Deadline | null
-}
 
 interface ReplyCarrier {
   [kReply]?: FastifyReply
@@ -32,7 +28,7 @@ interface Http2Response {
 }
 
 export function deadlineOf (request: FastifyRequest): Deadline | null {
-  return (request as unknown as RequestSlots)[kDeadline]
+  return stateOf(request)?.deadline ?? null
 }
 
 /**

@@ -23,10 +23,10 @@ import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
-import { declareOutcomeMarks, markRefusedForDeadline } from './outcome-marks.js'
-import { arm, deadlineOf, kDeadline, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
+import { markRefusedForDeadline } from './outcome-marks.js'
+import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
-import type { RequestSlots } from './deadline-lifecycle.js'
+import { declareRequestState, stateFor } from './request-state.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -87,7 +87,7 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
       refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
       return
     }
-    (request as unknown as RequestSlots)[kDeadline] = deadline
+    stateFor(request).deadline = deadline
     // The timer and the disconnect watch are set up at the end of this turn
     // of the event loop, and only if the request is still running then.
     arming.add(reply)
@@ -155,8 +155,7 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onClose', async () => {
     for (const queue of queues.values()) queue.close()
   })
-  declareOutcomeMarks(app)
-  app.decorateRequest(kDeadline as unknown as string, null)
+  declareRequestState(app)
   app.decorateRequest('deadline', {
     getter (this: FastifyRequest): RequestDeadline {
       return deadlineOf(this) ?? unbounded

@@ -31,7 +31,8 @@ import type { BreakerStateMessage } from '../src/metrics/channels.js'
 import { routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { deadlineOf } from './deadline-lifecycle.js'
-import { declareOutcomeMarks, markChaos } from './outcome-marks.js'
+import { markChaos } from './outcome-marks.js'
+import { declareRequestState, stateFor, stateOf } from './request-state.js'
 
 /** Options of the dependencies plugin: one entry per named dependency. */
 export type DependenciesOptions = Record<string, DependencyOptions>
@@ -94,8 +95,6 @@ declare module 'fastify' {
 /** Published on every breaker state change, for tracers that subscribe without a dependency on this library. */
 export const DEPENDENCY_STATE_CHANNEL = CHANNEL_NAMES.breakerStateChanged
 
-const kDegraded = Symbol('fastify-resilience.degraded')
-type DegradedSlot = { [kDegraded]: string[] | null }
 const NONE: readonly string[] = Object.freeze([])
 
 /** The request's deadline is the caller's side of its calls; a route without one never gives up. */
@@ -104,8 +103,7 @@ function callerOf (request: FastifyRequest, hasDeadlines: boolean): CallerContex
 }
 
 function markDegraded (request: FastifyRequest, failure: DependencyFailure): void {
-  const slot = request as unknown as DegradedSlot
-  const list = slot[kDegraded] ??= []
+  const list = stateFor(request).degraded ??= []
   if (!list.includes(failure.dependency)) list.push(failure.dependency)
   request.log.info({ dependency: failure.dependency, reason: failure.reason }, 'dependency answered from its fallback')
 }
@@ -153,7 +151,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
     return dependency
   }
 
-  declareOutcomeMarks(app)
+  declareRequestState(app)
   // A chaos fault's failure that becomes the request's error answer is an
   // answer chaos broke; one the handler caught, or a fallback answered, is not.
   app.addHook('onError', function markInjectedFailure (request, _reply, error, done) {
@@ -161,10 +159,9 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
     done()
   })
 
-  app.decorateRequest(kDegraded as unknown as string, null)
   app.decorateRequest('degraded', {
     getter (this: FastifyRequest): readonly string[] {
-      return (this as unknown as DegradedSlot)[kDegraded] ?? NONE
+      return stateOf(this)?.degraded ?? NONE
     },
   })
   app.decorateRequest('dependency', function dependency (this: FastifyRequest, name: string): DependencyClient {
@@ -219,7 +216,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
 
   if (degradedHeaders.size > 0) {
     app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-      const list = (request as unknown as DegradedSlot)[kDegraded]
+      const list = stateOf(request)?.degraded ?? null
       if (list === null) return payload
       for (const name of list) {
         const header = degradedHeaders.get(name)

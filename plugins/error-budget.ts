@@ -30,7 +30,8 @@ import { MetricsHub } from '../src/metrics/hub.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
-import { declareOutcomeMarks, onUnanswered, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
+import { onUnanswered, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
+import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
@@ -166,7 +167,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   // A hub of their own, even on the shared registry: the SLO series leave it when the app closes.
   const sloHub = settings.metrics === undefined ? undefined : new MetricsHub(settings.metrics.registry, settings.metrics.prefix)
   const metrics = sloHub === undefined ? undefined : new SloMetrics(sloHub)
-  declareOutcomeMarks(app)
+  declareRequestState(app)
   const hasDeadlines = app.hasRequestDecorator('deadline')
   const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
 

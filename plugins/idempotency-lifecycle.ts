@@ -5,6 +5,7 @@ import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
 import type { KeptHandler, ReplySnapshot } from './outcome-marks.js'
+import { stateOf } from './request-state.js'
 
 /*
  * The life of one claimed idempotency key after the preHandler claimed it:
@@ -36,15 +37,10 @@ export interface Claim extends KeptHandler {
   lease: HeldLease
 }
 
-export const kClaim = Symbol('fastify-resilience.idempotency-claim')
 export const REPLAY_HEADER = 'idempotent-replayed'
 
-export interface RequestSlots {
-  [kClaim]: Claim | null
-}
-
 export function claimOf (request: FastifyRequest): Claim | null {
-  return (request as unknown as RequestSlots)[kClaim]
+  return stateOf(request)?.claim ?? null
 }
 
 /** Time left in the request's deadline; unbounded when the deadlines plugin is not registered. */

@@ -30,13 +30,11 @@ import type { IdempotencyTally } from '../src/metrics/idempotency.js'
 import { replayedChannel } from '../src/metrics/channels.js'
 import type { ReplayedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { declareKeptHandler } from './outcome-marks.js'
 import { metricsHubOf } from './metrics-hub.js'
 import {
   claimOf,
   claimTimeoutMs,
   createOnSend,
-  kClaim,
   releaseClaim,
   releaseIfAbandoned,
   remainingBudgetMs,
@@ -46,7 +44,8 @@ import {
   storeCallNow,
   trackSettlement,
 } from './idempotency-lifecycle.js'
-import type { Claim, HeldLease, RequestSlots, Runtime } from './idempotency-lifecycle.js'
+import type { Claim, HeldLease, Runtime } from './idempotency-lifecycle.js'
+import { declareRequestState, stateFor } from './request-state.js'
 
 /*
  * The fencing token of a claim: unique across processes sharing a store
@@ -158,7 +157,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     const claim: Claim = {
       storeKey, owner, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
     }
-    ;(request as unknown as RequestSlots)[kClaim] = claim
+    stateFor(request).claim = claim
     return claim
   }
 
@@ -265,8 +264,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
 const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function idempotency (app, options) {
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
-  app.decorateRequest(kClaim as unknown as string, null)
-  declareKeptHandler(app)
+  declareRequestState(app)
   const runtime: Runtime = {
     settings,
     // The built-in store itself, not a subclass: one that overrides its

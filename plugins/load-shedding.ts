@@ -37,7 +37,8 @@ import type { PoolReading } from '../src/metrics/load-shedding.js'
 import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
-import { declareOutcomeMarks, markShed } from './outcome-marks.js'
+import { markShed } from './outcome-marks.js'
+import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 declare module 'fastify' {
@@ -207,7 +208,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     ladder = new PressureLadder(sampleInterval, () => pressureSignal(app.memoryUsage(), thresholds))
   }
 
-  declareOutcomeMarks(app)
+  declareRequestState(app)
   const counters = new SheddingCounters()
   const shared = new AdmissionController({
     limit: createLimit(settings.limit),

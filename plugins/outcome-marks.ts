@@ -1,37 +1,29 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import { stateFor, stateOf } from './request-state.js'
 
 /*
  * Marks that one capability leaves on a request for another to read: the
  * load shedder marks the requests it refused and chaos the answers it broke,
  * so that the error budget can count them under their own labels. The
- * marks are bits of one request slot, declared with a 0 default so that
- * every request keeps the same shape: reading them all costs one property
- * read, where a WeakSet per mark cost a hash lookup each on every answer.
+ * marks are bits of one number in the request's state: reading them all
+ * costs one property read, where a WeakSet per mark cost a hash lookup
+ * each on every answer.
  */
-const kMarks = Symbol('fastify-resilience.outcome-marks')
 const SHED = 1
 const CHAOS = 2
 const SPENT = 4
 
-type Slots = Record<typeof kMarks, number | undefined>
-
-/** Declares the slot; called by every capability that marks or reads, once per context. */
-export function declareOutcomeMarks (app: FastifyInstance): void {
-  if (!app.hasRequestDecorator(kMarks as unknown as string)) app.decorateRequest(kMarks as unknown as string, 0)
-}
-
 function mark (request: FastifyRequest, bit: number): void {
-  const slots = request as unknown as Slots
-  slots[kMarks] = (slots[kMarks] ?? 0) | bit
+  stateFor(request).marks |= bit
 }
 
 function unmark (request: FastifyRequest, bit: number): void {
-  const slots = request as unknown as Slots
-  slots[kMarks] = (slots[kMarks] ?? 0) & ~bit
+  const state = stateOf(request)
+  if (state !== undefined) state.marks &= ~bit
 }
 
 function has (request: FastifyRequest, bit: number): boolean {
-  return (((request as unknown as Slots)[kMarks] ?? 0) & bit) !== 0
+  return ((stateOf(request)?.marks ?? 0) & bit) !== 0
 }
 
 export function markShed (request: FastifyRequest): void {
@@ -81,26 +73,17 @@ export interface KeptHandler {
   replyBeforeDeadline: ReplySnapshot | null
 }
 
-// A request slot, like the marks: set and cleared on every idempotent request.
-const kKept = Symbol('fastify-resilience.kept-handler')
-
-type KeptSlot = Record<typeof kKept, KeptHandler | null | undefined>
-
-/** Declares the slot; called by the capability that keeps handlers running, once per context. */
-export function declareKeptHandler (app: FastifyInstance): void {
-  if (!app.hasRequestDecorator(kKept as unknown as string)) app.decorateRequest(kKept as unknown as string, null)
-}
-
 export function keepHandlerRunning (request: FastifyRequest, kept: KeptHandler): void {
-  (request as unknown as KeptSlot)[kKept] = kept
+  stateFor(request).kept = kept
 }
 
 export function stopKeepingHandler (request: FastifyRequest): void {
-  (request as unknown as KeptSlot)[kKept] = null
+  const state = stateOf(request)
+  if (state !== undefined) state.kept = null
 }
 
 export function keptHandler (request: FastifyRequest): KeptHandler | undefined {
-  return (request as unknown as KeptSlot)[kKept] ?? undefined
+  return stateOf(request)?.kept ?? undefined
 }
 
 /*
