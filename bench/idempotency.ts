@@ -1,4 +1,7 @@
-import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, postRequest } from './harness.js'
+import autocannon from 'autocannon'
+import { Redis } from 'ioredis'
+import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, load, postRequest, requestOptions, startTarget } from './harness.js'
+import type { Comparison, LoadRequest } from './harness.js'
 import { Report } from './report.js'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.js'
 
@@ -11,6 +14,38 @@ const SECONDS = 3
 const firstTime = postRequest('first')
 const replay = postRequest('replay')
 const TARGETS = { first: 0.75, replay: 0.9 }
+/** Requests whose store calls are counted, after a second of warm-up. */
+const COUNTED_REQUESTS = 5000
+
+/** Scripts run by Redis so far, read from INFO commandstats: every store call is one. */
+async function scriptCalls (client: Redis): Promise<number> {
+  const stats = await client.info('commandstats')
+  let calls = 0
+  for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval|evalsha_ro|eval_ro):calls=(\d+)/gm)) calls += Number(match[1])
+  return calls
+}
+
+/**
+ * Store calls per answered request through the Redis store, counted by
+ * Redis itself. A request's calls run one after the other (claim, then
+ * store the answer), so each is a round trip of its own.
+ */
+async function storeCallsPerRequest (request: LoadRequest, redisUrl: string): Promise<{ calls: number, answered: number }> {
+  const target = await startTarget('idempotency-redis')
+  const client = new Redis(redisUrl)
+  try {
+    const url = `http://127.0.0.1:${target.port}${request.path}`
+    // Also stores the replayed key's answer, so that every counted replay finds it.
+    await load(url, 1, request)
+    const before = await scriptCalls(client)
+    const result = await autocannon({ url, connections: 50, amount: COUNTED_REQUESTS, ...requestOptions(request) })
+    const calls = await scriptCalls(client) - before
+    return { calls, answered: result.requests.total - result.non2xx }
+  } finally {
+    client.disconnect()
+    await target.stop()
+  }
+}
 
 const report = new Report('idempotency', 'npm run bench:idempotency')
 const server = process.env.REDIS_URL === undefined && hasRedisServer() ? await startRedisServer() : undefined
@@ -19,9 +54,11 @@ try {
   const table = report.table('Idempotency (deadlines off) against the same POST route without it', COMPARISON_COLUMNS)
   const stores = [['memory', 'idempotency-memory']] as Array<[string, string]>
   if (process.env.REDIS_URL !== undefined) stores.push(['Redis', 'idempotency-redis'])
+  const redisCpu: { first?: number | undefined, replay?: number | undefined } = {}
   for (const [store, variant] of stores) {
     for (const [kind, request, aim] of [['first-time POST', firstTime, TARGETS.first], ['replay', replay, TARGETS.replay]] as const) {
-      const result = await compare('bare', variant, request, ROUNDS, SECONDS)
+      const result: Comparison = await compare('bare', variant, request, ROUNDS, SECONDS)
+      if (store === 'Redis') redisCpu[request === firstTime ? 'first' : 'replay'] = result.cpuMicros?.candidate
       table.row(comparisonRow(`${kind}, ${store} store`, result))
       // With a new key per request the load generator can set the pace of both sides, which hides the server's cost from
       // the throughput ratio: the target needs the server's CPU per request to agree.
@@ -31,6 +68,17 @@ try {
     }
   }
   if (process.env.REDIS_URL === undefined) table.note('Redis rows skipped: no redis-server on PATH and no REDIS_URL.')
+  else {
+    const { calls, answered } = await storeCallsPerRequest(replay, process.env.REDIS_URL)
+    const perReplay = calls / answered
+    report.target('idempotency replay, Redis store: store calls (round trips) per request', '1', `${perReplay.toFixed(2)} (${calls.toLocaleString('en-US')} scripts run by Redis for ${answered.toLocaleString('en-US')} answered replays)`, Math.abs(perReplay - 1) < 0.01)
+    const firstCalls = await storeCallsPerRequest(firstTime, process.env.REDIS_URL)
+    table.note(`Store calls per request through the Redis store, counted by Redis (INFO commandstats) over ${COUNTED_REQUESTS.toLocaleString('en-US')} requests: ${perReplay.toFixed(2)} per replay (the claim finds the stored answer), ${(firstCalls.calls / firstCalls.answered).toFixed(2)} per first-time POST (the claim, then the answer stored). A request's calls run one after the other, so each is a round trip; calls of the same turn share one write to Redis.`)
+    const { first, replay: replayCpu } = redisCpu
+    if (first !== undefined && replayCpu !== undefined) {
+      report.target('idempotency replay, Redis store: server CPU per request', '≤ a first-time POST\'s', `${replayCpu.toFixed(1)} µs vs ${first.toFixed(1)} µs`, replayCpu <= first)
+    }
+  }
   table.note('The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request: the key, the fingerprint of the body (the memory store keeps a short one as text, Redis a SHA-256 of it, and a SHA-256 of the key), a claim, a store write, and for Redis the round trips. First-time rows keep the memory store full (10,000 keys), so each request also evicts a key, and the 10,000 answers kept alive add work for the garbage collector. First-time rows give every request a new key, which costs the load generator enough to set the pace of both sides: there the server CPU per request tells the cost, and the targets take the lower of the two ratios.')
   table.end()
 } finally {
