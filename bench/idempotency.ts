@@ -1,7 +1,7 @@
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, load, postRequest, requestOptions, startTarget } from './harness.js'
-import type { Comparison, LoadRequest } from './harness.js'
+import type { LoadRequest } from './harness.js'
 import { Report } from './report.js'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.js'
 
@@ -57,7 +57,7 @@ try {
   const redisCpu: { first?: number | undefined, replay?: number | undefined } = {}
   for (const [store, variant] of stores) {
     for (const [kind, request, aim] of [['first-time POST', firstTime, TARGETS.first], ['replay', replay, TARGETS.replay]] as const) {
-      const result: Comparison = await compare('bare', variant, request, ROUNDS, SECONDS)
+      const result = await compare('bare', variant, request, ROUNDS, SECONDS)
       if (store === 'Redis') redisCpu[request === firstTime ? 'first' : 'replay'] = result.cpuMicros?.candidate
       table.row(comparisonRow(`${kind}, ${store} store`, result))
       // With a new key per request the load generator can set the pace of both sides, which hides the server's cost from
