@@ -170,13 +170,19 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
     const where = `dependency('${target.name}')`
     const degraded = (failure: DependencyFailure): void => { markDegraded(request, failure) }
     return {
-      fetch: async (pathOrUrl, init, callOptions) => {
-        const plan = fetchPlan(target.settings, pathOrUrl, init, {
-          fallback: resolveFallback(callOptions?.fallback, `${where}.fetch options.fallback`),
-          key: callOptions?.key,
-        })
-        const caller = callerOf(request, hasDeadlines)
-        return toResponse(await target.execute(plan, init?.signal == null ? caller : withOwnSignal(caller, init.signal), degraded))
+      // Not async: the call's own promise, mapped, rather than one more
+      // layer around it; a mistake in the options still rejects.
+      fetch: (pathOrUrl, init, callOptions) => {
+        try {
+          const plan = fetchPlan(target.settings, pathOrUrl, init, {
+            fallback: resolveFallback(callOptions?.fallback, `${where}.fetch options.fallback`),
+            key: callOptions?.key,
+          })
+          const caller = callerOf(request, hasDeadlines)
+          return target.execute(plan, init?.signal == null ? caller : withOwnSignal(caller, init.signal), degraded).then(toResponse)
+        } catch (error) {
+          return Promise.reject(error)
+        }
       },
       call: async (fn, callOptions) => {
         if (typeof fn !== 'function') throw new FRS_ERR_OPTION_INVALID(`${where}.call`, 'a function (signal, headers) => promise', describeValue(fn))

@@ -218,32 +218,32 @@ export class Dependency {
    * (calling `onDegraded`), or throws a dependency error, or the caller's
    * own abort reason when the caller gave up.
    */
-  async execute<T> (plan: CallPlan<T>, caller: CallerContext, onDegraded: (failure: DependencyFailure) => void): Promise<T> {
+  execute<T> (plan: CallPlan<T>, caller: CallerContext, onDegraded: (failure: DependencyFailure) => void): Promise<T> {
     this.#counters.calls++
-    try {
-      let value: T
-      if (plan.coalesce && plan.idempotent) {
-        let led = false
-        value = await (this.#coalescer.run(plan.key, caller.signal, () => caller.remainingMs(), (shared) => {
-          led = true
-          return this.#run(plan, signalCaller(shared.signal, shared.remainingMs, () => sharedHeaders(caller.headers(), shared.remainingMs())))
-        }, () => { this.#counters.coalesced++ }) as Promise<T>)
-        // An answer too large to share went to the caller that started the call; the others make their own.
-        if (!led && plan.shareable?.(value) === false) value = await this.#run(plan, caller)
-      } else {
-        value = await this.#run(plan, caller)
-      }
-      return value
-    } catch (error) {
-      const fallback = plan.fallback
-      if (fallback === undefined || !isDependencyError(error) || error.dependency !== this.name) throw error
+    const answer = plan.coalesce && plan.idempotent ? this.#coalesced(plan, caller) : this.#run(plan, caller)
+    // Without a fallback the call's own promise is the answer: no layer around it.
+    const fallback = plan.fallback
+    if (fallback === undefined) return answer
+    return answer.catch(async (error: unknown) => {
+      if (!isDependencyError(error) || error.dependency !== this.name) throw error
       const failure = (error as unknown as { failure: DependencyFailure }).failure
-      const answer = await this.#fallback(plan, fallback, failure)
-      if (answer === NO_ANSWER) throw error
+      const value = await this.#fallback(plan, fallback, failure)
+      if (value === NO_ANSWER) throw error
       this.#counters.fallbacks++
       onDegraded(failure)
-      return answer as T
-    }
+      return value as T
+    })
+  }
+
+  async #coalesced<T> (plan: CallPlan<T>, caller: CallerContext): Promise<T> {
+    let led = false
+    const value = await (this.#coalescer.run(plan.key, caller.signal, () => caller.remainingMs(), (shared) => {
+      led = true
+      return this.#run(plan, signalCaller(shared.signal, shared.remainingMs, () => sharedHeaders(caller.headers(), shared.remainingMs())))
+    }, () => { this.#counters.coalesced++ }) as Promise<T>)
+    // An answer too large to share went to the caller that started the call; the others make their own.
+    if (!led && plan.shareable?.(value) === false) return await this.#run(plan, caller)
+    return value
   }
 
   async #fallback<T> (plan: CallPlan<T>, fallback: ResolvedFallback, failure: DependencyFailure): Promise<T | typeof NO_ANSWER> {
@@ -356,25 +356,37 @@ export class Dependency {
     return this.budget.tryWithdraw()
   }
 
-  async #attemptInBulkhead<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
+  // Not async, nor the hedge-free #attemptHedged: an async layer that
+  // only awaits the next one costs a promise, a frame and a reaction per
+  // call, and a call crosses several such layers.
+  #attemptInBulkhead<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
     const bulkhead = this.bulkhead
-    if (bulkhead === undefined) return await this.#attemptHedged(plan, caller, headers)
+    if (bulkhead === undefined) return this.#attemptHedged(plan, caller, headers)
     // A free slot is taken at once; only a call that must queue waits on the caller's signal.
-    let release = bulkhead.tryAcquire()
-    if (release === undefined) {
-      try {
-        const slot = bulkhead.acquire(caller.signal)
-        if (slot === BULKHEAD_FULL) {
-          this.#counters.rejections++
-          this.breaker?.record(admission, 'ignored')
-          throw this.#error({ dependency: this.name, reason: 'bulkhead-full', retryAfterMs: 1000 })
-        }
-        release = await slot
-      } catch (error) {
-        if (isDependencyError(error)) throw error
-        return { kind: 'abandoned', error }
+    const release = bulkhead.tryAcquire()
+    if (release === undefined) return this.#attemptQueued(bulkhead, plan, caller, headers, admission)
+    return this.#attemptHolding(release, plan, caller, headers)
+  }
+
+  async #attemptQueued<T> (bulkhead: Bulkhead, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
+    let release: () => void
+    try {
+      const slot = bulkhead.acquire(caller.signal)
+      if (slot === BULKHEAD_FULL) {
+        this.#counters.rejections++
+        this.breaker?.record(admission, 'ignored')
+        throw this.#error({ dependency: this.name, reason: 'bulkhead-full', retryAfterMs: 1000 })
       }
+      release = await slot
+    } catch (error) {
+      if (isDependencyError(error)) throw error
+      return { kind: 'abandoned', error }
     }
+    return await this.#attemptHolding(release, plan, caller, headers)
+  }
+
+  /** The attempt under a bulkhead slot, given back however the attempt ends. */
+  async #attemptHolding<T> (release: () => void, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
     try {
       return await this.#attemptHedged(plan, caller, headers)
     } finally {
@@ -383,9 +395,13 @@ export class Dependency {
   }
 
   /** With hedging: a second attempt after the observed percentile without an answer; the first answer wins, the other is cancelled. */
-  async #attemptHedged<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
+  #attemptHedged<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
     const hedge = this.settings.hedge
-    if (hedge === undefined || !plan.idempotent) return await this.#attempt(plan, caller, headers, undefined)
+    if (hedge === undefined || !plan.idempotent) return this.#attempt(plan, caller, headers, undefined)
+    return this.#hedged(hedge, plan, caller, headers)
+  }
+
+  async #hedged<T> (hedge: NonNullable<ResolvedDependency['hedge']>, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
     const delayMs = this.latency.quantile(hedge.percentile, MAX_SAMPLES_BEFORE_HEDGE) ?? hedge.delayMs
     const first = new AbortController()
     const second = new AbortController()

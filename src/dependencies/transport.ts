@@ -75,16 +75,17 @@ async function keyInUse (response: Response): Promise<boolean> {
 }
 
 /**
- * `fetch` (given `redirect: 'manual'`) that follows a redirect only to a
- * URL under the baseUrl, as fetch would (a 303, or a 301 or 302 to a
+ * Follows the redirect that `first` (the answer of a fetch given
+ * `redirect: 'manual'`) is, and the ones after it, only to a URL under
+ * the baseUrl, as fetch would (a 303, or a 301 or 302 to a
  * POST, becomes a GET without the body; a 307 or 308 sends it again): a
  * dependency cannot send a call, its headers and body, to another host
  * or path. A redirect it does not follow is the answer, as with
  * `redirect: 'manual'`: one leaving the baseUrl, one without a usable
  * Location, or a 307 or 308 whose streamed body was already sent.
  */
-async function fetchUnder (baseUrl: URL, url: string, request: RequestInit): Promise<Response> {
-  let response = await fetch(url, request)
+async function followUnder (baseUrl: URL, first: Response, request: RequestInit): Promise<Response> {
+  let response = first
   let hops = 0
   for (; REDIRECT_STATUSES.has(response.status); hops++) {
     const location = response.headers.get('location')
@@ -145,9 +146,9 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
         for (const [name, value] of Object.entries(headers)) merged.set(name, value)
         sent = merged
       }
-      const response = confinedTo === undefined
-        ? await fetch(url, { ...init, method, headers: sent, signal })
-        : await fetchUnder(confinedTo, url, { ...init, method, headers: sent, signal, redirect: 'manual' })
+      const request: RequestInit = confinedTo === undefined ? { ...init, method, headers: sent, signal } : { ...init, method, headers: sent, signal, redirect: 'manual' }
+      let response = await fetch(url, request)
+      if (confinedTo !== undefined && REDIRECT_STATUSES.has(response.status)) response = await followUnder(confinedTo, response, request)
       if (response.status === 409 && keyHeader !== undefined && headers[keyHeader] !== undefined && await keyInUse(response)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now())
         await response.body?.cancel().catch(() => {})

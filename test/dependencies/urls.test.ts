@@ -67,6 +67,30 @@ describe('fetch stays under the baseUrl', () => {
     expect(payments.seen).toHaveLength(0)
   })
 
+  it('a refused path or option rejects the promise fetch returns, as fetch does, and never throws at the call', async () => {
+    const payments = await serve()
+    const { app } = await dependencyApp({ dependencies: { payments: { baseUrl: `${payments.url}/api/v1` } } })
+    cleanups.push(async () => { await app.close() })
+    app.get('/', async (request) => {
+      const dependency = request.dependency('payments')
+      const calls = [() => dependency.fetch('../admin'), () => dependency.fetch('/charges', undefined, { fallback: 42 as never })]
+      const outcomes: unknown[] = []
+      for (const call of calls) {
+        let returned: Promise<Response>
+        try {
+          returned = call()
+        } catch (error) {
+          outcomes.push({ thrown: (error as { code?: string }).code })
+          continue
+        }
+        outcomes.push({ rejected: await returned.then(() => 'resolved', (error: unknown) => (error as { code?: string }).code) })
+      }
+      return outcomes
+    })
+    expect((await app.inject('/')).json()).toEqual([{ rejected: 'FRS_ERR_DEPENDENCY_URL_OUTSIDE' }, { rejected: 'FRS_ERR_OPTION_INVALID' }])
+    expect(payments.seen).toHaveLength(0)
+  })
+
   it('a refused path is not counted against the dependency', async () => {
     const payments = await serve()
     const { app } = await dependencyApp({ dependencies: { payments: { baseUrl: `${payments.url}/api/v1` } } })
