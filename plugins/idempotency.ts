@@ -163,7 +163,8 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
 
   function hold (request: FastifyRequest, reply: FastifyReply, claim: Claim): void {
     runtime.leases.hold(claim.lease)
-    reply.raw.once('close', () => releaseIfAbandoned(request, claim, runtime))
+    // A response closes once: \`on\` spares the wrapper \`once\` builds per call.
+    reply.raw.on('close', () => releaseIfAbandoned(request, claim, runtime))
   }
 
   /** Answers for a key another request holds, used or completed. */
