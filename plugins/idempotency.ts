@@ -163,7 +163,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
 
   function hold (request: FastifyRequest, reply: FastifyReply, claim: Claim): void {
     runtime.leases.hold(claim.lease)
-    // A response closes once: \`on\` spares the wrapper \`once\` builds per call.
+    // A response closes once: `on` spares the wrapper `once` builds per call.
     reply.raw.on('close', () => releaseIfAbandoned(request, claim, runtime))
   }
 
