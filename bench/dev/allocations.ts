@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { postRequest, requestOptions, startTarget } from '../harness.js'
-import type { LoadRequest } from '../harness.js'
+import { requestOptions } from '../harness.js'
+import { measureEach, targetSpec } from './target-spec.js'
 
 /*
  * Development aid: bytes a target's server allocates per request, as
@@ -42,11 +42,9 @@ async function start (variant: string, settings: string[]): Promise<{ child: Chi
   return { child, port: Number(await nextLine()), nextLine }
 }
 
-async function measure (spec: string, downstreamUrl: string | undefined): Promise<string> {
-  const [kind, target] = spec.includes(':') ? spec.split(':', 2) : [undefined, spec]
-  const request: LoadRequest = kind === undefined ? { path } : postRequest(kind, process.env.BENCH_PATH)
-  const [variant = 'bare', ...given] = (target ?? '').split(',')
-  const settings = downstreamUrl === undefined ? given : [downstreamUrl, ...given]
+async function measure (spec: string, downstream: string[]): Promise<string> {
+  const { variant, settings: given, request } = targetSpec(spec, path)
+  const settings = [...downstream, ...given]
   const { child, port, nextLine } = await start(variant, settings)
   try {
     const options = { url: `http://127.0.0.1:${port}${request.path}`, connections, ...requestOptions(request) }
@@ -62,9 +60,4 @@ async function measure (spec: string, downstreamUrl: string | undefined): Promis
   }
 }
 
-const downstream = outbound ? await startTarget('dependency', [], [], SERVE) : undefined
-try {
-  for (const spec of process.argv.slice(2)) console.log(await measure(spec, downstream === undefined ? undefined : `http://127.0.0.1:${downstream.port}`))
-} finally {
-  await downstream?.stop()
-}
+await measureEach(SERVE, outbound, measure)

@@ -1,5 +1,5 @@
-import { load, place, postRequest, processCpuMs, startTarget } from '../harness.js'
-import type { LoadRequest } from '../harness.js'
+import { load, place, processCpuMs, startTarget } from '../harness.js'
+import { targetSpec } from './target-spec.js'
 
 // Development aid: the server's CPU time per request (user + system, from
 // /proc), which a busy machine blurs less than throughput. Targets are
@@ -11,16 +11,12 @@ import type { LoadRequest } from '../harness.js'
 // in @<another checkout's bench/serve.ts> to compare two versions.
 place('pinned')
 const cpuMs = (pid: number): number => processCpuMs(pid) ?? Number.NaN
-function requestOf (post: string | undefined): LoadRequest {
-  return post === undefined ? { path: process.env.BENCH_PATH ?? '/hello' } : postRequest(post, process.env.BENCH_PATH)
-}
 const seconds = Number(process.env.SECONDS ?? 3)
 const specs = process.argv.slice(2)
 const targets = await Promise.all(specs.map(async (spec) => {
   const [target, serve] = spec.split('@', 2)
-  const [kind, rest] = target?.includes(':') === true ? target.split(':', 2) : [process.env.BENCH_POST, target]
-  const [variant = 'bare', ...settings] = (rest ?? '').split(',')
-  return { ...await startTarget(variant, settings, [], serve), request: requestOf(kind) }
+  const { variant, settings, request } = targetSpec(target ?? '', process.env.BENCH_PATH ?? '/hello', process.env.BENCH_POST)
+  return { ...await startTarget(variant, settings, [], serve), request }
 }))
 const results = specs.map(() => [] as number[])
 const rates = specs.map(() => [] as number[])

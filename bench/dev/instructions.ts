@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { postRequest, requestOptions, startTarget } from '../harness.js'
-import type { LoadRequest } from '../harness.js'
+import { requestOptions } from '../harness.js'
+import { measureEach, targetSpec } from './target-spec.js'
 
 /*
  * Development aid: instructions per request of a target's server, counted
@@ -63,11 +63,9 @@ function annotate (file: string): { total: number, perRequestWork: number } {
   return { total, perRequestWork: total - wallTime }
 }
 
-async function measure (spec: string, downstreamUrl: string | undefined): Promise<string> {
-  const [kind, target] = spec.includes(':') ? spec.split(':', 2) : [undefined, spec]
-  const request: LoadRequest = kind === undefined ? { path } : postRequest(kind, process.env.BENCH_PATH)
-  const [variant = 'bare', ...given] = (target ?? '').split(',')
-  const settings = downstreamUrl === undefined ? given : [downstreamUrl, ...given]
+async function measure (spec: string, downstream: string[]): Promise<string> {
+  const { variant, settings: given, request } = targetSpec(spec, path)
+  const settings = [...downstream, ...given]
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
@@ -99,9 +97,4 @@ async function measure (spec: string, downstreamUrl: string | undefined): Promis
   }
 }
 
-const downstream = outbound ? await startTarget('dependency', [], [], SERVE) : undefined
-try {
-  for (const spec of process.argv.slice(2)) console.log(await measure(spec, downstream === undefined ? undefined : `http://127.0.0.1:${downstream.port}`))
-} finally {
-  await downstream?.stop()
-}
+await measureEach(SERVE, outbound, measure)
