@@ -26,7 +26,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
 /** calm=1's evaluation interval: longer than any run under valgrind. */
 const CALM_EVALUATION_MS = 24 * 3_600_000
 
-export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on', 'umbrella'] as const
+export const VARIANTS = ['bare', 'problem-details', 'deadlines', 'idempotency-memory', 'idempotency-redis', 'redis-read', 'under-pressure', 'load-shedding', 'error-budget', 'chaos-disabled', 'all-metrics-off', 'all-metrics-on', 'umbrella'] as const
 export type Variant = typeof VARIANTS[number]
 
 interface Settings {
@@ -107,11 +107,10 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
   const idempotencyAlone = { deadlines: false, loadShedding: false, chaos: false, dependencies: false, errorBudget: false } as const
   if (variant === 'idempotency-memory') await app.register(resilience, { ...idempotencyAlone, idempotency: { unscoped: true } })
   if (variant === 'idempotency-redis') {
-    const client = new Redis(process.env.REDIS_URL ?? '', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
-    await once(client, 'ready')
+    const client = await redisClient(app)
     await app.register(resilience, { ...idempotencyAlone, idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
-    app.addHook('onClose', async () => { await client.quit() })
   }
+  if (variant === 'redis-read') addRedisRead(app, await redisClient(app))
   if (variant === 'under-pressure') await app.register(underPressure)
   // Deadlines off: these rows measure load shedding (with problem details) alone.
   if (variant === 'load-shedding') await app.register(resilience, { deadlines: false })
@@ -152,7 +151,7 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
     app.get('/chaos', { config: { chaos: { faults: [{ type: 'error', rate: 0.2, status: 500 }, { type: 'latency', rate: 0.2, ms: 5 }] } } }, async () => ({ hello: 'world' }))
   }
   const orders = variant.startsWith('idempotency') || variant === 'umbrella' ? { config: { idempotency: {} } } : {}
-  app.post('/orders', orders, async (request) => ({ accepted: request.body }))
+  if (variant !== 'redis-read') app.post('/orders', orders, async (request) => ({ accepted: request.body }))
   app.get('/hello', async () => ({ hello: 'world' }))
   app.get('/error', async () => { throw Object.assign(new Error('no such order'), { statusCode: 404 }) })
   if (variant === 'bare') {
@@ -169,6 +168,29 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
     })
   }
   return app
+}
+
+/** A client of REDIS_URL as the Redis rows configure it, ready, and closed with the app. */
+async function redisClient (app: FastifyInstance): Promise<Redis> {
+  const client = new Redis(process.env.REDIS_URL ?? '', { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+  await once(client, 'ready')
+  app.addHook('onClose', async () => { await client.quit() })
+  return client
+}
+
+/**
+ * The floor under the Redis store's rows: the plain POST route, which
+ * also reads one key from Redis (a stored answer's size) before it
+ * answers. One round trip through ioredis and nothing else: what any
+ * request that asks Redis once costs, before idempotency does anything.
+ */
+function addRedisRead (app: FastifyInstance, client: Redis): void {
+  const key = `bench:${process.pid}:read`
+  app.addHook('onReady', async () => { await client.set(key, JSON.stringify({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ accepted: { sku: 7, quantity: 1 } }) })) })
+  app.post('/orders', async (request) => {
+    await client.get(key)
+    return { accepted: request.body }
+  })
 }
 
 /**
