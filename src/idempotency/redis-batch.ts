@@ -12,7 +12,8 @@
 
 import { atEndOfTurn } from '../end-of-turn.js'
 
-type Callback = (error: Error | null, value?: unknown) => void
+/** How ioredis answers a command given a callback: an error, or null and the reply. */
+export type Callback = (error: Error | null, value?: unknown) => void
 
 /** A client or pipeline: the methods defineCommand added, called by name. */
 type Target = Record<string, (...args: unknown[]) => unknown>
@@ -20,8 +21,7 @@ type Target = Record<string, (...args: unknown[]) => unknown>
 interface Pending {
   command: string
   args: unknown[]
-  resolve: (value: unknown) => void
-  reject: (error: unknown) => void
+  callback: Callback
 }
 
 interface Pipeline extends Target {
@@ -37,15 +37,17 @@ export class RedisBatch {
     this.#client = client as Target & { pipeline: () => Pipeline }
   }
 
-  /** Calls `command` (a defined script) with `args` in this turn's batch. */
-  call<T> (command: string, args: unknown[]): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.#pending === undefined) {
-        this.#pending = []
-        atEndOfTurn(this.#flushAtEndOfTurn)
-      }
-      this.#pending.push({ command, args, resolve: resolve as (value: unknown) => void, reject })
-    })
+  /**
+   * Calls `command` (a defined script) with `args` in this turn's batch;
+   * `callback` gets its reply. A callback rather than a promise: the store
+   * makes the one promise its caller sees.
+   */
+  call (command: string, args: unknown[], callback: Callback): void {
+    if (this.#pending === undefined) {
+      this.#pending = []
+      atEndOfTurn(this.#flushAtEndOfTurn)
+    }
+    this.#pending.push({ command, args, callback })
   }
 
   flush (): void {
@@ -54,27 +56,29 @@ export class RedisBatch {
     const client = this.#client
     if (pending.length === 1) {
       // Alone in its turn: a pipeline would only add its own cost.
-      const { command, args, resolve, reject } = pending[0] as Pending
-      try {
-        (client[command]?.(...args) as Promise<unknown>).then(resolve, reject)
-      } catch (error) {
-        reject(error)
-      }
+      const { command, args, callback } = pending[0] as Pending
+      callScript(client, command, args, callback)
       return
     }
     try {
       const pipeline = client.pipeline()
-      for (const { command, args, resolve, reject } of pending) {
-        // The command's own callback, not exec()'s results: ioredis answers
-        // it after reloading a script the server forgot (NOSCRIPT).
-        const done: Callback = (error, value) => { if (error === null) resolve(value); else reject(error) }
-        pipeline[command]?.(...args, done)
-      }
+      // The command's own callback, not exec()'s results: ioredis answers
+      // it after reloading a script the server forgot (NOSCRIPT).
+      for (const { command, args, callback } of pending) pipeline[command]?.(...args, callback)
       // Each call learns its outcome from its callback; exec() only sends.
       pipeline.exec().catch(ignore)
     } catch (error) {
-      for (const { reject } of pending) reject(error)
+      for (const { callback } of pending) callback(error as Error)
     }
+  }
+}
+
+/** Calls a defined script on a client at once; a synchronous throw reaches the callback too. */
+export function callScript (client: Target, command: string, args: unknown[], callback: Callback): void {
+  try {
+    client[command]?.(...args, callback)
+  } catch (error) {
+    callback(error as Error)
   }
 }
 

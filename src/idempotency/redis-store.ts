@@ -4,7 +4,8 @@ import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
-import { RedisBatch } from './redis-batch.js'
+import { RedisBatch, callScript } from './redis-batch.js'
+import type { Callback } from './redis-batch.js'
 import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
 
 /** Options of {@link RedisIdempotencyStore}. */
@@ -30,7 +31,7 @@ interface ScriptedClient {
 }
 
 /** Calls a script: at once, or in the turn's batch. */
-type Send = <T>(command: keyof ScriptedClient, args: unknown[]) => Promise<T>
+type Send = (command: keyof ScriptedClient, args: unknown[], callback: Callback) => void
 
 const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
 const MISMATCH: ClaimOutcome = Object.freeze({ kind: 'mismatch' })
@@ -67,11 +68,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     // A Cluster pipeline must keep to one slot, and keys spread over all of
     // them: its calls go one by one.
     if ((redis as { isCluster?: boolean }).isCluster === true) {
-      const scripted = client as unknown as Record<keyof ScriptedClient, (...args: unknown[]) => Promise<unknown>>
-      this.#send = <T>(command: keyof ScriptedClient, args: unknown[]) => scripted[command](...args) as Promise<T>
+      const scripted = client as unknown as Record<string, (...args: unknown[]) => unknown>
+      this.#send = (command, args, callback) => { callScript(scripted, command, args, callback) }
     } else {
       const batch = new RedisBatch(client)
-      this.#send = <T>(command: keyof ScriptedClient, args: unknown[]) => batch.call<T>(command, args)
+      this.#send = (command, args, callback) => { batch.call(command, args, callback) }
     }
   }
 
@@ -80,34 +81,25 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return `${this.prefix}{${key}}`
   }
 
-  async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
-    const reply = await this.#send<Reply>('frsIdempotencyClaimBuffer', [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)])
-    const kind = reply[0]?.toString()
-    if (kind === 'acquired') return ACQUIRED
-    if (kind === 'mismatch') return MISMATCH
-    if (kind === 'in-progress') return { kind: 'in-progress', retryAfterMs: Math.max(0, Number(reply[1])) }
-    if (kind === 'completed' && Buffer.isBuffer(reply[1]) && Buffer.isBuffer(reply[2]) && Buffer.isBuffer(reply[3])) {
-      return {
-        kind: 'completed',
-        response: {
-          status: Number(reply[1].toString()),
-          headers: JSON.parse(reply[2].toString()) as Record<string, string>,
-          body: reply[3],
-        },
-      }
-    }
-    throw new FRS_ERR_IDEMPOTENCY_STORE_REPLY(describeValue(kind))
+  // Each call makes its one promise and settles it from the command's
+  // callback; its arguments are read inside, so that a bad one rejects.
+  claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#send('frsIdempotencyClaimBuffer', [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)], settle(resolve, reject, claimOutcome))
+    })
   }
 
-  async renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
-    return await this.#send<number>('frsIdempotencyRenew', [this.redisKey(key), owner, Math.ceil(leaseMs)]) === 1
+  renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#send('frsIdempotencyRenew', [this.redisKey(key), owner, Math.ceil(leaseMs)], settle(resolve, reject, isOne))
+    })
   }
 
-  async complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
-    const stored = await this.#send<number>('frsIdempotencyComplete', [
-      this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body,
-    ])
-    return stored === 1
+  complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const args = [this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body]
+      this.#send('frsIdempotencyComplete', args, settle(resolve, reject, isOne))
+    })
   }
 
   /** Waits for the client to connect (it refuses commands before, with `enableOfflineQueue: false`). */
@@ -115,7 +107,49 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return await whenConnected(this.#client, timeoutMs)
   }
 
-  async release (key: string, owner: string): Promise<boolean> {
-    return await this.#send<number>('frsIdempotencyRelease', [this.redisKey(key), owner]) === 1
+  release (key: string, owner: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#send('frsIdempotencyRelease', [this.redisKey(key), owner], settle(resolve, reject, isOne))
+    })
   }
+}
+
+/** A command's callback that settles a promise with its reply, read by `read`; a reply it cannot read rejects. */
+function settle<T> (resolve: (value: T) => void, reject: (error: unknown) => void, read: (reply: unknown) => T): Callback {
+  return (error, reply) => {
+    if (error !== null) {
+      reject(error)
+      return
+    }
+    try {
+      resolve(read(reply))
+    } catch (readError) {
+      reject(readError)
+    }
+  }
+}
+
+/** A write script's reply: 1 when the owner still held the key. */
+function isOne (reply: unknown): boolean {
+  return reply === 1
+}
+
+/** The claim script's reply, read. */
+function claimOutcome (value: unknown): ClaimOutcome {
+  const reply = value as Reply
+  const kind = reply[0]?.toString()
+  if (kind === 'acquired') return ACQUIRED
+  if (kind === 'mismatch') return MISMATCH
+  if (kind === 'in-progress') return { kind: 'in-progress', retryAfterMs: Math.max(0, Number(reply[1])) }
+  if (kind === 'completed' && Buffer.isBuffer(reply[1]) && Buffer.isBuffer(reply[2]) && Buffer.isBuffer(reply[3])) {
+    return {
+      kind: 'completed',
+      response: {
+        status: Number(reply[1].toString()),
+        headers: JSON.parse(reply[2].toString()) as Record<string, string>,
+        body: reply[3],
+      },
+    }
+  }
+  throw new FRS_ERR_IDEMPOTENCY_STORE_REPLY(describeValue(kind))
 }
