@@ -64,7 +64,7 @@ export class RedisBatch {
       const pipeline = client.pipeline()
       // The command's own callback, not exec()'s results: ioredis answers
       // it after reloading a script the server forgot (NOSCRIPT).
-      for (const { command, args, callback } of pending) pipeline[command]?.(...args, callback)
+      for (const { command, args, callback } of pending) scriptOf(pipeline, command).call(pipeline, ...args, callback)
       // Each call learns its outcome from its callback; exec() only sends.
       pipeline.exec().catch(ignore)
     } catch (error) {
@@ -76,10 +76,21 @@ export class RedisBatch {
 /** Calls a defined script on a client at once; a synchronous throw reaches the callback too. */
 export function callScript (client: Target, command: string, args: unknown[], callback: Callback): void {
   try {
-    client[command]?.(...args, callback)
+    scriptOf(client, command).call(client, ...args, callback)
   } catch (error) {
     callback(error as Error)
   }
+}
+
+/**
+ * The method defineCommand added for `command`. Missing, it throws: a call
+ * that nothing sends would never call back, and its request would wait for
+ * the store's timeout instead of failing at once.
+ */
+function scriptOf (target: Target, command: string): (...args: unknown[]) => unknown {
+  const script = target[command]
+  if (typeof script !== 'function') throw new TypeError(`the Redis client has no command ${command}: it was not defined on this client`)
+  return script
 }
 
 function ignore (): void {}

@@ -46,6 +46,23 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
     expect(await second.claim('same', 'fp', 'o2', 5000)).toEqual({ kind: 'acquired' })
   })
 
+  it('fails a call at once when its client lacks the store\'s command, alone or in a batch, instead of never answering', async () => {
+    const own = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
+    try {
+      const store = new RedisIdempotencyStore({ client: own, prefix: 'test:idem:gone:' })
+      expect(await store.claim('present', 'fp', 'o', 5000)).toEqual({ kind: 'acquired' })
+      // What a client another library reset, or one swapped under the store, would look like.
+      delete (own as unknown as Record<string, unknown>).frsIdempotencyClaimBuffer
+      await expect(store.claim('alone', 'fp', 'o', 5000)).rejects.toThrow(/no command frsIdempotencyClaimBuffer/)
+      const batch = await Promise.allSettled([store.claim('first', 'fp', 'o', 5000), store.claim('second', 'fp', 'o', 5000)])
+      expect(batch.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected'])
+      // The rest of the store still works.
+      expect(await store.release('present', 'o')).toBe(true)
+    } finally {
+      await own.quit()
+    }
+  })
+
   it('refuses something that is not an ioredis client, with a clear message', () => {
     expect(() => new RedisIdempotencyStore({ client: {} as never })).toThrow(/RedisIdempotencyStore client' expects an ioredis Redis or Cluster instance, instead got an 'object'/)
   })
