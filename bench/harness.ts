@@ -242,6 +242,20 @@ export function rate (value: number): string {
   return `${Math.round(value).toLocaleString('en-US')} req/s`
 }
 
+/**
+ * A ratio as a target row shows it: cut, not rounded, to two decimals, so
+ * that 0.898 against an aim of 0.90 reads 0.89×, not a met-looking 0.90×.
+ * (The small epsilon keeps 0.29, stored as 0.28999…, at 0.29.)
+ */
+export function ratioText (value: number): string {
+  return `${(Math.floor(value * 100 + 1e-9) / 100).toFixed(2)}×`
+}
+
+/** What a throughput target measured: the ratio, and where it counts the server's CPU per request ratio. */
+export function measuredRatios (ratio: number, cpu: number | undefined): string {
+  return cpu === undefined ? ratioText(ratio) : `${ratioText(ratio)} throughput, ${ratioText(cpu)} server CPU per request`
+}
+
 /** "0.91–0.95×": the lowest and highest ratio of single rounds. */
 export function spread (ratios: readonly number[]): string {
   if (ratios.length === 0) return '—'

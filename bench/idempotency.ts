@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
-import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, load, postRequest, requestOptions, startTarget } from './harness.js'
+import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, measuredRatios, load, postRequest, requestOptions, startTarget } from './harness.js'
 import type { LoadRequest } from './harness.js'
 import { Report } from './report.js'
 import type { Table } from './report.js'
@@ -66,8 +66,7 @@ async function storeRows (report: Report, table: Table, store: string, variant: 
     // With a new key per request the load generator can set the pace of both sides, which hides the server's cost from
     // the throughput ratio: the target needs the server's CPU per request to agree.
     const cpu = cpuRatio(result)
-    const measured = cpu === undefined ? `${result.ratio.toFixed(2)}×` : `${result.ratio.toFixed(2)}× throughput, ${cpu.toFixed(2)}× server CPU per request`
-    report.target(`idempotency ${kind}, ${store} store`, `≥ ${aim.toFixed(2)}× the plain route`, measured, Math.min(result.ratio, cpu ?? result.ratio) >= aim)
+    report.target(`idempotency ${kind}, ${store} store`, `≥ ${aim.toFixed(2)}× the plain route`, measuredRatios(result.ratio, cpu), Math.min(result.ratio, cpu ?? result.ratio) >= aim)
   }
   return cpuMicros
 }
