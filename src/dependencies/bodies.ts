@@ -135,10 +135,6 @@ async function readBytes (this: Response): Promise<Uint8Array> {
   return new Uint8Array(await plain.arrayBuffer.call(this))
 }
 
-function parseJson (text: string): unknown {
-  return JSON.parse(text)
-}
-
 /**
  * The prototype of a watched Response: the body readers of Response,
  * each telling the watcher how the read ended. Swapping the prototype of
@@ -153,7 +149,7 @@ const watchedPrototype: object = Object.create(plain, {
   bytes: { value: function bytes (this: Watched) { return settling(this, readBytes) } },
   text: { value: function text (this: Watched) { return settling(this, plain.text) } },
   // Parsed after the read, so that a malformed body is a parse error and not the dependency's failure.
-  json: { value: function json (this: Watched): Promise<unknown> { return settling(this, plain.text).then(parseJson) } },
+  json: { value: function json (this: Watched): Promise<unknown> { return settling(this, plain.text).then(JSON.parse) } },
   formData: {
     async value (this: Watched) {
       const bytes = await this.arrayBuffer()
