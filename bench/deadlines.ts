@@ -17,7 +17,7 @@ const RUNS = 3
 const TARGET_MS = 10
 
 const report = new Report('deadlines', 'npm run bench:deadlines')
-const cost = report.table('Deadlines (resilience with its defaults: problem details, deadlines, load shedding) against bare Fastify', COMPARISON_COLUMNS)
+const cost = report.table('Deadlines alone (with problem details and metrics) against bare Fastify', COMPARISON_COLUMNS)
 cost.row(comparisonRow('hello-world 200', await compare('bare', 'deadlines', '/hello', ROUNDS, SECONDS)))
 cost.end()
 

@@ -8,7 +8,7 @@ import { Report } from './report.js'
 // The cost of SLO accounting: hello-world against bare Fastify in the same
 // run, then the recording work of one request measured alone.
 const report = new Report('error-budget', 'npm run bench:budget')
-const table = report.table('Error budgets against bare Fastify', COMPARISON_COLUMNS)
+const table = report.table('Error budgets alone (with problem details and metrics) against bare Fastify', COMPARISON_COLUMNS)
 table.row(comparisonRow('hello-world 200, one SLO (availability + latency), metrics on', await compare('bare', 'error-budget', '/hello', 3, 3)))
 table.end()
 const alone = report.table('Recording one request, measured alone', ['work', 'time per request', 'iterations'])

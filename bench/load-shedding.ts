@@ -9,7 +9,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS } from './workloads.js'
  * Load shedding: its cost at light load against bare Fastify, then three
  * overload scenarios, each for three servers in the same run: bare
  * Fastify (no protection), @fastify/under-pressure with its documented
- * defaults, and fastify-resilience with its defaults.
+ * defaults, and fastify-resilience's load shedding with its defaults.
  *
  * Capacity is measured first on the bare server (closed loop, many
  * connections); the unloaded p99 at a quarter of capacity. Overload is a
@@ -17,7 +17,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS } from './workloads.js'
  * counts 2xx answers per second; p99 is over the 2xx answers only.
  */
 
-const SERVERS = [['no protection', 'bare'], ['@fastify/under-pressure (defaults)', 'under-pressure'], ['fastify-resilience (defaults)', 'load-shedding']] as const
+const SERVERS = [['no protection', 'bare'], ['@fastify/under-pressure (defaults)', 'under-pressure'], ['fastify-resilience load shedding (defaults)', 'load-shedding']] as const
 const OVERLOAD_SECONDS = 5
 const SETTLE_SECONDS = 1
 const CONNECTIONS = 400
@@ -126,7 +126,7 @@ async function priorityScenario (): Promise<void> {
 
 const only = process.argv[2]
 if (only === undefined || only === 'overhead') {
-  const table = report.table('Load shedding at light load against bare Fastify', COMPARISON_COLUMNS, 'npm run bench:shedding -- overhead')
+  const table = report.table('Load shedding alone (with problem details and metrics) at light load against bare Fastify', COMPARISON_COLUMNS, 'npm run bench:shedding -- overhead')
   table.row(comparisonRow('hello-world 200, light load', await compare('bare', 'load-shedding', '/hello', 2, 3)))
   table.end()
 }

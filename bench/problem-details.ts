@@ -8,7 +8,7 @@ const ROUNDS = 3
 const SECONDS = 3
 
 const report = new Report('problem-details', 'npm run bench:problem-details')
-const table = report.table('Problem details against bare Fastify', COMPARISON_COLUMNS)
+const table = report.table('Problem details alone (with metrics) against bare Fastify', COMPARISON_COLUMNS)
 for (const [name, path] of [['hello-world 200', '/hello'], ['thrown 404 error', '/error']] as const) {
   table.row(comparisonRow(name, await compare('bare', 'problem-details', path, ROUNDS, SECONDS)))
 }

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import underPressure from '@fastify/under-pressure'
 import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
+import type { ResilienceOptions } from '../plugins/index.js'
 import { libraryRouteConfig } from '../plugins/library-route.js'
 import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
 
@@ -96,41 +97,37 @@ async function registerUmbrella (app: FastifyInstance, settings: Settings): Prom
   })
 }
 
+/**
+ * One capability measured alone: the umbrella with every capability that
+ * is on by default left out, except problem details (which every
+ * capability answers through) and metrics (each capability records its
+ * own), and `capability` added.
+ */
+function alone (capability: Partial<ResilienceOptions> = {}): ResilienceOptions {
+  return { deadlines: false, dependencies: false, loadShedding: false, chaos: false, idempotency: false, errorBudget: false, ...capability }
+}
+
 export async function build (variant: Variant, settings: Settings): Promise<FastifyInstance> {
   const app = Fastify({ logger: settings.soak ? { level: 'error', stream: errorLog } : false })
   if (settings.lateness) addLatenessProbe(app)
   if (variant === 'umbrella') await registerUmbrella(app, settings)
-  if (variant === 'problem-details') await app.register(resilience, { deadlines: false })
-  if (variant === 'deadlines') await app.register(resilience)
-  // Idempotency alone (with problem details and its metrics) against the
-  // bare route: the capabilities that hook every route are off.
-  const idempotencyAlone = { deadlines: false, loadShedding: false, chaos: false, dependencies: false, errorBudget: false } as const
-  if (variant === 'idempotency-memory') await app.register(resilience, { ...idempotencyAlone, idempotency: { unscoped: true } })
+  if (variant === 'problem-details') await app.register(resilience, alone())
+  if (variant === 'deadlines') await app.register(resilience, alone({ deadlines: {} }))
+  if (variant === 'idempotency-memory') await app.register(resilience, alone({ idempotency: { unscoped: true } }))
   if (variant === 'idempotency-redis') {
     const client = await redisClient(app)
-    await app.register(resilience, { ...idempotencyAlone, idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } })
+    await app.register(resilience, alone({ idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } }))
   }
   if (variant === 'redis-read') addRedisRead(app, await redisClient(app))
   if (variant === 'under-pressure') await app.register(underPressure)
-  // Deadlines off: these rows measure load shedding (with problem details) alone.
-  if (variant === 'load-shedding') await app.register(resilience, { deadlines: false })
+  if (variant === 'load-shedding') await app.register(resilience, alone({ loadShedding: {} }))
+  // Every route under one SLO with both indicators: the full per-request recording.
   if (variant === 'error-budget') {
-    // Every route under one SLO with both indicators, metrics on: the full per-request recording.
-    await app.register(resilience, {
-      deadlines: false,
-      loadShedding: false,
-      errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' },
-    })
+    await app.register(resilience, alone({ errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' } }))
   }
   // Chaos registered with a fault on every route, but not enabled: the cost of having it ready.
   if (variant === 'chaos-disabled') {
-    await app.register(resilience, {
-      deadlines: false,
-      loadShedding: false,
-      idempotency: false,
-      errorBudget: false,
-      chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
-    })
+    await app.register(resilience, alone({ chaos: { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] } }))
   }
   if (variant === 'all-metrics-off' || variant === 'all-metrics-on') {
     await app.register(resilience, everyCapability(variant === 'all-metrics-on'))
