@@ -33,8 +33,9 @@ const RELAPSE_INTERVALS = 10
  * it has run for its allowance (the first slot for `low`, and only after a
  * turn within the target; the target for `normal`, twice the target for
  * `high`; `critical` is never shed here) and sheds the rest,
- * which keeps turns short and the admitted requests fast. A single long
- * turn (a burst, a slow JSON.stringify) sheds nothing; lagging ends after
+ * which keeps turns short and the admitted requests fast. Long turns
+ * between short ones (a burst, a slow JSON.stringify, a garbage
+ * collection) shed nothing, however often they come; lagging ends after
  * an interval of short turns, or at once when the loop has a pause, and
  * lag that comes back within ten intervals resumes shedding at once: from
  * the moment a turn runs past the target, not from the end of that turn.
@@ -50,6 +51,8 @@ export class LoopLagDetector {
   /** From when requests are shed: an interval after lagging began, or at once if it ended only lately. */
   #sheddingFrom = Infinity
   #laggingEndedAt = -Infinity
+  /** Every turn lagged for an interval (a turn that began once shedding had begun ran past the target): an overload, which ends only after an interval of short turns. */
+  #overloaded = false
   #lastTurnMs = 0
   readonly #closeTurn = (): void => {
     const now = this.#now()
@@ -61,14 +64,21 @@ export class LoopLagDetector {
         // at once instead of letting another interval's backlog build up.
         this.#sheddingFrom = this.#soonAfterEpisode(started) ? started : started + this.#intervalMs
       }
+      if (started >= this.#sheddingFrom) this.#overloaded = true
       this.#calmSince = undefined
+    } else if (!this.#overloaded) {
+      // Not an overload (yet): every turn of an interval has to lag, as
+      // CoDel asks of every delay. A short turn means the loop caught up,
+      // so lone long turns (a garbage collection, a slow JSON.stringify,
+      // a moment descheduled) shed nothing however often they come. It
+      // also ends a turn watched for a relapse that stayed short.
+      this.#laggingSince = undefined
+      this.#sheddingFrom = Infinity
     } else {
       // A short turn in the middle of an overload is usually a lull, not
       // the end: lagging ends after a whole interval of short turns.
       this.#calmSince ??= started
       if (now - this.#calmSince >= this.#intervalMs) this.#endLagging(now)
-      // A turn watched for a relapse stayed short: the next one is judged afresh.
-      if (this.#laggingSince === undefined) this.#sheddingFrom = Infinity
     }
     this.#turnStartedAt = undefined
     this.#lastTurnEndedAt = now
@@ -125,7 +135,9 @@ export class LoopLagDetector {
     if (this.#laggingSince === undefined) return
     this.#laggingSince = undefined
     this.#sheddingFrom = Infinity
-    this.#laggingEndedAt = at
+    // Only an overload is watched for a relapse.
+    if (this.#overloaded) this.#laggingEndedAt = at
+    this.#overloaded = false
   }
 
   /** Milliseconds the loop has been lagging, 0 when it is not. */

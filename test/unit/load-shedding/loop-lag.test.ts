@@ -42,6 +42,31 @@ describe('LoopLagDetector', () => {
     expect(await turn(detector, clock, 80, ['low', 'normal', 'high'])).toEqual([false, false, false])
   })
 
+  it('sheds nothing for single long turns that come back within ten intervals but never lagged for one', async () => {
+    // Two garbage collections or slow JSON.stringify calls 150 ms apart are not an overload.
+    const { clock, detector } = detectorWithClock()
+    expect(await turn(detector, clock, 8, ['low', 'normal'])).toEqual([false, false])
+    for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
+    expect(detector.laggingForMs(clock.now())).toBe(0)
+    expect(await turn(detector, clock, 8, ['low', 'normal'])).toEqual([false, false])
+    clock.advance(50)
+    expect(await turn(detector, clock, 8, ['low', 'normal'])).toEqual([false, false])
+    // Nor does one turn longer than the interval by itself.
+    clock.advance(50)
+    expect(await turn(detector, clock, 150, ['low', 'normal'])).toEqual([false, false])
+    for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
+    expect(await turn(detector, clock, 8, ['low', 'normal'])).toEqual([false, false])
+  })
+
+  it('sheds nothing when one turn in a few runs long, with short turns between (a saturated but healthy server)', async () => {
+    // A long turn every 30 ms or so: lagging never lasts an interval of turns that all lag.
+    const { clock, detector } = detectorWithClock()
+    for (let i = 0; i < 40; i++) {
+      for (let j = 0; j < 20; j++) await turn(detector, clock, 1.3)
+      expect(await turn(detector, clock, 9, ['low', 'normal'])).toEqual([false, false])
+    }
+  })
+
   it('once turns have lagged for an interval, sheds late requests by class, never critical', async () => {
     const { clock, detector } = await laggingDetector()
     expect(detector.laggingForMs(clock.now())).toBeGreaterThanOrEqual(100)
