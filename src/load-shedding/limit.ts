@@ -56,7 +56,9 @@ export interface GradientLimitSettings {
  * The baseline rises only from windows in which nobody was turned away,
  * or at the limit's floor: a sustained overload would otherwise teach it
  * the queue the limit lets build, and latency would climb with the limit
- * for as long as the overload lasts.
+ * for as long as the overload lasts. Latency still too high at the floor
+ * is the service's own; the limit then doubles every other window, as
+ * TCP's slow start does, until latency rises again.
  */
 export class GradientLimit implements ConcurrencyLimit {
   readonly #settings: GradientLimitSettings
@@ -67,6 +69,10 @@ export class GradientLimit implements ConcurrencyLimit {
   #samples = 0
   #peakInFlight = 0
   #full = false
+  /** Set when the floor showed the latency to be the service's own: the limit doubles every other window until latency rises again. */
+  #regrowing = false
+  /** While regrowing: the last window doubled nothing, so this one may. */
+  #settled = true
 
   constructor (settings: GradientLimitSettings) {
     this.#settings = settings
@@ -114,8 +120,12 @@ export class GradientLimit implements ConcurrencyLimit {
       this.#baseline = shortRtt
     } else if (full && this.current <= minLimit && shortRtt > tolerance * this.#baseline) {
       // At its floor the limit cannot take latency any lower: what is left
-      // is the service's own latency (a dependency that became slower).
+      // is the service's own latency (a dependency that became slower, a
+      // mix of slower requests, or a first baseline learned only from the
+      // requests quick enough to finish in the first window).
       this.#baseline = shortRtt
+      this.#regrowing = true
+      this.#settled = true
     } else if (!full || shortRtt < this.#baseline) {
       this.#baseline += (shortRtt - this.#baseline) / baselineWindows
     }
@@ -125,6 +135,22 @@ export class GradientLimit implements ConcurrencyLimit {
 
     if (peakInFlight < limit / 2 && !full) return
     const gradient = Math.min(1, Math.max(0.5, tolerance * this.#baseline / shortRtt))
+    if (this.#regrowing) {
+      // Latency the floor could not lower is no queue of this limit's
+      // making: the limit climbs back by doubling, as TCP's slow start
+      // does, instead of by √limit (which took about ten seconds from the
+      // floor to 200 slots while every request beyond them was refused),
+      // until latency rises again.
+      if (gradient === 1) {
+        // Every other window: the latency of the slots just added shows
+        // only in the window after, and doubling again before it does
+        // overshoots into a queue at a dependency.
+        this.#settled = !this.#settled
+        if (!this.#settled) this.#estimate = Math.min(maxLimit, limit * 2)
+        return
+      }
+      this.#regrowing = false
+    }
     const target = limit * gradient + Math.sqrt(limit)
     // Back off at once, grow cautiously: a queue that is building costs
     // every request latency now, a limit set too low only a few refusals.

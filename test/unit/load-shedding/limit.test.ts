@@ -101,6 +101,24 @@ describe('GradientLimit', () => {
     expect(limit.current).toBeGreaterThan(squeezedTo * 2)
   })
 
+  it('climbs back by doubling every other window once its floor shows a rise of latency to be the service\'s own, not a queue', () => {
+    // A first baseline learned from quick requests only (the slow ones had
+    // not finished yet), then the real mix: 30 ms whatever the concurrency,
+    // with more clients than slots, so every window turns some away.
+    const limit = new GradientLimit(SETTINGS)
+    let now = feed(limit, 10, 5, 20)
+    const path: number[] = []
+    for (let window = 0; window < 20; window++) {
+      limit.recordFull()
+      now = feed(limit, 1, 30, limit.current, now)
+      path.push(limit.current)
+    }
+    expect(Math.min(...path)).toBe(SETTINGS.minLimit)
+    expect(limit.baselineMs).toBeGreaterThan(20)
+    // From the floor to the ceiling in a few windows; √limit growth would still be near the floor.
+    expect(limit.current).toBe(SETTINGS.maxLimit)
+  })
+
   /**
    * Windows of a sustained overload in front of a dependency with 8
    * workers and 50 ms calls: every slot is taken, more requests are
