@@ -71,8 +71,8 @@ export class GradientLimit implements ConcurrencyLimit {
   #full = false
   /** Set when the floor showed the latency to be the service's own: the limit doubles every other window until latency rises again. */
   #regrowing = false
-  /** While regrowing: the last window doubled nothing, so this one may. */
-  #settled = true
+  /** While regrowing: the last window doubled the limit, so this one waits for its latency. */
+  #doubledLastWindow = false
 
   constructor (settings: GradientLimitSettings) {
     this.#settings = settings
@@ -125,7 +125,7 @@ export class GradientLimit implements ConcurrencyLimit {
       // requests quick enough to finish in the first window).
       this.#baseline = shortRtt
       this.#regrowing = true
-      this.#settled = true
+      this.#doubledLastWindow = false
     } else if (!full || shortRtt < this.#baseline) {
       this.#baseline += (shortRtt - this.#baseline) / baselineWindows
     }
@@ -145,8 +145,8 @@ export class GradientLimit implements ConcurrencyLimit {
         // Every other window: the latency of the slots just added shows
         // only in the window after, and doubling again before it does
         // overshoots into a queue at a dependency.
-        this.#settled = !this.#settled
-        if (!this.#settled) this.#estimate = Math.min(maxLimit, limit * 2)
+        if (!this.#doubledLastWindow) this.#estimate = Math.min(maxLimit, limit * 2)
+        this.#doubledLastWindow = !this.#doubledLastWindow
         return
       }
       this.#regrowing = false

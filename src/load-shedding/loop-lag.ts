@@ -37,8 +37,9 @@ const RELAPSE_INTERVALS = 10
  * between short ones (a burst, a slow JSON.stringify, a garbage
  * collection) shed nothing, however often they come; lagging ends after
  * an interval of short turns, or at once when the loop has a pause, and
- * lag that comes back within ten intervals resumes shedding at once: from
- * the moment a turn runs past the target, not from the end of that turn.
+ * lag that comes back within ten intervals of such an overload resumes
+ * shedding at once: from the moment a turn runs past the target, not from
+ * the end of that turn.
  */
 export class LoopLagDetector {
   readonly #targetMs: number
