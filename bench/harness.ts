@@ -183,44 +183,67 @@ function specOf (target: TargetSpec): { variant: string, settings: readonly stri
   return typeof target === 'string' ? { variant: target, settings: [] } : target
 }
 
+/** One target's figures in one round: the load run, and the server's CPU per answered request. */
+export interface RoundFigures {
+  measurement: Measurement
+  cpuMicros: number | undefined
+}
+
+/** A target and what is sent to it. */
+export interface LoadedTarget {
+  target: TargetSpec
+  request: LoadRequest
+}
+
 /**
- * Measures a path on two targets in alternating rounds (baseline first),
- * after a warm-up, and keeps each side's best round: alternating spreads
- * drift in machine load over both sides, the best round filters stalls.
+ * Measures several targets in rounds, after a warm-up: each round runs
+ * every target once, one after the other, in the given order and in
+ * reverse order every other round, so that a change in the machine's
+ * speed during a round falls on both ends of the order alike. Returns
+ * each target's rounds, in the order of `targets`.
+ */
+export async function measureInRounds (targets: readonly LoadedTarget[], rounds: number, seconds: number): Promise<RoundFigures[][]> {
+  if (rounds < 1) throw new RangeError('rounds must be at least 1')
+  const measured: Array<{ server: Awaited<ReturnType<typeof startTarget>>, request: LoadRequest, figures: RoundFigures[] }> = []
+  try {
+    for (const { target, request } of targets) {
+      const spec = specOf(target)
+      measured.push({ server: await startTarget(spec.variant, spec.settings, [], spec.serve), request, figures: [] })
+    }
+    for (const { server, request } of measured) await load(`http://127.0.0.1:${server.port}${request.path}`, 2, request)
+    for (let round = 0; round < rounds; round++) {
+      for (const { server, request, figures } of round % 2 === 0 ? measured : [...measured].reverse()) figures.push(await costedLoad(server, seconds, request))
+    }
+    return measured.map(({ figures }) => figures)
+  } finally {
+    for (const { server } of measured) await server.stop()
+  }
+}
+
+/** Two targets' rounds, measured by {@link measureInRounds}, as a comparison: round by round, and each side's best round. */
+export function comparisonOf (baseline: readonly RoundFigures[], candidate: readonly RoundFigures[]): Comparison {
+  const best = (rounds: readonly RoundFigures[]): Measurement => rounds.map((round) => round.measurement).reduce((a, b) => b.requestsPerSecond > a.requestsPerSecond ? b : a)
+  const roundRatios = candidate.map((round, index) => round.measurement.requestsPerSecond / (baseline[index]?.measurement.requestsPerSecond ?? Number.NaN))
+  const comparison: Comparison = { baseline: best(baseline), candidate: best(candidate), ratio: best(candidate).requestsPerSecond / best(baseline).requestsPerSecond, roundRatios, placement }
+  const cpu = { baseline: baseline.flatMap((round) => round.cpuMicros ?? []), candidate: candidate.flatMap((round) => round.cpuMicros ?? []) }
+  if (cpu.baseline.length > 0 && cpu.candidate.length > 0) comparison.cpuMicros = { baseline: median(cpu.baseline), candidate: median(cpu.candidate) }
+  const cpuRoundRatios = candidate.flatMap((round, index) => {
+    const base = baseline[index]?.cpuMicros
+    return base === undefined || round.cpuMicros === undefined ? [] : [base / round.cpuMicros]
+  })
+  if (cpuRoundRatios.length > 0) comparison.cpuRoundRatios = cpuRoundRatios
+  return comparison
+}
+
+/**
+ * Measures a path on two targets in rounds (see {@link measureInRounds})
+ * and keeps each side's best round: alternating spreads drift in machine
+ * load over both sides, the best round filters stalls.
  */
 export async function compare (baseline: TargetSpec, candidate: TargetSpec, target: string | LoadRequest, rounds: number, seconds: number): Promise<Comparison> {
   const request = typeof target === 'string' ? { path: target } : target
-  const base = specOf(baseline)
-  const cand = specOf(candidate)
-  const targets = { baseline: await startTarget(base.variant, base.settings, [], base.serve), candidate: await startTarget(cand.variant, cand.settings, [], cand.serve) }
-  try {
-    const best: { baseline?: Measurement, candidate?: Measurement } = {}
-    const roundRatios: number[] = []
-    const cpu = { baseline: [] as number[], candidate: [] as number[] }
-    const cpuRoundRatios: number[] = []
-    for (const side of ['baseline', 'candidate'] as const) await load(`http://127.0.0.1:${targets[side].port}${request.path}`, 2, request)
-    for (let round = 0; round < rounds; round++) {
-      const measured: { baseline?: Measurement, candidate?: Measurement } = {}
-      const roundCpu: { baseline?: number | undefined, candidate?: number | undefined } = {}
-      for (const side of ['baseline', 'candidate'] as const) {
-        const { measurement: result, cpuMicros } = await costedLoad(targets[side], seconds, request)
-        if (cpuMicros !== undefined) cpu[side].push(cpuMicros)
-        roundCpu[side] = cpuMicros
-        measured[side] = result
-        if (best[side] === undefined || result.requestsPerSecond > best[side].requestsPerSecond) best[side] = result
-      }
-      roundRatios.push((measured.candidate?.requestsPerSecond ?? 0) / (measured.baseline?.requestsPerSecond ?? 1))
-      if (roundCpu.baseline !== undefined && roundCpu.candidate !== undefined) cpuRoundRatios.push(roundCpu.baseline / roundCpu.candidate)
-    }
-    if (best.baseline === undefined || best.candidate === undefined) throw new RangeError('rounds must be at least 1')
-    const comparison: Comparison = { baseline: best.baseline, candidate: best.candidate, ratio: best.candidate.requestsPerSecond / best.baseline.requestsPerSecond, roundRatios, placement }
-    if (cpu.baseline.length > 0 && cpu.candidate.length > 0) comparison.cpuMicros = { baseline: median(cpu.baseline), candidate: median(cpu.candidate) }
-    if (cpuRoundRatios.length > 0) comparison.cpuRoundRatios = cpuRoundRatios
-    return comparison
-  } finally {
-    await targets.baseline.stop()
-    await targets.candidate.stop()
-  }
+  const [base = [], cand = []] = await measureInRounds([{ target: baseline, request }, { target: candidate, request }], rounds, seconds)
+  return comparisonOf(base, cand)
 }
 
 export function median (values: readonly number[]): number {
