@@ -58,7 +58,8 @@ export interface GradientLimitSettings {
  * the queue the limit lets build, and latency would climb with the limit
  * for as long as the overload lasts. Latency still too high at the floor
  * is the service's own; the limit then doubles every other window, as
- * TCP's slow start does, until latency rises again.
+ * TCP's slow start does, until latency rises again or a window turns
+ * nobody away.
  */
 export class GradientLimit implements ConcurrencyLimit {
   readonly #settings: GradientLimitSettings
@@ -69,7 +70,7 @@ export class GradientLimit implements ConcurrencyLimit {
   #samples = 0
   #peakInFlight = 0
   #full = false
-  /** Set when the floor showed the latency to be the service's own: the limit doubles every other window until latency rises again. */
+  /** Set when the floor showed the latency to be the service's own: the limit doubles every other window until latency rises again or demand is met. */
   #regrowing = false
   /** While regrowing: the last window doubled the limit, so this one waits for its latency. */
   #doubledLastWindow = false
@@ -133,6 +134,11 @@ export class GradientLimit implements ConcurrencyLimit {
     // the inflated baseline admit a queue.
     if (this.#baseline / shortRtt > 2) this.#baseline *= 0.95
 
+    // Nobody turned away: the limit has caught up with demand, and slow
+    // start ends there, as TCP's ends at its threshold. Left on, it would
+    // double the limit again whenever demand next rose, long after the
+    // floor that started it.
+    if (!full) this.#regrowing = false
     if (peakInFlight < limit / 2 && !full) return
     const gradient = Math.min(1, Math.max(0.5, tolerance * this.#baseline / shortRtt))
     if (this.#regrowing) {
@@ -140,7 +146,7 @@ export class GradientLimit implements ConcurrencyLimit {
       // making: the limit climbs back by doubling, as TCP's slow start
       // does, instead of by √limit (which took about ten seconds from the
       // floor to 200 slots while every request beyond them was refused),
-      // until latency rises again.
+      // until latency rises again or demand is met.
       if (gradient === 1) {
         // Every other window: the latency of the slots just added shows
         // only in the window after, and doubling again before it does

@@ -119,6 +119,26 @@ describe('GradientLimit', () => {
     expect(limit.current).toBe(SETTINGS.maxLimit)
   })
 
+  it('ends its climb from the floor at the first window that turns nobody away, as slow start ends at its threshold', () => {
+    const limit = new GradientLimit({ ...SETTINGS, maxLimit: 10_000 })
+    let now = feed(limit, 10, 5, 20)
+    // Down to the floor and back up by doubling, until at least 32 slots.
+    while (limit.current < 32) {
+      limit.recordFull()
+      now = feed(limit, 1, 30, limit.current, now)
+    }
+    // Demand met: every slot used, nobody turned away.
+    now = feed(limit, 1, 30, limit.current, now)
+    const caughtUp = limit.current
+    // More clients again, same latency: growth is back to about √limit a window.
+    for (let window = 0; window < 4; window++) {
+      limit.recordFull()
+      now = feed(limit, 1, 30, limit.current, now)
+    }
+    expect(limit.current).toBeGreaterThan(caughtUp)
+    expect(limit.current).toBeLessThan(caughtUp + 4 * Math.sqrt(limit.current))
+  })
+
   /**
    * Windows of a sustained overload in front of a dependency with 8
    * workers and 50 ms calls: every slot is taken, more requests are
