@@ -1,7 +1,7 @@
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
-import { COMPARISON_COLUMNS, compare, comparisonRow, cpuRatio, measuredRatios, load, postRequest, requestOptions, startTarget } from './harness.js'
-import type { LoadRequest } from './harness.js'
+import { COMPARISON_COLUMNS, comparisonOf, comparisonRow, cpuRatio, measuredRatios, load, measureInRounds, postRequest, requestOptions, startTarget } from './harness.js'
+import type { Comparison, LoadRequest, LoadedTarget, RoundFigures } from './harness.js'
 import { Report } from './report.js'
 import type { Table } from './report.js'
 import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.js'
@@ -9,11 +9,12 @@ import { hasRedisServer, startRedisServer } from '../test/helpers/redis-server.j
 // Idempotency cost: first-time POSTs (every request a new key: claim and
 // store) and replays (one key, answered from the store), against the same
 // POST route without the plugin, in the same run. `memory` or `redis` runs
-// one store (each is an entry of npm run bench); both by default. Redis
-// rows use a throwaway redis-server, or REDIS_URL when set, and are
-// measured against a floor too: the plain route reading one key from
-// Redis, which is what a single round trip costs before idempotency does
-// anything.
+// one store (each is an entry of npm run bench); both by default. Every
+// target of a store is measured in the same rounds. Redis rows use a
+// throwaway redis-server, or REDIS_URL when set, and are measured against
+// floors too: the plain route reading one key from Redis (a replay's round
+// trip), and reading one then writing another (a first-time POST's two),
+// which is what the round trips cost before idempotency does anything.
 const ROUNDS = 3
 const SECONDS = 3
 const firstTime = postRequest('first')
@@ -56,19 +57,24 @@ const chosen = process.argv.slice(2)
 const runs = (store: string): boolean => chosen.length === 0 || chosen.includes(store)
 const COST_NOTE = 'The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request: the key, the fingerprint of the body (the memory store keeps a short one as text, Redis a SHA-256 of it, and a SHA-256 of the key), a claim, a store write, and for Redis the round trips. First-time rows give every request a new key, which costs the load generator enough to set the pace of both sides: there the server CPU per request tells the cost, and the targets take the lower of the two ratios.'
 
-/** First-time POSTs and replays against the plain route, with their targets; the candidate's CPU per request of each. */
-async function storeRows (report: Report, table: Table, store: string, variant: string): Promise<{ first?: number | undefined, replay?: number | undefined }> {
-  const cpuMicros: { first?: number | undefined, replay?: number | undefined } = {}
-  for (const [kind, request, aim] of [['first-time POST', firstTime, TARGETS.first], ['replay', replay, TARGETS.replay]] as const) {
-    const result = await compare('bare', variant, request, ROUNDS, SECONDS)
-    cpuMicros[request === firstTime ? 'first' : 'replay'] = result.cpuMicros?.candidate
+const plainRoute: LoadedTarget = { target: 'bare', request: postRequest('plain') }
+
+/**
+ * First-time POSTs and replays against the plain route, with their
+ * targets, measured in the same rounds as `floors`; returns every
+ * target's rounds.
+ */
+async function storeRows (report: Report, table: Table, store: string, variant: string, floors: readonly LoadedTarget[] = []): Promise<{ plain: RoundFigures[], first: RoundFigures[], replay: RoundFigures[], floors: RoundFigures[][] }> {
+  const [plain = [], first = [], replayed = [], ...floorFigures] = await measureInRounds([plainRoute, { target: variant, request: firstTime }, { target: variant, request: replay }, ...floors], ROUNDS, SECONDS)
+  for (const [kind, figures, aim] of [['first-time POST', first, TARGETS.first], ['replay', replayed, TARGETS.replay]] as const) {
+    const result = comparisonOf(plain, figures)
     table.row(comparisonRow(`${kind}, ${store} store`, result))
     // With a new key per request the load generator can set the pace of both sides, which hides the server's cost from
     // the throughput ratio: the target needs the server's CPU per request to agree.
     const cpu = cpuRatio(result)
     report.target(`idempotency ${kind}, ${store} store`, `≥ ${aim.toFixed(2)}× the plain route`, measuredRatios(result.ratio, cpu), Math.min(result.ratio, cpu ?? result.ratio) >= aim)
   }
-  return cpuMicros
+  return { plain, first, replay: replayed, floors: floorFigures }
 }
 
 if (runs('memory')) {
@@ -81,17 +87,27 @@ if (runs('memory')) {
 
 if (runs('redis')) {
   const report = new Report('idempotency-redis', 'npm run bench:idempotency -- redis')
-  const table = report.table('Idempotency with the Redis store (deadlines off) against the same POST route without it, and against that route reading one key from Redis', COMPARISON_COLUMNS)
+  const table = report.table('Idempotency with the Redis store (deadlines off) against the same POST route without it, and against that route making the same round trips to Redis', COMPARISON_COLUMNS)
   const server = process.env.REDIS_URL === undefined && hasRedisServer() ? await startRedisServer() : undefined
   if (server !== undefined) process.env.REDIS_URL = server.url
   try {
     if (process.env.REDIS_URL === undefined) table.note('Redis rows skipped: no redis-server on PATH and no REDIS_URL.')
     else {
-      const { first, replay: replayCpu } = await storeRows(report, table, 'Redis', 'idempotency-redis')
-      const floor = await compare('bare', 'redis-read', postRequest('plain'), ROUNDS, SECONDS)
+      const measured = await storeRows(report, table, 'Redis', 'idempotency-redis', [
+        { target: 'redis-read', request: postRequest('plain') },
+        { target: 'redis-read', request: postRequest('plain', '/orders-written') },
+      ])
+      const [oneTrip = [], twoTrips = []] = measured.floors
+      const floor = comparisonOf(measured.plain, oneTrip)
       table.row(comparisonRow('the floor: plain POST reading one key from Redis (no idempotency)', floor))
-      const onFloor = await compare('redis-read', 'idempotency-redis', replay, ROUNDS, SECONDS)
+      const onFloor = comparisonOf(oneTrip, measured.replay)
       table.row(comparisonRow('replay, Redis store, against the floor', onFloor))
+      const twoTripFloor = comparisonOf(measured.plain, twoTrips)
+      table.row(comparisonRow('the floor of two round trips: plain POST reading one key from Redis, then writing another (no idempotency)', twoTripFloor))
+      const firstFloor = comparisonOf(twoTrips, measured.first)
+      table.row(comparisonRow('first-time POST, Redis store, against the floor of two round trips', firstFloor))
+      const first = comparisonOf(measured.plain, measured.first).cpuMicros?.candidate
+      const replayCpu = comparisonOf(measured.plain, measured.replay).cpuMicros?.candidate
       const { calls, answered } = await storeCallsPerRequest(replay, process.env.REDIS_URL)
       const perReplay = calls / answered
       report.target('idempotency replay, Redis store: store calls (round trips) per request', '1', `${perReplay.toFixed(2)} (${calls.toLocaleString('en-US')} scripts run by Redis for ${answered.toLocaleString('en-US')} answered replays)`, Math.abs(perReplay - 1) < 0.01)
@@ -100,9 +116,8 @@ if (runs('redis')) {
         report.target('idempotency replay, Redis store: server CPU per request', '≤ a first-time POST\'s', `${replayCpu.toFixed(1)} µs vs ${first.toFixed(1)} µs`, replayCpu <= first)
       }
       table.note(`Store calls per request through the Redis store, counted by Redis (INFO commandstats) over ${COUNTED_REQUESTS.toLocaleString('en-US')} requests: ${perReplay.toFixed(2)} per replay (the claim finds the stored answer), ${(firstCalls.calls / firstCalls.answered).toFixed(2)} per first-time POST (the claim, then the answer stored). A request's calls run one after the other, so each is a round trip; calls of the same turn share one write to Redis.`)
-      const floorCpu = cpuRatio(floor)
-      const bound = Math.min(floor.ratio, floorCpu ?? floor.ratio) < TARGETS.replay ? ` A replay makes that round trip too, so here no replay can reach ${TARGETS.replay.toFixed(2)}× the plain route, whatever the library does.` : ''
-      table.note(`${COST_NOTE} The floor is what one round trip through ioredis costs a route that does nothing else: ${floor.ratio.toFixed(2)}× the plain route here (${floorCpu?.toFixed(2) ?? '—'}× its server CPU per request), with redis-server on the same two cores.${bound} The replay against the floor (${onFloor.ratio.toFixed(2)}×) is the library's own share of a replay's cost.`)
+      const bound = (result: Comparison, aim: number, what: string): string => Math.min(result.ratio, cpuRatio(result) ?? result.ratio) < aim ? ` ${what} makes those round trips too, so here none can reach ${aim.toFixed(2)}× the plain route, whatever the library does.` : ''
+      table.note(`${COST_NOTE} The floors are what the round trips through ioredis cost a route that does nothing else, with redis-server on the same two cores. One round trip: ${floor.ratio.toFixed(2)}× the plain route here (${cpuRatio(floor)?.toFixed(2) ?? '—'}× its server CPU per request).${bound(floor, TARGETS.replay, 'A replay')} The replay against that floor (${onFloor.ratio.toFixed(2)}×) is the library's own share of a replay's cost. Two, one after the other, as a first-time POST makes them (the claim, then the answer stored): ${twoTripFloor.ratio.toFixed(2)}× (${cpuRatio(twoTripFloor)?.toFixed(2) ?? '—'}× its server CPU per request).${bound(twoTripFloor, TARGETS.first, 'A first-time POST')} Against that floor a first-time POST's server CPU per request is ${cpuRatio(firstFloor)?.toFixed(2) ?? '—'}× (its throughput ratio counts the load generator's work on a new key per request too).`)
     }
     table.end()
   } finally {

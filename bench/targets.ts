@@ -181,11 +181,24 @@ async function redisClient (app: FastifyInstance): Promise<Redis> {
  * answers. One round trip through ioredis and nothing else: what any
  * request that asks Redis once costs, before idempotency does anything.
  */
+/**
+ * The floors of the Redis store: POST /orders reads one key from Redis
+ * before it answers (a replay's round trip); POST /orders-written then
+ * writes an answer of the same size to a key of its own (a first-time
+ * POST's two round trips, one after the other), with no idempotency.
+ */
 function addRedisRead (app: FastifyInstance, client: Redis): void {
   const key = `bench:${process.pid}:read`
-  app.addHook('onReady', async () => { await client.set(key, JSON.stringify({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ accepted: { sku: 7, quantity: 1 } }) })) })
+  const answer = JSON.stringify({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ accepted: { sku: 7, quantity: 1 } }) })
+  let written = 0
+  app.addHook('onReady', async () => { await client.set(key, answer) })
   app.post('/orders', async (request) => {
     await client.get(key)
+    return { accepted: request.body }
+  })
+  app.post('/orders-written', async (request) => {
+    await client.get(key)
+    await client.set(`${key}:${++written % 10_000}`, answer, 'PX', 60_000)
     return { accepted: request.body }
   })
 }
