@@ -7,10 +7,10 @@ import { Report } from './report.js'
  * the umbrella against bare Fastify with the same routes, the load spread
  * over every route. SLOs: the same with 1,000 routes, the first N of them
  * under an SLO each (the routes stay, so the curve is the SLOs' alone).
- * Idempotency keys: first-time POSTs, each with a
- * key of its own, until a million distinct keys have passed through the
- * memory store, in slices, with the server's live heap after each and,
- * after each, bare Fastify's cost for the same POST without a key.
+ * Idempotency keys: first-time POSTs, each with a key of its own, until a
+ * million distinct keys have passed through the memory store, in slices,
+ * with the server's live heap after each and, after each, bare Fastify's
+ * cost for the same POST without a key.
  * Usage: scale.ts [routes|slos|keys]
  */
 const COUNTS = [1, 10, 100, 1000]
@@ -61,9 +61,11 @@ async function curve (name: string, description: string, points: readonly Point[
   const ratios: number[] = []
   for (const pair of pairs) {
     const [baseline, candidate] = [lowest(pair.baseline), lowest(pair.candidate)]
-    ratios.push(baseline / candidate)
-    const row = comparisonRow(pair.count.toLocaleString('en-US'), comparisonOf(figures[pair.baseline] ?? [], figures[pair.candidate] ?? []))
-    table.row([...row, `${baseline.toFixed(1)} → ${candidate.toFixed(1)} µs (${(baseline / candidate).toFixed(2)}×)`])
+    const comparison = comparisonOf(figures[pair.baseline] ?? [], figures[pair.candidate] ?? [])
+    const measured = Number.isFinite(baseline / candidate)
+    // Where there is no /proc, the best rounds' throughput instead.
+    ratios.push(measured ? baseline / candidate : comparison.ratio)
+    table.row([...comparisonRow(pair.count.toLocaleString('en-US'), comparison), measured ? `${baseline.toFixed(1)} → ${candidate.toFixed(1)} µs (${(baseline / candidate).toFixed(2)}×)` : '—'])
   }
   table.note(`Each of the ${ROUNDS} rounds runs every target of the table for ${SECONDS} s, one after the other (in reverse order every other round). Flatness is judged on the last column: each target's lowest server CPU per request over the rounds (other processes' work and the machine's slower moments only ever add to it), against its baseline's at the same count; the ratio at ${COUNTS[COUNTS.length - 1]?.toLocaleString('en-US')} over the one at ${COUNTS[0]}.`)
   table.end()
