@@ -44,7 +44,12 @@ describe('load shedding: process pressure through @fastify/under-pressure', () =
   })
 
   it('does not shed while every signal is under its threshold', async () => {
-    current = await sheddingApp({ limit: false, loopLag: false, pressure: { maxEventLoopDelay: 10_000, maxRssBytes: Number.MAX_SAFE_INTEGER, sampleInterval: 50 } })
+    // The loop delay is off: on a machine busy with other processes, a
+    // sample interval can pass without one delay sample, which reads as a
+    // loop blocked beyond measure and is over any threshold by design.
+    // Utilisation never exceeds 1, so a threshold of 1 is on and out of reach.
+    const unreachable = { maxEventLoopDelay: 0, maxEventLoopUtilization: 1, maxHeapUsedBytes: Number.MAX_SAFE_INTEGER, maxRssBytes: Number.MAX_SAFE_INTEGER }
+    current = await sheddingApp({ limit: false, loopLag: false, pressure: { ...unreachable, sampleInterval: 50 } })
     const { app } = current
     app.get('/low', { config: { shedding: { priority: 'low' } } }, async () => ({}))
     await app.ready()
