@@ -254,7 +254,7 @@ export function median (values: readonly number[]): number {
 /**
  * Baseline CPU per request over the candidate's: the throughput ratio a
  * server-bound run would show. The median of the rounds' own ratios: the
- * two sides of a round run one after the other, so a change in the
+ * two sides of a round run in the same round, so a change in the
  * machine's speed between rounds moves both alike and leaves their ratio.
  */
 export function cpuRatio (result: Comparison): number | undefined {

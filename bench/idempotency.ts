@@ -57,24 +57,42 @@ const chosen = process.argv.slice(2)
 const runs = (store: string): boolean => chosen.length === 0 || chosen.includes(store)
 const COST_NOTE = 'The plain route does nothing but echo its body, so the ratios are the whole cost of the idempotency work per request: the key, the fingerprint of the body (the memory store keeps a short one as text, Redis a SHA-256 of it, and a SHA-256 of the key), a claim, a store write, and for Redis the round trips. First-time rows give every request a new key, which costs the load generator enough to set the pace of both sides: there the server CPU per request tells the cost, and the targets take the lower of the two ratios.'
 
-const plainRoute: LoadedTarget = { target: 'bare', request: postRequest('plain') }
+interface StoreFigures {
+  /** The plain route (bare Fastify) sent what the first-time POSTs are, a new key each time, and its rounds. */
+  plainFirst: RoundFigures[]
+  first: RoundFigures[]
+  /** The plain route sent what the replays are, one key every time. */
+  plainReplay: RoundFigures[]
+  replay: RoundFigures[]
+  floors: RoundFigures[][]
+  /** Server CPU per request of the first-time POSTs and of the replays (medians of the rounds). */
+  cpuMicros: { first: number | undefined, replay: number | undefined }
+}
 
 /**
- * First-time POSTs and replays against the plain route, with their
- * targets, measured in the same rounds as `floors`; returns every
- * target's rounds.
+ * First-time POSTs and replays against the plain route sent the same
+ * requests (the plain route ignores the key, the load generator still
+ * makes it), with their targets, measured in the same rounds as `floors`.
  */
-async function storeRows (report: Report, table: Table, store: string, variant: string, floors: readonly LoadedTarget[] = []): Promise<{ plain: RoundFigures[], first: RoundFigures[], replay: RoundFigures[], floors: RoundFigures[][] }> {
-  const [plain = [], first = [], replayed = [], ...floorFigures] = await measureInRounds([plainRoute, { target: variant, request: firstTime }, { target: variant, request: replay }, ...floors], ROUNDS, SECONDS)
-  for (const [kind, figures, aim] of [['first-time POST', first, TARGETS.first], ['replay', replayed, TARGETS.replay]] as const) {
+async function storeRows (report: Report, table: Table, store: string, variant: string, floors: readonly LoadedTarget[] = []): Promise<StoreFigures> {
+  const [plainFirst = [], first = [], plainReplay = [], replayed = [], ...floorFigures] = await measureInRounds([
+    { target: 'bare', request: firstTime },
+    { target: variant, request: firstTime },
+    { target: 'bare', request: replay },
+    { target: variant, request: replay },
+    ...floors,
+  ], ROUNDS, SECONDS)
+  const cpuMicros: StoreFigures['cpuMicros'] = { first: undefined, replay: undefined }
+  for (const [kind, plain, figures, aim] of [['first-time POST', plainFirst, first, TARGETS.first], ['replay', plainReplay, replayed, TARGETS.replay]] as const) {
     const result = comparisonOf(plain, figures)
+    cpuMicros[figures === first ? 'first' : 'replay'] = result.cpuMicros?.candidate
     table.row(comparisonRow(`${kind}, ${store} store`, result))
     // With a new key per request the load generator can set the pace of both sides, which hides the server's cost from
     // the throughput ratio: the target needs the server's CPU per request to agree.
     const cpu = cpuRatio(result)
     report.target(`idempotency ${kind}, ${store} store`, `≥ ${aim.toFixed(2)}× the plain route`, measuredRatios(result.ratio, cpu), Math.min(result.ratio, cpu ?? result.ratio) >= aim)
   }
-  return { plain, first, replay: replayed, floors: floorFigures }
+  return { plainFirst, first, plainReplay, replay: replayed, floors: floorFigures, cpuMicros }
 }
 
 if (runs('memory')) {
@@ -94,20 +112,20 @@ if (runs('redis')) {
     if (process.env.REDIS_URL === undefined) table.note('Redis rows skipped: no redis-server on PATH and no REDIS_URL.')
     else {
       const measured = await storeRows(report, table, 'Redis', 'idempotency-redis', [
-        { target: 'redis-read', request: postRequest('plain') },
-        { target: 'redis-read', request: postRequest('plain', '/orders-written') },
+        // The floors ignore the key, as the plain route does; each is sent what the row it bounds is.
+        { target: 'redis-read', request: replay },
+        { target: 'redis-read', request: postRequest('first', '/orders-written') },
       ])
       const [oneTrip = [], twoTrips = []] = measured.floors
-      const floor = comparisonOf(measured.plain, oneTrip)
+      const floor = comparisonOf(measured.plainReplay, oneTrip)
       table.row(comparisonRow('the floor: plain POST reading one key from Redis (no idempotency)', floor))
       const onFloor = comparisonOf(oneTrip, measured.replay)
       table.row(comparisonRow('replay, Redis store, against the floor', onFloor))
-      const twoTripFloor = comparisonOf(measured.plain, twoTrips)
+      const twoTripFloor = comparisonOf(measured.plainFirst, twoTrips)
       table.row(comparisonRow('the floor of two round trips: plain POST reading one key from Redis, then writing another (no idempotency)', twoTripFloor))
       const firstFloor = comparisonOf(twoTrips, measured.first)
       table.row(comparisonRow('first-time POST, Redis store, against the floor of two round trips', firstFloor))
-      const first = comparisonOf(measured.plain, measured.first).cpuMicros?.candidate
-      const replayCpu = comparisonOf(measured.plain, measured.replay).cpuMicros?.candidate
+      const { first, replay: replayCpu } = measured.cpuMicros
       const { calls, answered } = await storeCallsPerRequest(replay, process.env.REDIS_URL)
       const perReplay = calls / answered
       report.target('idempotency replay, Redis store: store calls (round trips) per request', '1', `${perReplay.toFixed(2)} (${calls.toLocaleString('en-US')} scripts run by Redis for ${answered.toLocaleString('en-US')} answered replays)`, Math.abs(perReplay - 1) < 0.01)
@@ -117,7 +135,7 @@ if (runs('redis')) {
       }
       table.note(`Store calls per request through the Redis store, counted by Redis (INFO commandstats) over ${COUNTED_REQUESTS.toLocaleString('en-US')} requests: ${perReplay.toFixed(2)} per replay (the claim finds the stored answer), ${(firstCalls.calls / firstCalls.answered).toFixed(2)} per first-time POST (the claim, then the answer stored). A request's calls run one after the other, so each is a round trip; calls of the same turn share one write to Redis.`)
       const bound = (result: Comparison, aim: number, what: string): string => Math.min(result.ratio, cpuRatio(result) ?? result.ratio) < aim ? ` ${what} makes those round trips too, so here none can reach ${aim.toFixed(2)}× the plain route, whatever the library does.` : ''
-      table.note(`${COST_NOTE} The floors are what the round trips through ioredis cost a route that does nothing else, with redis-server on the same two cores. One round trip: ${floor.ratio.toFixed(2)}× the plain route here (${cpuRatio(floor)?.toFixed(2) ?? '—'}× its server CPU per request).${bound(floor, TARGETS.replay, 'A replay')} The replay against that floor (${onFloor.ratio.toFixed(2)}×) is the library's own share of a replay's cost. Two, one after the other, as a first-time POST makes them (the claim, then the answer stored): ${twoTripFloor.ratio.toFixed(2)}× (${cpuRatio(twoTripFloor)?.toFixed(2) ?? '—'}× its server CPU per request).${bound(twoTripFloor, TARGETS.first, 'A first-time POST')} Against that floor a first-time POST's server CPU per request is ${cpuRatio(firstFloor)?.toFixed(2) ?? '—'}× (its throughput ratio counts the load generator's work on a new key per request too).`)
+      table.note(`${COST_NOTE} The floors are what the round trips through ioredis cost a route that does nothing else, with redis-server on the same two cores. One round trip: ${floor.ratio.toFixed(2)}× the plain route here (${cpuRatio(floor)?.toFixed(2) ?? '—'}× its server CPU per request).${bound(floor, TARGETS.replay, 'A replay')} The replay against that floor (${onFloor.ratio.toFixed(2)}×) is the library's own share of a replay's cost. Two, one after the other, as a first-time POST makes them (the claim, then the answer stored): ${twoTripFloor.ratio.toFixed(2)}× (${cpuRatio(twoTripFloor)?.toFixed(2) ?? '—'}× its server CPU per request).${bound(twoTripFloor, TARGETS.first, 'A first-time POST')} A first-time POST against that floor (${firstFloor.ratio.toFixed(2)}×, ${cpuRatio(firstFloor)?.toFixed(2) ?? '—'}× its server CPU per request) is the library's own share of a first-time POST's cost.`)
     }
     table.end()
   } finally {

@@ -57,13 +57,13 @@ async function curve (name: string, description: string, points: readonly Point[
   // Another process's timers or collector on the same core, or a slower
   // moment of the machine, only ever add to a round's CPU per request: a
   // target's lowest over the rounds is the closest to its code's own cost.
-  const lowest = (index: number): number => Math.min(...(figures[index] ?? []).map((round) => round.cpuMicros ?? Number.NaN))
+  const lowest = (index: number): number => Math.min(...(figures[index] ?? []).flatMap((round) => round.cpuMicros ?? []))
+  // Where there is no /proc, the whole curve is judged on the best rounds' throughput instead.
+  const measured = pairs.every((pair) => Number.isFinite(lowest(pair.baseline) / lowest(pair.candidate)))
   const ratios: number[] = []
   for (const pair of pairs) {
     const [baseline, candidate] = [lowest(pair.baseline), lowest(pair.candidate)]
     const comparison = comparisonOf(figures[pair.baseline] ?? [], figures[pair.candidate] ?? [])
-    const measured = Number.isFinite(baseline / candidate)
-    // Where there is no /proc, the best rounds' throughput instead.
     ratios.push(measured ? baseline / candidate : comparison.ratio)
     table.row([...comparisonRow(pair.count.toLocaleString('en-US'), comparison), measured ? `${baseline.toFixed(1)} → ${candidate.toFixed(1)} µs (${(baseline / candidate).toFixed(2)}×)` : '—'])
   }

@@ -12,7 +12,7 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
 /*
  * The benchmark targets, built by variant; bench/serve.ts runs one in its
  * own process. Settings (name=value): routes=N adds N routes
- * (/r/0 … /r/N-1), slos=N puts each of them under an SLO of its own,
+ * (/r/0 … /r/N-1), slos=N puts the first N of them under an SLO each,
  * soak=1 turns on what the soak benchmark exercises (chaos enabled, with
  * faults on /chaos; error logs counted), lateness=1 measures the 504s of
  * /hang inside the server, stats=1 adds GET /_stats (heap, handles, error
@@ -175,12 +175,6 @@ async function redisClient (app: FastifyInstance): Promise<Redis> {
   return client
 }
 
-/**
- * The floor under the Redis store's rows: the plain POST route, which
- * also reads one key from Redis (a stored answer's size) before it
- * answers. One round trip through ioredis and nothing else: what any
- * request that asks Redis once costs, before idempotency does anything.
- */
 /**
  * The floors of the Redis store: POST /orders reads one key from Redis
  * before it answers (a replay's round trip); POST /orders-written then
