@@ -33,7 +33,9 @@ describe('deadline route config', () => {
     app = Fastify()
     await app.register(async (v1) => {
       await v1.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 30 } })
-      v1.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 200)); return 'late' })
+      // Far past the deadline: a loop stalled by a busy machine runs every
+      // timer that came due meanwhile, and the handler's must not be among them.
+      v1.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 2_000)); return 'late' })
     }, { prefix: '/v1' })
     app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 60)); return 'fine' })
     expect((await app.inject('/v1/slow')).statusCode).toBe(504)
