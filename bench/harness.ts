@@ -261,6 +261,11 @@ export function cpuRatio (result: Comparison): number | undefined {
   return result.cpuRoundRatios === undefined ? undefined : median(result.cpuRoundRatios)
 }
 
+/** What a target is judged on: the lower of the throughput ratio and, where it was measured, the CPU ratio. */
+export function judgedRatio (ratio: number, cpu: number | undefined): number {
+  return Math.min(ratio, cpu ?? ratio)
+}
+
 export function rate (value: number): string {
   return `${Math.round(value).toLocaleString('en-US')} req/s`
 }

@@ -118,7 +118,7 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
     const client = await redisClient(app)
     await app.register(resilience, alone({ idempotency: { unscoped: true, store: new RedisIdempotencyStore({ client, prefix: `bench:${process.pid}:` }) } }))
   }
-  if (variant === 'redis-read') addRedisRead(app, await redisClient(app))
+  if (variant === 'redis-read') addRedisFloors(app, await redisClient(app))
   if (variant === 'under-pressure') await app.register(underPressure)
   if (variant === 'load-shedding') await app.register(resilience, alone({ loadShedding: {} }))
   // Every route under one SLO with both indicators: the full per-request recording.
@@ -181,7 +181,7 @@ async function redisClient (app: FastifyInstance): Promise<Redis> {
  * writes an answer of the same size to a key of its own (a first-time
  * POST's two round trips, one after the other), with no idempotency.
  */
-function addRedisRead (app: FastifyInstance, client: Redis): void {
+function addRedisFloors (app: FastifyInstance, client: Redis): void {
   const key = `bench:${process.pid}:read`
   const answer = JSON.stringify({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ accepted: { sku: 7, quantity: 1 } }) })
   let written = 0
