@@ -227,9 +227,9 @@ function addOverloadRoutes (app: FastifyInstance): void {
  * measured inside the server from its arrival to the end of its write: the
  * client's figure less this one is the time spent in the client and on the
  * wire. The server's garbage collections are recorded alongside: V8 stops
- * the whole process for each, so a 504 due during one leaves that much
- * later, with or without the library. GET /_lateness answers the figures
- * so far and starts over.
+ * the event loop for each, so a 504 due during one leaves that much later,
+ * with or without the library. GET /_lateness answers the figures so far
+ * and starts over.
  */
 function addLatenessProbe (app: FastifyInstance): void {
   const arrivals = new WeakMap<object, number>()
