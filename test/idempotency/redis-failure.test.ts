@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
@@ -31,7 +32,10 @@ describe('idempotency with Redis unreachable', () => {
     client = new Redis(server.url)
     client.on('error', () => {})
     await client.ping()
+    // The client hears of the lost connection after the server has gone; until it does, it still reports itself ready.
+    const closed = once(client, 'close')
     await server.stop()
+    await closed
   })
   afterAll(() => { client.disconnect() })
 

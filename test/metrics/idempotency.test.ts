@@ -1,5 +1,6 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
+import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
@@ -73,7 +74,10 @@ describe('idempotency store errors from a real scrape', () => {
     client.on('error', () => {})
     await client.connect()
     await client.ping()
+    // Until the client hears of the lost connection, it still reports itself ready.
+    const closed = once(client, 'close')
     await server.stop()
+    await closed
     app = Fastify()
     await app.register(resilience, {
       loadShedding: false,
