@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import type { EventEmitter } from 'node:events'
 import { createServer } from 'node:net'
 
 export const REDIS_INSTALL_HINT =
@@ -85,4 +86,14 @@ async function waitUntilReady (child: ChildProcess, port: number): Promise<void>
     child.once('exit', (code) => fail(new Error(`redis-server exited with code ${String(code)} before it was ready:\n${output}`)))
     child.once('error', fail)
   })
+}
+
+/**
+ * Stops `server` under a connected client and resolves once the client has
+ * heard its connection close: until it does, it still reports itself ready.
+ */
+export async function stopUnder (server: RedisServerHandle, client: EventEmitter): Promise<void> {
+  const closed = once(client, 'close')
+  await server.stop()
+  await closed
 }

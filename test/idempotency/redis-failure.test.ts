@@ -1,10 +1,9 @@
-import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
-import { startRedisServer } from '../helpers/redis-server.js'
+import { startRedisServer, stopUnder } from '../helpers/redis-server.js'
 import type { RedisServerHandle } from '../helpers/redis-server.js'
 
 async function appWith (client: Redis, onStoreError: 'fail-closed' | 'fail-open'): Promise<TestApp & { runs: ReturnType<typeof vi.fn> }> {
@@ -32,10 +31,7 @@ describe('idempotency with Redis unreachable', () => {
     client = new Redis(server.url)
     client.on('error', () => {})
     await client.ping()
-    // The client hears of the lost connection after the server has gone; until it does, it still reports itself ready.
-    const closed = once(client, 'close')
-    await server.stop()
-    await closed
+    await stopUnder(server, client)
   })
   afterAll(() => { client.disconnect() })
 

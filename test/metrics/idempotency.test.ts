@@ -1,12 +1,11 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
-import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
-import { startRedisServer } from '../helpers/redis-server.js'
+import { startRedisServer, stopUnder } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { scrape, valueOf } from './helpers.js'
 
@@ -74,10 +73,7 @@ describe('idempotency store errors from a real scrape', () => {
     client.on('error', () => {})
     await client.connect()
     await client.ping()
-    // Until the client hears of the lost connection, it still reports itself ready.
-    const closed = once(client, 'close')
-    await server.stop()
-    await closed
+    await stopUnder(server, client)
     app = Fastify()
     await app.register(resilience, {
       loadShedding: false,
