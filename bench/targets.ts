@@ -5,7 +5,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import underPressure from '@fastify/under-pressure'
-import resilience, { RedisIdempotencyStore } from '../plugins/index.js'
+import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../plugins/index.js'
 import type { ResilienceOptions } from '../plugins/index.js'
 import { libraryRouteConfig } from '../plugins/library-route.js'
 import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
@@ -15,7 +15,8 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
  * own process. Settings (name=value): routes=N adds N routes
  * (/r/0 … /r/N-1), slos=N puts the first N of them under an SLO each,
  * soak=1 turns on what the soak benchmark exercises (chaos enabled, with
- * faults on /chaos; error logs counted), lateness=1 measures the 504s of
+ * faults on /chaos, not stopped by burning error budgets; error logs and
+ * the idempotency keys stored counted in GET /_stats), lateness=1 measures the 504s of
  * /hang inside the server, stats=1 adds GET /_stats (heap, handles, error
  * lines), without=<capability>+… leaves capabilities out of the umbrella,
  * health=1 adds health and shutdown to it, calm=1 raises the umbrella's
@@ -73,7 +74,7 @@ const errorLog = new Writable({
  * that declare it), error budgets (every route under one SLO, both
  * indicators) and metrics with their scrape route.
  */
-async function registerUmbrella (app: FastifyInstance, settings: Settings): Promise<void> {
+async function registerUmbrella (app: FastifyInstance, settings: Settings, soakStore: MemoryIdempotencyStore | undefined): Promise<void> {
   const objectives = [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }]
   for (let i = 0; i < settings.slos; i++) objectives.push({ name: `slo-${i}`, availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } })
   const off = (name: string): false | object => settings.without.has(name) ? false : {}
@@ -86,9 +87,13 @@ async function registerUmbrella (app: FastifyInstance, settings: Settings): Prom
     chaos: settings.without.has('chaos')
       ? false
       : settings.soak
-        ? { enabled: true, allowInProduction: true, seed: 7 }
+        // The soak overloads on purpose every fourth window and fails /hang
+        // on every request: every SLO burns by design there, and chaos,
+        // which stops itself when a watched one does, would stop in the
+        // first window. Its faults are what the soak must keep exercising.
+        ? { enabled: true, allowInProduction: true, seed: 7, stopOnBudget: false as const }
         : { experiments: [{ name: 'ready', faults: [{ type: 'error', rate: 0.5, status: 503 }] }] },
-    idempotency: settings.without.has('idempotency') ? false : { unscoped: true },
+    idempotency: settings.without.has('idempotency') ? false : { unscoped: true, ...(soakStore === undefined ? {} : { store: soakStore }) },
     // calm=1: the periodic evaluation (every 10 s) is work per second, not
     // per request; valgrind's slowness would put it among the counted
     // requests 50 times as often as a real run does.
@@ -111,7 +116,9 @@ function alone (capability: Partial<ResilienceOptions> = {}): ResilienceOptions 
 export async function build (variant: Variant, settings: Settings): Promise<FastifyInstance> {
   const app = Fastify({ logger: settings.soak ? { level: 'error', stream: errorLog } : false })
   if (settings.lateness) addLatenessProbe(app)
-  if (variant === 'umbrella') await registerUmbrella(app, settings)
+  // soak=1: the umbrella's store is the default one, made here so that /_stats can count its keys.
+  const soakStore = settings.soak && variant === 'umbrella' ? new MemoryIdempotencyStore() : undefined
+  if (variant === 'umbrella') await registerUmbrella(app, settings, soakStore)
   if (variant === 'problem-details') await app.register(resilience, alone())
   if (variant === 'deadlines') await app.register(resilience, alone({ deadlines: {} }))
   if (variant === 'idempotency-memory') await app.register(resilience, alone({ idempotency: { unscoped: true } }))
@@ -142,7 +149,7 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
     app.get('/_stats', { config: libraryRouteConfig() }, async () => {
       // With --expose-gc: the heap that is live, not what waits for a collection.
       (globalThis as { gc?: () => void }).gc?.()
-      return { heapUsed: process.memoryUsage().heapUsed, activeHandles: process.getActiveResourcesInfo().length, errorLines }
+      return { heapUsed: process.memoryUsage().heapUsed, activeHandles: process.getActiveResourcesInfo().length, errorLines, ...(soakStore === undefined ? {} : { idempotencyKeys: soakStore.size }) }
     })
   }
   if (settings.soak) {
