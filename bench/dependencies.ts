@@ -230,6 +230,7 @@ async function cost (targets: Targets, downstream: Process): Promise<void> {
   await setMode(downstream, 'healthy')
   const ROUNDS = 6
   const SECONDS = 2
+  const WARM_SECONDS = 3
   const sides = [
     ['bare Fastify, plain fetch', 'plain', '/cost'],
     ['dependencies plugin alone, through breaker, retry budget, bulkhead, fallback', 'alone', '/cost'],
@@ -239,7 +240,10 @@ async function cost (targets: Targets, downstream: Process): Promise<void> {
   const best = new Map<string, { rps: number, p99: number }>()
   const rounds = new Map<string, number[]>()
   const cpu = new Map<string, number[]>()
-  for (const [, side, path] of sides) await load(`http://127.0.0.1:${targets[side].port}${path}`, 1)
+  // Long enough for the policies' code to be optimised too: after a 1 s
+  // warm-up, the route through them took 22 % more server CPU per call
+  // than plain fetch in the first round, 8 % in the second, none after.
+  for (const [, side, path] of sides) await load(`http://127.0.0.1:${targets[side].port}${path}`, WARM_SECONDS)
   for (let round = 0; round < ROUNDS; round++) {
     // Every other round in reverse order: whichever side runs first in a round is measured on a machine the previous round left differently.
     for (const [name, side, path] of round % 2 === 0 ? sides : [...sides].reverse()) {
