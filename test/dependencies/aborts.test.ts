@@ -51,19 +51,27 @@ describe('timeouts and abandoned calls', () => {
     const { app } = await appWith({
       dependencies: { ledger: { baseUrl: server.url, timeoutMs: 10_000, breaker: { consecutiveFailures: 1 }, retry: { attempts: 3 }, fallback: { value: { stale: true } } } },
     })
+    // The caller gives up once the dependency has the request, as
+    // AbortSignal.timeout would; a timer of its own could fire before the
+    // request is sent on a busy machine, leaving nothing to abort downstream.
+    let giveUp = new AbortController()
     app.get('/', async (request, reply) => {
       try {
-        return await (await request.dependency('ledger').fetch('/', { signal: AbortSignal.timeout(100) })).json()
+        return await (await request.dependency('ledger').fetch('/', { signal: giveUp.signal })).json()
       } catch (error) {
         return await reply.code(499).send({ name: (error as Error).name, degraded: request.degraded })
       }
     })
     for (let i = 0; i < 2; i++) {
-      const response = await app.inject('/')
+      giveUp = new AbortController()
+      const pending = app.inject('/')
+      await waitFor(() => server.seen.length === i + 1, 5000)
+      giveUp.abort(new DOMException('The operation timed out.', 'TimeoutError'))
+      const response = await pending
       expect(response.json()).toEqual({ name: 'TimeoutError', degraded: [] })
     }
     expect(server.seen).toHaveLength(2)
-    await waitFor(() => server.seen.every((seen) => seen.aborted))
+    await waitFor(() => server.seen.every((seen) => seen.aborted), 5000)
     expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, retries: 0, fallbacks: 0, windowCalls: 0 })
   })
 

@@ -1,9 +1,12 @@
+import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import resilience, { MemoryIdempotencyStore } from '../../plugins/index.js'
 import type { IdempotencyStore } from '../../plugins/index.js'
 import { createTestApp } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
+import { deferred } from '../helpers/deferred.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
@@ -42,19 +45,34 @@ describe('idempotency lifecycle regressions', () => {
 
   it('a key claimed after its client left is released, not held forever', async () => {
     current = createTestApp()
-    // A store that answers the claim slowly, after the client has gone.
-    const slow = storeWith((memory) => ({ claim: async (...args) => { await sleep(150); return await memory.claim(...args) } }))
+    // A store that answers the claim only once the client has gone.
+    const claimAsked = deferred()
+    const answerClaim = deferred()
+    const released = vi.fn()
+    const slow = storeWith((memory) => ({
+      claim: async (...args) => { claimAsked.resolve(); await answerClaim.promise; return await memory.claim(...args) },
+      release: async (...args) => { await memory.release(...args); released() },
+    }))
     const runs = vi.fn()
+    let serverSocket: Socket | undefined
+    current.app.addHook('onRequest', async (request) => { serverSocket = request.raw.socket })
     await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: slow } })
     current.app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return 'paid' })
     const port = await listen(current.app)
     const request = (signal?: AbortSignal): Promise<Response> => fetch(`http://127.0.0.1:${port}/pay`, {
       method: 'POST', headers: { 'idempotency-key': 'gone', 'content-type': 'application/json' }, body: '{}', ...(signal === undefined ? {} : { signal }),
     })
-    await request(AbortSignal.timeout(50)).catch(() => undefined)
-    await sleep(250)
+    const client = new AbortController()
+    const abandoned = request(client.signal).catch(() => undefined)
+    await claimAsked.promise
+    client.abort()
+    await abandoned
+    await waitFor(() => serverSocket?.destroyed === true, 5000)
+    answerClaim.resolve()
+    await waitFor(() => released.mock.calls.length === 1, 5000)
     const retry = await request()
     expect(retry.status).toBe(200)
+    expect(retry.headers.get('idempotent-replayed')).toBeNull()
     expect(await retry.text()).toBe('paid')
     expect(runs).toHaveBeenCalledTimes(1)
   })
