@@ -51,7 +51,7 @@ describe('idempotency lifecycle regressions', () => {
     const released = vi.fn()
     const slow = storeWith((memory) => ({
       claim: async (...args) => { claimAsked.resolve(); await answerClaim.promise; return await memory.claim(...args) },
-      release: async (...args) => { await memory.release(...args); released() },
+      release: async (...args) => { const freed = await memory.release(...args); released(); return freed },
     }))
     const runs = vi.fn()
     let serverSocket: Socket | undefined
