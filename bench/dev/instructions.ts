@@ -1,7 +1,7 @@
 import autocannon from 'autocannon'
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,6 +46,7 @@ const connections = Number(process.env.CONNECTIONS ?? 1)
 // KEEP=<directory> keeps each target's dump there, for callgrind_annotate
 // to compare two targets function by function.
 const keep = process.env.KEEP
+if (keep !== undefined) mkdirSync(keep, { recursive: true })
 // The major GC's marking and evacuation are named by their visitors, not
 // by MarkCompact: one that falls in the counted requests or not moved the
 // umbrella's figure by 15 %.
@@ -92,8 +93,9 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     // The dump is out.1; out itself would be written at a clean exit only.
     const dump = readdirSync(dir).find((name) => /\.\d+$/.test(name))
     if (dump === undefined) throw new Error(`callgrind wrote no dump for ${spec}`)
-    const { total, perRequestWork } = annotate(join(dir, dump))
-    if (keep !== undefined) copyFileSync(join(dir, dump), join(keep, `${spec.replaceAll(/[^\w=.-]+/g, '_')}.callgrind`))
+    const file = join(dir, dump)
+    const { total, perRequestWork } = annotate(file)
+    if (keep !== undefined) copyFileSync(file, join(keep, `${spec.replaceAll(/[^\w=.-]+/g, '_')}.callgrind`))
     return `${spec.padEnd(34)} ${(total / count).toFixed(0).padStart(8)} instructions/request, ${(perRequestWork / count).toFixed(0).padStart(8)} without compiler, GC and sampling${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
