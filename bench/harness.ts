@@ -120,6 +120,11 @@ export function requestOptions (request: LoadRequest): Partial<autocannon.Option
   }
 }
 
+/** GETs that cycle through the routes /r/0 … /r/count-1 that a target's routes=count setting adds. */
+export function spreadOverRoutes (count: number): LoadRequest {
+  return { path: '/r/0', paths: Array.from({ length: count }, (_, i) => `/r/${i}`) }
+}
+
 /**
  * A POST of a small JSON body to `path`: plain (no key), first (a new
  * Idempotency-Key on every request) or replay (one key every time).

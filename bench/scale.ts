@@ -1,4 +1,4 @@
-import { COMPARISON_COLUMNS, comparisonOf, comparisonRow, costedLoad, measureInRounds, median, postRequest, rate, startTarget, targetStats } from './harness.js'
+import { COMPARISON_COLUMNS, comparisonOf, comparisonRow, costedLoad, measureInRounds, median, postRequest, rate, spreadOverRoutes, startTarget, targetStats } from './harness.js'
 import type { LoadedTarget } from './harness.js'
 import { Report } from './report.js'
 
@@ -27,7 +27,7 @@ const report = new Report(only === undefined ? 'scale' : `scale-${only}`, 'npm r
 /** A target with `count` routes (/r/0 … /r/count-1), loaded on all of them in turn. */
 const spreadOver = (count: number, variant: string, settings: string[]): LoadedTarget => ({
   target: { variant, settings: [`routes=${count}`, ...settings] },
-  request: { path: '/r/0', paths: Array.from({ length: count }, (_, i) => `/r/${i}`) },
+  request: spreadOverRoutes(count),
 })
 
 /** One point of a curve: the baseline and the candidate measured at that count. */

@@ -1,11 +1,11 @@
-import { postRequest, startTarget } from '../harness.js'
+import { postRequest, spreadOverRoutes, startTarget } from '../harness.js'
 import type { LoadRequest } from '../harness.js'
 
 /** A target as the dev aids name it: `[kind:]variant[,setting…]`. */
 export interface TargetSpec {
   variant: string
   settings: string[]
-  /** A POST of `kind` (plain, first or replay) to BENCH_PATH, or a GET of the aid's path. */
+  /** A POST of `kind` (plain, first or replay) to BENCH_PATH, or a GET of the aid's path (of every route, in turn, for a target with routes=N). */
   request: LoadRequest
 }
 
@@ -13,7 +13,11 @@ export interface TargetSpec {
 export function targetSpec (spec: string, path: string, post?: string): TargetSpec {
   const [kind, target] = spec.includes(':') ? spec.split(':', 2) : [post, spec]
   const [variant = 'bare', ...settings] = (target ?? '').split(',')
-  return { variant, settings, request: kind === undefined ? { path } : postRequest(kind, process.env.BENCH_PATH) }
+  if (kind !== undefined) return { variant, settings, request: postRequest(kind, process.env.BENCH_PATH) }
+  // A target with routes=N is loaded over all of them, as bench:scale loads it, unless BENCH_PATH names one.
+  const routes = Number(settings.find((setting) => setting.startsWith('routes='))?.slice('routes='.length) ?? 0)
+  if (routes > 0 && process.env.BENCH_PATH === undefined) return { variant, settings, request: spreadOverRoutes(routes) }
+  return { variant, settings, request: { path } }
 }
 
 /**
