@@ -221,16 +221,18 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
   })
 
   if (degradedHeaders.size > 0) {
-    app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    // A callback hook: an async one would cost every request a promise, degraded or not.
+    app.addHook('onSend', function markDegraded (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
       const list = stateOf(request)?.degraded ?? null
-      if (list === null) return payload
-      for (const name of list) {
-        const header = degradedHeaders.get(name)
-        if (header === undefined) continue
-        const existing = reply.getHeader(header)
-        reply.header(header, existing === undefined ? name : `${String(existing)}, ${name}`)
+      if (list !== null) {
+        for (const name of list) {
+          const header = degradedHeaders.get(name)
+          if (header === undefined) continue
+          const existing = reply.getHeader(header)
+          reply.header(header, existing === undefined ? name : `${String(existing)}, ${name}`)
+        }
       }
-      return payload
+      done(null, payload)
     })
   }
 

@@ -30,6 +30,25 @@ describe('fallbacks', () => {
     expect(response.headers['x-degraded']).toBeUndefined()
   })
 
+  it('dependencies that share a degraded header are listed in it in the order they fell back, and a header of its own stays apart', async () => {
+    const server = await serve(failing(500))
+    const { app } = await appWith({
+      dependencies: {
+        recommendations: { baseUrl: server.url, fallback: { value: [] }, degradedHeader: 'x-degraded' },
+        pricing: { baseUrl: server.url, fallback: { value: {} }, degradedHeader: 'x-degraded' },
+        reviews: { baseUrl: server.url, fallback: { value: [] }, degradedHeader: 'x-reviews-degraded' },
+      },
+    })
+    app.get('/', async (request) => {
+      for (const name of ['pricing', 'recommendations', 'reviews']) await request.dependency(name).fetch('/')
+      return { degraded: request.degraded }
+    })
+    const response = await app.inject('/')
+    expect(response.json()).toEqual({ degraded: ['pricing', 'recommendations', 'reviews'] })
+    expect(response.headers['x-degraded']).toBe('pricing, recommendations')
+    expect(response.headers['x-reviews-degraded']).toBe('reviews')
+  })
+
   it('a function fallback gets the failure', async () => {
     const server = await serve(failing(503))
     const seen: DependencyFailure[] = []
