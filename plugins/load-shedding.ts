@@ -113,6 +113,44 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   })
 }
 
+/**
+ * Puts a request that found no slot in line, or sheds it. Kept out of the
+ * admission hook: the closures a waiter needs would otherwise make every
+ * request, admitted at once or not, allocate the variables they share.
+ */
+function wait (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, priority: Priority, now: number, route: RouteAdmission, shedder: Shedder): void {
+  const { settings } = shedder
+  const { controller } = route
+  // A client that leaves while waiting gives its place in line back at once.
+  const leave = (): void => controller.cancel(waiter)
+  const observeWait = shedder.observeQueueWait
+  const waiter: Waiter = {
+    priority,
+    expiresAt: 0,
+    expiryReason: 'queue-timeout',
+    grant () {
+      reply.raw.removeListener('close', leave)
+      observeWait?.((settings.clock.now() - now) / 1000)
+      // Answered meanwhile (its deadline passed), or its client is gone: nothing to run.
+      if (reply.sent || request.socket?.destroyed === true) {
+        controller.abandon()
+        return
+      }
+      hold(reply, controller, settings.clock.now(), shedder)
+      done()
+    },
+    shed (reason) {
+      reply.raw.removeListener('close', leave)
+      observeWait?.((settings.clock.now() - now) / 1000)
+      if (!reply.sent) shed(request, reply, reason, priority, route, shedder)
+    },
+  }
+  const budgetMs = shedder.hasDeadlines ? request.deadline.remainingMs() : undefined
+  const outcome = controller.enqueue(waiter, budgetMs, now)
+  if (outcome.kind === 'shed') shed(request, reply, outcome.reason, priority, route, shedder)
+  else reply.raw.once('close', leave)
+}
+
 function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
   const { settings, lag, ladder } = shedder
   return function sheddingOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -134,34 +172,7 @@ function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
       done()
       return
     }
-    // A client that leaves while waiting gives its place in line back at once.
-    const leave = (): void => controller.cancel(waiter)
-    const observeWait = shedder.observeQueueWait
-    const waiter: Waiter = {
-      priority,
-      expiresAt: 0,
-      expiryReason: 'queue-timeout',
-      grant () {
-        reply.raw.removeListener('close', leave)
-        observeWait?.((settings.clock.now() - now) / 1000)
-        // Answered meanwhile (its deadline passed), or its client is gone: nothing to run.
-        if (reply.sent || request.socket?.destroyed === true) {
-          controller.abandon()
-          return
-        }
-        hold(reply, controller, settings.clock.now(), shedder)
-        done()
-      },
-      shed (reason) {
-        reply.raw.removeListener('close', leave)
-        observeWait?.((settings.clock.now() - now) / 1000)
-        if (!reply.sent) shed(request, reply, reason, priority, route, shedder)
-      },
-    }
-    const budgetMs = shedder.hasDeadlines ? request.deadline.remainingMs() : undefined
-    const outcome = controller.enqueue(waiter, budgetMs, now)
-    if (outcome.kind === 'shed') shed(request, reply, outcome.reason, priority, route, shedder)
-    else reply.raw.once('close', leave)
+    wait(request, reply, done, priority, now, route, shedder)
   }
 }
 
