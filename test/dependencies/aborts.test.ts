@@ -17,7 +17,7 @@ describe('timeouts and abandoned calls', () => {
     expect(response.statusCode).toBe(504)
     expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-timeout', dependency: 'ledger', timeoutMs: 500 })
     expect(app.dependencies.stats().ledger).toMatchObject({ timeouts: 1, failures: 1, windowCalls: 1, failureRate: 1 })
-    await waitFor(() => server.seen[0]?.aborted === true, 5000)
+    await waitFor(() => server.seen[0]?.aborted === true)
   })
 
   it("a call cut short by the request's own deadline is not counted against the dependency", async () => {
@@ -39,9 +39,9 @@ describe('timeouts and abandoned calls', () => {
     app.get('/', async (request) => await (await request.dependency('ledger').fetch('/')).json())
     const port = await listen(app)
     const socket = rawGet(port, '/')
-    await waitFor(() => server.seen.length === 1, 5000)
+    await waitFor(() => server.seen.length === 1)
     socket.destroy()
-    await waitFor(() => server.seen[0]?.aborted === true, 5000)
+    await waitFor(() => server.seen[0]?.aborted === true)
     await waitFor(() => app.dependencies.stats().ledger?.inFlight === 0)
     expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, windowCalls: 0 })
   })
@@ -65,13 +65,13 @@ describe('timeouts and abandoned calls', () => {
     for (let i = 0; i < 2; i++) {
       giveUp = new AbortController()
       const pending = app.inject('/')
-      await waitFor(() => server.seen.length === i + 1, 5000)
+      await waitFor(() => server.seen.length === i + 1)
       giveUp.abort(new DOMException('The operation timed out.', 'TimeoutError'))
       const response = await pending
       expect(response.json()).toEqual({ name: 'TimeoutError', degraded: [] })
     }
     expect(server.seen).toHaveLength(2)
-    await waitFor(() => server.seen.every((seen) => seen.aborted), 5000)
+    await waitFor(() => server.seen.every((seen) => seen.aborted))
     expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, retries: 0, fallbacks: 0, windowCalls: 0 })
   })
 

@@ -120,7 +120,7 @@ describe('readiness', () => {
 
   it('fails while load shedding sheds for process pressure', async () => {
     const { app, url } = await startApp({ health: { authorize }, loadShedding: { pressure: { maxHeapUsedBytes: 1, sampleInterval: 50 } } })
-    await waitFor(() => app.loadShedding.pressure() !== undefined, 10_000)
+    await waitFor(() => app.loadShedding.pressure() !== undefined)
     const detailed = await probe(`${url}/health/ready`, AUTHORISED)
     expect(detailed.status).toBe(503)
     expect(detailed.body.checks?.['loadShedding:pressure']?.[0]).toMatchObject({ status: 'fail', output: expect.any(String) as string })
@@ -128,7 +128,7 @@ describe('readiness', () => {
 
   it('can ignore pressure', async () => {
     const { app, url } = await startApp({ health: { pressure: false }, loadShedding: { pressure: { maxHeapUsedBytes: 1, sampleInterval: 50 } } })
-    await waitFor(() => app.loadShedding.pressure() !== undefined, 10_000)
+    await waitFor(() => app.loadShedding.pressure() !== undefined)
     expect((await probe(`${url}/health/ready`)).status).toBe(200)
   })
 
@@ -144,7 +144,7 @@ describe('readiness', () => {
     })
     expect((await fetch(`${url}/orders`)).status).toBe(200)
     up = false
-    await waitFor(() => !app.health.ready(), 10_000)
+    await waitFor(() => !app.health.ready())
     const refused = await fetch(`${url}/orders`)
     expect(refused.status).toBe(503)
     expect(refused.headers.get('retry-after')).toBe('1')

@@ -67,7 +67,7 @@ describe('graceful shutdown', () => {
     expect(duringGrace.status).toBe(200)
     expect(duringGrace.headers.get('connection')).toBe('close')
 
-    await waitFor(() => app.health.phase === 'closing', 10_000)
+    await waitFor(() => app.health.phase === 'closing')
     const afterGrace = await fetch(`${url}/fast`)
     expect(afterGrace.status).toBe(503)
     expect(afterGrace.headers.get('connection')).toBe('close')
@@ -119,7 +119,7 @@ describe('graceful shutdown', () => {
     const inFlight = get(`${url}/slow`)
     await started.promise
     const closed = app.close()
-    await waitFor(() => app.health.phase === 'closing', 10_000)
+    await waitFor(() => app.health.phase === 'closing')
     expect((await get(`${url}/fast`)).status).toBe(503)
     const metrics = await app.errorBudget.registry?.metrics() ?? ''
     expect(metrics).toMatch(/slo_bad_events_total\{[^}]*route="GET \/fast"[^}]*reason="shed"[^}]*\} 1/)
@@ -172,7 +172,7 @@ describe('graceful shutdown', () => {
     const client = new Redis(server.url)
     client.on('error', () => {})
     try {
-      await waitFor(() => client.status === 'ready', 10_000)
+      await waitFor(() => client.status === 'ready')
       const started = deferred()
       const { app, url } = await startApp({
         idempotency: { store: new RedisIdempotencyStore({ client, prefix: 'down:' }), unscoped: true, storeTimeoutMs: 300 },
@@ -190,7 +190,7 @@ describe('graceful shutdown', () => {
       const cut = fetch(`${url}/charges`, { method: 'POST', headers: { 'idempotency-key': 'k-2', 'content-type': 'application/json' }, body: '{}' }).catch((error: unknown) => error)
       await started.promise
       await server.stop()
-      await waitFor(() => client.status !== 'ready', 10_000)
+      await waitFor(() => client.status !== 'ready')
       const startedAt = Date.now()
       await app.close()
       expect(Date.now() - startedAt).toBeLessThan(15_000)
@@ -223,7 +223,7 @@ describe('graceful shutdown past Fastify\'s pluginTimeout', () => {
     const closed = app.close()
     const outcome = closed.then(() => 'resolved', (error: unknown) => error)
     // The server stops listening once the preClose hook is over, which is at pluginTimeout at the latest.
-    await waitFor(() => !app.server.listening, 10_000)
+    await waitFor(() => !app.server.listening)
     release.resolve()
     const slow = await inFlight
     expect(slow.status).toBe(200)

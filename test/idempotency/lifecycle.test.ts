@@ -67,9 +67,9 @@ describe('idempotency lifecycle regressions', () => {
     await claimAsked.promise
     client.abort()
     await abandoned
-    await waitFor(() => serverSocket?.destroyed === true, 5000)
+    await waitFor(() => serverSocket?.destroyed === true)
     answerClaim.resolve()
-    await waitFor(() => released.mock.calls.length === 1, 5000)
+    await waitFor(() => released.mock.calls.length === 1)
     const retry = await request()
     expect(retry.status).toBe(200)
     expect(retry.headers.get('idempotent-replayed')).toBeNull()
