@@ -202,9 +202,22 @@ export function inProcessFingerprint (input: FingerprintInput): string {
   return flatten(text)
 }
 
+/**
+ * The last head written, kept because an idempotent route's requests
+ * nearly always share their method, route and content type: the next
+ * one's head costs three comparisons instead of four new strings.
+ */
+const lastHead = { method: '', route: '', contentType: undefined as string | undefined, head: '' }
+
 function headOf ({ method, route, contentType }: FingerprintInput): string {
+  if (method === lastHead.method && route === lastHead.route && contentType === lastHead.contentType) return lastHead.head
   const mediaType = contentType === undefined ? '' : contentType === 'application/json' ? contentType : (contentType.split(';', 1)[0] ?? '').trim().toLowerCase()
-  return `${method.toUpperCase()}\n${route}\n${mediaType}\n`
+  const head = flatten(`${method.toUpperCase()}\n${route}\n${mediaType}\n`)
+  lastHead.method = method
+  lastHead.route = route
+  lastHead.contentType = contentType
+  lastHead.head = head
+  return head
 }
 
 /** What is hashed for a string, JSON or absent body; undefined for a Buffer, hashed as bytes. */

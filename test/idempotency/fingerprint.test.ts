@@ -128,6 +128,16 @@ describe('in-process fingerprints (properties)', () => {
     }), PROPERTY_RUNS)
   })
 
+  it('are the text of their own method, route, media type and body, whatever was fingerprinted before', () => {
+    const mediaTypes = new Map([[undefined, ''], ['application/json', 'application/json'], ['text/plain; charset=utf-8', 'text/plain']])
+    const jsonInput = fc.record({ method: fc.constantFrom('POST', 'PATCH'), route: fc.constantFrom('/x', '/orders/:id'), contentType: fc.constantFrom(...mediaTypes.keys()), body: fc.dictionary(fc.string({ maxLength: 4 }), fc.integer(), { maxKeys: 3 }) })
+    fc.assert(fc.property(fc.array(jsonInput, { minLength: 2, maxLength: 8 }), (requests) => {
+      for (const request of requests) {
+        expect(inProcessFingerprint(request)).toBe(`${request.method}\n${request.route}\n${mediaTypes.get(request.contentType) ?? ''}\nj:${canonicalJson(request.body)}`)
+      }
+    }), PROPERTY_RUNS)
+  })
+
   it('are never longer than the bound, and are the hashed fingerprint past it', () => {
     fc.assert(fc.property(input, (request) => {
       const fingerprint = inProcessFingerprint(request)

@@ -47,10 +47,12 @@ describe('request fingerprints', () => {
     expect(a).not.toBe(c)
   })
 
-  it('method and route are part of the fingerprint', () => {
+  it('method, route and content type are part of the fingerprint, one request after another', () => {
     const base = { method: 'POST', route: '/orders', body: { sku: 7 } }
     expect(requestFingerprint(base)).not.toBe(requestFingerprint({ ...base, method: 'PATCH' }))
     expect(requestFingerprint(base)).not.toBe(requestFingerprint({ ...base, route: '/refunds' }))
+    expect(requestFingerprint(base)).not.toBe(requestFingerprint({ ...base, contentType: 'text/plain' }))
+    expect(requestFingerprint({ ...base, contentType: 'application/json' })).not.toBe(requestFingerprint({ ...base, contentType: 'text/plain' }))
   })
 
   it('a string body, a binary body and a JSON body never collide', () => {
