@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { canonicalJson, inProcessFingerprint, requestFingerprint } from '../../src/idempotency/index.js'
 import type { FingerprintInput } from '../../src/idempotency/index.js'
 import { IN_PROCESS_TEXT_LENGTH } from '../../src/idempotency/fingerprint.js'
@@ -136,6 +136,12 @@ describe('in-process fingerprints (properties)', () => {
         expect(inProcessFingerprint(request)).toBe(`${request.method}\n${request.route}\n${mediaTypes.get(request.contentType) ?? ''}\nj:${canonicalJson(request.body)}`)
       }
     }), PROPERTY_RUNS)
+  })
+
+  it('are right for the very first request, even one whose fields are all empty', async () => {
+    vi.resetModules()
+    const fresh = await import('../../src/idempotency/fingerprint.js')
+    expect(fresh.inProcessFingerprint({ method: '', route: '', body: undefined })).toBe('\n\n\n')
   })
 
   it('are never longer than the bound, and are the hashed fingerprint past it', () => {
