@@ -19,8 +19,9 @@ import { measureEach, targetSpec } from './target-spec.js'
  * instructions to every counted request). Node runs --single-threaded, so that V8's
  * compilation and GC happen on the counted thread, not at a time of their
  * own; one connection, so every request is a turn of the event loop of its
- * own. WARM requests (default 15000, over two connections in turn) run
- * before counting starts, COUNT (default 5000) are counted on a third.
+ * own. WARM requests (default 15000, in two rounds of CONNECTIONS
+ * connections each) run before counting starts, COUNT (default 5000) are
+ * counted on a third round's connections.
  *
  * Two figures: all instructions, and those left after V8's optimising
  * compiler, the GC and the event-loop-delay histogram that
@@ -75,17 +76,21 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
   try {
     const [chunk] = await once(child.stdout, 'data') as [Buffer]
     const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${request.path}`
-    // Warmed over two connections in turn: code optimised for one
-    // connection's objects deoptimises when the next arrives ("wrong map"),
-    // and the counted requests come on a connection of their own. Warmed
-    // on one, the count took in that re-optimisation as well: two fifths
-    // of bare Fastify's figure, not the steady state.
-    const options = { url, connections: 1, ...requestOptions(request) }
+    // Warmed in two rounds of as many connections as the count uses: code
+    // optimised for one round's connection objects deoptimises when the
+    // next round's arrive ("wrong map"), and the counted requests come on
+    // connections of their own. Warmed in one round, the count took in
+    // that re-optimisation as well: two fifths of bare Fastify's figure,
+    // not the steady state. Warmed on one connection for a count on ten,
+    // it still took in the re-optimisation for the ten new connections:
+    // some 2,000 instructions per request of bare Fastify's figure and
+    // 3,500 of the umbrella's.
+    const options = { url, connections, ...requestOptions(request) }
     await autocannon({ ...options, amount: Math.ceil(warm / 2) })
     await autocannon({ ...options, amount: Math.ceil(warm / 2) })
     const pid = String(child.pid)
     execFileSync('callgrind_control', ['--instr=on', pid], { stdio: 'ignore' })
-    const { non2xx } = await autocannon({ ...options, connections, amount: count })
+    const { non2xx } = await autocannon({ ...options, amount: count })
     execFileSync('callgrind_control', ['--instr=off', pid], { stdio: 'ignore' })
     execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' })
     child.kill('SIGKILL')
