@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requestOptions } from '../harness.js'
+import { costliestFunctions, readPerfMap, removePerfMap } from './jit-functions.js'
 import { measureEach, targetSpec } from './target-spec.js'
 
 /*
@@ -48,12 +49,21 @@ const connections = Number(process.env.CONNECTIONS ?? 1)
 // to compare two targets function by function.
 const keep = process.env.KEEP
 if (keep !== undefined) mkdirSync(keep, { recursive: true })
+// FUNCTIONS=<n> lists the n JavaScript functions (Node's, Fastify's and the
+// library's) that ran the most instructions of their own per request.
+const functions = Number(process.env.FUNCTIONS ?? 0)
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Node's flags for the map that names its generated code; V8's log, which they also start, goes to `dir`. */
+function perfMapFlags (dir: string): string[] {
+  return ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`]
+}
 // The major GC's marking and evacuation are named by their visitors, not
 // by MarkCompact: one that falls in the counted requests or not moved the
 // umbrella's figure by 15 %.
 const WALL_TIME_WORK = /compiler::|Compiler|Maglev|RegisterAllocator|InstructionSelector|Zone|Scaveng|Heap::|MarkCompact|Marking|MarkBit|Evacuat|MigratedSlot|LiveObjectRange|PointersUpdating|RememberedSet|StringTableCleaner|IterateObjectCache|FlushedBytecode|ShouldFlushCode|RelocIterator|SizeFromMap|Sweeper|hdr_|all_values_iter|memset/
 
-function annotate (file: string): { total: number, perRequestWork: number } {
+function annotate (file: string): { total: number, perRequestWork: number, text: string } {
   const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
   let total = 0
   let wallTime = 0
@@ -65,14 +75,14 @@ function annotate (file: string): { total: number, perRequestWork: number } {
     if (name.startsWith('PROGRAM TOTALS')) total = value
     else if (WALL_TIME_WORK.test(name)) wallTime += value
   }
-  return { total, perRequestWork: total - wallTime }
+  return { total, perRequestWork: total - wallTime, text }
 }
 
 async function measure (spec: string, downstream: string[]): Promise<string> {
   const { variant, settings: given, request } = targetSpec(spec, path)
   const settings = [...downstream, ...given]
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
-  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...(functions > 0 ? perfMapFlags(dir) : []), '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
     const [chunk] = await once(child.stdout, 'data') as [Buffer]
     const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${request.path}`
@@ -99,12 +109,15 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     const dump = readdirSync(dir).find((name) => /\.\d+$/.test(name))
     if (dump === undefined) throw new Error(`callgrind wrote no dump for ${spec}`)
     const file = join(dir, dump)
-    const { total, perRequestWork } = annotate(file)
+    const { total, perRequestWork, text } = annotate(file)
     if (keep !== undefined) copyFileSync(file, join(keep, `${spec.replaceAll(/[^\w=.-]+/g, '_')}.callgrind`))
-    return `${spec.padEnd(34)} ${(total / count).toFixed(0).padStart(8)} instructions/request, ${(perRequestWork / count).toFixed(0).padStart(8)} without compiler, GC and sampling${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
+    const summary = `${spec.padEnd(34)} ${(total / count).toFixed(0).padStart(8)} instructions/request, ${(perRequestWork / count).toFixed(0).padStart(8)} without compiler, GC and sampling${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
+    if (functions === 0) return summary
+    return [summary, ...costliestFunctions(text, readPerfMap(child.pid ?? 0), count, functions, ROOT)].join('\n')
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
+    if (child.pid !== undefined) removePerfMap(child.pid)
   }
 }
 
