@@ -30,8 +30,8 @@ import { MetricsHub } from '../src/metrics/hub.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
-import { onUnanswered, wasChaos, wasRefusedForDeadline, wasShed } from './outcome-marks.js'
-import { declareRequestState } from './request-state.js'
+import { hasMark, onUnanswered } from './outcome-marks.js'
+import { declareRequestState, stateOf } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
@@ -87,19 +87,22 @@ interface Recording {
   metrics: RouteMetrics | undefined
 }
 
-function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, hasDeadlines: boolean, arrival: symbol) {
+function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, arrival: symbol) {
   const { availability, latency, metrics } = recording
   const { clock, fleet } = settings
   const thresholdMs = latency?.objective.thresholdMs ?? Infinity
   return function recordOutcome (request: FastifyRequest, reply: FastifyReply): void {
-    const deadline = hasDeadlines ? request.deadline.outcome : undefined
+    // One look at what the other capabilities left on the request.
+    const state = stateOf(request)
+    const marks = state?.marks ?? 0
+    const deadline = state?.deadline?.outcome
     const outcome = classifyOutcome({
       statusCode: reply.statusCode,
-      deadlineExceeded: deadline === 'deadline-exceeded' || wasRefusedForDeadline(request),
+      deadlineExceeded: deadline === 'deadline-exceeded' || hasMark(marks, 'refusedForDeadline'),
       // A destroyed socket means the client left before the answer, deadline or not.
       clientClosed: deadline === 'client-closed' || request.raw.socket?.destroyed === true,
-      shed: wasShed(request),
-      chaos: wasChaos(request),
+      shed: hasMark(marks, 'shed'),
+      chaos: hasMark(marks, 'chaos'),
     })
     const now = clock.now()
     const elapsedMs = now - arrivedAt(request, arrival)
@@ -168,7 +171,6 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   const sloHub = settings.metrics === undefined ? undefined : new MetricsHub(settings.metrics.registry, settings.metrics.prefix)
   const metrics = sloHub === undefined ? undefined : new SloMetrics(sloHub)
   declareRequestState(app)
-  const hasDeadlines = app.hasRequestDecorator('deadline')
   const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
 
   const fleet = settings.fleet
@@ -222,7 +224,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
       metrics: metrics?.forRoute(objectives, label),
-    }, settings, hasDeadlines, arrival)
+    }, settings, arrival)
     appendRouteHook(routeOptions, 'onSend', onSendOf(record))
     // Counted too when the deadline gives up on a client that left.
     onUnanswered(routeOptions, record)

@@ -9,9 +9,10 @@ import { stateFor, stateOf } from './request-state.js'
  * costs one property read, where a WeakSet per mark cost a hash lookup
  * each on every answer.
  */
-const SHED = 1
-const CHAOS = 2
-const SPENT = 4
+const BITS = { shed: 1, chaos: 2, refusedForDeadline: 4 } as const
+
+/** A mark one capability leaves on a request for another. */
+export type OutcomeMark = keyof typeof BITS
 
 function mark (request: FastifyRequest, bit: number): void {
   stateFor(request).marks |= bit
@@ -22,39 +23,32 @@ function unmark (request: FastifyRequest, bit: number): void {
   if (state !== undefined) state.marks &= ~bit
 }
 
-function has (request: FastifyRequest, bit: number): boolean {
-  return ((stateOf(request)?.marks ?? 0) & bit) !== 0
+/**
+ * Whether `marks`, a request state's marks, hold `mark`. A reader that
+ * tests several (the error budget, on every answer) looks at the state
+ * once and tests the number it read.
+ */
+export function hasMark (marks: number, mark: OutcomeMark): boolean {
+  return (marks & BITS[mark]) !== 0
 }
 
 export function markShed (request: FastifyRequest): void {
-  mark(request, SHED)
-}
-
-export function wasShed (request: FastifyRequest): boolean {
-  return has(request, SHED)
+  mark(request, BITS.shed)
 }
 
 /** The request's answer was broken on purpose by a chaos fault. */
 export function markChaos (request: FastifyRequest): void {
-  mark(request, CHAOS)
+  mark(request, BITS.chaos)
 }
 
 /** The fault that marked the request ended and let it proceed normally: its answer is the route's own. */
 export function unmarkChaos (request: FastifyRequest): void {
-  unmark(request, CHAOS)
-}
-
-export function wasChaos (request: FastifyRequest): boolean {
-  return has(request, CHAOS)
+  unmark(request, BITS.chaos)
 }
 
 /** The request arrived with its caller's budget already spent and got a 504 before any work. */
 export function markRefusedForDeadline (request: FastifyRequest): void {
-  mark(request, SPENT)
-}
-
-export function wasRefusedForDeadline (request: FastifyRequest): boolean {
-  return has(request, SPENT)
+  mark(request, BITS.refusedForDeadline)
 }
 
 /** The status and headers a reply held, as its handler had set them. */

@@ -3,14 +3,14 @@ import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StateChange } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
-import { LOG_LEVEL } from '../helpers/app.js'
+import { LOG_LEVEL, createTestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
 import { rawGet } from '../helpers/raw-http.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { registrationError } from '../helpers/registration.js'
 import { waitFor } from '../helpers/wait-for.js'
-import resilience from '../../plugins/index.js'
+import resilience, { deadlines, errorBudget, problemDetails } from '../../plugins/index.js'
 import { budgetApp, parseMetrics } from './helpers.js'
 
 let current: TestApp | undefined
@@ -82,6 +82,22 @@ describe('error budget: classification of each outcome', () => {
     await new Promise((resolve) => setImmediate(resolve))
     const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
     expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /hang",reason="deadline"}')).toBe(1)
+  })
+
+  it('labels a 504 at the deadline as deadline with deadlines registered after error budgets', async () => {
+    current = createTestApp()
+    const { app } = current
+    await app.register(problemDetails)
+    await app.register(errorBudget, { objectives: [ORDERS] })
+    await app.register(deadlines)
+    app.get('/hang', { config: { slo: 'orders', deadline: { timeoutMs: 20 } } }, async (request) => {
+      await new Promise((resolve) => request.deadline.signal.addEventListener('abort', resolve))
+    })
+    expect((await app.inject('/hang')).statusCode).toBe(504)
+    await new Promise((resolve) => setImmediate(resolve))
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /hang",reason="deadline"}')).toBe(1)
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /hang",reason="server-error"}')).toBe(0)
   })
 
   it('counts a shed request as bad, labelled shed', async () => {
