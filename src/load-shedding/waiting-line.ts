@@ -34,6 +34,8 @@ export class WaitingLine {
 
   /** The longest-waiting request of the highest class present. */
   peek (): Waiter | undefined {
+    // Asked on every admission and release, nearly always of an empty line.
+    if (this.#size === 0) return undefined
     for (let rank = 3; rank >= 0; rank--) {
       const first = this.#lines[rank]?.[0]
       if (first !== undefined) return first
