@@ -23,7 +23,7 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ kind: fc.constant('shift' as const) }),
   fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('evictBelow' as const), priority }),
-  fc.record({ kind: fc.constant('takeExpired' as const), now: fc.integer({ min: 0, max: 100 }) }),
+  fc.record({ kind: fc.constant('takeExpired' as const), now: fc.integer({ min: 0, max: 100 }) })
 )
 
 function waiter (priority: Priority, expiresAt: number): Waiter {
