@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requestOptions } from '../harness.js'
 import { costliestFunctions, readPerfMap, removePerfMap } from './jit-functions.js'
+import type { FunctionCost } from './jit-functions.js'
 import { measureEach, targetSpec } from './target-spec.js'
 
 /*
@@ -63,19 +64,21 @@ function perfMapFlags (dir: string): string[] {
 // umbrella's figure by 15 %.
 const WALL_TIME_WORK = /compiler::|Compiler|Maglev|RegisterAllocator|InstructionSelector|Zone|Scaveng|Heap::|MarkCompact|Marking|MarkBit|Evacuat|MigratedSlot|LiveObjectRange|PointersUpdating|RememberedSet|StringTableCleaner|IterateObjectCache|FlushedBytecode|ShouldFlushCode|RelocIterator|SizeFromMap|Sweeper|hdr_|all_values_iter|memset/
 
-function annotate (file: string): { total: number, perRequestWork: number, text: string } {
+function annotate (file: string): { total: number, perRequestWork: number, costs: FunctionCost[] } {
   const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
   let total = 0
   let wallTime = 0
+  const costs: FunctionCost[] = []
   for (const line of text.split('\n')) {
     const match = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line)
     if (match === null) continue
-    const value = Number((match[1] ?? '').replaceAll(',', ''))
+    const cost = Number((match[1] ?? '').replaceAll(',', ''))
     const name = match[2] ?? ''
-    if (name.startsWith('PROGRAM TOTALS')) total = value
-    else if (WALL_TIME_WORK.test(name)) wallTime += value
+    if (name.startsWith('PROGRAM TOTALS')) total = cost
+    else if (WALL_TIME_WORK.test(name)) wallTime += cost
+    else costs.push({ name, cost })
   }
-  return { total, perRequestWork: total - wallTime, text }
+  return { total, perRequestWork: total - wallTime, costs }
 }
 
 async function measure (spec: string, downstream: string[]): Promise<string> {
@@ -109,11 +112,11 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     const dump = readdirSync(dir).find((name) => /\.\d+$/.test(name))
     if (dump === undefined) throw new Error(`callgrind wrote no dump for ${spec}`)
     const file = join(dir, dump)
-    const { total, perRequestWork, text } = annotate(file)
+    const { total, perRequestWork, costs } = annotate(file)
     if (keep !== undefined) copyFileSync(file, join(keep, `${spec.replaceAll(/[^\w=.-]+/g, '_')}.callgrind`))
     const summary = `${spec.padEnd(34)} ${(total / count).toFixed(0).padStart(8)} instructions/request, ${(perRequestWork / count).toFixed(0).padStart(8)} without compiler, GC and sampling${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
     if (functions === 0) return summary
-    return [summary, ...costliestFunctions(text, readPerfMap(child.pid ?? 0), count, functions, ROOT)].join('\n')
+    return [summary, ...costliestFunctions(costs, readPerfMap(child.pid ?? 0), count, functions, ROOT)].join('\n')
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })

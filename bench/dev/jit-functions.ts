@@ -63,19 +63,25 @@ function nameAt (ranges: readonly CodeRange[], address: number): string | undefi
   return latest?.name
 }
 
+/** A function of `callgrind_annotate --inclusive=no` output and the instructions it ran itself. */
+export interface FunctionCost {
+  name: string
+  cost: number
+}
+
 /**
  * The `top` generated-code functions by their own instructions per
- * request, from `callgrind_annotate --inclusive=no` output, one line each.
+ * request, one line each. Callgrind names generated code `???:0x<address>`.
  */
-export function costliestFunctions (annotated: string, ranges: readonly CodeRange[], requests: number, top: number, root: string): string[] {
-  const costs = new Map<string, number>()
-  for (const line of annotated.split('\n')) {
-    const match = /^\s*([\d,]+) \([^)]*\)\s+\?\?\?:0x([0-9a-f]+) /.exec(line)
-    if (match === null) continue
-    const name = nameAt(ranges, Number.parseInt(match[2] ?? '', 16)) ?? 'unnamed generated code'
-    costs.set(name, (costs.get(name) ?? 0) + Number((match[1] ?? '').replaceAll(',', '')))
+export function costliestFunctions (costs: readonly FunctionCost[], ranges: readonly CodeRange[], requests: number, top: number, root: string): string[] {
+  const named = new Map<string, number>()
+  for (const { name, cost } of costs) {
+    const address = /^\?\?\?:0x([0-9a-f]+) /.exec(name)?.[1]
+    if (address === undefined) continue
+    const code = nameAt(ranges, Number.parseInt(address, 16)) ?? 'unnamed generated code'
+    named.set(code, (named.get(code) ?? 0) + cost)
   }
-  return [...costs]
+  return [...named]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([name, cost]) => `${(cost / requests).toFixed(0).padStart(8)}  ${name.replaceAll(root, '').replaceAll('file://', '')}`)
