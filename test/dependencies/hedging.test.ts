@@ -1,10 +1,14 @@
+import Fastify from 'fastify'
+import { request as undiciRequest } from 'undici'
 import { describe, expect, it } from 'vitest'
+import resilience from '../../plugins/index.js'
 import { Dependency, UNBOUNDED_CALLER, fetchPlan, resolveDependenciesOptions } from '../../src/dependencies/index.js'
+import { listen } from '../helpers/listen.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { closedAfterEach, healthy } from './helpers.js'
 import type { Behaviour } from './helpers.js'
 
-const { serve, appWith } = closedAfterEach()
+const { serve, appWith, cleanups } = closedAfterEach()
 
 /** The first request never answers; later ones answer at once. */
 const firstHangs: Behaviour = (request, response, call) => {
@@ -34,6 +38,27 @@ describe('hedging', () => {
     expect(search.latency.size).toBe(2)
     expect(search.latency.quantile(1)).toBeGreaterThanOrEqual(50)
     await waitFor(() => server.seen[0]?.aborted === true)
+  })
+
+  it('once 20 latencies are known, hedges at their percentile instead of delayMs (an app as users build it, called with undici)', async () => {
+    // Twenty calls answer at once, the 21st never does, the rest answer at once.
+    const server = await serve((request, response, call) => {
+      if (call !== 21) healthy({ call })(request, response, call)
+    })
+    const app = Fastify()
+    cleanups.push(async () => { await app.close() })
+    // A delayMs far past the client's patience: only the observed percentile can send this hedge in time.
+    await app.register(resilience, { dependencies: { search: { baseUrl: server.url, timeoutMs: 60_000, hedge: { delayMs: 60_000, percentile: 0.95 } } } })
+    app.get('/', async (request) => await (await request.dependency('search').fetch('/q')).json())
+    const port = await listen(app)
+    const ask = async (): Promise<unknown> => {
+      const { body } = await undiciRequest(`http://127.0.0.1:${port}/`, { headersTimeout: 10_000 })
+      return await body.json()
+    }
+    for (let call = 1; call <= 20; call++) expect(await ask()).toEqual({ call })
+    expect(await ask()).toEqual({ call: 22 })
+    await waitFor(() => server.seen[20]?.aborted === true)
+    expect(app.dependencies.stats().search).toMatchObject({ hedges: 1, attempts: 22 })
   })
 
   it('sends no hedge when the first attempt answers in time', async () => {
