@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis'
 import { isRedisClient, whenConnected } from '../redis-client.js'
 import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
-import { FRS_ERR_IDEMPOTENCY_STORE_REPLY, FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { readClaimReply } from './claim-reply.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
 import { RedisBatch, callScript } from './redis-batch.js'
 import type { Callback } from './redis-batch.js'
@@ -20,11 +21,9 @@ export interface RedisIdempotencyStoreOptions {
   prefix?: string
 }
 
-type Reply = Array<Buffer | number | null>
-
 /** The commands defineCommand adds; the `Buffer` variants keep bodies binary-safe. */
 interface ScriptedClient {
-  frsIdempotencyClaimBuffer: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<Reply>
+  frsIdempotencyClaimBuffer: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<Buffer>
   frsIdempotencyRenew: (key: string, owner: string, leaseMs: number) => Promise<number>
   frsIdempotencyComplete: (key: string, owner: string, retentionMs: number, status: number, headers: string, body: Buffer) => Promise<number>
   frsIdempotencyRelease: (key: string, owner: string) => Promise<number>
@@ -32,9 +31,6 @@ interface ScriptedClient {
 
 /** Calls a script: at once, or in the turn's batch. */
 type Send = (command: keyof ScriptedClient, args: unknown[], callback: Callback) => void
-
-const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
-const MISMATCH: ClaimOutcome = Object.freeze({ kind: 'mismatch' })
 
 /**
  * Idempotency keys in Redis, shared by every instance. Each state change
@@ -85,7 +81,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   // callback; its arguments are read inside, so that a bad one rejects.
   claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
     return new Promise((resolve, reject) => {
-      this.#send('frsIdempotencyClaimBuffer', [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)], settle(resolve, reject, claimOutcome))
+      this.#send('frsIdempotencyClaimBuffer', [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)], settle(resolve, reject, readClaimReply))
     })
   }
 
@@ -132,24 +128,4 @@ function settle<T> (resolve: (value: T) => void, reject: (error: unknown) => voi
 /** A write script's reply: 1 when the owner still held the key. */
 function isOne (reply: unknown): boolean {
   return reply === 1
-}
-
-/** The claim script's reply, read. */
-function claimOutcome (value: unknown): ClaimOutcome {
-  const reply = value as Reply
-  const kind = reply[0]?.toString()
-  if (kind === 'acquired') return ACQUIRED
-  if (kind === 'mismatch') return MISMATCH
-  if (kind === 'in-progress') return { kind: 'in-progress', retryAfterMs: Math.max(0, Number(reply[1])) }
-  if (kind === 'completed' && Buffer.isBuffer(reply[1]) && Buffer.isBuffer(reply[2]) && Buffer.isBuffer(reply[3])) {
-    return {
-      kind: 'completed',
-      response: {
-        status: Number(reply[1].toString()),
-        headers: JSON.parse(reply[2].toString()) as Record<string, string>,
-        body: reply[3],
-      },
-    }
-  }
-  throw new FRS_ERR_IDEMPOTENCY_STORE_REPLY(describeValue(kind))
 }

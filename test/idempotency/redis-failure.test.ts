@@ -95,3 +95,33 @@ describe('Redis round trips', () => {
     await app.close()
   })
 })
+
+describe('a stored answer that Redis no longer holds as it was written', () => {
+  let server: RedisServerHandle
+  let client: Redis
+  beforeAll(async () => {
+    server = await startRedisServer()
+    client = new Redis(server.url)
+  })
+  afterAll(async () => {
+    client.disconnect()
+    await server.stop()
+  })
+
+  it('is refused with a 503 problem and a log line naming the unreadable reply, not replayed and not run again', async () => {
+    const { app, runs, logs } = await appWith(client, 'fail-closed')
+    expect((await pay(app, 'edited')).statusCode).toBe(200)
+    const [record] = await client.keys('frs:idempotency:*')
+    if (record === undefined) throw new Error('the answer was not stored')
+    // An operator's hand edit, or a tool that rewrote the hash.
+    await client.hset(record, 'headers', 'not json')
+    const res = await pay(app, 'edited')
+    expect(res.statusCode).toBe(503)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(res.json().type).toBe('urn:fastify-resilience:problem:idempotency-store-unavailable')
+    expect(runs).toHaveBeenCalledTimes(1)
+    const line = logs.find((entry) => entry.level === LOG_LEVEL.warn && entry.msg.includes('fail-closed'))
+    expect((line as { err?: { code?: string } } | undefined)?.err?.code).toBe('FRS_ERR_IDEMPOTENCY_STORE_REPLY')
+    await app.close()
+  })
+})

@@ -63,6 +63,39 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
     }
   })
 
+  it('fails a claim with FRS_ERR_IDEMPOTENCY_STORE_REPLY when the stored record cannot be read, instead of replaying what it holds', async () => {
+    const store = new RedisIdempotencyStore({ client, prefix: 'test:idem:edited:' })
+    const written = { state: 'completed', fp: 'fp', status: '201', headers: '{"location":"/orders/7"}', body: 'paid' }
+    const edits: Array<Record<string, string>> = [
+      { headers: 'not json' },
+      { headers: '["a JSON array"]' },
+      { headers: 'null' },
+      { status: 'abc' },
+      { status: '20' },
+      { status: '' },
+    ]
+    for (const [index, edit] of edits.entries()) {
+      const key = `edit-${index}`
+      await client.hset(store.redisKey(key), { ...written, ...edit })
+      await expect(store.claim(key, 'fp', 'o', 5000), JSON.stringify(edit)).rejects.toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_REPLY' })
+    }
+    // A record missing its status field altogether.
+    await client.hset(store.redisKey('no-status'), { state: 'completed', fp: 'fp', headers: '{}', body: 'x' })
+    await expect(store.claim('no-status', 'fp', 'o', 5000)).rejects.toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_REPLY' })
+    // The unedited record still replays.
+    await client.hset(store.redisKey('intact'), written)
+    const replay = await store.claim('intact', 'fp', 'o', 5000)
+    expect(replay.kind === 'completed' ? [replay.response.status, replay.response.headers, replay.response.body.toString()] : replay.kind)
+      .toEqual([201, { location: '/orders/7' }, 'paid'])
+  })
+
+  it('a claimed key whose expiry was removed (PERSIST) answers in progress with no wait, not an error', async () => {
+    const store = new RedisIdempotencyStore({ client, prefix: 'test:idem:' })
+    await store.claim('persisted', 'fp', 'holder', 5000)
+    await client.persist(store.redisKey('persisted'))
+    expect(await store.claim('persisted', 'fp', 'other', 5000)).toEqual({ kind: 'in-progress', retryAfterMs: 0 })
+  })
+
   it('refuses something that is not an ioredis client, with a clear message', () => {
     expect(() => new RedisIdempotencyStore({ client: {} as never })).toThrow(/RedisIdempotencyStore client' expects an ioredis Redis or Cluster instance, instead got an 'object'/)
   })

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { APP_PROPERTY_RUNS, anyString } from '../helpers/arbitraries.js'
 import type { IdempotencyStore, StoredResponse } from '../../src/idempotency/index.js'
 
 export interface StoreHarness {
@@ -62,6 +64,26 @@ export function describeStoreContract (name: string, harness: () => StoreHarness
       expect(replay.response.status).toBe(201)
       expect(replay.response.headers).toEqual(response.headers)
       expect(replay.response.body.equals(response.body)).toBe(true)
+    })
+
+    it('any response replays as stored: every status, header text (newlines, quotes, lone surrogates) and body bytes, empty included', async () => {
+      const { store } = harness()
+      const headerName = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-'.split('')), minLength: 1, maxLength: 12 })
+      const stored = fc.record({
+        status: fc.integer({ min: 100, max: 599 }),
+        headers: fc.dictionary(headerName, anyString, { maxKeys: 4 }),
+        body: fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+      })
+      await fc.assert(fc.asyncProperty(stored, async (answer) => {
+        const k = key()
+        await store.claim(k, 'fp', 'owner-a', LEASE_MS)
+        expect(await store.complete(k, 'owner-a', answer, RETENTION_MS)).toBe(true)
+        const replay = await store.claim(k, 'fp', 'owner-b', LEASE_MS)
+        if (replay.kind !== 'completed') throw new Error(`expected a replay, got ${replay.kind}`)
+        expect(replay.response.status).toBe(answer.status)
+        expect(replay.response.headers).toEqual(answer.headers)
+        expect(Buffer.compare(replay.response.body, answer.body)).toBe(0)
+      }), APP_PROPERTY_RUNS)
     })
 
     it('a released key can be claimed again', async () => {
