@@ -62,6 +62,12 @@ export interface Runtime {
    * timeout and its keys no hashing.
    */
   inProcess: boolean
+  /**
+   * The store is the built-in Redis store itself: it takes a body sent as
+   * text as that text, which ioredis writes as it is, where a Buffer
+   * argument makes it convert every argument of the call into a Buffer.
+   */
+  keepsText: boolean
   timeouts: CallTimeouts
   leases: LeaseKeeper<HeldLease>
   /** Set when metrics are on. */
@@ -187,10 +193,11 @@ export function replay (reply: FastifyReply, response: KeptResponse): FastifyRep
 const LEASE_LOST = 'idempotency lease was lost before the response could be stored; a later request owns the key'
 const NOT_STORED = 'idempotent response could not be stored; the key frees itself when its lease runs out'
 
-async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: StoredResponse): Promise<void> {
+async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: KeptResponse): Promise<void> {
   finish(request, claim, runtime)
   try {
-    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response, claim.ttlMs))
+    // A text body only reaches a store that keeps text (keepsText).
+    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs))
     if (!stored) request.log.warn(LEASE_LOST)
   } catch (error) {
     request.log.error({ err: error }, NOT_STORED)
@@ -221,7 +228,7 @@ function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime
     return releaseClaim(request, claim, runtime, reason)
   }
   const sent = payload === undefined || payload === null ? '' : payload as string | Buffer
-  if (!runtime.inProcess) return storeResponse(request, claim, runtime, { status, headers, body: Buffer.from(sent) })
+  if (!runtime.inProcess) return storeResponse(request, claim, runtime, { status, headers, body: runtime.keepsText && typeof sent === 'string' ? sent : Buffer.from(sent) })
   // The memory store keeps text as it is: a string cannot change, and
   // encoding it into a Buffer for every answer cost more than the store.
   // A Buffer is copied, since the application may reuse it.

@@ -16,6 +16,7 @@ import {
   CallTimeouts,
   LeaseKeeper,
   MemoryIdempotencyStore,
+  RedisIdempotencyStore,
 } from '../src/idempotency/index.js'
 import type {
   ClaimOutcome,
@@ -271,6 +272,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
     // The built-in store itself, not a subclass: one that overrides its
     // methods is called through them, as any store is.
     inProcess: Object.getPrototypeOf(settings.store) === MemoryIdempotencyStore.prototype,
+    keepsText: Object.getPrototypeOf(settings.store) === RedisIdempotencyStore.prototype,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
     leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
     metrics: undefined,

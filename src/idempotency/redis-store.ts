@@ -7,7 +7,7 @@ import { readClaimReply } from './claim-reply.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
 import { RedisBatch, callScript } from './redis-batch.js'
 import type { Callback } from './redis-batch.js'
-import type { ClaimOutcome, IdempotencyStore, StoredResponse } from './store.js'
+import type { ClaimOutcome, IdempotencyStore, KeptResponse, StoredResponse } from './store.js'
 
 /** Options of {@link RedisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
@@ -25,7 +25,7 @@ export interface RedisIdempotencyStoreOptions {
 interface ScriptedClient {
   frsIdempotencyClaimBuffer: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<Buffer>
   frsIdempotencyRenew: (key: string, owner: string, leaseMs: number) => Promise<number>
-  frsIdempotencyComplete: (key: string, owner: string, retentionMs: number, status: number, headers: string, body: Buffer) => Promise<number>
+  frsIdempotencyComplete: (key: string, owner: string, retentionMs: number, status: number, headers: string, body: Buffer | string) => Promise<number>
   frsIdempotencyRelease: (key: string, owner: string) => Promise<number>
 }
 
@@ -91,7 +91,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     })
   }
 
-  complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
+  /**
+   * Stores the response; a body given as text is stored as its UTF-8
+   * bytes, the bytes that were sent.
+   */
+  complete (key: string, owner: string, response: StoredResponse | KeptResponse, retentionMs: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const args = [this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body]
       this.#send('frsIdempotencyComplete', args, settle(resolve, reject, isOne))

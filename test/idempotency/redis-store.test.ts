@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto'
+import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { RedisIdempotencyStore } from '../../src/idempotency/index.js'
 import { describeStoreContract } from './store-contract.js'
 import { startRedisServer } from '../helpers/redis-server.js'
+import { APP_PROPERTY_RUNS, anyString } from '../helpers/arbitraries.js'
 
 const client = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
 afterAll(async () => { await client.quit() })
@@ -94,6 +97,18 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
     await store.claim('persisted', 'fp', 'holder', 5000)
     await client.persist(store.redisKey('persisted'))
     expect(await store.claim('persisted', 'fp', 'other', 5000)).toEqual({ kind: 'in-progress', retryAfterMs: 0 })
+  })
+
+  it('a body given as text is stored as its UTF-8 bytes and replayed as them, lone surrogates included', async () => {
+    const store = new RedisIdempotencyStore({ client, prefix: 'test:idem:text:' })
+    await fc.assert(fc.asyncProperty(fc.oneof(anyString, fc.string({ unit: 'grapheme', maxLength: 40 })), async (text) => {
+      const key = randomUUID()
+      await store.claim(key, 'fp', 'o', 5000)
+      expect(await store.complete(key, 'o', { status: 200, headers: {}, body: text }, 60_000)).toBe(true)
+      const replay = await store.claim(key, 'fp', 'other', 5000)
+      if (replay.kind !== 'completed') throw new Error(`expected a replay, got ${replay.kind}`)
+      expect(Buffer.compare(replay.response.body, Buffer.from(text))).toBe(0)
+    }), APP_PROPERTY_RUNS)
   })
 
   it('refuses something that is not an ioredis client, with a clear message', () => {
