@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { requestOptions } from '../harness.js'
-import { costliestFunctions, readPerfMap, removePerfMap } from './jit-functions.js'
+import { costliestFunctions, perfMapOf, readPerfMap, removePerfMap } from './jit-functions.js'
 import type { FunctionCost } from './jit-functions.js'
 import { measureEach, targetSpec } from './target-spec.js'
 
@@ -47,7 +47,8 @@ const count = Number(process.env.COUNT ?? 5000)
 // in one turn of the event loop, sharing what is done once per turn.
 const connections = Number(process.env.CONNECTIONS ?? 1)
 // KEEP=<directory> keeps each target's dump there, for callgrind_annotate
-// to compare two targets function by function.
+// to compare two targets function by function, with the perf map that
+// names the generated code's addresses in it (callgrind shows them as hex).
 const keep = process.env.KEEP
 if (keep !== undefined) mkdirSync(keep, { recursive: true })
 // FUNCTIONS=<n> lists the n JavaScript functions (Node's, Fastify's and the
@@ -85,7 +86,7 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
   const { variant, settings: given, request } = targetSpec(spec, path)
   const settings = [...downstream, ...given]
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
-  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...(functions > 0 ? perfMapFlags(dir) : []), '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...(functions > 0 || keep !== undefined ? perfMapFlags(dir) : []), '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
     const [chunk] = await once(child.stdout, 'data') as [Buffer]
     const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${request.path}`
@@ -113,7 +114,12 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     if (dump === undefined) throw new Error(`callgrind wrote no dump for ${spec}`)
     const file = join(dir, dump)
     const { total, perRequestWork, costs } = annotate(file)
-    if (keep !== undefined) copyFileSync(file, join(keep, `${spec.replaceAll(/[^\w=.-]+/g, '_')}.callgrind`))
+    if (keep !== undefined) {
+      const name = spec.replaceAll(/[^\w=.-]+/g, '_')
+      copyFileSync(file, join(keep, `${name}.callgrind`))
+      // The addresses of generated code in the dump, named.
+      if (child.pid !== undefined) copyFileSync(perfMapOf(child.pid), join(keep, `${name}.perf.map`))
+    }
     const summary = `${spec.padEnd(34)} ${(total / count).toFixed(0).padStart(8)} instructions/request, ${(perRequestWork / count).toFixed(0).padStart(8)} without compiler, GC and sampling${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
     if (functions === 0) return summary
     return [summary, ...costliestFunctions(costs, readPerfMap(child.pid ?? 0), count, functions, ROOT)].join('\n')

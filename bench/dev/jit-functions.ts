@@ -24,7 +24,8 @@ interface CodeRange {
 const LONGEST_CODE = 1 << 20
 
 /** Where node process `pid` writes its map. */
-function perfMapOf (pid: number): string {
+/** Where Node's --perf-basic-prof writes the names of the code it generates. */
+export function perfMapOf (pid: number): string {
   return `/tmp/perf-${pid}.map`
 }
 
