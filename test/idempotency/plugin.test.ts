@@ -287,6 +287,26 @@ describe('idempotency plugin decisions', () => {
       .rejects.toThrow(/'idempotency\.replayHeaders' expects header names other than credentials and cookies, instead got a 'string' \("set-cookie"\)/)
   })
 
+  it('a subclass of the Redis store gets a text answer as a Buffer, as the IdempotencyStore interface promises', async () => {
+    const bodies: unknown[] = []
+    class AuditedStore extends RedisIdempotencyStore {
+      override complete (...args: Parameters<RedisIdempotencyStore['complete']>): Promise<boolean> {
+        bodies.push(args[2].body)
+        return super.complete(...args)
+      }
+    }
+    current = createTestApp()
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: new AuditedStore({ client: redis, prefix: `test:plugin:${Math.random()}:` }) } })
+    current.app.post('/note', { config: { idempotency: {} } }, async () => ({ text: 'café' }))
+    const request = { method: 'POST' as const, url: '/note', headers: { 'idempotency-key': 'audited' }, payload: {} }
+    const first = await current.app.inject(request)
+    const retry = await current.app.inject(request)
+    expect(bodies).toHaveLength(1)
+    expect(Buffer.isBuffer(bodies[0])).toBe(true)
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.rawPayload.equals(first.rawPayload)).toBe(true)
+  })
+
   it('a store whose ready is not a function is refused at registration', async () => {
     current = createTestApp()
     const store = { claim: async (): Promise<ClaimOutcome> => ({ kind: 'acquired' }), renew: async () => true, complete: async () => true, release: async () => true, ready: true }
