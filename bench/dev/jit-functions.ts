@@ -23,8 +23,7 @@ interface CodeRange {
 /** Longer than any one function's code, so that a search for the ranges covering an address can stop. */
 const LONGEST_CODE = 1 << 20
 
-/** Where node process `pid` writes its map. */
-/** Where Node's --perf-basic-prof writes the names of the code it generates. */
+/** Where node process `pid`, run with --perf-basic-prof, writes the names of the code it generates. */
 export function perfMapOf (pid: number): string {
   return `/tmp/perf-${pid}.map`
 }
