@@ -26,6 +26,7 @@ import { metricsHubOf } from './metrics-hub.js'
 import { markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
+import type { ArrivalSlot } from './arrival.js'
 import { declareRequestState, stateFor } from './request-state.js'
 
 declare module 'fastify' {
@@ -59,7 +60,7 @@ interface RouteMetering {
   tally: DeadlineTally | undefined
 }
 
-function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: symbol, { metrics, tally }: RouteMetering) {
+function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: number, arming: EndOfTurnBatch<FastifyReply>, arrival: ArrivalSlot, { metrics, tally }: RouteMetering) {
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   // Most requests carry no budget of their own: their admission is the route's, resolved once.
   const routeAdmission = resolveBudget(policy, undefined)

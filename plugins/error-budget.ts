@@ -30,6 +30,7 @@ import { MetricsHub } from '../src/metrics/hub.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
+import type { ArrivalSlot } from './arrival.js'
 import { hasMark, onUnanswered } from './outcome-marks.js'
 import { declareRequestState, stateOf } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
@@ -87,7 +88,7 @@ interface Recording {
   metrics: RouteMetrics | undefined
 }
 
-function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, arrival: symbol) {
+function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, arrival: ArrivalSlot) {
   const { availability, latency, metrics } = recording
   const { clock, fleet } = settings
   const thresholdMs = latency?.objective.thresholdMs ?? Infinity

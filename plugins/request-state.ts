@@ -14,6 +14,8 @@ import type { KeptHandler } from './outcome-marks.js'
 const kState = Symbol('fastify-resilience.request-state')
 
 export class RequestState {
+  /** When the request arrived, on the default clock (arrival.ts); 0 until stamped. */
+  arrivedAt = 0
   /** The request's deadline, on a route that has one. */
   deadline: Deadline | null = null
   /** Outcome marks, bits that one capability leaves for another (outcome-marks.ts). */
