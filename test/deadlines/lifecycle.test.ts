@@ -71,6 +71,35 @@ describe('deadline lifecycle regressions', () => {
     expect(logs.filter((line) => line.level >= LOG_LEVEL.warn)).toEqual([])
   })
 
+  it("an application's own handler wrapper, added after the plugin, awaits the answer and the failure of an async handler", async () => {
+    current = createTestApp()
+    const { app } = current
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 5000 } })
+    const seen: string[] = []
+    app.addHook('onRoute', (routeOptions) => {
+      const handler = routeOptions.handler
+      routeOptions.handler = async function wrapped (request, reply) {
+        try {
+          const answer: unknown = await handler.call(this, request, reply)
+          seen.push(`answer ${JSON.stringify(answer)}`)
+          return answer
+        } catch (error) {
+          seen.push(`failure ${(error as Error).message}`)
+          throw error
+        }
+      }
+    })
+    app.get('/answer', async () => ({ ok: true }))
+    app.get('/failure', async () => { throw new Error('broken') })
+    const answered = await app.inject('/answer')
+    const failed = await app.inject('/failure')
+    expect(answered.statusCode).toBe(200)
+    expect(answered.json()).toEqual({ ok: true })
+    expect(failed.statusCode).toBe(500)
+    expect(failed.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(seen).toEqual(['answer {"ok":true}', 'failure broken'])
+  })
+
   it('a caller budget armed after a busy turn still fires at its expiry', async () => {
     current = createTestApp()
     const { app } = current
