@@ -267,12 +267,13 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   declareRequestState(app)
+  // Which built-in store it is, itself, not a subclass: one that overrides
+  // its methods is called through them, as any store is.
+  const storePrototype: unknown = Object.getPrototypeOf(settings.store)
   const runtime: Runtime = {
     settings,
-    // The built-in store itself, not a subclass: one that overrides its
-    // methods is called through them, as any store is.
-    inProcess: Object.getPrototypeOf(settings.store) === MemoryIdempotencyStore.prototype,
-    keepsText: Object.getPrototypeOf(settings.store) === RedisIdempotencyStore.prototype,
+    inProcess: storePrototype === MemoryIdempotencyStore.prototype,
+    keepsText: storePrototype === RedisIdempotencyStore.prototype,
     timeouts: new CallTimeouts(settings.storeTimeoutMs, monotonicClock),
     leases: new LeaseKeeper<HeldLease>(settings.leaseMs / 3, (lease) => renewLease(runtime, lease)),
     metrics: undefined,
