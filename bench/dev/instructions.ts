@@ -135,7 +135,7 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     // One dump per chunk, out.1 to out.<chunks>; out itself would be written at a clean exit only.
     const dumps = readdirSync(dir).filter((name) => /\.\d+$/.test(name)).sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()))
     if (dumps.length !== chunks) throw new Error(`callgrind wrote ${dumps.length} dumps for ${spec}, expected ${chunks}`)
-    const counted = dumps.map((dump) => ({ file: join(dir, dump), ...annotate(join(dir, dump)) }))
+    const counted = dumps.map((dump) => join(dir, dump)).map((file) => ({ file, ...annotate(file) }))
     // The chunk with the least work per request: one-off events only add
     // to a chunk's figure. Code deoptimised when a path first runs (the
     // error budget's ring opening its first new 10 s bucket after the
