@@ -6,11 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import resilience, { withDeadline } from '../../plugins/index.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
+import { parseMetrics } from '../error-budget/helpers.js'
 
 /*
- * Deadlines and chaos as third-party HTTP clients meet them, used the way
- * their users use them: a client that gives up on its own timeout, a
- * client that sends its budget, a client that retries what chaos breaks.
+ * Deadlines, error budgets and chaos as third-party HTTP clients meet them,
+ * used the way their users use them: a client that gives up on its own
+ * timeout, a client that sends its budget, a client that retries what
+ * chaos breaks.
  * Apps are created as users create them: `Fastify()`, no logger.
  */
 
@@ -98,6 +100,31 @@ describe('deadlines through got and undici', () => {
     expect(seen.accept).toBe('application/json')
     expect(Number(seen.budget)).toBeGreaterThan(0)
     expect(Number(seen.budget)).toBeLessThanOrEqual(5000)
+  })
+})
+
+describe('error budgets through got', () => {
+  it('latency counts from each request\'s arrival over a real socket: a slow answer is counted slow, and a quick one takes its own time, not the process\'s age', async () => {
+    const { app, base } = await start(async (app) => {
+      await app.register(resilience, { errorBudget: { objectives: [{ name: 'shop', availability: 0.999, latency: { thresholdMs: 20, target: 0.99 } }], defaultObjective: 'shop' } })
+      app.get('/slow', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 80))
+        return { ok: true }
+      })
+      app.get('/quick', async () => ({ ok: true }))
+    })
+    expect(await got(`${base}/slow`, { retry: { limit: 0 } }).json()).toEqual({ ok: true })
+    const latency = (): unknown => app.errorBudget.status().find((status) => status.sli === 'latency')?.events
+    expect(latency()).toEqual({ total: 1, good: 0, bad: 1 })
+    const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
+    // The time the answer took, from its arrival: at least the 80 ms, far from the process's age.
+    const slowSeconds = metrics.get('slo_request_duration_seconds_sum{slo="shop",route="GET /slow"}') ?? 0
+    expect(slowSeconds).toBeGreaterThanOrEqual(0.075)
+    expect(slowSeconds).toBeLessThan(5)
+    const uptimeMs = performance.now()
+    await got(`${base}/quick`, { retry: { limit: 0 } })
+    const quickSeconds = parseMetrics(await app.errorBudget.registry?.metrics() ?? '').get('slo_request_duration_seconds_sum{slo="shop",route="GET /quick"}') ?? Infinity
+    expect(quickSeconds * 1000).toBeLessThan(uptimeMs)
   })
 })
 
