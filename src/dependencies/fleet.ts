@@ -49,6 +49,8 @@ export class RedisBreakerFleet {
   #syncing = false
   #reachable = true
   #probeGranted = false
+  /** A transition happened while the client was not connected, so the fleet has not heard of it. */
+  #unpublished = false
 
   constructor (options: RedisBreakerFleetOptions) {
     this.#client = options.client as unknown as Redis | Cluster
@@ -92,11 +94,14 @@ export class RedisBreakerFleet {
       const wasReachable = this.#reachable
       this.#markReachable(true, undefined)
       const breaker = this.#breaker
-      if (!wasReachable) {
+      if (!wasReachable || this.#unpublished) {
         // Back after an outage, what Redis holds may be a write of ours that
         // waited out the outage in the connection and landed late (an open
         // period that has long passed here): what this instance saw on its
         // own wins, and the fleet follows it, or the next breaker to open.
+        // The same goes for a transition made before the client first
+        // connected, which was never written at all.
+        this.#unpublished = false
         this.#republish()
         return
       }
@@ -132,7 +137,10 @@ export class RedisBreakerFleet {
   #write (to: BreakerStateName, openMs: number): void {
     // A client that is not connected would queue the write and send it
     // whenever it reconnects, with an open period long over by then.
-    if (!this.#reachable || this.#client.status !== 'ready') return
+    if (!this.#reachable || this.#client.status !== 'ready') {
+      this.#unpublished = true
+      return
+    }
     const client = this.#client
     let write: Promise<unknown>
     if (to === 'open') {

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, inject, it } from 'vitest'
+import { monotonicClock } from '../../src/clock.js'
+import { Breaker } from '../../src/dependencies/index.js'
+import { RedisBreakerFleet } from '../../src/dependencies/fleet.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { dependencyApp, failing, startDependency } from './helpers.js'
@@ -100,6 +103,31 @@ describe('fleet-wide breaker state through Redis', () => {
     }
     expect([...states]).toEqual(['closed'])
     expect((await b.app.inject('/pay')).json()).toEqual({ paid: true })
+  })
+
+  it('a breaker that opened before its Redis client had connected is shared once the client connects', async () => {
+    const prefix = `deps-${randomUUID()}:`
+    const fleetMember = (client: Redis): { breaker: Breaker, fleet: RedisBreakerFleet } => {
+      const breaker = new Breaker({ trip: { kind: 'consecutive', failures: 2 }, windowMs: 10_000, openMs: 60_000, maxOpenMs: 60_000, probes: 1 }, monotonicClock)
+      const fleet = new RedisBreakerFleet({ client, prefix, syncMs: 50, name: 'payments', breaker, log: { warn: () => {}, info: () => {} } })
+      return { breaker, fleet }
+    }
+    // lazyConnect: the client connects on its first command, so the breaker opens while it is certainly not connected.
+    const lazy = new Redis(inject('redisUrl'), { lazyConnect: true })
+    const other = new Redis(inject('redisUrl'))
+    cleanups.push(async () => { lazy.disconnect(); other.disconnect() })
+    const a = fleetMember(lazy)
+    const b = fleetMember(other)
+    for (let i = 0; i < 2; i++) a.breaker.record(a.breaker.admit(), 'failure')
+    expect(a.breaker.name).toBe('open')
+    expect(lazy.status).toBe('wait')
+    await waitFor(() => {
+      a.fleet.sync().catch(() => {})
+      b.fleet.sync().catch(() => {})
+      return b.breaker.name === 'open'
+    })
+    expect(b.breaker.state).toMatchObject({ kind: 'open', external: true })
+    expect(b.breaker.openRemainingMs()).toBeGreaterThan(50_000)
   })
 
   it('with Redis unreachable every instance keeps its local breaker, and says so once', async () => {
