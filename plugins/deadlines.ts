@@ -11,6 +11,7 @@ import {
   DEADLINE_PROBLEM_TYPES,
   Deadline,
   DeadlineQueue,
+  EndOfTurnBatch,
   readCallerBudget,
   resolveBudget,
   resolveDeadlinesOptions,
@@ -20,7 +21,6 @@ import {
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
 import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
-import { EndOfTurnBatch } from '../src/end-of-turn-batch.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { markRefusedForDeadline } from './outcome-marks.js'

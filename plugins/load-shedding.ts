@@ -6,7 +6,6 @@ import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { describeValue } from '../src/describe.js'
-import { EndOfTurnBatch } from '../src/end-of-turn-batch.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import {
   AdmissionController,
@@ -39,8 +38,7 @@ import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { markShed } from './outcome-marks.js'
-import { declareRequestState, stateFor } from './request-state.js'
-import { HeldSlot, settleAtEndOfTurn, sheddingOnSend } from './held-slot.js'
+import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 
 declare module 'fastify' {
@@ -71,8 +69,6 @@ interface Shedder {
   noteShed: (now: number) => void
   /** Set when metrics are on: a queued request's wait, once it is let in or shed. */
   observeQueueWait: ((seconds: number) => void) | undefined
-  /** Slots taken in this turn, looked at once it ends. */
-  settling: EndOfTurnBatch<HeldSlot>
 }
 
 interface RouteAdmission {
@@ -92,13 +88,9 @@ function createLimit (limit: ResolvedLoadSheddingOptions<unknown>['limit']): Fix
 
 /** Holds a slot until the response is over, whether it finished or the connection dropped. */
 function hold (reply: FastifyReply, controller: AdmissionController, startedAt: number, shedder: Shedder): void {
+  const inFlightAtStart = controller.inFlight
   shedder.counters.admitted++
-  const slot = new HeldSlot(reply, controller, startedAt)
-  stateFor(reply.request).slot = slot
-  // HTTP/2: a stream reset within this turn leaves no trace on the response
-  // to read at its end, so its listener is set at once.
-  if (reply.request.raw.httpVersionMajor === 1) shedder.settling.add(slot)
-  else reply.raw.on('close', () => { slot.release() })
+  reply.raw.on('close', () => controller.release(startedAt, inFlightAtStart))
 }
 
 function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason, priority: Priority, route: RouteAdmission, shedder: Shedder, signal?: string): void {
@@ -249,7 +241,6 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     hasDeadlines: app.hasRequestDecorator('deadline'),
     priorityOf: createPriorityOf(settings, app),
     observeQueueWait: undefined,
-    settling: new EndOfTurnBatch(settleAtEndOfTurn),
     noteShed (now) {
       // One summary a second, not a line per refusal, while overloaded.
       if (now - warnedAt < SHED_WARNING_INTERVAL_MS) return
@@ -326,7 +317,6 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     }
     const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel, label }
     appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
-    appendRouteHook(routeOptions, 'onSend', sheddingOnSend)
   })
 }
 

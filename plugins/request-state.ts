@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Deadline } from '../src/deadline/index.js'
 import type { Claim } from './idempotency-lifecycle.js'
 import type { KeptHandler } from './outcome-marks.js'
-import type { HeldSlot } from './held-slot.js'
 
 /*
  * What the capabilities keep on a request, behind one request slot.
@@ -25,8 +24,6 @@ export class RequestState {
   kept: KeptHandler | null = null
   /** The idempotency key this request holds. */
   claim: Claim | null = null
-  /** The load shedder's slot this request holds (HTTP/1). */
-  slot: HeldSlot | null = null
   /** The dependencies that answered this request from their fallback. */
   degraded: string[] | null = null
 }

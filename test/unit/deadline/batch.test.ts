@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { EndOfTurnBatch } from '../../src/end-of-turn-batch.js'
+import { EndOfTurnBatch } from '../../../src/deadline/index.js'
 
 describe('EndOfTurnBatch', () => {
   it('hands over everything added during a turn, once, at its end', async () => {

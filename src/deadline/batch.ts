@@ -1,11 +1,10 @@
-import { atEndOfTurn } from './end-of-turn.js'
+import { atEndOfTurn } from '../end-of-turn.js'
 
 /**
  * Collects items during one turn of the event loop and hands them over in
- * one batch at its end ({@link atEndOfTurn}). Deadlines are armed this way,
- * and load shedding's slots settled: most requests finish within the turn
- * they arrived in and then never need a timer, a queue slot or a listener
- * for their response's end at all.
+ * one batch at its end ({@link atEndOfTurn}). Deadlines are armed this way: most
+ * requests finish within the turn they arrived in and then never need a
+ * timer, a queue slot or a disconnect listener at all.
  */
 export class EndOfTurnBatch<Item> {
   #items: Array<Item | undefined> = []
