@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto'
+import Fastify from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { Redis } from 'ioredis'
+import { request as undiciRequest } from 'undici'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { monotonicClock } from '../../src/clock.js'
 import { Breaker } from '../../src/dependencies/index.js'
 import { RedisBreakerFleet } from '../../src/dependencies/fleet.js'
+import resilience from '../../plugins/index.js'
+import { listen } from '../helpers/listen.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { dependencyApp, failing, startDependency } from './helpers.js'
@@ -128,6 +133,39 @@ describe('fleet-wide breaker state through Redis', () => {
     })
     expect(b.breaker.state).toMatchObject({ kind: 'open', external: true })
     expect(b.breaker.openRemainingMs()).toBeGreaterThan(50_000)
+  })
+
+  it('two apps made as users make them (Fastify(), the umbrella with defaults, lazyConnect clients): a breaker opened just after start is shared over real sockets', async () => {
+    const server = await startDependency(failing(500))
+    cleanups.push(server.close)
+    const prefix = `deps-${randomUUID()}:`
+    // lazyConnect: a client connects on its first command, its fleet's first
+    // read (a second after start on the first app, so its breaker opens first).
+    const userApp = async (syncMs: number): Promise<{ app: FastifyInstance, port: number }> => {
+      const client = new Redis(inject('redisUrl'), { lazyConnect: true })
+      const app = Fastify()
+      await app.register(resilience, { dependencies: { payments: { baseUrl: server.url, breaker: { consecutiveFailures: 2, openMs: 60_000 }, fleet: { client, prefix, syncMs } } } })
+      app.get('/pay', async (request) => await (await request.dependency('payments').fetch('/charges')).json())
+      const port = await listen(app)
+      cleanups.push(async () => {
+        await app.close()
+        client.disconnect()
+      })
+      return { app, port }
+    }
+    const [a, b] = await Promise.all([userApp(1000), userApp(50)])
+    const pay = async (port: number): Promise<{ status: number, body: Record<string, unknown> }> => {
+      const response = await undiciRequest(`http://127.0.0.1:${port}/pay`)
+      return { status: response.statusCode, body: await response.body.json() as Record<string, unknown> }
+    }
+    expect((await pay(a.port)).status).toBe(502)
+    expect((await pay(a.port)).status).toBe(502)
+    expect(a.app.dependencies.stats().payments?.state).toBe('open')
+    await waitFor(() => b.app.dependencies.stats().payments?.state === 'open')
+    const refused = await pay(b.port)
+    expect(refused.status).toBe(503)
+    expect(refused.body).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-unavailable', dependency: 'payments' })
+    expect(server.seen).toHaveLength(2)
   })
 
   it('with Redis unreachable every instance keeps its local breaker, and says so once', async () => {
