@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { randomInt } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
   CHAOS_ENV,
   ChaosController,
@@ -18,9 +18,7 @@ import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { ChaosMetrics } from '../src/metrics/chaos.js'
 import { faultInjectedChannel } from '../src/metrics/channels.js'
 import type { FaultInjectedMessage } from '../src/metrics/channels.js'
-import { routeLabel } from './route-options.js'
-import { GO_ON, LATER, STOPPED, appendOnRequestStep } from './on-request-steps.js'
-import type { Resume, StepOutcome } from './on-request-steps.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
 import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { markChaos, unmarkChaos } from './outcome-marks.js'
@@ -129,7 +127,7 @@ function delay (injection: Injection, reply: FastifyReply, ms: number, context: 
   reply.raw.once('close', abandon)
 }
 
-function inject (injection: Injection, request: FastifyRequest, reply: FastifyReply, resume: Resume, authorized: boolean, context: Context, route: string): StepOutcome {
+function inject (injection: Injection, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, authorized: boolean, context: Context, route: string): void {
   const { fault, source } = injection
   const { settings } = context
   request.log.warn({ chaos: { source, fault: fault.describe } }, 'chaos fault injected')
@@ -140,8 +138,8 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
     case 'latency': {
       // Never past the request's deadline: the delay is a fault, not a hang.
       const budget = context.hasDeadlines ? request.deadline.remainingMs() : Infinity
-      delay(injection, reply, Math.min(fault.delayMs(context.delayRandom), budget), context, () => { resume(request, reply) })
-      return LATER
+      delay(injection, reply, Math.min(fault.delayMs(context.delayRandom), budget), context, () => done())
+      return
     }
     case 'error': {
       injection.end()
@@ -154,18 +152,18 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
         detail: fault.detail ?? (revealed ? `This error was injected on purpose (${source}).` : 'The request failed.'),
         ...(revealed ? { injected: source } : {}),
       })
-      return STOPPED
+      return
     }
     case 'exception':
       injection.end()
       markChaos(request)
-      // Thrown, as from a hook: Fastify answers it through the error handler.
-      throw new Error(fault.message ?? `Injected exception (${source})`)
+      done(new Error(fault.message ?? `Injected exception (${source})`))
+      return
     case 'abort':
       injection.end()
       markChaos(request)
       cutShort(reply.raw)
-      return STOPPED
+      return
     case 'hang': {
       // While it holds the request, what ends it (the deadline's 504, the client leaving) is the fault's doing.
       markChaos(request)
@@ -173,7 +171,7 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
       const proceed = (): void => {
         if (reply.sent) return
         unmarkChaos(request)
-        resume(request, reply)
+        done()
       }
       const deadline = context.hasDeadlines ? request.deadline : undefined
       if (deadline !== undefined && Number.isFinite(deadline.remainingMs())) {
@@ -182,7 +180,6 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
       } else {
         delay(injection, reply, settings.maxHangMs, context, proceed)
       }
-      return LATER
     }
   }
 }
@@ -190,18 +187,21 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
 function createChaosHook (routeFaults: readonly Fault[], url: string, label: string, context: Context) {
   const { controller, settings } = context
   const local: LocalFault[] = routeFaults.map((fault) => ({ fault, source: 'route' }))
-  return function chaosOnRequest (request: FastifyRequest, reply: FastifyReply, resume: Resume): StepOutcome {
-    if (!controller.enabled) return GO_ON
+  return function chaosOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    if (!controller.enabled) {
+      done()
+      return
+    }
     const now = settings.clock.now()
     const requested = readRequested(request, settings, now)
     const facts = { method: request.method, route: url, path: request.url.split('?', 1)[0] ?? '/', headers: request.headers }
     const injection = controller.choose(requested.local.length === 0 ? local : [...requested.local, ...local], facts, now)
-    if (injection === undefined) return GO_ON
-    try {
-      return inject(injection, request, reply, resume, requested.authorized, context, label)
-    } finally {
-      context.afterInjection()
+    if (injection === undefined) {
+      done()
+      return
     }
+    inject(injection, request, reply, done, requested.authorized, context, label)
+    context.afterInjection()
   }
 }
 
@@ -304,7 +304,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
     const label = routeLabel(routeOptions)
     const faults = resolveRouteChaos(routeOptions.config?.chaos, label)
     if (faults === false || settings.exclude.has(routeOptions.url)) return
-    appendOnRequestStep(routeOptions, createChaosHook(faults, routeOptions.url, label, context))
+    appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, label, context))
   })
 
   app.addHook('onReady', async () => {

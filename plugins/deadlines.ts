@@ -4,6 +4,7 @@ import type {
   FastifyPluginAsync,
   FastifyReply,
   FastifyRequest,
+  HookHandlerDoneFunction,
   RouteHandlerMethod,
 } from 'fastify'
 import {
@@ -20,9 +21,7 @@ import {
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
 import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
-import { routeLabel } from './route-options.js'
-import { GO_ON, STOPPED, appendOnRequestStep } from './on-request-steps.js'
-import type { StepOutcome } from './on-request-steps.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
@@ -65,12 +64,12 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
   const policy = { routeTimeoutMs, safetyMarginMs: settings.safetyMarginMs, minimumMs: settings.minimumMs }
   // Most requests carry no budget of their own: their admission is the route's, resolved once.
   const routeAdmission = resolveBudget(policy, undefined)
-  return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply): StepOutcome {
+  return function deadlineOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const caller = readCallerBudget(request.headers, settings.readers)
     if (caller.kind === 'invalid') {
       if (settings.onInvalidHeader === 'reject') {
         refuseInvalidHeader(request, reply, caller.header, caller.reason)
-        return STOPPED
+        return
       }
       request.log.debug({ header: caller.header, reason: caller.reason }, 'malformed deadline header ignored')
     }
@@ -79,7 +78,7 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
     if (admission.kind === 'refuse') {
       request.log.info({ callerBudgetMs: admission.callerMs }, 'request refused: its budget is already spent')
       refuseSpent(reply, admission.availableMs, `The caller's budget of ${admission.callerMs} ms leaves ${Math.floor(admission.availableMs)} ms, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
-      return STOPPED
+      return
     }
     const deadline = new Deadline({ timeoutMs: admission.timeoutMs, startedAt: arrivedAt(request, arrival), forwardHeader: settings.header, clock: settings.clock, tally })
     // Time spent in onRequest hooks that ran before this one counts too.
@@ -87,13 +86,13 @@ function createOnRequest (settings: ResolvedDeadlinesOptions, routeTimeoutMs: nu
     if (leftMs < settings.minimumMs || leftMs === 0) {
       request.log.info({ timeoutMs: admission.timeoutMs, leftMs: Math.floor(leftMs) }, 'request refused: its budget was spent before its route')
       refuseSpent(reply, admission.timeoutMs, `The request's deadline of ${Math.floor(admission.timeoutMs)} ms had ${Math.floor(leftMs)} ms left when it reached its route, less than the ${settings.minimumMs} ms this server needs to start.`, tally)
-      return STOPPED
+      return
     }
     stateFor(request).deadline = deadline
     // The timer and the disconnect watch are set up at the end of this turn
     // of the event loop, and only if the request is still running then.
     arming.add(reply)
-    return GO_ON
+    done()
   }
 }
 
@@ -206,7 +205,7 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, label)
     if (timeoutMs === false) return
     addQueue(timeoutMs)
-    appendOnRequestStep(routeOptions, createOnRequest(settings, timeoutMs, arming, arrival, { metrics, tally: metrics?.forRoute(label) }))
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival, { metrics, tally: metrics?.forRoute(label) }))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }

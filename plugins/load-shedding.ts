@@ -4,7 +4,7 @@
 /// <reference types="@fastify/under-pressure" preserve="true" />
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { describeValue } from '../src/describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import {
@@ -36,9 +36,7 @@ import { registerSheddingMetrics } from '../src/metrics/load-shedding.js'
 import type { PoolReading } from '../src/metrics/load-shedding.js'
 import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
-import { routeLabel } from './route-options.js'
-import { GO_ON, LATER, STOPPED, appendOnRequestStep } from './on-request-steps.js'
-import type { Resume, StepOutcome } from './on-request-steps.js'
+import { appendRouteHook, routeLabel } from './route-options.js'
 import { markShed } from './outcome-marks.js'
 import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
@@ -120,7 +118,7 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
  * admission hook: the closures a waiter needs would otherwise make every
  * request, admitted at once or not, allocate the variables they share.
  */
-function wait (request: FastifyRequest, reply: FastifyReply, resume: Resume, priority: Priority, now: number, route: RouteAdmission, shedder: Shedder): StepOutcome {
+function wait (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, priority: Priority, now: number, route: RouteAdmission, shedder: Shedder): void {
   const { settings } = shedder
   const { controller } = route
   // A client that leaves while waiting gives its place in line back at once.
@@ -139,7 +137,7 @@ function wait (request: FastifyRequest, reply: FastifyReply, resume: Resume, pri
         return
       }
       hold(reply, controller, settings.clock.now(), shedder)
-      resume(request, reply)
+      done()
     },
     shed (reason) {
       reply.raw.removeListener('close', leave)
@@ -149,35 +147,32 @@ function wait (request: FastifyRequest, reply: FastifyReply, resume: Resume, pri
   }
   const budgetMs = shedder.hasDeadlines ? request.deadline.remainingMs() : undefined
   const outcome = controller.enqueue(waiter, budgetMs, now)
-  if (outcome.kind === 'shed') {
-    shed(request, reply, outcome.reason, priority, route, shedder)
-    return STOPPED
-  }
-  reply.raw.once('close', leave)
-  return LATER
+  if (outcome.kind === 'shed') shed(request, reply, outcome.reason, priority, route, shedder)
+  else reply.raw.once('close', leave)
 }
 
 function createAdmissionHook (route: RouteAdmission, shedder: Shedder) {
   const { settings, lag, ladder } = shedder
-  return function sheddingOnRequest (request: FastifyRequest, reply: FastifyReply, resume: Resume): StepOutcome {
+  return function sheddingOnRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // The client left during an earlier hook: its close event has passed, so a slot taken now would never come back.
-    if (request.socket?.destroyed === true) return STOPPED
+    if (request.socket?.destroyed === true) return
     const priority = route.priority ?? shedder.priorityOf(request)
     const now = settings.clock.now()
     if (lag?.shouldShed(priority, now) === true) {
       shed(request, reply, 'pressure', priority, route, shedder, `event-loop lag for ${Math.round(lag.laggingForMs(now))} ms`)
-      return STOPPED
+      return
     }
     if (ladder?.sheds(priority, now) === true) {
       shed(request, reply, 'pressure', priority, route, shedder, ladder.signal)
-      return STOPPED
+      return
     }
     const { controller } = route
     if (controller.tryAcquire(priority)) {
       hold(reply, controller, now, shedder)
-      return GO_ON
+      done()
+      return
     }
-    return wait(request, reply, resume, priority, now, route, shedder)
+    wait(request, reply, done, priority, now, route, shedder)
   }
 }
 
@@ -321,7 +316,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
       if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label })
     }
     const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel, label }
-    appendOnRequestStep(routeOptions, createAdmissionHook(admission, shedder))
+    appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
   })
 }
 
