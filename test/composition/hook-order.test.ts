@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import resilience from '../../plugins/index.js'
+import resilience, { loadShedding } from '../../plugins/index.js'
 import { createTestApp } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
@@ -26,7 +26,6 @@ describe('the capabilities\' onRequest work on a route, with what runs between a
         done()
       }]
     })
-    const { loadShedding } = await import('../../plugins/index.js')
     await app.register(loadShedding, { ...NO_SIGNALS, limit: 1, maxQueue: 0 })
     app.get('/x', async () => {
       order.push(`handler, in flight: ${app.loadShedding.stats().inFlight}`)
