@@ -12,6 +12,13 @@ afterEach(async () => { await current?.app.close() })
 
 const NO_SIGNALS = { loopLag: false, pressure: false } as const
 
+/** The umbrella with one slot, one place in line and chaos enabled; its log lines are kept. */
+async function oneSlotWithChaos (): Promise<TestApp> {
+  const testApp = createTestApp()
+  await testApp.app.register(resilience, { idempotency: false, errorBudget: false, loadShedding: { ...NO_SIGNALS, limit: 1, maxQueue: 1, maxQueueWaitMs: 10_000 }, chaos: { enabled: true } })
+  return testApp
+}
+
 describe('the capabilities\' onRequest work on a route, with what runs between and after it', () => {
   it('runs a hook appended between two capabilities between them: after the deadline is set, before admission', async () => {
     const app = Fastify()
@@ -38,9 +45,8 @@ describe('the capabilities\' onRequest work on a route, with what runs between a
   })
 
   it('goes on to the handler after a wait for a slot, then a chaos delay (real sockets)', async () => {
-    current = createTestApp()
+    current = await oneSlotWithChaos()
     const { app, logs } = current
-    await app.register(resilience, { idempotency: false, errorBudget: false, loadShedding: { ...NO_SIGNALS, limit: 1, maxQueue: 1, maxQueueWaitMs: 10_000 }, chaos: { enabled: true } })
     const gate = deferred()
     const served: string[] = []
     app.get('/work/:name', { config: { chaos: { faults: [{ type: 'latency', rate: 1, ms: 20 }] } } }, async (request) => {
@@ -66,9 +72,8 @@ describe('the capabilities\' onRequest work on a route, with what runs between a
   })
 
   it('answers an exception injected after a wait for a slot as a 500 problem, and gives the slot back (real sockets)', async () => {
-    current = createTestApp()
+    current = await oneSlotWithChaos()
     const { app, logs } = current
-    await app.register(resilience, { idempotency: false, errorBudget: false, loadShedding: { ...NO_SIGNALS, limit: 1, maxQueue: 1, maxQueueWaitMs: 10_000 }, chaos: { enabled: true } })
     const gate = deferred()
     let held = 0
     app.get('/hold', { config: { chaos: false } }, async () => {
@@ -82,7 +87,7 @@ describe('the capabilities\' onRequest work on a route, with what runs between a
     await waitFor(() => held === 1)
     const boom = fetch(`http://127.0.0.1:${port}/boom`)
     await waitFor(() => app.loadShedding.stats().queued === 1)
-    // Granted when the first request ends: the fault comes from that request's release, not from a hook Fastify called.
+    // Granted when the first request ends: the chaos hook and its injected exception run from that request's release.
     gate.resolve()
     expect((await holding).status).toBe(200)
     const answer = await boom
