@@ -162,19 +162,28 @@ export interface Comparison {
   cpuMicros?: { baseline: number, candidate: number }
   /** Each round's baseline CPU per request over the candidate's, the two measured one after the other. */
   cpuRoundRatios?: number[]
+  /** The load generator's sleeps per answered request, median over the rounds ({@link RoundFigures}). */
+  generatorSleeps?: { baseline: number, candidate: number }
 }
 
 /**
  * A load run against one running target, with the target's CPU time per
  * answered request over it, in microseconds (undefined without /proc, or
- * when nothing was answered).
+ * when nothing was answered), and how often the load generator slept per
+ * answered request ({@link RoundFigures}).
  */
-export async function costedLoad (target: { port: number, pid: number }, seconds: number, request: LoadRequest): Promise<{ measurement: Measurement, cpuMicros: number | undefined }> {
+export async function costedLoad (target: { port: number, pid: number }, seconds: number, request: LoadRequest): Promise<RoundFigures> {
   const before = processCpuMs(target.pid)
+  const sleptBefore = process.resourceUsage().voluntaryContextSwitches
   const measurement = await load(`http://127.0.0.1:${target.port}${request.path}`, seconds, request)
   const after = processCpuMs(target.pid)
+  const slept = process.resourceUsage().voluntaryContextSwitches - sleptBefore
   const answered = measurement.requestsPerSecond * seconds
-  return { measurement, cpuMicros: before === undefined || after === undefined || answered <= 0 ? undefined : (after - before) * 1000 / answered }
+  return {
+    measurement,
+    cpuMicros: before === undefined || after === undefined || answered <= 0 ? undefined : (after - before) * 1000 / answered,
+    generatorSleeps: answered <= 0 ? undefined : slept / answered,
+  }
 }
 
 /**
@@ -192,6 +201,14 @@ function specOf (target: TargetSpec): { variant: string, settings: readonly stri
 export interface RoundFigures {
   measurement: Measurement
   cpuMicros: number | undefined
+  /**
+   * The load generator's sleeps per answered request: voluntary context
+   * switches of this process, where autocannon runs. Each answer that
+   * finds it asleep costs the server a wakeup of its core (an
+   * interrupt, several microseconds in a VM), counted in the server's CPU
+   * time; two targets whose generator slept as often compare alike.
+   */
+  generatorSleeps: number | undefined
 }
 
 /** A target and what is sent to it. */
@@ -237,6 +254,8 @@ export function comparisonOf (baseline: readonly RoundFigures[], candidate: read
     return base === undefined || round.cpuMicros === undefined ? [] : [base / round.cpuMicros]
   })
   if (cpuRoundRatios.length > 0) comparison.cpuRoundRatios = cpuRoundRatios
+  const sleeps = { baseline: baseline.flatMap((round) => round.generatorSleeps ?? []), candidate: candidate.flatMap((round) => round.generatorSleeps ?? []) }
+  if (sleeps.baseline.length > 0 && sleeps.candidate.length > 0) comparison.generatorSleeps = { baseline: median(sleeps.baseline), candidate: median(sleeps.candidate) }
   return comparison
 }
 
@@ -295,11 +314,12 @@ export function spread (ratios: readonly number[]): string {
   return `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`
 }
 
-export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'server CPU per request (baseline → candidate, medians of the rounds; ratio: median of the rounds\' ratios)', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
+export const COMPARISON_COLUMNS = ['scenario', 'baseline', 'candidate', 'ratio (best rounds)', 'per-round ratios', 'server CPU per request (baseline → candidate, medians of the rounds; ratio: median of the rounds\' ratios)', 'load generator asleep per answer (baseline → candidate, medians of the rounds)', 'p99 (candidate)', 'non-2xx (candidate, best round)', 'placement']
 
 export function comparisonRow (name: string, result: Comparison): string[] {
   const cpu = result.cpuMicros === undefined ? '—' : `${result.cpuMicros.baseline.toFixed(1)} → ${result.cpuMicros.candidate.toFixed(1)} µs (${(cpuRatio(result) ?? Number.NaN).toFixed(2)}×)`
-  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), cpu, `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
+  const sleeps = result.generatorSleeps === undefined ? '—' : `${result.generatorSleeps.baseline.toFixed(2)} → ${result.generatorSleeps.candidate.toFixed(2)}`
+  return [name, rate(result.baseline.requestsPerSecond), rate(result.candidate.requestsPerSecond), `${result.ratio.toFixed(2)}×`, spread(result.roundRatios), cpu, sleeps, `${result.candidate.p99Ms} ms`, String(result.candidate.non2xx), result.placement]
 }
 
 /** GET /_stats of a target started with stats=1, on a connection of its own (the load's agents stay out of it). */
