@@ -206,7 +206,8 @@ export interface RoundFigures {
    * switches of this process, where autocannon runs. Each answer that
    * finds it asleep costs the server a wakeup of its core (an
    * interrupt, several microseconds in a VM), counted in the server's CPU
-   * time; two targets whose generator slept as often compare alike.
+   * time: where the generator slept more often for one target than for
+   * another, part of their difference in CPU is those wakeups.
    */
   generatorSleeps: number | undefined
 }
