@@ -1,16 +1,18 @@
-import { load, place, processCpuMs, startTarget } from '../harness.js'
+import { costedLoad, load, median, place, startTarget } from '../harness.js'
 import { targetSpec } from './target-spec.js'
 
 // Development aid: the server's CPU time per request (user + system, from
 // /proc), which a busy machine blurs less than throughput. Targets are
-// given as variant,setting,setting…; rounds alternate between them.
+// given as variant,setting,setting…; rounds alternate between them. Each
+// round prints every target's figure and how often the load generator
+// slept per answer, a wakeup the server pays for (CONTRIBUTING.md):
+// compare rounds where it slept about as often for each target.
 // BENCH_POST=plain|first|replay sends POSTs of a small JSON body to
 // BENCH_PATH (default /orders) instead of GETs: without a key, with a new
 // Idempotency-Key on every request, or with one key every time. A spec
 // can name its own kind of POST, as in replay:idempotency-memory, and end
 // in @<another checkout's bench/serve.ts> to compare two versions.
 place('pinned')
-const cpuMs = (pid: number): number => processCpuMs(pid) ?? Number.NaN
 const seconds = Number(process.env.SECONDS ?? 3)
 const specs = process.argv.slice(2)
 const targets = await Promise.all(specs.map(async (spec) => {
@@ -22,24 +24,28 @@ const results = specs.map(() => [] as number[])
 const rates = specs.map(() => [] as number[])
 // The load generator's share of its core: near 1, it, not the server, sets the pace.
 const clientLoad = specs.map(() => [] as number[])
+// How often it slept per answer: each answer that wakes it costs the server (see RoundFigures).
+const sleeps = specs.map(() => [] as number[])
 for (const t of targets) await load(`http://127.0.0.1:${t.port}${t.request.path}`, 2, t.request)
 for (let round = 0; round < Number(process.env.ROUNDS ?? 4); round++) {
+  const line: string[] = []
   for (const [i, t] of targets.entries()) {
-    const before = cpuMs(t.pid)
     const clientBefore = process.cpuUsage()
-    const m = await load(`http://127.0.0.1:${t.port}${t.request.path}`, seconds, t.request)
+    const { measurement: m, cpuMicros, generatorSleeps } = await costedLoad(t, seconds, t.request)
     if (m.non2xx > 0) console.warn(`${specs[i] ?? ''}: ${m.non2xx} answers were not 2xx`)
-    // A round the machine stalled in (no answers) tells nothing.
-    if (m.requestsPerSecond > 0) results[i]?.push((cpuMs(t.pid) - before) * 1000 / (m.requestsPerSecond * seconds))
+    // A round the machine stalled in (no answers) has no figures: it tells nothing.
+    if (cpuMicros !== undefined) results[i]?.push(cpuMicros)
+    if (generatorSleeps !== undefined) sleeps[i]?.push(generatorSleeps)
     rates[i]?.push(m.requestsPerSecond)
     const client = process.cpuUsage(clientBefore)
     clientLoad[i]?.push((client.user + client.system) / (seconds * 1e6))
+    line.push(`${specs[i] ?? ''} ${cpuMicros?.toFixed(1) ?? '—'} µs, asleep ${generatorSleeps?.toFixed(2) ?? '—'} per answer`)
   }
+  console.log(`round ${round + 1}: ${line.join(' | ')}`)
 }
+const medianOf = (values: number[] | undefined): number | undefined => values === undefined || values.length === 0 ? undefined : median(values)
 for (const [i, spec] of specs.entries()) {
-  const values = (results[i] ?? []).sort((a, b) => a - b)
-  const rps = (rates[i] ?? []).sort((a, b) => a - b)
-  const busy = (clientLoad[i] ?? []).sort((a, b) => a - b)
-  console.log(spec.padEnd(40), 'min', values[0]?.toFixed(1), 'µs  median', values[Math.floor(values.length / 2)]?.toFixed(1), 'µs  median', Math.round(rps[Math.floor(rps.length / 2)] ?? 0), 'req/s, load generator', `${Math.round(100 * (busy[Math.floor(busy.length / 2)] ?? 0))}% busy`)
+  const lowest = Math.min(...results[i] ?? [])
+  console.log(spec.padEnd(40), 'min', lowest.toFixed(1), 'µs  median', medianOf(results[i])?.toFixed(1), 'µs  median', Math.round(medianOf(rates[i]) ?? 0), 'req/s, load generator', `${Math.round(100 * (medianOf(clientLoad[i]) ?? 0))}% busy, asleep ${medianOf(sleeps[i])?.toFixed(2) ?? '—'} per answer`)
 }
 for (const t of targets) await t.stop()
