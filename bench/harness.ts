@@ -243,20 +243,27 @@ export async function measureInRounds (targets: readonly LoadedTarget[], rounds:
   }
 }
 
+/** Each side's median of a figure over its rounds (rounds without it left out), or undefined where a side has none. */
+function sideMedians (baseline: readonly RoundFigures[], candidate: readonly RoundFigures[], figure: (round: RoundFigures) => number | undefined): { baseline: number, candidate: number } | undefined {
+  const base = baseline.flatMap((round) => figure(round) ?? [])
+  const cand = candidate.flatMap((round) => figure(round) ?? [])
+  return base.length > 0 && cand.length > 0 ? { baseline: median(base), candidate: median(cand) } : undefined
+}
+
 /** Two targets' rounds, measured by {@link measureInRounds}, as a comparison: round by round, and each side's best round. */
 export function comparisonOf (baseline: readonly RoundFigures[], candidate: readonly RoundFigures[]): Comparison {
   const best = (rounds: readonly RoundFigures[]): Measurement => rounds.map((round) => round.measurement).reduce((a, b) => b.requestsPerSecond > a.requestsPerSecond ? b : a)
   const roundRatios = candidate.map((round, index) => round.measurement.requestsPerSecond / (baseline[index]?.measurement.requestsPerSecond ?? Number.NaN))
   const comparison: Comparison = { baseline: best(baseline), candidate: best(candidate), ratio: best(candidate).requestsPerSecond / best(baseline).requestsPerSecond, roundRatios, placement }
-  const cpu = { baseline: baseline.flatMap((round) => round.cpuMicros ?? []), candidate: candidate.flatMap((round) => round.cpuMicros ?? []) }
-  if (cpu.baseline.length > 0 && cpu.candidate.length > 0) comparison.cpuMicros = { baseline: median(cpu.baseline), candidate: median(cpu.candidate) }
+  const cpu = sideMedians(baseline, candidate, (round) => round.cpuMicros)
+  if (cpu !== undefined) comparison.cpuMicros = cpu
   const cpuRoundRatios = candidate.flatMap((round, index) => {
     const base = baseline[index]?.cpuMicros
     return base === undefined || round.cpuMicros === undefined ? [] : [base / round.cpuMicros]
   })
   if (cpuRoundRatios.length > 0) comparison.cpuRoundRatios = cpuRoundRatios
-  const sleeps = { baseline: baseline.flatMap((round) => round.generatorSleeps ?? []), candidate: candidate.flatMap((round) => round.generatorSleeps ?? []) }
-  if (sleeps.baseline.length > 0 && sleeps.candidate.length > 0) comparison.generatorSleeps = { baseline: median(sleeps.baseline), candidate: median(sleeps.candidate) }
+  const sleeps = sideMedians(baseline, candidate, (round) => round.generatorSleeps)
+  if (sleeps !== undefined) comparison.generatorSleeps = sleeps
   return comparison
 }
 
