@@ -1,4 +1,4 @@
-import { costedLoad, load, median, place, startTarget } from '../harness.js'
+import { costedLoad, load, median, startTarget } from '../harness.js'
 import { targetSpec } from './target-spec.js'
 
 // Development aid: the server's CPU time per request (user + system, from
@@ -12,7 +12,8 @@ import { targetSpec } from './target-spec.js'
 // Idempotency-Key on every request, or with one key every time. A spec
 // can name its own kind of POST, as in replay:idempotency-memory, and end
 // in @<another checkout's bench/serve.ts> to compare two versions.
-place('pinned')
+// Pinned (server on core 0, load generator on core 1) unless
+// BENCH_PLACEMENT=unpinned, as for the benchmarks.
 const seconds = Number(process.env.SECONDS ?? 3)
 const specs = process.argv.slice(2)
 const targets = await Promise.all(specs.map(async (spec) => {
