@@ -6,8 +6,8 @@
  * as ioredis' type.
  */
 export interface RedisClient {
-  /** ioredis' `defineCommand`: the stores register their Lua scripts with it. */
-  defineCommand: (...args: never[]) => unknown
+  /** ioredis' `evalsha`: the idempotency store runs its Lua scripts with it. */
+  evalsha: (...args: never[]) => unknown
   /** ioredis' `pipeline`: batched commands (the fleets' flushes and reads). */
   pipeline: (...args: never[]) => unknown
   /** ioredis' `multi`: commands applied atomically. */
@@ -18,7 +18,7 @@ export interface RedisClient {
 export function isRedisClient (value: unknown): value is RedisClient {
   if (typeof value !== 'object' || value === null) return false
   const candidate = value as Record<string, unknown>
-  return typeof candidate.defineCommand === 'function' && typeof candidate.pipeline === 'function' && typeof candidate.multi === 'function'
+  return typeof candidate.evalsha === 'function' && typeof candidate.pipeline === 'function' && typeof candidate.multi === 'function'
 }
 
 /** What {@link whenConnected} reads of a client: ioredis' connection status and its events. */

@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis'
 import { isRedisClient, whenConnected } from '../redis-client.js'
 import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { readClaimReply } from './claim-reply.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
-import { RedisBatch, callScript } from './redis-batch.js'
+import { RedisBatch, luaScript } from './redis-batch.js'
 import type { Callback } from './redis-batch.js'
 import type { ClaimOutcome, IdempotencyStore, KeptResponse, StoredResponse } from './store.js'
 
@@ -21,29 +20,24 @@ export interface RedisIdempotencyStoreOptions {
   prefix?: string
 }
 
-/** The commands defineCommand adds; the `Buffer` variants keep bodies binary-safe. */
-interface ScriptedClient {
-  frsIdempotencyClaimBuffer: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<Buffer>
-  frsIdempotencyRenew: (key: string, owner: string, leaseMs: number) => Promise<number>
-  frsIdempotencyComplete: (key: string, owner: string, retentionMs: number, status: number, headers: string, body: Buffer | string) => Promise<number>
-  frsIdempotencyRelease: (key: string, owner: string) => Promise<number>
-}
-
-/** Calls a script: at once, or in the turn's batch. */
-type Send = (command: keyof ScriptedClient, args: unknown[], callback: Callback) => void
+// The claim's reply holds a stored body's bytes: it is read as bytes.
+const CLAIM_SCRIPT = luaScript(CLAIM, true)
+const RENEW_SCRIPT = luaScript(RENEW)
+const COMPLETE_SCRIPT = luaScript(COMPLETE)
+const RELEASE_SCRIPT = luaScript(RELEASE)
 
 /**
  * Idempotency keys in Redis, shared by every instance. Each state change
- * is one Lua script (loaded with defineCommand; ioredis reloads it by
- * itself after a Redis restart answers NOSCRIPT). The calls made in one
- * turn of the event loop go to Redis in one pipeline, one write for all of
- * them. Works with Redis Cluster through ioredis' Cluster client (there,
- * one call at a time).
+ * is one Lua script, run by its hash (EVALSHA) and loaded again when
+ * Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH). The calls
+ * made in one turn of the event loop go to Redis in one write. Works with
+ * Redis Cluster through ioredis' Cluster client (there, one call at a
+ * time).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly prefix: string
   readonly #client: RedisClient
-  readonly #send: Send
+  readonly #batch: RedisBatch
 
   constructor (options: RedisIdempotencyStoreOptions) {
     const client = options?.client as unknown
@@ -54,22 +48,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     if (typeof prefix !== 'string') throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore prefix', 'a string', describeValue(prefix))
     this.prefix = prefix
     this.#client = client
-    const redis = client as unknown as Redis
-    if (typeof (redis as unknown as Partial<ScriptedClient>).frsIdempotencyRenew !== 'function') {
-      redis.defineCommand('frsIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM })
-      redis.defineCommand('frsIdempotencyRenew', { numberOfKeys: 1, lua: RENEW })
-      redis.defineCommand('frsIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE })
-      redis.defineCommand('frsIdempotencyRelease', { numberOfKeys: 1, lua: RELEASE })
-    }
-    // A Cluster pipeline must keep to one slot, and keys spread over all of
-    // them: its calls go one by one.
-    if ((redis as { isCluster?: boolean }).isCluster === true) {
-      const scripted = client as unknown as Record<string, (...args: unknown[]) => unknown>
-      this.#send = (command, args, callback) => { callScript(scripted, command, args, callback) }
-    } else {
-      const batch = new RedisBatch(client)
-      this.#send = (command, args, callback) => { batch.call(command, args, callback) }
-    }
+    // A cluster's keys spread over its nodes: there is no one socket to batch on.
+    this.#batch = new RedisBatch(client, (client as { isCluster?: boolean }).isCluster !== true)
   }
 
   /** The Redis key of an idempotency key, hash-tagged for Redis Cluster. */
@@ -81,13 +61,13 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   // callback; its arguments are read inside, so that a bad one rejects.
   claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
     return new Promise((resolve, reject) => {
-      this.#send('frsIdempotencyClaimBuffer', [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)], settle(resolve, reject, readClaimReply))
+      this.#batch.call(CLAIM_SCRIPT, [this.redisKey(key), fingerprint, owner, Math.ceil(leaseMs)], settle(resolve, reject, readClaimReply))
     })
   }
 
   renew (key: string, owner: string, leaseMs: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#send('frsIdempotencyRenew', [this.redisKey(key), owner, Math.ceil(leaseMs)], settle(resolve, reject, isOne))
+      this.#batch.call(RENEW_SCRIPT, [this.redisKey(key), owner, Math.ceil(leaseMs)], settle(resolve, reject, isOne))
     })
   }
 
@@ -98,7 +78,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   complete (key: string, owner: string, response: StoredResponse | KeptResponse, retentionMs: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const args = [this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body]
-      this.#send('frsIdempotencyComplete', args, settle(resolve, reject, isOne))
+      this.#batch.call(COMPLETE_SCRIPT, args, settle(resolve, reject, isOne))
     })
   }
 
@@ -109,7 +89,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   release (key: string, owner: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#send('frsIdempotencyRelease', [this.redisKey(key), owner], settle(resolve, reject, isOne))
+      this.#batch.call(RELEASE_SCRIPT, [this.redisKey(key), owner], settle(resolve, reject, isOne))
     })
   }
 }
