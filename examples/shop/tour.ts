@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import { buildShop } from './app.js'
@@ -263,6 +264,10 @@ async function outageScene ({ shop, base, payments, recommendations }: Stage): P
   return { answer: after, observations }
 }
 
+// A key of its own each run: a Redis store kept from an earlier tour
+// (REDIS_URL) would otherwise replay that run's order without charging.
+const ORDER_KEY = `"order-${randomBytes(2).toString('hex')}"`
+
 const STEPS: readonly Step[] = [
   {
     title: 'A healthy order',
@@ -334,7 +339,7 @@ const STEPS: readonly Step[] = [
     method: 'POST',
     path: '/orders',
     body: JSON.stringify({ productId: 2, quantity: 1 }),
-    headers: { 'idempotency-key': '"order-7f3a"', 'x-customer': 'cus_42' },
+    headers: { 'idempotency-key': ORDER_KEY, 'x-customer': 'cus_42' },
     arrange: (payments) => {
       payments.behaviour.latencyMs = 300
       chargesBefore = payments.charges
