@@ -184,10 +184,15 @@ export function replay (reply: FastifyReply, response: KeptResponse): FastifyRep
   const { headers, body } = response
   for (const name in headers) reply.header(name, headers[name])
   reply.header(REPLAY_HEADER, 'true')
-  // Text without a stored content type goes out as the bytes it was first
-  // sent as: Fastify would label a string text/plain, a Buffer
-  // application/octet-stream.
-  return reply.send(typeof body === 'string' && headers['content-type'] === undefined ? Buffer.from(body) : body)
+  if (headers['content-type'] === undefined) {
+    // No body and no type, as a reply.send() without a payload first went
+    // out: Fastify would type an empty Buffer application/octet-stream.
+    if (body.length === 0) return reply.send()
+    // Text goes out as the bytes it was first sent as: Fastify would label
+    // a string text/plain, a Buffer application/octet-stream.
+    if (typeof body === 'string') return reply.send(Buffer.from(body))
+  }
+  return reply.send(body)
 }
 
 const LEASE_LOST = 'idempotency lease was lost before the response could be stored; a later request owns the key'
@@ -322,7 +327,9 @@ function storeLateAnswer (request: FastifyRequest, reply: FastifyReply, claim: C
 
 /** The bytes Fastify would have sent for a payload, and the content type it would have given them. */
 function lateBody (reply: FastifyReply, payload: unknown, statusCode: number): { payload: unknown, contentType?: string } {
-  if (payload === undefined || payload === null || typeof payload === 'string') return { payload, contentType: 'text/plain; charset=utf-8' }
+  // No payload goes out without a type; null is serialised, as Fastify does.
+  if (payload === undefined) return { payload }
+  if (typeof payload === 'string') return { payload, contentType: 'text/plain; charset=utf-8' }
   if (Buffer.isBuffer(payload)) return { payload, contentType: 'application/octet-stream' }
   if (isStream(payload)) return { payload }
   // Serialised as for its own status: the route's response schema for that

@@ -136,7 +136,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
   const builtInFingerprint = runtime.inProcess ? inProcessFingerprint : requestFingerprint
   function fingerprintOf (request: FastifyRequest): string {
     return settings.fingerprint === undefined
-      ? builtInFingerprint({ method: request.method, route: routeUrl, contentType: request.headers['content-type'], body: request.body })
+      ? builtInFingerprint({ method: request.method, route: routeUrl, url: request.url, contentType: request.headers['content-type'], body: request.body })
       : settings.fingerprint(request)
   }
 

@@ -166,15 +166,23 @@ function iterativeCanonicalJson (value: unknown): string {
 
 export interface FingerprintInput {
   method: string
-  /** The route template (`/orders/:id`), not the raw URL. */
+  /** The route template (`/orders/:id`). */
   route: string
+  /**
+   * The URL as the client sent it, path and query string. It counts only
+   * when it is not the route template itself: another resource of the same
+   * route (`/accounts/2` after `/accounts/1`) or another query is another
+   * request, while a request to a route without parameters or query keeps
+   * the fingerprint it always had, so keys stored before stay valid.
+   */
+  url?: string | undefined
   /** The request's content type; a JSON string and a text body differ by it. */
   contentType?: string | undefined
   /** A parsed JSON body, a string or a Buffer; undefined for no body. */
   body: unknown
 }
 
-/** SHA-256 over method, route and canonical body: what makes two requests "the same". */
+/** SHA-256 over method, route, URL, media type and canonical body: what makes two requests "the same". */
 export function requestFingerprint (input: FingerprintInput): string {
   const text = fingerprintText(input)
   if (text === undefined) return bufferFingerprint(input)
@@ -221,15 +229,25 @@ function headOf ({ method, route, contentType }: FingerprintInput): string {
   return head
 }
 
+/**
+ * The head, and the URL when it counts. A URL cannot hold a line feed (Node
+ * refuses one in the request line), and "u:" starts no body part ("s:",
+ * "j:", "b:"), so no two inputs share a text.
+ */
+function headWithUrl (input: FingerprintInput): string {
+  const head = headOf(input)
+  return input.url === undefined || input.url === input.route ? head : `${head}u:${input.url}\n`
+}
+
 /** What is hashed for a string, JSON or absent body; undefined for a Buffer, hashed as bytes. */
 function fingerprintText (input: FingerprintInput): string | undefined {
   const { body } = input
   if (Buffer.isBuffer(body)) return undefined
-  const head = headOf(input)
+  const head = headWithUrl(input)
   if (typeof body === 'string') return `${head}s:${body}`
   return body === undefined ? head : `${head}j:${canonicalJson(body)}`
 }
 
 function bufferFingerprint (input: FingerprintInput): string {
-  return createHash('sha256').update(headOf(input)).update('b:').update(input.body as Buffer).digest('base64url')
+  return createHash('sha256').update(headWithUrl(input)).update('b:').update(input.body as Buffer).digest('base64url')
 }

@@ -199,6 +199,25 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(runs).toBe(1)
     })
 
+    it('an answer without a body that the handler sends after the 504 is replayed without a body or a type', async () => {
+      const finish = deferred()
+      let runs = 0
+      const { port } = await startApp(options(), async (_request, reply) => {
+        runs++
+        await finish.promise
+        reply.code(201).header('location', '/orders/4').send()
+        return reply
+      }, { deadline: { timeoutMs: 100 } })
+      expect((await post(port, 'late-4')).status).toBe(504)
+      finish.resolve()
+      const after = await retryUntilAnswered(port, 'late-4')
+      expect(after.status).toBe(201)
+      expect(after.headers.get('location')).toBe('/orders/4')
+      expect(after.headers.get('content-type')).toBeNull()
+      expect(await after.text()).toBe('')
+      expect(runs).toBe(1)
+    })
+
     it('a handler that fails after the 504 releases the key: nothing was done, the retry runs it', async () => {
       let runs = 0
       const { port } = await startApp(options(), async (request) => {

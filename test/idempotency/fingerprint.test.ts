@@ -111,11 +111,27 @@ describe('request fingerprints (properties)', () => {
   })
 })
 
+describe('request fingerprints and the URL (properties)', () => {
+  const path = fc.stringMatching(/^\/[a-z0-9/]{0,12}(\?[a-z0-9=&]{0,12})?$/)
+  const input = fc.record({ method: fc.constantFrom('POST', 'PATCH'), route: fc.constantFrom('/x', '/orders/:id'), body: fc.oneof(jsonValue, fc.constant(undefined), fc.uint8Array({ maxLength: 8 }).map((bytes) => Buffer.from(bytes))) })
+
+  it('count the URL unless it is the route template itself', () => {
+    fc.assert(fc.property(input, path, path, (request, url, other) => {
+      const without = requestFingerprint(request)
+      expect(requestFingerprint({ ...request, url: request.route })).toBe(without)
+      expect(inProcessFingerprint({ ...request, url: request.route })).toBe(inProcessFingerprint(request))
+      if (url !== request.route) expect(requestFingerprint({ ...request, url })).not.toBe(without)
+      expect(requestFingerprint({ ...request, url }) === requestFingerprint({ ...request, url: other })).toBe(url === other)
+    }), PROPERTY_RUNS)
+  })
+})
+
 describe('in-process fingerprints (properties)', () => {
   const body = fc.oneof(jsonValue, fc.string({ unit: 'binary', maxLength: 300 }), fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)), fc.constant(undefined))
   const input = fc.record({
     method: fc.constantFrom('POST', 'PATCH'),
     route: fc.constantFrom('/x', '/orders/:id'),
+    url: fc.constantFrom(undefined, '/x', '/orders/:id', '/orders/7', '/x?y=1'),
     contentType: fc.constantFrom(undefined, 'application/json', 'text/plain; charset=utf-8'),
     body,
   })

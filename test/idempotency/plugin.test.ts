@@ -167,6 +167,52 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(charges).toHaveBeenCalledTimes(1)
   })
 
+  it('the same key on another resource of the route, or with another query string, is a 422 problem; the same URL is replayed', async () => {
+    current = createTestApp()
+    const { app } = current
+    const transfers = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post<{ Params: { id: string }, Querystring: { to?: string } }>('/accounts/:id/transfers', { config: { idempotency: { required: true } } }, async (request) => {
+      transfers(request.params.id, request.query.to)
+      return { from: request.params.id, to: request.query.to }
+    })
+    const transfer = (url: string, key: string) => app.inject({ method: 'POST', url, headers: { 'idempotency-key': key }, payload: { amount: 100 } })
+    const first = await transfer('/accounts/1/transfers', 't1')
+    expect(first.json()).toEqual({ from: '1' })
+    const otherAccount = await transfer('/accounts/2/transfers', 't1')
+    expect(otherAccount.statusCode).toBe(422)
+    expect(otherAccount.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
+    const retry = await transfer('/accounts/1/transfers', 't1')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.json()).toEqual({ from: '1' })
+    await transfer('/accounts/1/transfers?to=alice', 't2')
+    expect((await transfer('/accounts/1/transfers?to=mallory', 't2')).statusCode).toBe(422)
+    expect((await transfer('/accounts/1/transfers?to=alice', 't2')).json()).toEqual({ from: '1', to: 'alice' })
+    expect(transfers.mock.calls).toEqual([['1', undefined], ['1', 'alice']])
+  })
+
+  it('an answer sent without a body is replayed without a body and without a content type', async () => {
+    current = createTestApp()
+    const { app } = current
+    const created = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post('/orders', { config: { idempotency: {} } }, async (_request, reply) => {
+      created()
+      return reply.code(201).header('location', '/orders/1').send()
+    })
+    const request = { method: 'POST' as const, url: '/orders', headers: { 'idempotency-key': 'e1' }, payload: { sku: 7 } }
+    const first = await app.inject(request)
+    const retry = await app.inject(request)
+    expect(created).toHaveBeenCalledTimes(1)
+    expect(first.headers['content-type']).toBeUndefined()
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.statusCode).toBe(201)
+    expect(retry.headers.location).toBe('/orders/1')
+    expect(retry.headers['content-type']).toBeUndefined()
+    expect(retry.headers['content-length']).toBe('0')
+    expect(retry.rawPayload.length).toBe(0)
+  })
+
   it('the same key while the first request runs is a 409 with Retry-After; the owner\'s answer is kept', async () => {
     const hold = deferred()
     const { app, charges, entered } = await shop({ store: makeStore(), holdFirst: hold.promise })
