@@ -174,6 +174,12 @@ export class Dependency {
   readonly budget: RetryBudget
   readonly bulkhead: Bulkhead | undefined
   readonly latency = new LatencySamples()
+  /**
+   * How long the latest failed attempt took: the only measure of the
+   * dependency's latency before any call has succeeded (a process started
+   * while it fails), when a retry must still fit in the deadline.
+   */
+  #failedAttemptMs: number | undefined
   readonly #coalescer = new Coalescer<unknown>()
   readonly #lastGood = new LastGoodStore<unknown>()
   readonly #backoff: ExponentialBackoff<unknown>
@@ -351,7 +357,7 @@ export class Dependency {
   /** A retry starts only if the breaker is not open, the deadline leaves time for a usual answer after the wait, and the budget allows it. */
   #mayRetry (caller: CallerContext, waitMs: number): boolean {
     if (this.breaker?.name === 'open') return false
-    const usualMs = this.latency.quantile(0.5) ?? 0
+    const usualMs = this.latency.quantile(0.5) ?? this.#failedAttemptMs ?? 0
     if (caller.remainingMs() - waitMs <= usualMs) return false
     return this.budget.tryWithdraw()
   }
@@ -505,13 +511,19 @@ export class Dependency {
       if (result.kind === 'value') {
         this.latency.add(this.settings.clock.now() - startedAt)
         answered = true
+      } else {
+        this.#failedAttemptMs = this.settings.clock.now() - startedAt
       }
       return result
     } catch (error) {
-      if (!signal.aborted) return { kind: 'failure', reason: 'network', cause: error }
+      if (!signal.aborted) {
+        this.#failedAttemptMs = this.settings.clock.now() - startedAt
+        return { kind: 'failure', reason: 'network', cause: error }
+      }
       const reason: unknown = signal.reason
       if (reason !== TIMED_OUT) return { kind: 'abandoned', error: reason }
       if (byDeadline) return { kind: 'abandoned', error: caller.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
+      this.#failedAttemptMs = this.settings.clock.now() - startedAt
       return heldByFault ? { kind: 'timeout', injected: true } : { kind: 'timeout' }
     } finally {
       fault?.end()

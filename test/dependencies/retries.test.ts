@@ -147,6 +147,22 @@ describe('retries', () => {
     expect(server.seen).toHaveLength(1)
   })
 
+  it('does not start a retry that cannot finish in the deadline, even before any call has succeeded', async () => {
+    // Every call fails after a second; the deadline leaves room for one
+    // attempt, not two. No success has been seen, so the failed attempt's
+    // own second is the only measure of how long a retry would take.
+    const server = await serve((request, response, call) => {
+      setTimeout(() => { failing(500)(request, response, call) }, 1000)
+    })
+    const { app } = await appWith({ dependencies: { ledger: { baseUrl: server.url, timeoutMs: 5000, breaker: false, retry: { attempts: 3, backoff: { initialMs: 1, maxMs: 5 } } } } })
+    app.get('/', { config: { deadline: { timeoutMs: 1800 } } }, async (request) => await (await request.dependency('ledger').fetch('/')).json())
+    const response = await app.inject('/')
+    expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-failed', dependency: 'ledger' })
+    expect(response.statusCode).toBe(502)
+    expect(server.seen).toHaveLength(1)
+    expect(app.dependencies.stats().ledger).toMatchObject({ attempts: 1, retries: 0 })
+  })
+
   it('stops retrying once the budget is spent, and the original failure surfaces', async () => {
     const server = await serve(failing(500))
     // No ratio, a floor of one retry in the window.
