@@ -61,7 +61,7 @@ export interface ErrorBudget {
   readonly registry: Registry | undefined
   /** Prometheus recording and alerting rules for the declared SLOs, as YAML. */
   prometheusRules: (options?: { rules?: readonly AlertRule[] }) => string
-  /** The declared SLOs as a Sloth spec (YAML). */
+  /** The declared SLOs as a Sloth spec (YAML), led by a comment naming the `sloth generate` option for their window; throws when they have more than one window. */
   slothSpec: (service: string) => string
   /** The declared SLOs as OpenSLO v1 documents (YAML). */
   openSloSpecs: (service: string) => string

@@ -27,7 +27,8 @@ export interface Objective {
   windowMs: number
 }
 
-const DAY_MS = 86_400_000
+/** A day in milliseconds: objectives' windows are whole days. */
+export const DAY_MS = 86_400_000
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_:-]{0,63}$/
 const KNOWN = ['name', 'availability', 'latency', 'windowDays']
 

@@ -7,7 +7,7 @@ import { assertKnownKeys, assertOptionsObject, optionalClock, optionalFunction, 
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { DEFAULT_ALERT_RULES } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
-import { resolveObjective } from './objective.js'
+import { DAY_MS, resolveObjective } from './objective.js'
 import type { Objective, ObjectiveDefinition } from './objective.js'
 import type { StateChange } from './tracker.js'
 import { RedisErrorBudgetFleet } from './fleet.js'
@@ -60,7 +60,6 @@ export interface ResolvedErrorBudgetOptions<Request> {
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const ERROR_BUDGET_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'fleet', 'clock'] as const satisfies ReadonlyArray<keyof ErrorBudgetOptions>
-const DAY_MS = 86_400_000
 const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
 
 function resolveAlertRules (value: unknown): readonly AlertRule[] {

@@ -1,8 +1,10 @@
 import { DEFAULT_ALERT_RULES, windowLabel } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
+import { DAY_MS } from './objective.js'
 import type { Objective } from './objective.js'
 import { assertServiceName, exportName } from './export-name.js'
 import { toYaml } from './yaml.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import type { YamlValue } from './yaml.js'
 
 export interface RulesSettings {
@@ -82,11 +84,31 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
   })
 }
 
-/** The objectives as a Sloth (sloth.dev, prometheus/v1) spec; each SLO named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name. */
+/**
+ * The window of every objective of a Sloth spec. Sloth's spec has no
+ * period: `sloth generate` takes one from its command line
+ * (`--default-slo-period`, 30 days unless given) for every SLO of a run,
+ * so objectives of different windows cannot share a spec.
+ * @throws FRS_ERR_OPTION_INVALID for objectives of more than one window
+ */
+function slothPeriod (objectives: readonly Objective[]): string {
+  const windows = [...new Set(objectives.map((objective) => objective.windowMs))]
+  if (windows.length > 1) {
+    throw new FRS_ERR_OPTION_INVALID('slothSpec objectives', 'objectives of one window, since Sloth generates every SLO of a spec over the one period its command line gives (--default-slo-period); export each window in a spec of its own, e.g. slothSpec(objectives.filter((objective) => objective.windowMs === 7 * 86_400_000), settings)', `windows of ${windows.map(windowLabel).join(', ')}`)
+  }
+  return windowLabel(windows[0] ?? 30 * DAY_MS)
+}
+
+/**
+ * The objectives as a Sloth (sloth.dev, prometheus/v1) spec; each SLO named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name.
+ * Its first line, a comment, gives the `sloth generate` option that sets their window, which the spec cannot hold.
+ * @throws FRS_ERR_OPTION_INVALID for objectives of more than one window
+ */
 export function slothSpec (objectives: readonly Objective[], settings: SpecSettings): string {
   assertServiceName(settings.service)
+  const period = slothPeriod(objectives)
   const prefix = settings.prefix ?? ''
-  return toYaml({
+  return `# The SLO period is not part of a Sloth spec: generate with sloth generate --default-slo-period=${period}\n` + toYaml({
     version: 'prometheus/v1',
     service: settings.service,
     slos: objectives.map((objective) => ({

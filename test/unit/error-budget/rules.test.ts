@@ -53,10 +53,17 @@ describe('prometheusRules', () => {
 describe('slothSpec and openSloSpecs', () => {
   it('writes a Sloth prometheus/v1 spec with one SLO per indicator', () => {
     const spec = slothSpec(OBJECTIVES, { service: 'shop' })
-    expect(spec.startsWith('version: "prometheus/v1"\nservice: "shop"\nslos:\n')).toBe(true)
+    expect(spec.startsWith('# The SLO period is not part of a Sloth spec: generate with sloth generate --default-slo-period=30d\nversion: "prometheus/v1"\nservice: "shop"\nslos:\n')).toBe(true)
     expect(spec).toContain('  - name: "orders-availability"\n    objective: 99.9\n')
     expect(spec).toContain('  - name: "orders-latency"\n    objective: 99\n')
     expect(spec).toContain('error_query: "sum(rate(slo_events_total{slo=\\"orders\\",sli=\\"latency\\",result=\\"bad\\"}[{{.window}}]))"')
+  })
+
+  it("names the objectives' window in the Sloth option that sets it, and refuses to mix windows Sloth would generate over one period", () => {
+    const weekly = resolveObjective({ name: 'checkout', availability: 0.99, windowDays: 7 }, 'x')
+    expect(slothSpec(weekly, { service: 'shop' }).split('\n', 1)[0]).toBe('# The SLO period is not part of a Sloth spec: generate with sloth generate --default-slo-period=7d')
+    expect(() => slothSpec([...weekly, ...OBJECTIVES], { service: 'shop' })).toThrow(/one window.*--default-slo-period.*windows of 7d, 30d/)
+    expect(openSloSpecs([...weekly, ...OBJECTIVES], { service: 'shop' })).toContain('duration: "7d"')
   })
 
   it('writes one OpenSLO v1 document per indicator', () => {
