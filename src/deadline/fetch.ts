@@ -14,7 +14,7 @@ export interface DeadlineInit {
 }
 
 /** The caller's options, with the deadline's signal and a `Headers` holding the budget header. */
-export type WithDeadline<Init extends DeadlineInit> = Omit<Init, 'headers' | 'signal'> & {
+export type WithDeadline<Init extends object> = Omit<Init, 'headers' | 'signal'> & {
   /** The caller's headers and the budget header. */
   headers: Headers
   /** Aborts at the deadline, or when the caller's own signal does. */
@@ -27,7 +27,12 @@ export type WithDeadline<Init extends DeadlineInit> = Omit<Init, 'headers' | 'si
  * carries the remaining budget downstream. Generic over the options so the
  * result still fits the client they were written for, e.g. `undici.request`.
  */
-export function withDeadline<Init extends DeadlineInit = RequestInit> (deadline: RequestDeadline, init?: Init): WithDeadline<Init> {
+// `Init & DeadlineInit` rather than `Init extends DeadlineInit`: every
+// member of DeadlineInit is optional, so TypeScript took options that
+// name neither (`{ method: 'POST', body }`) for a mistake, a "weak type"
+// with nothing in common. The intersection still refuses headers or a
+// signal of a type it cannot read.
+export function withDeadline<Init extends object = Record<never, never>> (deadline: RequestDeadline, init?: Init & DeadlineInit): WithDeadline<Init> {
   const headers = new Headers(init?.headers)
   for (const [name, value] of Object.entries(deadline.headers())) headers.set(name, value)
   const signal = init?.signal == null ? deadline.signal : AbortSignal.any([deadline.signal, init.signal])

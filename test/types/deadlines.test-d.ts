@@ -53,6 +53,15 @@ describe('deadline types', () => {
       expectTypeOf(withDeadline(request.deadline, typedInit)).toExtend<RequestInit>()
       await fetch('http://example.test/', forFetch)
 
+      // Options that name neither headers nor a signal, and no options at all.
+      const post = withDeadline(request.deadline, { method: 'POST', body: '{}' })
+      expectTypeOf(post.method).toEqualTypeOf<string>()
+      await fetch('http://example.test/', post)
+      const postInit = { method: 'POST' as const }
+      await fetch('http://example.test/', withDeadline(request.deadline, postInit))
+      await undiciRequest('http://example.test/', withDeadline(request.deadline, { method: 'POST', body: '{}' }))
+      await undiciRequest('http://example.test/', withDeadline(request.deadline))
+
       const forUndici = withDeadline(request.deadline, { method: 'GET', headers: { accept: 'application/json' }, bodyTimeout: 1000 } satisfies Partial<Dispatcher.RequestOptions>)
       expectTypeOf(forUndici).toExtend<Parameters<typeof undiciRequest>[1]>()
       expectTypeOf(forUndici.bodyTimeout).toEqualTypeOf<number>()
@@ -68,6 +77,14 @@ describe('deadline types', () => {
     expectTypeOf<{ headers: Record<string, string | undefined> }>().not.toExtend<DeadlineInit>()
     expectTypeOf<Pick<Dispatcher.RequestOptions, 'signal'>>().not.toExtend<DeadlineInit>()
     expectTypeOf<{ headers: Record<string, string | string[]>, signal: AbortSignal }>().toExtend<DeadlineInit>()
+    const app = Fastify()
+    app.get('/', async (request) => {
+      // @ts-expect-error undici's flat header array
+      withDeadline(request.deadline, { method: 'GET', headers: ['accept', 'application/json'] })
+      // @ts-expect-error a signal that is not an AbortSignal
+      withDeadline(request.deadline, { signal: { aborted: false } })
+      return 'ok'
+    })
   })
 
   it('outcomes are a closed set', () => {
