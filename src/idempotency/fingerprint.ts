@@ -2,9 +2,11 @@ import { createHash, hash } from 'node:crypto'
 import { FRS_ERR_FINGERPRINT_CYCLE } from '../errors.js'
 import { flatten } from '../flat-string.js'
 
+// `container` is the value the frame writes (a Map or Set for the arrays
+// of their entries), kept open until its last member is written.
 type Frame =
-  | { kind: 'array', items: readonly unknown[], index: number }
-  | { kind: 'object', members: Readonly<Record<string, unknown>>, keys: string[], index: number }
+  | { kind: 'array', items: readonly unknown[], index: number, container: object }
+  | { kind: 'object', members: Readonly<Record<string, unknown>>, keys: string[], index: number, container: object }
 
 // Marks "no value left to write" apart from every JSON value, undefined included.
 const DONE = Symbol('done')
@@ -12,6 +14,14 @@ const DONE = Symbol('done')
 /**
  * Serialises a JSON value with object keys sorted at every level, so that
  * two bodies that differ only in key order get the same fingerprint.
+ *
+ * A body from a custom parser may hold more than JSON: a value with a
+ * `toJSON` method (a `Date`) counts as what that returns, as in
+ * `JSON.stringify`; a `Map` is written `Map[[key,value],…]` and a `Set`
+ * `Set[value,…]`, in their order, and a `BigInt` `12n`. None of these
+ * forms is JSON text, so none stands for a JSON value, and two bodies that
+ * differ in them differ in fingerprint (a `Date` read as an object has no
+ * members: every date looked the same).
  *
  * Iterative, with an explicit stack: a body nested as deep as the JSON
  * parser accepts (hundreds of thousands of levels fit in Fastify's default
@@ -37,10 +47,16 @@ const RECURSIVE_DEPTH = 64
  * most of the cost for the small bodies idempotent requests carry.
  * Undefined when the value nests deeper than `RECURSIVE_DEPTH`.
  */
-function recursiveCanonicalJson (value: unknown, depth: number): string | undefined {
+function recursiveCanonicalJson (given: unknown, depth: number, key = ''): string | undefined {
+  const value = jsonValueOf(given, key)
   if (value === null) return 'null'
   if (typeof value !== 'object') return jsonLeaf(value)
   if (depth === RECURSIVE_DEPTH) return undefined
+  const collection = collectionOf(value)
+  if (collection !== undefined) {
+    const entries = recursiveCanonicalJson(collection.entries, depth)
+    return entries === undefined ? undefined : `${collection.tag}${entries}`
+  }
   if (Array.isArray(value)) {
     const items = value as readonly unknown[]
     let out = '['
@@ -48,7 +64,7 @@ function recursiveCanonicalJson (value: unknown, depth: number): string | undefi
       if (index > 0) out += ','
       // A hole writes nothing between its commas.
       if (!(index in items)) continue
-      const item = recursiveCanonicalJson(items[index] ?? null, depth + 1)
+      const item = recursiveCanonicalJson(items[index] ?? null, depth + 1, String(index))
       if (item === undefined) return undefined
       out += item
     }
@@ -62,7 +78,7 @@ function recursiveCanonicalJson (value: unknown, depth: number): string | undefi
     const key = keys[index] as string
     const member = members[key]
     if (member === undefined) continue
-    const text = recursiveCanonicalJson(member, depth + 1)
+    const text = recursiveCanonicalJson(member, depth + 1, key)
     if (text === undefined) return undefined
     if (written++ > 0) out += ','
     out += `${jsonString(key)}:${text}`
@@ -81,15 +97,30 @@ function jsonString (text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`
 }
 
-/** JSON.stringify's output for a value that is not an object, `null` where it writes nothing. */
+/** JSON.stringify's output for a value that is not an object, `null` where it writes nothing; a BigInt, which it refuses, as `12n`. */
 function jsonLeaf (value: unknown): string {
   switch (typeof value) {
     case 'string': return jsonString(value)
     // JSON writes a number as String() does, and a non-finite one as null.
     case 'number': return Number.isFinite(value) ? String(value) : 'null'
     case 'boolean': return value ? 'true' : 'false'
+    case 'bigint': return `${value}n`
     default: return JSON.stringify(value) ?? 'null'
   }
+}
+
+/** The value JSON.stringify writes in place of `value`: what its `toJSON(key)` returns, if it has one. */
+function jsonValueOf (value: unknown, key: string): unknown {
+  if ((typeof value !== 'object' || value === null) && typeof value !== 'bigint') return value
+  const toJSON = (value as { toJSON?: unknown }).toJSON
+  return typeof toJSON === 'function' ? (toJSON as (key: string) => unknown).call(value, key) : value
+}
+
+/** A Map's entries or a Set's values, as an array, with the tag written before it; undefined for anything else. */
+function collectionOf (value: object): { tag: string, entries: unknown[] } | undefined {
+  if (value instanceof Map) return { tag: 'Map', entries: Array.from(value as Map<unknown, unknown>) }
+  if (value instanceof Set) return { tag: 'Set', entries: Array.from(value as Set<unknown>) }
+  return undefined
 }
 
 // Up to this many keys an insertion sort beats Array#sort's call into the
@@ -118,19 +149,25 @@ function iterativeCanonicalJson (value: unknown): string {
   // Containers being written, to refuse a cycle rather than loop for ever.
   const open = new Set<object>()
   let next: unknown = value
+  let nextKey = ''
   while (next !== DONE) {
+    next = jsonValueOf(next, nextKey)
     if (next === null || typeof next !== 'object') {
-      out += JSON.stringify(next) ?? 'null'
+      out += jsonLeaf(next)
     } else {
       if (open.has(next)) throw new FRS_ERR_FINGERPRINT_CYCLE()
       open.add(next)
-      if (Array.isArray(next)) {
+      const collection = collectionOf(next)
+      if (collection !== undefined) {
+        out += `${collection.tag}[`
+        stack.push({ kind: 'array', items: collection.entries, index: 0, container: next })
+      } else if (Array.isArray(next)) {
         out += '['
-        stack.push({ kind: 'array', items: next, index: 0 })
+        stack.push({ kind: 'array', items: next, index: 0, container: next })
       } else {
         const members = next as Record<string, unknown>
         out += '{'
-        stack.push({ kind: 'object', members, keys: Object.keys(members).filter((key) => members[key] !== undefined).sort(), index: 0 })
+        stack.push({ kind: 'object', members, keys: Object.keys(members).filter((key) => members[key] !== undefined).sort(), index: 0, container: next })
       }
     }
     next = DONE
@@ -139,7 +176,7 @@ function iterativeCanonicalJson (value: unknown): string {
       if (frame.kind === 'array') {
         if (frame.index === frame.items.length) {
           out += ']'
-          open.delete(frame.items)
+          open.delete(frame.container)
           stack.pop()
           continue
         }
@@ -148,16 +185,18 @@ function iterativeCanonicalJson (value: unknown): string {
         // A hole writes nothing between its commas, as Array#map then join did.
         if (!(index in frame.items)) continue
         next = frame.items[index] ?? null
+        nextKey = String(index)
       } else {
         if (frame.index === frame.keys.length) {
           out += '}'
-          open.delete(frame.members)
+          open.delete(frame.container)
           stack.pop()
           continue
         }
         const key = frame.keys[frame.index++] as string
         out += `${frame.index > 1 ? ',' : ''}${JSON.stringify(key)}:`
         next = frame.members[key]
+        nextKey = key
       }
     }
   }

@@ -91,12 +91,40 @@ describe('canonical JSON', () => {
     expect(text.startsWith('{"k":[{"k":[')).toBe(true)
   })
 
+  it('writes what a custom parser may add to JSON apart from any JSON value: dates as their toJSON, Maps, Sets and BigInts tagged', () => {
+    expect(canonicalJson({ at: new Date(0), n: 12n })).toBe('{"at":"1970-01-01T00:00:00.000Z","n":12n}')
+    expect(canonicalJson({ at: new Date(0) })).not.toBe(canonicalJson({ at: new Date(1) }))
+    expect(canonicalJson({ at: new Date(0) })).toBe(canonicalJson({ at: '1970-01-01T00:00:00.000Z' }))
+    expect(canonicalJson(new Map<unknown, unknown>([['b', 1], [{ k: 2 }, new Set([3n])]]))).toBe('Map[["b",1],[{"k":2},Set[3n]]]')
+    expect(canonicalJson(new Map([['a', 1]]))).not.toBe(canonicalJson(new Map([['a', 2]])))
+    expect(canonicalJson(new Set([1]))).not.toBe(canonicalJson([1]))
+    expect(canonicalJson({ toJSON: (key: string) => `at ${key}` })).toBe('"at "')
+    expect(canonicalJson([{ toJSON: (key: string) => `at ${key}` }])).toBe('["at 0"]')
+  })
+
+  it('writes dates, Maps, Sets and BigInts the same way nested past the depth the fast walk takes', () => {
+    const extra = fc.oneof(
+      fc.date({ noInvalidDate: true }),
+      fc.bigInt(),
+      fc.array(fc.tuple(fc.string({ maxLength: 3 }), jsonValue), { maxLength: 3 }).map((entries) => new Map(entries)),
+      fc.array(jsonValue, { maxLength: 3 }).map((values) => new Set(values))
+    )
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(jsonValue, extra), { maxKeys: 4 }), fc.integer({ min: 65, max: 80 }), (value, depth) => {
+      let nested: unknown = value
+      for (let level = 0; level < depth; level++) nested = [nested]
+      expect(canonicalJson(nested)).toBe(`${'['.repeat(depth)}${canonicalJson(value)}${']'.repeat(depth)}`)
+    }), PROPERTY_RUNS)
+  })
+
   it('writes a value shared by two members twice, and refuses a value that contains itself', () => {
     const shared = { a: 1 }
     expect(canonicalJson({ x: shared, y: [shared, shared] })).toBe('{"x":{"a":1},"y":[{"a":1},{"a":1}]}')
     const cycle: Record<string, unknown> = { a: [] }
     ;(cycle.a as unknown[]).push(cycle)
     expect(() => canonicalJson(cycle)).toThrow(errors.FRS_ERR_FINGERPRINT_CYCLE)
+    const map = new Map<string, unknown>()
+    map.set('self', map)
+    expect(() => canonicalJson(map)).toThrow(errors.FRS_ERR_FINGERPRINT_CYCLE)
   })
 })
 

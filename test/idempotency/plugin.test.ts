@@ -191,6 +191,27 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(transfers.mock.calls).toEqual([['1', undefined], ['1', 'alice']])
   })
 
+  it('the same key with a body that differs only in a date a custom parser revived is a 422 problem', async () => {
+    current = createTestApp()
+    const { app } = current
+    const transfers = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      done(null, JSON.parse(body as string, (_key, value: unknown) => typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value) ? new Date(value) : value))
+    })
+    app.post<{ Body: { executeAt: Date } }>('/transfers', { config: { idempotency: { required: true } } }, async (request) => {
+      transfers(request.body.executeAt.toISOString())
+      return { executeAt: request.body.executeAt }
+    })
+    const transfer = (executeAt: string) => app.inject({ method: 'POST', url: '/transfers', headers: { 'idempotency-key': 'd1', 'content-type': 'application/json' }, payload: JSON.stringify({ amount: 100, executeAt }) })
+    expect((await transfer('2025-01-01T00:00:00.000Z')).statusCode).toBe(200)
+    const later = await transfer('2030-06-30T12:00:00.000Z')
+    expect(later.statusCode).toBe(422)
+    expect(later.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
+    expect((await transfer('2025-01-01T00:00:00.000Z')).headers['idempotent-replayed']).toBe('true')
+    expect(transfers.mock.calls).toEqual([['2025-01-01T00:00:00.000Z']])
+  })
+
   it('an answer sent without a body is replayed without a body and without a content type', async () => {
     current = createTestApp()
     const { app } = current
