@@ -24,6 +24,10 @@ import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyC
  * no queue for the connections a count uses) so that a process slowed down on
  * purpose (bench/dev/instructions.ts runs it under valgrind) sheds nothing,
  * and puts the error budgets' periodic evaluation out of its reach.
+ * spin=N adds an onRequest hook that only computes, N steps of a
+ * pseudo-random sequence: a known cost per request and nothing else, to
+ * see what a given number of instructions does to a throughput ratio on
+ * this machine (bench/dev/cpu.ts, bench/dev/instructions.ts).
  */
 
 /** calm=1's evaluation interval: longer than any run under valgrind. */
@@ -45,6 +49,8 @@ interface Settings {
   without: Set<string>
   /** The umbrella's loop-lag and pressure thresholds raised, and its periodic evaluation put, out of reach (for runs under valgrind). */
   calm: boolean
+  /** Steps of pure computation added to every request by an onRequest hook (0: no hook). */
+  spin: number
 }
 
 export function parseSettings (args: readonly string[]): Settings {
@@ -54,7 +60,7 @@ export function parseSettings (args: readonly string[]): Settings {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`serve.ts expects ${name}=<integer>, instead got ${String(values.get(name))}`)
     return value
   }
-  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', calm: values.get('calm') === '1', without: new Set((values.get('without') ?? '').split('+')) }
+  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', calm: values.get('calm') === '1', spin: count('spin'), without: new Set((values.get('without') ?? '').split('+')) }
 }
 
 /** Error-level log lines, counted: the soak benchmark expects none. */
@@ -116,6 +122,7 @@ function alone (capability: Partial<ResilienceOptions> = {}): ResilienceOptions 
 export async function build (variant: Variant, settings: Settings): Promise<FastifyInstance> {
   const app = Fastify({ logger: settings.soak ? { level: 'error', stream: errorLog } : false })
   if (settings.lateness) addLatenessProbe(app)
+  if (settings.spin > 0) addSpin(app, settings.spin)
   // soak=1: the umbrella's store is the default one, made here so that /_stats can count its keys.
   const soakStore = settings.soak && variant === 'umbrella' ? new MemoryIdempotencyStore() : undefined
   if (variant === 'umbrella') await registerUmbrella(app, settings, soakStore)
@@ -173,6 +180,23 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
     })
   }
   return app
+}
+
+/** Where the spin hook leaves its result, so that the compiler cannot drop the loop. */
+let spun = 1
+
+function addSpin (app: FastifyInstance, steps: number): void {
+  app.addHook('onRequest', (_request, _reply, done) => {
+    let x = spun
+    // xorshift32: each step depends on the last, so none can be skipped.
+    for (let i = 0; i < steps; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+    }
+    spun = x | 1
+    done()
+  })
 }
 
 /** A client of REDIS_URL as the Redis rows configure it, ready, and closed with the app. */
