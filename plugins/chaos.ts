@@ -23,6 +23,7 @@ import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { markChaos, unmarkChaos } from './outcome-marks.js'
 import { cutShort } from './cut-short.js'
+import { registerOnce } from './registered-once.js'
 
 /** `app.chaos`: the switch, the kill switch and the experiments. */
 export interface Chaos {
@@ -215,6 +216,7 @@ function isProduction (): boolean {
  * faults, and a stop when an error budget burns.
  */
 const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app, options) {
+  registerOnce(app, 'fastify-resilience/chaos')
   const settings = resolveChaosOptions<FastifyRequest>(options, () => randomInt(2 ** 31))
   const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed), seededRandom(settings.seed ^ 0x2f6b3c1d))
   for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.clock.now(), () => randomInt(2 ** 31)))

@@ -28,6 +28,7 @@ import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-life
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
 import { declareRequestState, stateFor } from './request-state.js'
+import { registerOnce } from './registered-once.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -169,6 +170,7 @@ function settleWithDeadline (handler: RouteHandlerMethod): RouteHandlerMethod {
  * aborts the work in flight.
  */
 const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function deadlines (app, options) {
+  registerOnce(app, 'fastify-resilience/deadlines')
   const settings = resolveDeadlinesOptions(options)
   for (const [slug, definition] of Object.entries(DEADLINE_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
 

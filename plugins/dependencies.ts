@@ -33,6 +33,7 @@ import { metricsHubOf } from './metrics-hub.js'
 import { deadlineOf } from './deadline-lifecycle.js'
 import { markChaos } from './outcome-marks.js'
 import { declareRequestState, stateFor, stateOf } from './request-state.js'
+import { registerOnce } from './registered-once.js'
 
 /** Options of the dependencies plugin: one entry per named dependency. */
 export type DependenciesOptions = Record<string, DependencyOptions>
@@ -114,6 +115,7 @@ function markDegraded (request: FastifyRequest, failure: DependencyFailure): voi
  * handlers through `request.dependency(name)` within the request's deadline.
  */
 const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async function dependencies (app, options) {
+  registerOnce(app, 'fastify-resilience/dependencies')
   const resolved = resolveDependenciesOptions(options)
   const byName = new Map(resolved.map((settings) => [settings.name, new Dependency(settings)]))
   const names = Object.freeze([...byName.keys()])

@@ -34,6 +34,7 @@ import type { ArrivalSlot } from './arrival.js'
 import { hasMark, onUnanswered } from './outcome-marks.js'
 import { declareRequestState, stateOf } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
+import { registerOnce } from './registered-once.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
 export type FleetStatus =
@@ -149,6 +150,7 @@ function warnUnreachablePages (app: FastifyInstance, objectives: readonly Object
  * multiwindow policy; state changes fire events; metrics go to prom-client.
  */
 const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function errorBudget (app, options) {
+  registerOnce(app, 'fastify-resilience/error-budget')
   const hub = metricsHubOf(app)
   // Without a `metrics` option of its own, the SLO series join the shared registry.
   const ownMetrics = (options as { metrics?: unknown }).metrics

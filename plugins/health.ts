@@ -24,6 +24,7 @@ import { isLibraryRoute, libraryRouteConfig } from './library-route.js'
 // Declares app.dependencies, read for requiredDependencies.
 import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
+import { registerOnce } from './registered-once.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -114,6 +115,7 @@ function breakerEntry (stats: DependencyStats | undefined): HealthCheckEntry {
  * and the rest is cut off at a timeout.
  */
 const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (app, options) {
+  registerOnce(app, 'fastify-resilience/health')
   const settings = resolveHealthOptions<FastifyRequest>(options)
   for (const [slug, definition] of Object.entries(HEALTH_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   const runner = new CheckRunner(settings.checks, settings.clock)

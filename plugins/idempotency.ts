@@ -47,6 +47,7 @@ import {
 } from './idempotency-lifecycle.js'
 import type { Claim, HeldLease, Runtime } from './idempotency-lifecycle.js'
 import { declareRequestState, stateFor } from './request-state.js'
+import { registerOnce } from './registered-once.js'
 
 /*
  * The fencing token of a claim: unique across processes sharing a store
@@ -264,6 +265,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
  * Idempotency-Key draft).
  */
 const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function idempotency (app, options) {
+  registerOnce(app, 'fastify-resilience/idempotency')
   const settings = resolveIdempotencyOptions<FastifyRequest>(options) as ResolvedIdempotencyOptions
   for (const [slug, definition] of Object.entries(IDEMPOTENCY_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
   declareRequestState(app)

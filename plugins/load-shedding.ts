@@ -40,6 +40,7 @@ import { appendRouteHook, routeLabel } from './route-options.js'
 import { markShed } from './outcome-marks.js'
 import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
+import { registerOnce } from './registered-once.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -204,6 +205,7 @@ function createPriorityOf (settings: ResolvedLoadSheddingOptions<FastifyRequest>
  * 503 `overloaded` problem with Retry-After.
  */
 const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async function loadShedding (app, options) {
+  registerOnce(app, 'fastify-resilience/load-shedding')
   const settings = resolveLoadSheddingOptions<FastifyRequest>(options)
   for (const [slug, definition] of Object.entries(LOAD_SHEDDING_PROBLEM_TYPES)) app.problemTypes.register(slug, definition)
 

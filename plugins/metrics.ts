@@ -4,12 +4,14 @@ import { MetricsHub, grafanaDashboard, resolveMetricsOptions, resiliencePromethe
 import type { DashboardOptions, GrafanaDashboard, MetricsOptions } from '../src/metrics/index.js'
 import { libraryRouteConfig } from './library-route.js'
 import type { ResilienceMetrics } from './metrics-hub.js'
+import { registerOnce } from './registered-once.js'
 
 /**
  * One prom-client registry for every capability registered after it, and
  * opt-in, the scrape route. The capabilities find it by its decorator.
  */
 const metricsPlugin: FastifyPluginAsync<MetricsOptions> = async function metrics (app, options) {
+  registerOnce(app, 'fastify-resilience/metrics')
   const settings = resolveMetricsOptions(options)
   const hub = new MetricsHub(settings.registry, settings.prefix)
   // The next app built on the same registry (a test, a hot reload) registers the same names.

@@ -12,6 +12,7 @@ import {
 import type { ProblemDetailsOptions, ProblemDocument, ProblemInit } from '../src/problem/index.js'
 import { isStream } from '../src/payload.js'
 import { cutShort } from './cut-short.js'
+import { registerOnce } from './registered-once.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -72,6 +73,7 @@ function refusalOf (error: unknown): RefusalLog | undefined {
 }
 
 const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async function problemDetails (app, options) {
+  registerOnce(app, 'fastify-resilience/problem-details')
   const settings = resolveProblemDetailsOptions(options)
   const registry = new ProblemTypeRegistry(settings.typeBase)
   for (const [slug, definition] of Object.entries(BUILT_IN_PROBLEM_TYPES)) registry.register(slug, definition)

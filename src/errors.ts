@@ -59,6 +59,14 @@ export const FRS_ERR_ROUTE_CONFIG_INVALID = createError<'FRS_ERR_ROUTE_CONFIG_IN
   TypeError
 )
 
+/** A capability plugin is registered a second time in a context that already has it (at registration). */
+export const FRS_ERR_PLUGIN_REGISTERED_TWICE = createError<'FRS_ERR_PLUGIN_REGISTERED_TWICE', [string]>(
+  'FRS_ERR_PLUGIN_REGISTERED_TWICE',
+  'fastify-resilience: %s is already registered in this context or one it inherits from; register the umbrella, or each capability plugin, once',
+  500,
+  TypeError
+)
+
 /** The reason a request's deadline signal aborts with when its time is up. */
 export const FRS_ERR_DEADLINE_EXCEEDED = createError<'FRS_ERR_DEADLINE_EXCEEDED', [number]>(
   'FRS_ERR_DEADLINE_EXCEEDED',
