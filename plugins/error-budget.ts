@@ -34,6 +34,7 @@ import type { ArrivalSlot } from './arrival.js'
 import { hasMark, onUnanswered } from './outcome-marks.js'
 import { declareRequestState, stateOf } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
+import { TIMED_OUT, within } from '../src/within.js'
 import { registerOnce } from './registered-once.js'
 
 /** The fleet-wide status, or the local one with the reason the fleet's could not be read. */
@@ -78,8 +79,13 @@ declare module 'fastify' {
   }
 }
 
-/** Longest the last fleet flush may hold `app.close()`, in milliseconds. */
-const FLEET_CLOSE_FLUSH_MS = 2000
+/**
+ * Longest the fleet store may take, in milliseconds, to answer a fleet
+ * status or the last flush that holds `app.close()`: a client that queues
+ * commands while Redis is down (ioredis' default) would otherwise hold
+ * either until it gives up, a minute or more.
+ */
+const FLEET_TIMEOUT_MS = 2000
 /** Indicators evaluated per turn of the event loop by the periodic evaluation: about a millisecond of work. */
 const INDICATORS_PER_TURN = 100
 
@@ -180,14 +186,20 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   async function fleetStatus (): Promise<FleetStatus> {
     const local = tracker.evaluate(clock.now())
     if (fleet === undefined) return { scope: 'local', error: 'no fleet store is configured (errorBudget.fleet)', slos: local }
-    try {
+    const readFleet = async (): Promise<SliStatus[]> => {
       await fleet.flush(allObjectives())
       const slos: SliStatus[] = []
       for (const { objective, spanMs } of tracker.all()) {
         const counts = await fleet.read(objective, spanMs)
         slos.push(evaluateSli(objective, counts, { rules: settings.alertRules, minEvents: settings.minEvents }, fleet.clock.now()))
       }
-      return { scope: 'fleet', slos }
+      return slos
+    }
+    try {
+      const slos = await within(readFleet(), FLEET_TIMEOUT_MS)
+      if (slos !== TIMED_OUT) return { scope: 'fleet', slos }
+      app.log.warn({ timeoutMs: FLEET_TIMEOUT_MS }, 'fleet error budget status unavailable: the fleet store did not answer in time; answering with this instance\'s')
+      return { scope: 'local', error: `the fleet store did not answer within ${FLEET_TIMEOUT_MS} ms`, slos: local }
     } catch (error) {
       app.log.warn({ err: error }, 'fleet error budget status unavailable; answering with this instance\'s')
       return { scope: 'local', error: `the fleet store failed: ${(error as Error).message}`, slos: local }
@@ -269,13 +281,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     sloHub?.close()
     // A client that queues commands while Redis is down would hold the
     // close for as long as it retries: the last flush gets a bound.
-    let timer: NodeJS.Timeout | undefined
-    const gaveUp = await Promise.race([
-      flushFleet().then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), FLEET_CLOSE_FLUSH_MS) }),
-    ])
-    clearTimeout(timer)
-    if (gaveUp) app.log.warn({ timeoutMs: FLEET_CLOSE_FLUSH_MS }, 'error budget counts not added to the fleet store before close; the last counts of this instance are lost')
+    if (await within(flushFleet(), FLEET_TIMEOUT_MS) === TIMED_OUT) app.log.warn({ timeoutMs: FLEET_TIMEOUT_MS }, 'error budget counts not added to the fleet store before close; the last counts of this instance are lost')
   })
 
   const statusRoute = settings.statusRoute

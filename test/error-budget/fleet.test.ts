@@ -68,6 +68,32 @@ describe('error budget: the fleet view through Redis', () => {
     }
   })
 
+  it('answers with the local status within its bound when the client the docs show queues its commands while Redis is down', async () => {
+    const server = await startRedisServer()
+    try {
+      // ioredis' defaults: an offline queue and 20 retries per command.
+      const client = new Redis(server.url)
+      clients.push(client)
+      client.on('error', () => {})
+      await once(client, 'ready')
+      const testApp = await budgetApp({ fleet: new RedisErrorBudgetFleet({ client, prefix: `test:${process.pid}:queued:` }), statusRoute: true })
+      apps.push(testApp)
+      const { app, logs } = testApp
+      app.get('/pay', { config: { slo: PAYMENTS } }, async () => ({}))
+      await app.inject('/pay')
+      await server.stop()
+      const started = Date.now()
+      expect(await app.errorBudget.fleetStatus()).toMatchObject({ scope: 'local', error: 'the fleet store did not answer within 2000 ms', slos: [{ name: 'payments', events: { total: 1 } }] })
+      expect(Date.now() - started).toBeLessThan(10_000)
+      const viaRoute = await app.inject('/slo?scope=fleet')
+      expect(viaRoute.statusCode).toBe(200)
+      expect(viaRoute.json()).toMatchObject({ scope: 'local', slos: [{ name: 'payments' }] })
+      expect(logs.some((line) => line.msg.startsWith('fleet error budget status unavailable: the fleet store did not answer in time'))).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  })
+
   it('says that no fleet store is configured instead of pretending', async () => {
     const testApp = await budgetApp({})
     apps.push(testApp)
