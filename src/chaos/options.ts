@@ -85,7 +85,10 @@ function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request
   assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'header', 'signatureHeader'], 'chaos.requests')
   const authorize = optionalFunction<(request: Request) => boolean>(value.authorize, 'chaos.requests.authorize')
   const secret = value.secret
-  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters', describeValue(secret))
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+    // The value itself stays out of the message: startup errors end up in logs.
+    throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters', typeof secret === 'string' ? `a string of ${secret.length} characters` : describeValue(secret))
+  }
   if (authorize === undefined && secret === undefined) throw new FRS_ERR_OPTION_INVALID('chaos.requests', 'an authorize function or a secret: requested faults are for authorised callers only', 'neither')
   return {
     authorize,

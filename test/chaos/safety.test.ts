@@ -237,6 +237,12 @@ describe('chaos: registration errors', () => {
     expect(error.message).toContain(message)
   })
 
+  it('refuses a short secret without writing it into the error, which ends up in logs', async () => {
+    const error = await registrationError(async (app) => { await app.register(resilience, { chaos: { requests: { secret: 's3cret-value' } } }) })
+    expect(error.message).toBe("fastify-resilience: option 'chaos.requests.secret' expects a string of at least 16 characters, instead got a string of 12 characters")
+    expect(error.message).not.toContain('s3cret')
+  })
+
   it('refuses a stopOnBudget SLO name that no objective declares, so a misspelling cannot turn the safety stop off', async () => {
     const error = await registrationError(async (app) => {
       await app.register(resilience, { errorBudget: { objectives: [{ name: 'orders', availability: 0.99 }] }, chaos: { stopOnBudget: { slos: ['ordres'] } } })
