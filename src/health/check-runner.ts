@@ -60,6 +60,8 @@ export class CheckRunner {
   readonly #checks: readonly ResolvedHealthCheck[]
   readonly #results = new Map<string, CheckResult>()
   readonly #timers = new Map<string, NodeJS.Timeout>()
+  /** The calls that have not settled yet, past their timeout included, by check. */
+  readonly #unsettled = new Map<string, { startedAt: number }>()
   readonly #clock: Clock
   #stopped = false
   /** How many times each check has been started; read by tests and stats. */
@@ -98,10 +100,23 @@ export class CheckRunner {
     this.#timers.set(check.name, timer)
   }
 
-  /** Runs one check under its timeout; never rejects. */
+  /**
+   * Runs one check under its timeout; never rejects. A check whose last
+   * call has not settled, even past its timeout (a ping stuck on a dead
+   * socket that ignores its signal), is not called again until it does:
+   * calls would pile up, one more every interval. It fails meanwhile.
+   */
   async run (check: ResolvedHealthCheck): Promise<CheckResult> {
+    const failed = check.required ? 'fail' : 'warn'
+    const unsettled = this.#unsettled.get(check.name)
+    if (unsettled !== undefined) {
+      const runningMs = Math.round(this.#clock.now() - unsettled.startedAt)
+      return { status: failed, time: new Date().toISOString(), durationMs: runningMs, output: `the check has not settled after ${runningMs} ms; it is not started again until it does`, ...(check.componentType === undefined ? {} : { componentType: check.componentType }) }
+    }
     this.runs.set(check.name, (this.runs.get(check.name) ?? 0) + 1)
     const startedAt = this.#clock.now()
+    const call = { startedAt }
+    this.#unsettled.set(check.name, call)
     const controller = new AbortController()
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
@@ -111,14 +126,16 @@ export class CheckRunner {
       }, check.timeoutMs)
       timer.unref()
     })
-    const failed = check.required ? 'fail' : 'warn'
     const base = (): { time: string, durationMs: number, componentType?: string } => ({
       time: new Date().toISOString(),
       durationMs: Math.round(this.#clock.now() - startedAt),
       ...(check.componentType === undefined ? {} : { componentType: check.componentType }),
     })
+    const settling = Promise.resolve().then(() => check.check(controller.signal))
+    const settled = (): void => { if (this.#unsettled.get(check.name) === call) this.#unsettled.delete(check.name) }
+    settling.then(settled, settled)
     try {
-      const value: unknown = await Promise.race([Promise.resolve().then(() => check.check(controller.signal)), timedOut])
+      const value: unknown = await Promise.race([settling, timedOut])
       if (value === TIMED_OUT) return { status: failed, ...base(), output: `the check did not settle within ${check.timeoutMs} ms` }
       if (value === false) return { status: failed, ...base(), output: 'the check returned false' }
       return { status: 'pass', ...base(), ...observed(value) }

@@ -58,6 +58,23 @@ describe('CheckRunner', () => {
     expect(runner.result('db')?.status).toBe('fail')
   })
 
+  it('a check whose call has not settled past its timeout is not called again until it does, and fails meanwhile', async () => {
+    const hung = deferred<boolean>()
+    let calls = 0
+    const runner = runnerOf(checkOf({ timeoutMs: 5, intervalMs: 5, check: async () => { calls++; return calls === 1 ? await hung.promise : true } }))
+    await runner.start()
+    expect(runner.result('db')).toMatchObject({ status: 'fail', output: 'the check did not settle within 5 ms' })
+    // Several intervals pass with the first call still hanging.
+    await waitFor(() => runner.result('db')?.output?.startsWith('the check has not settled after') === true)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(calls).toBe(1)
+    expect(runner.runs.get('db')).toBe(1)
+    expect(runner.result('db')?.status).toBe('fail')
+    hung.resolve(false)
+    await waitFor(() => runner.result('db')?.status === 'pass')
+    expect(calls).toBe(2)
+  })
+
   it('a check that is not required warns instead of failing', async () => {
     const runner = runnerOf(checkOf({ required: false, check: () => false }))
     await runner.start()
