@@ -13,6 +13,7 @@ import {
 } from '../src/chaos/index.js'
 import type { ChaosOptions as ChaosOptionsOf, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
 import { MAX_TIMER_MS } from '../src/deadline/index.js'
+import type { RequestDeadline } from '../src/deadline/index.js'
 import { describeValue } from '../src/describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { ChaosMetrics } from '../src/metrics/chaos.js'
@@ -137,9 +138,18 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
   // Only a fault that breaks the answer marks it, so that error budgets count it under `chaos`.
   switch (fault.type) {
     case 'latency': {
-      // Never past the request's deadline: the delay is a fault, not a hang.
-      const budget = context.hasDeadlines ? request.deadline.remainingMs() : Infinity
-      delay(injection, reply, Math.min(fault.delayMs(context.delayRandom), budget), context, () => done())
+      const ms = fault.delayMs(context.delayRandom)
+      const deadline = context.hasDeadlines ? request.deadline : undefined
+      // A delay that reaches the deadline holds the request until the
+      // deadline answers 504, as a hang does. Cut to the time left instead,
+      // it ended a moment before the deadline's own timer (armed on whole
+      // milliseconds) and the route answered with no time left, or after
+      // its deadline had passed.
+      if (deadline !== undefined && ms >= deadline.remainingMs()) {
+        holdUntilDeadline(injection, request, reply, deadline, context, done)
+        return
+      }
+      delay(injection, reply, ms, context, () => done())
       return
     }
     case 'error': {
@@ -166,23 +176,34 @@ function inject (injection: Injection, request: FastifyRequest, reply: FastifyRe
       cutShort(reply.raw)
       return
     case 'hang': {
-      // While it holds the request, what ends it (the deadline's 504, the client leaving) is the fault's doing.
-      markChaos(request)
-      // A hang that ends (the kill switch, maxHangMs) lets the request proceed normally, like a delay.
-      const proceed = (): void => {
-        if (reply.sent) return
-        unmarkChaos(request)
-        done()
-      }
       const deadline = context.hasDeadlines ? request.deadline : undefined
       if (deadline !== undefined && Number.isFinite(deadline.remainingMs())) {
-        // The deadline answers 504 and ends the request; until then, nothing.
-        delay(injection, reply, Math.min(deadline.remainingMs() + 1000, MAX_TIMER_MS), context, proceed)
-      } else {
-        delay(injection, reply, settings.maxHangMs, context, proceed)
+        holdUntilDeadline(injection, request, reply, deadline, context, done)
+        return
       }
+      markChaos(request)
+      delay(injection, reply, settings.maxHangMs, context, proceedAfterHold(request, reply, done))
     }
   }
+}
+
+/** A hold that ends without an answer (the kill switch, maxHangMs) lets the request proceed normally, like a delay. */
+function proceedAfterHold (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): () => void {
+  return () => {
+    if (reply.sent) return
+    unmarkChaos(request)
+    done()
+  }
+}
+
+/**
+ * Holds the request until its deadline answers 504 and ends it; until
+ * then, nothing. While it holds the request, what ends it (the deadline's
+ * 504, the client leaving) is the fault's doing.
+ */
+function holdUntilDeadline (injection: Injection, request: FastifyRequest, reply: FastifyReply, deadline: RequestDeadline, context: Context, done: HookHandlerDoneFunction): void {
+  markChaos(request)
+  delay(injection, reply, Math.min(deadline.remainingMs() + 1000, MAX_TIMER_MS), context, proceedAfterHold(request, reply, done))
 }
 
 function createChaosHook (routeFaults: readonly Fault[], url: string, label: string, context: Context) {
