@@ -5,8 +5,10 @@ import { FRS_ERR_PLUGIN_REGISTERED_TWICE } from '../src/errors.js'
  * A capability registered twice in one context (the umbrella twice, or the
  * umbrella and one of its capabilities again) would hook every request
  * twice; where it decorates, Fastify refuses the second decorator with a
- * message that does not say why. Each capability plugin calls
- * registerOnce first, so the mistake is named at startup.
+ * message that does not say why. Each capability plugin that hooks
+ * requests or decorates calls registerOnce first, so the mistake is named
+ * at startup. The status page does neither: it adds routes under its own
+ * path, and may be mounted twice (an admin copy under a prefix).
  */
 
 /** The contexts each plugin was registered in. */

@@ -19,7 +19,6 @@ import type { SloReading, StatusPageOptions as StatusPageOptionsOf, StatusReadin
 import { libraryRouteConfig } from './library-route.js'
 import { metricsHubOf } from './metrics-hub.js'
 import type {} from './deadlines.js'
-import { registerOnce } from './registered-once.js'
 
 /** The fleet store is read at most this often: instances add their counts to it every few seconds anyway. */
 const FLEET_READ_MS = 5000
@@ -93,7 +92,6 @@ function createReader (app: FastifyInstance): () => Promise<StatusReadings> {
  * `authorize(request)` first.
  */
 const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function statusPage (app, options) {
-  registerOnce(app, 'fastify-resilience/status-page')
   const settings = resolveStatusPageOptions<FastifyRequest>(options)
   const { path } = settings
   // The routes are added with `path` and Fastify prefixes them; the page's links and cookie need where they end up.

@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import resilience, { deadlines, errors, idempotency, problemDetails } from '../../plugins/index.js'
+import resilience, { deadlines, errors, idempotency, problemDetails, statusPage } from '../../plugins/index.js'
 
 /*
  * A capability registered twice in one context is refused at startup with
@@ -43,6 +43,14 @@ describe('registering a capability twice', () => {
     await app.register(problemDetails)
     await app.register(idempotency, { unscoped: true })
     await expect(app.register(idempotency, { unscoped: true })).rejects.toThrow(/fastify-resilience\/idempotency is already registered/)
+  })
+
+  it('the status page, which adds only routes under its path, may be mounted twice', async () => {
+    const app = newApp()
+    await app.register(resilience, { statusPage: { authorize: () => true } })
+    await app.register(async (admin) => { await admin.register(statusPage, { authorize: () => true }) }, { prefix: '/admin' })
+    expect((await app.inject('/resilience')).statusCode).toBe(200)
+    expect((await app.inject('/admin/resilience')).statusCode).toBe(200)
   })
 
   it('sibling contexts each have their own umbrella, and each answers', async () => {
