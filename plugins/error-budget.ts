@@ -86,6 +86,8 @@ declare module 'fastify' {
  * either until it gives up, a minute or more.
  */
 const FLEET_TIMEOUT_MS = 2000
+/** Time the status route keeps, before the request's deadline, to answer with this instance's status. */
+const FLEET_ANSWER_MARGIN_MS = 250
 /** Indicators evaluated per turn of the event loop by the periodic evaluation: about a millisecond of work. */
 const INDICATORS_PER_TURN = 100
 
@@ -183,7 +185,8 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   const allObjectives = (): Objective[] => tracker.all().map((tracked) => tracked.objective)
 
   const fleet = settings.fleet
-  async function fleetStatus (): Promise<FleetStatus> {
+  /** The fleet's status, or this instance's once the fleet store has not answered within `timeoutMs`. */
+  async function fleetStatus (timeoutMs = FLEET_TIMEOUT_MS): Promise<FleetStatus> {
     const local = tracker.evaluate(clock.now())
     if (fleet === undefined) return { scope: 'local', error: 'no fleet store is configured (errorBudget.fleet)', slos: local }
     const readFleet = async (): Promise<SliStatus[]> => {
@@ -196,10 +199,10 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
       return slos
     }
     try {
-      const slos = await within(readFleet(), FLEET_TIMEOUT_MS)
+      const slos = await within(readFleet(), timeoutMs)
       if (slos !== TIMED_OUT) return { scope: 'fleet', slos }
-      app.log.warn({ timeoutMs: FLEET_TIMEOUT_MS }, 'fleet error budget status unavailable: the fleet store did not answer in time; answering with this instance\'s')
-      return { scope: 'local', error: `the fleet store did not answer within ${FLEET_TIMEOUT_MS} ms`, slos: local }
+      app.log.warn({ timeoutMs }, 'fleet error budget status unavailable: the fleet store did not answer in time; answering with this instance\'s')
+      return { scope: 'local', error: `the fleet store did not answer within ${Math.round(timeoutMs)} ms`, slos: local }
     } catch (error) {
       app.log.warn({ err: error }, 'fleet error budget status unavailable; answering with this instance\'s')
       return { scope: 'local', error: `the fleet store failed: ${(error as Error).message}`, slos: local }
@@ -209,7 +212,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
 
   app.decorate('errorBudget', {
     status,
-    fleetStatus,
+    fleetStatus: async () => await fleetStatus(),
     fleetConfigured: fleet !== undefined,
     flushFleet: async () => { await fleet?.flush(allObjectives()) },
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
@@ -291,7 +294,11 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
         return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
       }
       const { scope } = request.query as { scope?: string }
-      return scope === 'fleet' ? await fleetStatus() : tracker.evaluate(clock.now())
+      if (scope !== 'fleet') return tracker.evaluate(clock.now())
+      // The answer must come before the request's own deadline does, with
+      // time left to send it.
+      const remainingMs = app.hasRequestDecorator('deadline') ? request.deadline.remainingMs() - FLEET_ANSWER_MARGIN_MS : Infinity
+      return await fleetStatus(Math.max(0, Math.min(FLEET_TIMEOUT_MS, remainingMs)))
     })
   }
 }

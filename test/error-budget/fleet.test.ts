@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis'
 import { once } from 'node:events'
 import { afterEach, describe, expect, inject, it } from 'vitest'
-import { RedisErrorBudgetFleet } from '../../plugins/index.js'
+import resilience, { RedisErrorBudgetFleet } from '../../plugins/index.js'
+import { createTestApp } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { budgetApp } from './helpers.js'
@@ -89,6 +90,28 @@ describe('error budget: the fleet view through Redis', () => {
       expect(viaRoute.statusCode).toBe(200)
       expect(viaRoute.json()).toMatchObject({ scope: 'local', slos: [{ name: 'payments' }] })
       expect(logs.some((line) => line.msg.startsWith('fleet error budget status unavailable: the fleet store did not answer in time'))).toBe(true)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('answers the status route with the local status before its deadline, when that comes sooner than the fleet store\'s bound', async () => {
+    const server = await startRedisServer()
+    try {
+      const client = new Redis(server.url)
+      clients.push(client)
+      client.on('error', () => {})
+      await once(client, 'ready')
+      const testApp = createTestApp()
+      apps.push(testApp)
+      const { app } = testApp
+      await app.register(resilience, { idempotency: false, loadShedding: false, deadlines: { defaultTimeoutMs: 1000 }, errorBudget: { fleet: new RedisErrorBudgetFleet({ client, prefix: `test:${process.pid}:short:` }), statusRoute: true, objectives: [PAYMENTS], defaultObjective: 'payments' } })
+      app.get('/pay', async () => ({}))
+      await app.inject('/pay')
+      await server.stop()
+      const viaRoute = await app.inject('/slo?scope=fleet')
+      expect(viaRoute.statusCode).toBe(200)
+      expect(viaRoute.json()).toMatchObject({ scope: 'local', error: expect.stringMatching(/^the fleet store did not answer within \d+ ms$/) as string, slos: [{ name: 'payments' }] })
     } finally {
       await server.stop()
     }
