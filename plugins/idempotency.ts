@@ -135,10 +135,14 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
   const claimsNow = runtime.inProcess && !settings.waitForInFlight
 
   const builtInFingerprint = runtime.inProcess ? inProcessFingerprint : requestFingerprint
+  // The URL tells apart requests of one route only through its parameters
+  // and query string; without them, its other spellings (a trailing slash,
+  // percent-encoding, letter case) reach the same route, and are left out.
+  const routeHasParameters = /[:*]/.test(routeUrl)
   function fingerprintOf (request: FastifyRequest): string {
-    return settings.fingerprint === undefined
-      ? builtInFingerprint({ method: request.method, route: routeUrl, url: request.url, contentType: request.headers['content-type'], body: request.body })
-      : settings.fingerprint(request)
+    if (settings.fingerprint !== undefined) return settings.fingerprint(request)
+    const url = request.url
+    return builtInFingerprint({ method: request.method, route: routeUrl, url: routeHasParameters || url.includes('?') ? url : undefined, contentType: request.headers['content-type'], body: request.body })
   }
 
   /** The store could not answer: run without the key, or refuse. Undefined when the handler is to run. */

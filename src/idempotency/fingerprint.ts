@@ -208,11 +208,12 @@ export interface FingerprintInput {
   /** The route template (`/orders/:id`). */
   route: string
   /**
-   * The URL as the client sent it, path and query string. It counts only
-   * when it is not the route template itself: another resource of the same
-   * route (`/accounts/2` after `/accounts/1`) or another query is another
-   * request, while a request to a route without parameters or query keeps
-   * the fingerprint it always had, so keys stored before stay valid.
+   * The URL as the client sent it, path and query string, so that another
+   * resource of the same route (`/accounts/2` after `/accounts/1`) or
+   * another query is another request. The plugin gives it for a route with
+   * parameters or a request with a query string: without either, the
+   * fingerprint is what it was before the URL counted, so keys stored then
+   * stay valid. It counts only when it is not the route template itself.
    */
   url?: string | undefined
   /** The request's content type; a JSON string and a text body differ by it. */

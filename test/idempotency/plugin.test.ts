@@ -212,6 +212,19 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(transfers.mock.calls).toEqual([['2025-01-01T00:00:00.000Z']])
   })
 
+  it('on a route without parameters, another spelling of its URL without a query string is the same request', async () => {
+    current = createTestApp({ routerOptions: { ignoreTrailingSlash: true, caseSensitive: false } })
+    const { app } = current
+    const created = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post('/orders', { config: { idempotency: {} } }, async () => { created(); return { order: 1 } })
+    const post = (url: string) => app.inject({ method: 'POST', url, headers: { 'idempotency-key': 's1' }, payload: { sku: 7 } })
+    expect((await post('/orders')).statusCode).toBe(200)
+    for (const url of ['/orders/', '/Orders']) expect((await post(url)).headers['idempotent-replayed']).toBe('true')
+    expect((await post('/orders?coupon=x')).statusCode).toBe(422)
+    expect(created).toHaveBeenCalledTimes(1)
+  })
+
   it('an answer sent without a body is replayed without a body and without a content type', async () => {
     current = createTestApp()
     const { app } = current
