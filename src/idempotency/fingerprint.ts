@@ -6,7 +6,7 @@ import { flatten } from '../flat-string.js'
 // of their entries), kept open until its last member is written.
 type Frame =
   | { kind: 'array', items: readonly unknown[], index: number, container: object }
-  | { kind: 'object', members: Readonly<Record<string, unknown>>, keys: string[], index: number, container: object }
+  | { kind: 'object', keys: string[], values: unknown[], index: number, container: object }
 
 // Marks "no value left to write" apart from every JSON value, undefined included.
 const DONE = Symbol('done')
@@ -32,7 +32,10 @@ const DONE = Symbol('done')
  * @throws FRS_ERR_FINGERPRINT_CYCLE for a value that contains itself
  */
 export function canonicalJson (value: unknown): string {
-  return recursiveCanonicalJson(value, 0) ?? iterativeCanonicalJson(value)
+  // Each value is replaced by its toJSON's once, by whoever holds it: a
+  // member whose toJSON gives undefined is left out, as JSON leaves it.
+  const root = jsonValueOf(value, '')
+  return recursiveCanonicalJson(root, 0) ?? iterativeCanonicalJson(root)
 }
 
 // How deep the recursive walk goes before it hands over to the iterative
@@ -47,8 +50,7 @@ const RECURSIVE_DEPTH = 64
  * most of the cost for the small bodies idempotent requests carry.
  * Undefined when the value nests deeper than `RECURSIVE_DEPTH`.
  */
-function recursiveCanonicalJson (given: unknown, depth: number, key = ''): string | undefined {
-  const value = jsonValueOf(given, key)
+function recursiveCanonicalJson (value: unknown, depth: number): string | undefined {
   if (value === null) return 'null'
   if (typeof value !== 'object') return jsonLeaf(value)
   if (depth === RECURSIVE_DEPTH) return undefined
@@ -64,7 +66,7 @@ function recursiveCanonicalJson (given: unknown, depth: number, key = ''): strin
       if (index > 0) out += ','
       // A hole writes nothing between its commas.
       if (!(index in items)) continue
-      const item = recursiveCanonicalJson(items[index] ?? null, depth + 1, String(index))
+      const item = recursiveCanonicalJson(jsonValueOf(items[index], String(index)) ?? null, depth + 1)
       if (item === undefined) return undefined
       out += item
     }
@@ -76,9 +78,9 @@ function recursiveCanonicalJson (given: unknown, depth: number, key = ''): strin
   let written = 0
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index] as string
-    const member = members[key]
+    const member = jsonValueOf(members[key], key)
     if (member === undefined) continue
-    const text = recursiveCanonicalJson(member, depth + 1, key)
+    const text = recursiveCanonicalJson(member, depth + 1)
     if (text === undefined) return undefined
     if (written++ > 0) out += ','
     out += `${jsonString(key)}:${text}`
@@ -149,9 +151,7 @@ function iterativeCanonicalJson (value: unknown): string {
   // Containers being written, to refuse a cycle rather than loop for ever.
   const open = new Set<object>()
   let next: unknown = value
-  let nextKey = ''
   while (next !== DONE) {
-    next = jsonValueOf(next, nextKey)
     if (next === null || typeof next !== 'object') {
       out += jsonLeaf(next)
     } else {
@@ -166,8 +166,17 @@ function iterativeCanonicalJson (value: unknown): string {
         stack.push({ kind: 'array', items: next, index: 0, container: next })
       } else {
         const members = next as Record<string, unknown>
+        // Members as JSON writes them: each replaced by its toJSON's, and left out when that is undefined.
+        const keys: string[] = []
+        const values: unknown[] = []
+        for (const key of Object.keys(members).sort()) {
+          const member = jsonValueOf(members[key], key)
+          if (member === undefined) continue
+          keys.push(key)
+          values.push(member)
+        }
         out += '{'
-        stack.push({ kind: 'object', members, keys: Object.keys(members).filter((key) => members[key] !== undefined).sort(), index: 0, container: next })
+        stack.push({ kind: 'object', keys, values, index: 0, container: next })
       }
     }
     next = DONE
@@ -184,8 +193,7 @@ function iterativeCanonicalJson (value: unknown): string {
         if (index > 0) out += ','
         // A hole writes nothing between its commas, as Array#map then join did.
         if (!(index in frame.items)) continue
-        next = frame.items[index] ?? null
-        nextKey = String(index)
+        next = jsonValueOf(frame.items[index], String(index)) ?? null
       } else {
         if (frame.index === frame.keys.length) {
           out += '}'
@@ -193,10 +201,9 @@ function iterativeCanonicalJson (value: unknown): string {
           stack.pop()
           continue
         }
-        const key = frame.keys[frame.index++] as string
-        out += `${frame.index > 1 ? ',' : ''}${JSON.stringify(key)}:`
-        next = frame.members[key]
-        nextKey = key
+        const at = frame.index++
+        out += `${at > 0 ? ',' : ''}${JSON.stringify(frame.keys[at])}:`
+        next = frame.values[at]
       }
     }
   }

@@ -100,11 +100,17 @@ describe('canonical JSON', () => {
     expect(canonicalJson(new Set([1]))).not.toBe(canonicalJson([1]))
     expect(canonicalJson({ toJSON: (key: string) => `at ${key}` })).toBe('"at "')
     expect(canonicalJson([{ toJSON: (key: string) => `at ${key}` }])).toBe('["at 0"]')
+    // A toJSON that gives undefined leaves its member out, and is null in an array, as in JSON.
+    const nothing = { toJSON: () => undefined }
+    expect(canonicalJson({ a: nothing, b: 1 })).toBe(JSON.stringify({ a: nothing, b: 1 }))
+    expect(canonicalJson({ a: nothing })).not.toBe(canonicalJson({ a: null }))
+    expect(canonicalJson([nothing])).toBe('[null]')
   })
 
   it('writes dates, Maps, Sets and BigInts the same way nested past the depth the fast walk takes', () => {
     const extra = fc.oneof(
       fc.date({ noInvalidDate: true }),
+      fc.constant({ toJSON: () => undefined }),
       fc.bigInt(),
       fc.array(fc.tuple(fc.string({ maxLength: 3 }), jsonValue), { maxLength: 3 }).map((entries) => new Map(entries)),
       fc.array(jsonValue, { maxLength: 3 }).map((values) => new Set(values))
