@@ -94,7 +94,7 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
 function slothPeriod (objectives: readonly Objective[]): string {
   const windows = [...new Set(objectives.map((objective) => objective.windowMs))]
   if (windows.length > 1) {
-    throw new FRS_ERR_OPTION_INVALID('slothSpec objectives', 'objectives of one window, since Sloth generates every SLO of a spec over the one period its command line gives (--default-slo-period); export each window in a spec of its own, e.g. slothSpec(objectives.filter((objective) => objective.windowMs === 7 * 86_400_000), settings)', `windows of ${windows.map(windowLabel).join(', ')}`)
+    throw new FRS_ERR_OPTION_INVALID('slothSpec objectives', 'objectives of one window, since Sloth generates every SLO of a spec over the one period its command line gives (--default-slo-period); export each window in a spec of its own, e.g. slothSpec(objectives.filter((objective) => objective.windowMs === 7 * 86_400_000), { service, prefix })', `windows of ${windows.map(windowLabel).join(', ')}`)
   }
   return windowLabel(windows[0] ?? 30 * DAY_MS)
 }
