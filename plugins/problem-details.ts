@@ -88,14 +88,24 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
   })
 
   app.setErrorHandler(function problemErrorHandler (error: unknown, request, reply) {
-    const built = problemFromError(error, registry, {
-      exposeInternalErrors: settings.exposeInternalErrors,
-      instance: instanceOf(request),
-    })
-    const refusal = refusalOf(error)
-    if (refusal !== undefined) request.log.info(refusal.fields, refusal.msg)
-    else if (built.problem.status >= 500) request.log.error({ err: error }, 'request failed')
-    else request.log.info({ err: error }, 'request rejected')
+    const options = { exposeInternalErrors: settings.exposeInternalErrors, instance: instanceOf(request) }
+    let built: ReturnType<typeof problemFromError>
+    let headers: Record<string, string>
+    try {
+      built = problemFromError(error, registry, options)
+      headers = headersOfError(error)
+      const refusal = refusalOf(error)
+      if (refusal !== undefined) request.log.info(refusal.fields, refusal.msg)
+      else if (built.problem.status >= 500) request.log.error({ err: error }, 'request failed')
+      else request.log.info({ err: error }, 'request rejected')
+    } catch (unreadable) {
+      // An error whose getters throw (message, headers): Fastify's fallback
+      // would answer with the inner error's message, as JSON. It is a 500
+      // problem like any other failure, and what could be read is logged.
+      request.log.error({ err: unreadable }, 'request failed with an error that could not be read')
+      built = problemFromError(new Error('unreadable error'), registry, options)
+      headers = {}
+    }
     if (built.buildError !== undefined) request.log.error({ err: built.buildError }, 'a ProblemError could not be turned into a problem')
     warnDroppedMembers(reply, built.droppedMembers)
 
@@ -105,7 +115,7 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
       cutShort(reply.raw)
       return
     }
-    reply.headers(headersOfError(error))
+    reply.headers(headers)
     sendProblem(reply, built.problem)
   })
 

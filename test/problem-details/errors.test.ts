@@ -161,6 +161,20 @@ describe('errors become problems', () => {
     expect(res.headers['set-cookie']).toBeUndefined()
   })
 
+  it('an error whose getters throw is a generic 500 problem, and the inner error\'s message stays out of it', async () => {
+    const { app, logs } = await setup()
+    app.get('/message', async () => { throw Object.defineProperty({ statusCode: 400 }, 'message', { get () { throw new Error('secret inner failure') } }) })
+    app.get('/headers', async () => { throw Object.defineProperty(new Error('x'), 'headers', { get () { throw new Error('secret inner failure') } }) })
+    for (const url of ['/message', '/headers']) {
+      const res = await app.inject(url)
+      expect(res.statusCode).toBe(500)
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+      expect(res.json()).toMatchObject({ status: 500, detail: GENERIC_SERVER_ERROR_DETAIL })
+      expect(res.body).not.toContain('secret inner failure')
+    }
+    expect(logs.filter((line) => line.msg === 'request failed with an error that could not be read' && line.level === LOG_LEVEL.error)).toHaveLength(2)
+  })
+
   it('a handler that already sent a response and then throws does not send twice', async () => {
     const { app, logs } = await setup()
     app.get('/sent', async (_request, reply) => {
