@@ -4,12 +4,18 @@ import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
 import { parseRetryAfter } from './retry-after.js'
 import { isUnder } from './url.js'
+import { markForeignHeaders } from '../problem/foreign-headers.js'
 
 /** Per-call options of `fetch` and `call`, as users write them. */
 export interface DependencyCallOptions<T = unknown> {
   /** This call's fallback, instead of the dependency's. */
   fallback?: FallbackOption<T>
-  /** For `call`: the call is safe to repeat (retries, hedging, coalescing). @default false */
+  /**
+   * For `call`: the call is safe to repeat (retries, hedging, coalescing).
+   * A dependency with `idempotencyKeys` retries every call, this one
+   * included, with the key in the headers given to `fn`.
+   * @default false
+   */
   idempotent?: boolean
   /**
    * Identifies identical calls for coalescing and the last good answer,
@@ -230,7 +236,11 @@ export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSig
         if (signal.aborted) throw error
         const status = statusOfError(error)
         if (status === undefined) throw error
-        if (!settings.failureStatus(status)) return { kind: 'error', error }
+        if (!settings.failureStatus(status)) {
+          // The caller's answer is the status; the upstream's other headers stay out of it.
+          markForeignHeaders(error)
+          return { kind: 'error', error }
+        }
         // Retried no sooner than the dependency asked, or not at all when that is too far off, as for fetch.
         const retryAfterMs = retryAfterOfError(error, Date.now())
         return statusFailure(status, retryAfterMs, { cause: error })

@@ -70,6 +70,25 @@ describe('third-party clients through call()', () => {
     expect(app.dependencies.stats().ledger).toMatchObject({ failures: 0, state: 'closed' })
   })
 
+  it("undici: a 404 passed on as the caller's answer keeps its status and Retry-After, not the upstream's other headers", async () => {
+    const server = await serve(failing(404, { 'x-internal-secret': 's3cr3t', 'www-authenticate': 'Basic realm="internal"', 'cache-control': 'public, max-age=3600', 'retry-after': '3' }))
+    const dispatcher = new Agent().compose(interceptors.responseError())
+    cleanups.push(async () => { await dispatcher.close() })
+    const { app } = await appWith({ dependencies: { catalog: {} } })
+    app.get('/', async (request) => await request.dependency('catalog').call(async (signal, headers) => {
+      const response = await undiciRequest(`${server.url}/items`, { signal, headers, dispatcher })
+      return await response.body.json()
+    }, { idempotent: true }))
+    // An error of the application's own still sets the headers it asks for.
+    app.get('/own', async () => { throw Object.assign(new Error('gone'), { statusCode: 410, headers: { 'cache-control': 'no-store' } }) })
+    const answer = await app.inject('/')
+    expect(answer.statusCode).toBe(404)
+    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(answer.headers['retry-after']).toBe('3')
+    for (const upstream of ['x-internal-secret', 'www-authenticate', 'cache-control']) expect(answer.headers[upstream]).toBeUndefined()
+    expect((await app.inject('/own')).headers['cache-control']).toBe('no-store')
+  })
+
   it('undici: a client that hangs is cut at the attempt timeout and answers dependency-timeout', async () => {
     const server = await serve(hanging)
     const { app } = await appWith({ dependencies: { ledger: { timeoutMs: 100 } } })
