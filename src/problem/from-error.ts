@@ -93,9 +93,9 @@ export function headersOfError (error: unknown): Record<string, string> {
   const headers: Record<string, string> = {}
   if (typeof error !== 'object' || error === null) return headers
   const source = (error as { headers?: unknown }).headers
-  if (typeof source !== 'object' || source === null) return headers
+  if (typeof source !== 'object' || source === null || Array.isArray(source)) return headers
   const onlyKept = hasForeignHeaders(error)
-  for (const [name, value] of Object.entries(source)) {
+  for (const [name, value] of headerEntries(source)) {
     if (!HEADER_NAME.test(name)) continue
     if (REFUSED_ERROR_HEADERS.has(name.toLowerCase())) continue
     if (onlyKept && !FOREIGN_HEADERS_KEPT.has(name.toLowerCase())) continue
@@ -103,6 +103,17 @@ export function headersOfError (error: unknown): Record<string, string> {
     if (typeof text === 'string' && HEADER_VALUE.test(text)) headers[name] = text
   }
   return headers
+}
+
+/** The name–value pairs of a plain record, or of a `Headers` or `Map` (fetch-style clients put a `Headers` there). */
+function headerEntries (source: object): Array<[string, unknown]> {
+  const forEach = (source as { forEach?: unknown }).forEach
+  if (typeof forEach !== 'function') return Object.entries(source)
+  const entries: Array<[string, unknown]> = []
+  ;(forEach as (each: (value: unknown, name: unknown) => void) => void).call(source, (value, name) => {
+    if (typeof name === 'string') entries.push([name, value])
+  })
+  return entries
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/

@@ -175,6 +175,18 @@ describe('errors become problems', () => {
     expect(logs.filter((line) => line.msg === 'request failed with an error that could not be read' && line.level === LOG_LEVEL.error)).toHaveLength(2)
   })
 
+  it('headers given as a fetch Headers or a Map are sent too; a flat array of them is not read', async () => {
+    const { app } = await setup()
+    app.get('/headers', async () => { throw Object.assign(new Error('busy'), { statusCode: 503, headers: new Headers({ 'retry-after': '3' }) }) })
+    app.get('/map', async () => { throw Object.assign(new Error('busy'), { statusCode: 503, headers: new Map([['retry-after', '4']]) }) })
+    app.get('/flat', async () => { throw Object.assign(new Error('busy'), { statusCode: 503, headers: ['retry-after', '5'] }) })
+    expect((await app.inject('/headers')).headers['retry-after']).toBe('3')
+    expect((await app.inject('/map')).headers['retry-after']).toBe('4')
+    const flat = await app.inject('/flat')
+    expect(flat.headers['retry-after']).toBeUndefined()
+    expect(flat.headers['0']).toBeUndefined()
+  })
+
   it('a handler that already sent a response and then throws does not send twice', async () => {
     const { app, logs } = await setup()
     app.get('/sent', async (_request, reply) => {
