@@ -155,7 +155,10 @@ export interface DependencyStats {
   openRemainingMs: number
 }
 
-const TIMED_OUT = Symbol('attempt-timeout')
+// The reasons an attempt's signal aborts with, compared by identity. Errors
+// rather than symbols: a client that rejects with its signal's reason, or
+// writes it into a message, gets an error it can read.
+const TIMED_OUT = new DOMException('the attempt took longer than the dependency\'s timeoutMs', 'TimeoutError')
 const DEADLINE_BACKSTOP_MS = 250
 // A hang lasts until the attempt's timeout; this only bounds the timer.
 const MAX_HANG_MS = 2_147_000_000
@@ -556,7 +559,7 @@ export const UNBOUNDED_CALLER: CallerContext = Object.freeze({
 })
 
 const CALL: Admission = Object.freeze({ kind: 'call' })
-const HEDGE_LOST = Symbol('hedge-lost')
+const HEDGE_LOST = new DOMException('another attempt of the same call answered first', 'AbortError')
 const NO_ANSWER = Symbol('no-answer')
 
 function resultOf (outcome: Outcome<unknown>): CallResult {

@@ -20,6 +20,20 @@ describe('timeouts and abandoned calls', () => {
     await waitFor(() => server.seen[0]?.aborted === true)
   })
 
+  it("a call's signal aborts at timeoutMs with an error a client can read, a TimeoutError", async () => {
+    const { app } = await appWith({ dependencies: { ledger: { timeoutMs: 100, breaker: false } } })
+    let reason: unknown
+    app.get('/', async (request) => await request.dependency('ledger').call(async (signal) => {
+      await new Promise((resolve) => { signal.addEventListener('abort', resolve) })
+      reason = signal.reason
+      throw new Error(`ledger call failed: ${String(signal.reason)}`)
+    }))
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(504)
+    expect(reason).toBeInstanceOf(Error)
+    expect((reason as Error).name).toBe('TimeoutError')
+  })
+
   it("a call cut short by the request's own deadline is not counted against the dependency", async () => {
     const server = await serve(hanging)
     const { app } = await appWith({ dependencies: { ledger: { baseUrl: server.url, timeoutMs: 10_000, breaker: { consecutiveFailures: 1 } } } })
