@@ -1,3 +1,4 @@
+import process from 'node:process'
 import fp from 'fastify-plugin'
 import { randomInt } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 /** Copies handed to a reader of a shared body are this large at most, made as it reads. */
 const CHUNK_BYTES = 64 * 1024
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_REPLY } from '../errors.js'
 import type { ClaimOutcome } from './store.js'

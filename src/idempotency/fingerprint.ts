@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { createHash, hash } from 'node:crypto'
 import { FRS_ERR_FINGERPRINT_CYCLE } from '../errors.js'
 import { flatten } from '../flat-string.js'

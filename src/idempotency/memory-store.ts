@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import type { Clock } from '../clock.js'
 import { monotonicClock } from '../clock.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'

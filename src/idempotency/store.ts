@@ -1,3 +1,5 @@
+import type { Buffer } from 'node:buffer'
+
 /** A completed response, as stored and replayed. */
 export interface StoredResponse {
   status: number

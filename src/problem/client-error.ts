@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { reasonPhrase } from './build.js'
 import type { ProblemDocument } from './document.js'
 

@@ -1,3 +1,4 @@
+import process from 'node:process'
 import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalString } from '../options.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { describeValue } from '../describe.js'

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** Name of the cookie holding the browser's CSRF nonce; its path is the page's. */
