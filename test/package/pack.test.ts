@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -191,6 +191,23 @@ describe('packed tarball', () => {
     expect(listing).toContain('./dist/plugins/index.js')
     expect(listing).toContain('./dist/plugins/index.d.ts')
     expect(listing.filter((file) => file.startsWith('./test') || file.startsWith('./src') || file.endsWith('.test.js'))).toEqual([])
+  })
+
+  // The README and the pages it links to are read where the package is
+  // installed (node_modules, an offline mirror, the registry's file view):
+  // each relative link must find its file there.
+  it('ships every page the README and the docs link to', () => {
+    const installed = join(appDir, 'node_modules/fastify-resilience')
+    const pages = ['README.md', ...readdirSync(join(installed, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
+    expect(pages).toContain('docs/configuration.md')
+    const missing: string[] = []
+    for (const page of pages) {
+      for (const [, target] of readFileSync(join(installed, page), 'utf8').matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+        if (target === undefined || /^[a-z]+:/.test(target)) continue
+        if (!existsSync(join(installed, dirname(page), target))) missing.push(`${page} → ${target}`)
+      }
+    }
+    expect(missing).toEqual([])
   })
 
   it.each(TSCONFIGS)('types the decorators of @fastify/under-pressure that load shedding registers (%s)', (tsconfig) => {
