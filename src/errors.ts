@@ -67,10 +67,10 @@ export const FRS_ERR_PLUGIN_REGISTERED_TWICE = createError<'FRS_ERR_PLUGIN_REGIS
   TypeError
 )
 
-/** The reason a request's deadline signal aborts with when its time is up. */
+/** The reason a deadline's signal (the request's, or a sub-budget's) aborts with when its time is up. */
 export const FRS_ERR_DEADLINE_EXCEEDED = createError<'FRS_ERR_DEADLINE_EXCEEDED', [number]>(
   'FRS_ERR_DEADLINE_EXCEEDED',
-  'fastify-resilience: the request deadline of %d ms was exceeded',
+  'fastify-resilience: a deadline of %d ms was exceeded',
   504
 )
 

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js'
 import { FRS_ERR_CLIENT_CLOSED, FRS_ERR_DEADLINE_EXCEEDED } from '../errors.js'
+import { carryProblem } from '../problem/problem-error.js'
 import { withDeadline } from './fetch.js'
 import type { DeadlineQueue } from './queue.js'
 
@@ -187,7 +188,7 @@ export class Deadline implements ChildDeadline {
   expire (): void {
     if (this.#outcome !== 'pending') return
     if (this.#tally !== undefined) this.#tally.expired++
-    this.#end('deadline-exceeded', new FRS_ERR_DEADLINE_EXCEEDED(this.timeoutMs))
+    this.#end('deadline-exceeded', exceeded(this.timeoutMs, this.#parent !== undefined))
   }
 
   /** Marks the request as abandoned by its client and aborts the signal and every sub-budget. */
@@ -259,5 +260,21 @@ export function unboundedDeadline (forwardHeader: string, clock: Clock): Request
       return child
     },
     fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, init),
+  })
+}
+
+/**
+ * The reason a deadline aborts with when its time is up. It carries the
+ * deadline-exceeded problem, so that a handler that throws it (a
+ * sub-budget's, or a fetch it aborted) is answered with that type and the
+ * time it had, as the request's own deadline is, rather than with a bare
+ * 504.
+ */
+function exceeded (timeoutMs: number, subBudget: boolean): Error {
+  const ms = Math.round(timeoutMs)
+  return carryProblem(new FRS_ERR_DEADLINE_EXCEEDED(timeoutMs), {
+    type: 'deadline-exceeded',
+    detail: subBudget ? `Part of the request's work did not complete within the ${ms} ms it was given.` : `The request did not complete within its deadline of ${ms} ms.`,
+    timeoutMs: ms,
   })
 }

@@ -1,5 +1,6 @@
 import { FRS_ERR_DEPENDENCY_FAILED, FRS_ERR_DEPENDENCY_TIMEOUT, FRS_ERR_DEPENDENCY_UNAVAILABLE } from '../errors.js'
 import type { ProblemInit } from '../problem/document.js'
+import { carryProblem } from '../problem/problem-error.js'
 import type { ProblemTypeDefinition } from '../problem/registry.js'
 
 /** Why a call to a dependency did not produce an answer. */
@@ -38,7 +39,6 @@ export const DEPENDENCY_PROBLEM_TYPES: Readonly<Record<string, ProblemTypeDefini
   },
 })
 
-const kProblemError = Symbol.for('fastify-resilience.problem-error')
 // Read by the problem-details error handler: a refusal is logged at info, without a stack.
 const kRefusalLog = Symbol.for('fastify-resilience.refusal-log')
 
@@ -87,8 +87,7 @@ export function dependencyError (failure: DependencyFailure, timeoutMs: number):
     Object.assign(problem, { type: 'dependency-failed', detail: `The ${dependency} service failed: ${REASON_TEXT[reason]}.` })
   }
   if (failure.cause !== undefined) Object.defineProperty(error, 'cause', { value: failure.cause, enumerable: false })
-  Object.defineProperty(error, kProblemError, { value: true })
-  Object.defineProperty(error, 'problem', { value: Object.freeze(problem), enumerable: false })
+  carryProblem(error, problem)
   Object.defineProperty(error, 'dependency', { value: dependency, enumerable: true })
   Object.defineProperty(error, 'reason', { value: reason, enumerable: true })
   return error as DependencyError

@@ -25,3 +25,14 @@ export class ProblemError extends Error {
 export function isProblemError (value: unknown): value is ProblemError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kProblemError] === true
 }
+
+/**
+ * Makes a library error carry the problem it answers with, as a
+ * {@link ProblemError} does, while keeping its class, `code` and message:
+ * the problem-details handler sends that problem when a handler throws it.
+ */
+export function carryProblem<E extends Error> (error: E, problem: ProblemInit): E & { readonly problem: Readonly<ProblemInit> } {
+  Object.defineProperty(error, kProblemError, { value: true })
+  Object.defineProperty(error, 'problem', { value: Object.freeze(problem), enumerable: false })
+  return error as E & { readonly problem: Readonly<ProblemInit> }
+}

@@ -168,4 +168,39 @@ describe('when the deadline passes during the handler', () => {
     expect(await aborted).toBe(true)
     expect(await failure.promise).toMatchObject({ name: 'FastifyError', code: 'FRS_ERR_DEADLINE_EXCEEDED' })
   })
+
+  it('a sub-budget that runs out, thrown by the handler, is answered as the deadline-exceeded problem with its time, not a bare 504', async () => {
+    const { app, logs } = await setup(10_000)
+    app.get('/sub-budget', async (request) => {
+      const step = request.deadline.child(50)
+      await new Promise((_resolve, reject) => step.signal.addEventListener('abort', () => { reject(step.signal.reason) }))
+    })
+    const res = await app.inject('/sub-budget')
+    expect(res.statusCode).toBe(504)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(res.json()).toMatchObject({
+      type: 'urn:fastify-resilience:problem:deadline-exceeded',
+      status: 504,
+      timeoutMs: 50,
+      detail: 'Part of the request\'s work did not complete within the 50 ms it was given.',
+    })
+    // The request's own deadline (10 s) did not pass: the sub-budget's error answered.
+    expect(logs.some((line) => line.msg === 'deadline exceeded; answering 504')).toBe(false)
+    expect(logs.find((line) => line.msg === 'request failed')?.err).toMatchObject({ type: 'FastifyError', message: 'fastify-resilience: a deadline of 50 ms was exceeded' })
+  })
+
+  it('a sub-budget\'s fetch to a downstream that hangs is aborted at the sub-budget and answered as deadline-exceeded', async () => {
+    const aborted = deferred<boolean>()
+    downstream = createServer((_req, res) => { res.once('close', () => { aborted.resolve(!res.writableFinished) }) })
+    downstream.listen(0, '127.0.0.1')
+    await once(downstream, 'listening')
+    const downstreamPort = (downstream.address() as { port: number }).port
+    const { app } = await setup(10_000)
+    app.get('/quote', async (request) => await request.deadline.child(80).fetch(`http://127.0.0.1:${downstreamPort}/quote`))
+    const port = await listen(app)
+    const res = await fetch(`http://127.0.0.1:${port}/quote`)
+    expect(res.status).toBe(504)
+    expect(await res.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:deadline-exceeded', timeoutMs: 80 })
+    expect(await aborted.promise).toBe(true)
+  })
 })
