@@ -6,6 +6,7 @@ import {
   Dependency,
   UNBOUNDED_CALLER,
   callPlan,
+  derivedIdempotencyKey,
   fetchPlan,
   isInjectedDependencyError,
   resolveDependenciesOptions,
@@ -103,6 +104,23 @@ function callerOf (request: FastifyRequest, hasDeadlines: boolean): CallerContex
   return (hasDeadlines ? deadlineOf(request) : null) ?? UNBOUNDED_CALLER
 }
 
+/**
+ * The idempotency key a keyed call derives from the idempotency key its
+ * request holds (claimed by the idempotency capability), so that the
+ * request's retry sends its calls with the same keys; undefined when the
+ * request holds none, for a random key.
+ */
+function derivedKeyFor (request: FastifyRequest, dependency: string, call: string): string | undefined {
+  const state = stateOf(request)
+  const claim = state?.claim
+  if (state === undefined || claim == null) return undefined
+  const calls = state.keyedCalls ??= new Map()
+  const kind = `${dependency}\0${call}`
+  const ordinal = calls.get(kind) ?? 0
+  calls.set(kind, ordinal + 1)
+  return derivedIdempotencyKey(claim.storeKey, dependency, call, ordinal)
+}
+
 function markDegraded (request: FastifyRequest, failure: DependencyFailure): void {
   const list = stateFor(request).degraded ??= []
   if (!list.includes(failure.dependency)) list.push(failure.dependency)
@@ -171,6 +189,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
     const request = this
     const where = `dependency('${target.name}')`
     const degraded = (failure: DependencyFailure): void => { markDegraded(request, failure) }
+    const idempotencyKeyFor = target.settings.idempotencyKeys === undefined ? undefined : (call: string) => derivedKeyFor(request, target.name, call)
     return {
       // Not async: the call's own promise, mapped, rather than one more
       // layer around it; a mistake in the options still rejects.
@@ -179,6 +198,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
           const plan = fetchPlan(target.settings, pathOrUrl, init, {
             fallback: resolveFallback(callOptions?.fallback, `${where}.fetch options.fallback`),
             key: callOptions?.key,
+            idempotencyKeyFor,
           })
           const caller = callerOf(request, hasDeadlines)
           return target.execute(plan, init?.signal == null ? caller : withOwnSignal(caller, init.signal), degraded).then(toResponse)
@@ -192,6 +212,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
           fallback: resolveFallback(callOptions?.fallback, `${where}.call options.fallback`),
           idempotent: callOptions?.idempotent,
           key: callOptions?.key,
+          idempotencyKeyFor,
         })
         return await target.execute(plan, callerOf(request, hasDeadlines), degraded)
       },

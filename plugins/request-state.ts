@@ -26,6 +26,8 @@ export class RequestState {
   claim: Claim | null = null
   /** The dependencies that answered this request from their fallback. */
   degraded: string[] | null = null
+  /** How many keyed calls of each kind (dependency and call) the request made, for their derived idempotency keys. */
+  keyedCalls: Map<string, number> | null = null
 }
 
 type StateSlot = Record<typeof kState, RequestState | null | undefined>

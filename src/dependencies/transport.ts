@@ -30,6 +30,12 @@ export interface CallOptions {
   fallback?: ResolvedFallback | undefined
   idempotent?: boolean | undefined
   key?: string | undefined
+  /**
+   * The idempotency key for a keyed call that the caller set none for,
+   * given what the call is (method and URL, or `call`); undefined for a
+   * random one. Asked once per call, when it is planned.
+   */
+  idempotencyKeyFor?: ((call: string) => string | undefined) | undefined
 }
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
@@ -131,7 +137,7 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
   // A key the caller sets (its own client's, passed on) is the call's: a
   // client retrying the whole request then reaches the dependency with it again.
-  const ownKey = keyHeader === undefined ? undefined : given?.get(keyHeader) ?? undefined
+  const ownKey = keyHeader === undefined ? undefined : given?.get(keyHeader) ?? options?.idempotencyKeyFor?.(`${method} ${url}`)
   // Redirects are followed only under the baseUrl; 'manual' and 'error' are the caller's.
   const confinedTo = (init?.redirect ?? 'follow') === 'follow' ? settings.baseUrl : undefined
   return {
@@ -222,9 +228,11 @@ function retryAfterHeader (headers: unknown): string | undefined {
 export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>, options: CallOptions | undefined): CallPlan<T> {
   const idempotent = options?.idempotent ?? false
   const fallback = options?.fallback ?? settings.fallback
+  const keyed = settings.idempotencyKeys !== undefined
   return {
     idempotent,
-    keyed: settings.idempotencyKeys !== undefined,
+    keyed,
+    idempotencyKey: keyed ? options?.idempotencyKeyFor?.('call') : undefined,
     key: options?.key ?? '',
     coalesce: settings.coalesce !== undefined && options?.key !== undefined,
     fallback,
