@@ -88,7 +88,7 @@ export interface HeldLease {
  * rejecting gets the same treatment as one that rejects, so no call site
  * (a timer callback included) can see a synchronous throw.
  */
-export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs): Promise<T> {
+export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call: (store: IdempotencyStore) => Promise<T>, timeoutMs = runtime.settings.storeTimeoutMs, onLate?: (value: T) => void): Promise<T> {
   let pending: Promise<T>
   const metrics = runtime.metrics
   // A store call is a network round trip: timing it costs nothing in comparison.
@@ -102,7 +102,7 @@ export function storeCall<T> (runtime: Runtime, operation: StoreOperation, call:
   // and the promise that carries it.
   const timed = runtime.inProcess
     ? pending
-    : runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)))
+    : runtime.timeouts.run(pending, timeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(timeoutMs)), onLate)
   // Without metrics, the store's own promise: no promise of ours per call.
   if (metrics === undefined) return timed
   return timed.then((result) => {

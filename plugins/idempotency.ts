@@ -72,7 +72,24 @@ declare module 'fastify' {
 
 function claimOnce (request: FastifyRequest, runtime: Runtime, storeKey: string, fingerprint: string, owner: string): Promise<ClaimOutcome> {
   const { settings } = runtime
-  return storeCall(runtime, 'claim', (store) => store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings))
+  return storeCall(runtime, 'claim', (store) => store.claim(storeKey, fingerprint, owner, settings.leaseMs), claimTimeoutMs(request, settings), (late) => {
+    if (late.kind === 'acquired') releaseLateClaim(request, runtime, storeKey, owner)
+  })
+}
+
+/**
+ * A claim that came back after its timeout: the request was answered as
+ * if the store were unavailable (or ran without its key), yet the claim
+ * was made, as when a Redis client sends the commands it queued once it
+ * reconnects. Nothing runs under it, so it is released: kept, every retry
+ * would be told the key is in use until its lease ran out.
+ */
+function releaseLateClaim (request: FastifyRequest, runtime: Runtime, storeKey: string, owner: string): void {
+  storeCall(runtime, 'release', (store) => store.release(storeKey, owner)).then(() => {
+    request.log.info('idempotency claim that came back after its timeout released')
+  }, (error: unknown) => {
+    request.log.warn({ err: error }, 'idempotency claim that came back after its timeout could not be released; it frees itself when its lease runs out')
+  })
 }
 
 /**

@@ -14,12 +14,24 @@ export class CallTimeouts {
     this.#queue = new DeadlineQueue<() => void>(maxMs, clock, (fire) => fire())
   }
 
-  /** Settles like `call`, or rejects with `onTimeout()` after `timeoutMs`. */
-  run<T> (call: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  /**
+   * Settles like `call`, or rejects with `onTimeout()` after `timeoutMs`;
+   * `onLate` then gets what `call` resolves to, should it still resolve
+   * (a store call that timed out may still have been carried out).
+   */
+  run<T> (call: Promise<T>, timeoutMs: number, onTimeout: () => Error, onLate?: (value: T) => void): Promise<T> {
     // Not an async function: one promise per call instead of two.
     return new Promise<T>((resolve, reject) => {
-      const entry = this.#queue.add(() => reject(onTimeout()), this.#clock.now() + Math.max(1, timeoutMs))
+      let timedOut = false
+      const entry = this.#queue.add(() => {
+        timedOut = true
+        reject(onTimeout())
+      }, this.#clock.now() + Math.max(1, timeoutMs))
       call.then((value) => {
+        if (timedOut) {
+          onLate?.(value)
+          return
+        }
         entry.cancel()
         resolve(value)
       }, (error: unknown) => {

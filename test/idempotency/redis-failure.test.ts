@@ -4,6 +4,7 @@ import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { startRedisServer, stopUnder } from '../helpers/redis-server.js'
+import { waitFor } from '../helpers/wait-for.js'
 import type { RedisServerHandle } from '../helpers/redis-server.js'
 
 async function appWith (client: Redis, onStoreError: 'fail-closed' | 'fail-open'): Promise<TestApp & { runs: ReturnType<typeof vi.fn> }> {
@@ -92,6 +93,37 @@ describe('Redis round trips', () => {
     const res = await pay(app, 'first-time')
     expect(res.statusCode).toBe(200)
     expect(await scriptCalls()).toBe(2)
+    await app.close()
+  })
+})
+
+describe('a claim that Redis carries out after its timeout', () => {
+  let server: RedisServerHandle
+  let client: Redis
+  let admin: Redis
+  beforeAll(async () => {
+    server = await startRedisServer()
+    client = new Redis(server.url)
+    admin = new Redis(server.url)
+  })
+  afterAll(async () => {
+    client.disconnect()
+    admin.disconnect()
+    await server.stop()
+  })
+
+  it('is released once it lands, so the retry runs at once instead of meeting a key in use until the lease runs out', async () => {
+    const { app, runs, logs } = await appWith(client, 'fail-closed')
+    await app.ready()
+    // Redis holds every write (the claim script among them) for 1 s: past the store's 300 ms timeout.
+    await admin.call('CLIENT', 'PAUSE', '1000', 'WRITE')
+    const refused = await pay(app, 'late-claim')
+    expect(refused.statusCode).toBe(503)
+    expect(refused.json().type).toBe('urn:fastify-resilience:problem:idempotency-store-unavailable')
+    await waitFor(() => logs.some((line) => line.msg === 'idempotency claim that came back after its timeout released'))
+    const retried = await pay(app, 'late-claim')
+    expect(retried.statusCode).toBe(200)
+    expect(runs).toHaveBeenCalledTimes(1)
     await app.close()
   })
 })
