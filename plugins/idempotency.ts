@@ -330,7 +330,7 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
   const onSend = createOnSend(runtime)
 
   app.addHook('onRoute', (routeOptions) => {
-    const route = resolveRouteIdempotency(routeOptions.config?.idempotency, settings, routeLabel(routeOptions))
+    const route = resolveRouteIdempotency(routeOptions.config?.idempotency, settings, routeLabel(routeOptions), typeof routeOptions.method === 'string' ? [routeOptions.method] : routeOptions.method)
     if (route === false) return
     const preHandler = createPreHandler(runtime, route, routeOptions.url ?? routeOptions.path, routeLabel(routeOptions))
     appendRouteHook(routeOptions, 'preHandler', preHandler)

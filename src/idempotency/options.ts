@@ -149,10 +149,18 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
  * route alone. A route that turns the key on without a scope is refused
  * unless the plugin was told `unscoped: true`.
  */
-export function resolveRouteIdempotency (config: unknown, settings: ResolvedIdempotencyOptions<unknown>, route: string): ResolvedRouteIdempotency | false {
+export function resolveRouteIdempotency (config: unknown, settings: ResolvedIdempotencyOptions<unknown>, route: string, routeMethods: readonly string[]): ResolvedRouteIdempotency | false {
   if (config === undefined || config === false) return false
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency', 'an object { required?, ttlMs? } or false', describeValue(config))
+  }
+  // Keys are read only on the plugin's methods: on a route of none of
+  // them, the config would do nothing at all, `required` included. HEAD
+  // is let through: Fastify adds a HEAD route, with the same config, to
+  // every route that serves GET (a GET and POST route included).
+  if (!routeMethods.some((method) => settings.methods.has(method.toUpperCase()) || method.toUpperCase() === 'HEAD')) {
+    const covered = [...settings.methods].join(', ')
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'idempotency', `a route of a method the plugin's methods option covers (${covered}); add the route's method to methods`, routeMethods.join(', '))
   }
   for (const key of Object.keys(config)) {
     if (key !== 'required' && key !== 'ttlMs') {

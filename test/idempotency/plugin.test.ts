@@ -341,6 +341,27 @@ class ObservedStore extends MemoryIdempotencyStore {
 }
 
 describe('idempotency plugin decisions', () => {
+  it('a route whose methods the plugin does not cover is refused at startup rather than left unprotected; methods can add them', async () => {
+    current = createTestApp()
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
+    expect(() => current?.app.put('/transfers/:id', { config: { idempotency: { required: true } } }, async () => 'x'))
+      .toThrow(/route PUT \/transfers\/:id: config\.idempotency expects a route of a method the plugin's methods option covers \(POST, PATCH\); add the route's method to methods, instead got PUT/)
+    // A route of several methods is fine when one of them is covered.
+    current.app.route({ method: ['POST', 'PUT'], url: '/either', config: { idempotency: {} }, handler: async () => 'x' })
+    await current.app.close()
+    current = createTestApp()
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, methods: ['POST', 'PUT'] } })
+    let runs = 0
+    current.app.put('/transfers/:id', { config: { idempotency: { required: true } } }, async () => ({ run: ++runs }))
+    const missing = await current.app.inject({ method: 'PUT', url: '/transfers/1', payload: { amount: 5 } })
+    expect(missing.statusCode).toBe(400)
+    const first = await current.app.inject({ method: 'PUT', url: '/transfers/1', headers: { 'idempotency-key': 'k1' }, payload: { amount: 5 } })
+    const again = await current.app.inject({ method: 'PUT', url: '/transfers/1', headers: { 'idempotency-key': 'k1' }, payload: { amount: 5 } })
+    expect(first.json()).toEqual({ run: 1 })
+    expect(again.json()).toEqual({ run: 1 })
+    expect(again.headers['idempotent-replayed']).toBe('true')
+  })
+
   it('a route that turns idempotency on without a scope is refused at startup, unless unscoped', async () => {
     current = createTestApp()
     await current.app.register(resilience)
@@ -487,13 +508,14 @@ describe('idempotency plugin decisions', () => {
     expect(runs).toHaveBeenCalledTimes(1)
   })
 
-  it('GET requests are not affected by default', async () => {
+  it('GET requests are not affected by default, on a route that requires keys of its POSTs', async () => {
     current = createTestApp()
     const runs = vi.fn()
     await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
-    current.app.get('/read', { config: { idempotency: { required: true } } }, async () => { runs(); return 'ok' })
+    current.app.route({ method: ['GET', 'POST'], url: '/read', config: { idempotency: { required: true } }, handler: async () => { runs(); return 'ok' } })
     expect((await current.app.inject('/read')).statusCode).toBe(200)
     expect(runs).toHaveBeenCalledTimes(1)
+    expect((await current.app.inject({ method: 'POST', url: '/read' })).statusCode).toBe(400)
   })
 
   it('after a 504 the key stays held until the handler stops, then every retry gets its answer', async () => {
