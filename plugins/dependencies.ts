@@ -246,13 +246,16 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
   if (degradedHeaders.size > 0) {
     // A callback hook: an async one would cost every request a promise, degraded or not.
     app.addHook('onSend', function markDegraded (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-      const list = stateOf(request)?.degraded ?? null
-      if (list !== null) {
+      const state = stateOf(request)
+      const list = state?.degraded ?? null
+      if (state !== undefined && list !== null) {
         for (const name of list) {
           const header = degradedHeaders.get(name)
           if (header === undefined) continue
           const existing = reply.getHeader(header)
           reply.header(header, existing === undefined ? name : `${String(existing)}, ${name}`)
+          const marked = state.degradedHeaders ??= []
+          if (!marked.includes(header.toLowerCase())) marked.push(header.toLowerCase())
         }
       }
       done(null, payload)

@@ -158,11 +158,12 @@ export async function releaseClaim (request: FastifyRequest, claim: Claim, runti
   }
 }
 
-function storedHeaders (replyHeaders: ReplySnapshot['headers'], allowed: ReadonlySet<string>): Record<string, string> {
+/** The reply's headers a replay sends: those allowed, and those that mark the answer degraded (`marks`). */
+function storedHeaders (replyHeaders: ReplySnapshot['headers'], allowed: ReadonlySet<string>, marks: readonly string[] | null = null): Record<string, string> {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(replyHeaders)) {
     const lower = name.toLowerCase()
-    if (!allowed.has(lower) || value === undefined) continue
+    if ((!allowed.has(lower) && marks?.includes(lower) !== true) || value === undefined) continue
     headers[lower] = Array.isArray(value) ? value.join(', ') : String(value)
   }
   return headers
@@ -270,10 +271,10 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload)
         break
       case 'settled':
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders), payload)
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload)
         break
     }
     if (work === undefined) done(null, payload)

@@ -26,6 +26,8 @@ export class RequestState {
   claim: Claim | null = null
   /** The dependencies that answered this request from their fallback. */
   degraded: string[] | null = null
+  /** The headers that mark the answer degraded, as set on it; an idempotent replay sends them too. */
+  degradedHeaders: string[] | null = null
   /** How many keyed calls of each kind (dependency and call) the request made, for their derived idempotency keys. */
   keyedCalls: Map<string, number> | null = null
 }

@@ -6,6 +6,28 @@ import type { DependencyFailure } from '../../plugins/index.js'
 const { serve, appWith } = closedAfterEach()
 
 describe('fallbacks', () => {
+  it('an idempotent replay of a degraded answer keeps the header that marks it, after the dependency recovered', async () => {
+    const server = await serve(failing(503))
+    const { app } = await appWith({
+      idempotency: { unscoped: true },
+      dependencies: { quotes: { baseUrl: server.url, fallback: { value: null }, degradedHeader: 'X-Degraded', breaker: false } },
+    })
+    let runs = 0
+    app.post('/quote', { config: { idempotency: { required: true } } }, async (request) => {
+      runs++
+      return { quote: await (await request.dependency('quotes').fetch('/q')).text() }
+    })
+    const post = async () => await app.inject({ method: 'POST', url: '/quote', headers: { 'content-type': 'application/json', 'idempotency-key': 'q1' }, payload: '{}' })
+    const first = await post()
+    expect(first.headers['x-degraded']).toBe('quotes')
+    server.behave(healthy({ quote: 'live' }))
+    const replay = await post()
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.headers['x-degraded']).toBe('quotes')
+    expect(replay.body).toBe(first.body)
+    expect(runs).toBe(1)
+  })
+
   it('a value fallback answers instead of the failure, marked degraded on the request, the response and the stats', async () => {
     const server = await serve(failing(500))
     const { app, logs } = await appWith({ dependencies: { recommendations: { baseUrl: server.url, fallback: { value: { items: [] } }, degradedHeader: 'x-degraded' } } })
