@@ -51,7 +51,7 @@ export function resolveObjective (definition: unknown, where: string): Objective
   }
   const { name, availability, latency, windowDays } = values
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new FRS_ERR_OPTION_INVALID(`${where}.name`, 'a name of letters, digits, _, : and - (a Prometheus label value), starting with a letter or _', describeValue(name))
+    throw new FRS_ERR_OPTION_INVALID(`${where}.name`, 'a name of at most 64 characters, letters, digits, _, : and -, starting with a letter or _ (it becomes a Prometheus label value)', describeValue(name))
   }
   const window = windowDays ?? 30
   if (typeof window !== 'number' || !Number.isInteger(window) || window < 1 || window > 90) {

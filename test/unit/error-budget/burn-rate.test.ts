@@ -154,10 +154,16 @@ describe('objectives', () => {
     [{ name: 'x', latency: { thresholdMs: 100, target: 1 } }, 'x.latency.target'],
     [{ name: 'x' }, "option 'x' expects an availability or a latency objective"],
     [{ name: 'with space', availability: 0.9 }, 'x.name'],
+    // All letters, yet too long: the message says so.
+    [{ name: 'a'.repeat(65), availability: 0.9 }, "option 'x.name' expects a name of at most 64 characters"],
     [{ name: 'x', availability: 0.9, windowDays: 0 }, 'x.windowDays'],
     [{ name: 'x', availability: 0.9, budget: 1 }, 'x.budget'],
   ])('refuses %o', (definition, message) => {
     expect(() => resolveObjective(definition, 'x')).toThrow(message)
+  })
+
+  it('accepts a name of 64 characters', () => {
+    expect(resolveObjective({ name: 'a'.repeat(64), availability: 0.9 }, 'x')[0]?.name).toBe('a'.repeat(64))
   })
 
   it('splits availability and latency into two indicators', () => {
