@@ -228,8 +228,10 @@ function createChaosHook (routeFaults: readonly Fault[], url: string, label: str
   }
 }
 
+// Read as loosely as the switch is: a guard that `Production` or a stray
+// space slipped past would let chaos run where it must not.
 function isProduction (): boolean {
-  return process.env.NODE_ENV === 'production'
+  return (process.env.NODE_ENV ?? '').trim().toLowerCase() === 'production'
 }
 
 /**
@@ -350,9 +352,15 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
       })
     }
     const fromEnvironment = ['1', 'on', 'true'].includes((process.env[CHAOS_ENV] ?? '').toLowerCase())
-    if (settings.enabled || fromEnvironment) enable()
+    // An explicit `enabled: false` opts the service out of an environment
+    // that turns chaos on for every service it runs; enable() still can.
+    if (fromEnvironment && options.enabled === false) app.log.info(`chaos stays off: ${CHAOS_ENV} is set, but chaos.enabled is false`)
+    if (settings.enabled || (fromEnvironment && options.enabled !== false)) enable()
   })
-  app.addHook('onClose', async () => { controller.kill('the server is closing') })
+  // At the start of close, not in onClose: Fastify runs onClose only once
+  // the requests in flight have ended, and a request an injected delay or
+  // hang holds would hold the shutdown with it.
+  app.addHook('preClose', async () => { controller.kill('the server is closing') })
 }
 
 /** The chaos capability as a Fastify plugin; needs {@link problemDetails}. */

@@ -34,6 +34,22 @@ describe('chaos: kill switch, time boxes and caps', () => {
     expect(app.chaos.stats()).toMatchObject({ enabled: false, active: 0, stoppedBecause: 'game day over', injected: { total: 3 } })
   })
 
+  it('closing the server ends the delays in flight at once, so they do not hold the shutdown; those requests proceed', async () => {
+    current = await chaosApp({ enabled: true })
+    const { app } = current
+    app.get('/x', { config: { deadline: false, chaos: { faults: [{ type: 'latency', rate: 1, ms: 60_000 }] } } }, async () => ({ ok: true }))
+    const port = await listen(app)
+    const inFlight = fetch(`http://127.0.0.1:${port}/x`)
+    await waitFor(() => app.chaos.stats().active === 1)
+    // Without the kill at the start of close, close() waits out the 60 s delay (past the test's timeout).
+    const closed = app.close()
+    const response = await inFlight
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ ok: true })
+    await closed
+    expect(app.chaos.stats()).toMatchObject({ enabled: false, active: 0, stoppedBecause: 'the server is closing' })
+  })
+
   it('caps the faults in progress at once', async () => {
     current = await chaosApp({ enabled: true, maxActiveFaults: 2 })
     const { app } = current
@@ -191,6 +207,25 @@ describe('chaos: safety of the switch', () => {
     current = await chaosApp({})
     await current.app.ready()
     expect(current.app.chaos.stats().enabled).toBe(true)
+  })
+
+  it('an explicit enabled: false keeps it off whatever FASTIFY_RESILIENCE_CHAOS says, and says so', async () => {
+    vi.stubEnv('FASTIFY_RESILIENCE_CHAOS', 'on')
+    current = await chaosApp({ enabled: false })
+    const { app, logs } = current
+    app.get('/x', { config: { chaos: { faults: [{ type: 'error', rate: 1, status: 503 }] } } }, async () => 'ok')
+    await app.ready()
+    expect(app.chaos.stats().enabled).toBe(false)
+    expect((await app.inject('/x')).statusCode).toBe(200)
+    expect(logs.some((line) => line.level === LOG_LEVEL.info && line.msg === 'chaos stays off: FASTIFY_RESILIENCE_CHAOS is set, but chaos.enabled is false')).toBe(true)
+  })
+
+  it.each(['Production', 'PRODUCTION', ' production '])('stays off with NODE_ENV=%j, as with production', async (value) => {
+    vi.stubEnv('NODE_ENV', value)
+    current = await chaosApp({ enabled: true })
+    await current.app.ready()
+    expect(current.app.chaos.stats().enabled).toBe(false)
+    expect(current.app.chaos.enable()).toBe(false)
   })
 
   it('stops itself when a watched error budget turns critical or exhausted, and logs why', async () => {
