@@ -42,7 +42,16 @@ function instanceOf (request: FastifyRequest): string {
 function sendProblem (reply: FastifyReply, problem: ProblemDocument): FastifyReply {
   const { body, complete } = serializeProblem(problem)
   if (!complete) reply.log.warn({ problemType: problem.type }, 'problem extension members could not be serialised; sent the core members only')
-  return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE_HEADER).send(body)
+  const before = reply.statusCode
+  reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE_HEADER)
+  try {
+    return reply.send(body)
+  } catch (error) {
+    // Refused (Fastify refuses a send while onError hooks run): the status
+    // goes back, since the error handler keeps a status set on the reply.
+    reply.code(before)
+    throw error
+  }
 }
 
 function warnDroppedMembers (reply: FastifyReply, droppedMembers: readonly string[]): void {
@@ -72,6 +81,37 @@ function refusalOf (error: unknown): RefusalLog | undefined {
   return typeof msg === 'string' && typeof fields === 'object' && fields !== null ? { msg, fields } : undefined
 }
 
+/**
+ * Logs the error a problem answers, once: a refusal the library decided on
+ * at info, a 5xx at error, a 4xx at info. The logger may fail to write the
+ * error itself (pino tags it, which a frozen error refuses): a plain copy
+ * of what can be read goes out instead, and the answer stays the same.
+ */
+function logAnswered (request: FastifyRequest, error: unknown, status: number): void {
+  const level = status >= 500 ? 'error' : 'info'
+  const msg = status >= 500 ? 'request failed' : 'request rejected'
+  try {
+    const refusal = refusalOf(error)
+    if (refusal !== undefined) request.log.info(refusal.fields, refusal.msg)
+    else request.log[level]({ err: error }, msg)
+  } catch {
+    request.log[level]({ err: readableCopy(error) }, msg)
+  }
+}
+
+/** The members of an error a log line needs, copied out of it; a getter that throws leaves its member out. */
+function readableCopy (error: unknown): Record<string, unknown> {
+  const copy: Record<string, unknown> = {}
+  if (typeof error !== 'object' || error === null) return { message: String(error) }
+  for (const key of ['name', 'message', 'stack', 'code', 'statusCode']) {
+    try {
+      const value = (error as Record<string, unknown>)[key]
+      if (value !== undefined) copy[key] = value
+    } catch {}
+  }
+  return copy
+}
+
 const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async function problemDetails (app, options) {
   registerOnce(app, 'fastify-resilience/problem-details')
   const settings = resolveProblemDetailsOptions(options)
@@ -88,16 +128,13 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
   })
 
   app.setErrorHandler(function problemErrorHandler (error: unknown, request, reply) {
-    const options = { exposeInternalErrors: settings.exposeInternalErrors, instance: instanceOf(request) }
+    const options = { exposeInternalErrors: settings.exposeInternalErrors, instance: instanceOf(request), replyStatus: reply.statusCode }
     let built: ReturnType<typeof problemFromError>
     let headers: Record<string, string>
+    let logged = false
     try {
       built = problemFromError(error, registry, options)
       headers = headersOfError(error)
-      const refusal = refusalOf(error)
-      if (refusal !== undefined) request.log.info(refusal.fields, refusal.msg)
-      else if (built.problem.status >= 500) request.log.error({ err: error }, 'request failed')
-      else request.log.info({ err: error }, 'request rejected')
     } catch (unreadable) {
       // An error whose getters throw (message, headers): Fastify's fallback
       // would answer with the inner error's message, as JSON. It is a 500
@@ -105,8 +142,11 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
       request.log.error({ err: unreadable }, 'request failed with an error that could not be read')
       built = problemFromError(new Error('unreadable error'), registry, options)
       headers = {}
+      logged = true
     }
+    // One line per failure: a ProblemError that could not be built is told by its build error.
     if (built.buildError !== undefined) request.log.error({ err: built.buildError }, 'a ProblemError could not be turned into a problem')
+    else if (!logged) logAnswered(request, error, built.problem.status)
     warnDroppedMembers(reply, built.droppedMembers)
 
     if (reply.raw.headersSent) {

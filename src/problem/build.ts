@@ -52,7 +52,9 @@ function copyExtensions (source: Readonly<Record<string, unknown>>, target: Prob
   const dropped: string[] = []
   for (const name of Object.keys(source)) {
     if (CORE_MEMBERS.has(name)) continue
-    if (!isValidExtensionName(name)) {
+    // `toJSON` would replace the whole document when it is written: a
+    // member of that name is dropped as an invalid one is.
+    if (!isValidExtensionName(name) || name === 'toJSON') {
       dropped.push(name)
       continue
     }
@@ -62,10 +64,13 @@ function copyExtensions (source: Readonly<Record<string, unknown>>, target: Prob
   return dropped
 }
 
-/** Reads an error's HTTP status the way Fastify does; anything that is not an error status becomes 500. */
+/**
+ * Reads an error's HTTP status the way Fastify does: its `statusCode` when
+ * that is an error status, else its `status` when that is one, else 500.
+ */
 export function statusOfError (error: unknown): number {
   if (typeof error !== 'object' || error === null) return 500
   const { statusCode, status } = error as { statusCode?: unknown, status?: unknown }
-  const candidate = statusCode ?? status
-  return isErrorStatus(candidate) ? candidate : 500
+  if (isErrorStatus(statusCode)) return statusCode
+  return isErrorStatus(status) ? status : 500
 }

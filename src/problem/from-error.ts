@@ -1,6 +1,7 @@
 import { buildProblem, statusOfError } from './build.js'
 import type { BuiltProblem } from './build.js'
 import type { ProblemInit } from './document.js'
+import { isErrorStatus } from './document.js'
 import { isProblemError } from './problem-error.js'
 import type { ProblemTypeRegistry } from './registry.js'
 import { toValidationIssues } from './validation.js'
@@ -15,6 +16,11 @@ export interface ErrorProblemOptions {
   /** Send an unexpected 5xx error's message as `detail`. Stacks are never sent. */
   exposeInternalErrors: boolean
   instance?: string
+  /**
+   * The status the reply already has (`reply.code(404)` before the throw).
+   * An error status there is kept, as Fastify keeps it, over the error's own.
+   */
+  replyStatus?: number
 }
 
 export interface ErrorProblem extends BuiltProblem {
@@ -48,7 +54,8 @@ export function problemFromError (error: unknown, registry: ProblemTypeRegistry,
   }
 
   const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {}
-  const status = statusOfError(error)
+  const own = statusOfError(error)
+  const status = isErrorStatus(options.replyStatus) ? options.replyStatus : own
   const message = typeof fields.message === 'string' && fields.message !== '' ? fields.message : undefined
 
   if (status === 400 && Array.isArray(fields.validation)) {
@@ -59,10 +66,13 @@ export function problemFromError (error: unknown, registry: ProblemTypeRegistry,
   }
 
   const init: ProblemInit = { status }
-  if (status < 500 || options.exposeInternalErrors) {
+  // The message is the client's only when the error itself says it is a
+  // client error: a status set on the reply says nothing of what an error
+  // without one holds (an onSend hook's failure while a 404 went out).
+  if (options.exposeInternalErrors || (status < 500 && own < 500)) {
     if (message !== undefined) init.detail = message
     if (typeof fields.code === 'string' && ERROR_CODE.test(fields.code)) init.code = fields.code
-  } else {
+  } else if (status >= 500) {
     init.detail = GENERIC_SERVER_ERROR_DETAIL
   }
   return buildProblem(init, registry, options.instance)

@@ -187,6 +187,58 @@ describe('errors become problems', () => {
     expect(flat.headers['0']).toBeUndefined()
   })
 
+  it('keeps a status set with reply.code() before the error, as Fastify does; the message is the detail only when the error itself is a 4xx', async () => {
+    const { app } = await setup()
+    app.get('/throw404', async (_request, reply) => { reply.code(404); throw new Error('order 7 not found') })
+    app.get('/send400', async (_request, reply) => reply.code(400).send(createError('APP_CURSOR', 'bad cursor', 400)()))
+    app.get('/throw503', async (_request, reply) => { reply.code(503); throw new Error('db at 10.0.0.5 down') })
+    // An out-of-range statusCode gives way to status, as in Fastify.
+    app.get('/both', async () => { throw Object.assign(new Error('gone'), { statusCode: 200, status: 410 }) })
+    const answers = await Promise.all(['/throw404', '/send400', '/throw503', '/both'].map(async (url) => await app.inject(url)))
+    expect(answers.map((res) => res.statusCode)).toEqual([404, 400, 503, 410])
+    for (const res of answers) expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    const [notFound, badCursor, unavailable, gone] = answers.map((res) => res.json())
+    // An error without a status of its own may hold internals: its message stays out.
+    expect(notFound).toMatchObject({ status: 404, title: 'Not Found' })
+    expect(notFound.detail).toBeUndefined()
+    expect(badCursor).toMatchObject({ status: 400, detail: 'bad cursor', code: 'APP_CURSOR' })
+    expect(unavailable).toMatchObject({ status: 503, detail: GENERIC_SERVER_ERROR_DETAIL })
+    expect(gone).toMatchObject({ status: 410, detail: 'gone' })
+  })
+
+  it('a frozen 4xx error keeps its status with a logger on, and is logged as it can be read', async () => {
+    const { app, logs } = await setup()
+    const conflict = Object.freeze(Object.assign(new Error('already exists'), { statusCode: 409 }))
+    app.get('/frozen', async () => { throw conflict })
+    const res = await app.inject('/frozen')
+    expect(res.statusCode).toBe(409)
+    expect(res.json()).toMatchObject({ status: 409, detail: 'already exists' })
+    const lines = logs.filter((line) => line.msg === 'request rejected')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]?.err).toMatchObject({ message: 'already exists' })
+    expect(logs.some((line) => line.level >= LOG_LEVEL.error)).toBe(false)
+  })
+
+  it('an extension member named toJSON is dropped, so it cannot replace the document', async () => {
+    const { app } = await setup()
+    app.get('/p', async (_request, reply) => reply.problem({ status: 400, detail: 'bad', toJSON: () => ({ ok: true }) }))
+    const res = await app.inject('/p')
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({ type: 'about:blank', status: 400, detail: 'bad' })
+    expect(res.json().ok).toBeUndefined()
+  })
+
+  it('a ProblemError of an unknown type is one error line, naming the type, not a second one for the request', async () => {
+    const { app, logs } = await setup()
+    app.get('/x', async () => { throw new ProblemError({ type: 'out-of-stok', status: 409, detail: 'SKU 7 sold out' }) })
+    const res = await app.inject('/x')
+    expect(res.statusCode).toBe(500)
+    const errors = logs.filter((line) => line.level >= LOG_LEVEL.error)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]?.msg).toBe('a ProblemError could not be turned into a problem')
+    expect(errors[0]?.err?.message).toContain('out-of-stok')
+  })
+
   it('a handler that already sent a response and then throws does not send twice', async () => {
     const { app, logs } = await setup()
     app.get('/sent', async (_request, reply) => {
