@@ -235,6 +235,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
   const bulkheadOf = new WeakMap<RouteSheddingConfig, { controller: AdmissionController, label: string }>()
   let warnedAt = -Infinity
   let shedAtWarning = 0
+  let byReasonAtWarning: Record<string, number> = { ...counters.byReason }
   const shedder: Shedder = {
     settings,
     counters,
@@ -246,9 +247,16 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     noteShed (now) {
       // One summary a second, not a line per refusal, while overloaded.
       if (now - warnedAt < SHED_WARNING_INTERVAL_MS) return
-      app.log.warn({ shed: counters.shedTotal - shedAtWarning, byReason: counters.byReason }, 'shedding load')
+      // Both counts since the previous line, so that they add up.
+      const byReason: Record<string, number> = {}
+      for (const [reason, count] of Object.entries(counters.byReason)) {
+        const since = count - (byReasonAtWarning[reason] ?? 0)
+        if (since > 0) byReason[reason] = since
+      }
+      app.log.warn({ shed: counters.shedTotal - shedAtWarning, byReason }, 'shedding load')
       warnedAt = now
       shedAtWarning = counters.shedTotal
+      byReasonAtWarning = { ...counters.byReason }
     },
   }
 

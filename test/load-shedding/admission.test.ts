@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
 import { LOG_LEVEL } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { expectShed, settle, sheddingApp } from './helpers.js'
 
 let current: TestApp | undefined
@@ -23,6 +24,23 @@ describe('load shedding: concurrency limit and wait queue', () => {
     gate.resolve()
     expect((await first).statusCode).toBe(200)
     expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg === 'shedding load')).toBe(true)
+  })
+
+  it('logs one summary a second, whose counts by reason are, like its total, those since the previous line', async () => {
+    const clock = new ManualClock()
+    current = await sheddingApp({ ...NO_SIGNALS, limit: 1, maxQueue: 0, clock })
+    const { app, logs } = current
+    const gate = deferred()
+    app.get('/work', async () => { await gate.promise; return { done: true } })
+    const first = app.inject('/work')
+    await settle(app)
+    for (let i = 0; i < 3; i++) expectShed(await app.inject('/work'), 'concurrency')
+    clock.advance(1000)
+    expectShed(await app.inject('/work'), 'concurrency')
+    gate.resolve()
+    await first
+    const summaries = logs.filter((line) => line.msg === 'shedding load')
+    expect(summaries.map((line) => [line.shed, line.byReason])).toEqual([[1, { concurrency: 1 }], [3, { concurrency: 3 }]])
   })
 
   it('serves a waiting request as soon as a slot frees up', async () => {
