@@ -32,6 +32,8 @@ export type ClaimPhase = 'claimed' | 'running' | 'settled' | 'detached' | 'done'
 export interface Claim extends KeptHandler {
   storeKey: string
   owner: string
+  /** The request's fingerprint, for a record that is gone by the time the answer is stored. */
+  fingerprint: string
   ttlMs: number
   phase: ClaimPhase
   /** The reply as the 504 left it, to tell what the handler sets after it. */
@@ -133,9 +135,13 @@ export function storeCallNow<T> (runtime: Runtime, operation: StoreOperation, ca
   }
 }
 
-export function renewLease (runtime: Runtime, { storeKey, owner, request }: HeldLease): void {
+export function renewLease (runtime: Runtime, lease: HeldLease): void {
+  const { storeKey, owner, request } = lease
   storeCall(runtime, 'renew', (store) => store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
-    if (!held) request.log.warn('idempotency lease lost while the handler runs; its result will not be stored')
+    if (held) return
+    // Said once: renewing again cannot get it back.
+    runtime.leases.drop(lease)
+    request.log.warn('idempotency lease lost while the handler runs (it ran out, or another request took the key); the answer is stored only if no other request holds the key by then')
   }, (error: unknown) => {
     request.log.warn({ err: error }, 'idempotency lease could not be renewed')
   })
@@ -205,7 +211,7 @@ async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Ru
   finish(request, claim, runtime)
   try {
     // A text body only reaches a store that keeps text (keepsText).
-    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs))
+    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs, claim.fingerprint))
     if (!stored) request.log.warn(LEASE_LOST)
   } catch (error) {
     request.log.error({ err: error }, NOT_STORED)
@@ -217,7 +223,7 @@ function storeResponseNow (request: FastifyRequest, claim: Claim, runtime: Runti
   finish(request, claim, runtime)
   try {
     // The response was built for the store alone: it keeps it without a copy.
-    if (!storeCallNow(runtime, 'complete', (store) => store.completeNow(claim.storeKey, claim.owner, response, claim.ttlMs))) request.log.warn(LEASE_LOST)
+    if (!storeCallNow(runtime, 'complete', (store) => store.completeNow(claim.storeKey, claim.owner, response, claim.ttlMs, claim.fingerprint))) request.log.warn(LEASE_LOST)
   } catch (error) {
     request.log.error({ err: error }, NOT_STORED)
   }

@@ -176,10 +176,10 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
   }
 
   /** The key is this request's: it keeps it until its answer is stored or it ends. */
-  function acquired (request: FastifyRequest, storeKey: string, owner: string): Claim {
+  function acquired (request: FastifyRequest, storeKey: string, owner: string, fingerprint: string): Claim {
     if (tally !== undefined) tally.counts.executed++
     const claim: Claim = {
-      storeKey, owner, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
+      storeKey, owner, fingerprint, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, replyAfterDeadline: null, lease: { storeKey, owner, request },
     }
     stateFor(request).claim = claim
     return claim
@@ -225,7 +225,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
       return storeUnavailable(request, reply, error)
     }
     if (outcome.kind !== 'acquired') return answerFor(request, reply, outcome)
-    const claim = acquired(request, storeKey, owner)
+    const claim = acquired(request, storeKey, owner, fingerprint)
     if (reply.sent) {
       // The request ended while the claim was on its way (the client
       // left, or its deadline passed): no handler will run.
@@ -272,7 +272,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
       return undefined
     }
     if (outcome.kind === 'acquired') {
-      hold(request, reply, acquired(request, storeKey, owner))
+      hold(request, reply, acquired(request, storeKey, owner, fingerprint))
       done()
       return undefined
     }

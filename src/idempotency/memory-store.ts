@@ -101,17 +101,23 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return true
   }
 
-  async complete (key: string, owner: string, response: StoredResponse, retentionMs: number): Promise<boolean> {
-    return this.completeNow(key, owner, copy(response), retentionMs)
+  async complete (key: string, owner: string, response: StoredResponse, retentionMs: number, fingerprint?: string): Promise<boolean> {
+    return this.completeNow(key, owner, copy(response), retentionMs, fingerprint)
   }
 
   /**
    * {@link complete}, within the call. It keeps `response` itself, not a
    * copy: the caller gives it up. Its body may be the text that was sent.
    */
-  completeNow (key: string, owner: string, response: KeptResponse, retentionMs: number): boolean {
+  completeNow (key: string, owner: string, response: KeptResponse, retentionMs: number, fingerprint?: string): boolean {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
+    if (entry === undefined && fingerprint !== undefined) {
+      // Its lease ran out and nobody took the key: the answer is kept.
+      this.#makeRoom(now)
+      this.#add({ key, older: undefined, newer: undefined, fingerprint, owner: '', response, expiresAt: now + retentionMs })
+      return true
+    }
     if (!claimedBy(entry, owner)) return false
     // Moved to the newest end, so that the order stays the order of completion.
     this.#unlink(entry)

@@ -41,10 +41,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `
 
-/** ARGV: owner, retentionMs, status, headers JSON, body → 1 | 0 */
+/**
+ * ARGV: owner, retentionMs, status, headers JSON, body, fingerprint ('' for
+ * none) → 1 | 0. A record that is gone is written with the fingerprint.
+ */
 export const COMPLETE = `
 local record = redis.call('HMGET', KEYS[1], 'state', 'owner')
-if record[1] ~= 'claimed' or record[2] ~= ARGV[1] then return 0 end
+if not record[1] and ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[6])
+elseif record[1] ~= 'claimed' or record[2] ~= ARGV[1] then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'state', 'completed', 'status', ARGV[3], 'headers', ARGV[4], 'body', ARGV[5])
 redis.call('HDEL', KEYS[1], 'owner')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

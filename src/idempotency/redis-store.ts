@@ -75,9 +75,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    * Stores the response; a body given as text is stored as its UTF-8
    * bytes, the bytes that were sent.
    */
-  complete (key: string, owner: string, response: StoredResponse | KeptResponse, retentionMs: number): Promise<boolean> {
+  complete (key: string, owner: string, response: StoredResponse | KeptResponse, retentionMs: number, fingerprint = ''): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      const args = [this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body]
+      const args = [this.redisKey(key), owner, Math.ceil(retentionMs), response.status, JSON.stringify(response.headers), response.body, fingerprint]
       this.#batch.call(COMPLETE_SCRIPT, args, settle(resolve, reject, isOne))
     })
   }

@@ -44,8 +44,15 @@ export interface IdempotencyStore {
   claim: (key: string, fingerprint: string, owner: string, leaseMs: number) => Promise<ClaimOutcome>
   /** Extends the lease; false when `owner` no longer holds it. */
   renew: (key: string, owner: string, leaseMs: number) => Promise<boolean>
-  /** Stores the response for `retentionMs` and ends the lease; false when `owner` no longer holds it. */
-  complete: (key: string, owner: string, response: StoredResponse, retentionMs: number) => Promise<boolean>
+  /**
+   * Stores the response for `retentionMs` and ends the lease; false when
+   * `owner` no longer holds it. Given the claim's `fingerprint`, a key whose
+   * record is gone (its lease ran out and no request took it, or the store
+   * lost it) gets the response too: nobody else answered for it, and a
+   * retry would run the request again. A key another owner holds or has
+   * completed is never written (false).
+   */
+  complete: (key: string, owner: string, response: StoredResponse, retentionMs: number, fingerprint?: string) => Promise<boolean>
   /** Gives the key up so the client may retry; false when `owner` no longer holds it. */
   release: (key: string, owner: string) => Promise<boolean>
   /**

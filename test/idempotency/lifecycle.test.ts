@@ -7,6 +7,7 @@ import type { TestApp } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
 import { deferred } from '../helpers/deferred.js'
 import { waitFor } from '../helpers/wait-for.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
@@ -140,5 +141,31 @@ describe('idempotency lifecycle regressions', () => {
     expect(res.statusCode).toBe(500)
     expect(runs).not.toHaveBeenCalled()
     expect(current.logs.some((line) => /scope\(request\) expects a non-empty string, instead got 'undefined'/.test(line.err?.message ?? ''))).toBe(true)
+  })
+})
+
+describe('a lease that runs out while the handler runs, with nobody taking the key', () => {
+  it('the answer is still stored, so the retry replays it instead of running the handler again; the lost lease is said once', async () => {
+    const clock = new ManualClock()
+    current = createTestApp()
+    const { app, logs } = current
+    // Renewals every 100 ms; the store's own clock lets the lease run out between two of them.
+    await app.register(resilience, { loadShedding: false, deadlines: false, idempotency: { unscoped: true, leaseMs: 300, store: new MemoryIdempotencyStore({ clock }) } })
+    const lost = (): number => logs.filter((line) => line.msg.startsWith('idempotency lease lost')).length
+    let runs = 0
+    app.post('/charges', { config: { idempotency: {} } }, async () => {
+      runs++
+      clock.advance(1_000)
+      await waitFor(() => lost() > 0)
+      await sleep(350)
+      return { charged: runs }
+    })
+    const first = await post(app, '/charges', 'cut-off')
+    expect(first.statusCode).toBe(200)
+    const retry = await post(app, '/charges', 'cut-off')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.body).toBe(first.body)
+    expect(runs).toBe(1)
+    expect(lost()).toBe(1)
   })
 })

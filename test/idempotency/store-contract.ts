@@ -126,6 +126,32 @@ export function describeStoreContract (name: string, harness: () => StoreHarness
       expect(replay.kind === 'completed' ? replay.response.body.toString() : replay.kind).toBe('winner')
     })
 
+    it('a finisher whose lease ran out with nobody taking the key stores its answer, given its fingerprint, and a retry replays it', async () => {
+      const { store, elapse } = harness()
+      const k = key()
+      await store.claim(k, 'fp', 'cut-off', SHORT_LEASE_MS)
+      await elapse(SHORT_LEASE_MS + 50)
+      // Without the fingerprint, as a store was called before: nothing to write to.
+      expect(await store.complete(k, 'cut-off', response, RETENTION_MS)).toBe(false)
+      expect(await store.complete(k, 'cut-off', response, RETENTION_MS, 'fp')).toBe(true)
+      const replay = await store.claim(k, 'fp', 'retry', LEASE_MS)
+      expect(replay.kind === 'completed' ? replay.response : replay.kind).toEqual(response)
+      expect(await store.claim(k, 'other-fp', 'retry', LEASE_MS)).toEqual({ kind: 'mismatch' })
+    })
+
+    it('a late finisher, fingerprint and all, never writes over a key another owner holds or has completed', async () => {
+      const { store, elapse } = harness()
+      const held = key()
+      await store.claim(held, 'fp', 'slow', SHORT_LEASE_MS)
+      await elapse(SHORT_LEASE_MS + 50)
+      await store.claim(held, 'fp', 'holder', LEASE_MS)
+      expect(await store.complete(held, 'slow', response, RETENTION_MS, 'fp')).toBe(false)
+      expect(await store.complete(held, 'holder', { ...response, body: Buffer.from('holder') }, RETENTION_MS, 'fp')).toBe(true)
+      expect(await store.complete(held, 'slow', response, RETENTION_MS, 'fp')).toBe(false)
+      const replay = await store.claim(held, 'fp', 'retry', LEASE_MS)
+      expect(replay.kind === 'completed' ? replay.response.body.toString() : replay.kind).toBe('holder')
+    })
+
     it('renewing keeps a lease alive past its first term', async () => {
       const { store, elapse } = harness()
       const k = key()
