@@ -97,8 +97,10 @@ export interface CallPlan<T> {
   attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<AttemptResult<T>>
   /** Safe to repeat: retries, hedges and coalescing apply. */
   idempotent: boolean
-  /** POST or PATCH to a dependency that takes idempotency keys: retried with one key. */
+  /** POST or PATCH to a dependency that takes idempotency keys: sent with a key, and retried with it unless `replayable` is false. */
   keyed: boolean
+  /** False when the request's body can be sent only once (a stream): no retry, whatever the method. */
+  replayable?: boolean
   /** The key the caller set, sent on every attempt of a keyed call instead of a generated one. */
   idempotencyKey?: string | undefined
   /** Identifies identical calls (coalescing) and the last good answer. */
@@ -265,7 +267,7 @@ export class Dependency {
   }
 
   async #run<T> (plan: CallPlan<T>, caller: CallerContext): Promise<T> {
-    const retries = plan.idempotent || plan.keyed ? this.settings.retry.attempts - 1 : 0
+    const retries = (plan.idempotent || plan.keyed) && plan.replayable !== false ? this.settings.retry.attempts - 1 : 0
     if (retries > 0 || this.settings.hedge !== undefined) this.budget.deposit()
     const headers: Record<string, string> = {}
     if (plan.keyed && this.settings.idempotencyKeys !== undefined) headers[this.settings.idempotencyKeys.header] = plan.idempotencyKey ?? randomUUID()

@@ -109,7 +109,7 @@ async function followUnder (baseUrl: URL, first: Response, request: RequestInit)
       const headers = new Headers(request.headers)
       for (const name of BODY_HEADERS) headers.delete(name)
       request = { ...request, method: 'GET', body: null, headers }
-    } else if (request.body instanceof ReadableStream) {
+    } else if (!isReplayableBody(request.body)) {
       return response
     }
     await response.body?.cancel().catch(() => {})
@@ -125,15 +125,21 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   const url = settings.resolveUrl(pathOrUrl)
   const method = (init?.method ?? 'GET').toUpperCase()
   // A streamed body can be sent only once.
-  const replayable = init?.body == null || !(init.body instanceof ReadableStream)
+  // A streamed body (web or Node stream, any async iterable) can be sent only once.
+  const replayable = isReplayableBody(init?.body)
   const idempotent = replayable && IDEMPOTENT_METHODS.has(method)
-  const keyed = replayable && KEYED_METHODS.has(method) && settings.idempotencyKeys !== undefined
+  // Sent with a key even when it cannot be retried: a retry of the whole request sends it again.
+  const keyed = KEYED_METHODS.has(method) && settings.idempotencyKeys !== undefined
   const fallback = options?.fallback ?? settings.fallback
   const buffer = settings.coalesce !== undefined || fallback?.kind === 'last-good'
   // The caller's headers, parsed once for the call's key, its own idempotency key and every attempt.
   const given = init?.headers === undefined ? undefined : new Headers(init.headers)
   // Only a buffered answer is shared or kept, so only then is a key needed.
-  const key = options?.key ?? (buffer ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(given, settings.credentialHeaders) : '')
+  // Only a read (GET, HEAD) gets a key of its own: a call with a body
+  // (GraphQL, RPC, search) is told apart by what it sends, which the key
+  // leaves out, so sharing or keeping its answer would hand one caller's
+  // answer to another. The caller's `key` may still name it.
+  const key = options?.key ?? (buffer && (method === 'GET' || method === 'HEAD') ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(given, settings.credentialHeaders) : '')
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
   // A key the caller sets (its own client's, passed on) is the call's: a
   // client retrying the whole request then reaches the dependency with it again.
@@ -143,6 +149,7 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   return {
     idempotent,
     keyed,
+    replayable,
     idempotencyKey: ownKey,
     key,
     coalesce: settings.coalesce !== undefined && (method === 'GET' || method === 'HEAD'),
@@ -243,7 +250,9 @@ export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSig
       } catch (error) {
         if (signal.aborted) throw error
         const status = statusOfError(error)
-        if (status === undefined) throw error
+        // A 2xx or 3xx on a thrown error is the answer's head before its
+        // body failed (a connection reset mid-body): a network failure.
+        if (status === undefined || status < 400) throw error
         if (!settings.failureStatus(status)) {
           // The caller's answer is the status; the upstream's other headers stay out of it.
           markForeignHeaders(error)
@@ -255,4 +264,10 @@ export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSig
       }
     },
   }
+}
+
+/** Whether a fetch body can be sent again (a retry, a redirect): anything but a stream or another async iterable. */
+function isReplayableBody (body: unknown): boolean {
+  return body == null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) ||
+    body instanceof Blob || body instanceof FormData || body instanceof URLSearchParams
 }
