@@ -141,8 +141,14 @@ export class LoopLagDetector {
     this.#overloaded = false
   }
 
-  /** Milliseconds the loop has been lagging, 0 when it is not. */
+  /**
+   * Milliseconds the loop has been lagging, 0 when it is not. A pause since
+   * the last turn ended the lag, as the next turn would find: an idle
+   * server read between requests is not lagging.
+   */
   laggingForMs (now: number): number {
-    return this.#laggingSince === undefined ? 0 : now - this.#laggingSince
+    if (this.#laggingSince === undefined) return 0
+    if (this.#turnStartedAt === undefined && now - this.#lastTurnEndedAt > this.#targetMs) return 0
+    return now - this.#laggingSince
   }
 }

@@ -37,6 +37,13 @@ describe('LoopLagDetector', () => {
     expect(detector.laggingForMs(clock.now())).toBe(0)
   })
 
+  it('an idle loop is not lagging: a pause after the last turn ends it, as read between requests', async () => {
+    const { clock, detector } = await laggingDetector()
+    expect(detector.laggingForMs(clock.now())).toBeGreaterThan(0)
+    clock.advance(10_000)
+    expect(detector.laggingForMs(clock.now())).toBe(0)
+  })
+
   it('sheds nothing for a single long turn', async () => {
     const { clock, detector } = detectorWithClock()
     expect(await turn(detector, clock, 80, ['low', 'normal', 'high'])).toEqual([false, false, false])
