@@ -57,7 +57,7 @@ describe('calls that cannot be told apart by their key, or sent twice', () => {
 
   it('a connection reset mid-body seen through got in call() is a network failure, retried, then a 502 problem', async () => {
     let hits = 0
-    const server = await serve((request, response) => {
+    const server = await serve((_request, response) => {
       hits++
       response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100000' })
       response.write('{"a":"' + 'x'.repeat(1000))
