@@ -63,33 +63,42 @@ describe('idempotency with Redis unreachable', () => {
   })
 })
 
-describe('Redis round trips', () => {
-  let server: RedisServerHandle
-  let client: Redis
-  let admin: Redis
+/**
+ * A redis-server of its own for the describe block that calls this, with
+ * a client for the store and one for the test's own commands; filled in
+ * before the block's tests run.
+ */
+function ownRedis (): { client: Redis, admin: Redis } {
+  const redis = {} as { client: Redis, admin: Redis }
+  let server: RedisServerHandle | undefined
   beforeAll(async () => {
     server = await startRedisServer()
-    client = new Redis(server.url)
-    admin = new Redis(server.url)
+    redis.client = new Redis(server.url)
+    redis.admin = new Redis(server.url)
   })
   afterAll(async () => {
-    client.disconnect()
-    admin.disconnect()
-    await server.stop()
+    redis.client.disconnect()
+    redis.admin.disconnect()
+    await server?.stop()
   })
+  return redis
+}
+
+describe('Redis round trips', () => {
+  const redis = ownRedis()
 
   /** Commands the client sent: the commands that scripts run inside Redis are counted under their own names. */
   async function scriptCalls (): Promise<number> {
-    const info = await admin.info('commandstats')
+    const info = await redis.admin.info('commandstats')
     let calls = 0
     for (const match of info.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(match[2])
     return calls
   }
 
   it('a first-time request costs at most two round trips: claim and store', async () => {
-    const { app } = await appWith(client, 'fail-closed')
+    const { app } = await appWith(redis.client, 'fail-closed')
     await pay(app, 'warm-up')
-    await admin.config('RESETSTAT')
+    await redis.admin.config('RESETSTAT')
     const res = await pay(app, 'first-time')
     expect(res.statusCode).toBe(200)
     expect(await scriptCalls()).toBe(2)
@@ -98,25 +107,13 @@ describe('Redis round trips', () => {
 })
 
 describe('a claim that Redis carries out after its timeout', () => {
-  let server: RedisServerHandle
-  let client: Redis
-  let admin: Redis
-  beforeAll(async () => {
-    server = await startRedisServer()
-    client = new Redis(server.url)
-    admin = new Redis(server.url)
-  })
-  afterAll(async () => {
-    client.disconnect()
-    admin.disconnect()
-    await server.stop()
-  })
+  const redis = ownRedis()
 
   it('is released once it lands, so the retry runs at once instead of meeting a key in use until the lease runs out', async () => {
-    const { app, runs, logs } = await appWith(client, 'fail-closed')
+    const { app, runs, logs } = await appWith(redis.client, 'fail-closed')
     await app.ready()
     // Redis holds every write (the claim script among them) for 1 s: past the store's 300 ms timeout.
-    await admin.call('CLIENT', 'PAUSE', '1000', 'WRITE')
+    await redis.admin.call('CLIENT', 'PAUSE', '1000', 'WRITE')
     const refused = await pay(app, 'late-claim')
     expect(refused.statusCode).toBe(503)
     expect(refused.json().type).toBe('urn:fastify-resilience:problem:idempotency-store-unavailable')
@@ -129,24 +126,15 @@ describe('a claim that Redis carries out after its timeout', () => {
 })
 
 describe('a stored answer that Redis no longer holds as it was written', () => {
-  let server: RedisServerHandle
-  let client: Redis
-  beforeAll(async () => {
-    server = await startRedisServer()
-    client = new Redis(server.url)
-  })
-  afterAll(async () => {
-    client.disconnect()
-    await server.stop()
-  })
+  const redis = ownRedis()
 
   it('is refused with a 503 problem and a log line naming the unreadable reply, not replayed and not run again', async () => {
-    const { app, runs, logs } = await appWith(client, 'fail-closed')
+    const { app, runs, logs } = await appWith(redis.client, 'fail-closed')
     expect((await pay(app, 'edited')).statusCode).toBe(200)
-    const [record] = await client.keys('frs:idempotency:*')
+    const [record] = await redis.client.keys('frs:idempotency:*')
     if (record === undefined) throw new Error('the answer was not stored')
     // An operator's hand edit, or a tool that rewrote the hash.
-    await client.hset(record, 'headers', 'not json')
+    await redis.client.hset(record, 'headers', 'not json')
     const res = await pay(app, 'edited')
     expect(res.statusCode).toBe(503)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
