@@ -163,7 +163,8 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
   }
 
   const hasDeadlines = app.hasRequestDecorator('deadline')
-  const degradedHeaders = new Map(resolved.flatMap((settings) => settings.degradedHeader === undefined ? [] : [[settings.name, settings.degradedHeader] as const]))
+  // Lower-cased once, as Fastify keeps header names and as idempotency compares them.
+  const degradedHeaders = new Map(resolved.flatMap((settings) => settings.degradedHeader === undefined ? [] : [[settings.name, settings.degradedHeader.toLowerCase()] as const]))
 
   function lookup (name: string): Dependency {
     const dependency = byName.get(name)
@@ -255,7 +256,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
           const existing = reply.getHeader(header)
           reply.header(header, existing === undefined ? name : `${String(existing)}, ${name}`)
           const marked = state.degradedHeaders ??= []
-          if (!marked.includes(header.toLowerCase())) marked.push(header.toLowerCase())
+          if (!marked.includes(header)) marked.push(header)
         }
       }
       done(null, payload)
