@@ -1,3 +1,4 @@
+import Fastify from 'fastify'
 import createError from '@fastify/error'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience, { GENERIC_SERVER_ERROR_DETAIL, ProblemError } from '../../plugins/index.js'
@@ -204,6 +205,17 @@ describe('errors become problems', () => {
     expect(badCursor).toMatchObject({ status: 400, detail: 'bad cursor', code: 'APP_CURSOR' })
     expect(unavailable).toMatchObject({ status: 503, detail: GENERIC_SERVER_ERROR_DETAIL })
     expect(gone).toMatchObject({ status: 410, detail: 'gone' })
+  })
+
+  it('keeps a status set with reply.code() with Fastify() as users create it, without a logger', async () => {
+    const app = Fastify()
+    await app.register(resilience)
+    app.get('/throw404', async (_request, reply) => { reply.code(404); throw new Error('order 7 not found') })
+    const res = await app.inject('/throw404')
+    expect(res.statusCode).toBe(404)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(res.json()).toMatchObject({ status: 404, title: 'Not Found' })
+    await app.close()
   })
 
   it('a frozen 4xx error keeps its status with a logger on, and is logged as it can be read', async () => {
