@@ -6,8 +6,10 @@ import type { ClaimOutcome, IdempotencyStore, KeptResponse, StoredResponse } fro
 
 /**
  * A key held by the store: claimed (with its owner) until it has a
- * response, completed after. One shape for both, so that completing a
- * claim changes the entry in place rather than replacing it in the map.
+ * response, completed after. One object per key, the response's parts
+ * among its fields: a completed key lives for minutes, so every object it
+ * keeps is one the collector copies into old space and later frees, and
+ * a first-time request pays for that.
  */
 interface Entry {
   key: string
@@ -17,10 +19,15 @@ interface Entry {
   fingerprint: string
   /** The claim's holder; empty once completed. */
   owner: string
-  /** Set once completed; until then the key is claimed. */
-  response: KeptResponse | undefined
+  /** Whole milliseconds: a fraction would make the engine keep the number in an object of its own. */
   expiresAt: number
+  /** The response, once completed; its body is undefined while the key is claimed. */
+  status: number
+  headers: Readonly<Record<string, string>>
+  body: Buffer | string | undefined
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
 
 const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
 
@@ -50,6 +57,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   // store is full and every claim evicts.
   #oldest: Entry | undefined
   #newest: Entry | undefined
+  // The headers of the last response kept: most responses of a store have
+  // the same ones (a content type), and an equal set shares this object
+  // instead of keeping one more.
+  #lastHeaders: Readonly<Record<string, string>> = NO_HEADERS
   readonly #maxEntries: number
   readonly #clock: Clock
 
@@ -81,13 +92,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const entry = this.#live(key, now)
     if (entry === undefined) {
       this.#makeRoom(now)
-      this.#add({ key, older: undefined, newer: undefined, fingerprint, owner, response: undefined, expiresAt: now + leaseMs })
+      this.#add(newEntry(key, fingerprint, owner, expiry(now, leaseMs)))
       return ACQUIRED
     }
     if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
-    if (entry.response !== undefined) return { kind: 'completed', response: entry.response }
+    if (entry.body !== undefined) return { kind: 'completed', response: { status: entry.status, headers: entry.headers, body: entry.body } }
     if (entry.owner === owner) {
-      entry.expiresAt = now + leaseMs
+      entry.expiresAt = expiry(now, leaseMs)
       return ACQUIRED
     }
     return { kind: 'in-progress', retryAfterMs: entry.expiresAt - now }
@@ -97,7 +108,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (!claimedBy(entry, owner)) return false
-    entry.expiresAt = now + leaseMs
+    entry.expiresAt = expiry(now, leaseMs)
     return true
   }
 
@@ -111,21 +122,32 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
    */
   completeNow (key: string, owner: string, response: KeptResponse, retentionMs: number, fingerprint?: string): boolean {
     const now = this.#clock.now()
-    const entry = this.#live(key, now)
-    if (entry === undefined && fingerprint !== undefined) {
+    let completed = this.#live(key, now)
+    if (completed === undefined && fingerprint !== undefined) {
       // Its lease ran out and nobody took the key: the answer is kept.
       this.#makeRoom(now)
-      this.#add({ key, older: undefined, newer: undefined, fingerprint, owner: '', response, expiresAt: now + retentionMs })
-      return true
+      completed = newEntry(key, fingerprint, owner, 0)
+      this.#add(completed)
+    } else if (claimedBy(completed, owner)) {
+      // Moved to the newest end, so that the order stays the order of completion.
+      this.#unlink(completed)
+      this.#link(completed)
+    } else {
+      return false
     }
-    if (!claimedBy(entry, owner)) return false
-    // Moved to the newest end, so that the order stays the order of completion.
-    this.#unlink(entry)
-    this.#link(entry)
-    entry.owner = ''
-    entry.response = response
-    entry.expiresAt = now + retentionMs
+    completed.owner = ''
+    completed.expiresAt = expiry(now, retentionMs)
+    completed.status = response.status
+    completed.headers = this.#shared(response.headers)
+    completed.body = response.body
     return true
+  }
+
+  /** `headers`, or the last kept headers if they are the same. */
+  #shared (headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+    if (sameHeaders(headers, this.#lastHeaders)) return this.#lastHeaders
+    this.#lastHeaders = headers
+    return headers
   }
 
   async release (key: string, owner: string): Promise<boolean> {
@@ -175,7 +197,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     // Oldest first: the first expired or completed entry is the one to
     // drop, and it is almost always the very oldest.
     for (let entry = this.#oldest; entry !== undefined; entry = entry.newer) {
-      if (entry.expiresAt <= now || entry.response !== undefined) {
+      if (entry.expiresAt <= now || entry.body !== undefined) {
         this.#delete(entry)
         return
       }
@@ -184,9 +206,31 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 }
 
+function newEntry (key: string, fingerprint: string, owner: string, expiresAt: number): Entry {
+  return { key, older: undefined, newer: undefined, fingerprint, owner, expiresAt, status: 0, headers: NO_HEADERS, body: undefined }
+}
+
+/** When something `ms` from `now` ends, in whole milliseconds, never early. */
+function expiry (now: number, ms: number): number {
+  return Math.ceil(now + ms)
+}
+
 /** Whether the entry is a claim, not yet completed, held by `owner`. */
 function claimedBy (entry: Entry | undefined, owner: string): entry is Entry {
-  return entry !== undefined && entry.response === undefined && entry.owner === owner
+  return entry !== undefined && entry.body === undefined && entry.owner === owner
+}
+
+/** Whether two sets of headers have the same names and values. */
+function sameHeaders (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let names = 0
+  for (const name in a) {
+    if (a[name] !== b[name]) return false
+    names++
+  }
+  for (const name in b) {
+    if (names-- === 0 || !(name in a)) return false
+  }
+  return names === 0
 }
 
 /** A copy that the caller may change; a body kept as text becomes its UTF-8 bytes, as they were sent. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { MemoryIdempotencyStore } from '../../src/idempotency/index.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { describeStoreContract } from './store-contract.js'
@@ -80,5 +81,26 @@ describe('MemoryIdempotencyStore bounds', () => {
     if (first.kind === 'completed') first.response.body.write('zzz')
     const second = await store.claim('k', 'fp', 'x', 1000)
     expect(second.kind === 'completed' ? second.response.body.toString() : '').toBe('abc')
+  })
+})
+
+describe('MemoryIdempotencyStore kept headers', () => {
+  // Equal sets of headers are kept as one object: no response may get another's.
+  const headerSets = fc.array(fc.dictionary(fc.constantFrom('content-type', 'etag', 'location', 'a', 'b'), fc.constantFrom('1', '2', 'text/plain')), { maxLength: 12 })
+
+  it('replays each response with its own headers, whichever responses share theirs', async () => {
+    await fc.assert(fc.asyncProperty(headerSets, async (sets) => {
+      const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
+      for (const [index, headers] of sets.entries()) {
+        store.claimNow(`k${index}`, 'fp', 'o', 1000)
+        store.completeNow(`k${index}`, 'o', { status: 200, headers: { ...headers }, body: '' }, 60_000)
+      }
+      for (const [index, headers] of sets.entries()) {
+        const now = store.claimNow(`k${index}`, 'fp', 'x', 1000)
+        const later = await store.claim(`k${index}`, 'fp', 'x', 1000)
+        expect(now.kind === 'completed' ? now.response.headers : now.kind).toStrictEqual({ ...headers })
+        expect(later.kind === 'completed' ? later.response.headers : later.kind).toStrictEqual({ ...headers })
+      }
+    }))
   })
 })
