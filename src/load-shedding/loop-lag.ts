@@ -147,8 +147,14 @@ export class LoopLagDetector {
    * server read between requests is not lagging.
    */
   laggingForMs (now: number): number {
-    if (this.#laggingSince === undefined) return 0
-    if (this.#turnStartedAt === undefined && now - this.#lastTurnEndedAt > this.#targetMs) return 0
+    const turnStartedAt = this.#turnStartedAt
+    if (this.#laggingSince === undefined) {
+      // Lag come back soon after an overload sheds from within the turn
+      // that runs past the target, before that turn ends and counts: the
+      // turn is the lag so far.
+      return turnStartedAt !== undefined && now >= this.#sheddingFrom ? now - turnStartedAt : 0
+    }
+    if (turnStartedAt === undefined && now - this.#lastTurnEndedAt > this.#targetMs) return 0
     return now - this.#laggingSince
   }
 }

@@ -139,6 +139,17 @@ describe('LoopLagDetector', () => {
     expect(await turn(detector, clock, 7, ['low', 'normal', 'high'])).toEqual([true, true, false])
   })
 
+  it('a turn that sheds because lag came back soon after an episode reports that turn as lagging, never 0 ms', async () => {
+    const { clock, detector } = await laggingDetector()
+    for (let i = 0; i < 60; i++) await turn(detector, clock, 2)
+    expect(detector.shouldShed('normal', clock.now())).toBe(false)
+    clock.advance(7)
+    expect(detector.shouldShed('normal', clock.now())).toBe(true)
+    // The refusal's detail and stats() read this while the turn runs.
+    expect(detector.laggingForMs(clock.now())).toBe(7)
+    await endOfTurn()
+  })
+
   it('sheds nothing for a single long turn once ten intervals have passed since the last episode', async () => {
     const { clock, detector } = await laggingDetector()
     clock.advance(1000)
