@@ -302,11 +302,12 @@ function handleSignals (app: FastifyInstance, shutdown: ResolvedShutdownOptions)
   const onSignal = (signal: NodeJS.Signals): void => {
     for (const name of shutdown.signals) process.removeListener(name, onSignal)
     app.log.info({ signal }, 'health: signal received; shutting down')
-    const bound = setTimeout(() => {
+    // Not unref'd: a close stuck on a promise that holds nothing open would
+    // otherwise let the process end by itself, with 0, as if it had closed.
+    setTimeout(() => {
       app.log.error('health: close did not finish in time; exiting')
       process.exit(1)
     }, shutdown.timeoutMs + SIGNAL_EXIT_MARGIN_MS)
-    bound.unref()
     app.close().then(() => process.exit(0), (error: unknown) => {
       app.log.error({ err: error }, 'health: close failed')
       process.exit(1)

@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
+import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest'
 import resilience, { RedisErrorBudgetFleet, RedisIdempotencyStore } from '../../plugins/index.js'
@@ -274,6 +275,19 @@ describe('graceful shutdown past Fastify\'s pluginTimeout', () => {
       await child.kill('SIGTERM')
       expect(await held).toEqual({ status: 200, body: { held: true } })
       expect(child.child.exitCode).toBe(0)
+    } finally {
+      await child.kill('SIGKILL')
+    }
+  })
+
+  it('on SIGTERM, a close that never finishes exits with 1 at its bound, even when nothing else keeps the process alive', async () => {
+    const fixture = fileURLToPath(new URL('../fixtures/health-app.ts', import.meta.url))
+    const child = await startChildApp({ GRACE_MS: '0', TIMEOUT_MS: '100', STUCK_CLOSE: '1' }, fixture)
+    try {
+      const exited = once(child.child, 'exit')
+      child.child.kill('SIGTERM')
+      await exited
+      expect(child.child.exitCode).toBe(1)
     } finally {
       await child.kill('SIGKILL')
     }
