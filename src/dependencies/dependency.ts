@@ -268,7 +268,9 @@ export class Dependency {
 
   async #run<T> (plan: CallPlan<T>, caller: CallerContext): Promise<T> {
     const retries = (plan.idempotent || plan.keyed) && plan.replayable !== false ? this.settings.retry.attempts - 1 : 0
-    if (retries > 0 || this.settings.hedge !== undefined) this.budget.deposit()
+    // A call earns its share of retries once its first attempt goes out: a
+    // call refused by the breaker or a full bulkhead made none.
+    const earns = retries > 0 || this.settings.hedge !== undefined
     const headers: Record<string, string> = {}
     if (plan.keyed && this.settings.idempotencyKeys !== undefined) headers[this.settings.idempotencyKeys.header] = plan.idempotencyKey ?? randomUUID()
     let backoff: IBackoff<unknown> | undefined
@@ -279,7 +281,7 @@ export class Dependency {
         this.#counters.rejections++
         throw this.#error(last ?? { dependency: this.name, reason: 'breaker-open', retryAfterMs: admission.retryAfterMs })
       }
-      const outcome = await this.#attemptInBulkhead(plan, caller, headers, admission)
+      const outcome = await this.#attemptInBulkhead(plan, caller, headers, admission, earns && attempt === 0)
       // A streamed answer is recorded when its body ends: a reset half-way through is a failure.
       const watched = outcome.kind === 'value' ? this.#watch(plan, outcome.value, admission, caller) : undefined
       if (watched === undefined) this.breaker?.record(admission, resultOf(outcome))
@@ -371,16 +373,21 @@ export class Dependency {
   // Not async, nor the hedge-free #attemptHedged: an async layer that
   // only awaits the next one costs a promise, a frame and a reaction per
   // call, and a call crosses several such layers.
-  #attemptInBulkhead<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
+  // `earns`: the attempt, once it goes out, is a call the retry budget counts.
+  #attemptInBulkhead<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission, earns: boolean): Promise<Outcome<T>> {
     const bulkhead = this.bulkhead
-    if (bulkhead === undefined) return this.#attemptHedged(plan, caller, headers)
+    if (bulkhead === undefined) {
+      if (earns) this.budget.deposit()
+      return this.#attemptHedged(plan, caller, headers)
+    }
     // A free slot is taken at once; only a call that must queue waits on the caller's signal.
     const release = bulkhead.tryAcquire()
-    if (release === undefined) return this.#attemptQueued(bulkhead, plan, caller, headers, admission)
+    if (release === undefined) return this.#attemptQueued(bulkhead, plan, caller, headers, admission, earns)
+    if (earns) this.budget.deposit()
     return this.#attemptHolding(release, plan, caller, headers)
   }
 
-  async #attemptQueued<T> (bulkhead: Bulkhead, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission): Promise<Outcome<T>> {
+  async #attemptQueued<T> (bulkhead: Bulkhead, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, admission: Admission, earns: boolean): Promise<Outcome<T>> {
     let release: () => void
     try {
       const slot = bulkhead.acquire(caller.signal)
@@ -394,6 +401,7 @@ export class Dependency {
       if (isDependencyError(error)) throw error
       return { kind: 'abandoned', error }
     }
+    if (earns) this.budget.deposit()
     return await this.#attemptHolding(release, plan, caller, headers)
   }
 

@@ -2,6 +2,7 @@ import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
 import resilience, { MemoryIdempotencyStore } from '../../plugins/index.js'
 import { listen } from '../helpers/listen.js'
+import { waitFor } from '../helpers/wait-for.js'
 import { closedAfterEach, failing, healthy } from './helpers.js'
 import type { Behaviour } from './helpers.js'
 import type { TestApp } from '../helpers/app.js'
@@ -171,6 +172,31 @@ describe('retries', () => {
     for (let i = 0; i < 5; i++) expect((await app.inject('/')).statusCode).toBe(502)
     expect(server.seen).toHaveLength(6)
     expect(app.dependencies.stats().flaky).toMatchObject({ calls: 5, retries: 1, budgetLeft: 0 })
+  })
+
+  it('earns no retries from calls the breaker refused: they never went out', async () => {
+    const server = await serve(failing(503))
+    const { app } = await appWith({ dependencies: { flaky: { baseUrl: server.url, breaker: { consecutiveFailures: 1, openMs: 60_000 }, retry: { attempts: 3, budget: { ratio: 0.1, minPerSecond: 0, windowMs: 10_000 } } } } })
+    app.get('/', async (request) => await (await request.dependency('flaky').fetch('/')).text())
+    expect((await app.inject('/')).statusCode).toBe(502)
+    for (let i = 0; i < 39; i++) expect((await app.inject('/')).statusCode).toBe(503)
+    expect(server.seen).toHaveLength(1)
+    // One call went out: a tenth of a retry, none whole.
+    expect(app.dependencies.stats().flaky).toMatchObject({ calls: 40, rejections: 39, budgetLeft: 0 })
+  })
+
+  it('earns no retries from calls a full bulkhead refused: they never went out', async () => {
+    let answer: () => void = () => {}
+    const server = await serve((request, response) => { answer = () => { response.statusCode = 503; response.end() } })
+    const { app } = await appWith({ dependencies: { flaky: { baseUrl: server.url, breaker: false, bulkhead: { maxConcurrent: 1, maxQueue: 0 }, retry: { attempts: 3, budget: { ratio: 0.1, minPerSecond: 0, windowMs: 10_000 } } } } })
+    app.get('/', async (request) => await (await request.dependency('flaky').fetch('/')).text())
+    const held = app.inject('/')
+    await waitFor(() => server.seen.length === 1)
+    for (let i = 0; i < 39; i++) expect((await app.inject('/')).statusCode).toBe(503)
+    answer()
+    await held
+    expect(server.seen).toHaveLength(1)
+    expect(app.dependencies.stats().flaky).toMatchObject({ calls: 40, rejections: 39, retries: 0, budgetLeft: 0 })
   })
 
   it('does not retry while the breaker is open', async () => {
