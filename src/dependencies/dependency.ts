@@ -92,6 +92,9 @@ type Outcome<T> =
   /** The caller gave up (deadline, client gone, hedge lost): not the dependency's fault. */
   | { kind: 'abandoned', error: unknown }
 
+/** A fallback that gives no answer: the failure stands. */
+export const NO_ANSWER = Symbol('no-answer')
+
 /** One call as the transport (fetch, or a user's client) describes it. */
 export interface CallPlan<T> {
   attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<AttemptResult<T>>
@@ -107,8 +110,8 @@ export interface CallPlan<T> {
   key: string
   coalesce: boolean
   fallback: ResolvedFallback | undefined
-  /** Turns a fallback's value into the call's answer type. */
-  fromFallback: (value: unknown) => T
+  /** Turns a fallback's value into the call's answer type; {@link NO_ANSWER} when it cannot be one. */
+  fromFallback: (value: unknown) => T | typeof NO_ANSWER
   /** The attempt ends when its signal aborts (fetch does); otherwise the attempt is raced against the signal. @default false */
   honoursSignal?: boolean
   /** Whether an answer may be shared with other callers and kept as the last good one. @default always */
@@ -571,7 +574,6 @@ export const UNBOUNDED_CALLER: CallerContext = Object.freeze({
 
 const CALL: Admission = Object.freeze({ kind: 'call' })
 const HEDGE_LOST = new DOMException('another attempt of the same call answered first', 'AbortError')
-const NO_ANSWER = Symbol('no-answer')
 
 function resultOf (outcome: Outcome<unknown>): CallResult {
   switch (outcome.kind) {

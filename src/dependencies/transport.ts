@@ -1,5 +1,6 @@
 import { readCapped, sharedBody, watchBody } from './bodies.js'
 import { credentialsPart } from './call-key.js'
+import { NO_ANSWER } from './dependency.js'
 import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
 import { parseRetryAfter } from './retry-after.js'
@@ -68,8 +69,18 @@ export function toResponse (answer: FetchAnswer): Response {
   return response
 }
 
-function fallbackResponse (value: unknown): FetchAnswer {
-  return value instanceof Response ? value.clone() : Response.json(value)
+/**
+ * A fallback's value as a fetch's answer: a Response as it is, anything
+ * else as its JSON. A value JSON cannot write (undefined, from a function
+ * that declined, a BigInt, a cycle) gives no answer: the failure stands.
+ */
+function fallbackResponse (value: unknown): FetchAnswer | typeof NO_ANSWER {
+  if (value instanceof Response) return value.clone()
+  try {
+    return Response.json(value)
+  } catch {
+    return NO_ANSWER
+  }
 }
 
 /**

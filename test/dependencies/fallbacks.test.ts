@@ -43,6 +43,25 @@ describe('fallbacks', () => {
     expect(logs.filter((line) => line.msg === 'dependency answered from its fallback')).toHaveLength(1)
   })
 
+  it('on fetch, a fallback that gives nothing JSON can write leaves the failure standing, not a 500', async () => {
+    const server = await serve(failing(503))
+    const { app } = await appWith({
+      dependencies: {
+        declines: { baseUrl: server.url, breaker: false, degradedHeader: 'x-degraded', fallback: () => undefined },
+        empty: { baseUrl: server.url, breaker: false, degradedHeader: 'x-degraded', fallback: { value: undefined } },
+        big: { baseUrl: server.url, breaker: false, degradedHeader: 'x-degraded', fallback: { value: 10n } },
+      },
+    })
+    app.get('/:name', async (request) => await (await request.dependency((request.params as { name: string }).name).fetch('/recs')).text())
+    for (const name of ['declines', 'empty', 'big']) {
+      const response = await app.inject(`/${name}`)
+      expect(response.statusCode).toBe(502)
+      expect(response.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-failed', dependency: name })
+      expect(response.headers['x-degraded']).toBeUndefined()
+      expect(app.dependencies.stats()[name]?.fallbacks).toBe(0)
+    }
+  })
+
   it('a healthy answer is not marked degraded', async () => {
     const server = await serve(healthy({ items: [1] }))
     const { app } = await appWith({ dependencies: { recommendations: { baseUrl: server.url, fallback: { value: [] }, degradedHeader: 'x-degraded' } } })

@@ -187,7 +187,7 @@ describe('retries', () => {
 
   it('earns no retries from calls a full bulkhead refused: they never went out', async () => {
     let answer: () => void = () => {}
-    const server = await serve((request, response) => { answer = () => { response.statusCode = 503; response.end() } })
+    const server = await serve((_request, response) => { answer = () => { response.statusCode = 503; response.end() } })
     const { app } = await appWith({ dependencies: { flaky: { baseUrl: server.url, breaker: false, bulkhead: { maxConcurrent: 1, maxQueue: 0 }, retry: { attempts: 3, budget: { ratio: 0.1, minPerSecond: 0, windowMs: 10_000 } } } } })
     app.get('/', async (request) => await (await request.dependency('flaky').fetch('/')).text())
     const held = app.inject('/')
