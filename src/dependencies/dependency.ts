@@ -153,7 +153,7 @@ export interface DependencyStats {
   /** Retries the budget still allows in its window. */
   budgetLeft: number
   fallbacks: number
-  /** Calls that shared a call already in flight. */
+  /** Calls that joined a call already in flight instead of making their own, counted as they end (not one that then made its own, its answer too large to share). */
   coalesced: number
   inFlight: number
   queued: number
@@ -251,13 +251,21 @@ export class Dependency {
   }
 
   async #coalesced<T> (plan: CallPlan<T>, caller: CallerContext): Promise<T> {
-    let led = false
-    const value = await (this.#coalescer.run(plan.key, caller.signal, () => caller.remainingMs(), (shared) => {
-      led = true
-      return this.#run(plan, signalCaller(shared.signal, shared.remainingMs, () => sharedHeaders(caller.headers(), shared.remainingMs())))
-    }, () => { this.#counters.coalesced++ }) as Promise<T>)
+    let joined = false
+    let value: T
+    try {
+      value = await (this.#coalescer.run(plan.key, caller.signal, () => caller.remainingMs(), (shared) => {
+        return this.#run(plan, signalCaller(shared.signal, shared.remainingMs, () => sharedHeaders(caller.headers(), shared.remainingMs())))
+      }, () => { joined = true }) as Promise<T>)
+    } catch (error) {
+      // Its failure, or the caller's leaving it: either way no call of its own.
+      if (joined) this.#counters.coalesced++
+      throw error
+    }
+    if (!joined) return value
     // An answer too large to share went to the caller that started the call; the others make their own.
-    if (!led && plan.shareable?.(value) === false) return await this.#run(plan, caller)
+    if (plan.shareable?.(value) === false) return await this.#run(plan, caller)
+    this.#counters.coalesced++
     return value
   }
 

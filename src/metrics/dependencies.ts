@@ -22,7 +22,7 @@ const COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Dependen
   ['dependency_retries_total', 'Retries made.', 'retries'],
   ['dependency_hedges_total', 'Hedged attempts made.', 'hedges'],
   ['dependency_fallbacks_total', 'Calls answered from their fallback (the answer is marked degraded).', 'fallbacks'],
-  ['dependency_coalesced_total', 'Calls that shared an identical call already in flight.', 'coalesced'],
+  ['dependency_coalesced_total', 'Calls that joined an identical call already in flight instead of making their own.', 'coalesced'],
 ]
 
 /** Gauges of {@link DependencyStats}. */

@@ -164,7 +164,7 @@ describe('what the breaker counts', () => {
     const { app } = await appWith({ dependencies: { prices: { baseUrl: server.url, timeoutMs: 30_000, coalesce: true, fallback: 'last-good' } } })
     routeTo(app, 'prices')
     const answers = [app.inject('/prices'), app.inject('/prices'), app.inject('/prices')]
-    await waitFor(() => app.dependencies.stats().prices?.coalesced === 2 && held.length === 1)
+    await waitFor(() => app.dependencies.stats().prices?.calls === 3 && held.length === 1)
     held[0]?.writeHead(200, { 'content-type': 'application/json' }).end('{"price":7}')
     for (const answer of await Promise.all(answers)) expect(answer.json()).toEqual({ price: 7 })
     expect(app.dependencies.stats().prices).toMatchObject({ calls: 3, coalesced: 2, attempts: 1, windowCalls: 1, failureRate: 0 })

@@ -37,11 +37,13 @@ describe('per-user calls are never shared', () => {
     const alice = app.inject({ url: '/me', headers: { authorization: 'Bearer alice' } })
     const bob = app.inject({ url: '/me', headers: { authorization: 'Bearer bob' } })
     const aliceAgain = app.inject({ url: '/me', headers: { authorization: 'Bearer alice' } })
-    await waitFor(() => server.seen.length === 2 && app.dependencies.stats().profiles?.coalesced === 1)
+    await waitFor(() => server.seen.length === 2 && app.dependencies.stats().profiles?.calls === 3)
     release()
     expect((await alice).json()).toEqual({ me: 'Bearer alice' })
     expect((await bob).json()).toEqual({ me: 'Bearer bob' })
     expect((await aliceAgain).json()).toEqual({ me: 'Bearer alice' })
+    expect(server.seen).toHaveLength(2)
+    expect(app.dependencies.stats().profiles?.coalesced).toBe(1)
   })
 
   it('cookies and the configured credential headers separate calls too', async () => {
