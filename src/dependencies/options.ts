@@ -268,7 +268,7 @@ export function resolveFallback (value: unknown, where: string): ResolvedFallbac
   if ('lastGood' in record && Object.keys(record).length === 1) {
     const lastGood = optionalObject(record.lastGood, `${where}.lastGood`) ?? {}
     assertKnownKeys(lastGood, ['maxAgeMs'], `${where}.lastGood`)
-    return { kind: 'last-good', maxAgeMs: optionalIntegerBetween(lastGood.maxAgeMs, `${where}.lastGood.maxAgeMs`, DEFAULT_LAST_GOOD_MAX_AGE_MS, 0, 7 * 86_400_000, 'an integer number of milliseconds up to a week') }
+    return { kind: 'last-good', maxAgeMs: optionalIntegerBetween(lastGood.maxAgeMs, `${where}.lastGood.maxAgeMs`, DEFAULT_LAST_GOOD_MAX_AGE_MS, 1, 7 * 86_400_000, 'an integer number of milliseconds from 1 to a week') }
   }
   return fail(where, expected, value)
 }
@@ -298,6 +298,9 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
     // Credentials in the URL would be sent with every call and show in logs; other schemes are not HTTP.
     if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') fail(`${where}.baseUrl`, 'an http: or https: URL', value.baseUrl)
     if (baseUrl.username !== '' || baseUrl.password !== '') fail(`${where}.baseUrl`, 'a URL without credentials (send them as headers)', `${baseUrl.protocol}//…@${baseUrl.host}`)
+    // Paths given to fetch replace the query and fragment: they would be
+    // dropped from every call, an API key in them with no sign of it.
+    if (baseUrl.search !== '' || baseUrl.hash !== '') fail(`${where}.baseUrl`, 'a URL without a query string or fragment (give the query with each call\'s path, and keys as headers)', `${baseUrl.origin}${baseUrl.pathname}${baseUrl.search === '' ? '' : '?…'}${baseUrl.hash === '' ? '' : '#…'}`)
   }
   const timeoutMs = optionalIntegerBetween(value.timeoutMs, `${where}.timeoutMs`, 1_000, 1, MAX_MS, `an integer number of milliseconds from 1 to ${MAX_MS}`)
   const coalesceValue = value.coalesce ?? false
@@ -336,6 +339,7 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
   }
   const degradedHeader = value.degradedHeader === undefined ? undefined : optionalString(value.degradedHeader, `${where}.degradedHeader`, '')
   if (degradedHeader !== undefined && !HEADER_NAME.test(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name', degradedHeader)
+  if (degradedHeader !== undefined && isMeaningfulResponseHeader(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name of its own, such as x-degraded (the names of the dependencies are added to it)', degradedHeader)
   return {
     name,
     baseUrl,
@@ -364,4 +368,17 @@ export function resolveDependenciesOptions (options: unknown, where = 'dependenc
     if (!NAME.test(name)) fail(where, 'dependency names of letters, digits, ".", "_" or "-", starting with a letter', name)
     return resolveDependency(name, value, `${where}.${name}`)
   })
+}
+
+// Headers a response, its framing or its caches already give a meaning
+// to: the dependencies' names added to one of them would change it.
+const MEANINGFUL_RESPONSE_HEADERS = new Set([
+  'age', 'allow', 'authorization', 'cache-control', 'connection', 'cookie', 'date', 'etag', 'expires', 'idempotent-replayed', 'keep-alive',
+  'last-modified', 'link', 'location', 'proxy-authenticate', 'retry-after', 'server', 'set-cookie', 'te', 'trailer', 'transfer-encoding',
+  'upgrade', 'vary', 'www-authenticate',
+])
+
+function isMeaningfulResponseHeader (name: string): boolean {
+  const lower = name.toLowerCase()
+  return lower.startsWith('content-') || MEANINGFUL_RESPONSE_HEADERS.has(lower)
 }

@@ -55,9 +55,20 @@ describe('dependencies options', () => {
     [{ payments: { fleet: { client: {} } } }, "option 'dependencies.payments.fleet.client' expects an ioredis client"],
     [{ payments: { timeout: 800 } }, "unknown option 'timeout' in dependencies.payments"],
     [{ payments: { degradedHeader: 'bad header' } }, "option 'dependencies.payments.degradedHeader'"],
+    [{ payments: { degradedHeader: 'Content-Type' } }, "option 'dependencies.payments.degradedHeader' expects a header name of its own"],
+    [{ payments: { degradedHeader: 'retry-after' } }, "option 'dependencies.payments.degradedHeader' expects a header name of its own"],
+    [{ payments: { degradedHeader: 'Set-Cookie' } }, "option 'dependencies.payments.degradedHeader' expects a header name of its own"],
+    [{ payments: { fallback: { lastGood: { maxAgeMs: 0 } } } }, "option 'dependencies.payments.fallback.lastGood.maxAgeMs'"],
+    [{ payments: { baseUrl: 'http://payments.internal/api?api_key=secret' } }, "option 'dependencies.payments.baseUrl' expects a URL without a query string or fragment"],
+    [{ payments: { baseUrl: 'http://payments.internal/api#v2' } }, "option 'dependencies.payments.baseUrl' expects a URL without a query string or fragment"],
     [{ 'bad name': {} }, "option 'dependencies' expects dependency names"],
     [{ payments: 5 }, "option 'dependencies.payments' expects an object"],
   ])('refuses %j naming the option', (options, message) => {
     expect(() => resolve(options)).toThrow(message)
+  })
+
+  it('does not quote the query of a refused baseUrl, where keys go', () => {
+    expect(() => resolve({ payments: { baseUrl: 'http://payments.internal/api?api_key=secret' } })).toThrow(/http:\/\/payments\.internal\/api\?…/)
+    expect(() => resolve({ payments: { baseUrl: 'http://payments.internal/api?api_key=secret' } })).not.toThrow(/secret/)
   })
 })
