@@ -5,7 +5,7 @@ import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
 import { parseRetryAfter } from './retry-after.js'
 import { isUnder } from './url.js'
-import { markForeignHeaders } from '../problem/foreign-headers.js'
+import { markPassedOn } from '../problem/passed-on.js'
 
 /** Per-call options of `fetch` and `call`, as users write them. */
 export interface DependencyCallOptions<T = unknown> {
@@ -229,9 +229,14 @@ export function statusOfError (error: unknown): number | undefined {
  * object with `get` (fetch's `Headers`, axios's).
  */
 export function retryAfterOfError (error: unknown, nowMs: number): number | undefined {
+  return parseRetryAfter(retryAfterTextOfError(error), nowMs)
+}
+
+/** The Retry-After header an HTTP client's error carries, as it was sent (see {@link retryAfterOfError}). */
+function retryAfterTextOfError (error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined
   const record = error as { headers?: unknown, response?: { headers?: unknown } | null }
-  return parseRetryAfter(retryAfterHeader(record.headers) ?? retryAfterHeader(record.response?.headers), nowMs)
+  return retryAfterHeader(record.headers) ?? retryAfterHeader(record.response?.headers)
 }
 
 function retryAfterHeader (headers: unknown): string | undefined {
@@ -266,7 +271,7 @@ export function callPlan<T> (settings: ResolvedDependency, fn: (signal: AbortSig
         if (status === undefined || status < 400) throw error
         if (!settings.failureStatus(status)) {
           // The caller's answer is the status; the upstream's other headers stay out of it.
-          markForeignHeaders(error)
+          markPassedOn(error, { status, retryAfter: retryAfterTextOfError(error) })
           return { kind: 'error', error }
         }
         // Retried no sooner than the dependency asked, or not at all when that is too far off, as for fetch.

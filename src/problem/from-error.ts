@@ -5,7 +5,7 @@ import { isErrorStatus } from './document.js'
 import { isProblemError } from './problem-error.js'
 import type { ProblemTypeRegistry } from './registry.js'
 import { toValidationIssues } from './validation.js'
-import { FOREIGN_HEADERS_KEPT, hasForeignHeaders } from './foreign-headers.js'
+import { passedOnAnswer } from './passed-on.js'
 
 /** The `detail` of an unexpected 5xx, whose own message stays in the log. */
 export const GENERIC_SERVER_ERROR_DETAIL = 'The server could not complete the request. Quote the instance when reporting the problem.'
@@ -54,7 +54,7 @@ export function problemFromError (error: unknown, registry: ProblemTypeRegistry,
   }
 
   const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {}
-  const own = statusOfError(error)
+  const own = passedOnAnswer(error)?.status ?? statusOfError(error)
   const status = isErrorStatus(options.replyStatus) ? options.replyStatus : own
   const message = typeof fields.message === 'string' && fields.message !== '' ? fields.message : undefined
 
@@ -97,18 +97,17 @@ const REFUSED_ERROR_HEADERS: ReadonlySet<string> = new Set([
  * The headers an error asks for (Fastify's `error.headers` convention, used
  * for Retry-After and the like), keeping only well-formed names and values
  * and none of {@link REFUSED_ERROR_HEADERS}; of an error that carries
- * another server's headers, only {@link FOREIGN_HEADERS_KEPT}.
+ * another server's answer, only the Retry-After it asked for.
  */
 export function headersOfError (error: unknown): Record<string, string> {
   const headers: Record<string, string> = {}
   if (typeof error !== 'object' || error === null) return headers
-  const source = (error as { headers?: unknown }).headers
+  const passed = passedOnAnswer(error)
+  const source = passed === undefined ? (error as { headers?: unknown }).headers : { 'retry-after': passed.retryAfter }
   if (typeof source !== 'object' || source === null || Array.isArray(source)) return headers
-  const onlyKept = hasForeignHeaders(error)
   for (const [name, value] of headerEntries(source)) {
     if (!HEADER_NAME.test(name)) continue
     if (REFUSED_ERROR_HEADERS.has(name.toLowerCase())) continue
-    if (onlyKept && !FOREIGN_HEADERS_KEPT.has(name.toLowerCase())) continue
     const text = typeof value === 'number' ? String(value) : value
     if (typeof text === 'string' && HEADER_VALUE.test(text)) headers[name] = text
   }

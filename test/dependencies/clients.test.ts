@@ -70,6 +70,18 @@ describe('third-party clients through call()', () => {
     expect(app.dependencies.stats().ledger).toMatchObject({ failures: 0, state: 'closed' })
   })
 
+  it("got: a 404 the handler does not catch is the caller's answer, its status and Retry-After read from got's response", async () => {
+    const server = await serve(failing(404, { 'x-internal-secret': 's3cr3t', 'retry-after': '3' }))
+    const { app } = await appWith({ dependencies: { ledger: {} } })
+    app.get('/', async (request) => await request.dependency('ledger').call(async (signal, headers) => await got(`${server.url}/missing`, { signal, headers, retry: { limit: 0 } }).text()))
+    const answer = await app.inject('/')
+    expect(answer.statusCode).toBe(404)
+    expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(answer.json()).toMatchObject({ status: 404, title: 'Not Found' })
+    expect(answer.headers['retry-after']).toBe('3')
+    expect(answer.headers['x-internal-secret']).toBeUndefined()
+  })
+
   it("undici: a 404 passed on as the caller's answer keeps its status and Retry-After, not the upstream's other headers", async () => {
     const server = await serve(failing(404, { 'x-internal-secret': 's3cr3t', 'www-authenticate': 'Basic realm="internal"', 'cache-control': 'public, max-age=3600', 'retry-after': '3' }))
     const dispatcher = new Agent().compose(interceptors.responseError())
