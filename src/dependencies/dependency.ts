@@ -416,23 +416,31 @@ export class Dependency {
     return await this.#attemptHolding(release, plan, caller, headers)
   }
 
-  /** The attempt under a bulkhead slot, given back however the attempt ends. */
+  /**
+   * The attempt under a bulkhead slot, given back once the attempt ends:
+   * an attempt given up on (its timeout, the deadline, a hedge that won)
+   * whose client ignores its signal still runs, and holds the slot until
+   * it settles, so that the bulkhead bounds what the dependency is sent.
+   */
   async #attemptHolding<T> (release: () => void, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
+    const lingering: Array<Promise<unknown>> = []
     try {
-      return await this.#attemptHedged(plan, caller, headers)
+      return await this.#attemptHedged(plan, caller, headers, lingering)
     } finally {
-      release()
+      if (lingering.length === 0) release()
+      else void Promise.allSettled(lingering).then(release)
     }
   }
 
   /** With hedging: a second attempt after the observed percentile without an answer; the first answer wins, the other is cancelled. */
-  #attemptHedged<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
+  // `lingering`: where an attempt given up on while its call still runs is put (see #attemptHolding).
+  #attemptHedged<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, lingering?: Array<Promise<unknown>>): Promise<Outcome<T>> {
     const hedge = this.settings.hedge
-    if (hedge === undefined || !plan.idempotent) return this.#attempt(plan, caller, headers, undefined)
-    return this.#hedged(hedge, plan, caller, headers)
+    if (hedge === undefined || !plan.idempotent) return this.#attempt(plan, caller, headers, undefined, lingering)
+    return this.#hedged(hedge, plan, caller, headers, lingering)
   }
 
-  async #hedged<T> (hedge: NonNullable<ResolvedDependency['hedge']>, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>): Promise<Outcome<T>> {
+  async #hedged<T> (hedge: NonNullable<ResolvedDependency['hedge']>, plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, lingering: Array<Promise<unknown>> | undefined): Promise<Outcome<T>> {
     const delayMs = this.latency.quantile(hedge.percentile, MAX_SAMPLES_BEFORE_HEDGE) ?? hedge.delayMs
     const first = new AbortController()
     const second = new AbortController()
@@ -463,7 +471,7 @@ export class Dependency {
         hedged = true
         this.#counters.hedges++
         running++
-        this.#attempt(plan, caller, headers, second.signal).then((outcome) => { race(outcome, first) }, (cause: unknown) => { race({ kind: 'failure', reason: 'network', cause }, first) })
+        this.#attempt(plan, caller, headers, second.signal, lingering).then((outcome) => { race(outcome, first) }, (cause: unknown) => { race({ kind: 'failure', reason: 'network', cause }, first) })
       }, delayMs)
       timer.unref()
       const firstSettled = (outcome: Outcome<T>): void => {
@@ -476,12 +484,12 @@ export class Dependency {
         }
         race(outcome, second)
       }
-      this.#attempt(plan, caller, headers, first.signal).then(firstSettled, (cause: unknown) => { firstSettled({ kind: 'failure', reason: 'network', cause }) })
+      this.#attempt(plan, caller, headers, first.signal, lingering).then(firstSettled, (cause: unknown) => { firstSettled({ kind: 'failure', reason: 'network', cause }) })
     })
   }
 
   /** One attempt, bounded by the attempt timeout and the caller's deadline (the longest of a coalesced call's callers). */
-  async #attempt<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, cancel: AbortSignal | undefined): Promise<Outcome<T>> {
+  async #attempt<T> (plan: CallPlan<T>, caller: CallerContext, headers: Record<string, string>, cancel: AbortSignal | undefined, lingering?: Array<Promise<unknown>>): Promise<Outcome<T>> {
     const remainingMs = caller.remainingMs()
     if (caller.aborted || remainingMs <= 0) return { kind: 'abandoned', error: caller.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }
     // When the caller's deadline is what cuts the attempt short, its end is
@@ -516,6 +524,7 @@ export class Dependency {
     let fault: InjectedFault | undefined
     // Set while the fault's delay or hang holds the attempt: a timeout then is the fault's.
     let heldByFault = false
+    let call: Promise<AttemptResult<T>> | undefined
     try {
       const attemptHeaders = { ...caller.headers(), ...headers }
       fault = this.#faults?.()
@@ -532,7 +541,10 @@ export class Dependency {
         })
         heldByFault = false
       }
-      result ??= await (plan.honoursSignal === true ? plan.attempt(signal, attemptHeaders) : raceAbort(plan.attempt(signal, attemptHeaders), signal))
+      if (result === undefined) {
+        call = plan.attempt(signal, attemptHeaders)
+        result = await (plan.honoursSignal === true ? call : raceAbort(call, signal))
+      }
       if (result.kind === 'value') {
         this.latency.add(this.settings.clock.now() - startedAt)
         answered = true
@@ -545,6 +557,8 @@ export class Dependency {
         this.#failedAttemptMs = this.settings.clock.now() - startedAt
         return { kind: 'failure', reason: 'network', cause: error }
       }
+      // Given up on, and raced rather than ended by its signal: it may run on.
+      if (call !== undefined && plan.honoursSignal !== true) lingering?.push(call)
       const reason: unknown = signal.reason
       if (reason !== TIMED_OUT) return { kind: 'abandoned', error: reason }
       if (byDeadline) return { kind: 'abandoned', error: caller.reason ?? this.#error({ dependency: this.name, reason: 'timeout' }) }

@@ -1,3 +1,5 @@
+import got from 'got'
+import type { ServerResponse } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { listen } from '../helpers/listen.js'
 import { rawGet } from '../helpers/raw-http.js'
@@ -123,6 +125,25 @@ describe('timeouts and abandoned calls', () => {
     expect((await first).statusCode).toBe(200)
     expect(server.seen).toHaveLength(1)
     expect(app.dependencies.stats().reports).toMatchObject({ rejections: 1, state: 'closed', failures: 0 })
+  })
+
+  it("a call whose client ignores the signal holds its bulkhead slot after its timeout, until the client's request ends", async () => {
+    const held: ServerResponse[] = []
+    const server = await serve((_request, response) => { held.push(response) })
+    const { app } = await appWith({ dependencies: { reports: { timeoutMs: 100, breaker: false, bulkhead: { maxConcurrent: 1, maxQueue: 0 } } } })
+    // The signal is not passed on: got's request runs on after the attempt is given up.
+    app.get('/', async (request) => await request.dependency('reports').call(async () => await got(`${server.url}/report`, { retry: { limit: 0 } }).text()))
+    expect((await app.inject('/')).statusCode).toBe(504)
+    const refused = await app.inject('/')
+    expect(refused.json()).toMatchObject({ type: 'urn:fastify-resilience:problem:dependency-unavailable', reason: 'bulkhead-full' })
+    expect(server.seen).toHaveLength(1)
+    for (const response of held.splice(0)) response.end('late')
+    await waitFor(() => app.dependencies.stats().reports?.inFlight === 0)
+    const later = app.inject('/')
+    await waitFor(() => held.length === 1)
+    held[0]?.end('on time')
+    expect((await later).body).toBe('on time')
+    expect(server.seen).toHaveLength(2)
   })
 
   it('a queued call waits for a slot and runs when one frees', async () => {
