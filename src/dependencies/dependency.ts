@@ -428,7 +428,7 @@ export class Dependency {
       return await this.#attemptHedged(plan, caller, headers, lingering)
     } finally {
       if (lingering.length === 0) release()
-      else void Promise.allSettled(lingering).then(release)
+      else Promise.allSettled(lingering).then(release, release)
     }
   }
 
