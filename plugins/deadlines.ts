@@ -33,7 +33,10 @@ import { registerOnce } from './registered-once.js'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** This route's deadline; `false` opts the route out (e.g. for streaming). */
-    deadline?: RouteDeadlineConfig | false
+    // `& object`: every member of RouteDeadlineConfig is optional, and in a route's
+    // options Fastify infers the config from the value written, which let
+    // `true` or a number through.
+    deadline?: (RouteDeadlineConfig & object) | false
   }
   interface FastifyRequest {
     /**

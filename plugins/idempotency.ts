@@ -66,7 +66,10 @@ function nextOwner (): string {
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Idempotency-Key handling for this route; absent or `false` leaves the route alone. */
-    idempotency?: RouteIdempotencyConfig | false
+    // `& object`: every member of RouteIdempotencyConfig is optional, and in a route's
+    // options Fastify infers the config from the value written, which let
+    // `true` or a number through.
+    idempotency?: (RouteIdempotencyConfig & object) | false
   }
 }
 

@@ -45,7 +45,10 @@ import { registerOnce } from './registered-once.js'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** This route's priority and bulkhead; `false` exempts it from shedding (health checks). */
-    shedding?: RouteSheddingConfig | false
+    // `& object`: every member of RouteSheddingConfig is optional, and in a route's
+    // options Fastify infers the config from the value written, which let
+    // `true` or a number through.
+    shedding?: (RouteSheddingConfig & object) | false
   }
   interface FastifyInstance {
     /** The load shedder's counters. */

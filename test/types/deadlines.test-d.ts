@@ -21,7 +21,12 @@ describe('deadline types', () => {
     app.get('/b', { config: { deadline: false } }, async () => 'b')
     // @ts-expect-error timeoutMs is a number
     app.get('/c', { config: { deadline: { timeoutMs: '2s' } } }, async () => 'c')
-    expectTypeOf<FastifyContextConfig['deadline']>().toEqualTypeOf<RouteDeadlineConfig | false | undefined>()
+    expectTypeOf<FastifyContextConfig['deadline']>().toEqualTypeOf<(RouteDeadlineConfig & object) | false | undefined>()
+    // Not true, nor a number: in a route's options, Fastify infers the config from the value written.
+    // @ts-expect-error the deadline is an object or false
+    app.get('/d', { config: { deadline: true } }, async () => 'd')
+    // @ts-expect-error the deadline is an object or false
+    app.route({ method: 'GET', url: '/e', config: { deadline: 5 }, handler: async () => 'e' })
     expectTypeOf<RouteDeadlineConfig>().toEqualTypeOf<{ timeoutMs?: number }>()
   })
 

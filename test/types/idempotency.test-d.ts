@@ -32,7 +32,9 @@ describe('idempotency types', () => {
     app.post('/b', { config: { idempotency: false } }, async () => 'b')
     // @ts-expect-error required is a boolean
     app.post('/c', { config: { idempotency: { required: 'yes' } } }, async () => 'c')
-    expectTypeOf<FastifyContextConfig['idempotency']>().toEqualTypeOf<RouteIdempotencyConfig | false | undefined>()
+    expectTypeOf<FastifyContextConfig['idempotency']>().toEqualTypeOf<(RouteIdempotencyConfig & object) | false | undefined>()
+    // @ts-expect-error the route's idempotency is an object or false, not true
+    app.post('/d', { config: { idempotency: true } }, async () => 'd')
   })
 
   it('stores implement the store interface', () => {

@@ -34,7 +34,9 @@ describe('load shedding types', () => {
     app.get('/a', { config: { shedding: { priority: 'urgent' } } }, async () => 'a')
     // @ts-expect-error maxConcurrent is a number
     app.get('/b', { config: { shedding: { maxConcurrent: 'four' } } }, async () => 'b')
-    expectTypeOf<FastifyContextConfig['shedding']>().toEqualTypeOf<RouteSheddingConfig | false | undefined>()
+    expectTypeOf<FastifyContextConfig['shedding']>().toEqualTypeOf<(RouteSheddingConfig & object) | false | undefined>()
+    // @ts-expect-error the route's shedding is an object or false, not true
+    app.get('/c', { config: { shedding: true } }, async () => 'c')
   })
 
   it('app.loadShedding.stats() is typed', () => {
