@@ -23,7 +23,7 @@ import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
-import { markRefusedForDeadline } from './outcome-marks.js'
+import { keptHandler, markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
@@ -147,6 +147,8 @@ class SettlingWithDeadline implements PromiseLike<unknown> {
       const outcome = deadlineOf(request)?.outcome
       if (outcome === 'deadline-exceeded' || outcome === 'client-closed') {
         request.log.debug({ err: error }, 'handler failed after its request ended; dropped')
+        const kept = keptHandler(request)
+        if (kept !== undefined) kept.failedAfterAnswer = true
         return typeof onFulfilled === 'function' ? onFulfilled(undefined) : undefined as Fulfilled
       }
       if (typeof onRejected !== 'function') throw error

@@ -280,6 +280,14 @@ export function createOnSend (runtime: Runtime) {
         work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload)
         break
       case 'settled':
+        if (claim.replyBeforeDeadline !== null) {
+          // The handler returned without answering (a callback handler, or
+          // one that returned the reply) and the deadline answers in its
+          // place: the answer it sends later is the one to store.
+          detach(request, reply, claim, runtime)
+          done(null, payload)
+          return
+        }
         work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload)
         break
     }
@@ -382,8 +390,16 @@ function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: 
       }
       return
     case 'detached':
-      if (outcome === undefined || outcome.value === undefined || outcome.value === reply || claim.replyBeforeDeadline === null) {
-        releaseInBackground(request, claim, runtime, outcome === undefined ? 'the handler failed after its request was answered' : 'the request ended without a storable answer')
+      if (outcome === undefined || claim.failedAfterAnswer || claim.replyBeforeDeadline === null) {
+        releaseInBackground(request, claim, runtime, outcome === undefined || claim.failedAfterAnswer ? 'the handler failed after its request was answered' : 'the request ended without a storable answer')
+        return
+      }
+      if (outcome.value === undefined || outcome.value === reply) {
+        // No answer yet, which is not the end of it: a callback may still
+        // send one (a returned reply settles when the 504 goes out). The key
+        // stays held until it does; released, a retry would run the handler
+        // again while this one may still do its work.
+        request.log.info('handler returned without an answer after its deadline; its key stays held until it sends one')
         return
       }
       storeLateAnswer(request, reply, claim, runtime, outcome.value)

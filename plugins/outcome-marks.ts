@@ -78,6 +78,8 @@ export interface ReplySnapshot {
 export interface KeptHandler {
   /** Set by the deadline just before it answers 504 in the handler's place. */
   replyBeforeDeadline: ReplySnapshot | null
+  /** Set by the deadline when the handler fails after its request was answered: the failure is dropped, and its promise settles empty. */
+  failedAfterAnswer: boolean
 }
 
 export function keepHandlerRunning (request: FastifyRequest, kept: KeptHandler): void {

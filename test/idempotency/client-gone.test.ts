@@ -30,7 +30,8 @@ const stores: Record<string, () => IdempotencyStore> = {
   redis: () => new RedisIdempotencyStore({ client: redis, prefix: `test:gone:${++keyspace}:` }),
 }
 
-type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
+// An async handler, or a callback one that answers with reply.send() and returns nothing.
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown> | void
 
 async function startApp (options: ResilienceOptions, handler: Handler, routeConfig: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, port: number }> {
   const app = Fastify()
@@ -196,6 +197,40 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(after.status).toBe(200)
       expect(after.headers.get('content-type')).toBe('text/plain; charset=utf-8')
       expect(await after.text()).toBe('done')
+      expect(runs).toBe(1)
+    })
+
+    it('a callback handler that sends after the 504 has its answer stored: the retry replays it, the handler ran once', async () => {
+      const finish = deferred()
+      let runs = 0
+      const { port } = await startApp(options(), (_request, reply) => {
+        runs++
+        finish.promise.then(() => reply.code(201).send({ charge: runs }), () => undefined)
+      }, { deadline: { timeoutMs: 100 } })
+      expect((await post(port, 'late-callback')).status).toBe(504)
+      expect((await post(port, 'late-callback')).status).toBe(409)
+      finish.resolve()
+      const after = await retryUntilAnswered(port, 'late-callback')
+      expect(after.status).toBe(201)
+      expect(after.headers.get('idempotent-replayed')).toBe('true')
+      expect(await after.json()).toEqual({ charge: 1 })
+      expect(runs).toBe(1)
+    })
+
+    it('an async handler that returns the reply and sends after the 504 has its answer stored', async () => {
+      const finish = deferred()
+      let runs = 0
+      const { port } = await startApp(options(), async (_request, reply) => {
+        runs++
+        finish.promise.then(() => reply.code(201).send({ charge: runs }), () => undefined)
+        return reply
+      }, { deadline: { timeoutMs: 100 } })
+      expect((await post(port, 'late-returned')).status).toBe(504)
+      expect((await post(port, 'late-returned')).status).toBe(409)
+      finish.resolve()
+      const after = await retryUntilAnswered(port, 'late-returned')
+      expect(after.status).toBe(201)
+      expect(await after.json()).toEqual({ charge: 1 })
       expect(runs).toBe(1)
     })
 
