@@ -225,9 +225,12 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     try {
       outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
     } catch (error) {
+      // Answered meanwhile (the deadline's 504, when the claim's timeout
+      // was the deadline's): one answer is all a request gets.
+      if (reply.sent) return reply
       return storeUnavailable(request, reply, error)
     }
-    if (outcome.kind !== 'acquired') return answerFor(request, reply, outcome)
+    if (outcome.kind !== 'acquired') return reply.sent ? reply : answerFor(request, reply, outcome)
     const claim = acquired(request, storeKey, owner, fingerprint)
     if (reply.sent) {
       // The request ended while the claim was on its way (the client

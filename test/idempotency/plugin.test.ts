@@ -7,6 +7,7 @@ import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { waitFor } from '../helpers/wait-for.js'
+import { joinedStoreKey } from '../../src/idempotency/scoped-key.js'
 
 const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
 afterAll(async () => { await redis.quit() })
@@ -540,5 +541,36 @@ describe('idempotency plugin decisions', () => {
     expect(retry.statusCode).toBe(200)
     expect(retry.body).toBe('done')
     expect(retry.headers['idempotent-replayed']).toBe('true')
+  })
+
+  it('a claim that ends only after the deadline\'s 504 adds no second answer, whether the store fails or replays', async () => {
+    for (const late of ['fails', 'replays'] as const) {
+      current = createTestApp()
+      const { app, logs } = current
+      // The caller's scope resolves only after the 504: the claim goes out then.
+      const scoped = deferred()
+      class AnsweringStore extends MemoryIdempotencyStore {
+        override async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
+          if (late === 'fails') throw new Error('store unreachable')
+          return await super.claim(key, fingerprint, owner, leaseMs)
+        }
+      }
+      const store = new AnsweringStore()
+      await app.register(resilience, {
+        loadShedding: false,
+        deadlines: { defaultTimeoutMs: 50 },
+        idempotency: { store, scope: async () => { await scoped.promise; return 'acct' }, fingerprint: () => 'fp' },
+      })
+      app.post('/slow', { config: { idempotency: {} } }, async () => 'done')
+      const storeKey = joinedStoreKey('acct', 'POST', '/slow', 'k')
+      store.claimNow(storeKey, 'fp', 'o', 60_000)
+      store.completeNow(storeKey, 'o', { status: 200, headers: {}, body: 'stored' }, 60_000)
+      const response = await app.inject({ method: 'POST', url: '/slow', headers: { 'idempotency-key': 'k' } })
+      expect(response.statusCode).toBe(504)
+      scoped.resolve()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(logs.filter((line) => /already sent/i.test(line.msg)).map((line) => line.msg)).toEqual([])
+      await app.close()
+    }
   })
 })
