@@ -138,9 +138,9 @@ export function storeCallNow<T> (runtime: Runtime, operation: StoreOperation, ca
 export function renewLease (runtime: Runtime, lease: HeldLease): void {
   const { storeKey, owner, request } = lease
   storeCall(runtime, 'renew', (store) => store.renew(storeKey, owner, runtime.settings.leaseMs)).then((held) => {
-    if (held) return
-    // Said once: renewing again cannot get it back.
-    runtime.leases.drop(lease)
+    // Said once: renewing again cannot get it back, and renewals sent
+    // while the store was slow come back lost together.
+    if (held || !runtime.leases.drop(lease)) return
     request.log.warn('idempotency lease lost while the handler runs (it ran out, or another request took the key); the answer is stored only if no other request holds the key by then')
   }, (error: unknown) => {
     request.log.warn({ err: error }, 'idempotency lease could not be renewed')

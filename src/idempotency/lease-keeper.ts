@@ -31,11 +31,12 @@ export class LeaseKeeper<Lease> {
     }
   }
 
-  drop (lease: Lease): void {
+  /** Stops renewing `lease`; false when it was not held (dropped already). */
+  drop (lease: Lease): boolean {
     // The timer stays until its next tick: with short requests the last
     // lease goes and the next one comes within microseconds, and a timer
     // set and cleared for each would cost more than the request's claim.
-    this.#held.delete(lease)
+    return this.#held.delete(lease)
   }
 
   renewAll (): void {

@@ -168,4 +168,29 @@ describe('a lease that runs out while the handler runs, with nobody taking the k
     expect(runs).toBe(1)
     expect(lost()).toBe(1)
   })
+
+  it('renewals sent while the store was slow, coming back lost together, say so once', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    const answers = deferred<boolean>()
+    let renewals = 0
+    // A store that holds every renewal until the test answers them all: a Redis paused for writes.
+    class SlowStore extends MemoryIdempotencyStore {
+      override async renew (): Promise<boolean> {
+        renewals++
+        return await answers.promise
+      }
+    }
+    await app.register(resilience, { loadShedding: false, deadlines: false, idempotency: { unscoped: true, leaseMs: 300, storeTimeoutMs: 10_000, store: new SlowStore() } })
+    const lost = (): number => logs.filter((line) => line.msg.startsWith('idempotency lease lost')).length
+    const finish = deferred()
+    app.post('/charges', { config: { idempotency: {} } }, async () => { await finish.promise; return { charged: true } })
+    const first = post(app, '/charges', 'paused')
+    await waitFor(() => renewals >= 3)
+    answers.resolve(false)
+    await waitFor(() => lost() > 0)
+    finish.resolve()
+    expect((await first).statusCode).toBe(200)
+    expect(lost()).toBe(1)
+  })
 })
