@@ -1,6 +1,6 @@
 import process from 'node:process'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import {
   CheckRunner,
   HEALTH_CONTENT_TYPE,
@@ -327,6 +327,9 @@ export const health = fp(healthPlugin, {
 })
 
 /** Options of the `health` plugin; `authorize` receives Fastify's request. */
-export type HealthOptions<Request = FastifyRequest> = HealthOptionsOf<Request>
+export type HealthOptions<Request = FastifyRequest> = HealthOptionsOf<Request, HealthRouteOptions>
+
+/** Route options the health routes take: a shorthand route's, without its config (the library sets it). */
+export type HealthRouteOptions = Omit<RouteShorthandOptions, 'config'>
 export type { HealthDocument, HealthCheckEntry, LifecyclePhase }
 export type { ShutdownOptions, HealthCheck } from '../src/health/index.js'

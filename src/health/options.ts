@@ -26,7 +26,7 @@ export interface ShutdownOptions {
 }
 
 /** Options of the `health` plugin. */
-export interface HealthOptions<Request = unknown> {
+export interface HealthOptions<Request = unknown, RouteOptions extends object = Record<string, unknown>> {
   /** Path of the liveness route; `false` leaves it out. @default '/health/live' */
   livePath?: string | false
   /** Path of the readiness route; `false` leaves it out. @default '/health/ready' */
@@ -49,8 +49,8 @@ export interface HealthOptions<Request = unknown> {
    * @default []
    */
   requiredDependencies?: readonly string[]
-  /** Fastify route options spread on both routes (logLevel, schema for API docs). @default {} */
-  routeOptions?: Record<string, unknown>
+  /** Fastify route options spread on both routes (logLevel, schema for API docs); not method, url, handler or config. @default {} */
+  routeOptions?: RouteOptions
   /** Graceful shutdown on `app.close()`; `false` leaves Fastify's own close as it is. @default {} */
   shutdown?: ShutdownOptions | false
   /** Time source, for tests. @default monotonic time */

@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { describe, expectTypeOf, it } from 'vitest'
 import { health } from '../../plugins/index.js'
-import type { HealthDocument, HealthOptions, LifecyclePhase, ResilienceOptions } from '../../plugins/index.js'
+import type { HealthDocument, HealthOptions, HealthRouteOptions, LifecyclePhase, ResilienceOptions } from '../../plugins/index.js'
 
 describe('health types', () => {
   it('plugin and umbrella options', () => {
@@ -14,6 +14,18 @@ describe('health types', () => {
     expectTypeOf<{ health: { shutdown: false, requiredDependencies: ['payments'] } }>().toExtend<ResilienceOptions>()
     expectTypeOf<{ health: { readyPath: 42 } }>().not.toExtend<ResilienceOptions>()
     expectTypeOf<{ health: { shutdown: { signals: ['TERM'] } } }>().not.toExtend<ResilienceOptions>()
+  })
+
+  it('routeOptions are a route\'s options, without the ones the library sets', async () => {
+    const app = Fastify()
+    await app.register(health, { routeOptions: { logLevel: 'warn', schema: { response: { 200: { type: 'object' } } } } })
+    // @ts-expect-error the library sets the method
+    await app.register(health, { routeOptions: { method: 'POST' } })
+    // @ts-expect-error the library sets the handler
+    await app.register(health, { routeOptions: { handler: async () => 'x' } })
+    // @ts-expect-error a misspelt option
+    await app.register(health, { routeOptions: { logLevl: 'info' } })
+    expectTypeOf<HealthRouteOptions>().not.toHaveProperty('config')
   })
 
   it('authorize(request) receives the Fastify request', () => {
