@@ -193,6 +193,21 @@ describe('packed tarball', () => {
     expect(listing.filter((file) => file.startsWith('./test') || file.startsWith('./src') || file.endsWith('.test.js'))).toEqual([])
   })
 
+  // Sources are not shipped: a stack trace mapped with --enable-source-maps,
+  // or a bundler's source-map loader, reads them from the maps themselves.
+  it('ships source maps that carry their sources, and no declaration maps that would point at missing files', () => {
+    const installed = join(appDir, 'node_modules/fastify-resilience')
+    const listing = run('find', ['.', '-type', 'f', '-name', '*.map', '-not', '-path', './node_modules/*'], installed).split('\n').filter(Boolean)
+    expect(listing.filter((file) => file.endsWith('.d.ts.map'))).toEqual([])
+    const maps = listing.filter((file) => file.endsWith('.js.map'))
+    expect(maps).toContain('./dist/plugins/index.js.map')
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(join(installed, file), 'utf8')) as { sources: string[], sourcesContent?: Array<string | null> }
+      expect(map.sourcesContent?.length, file).toBe(map.sources.length)
+      expect(map.sourcesContent?.every((content) => typeof content === 'string' && content.length > 0), file).toBe(true)
+    }
+  })
+
   // The README and the pages it links to are read where the package is
   // installed (node_modules, an offline mirror, the registry's file view):
   // each relative link must find its file there.
