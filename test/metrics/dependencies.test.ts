@@ -57,11 +57,12 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // First: a close that fails must not leave the directory behind.
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   unsubscribe(CHANNEL_NAMES.breakerStateChanged, onChange)
   for (const response of held) response.end('{}')
   await app?.close()
   await Promise.all([payments, recommendations, prices].map(async (server) => await server?.close()))
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
 })
 
 async function get (path: string): Promise<number> {
