@@ -381,13 +381,14 @@ function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: 
       if (reply.sent) {
         // Hijacked: no answer will pass onSend.
         releaseInBackground(request, claim, runtime, 'the request ended without a storable answer')
-      } else if (outcome !== undefined && outcome.value === undefined && request.raw.socket?.destroyed === true) {
-        // Fastify sends nothing for an empty result once the client has
-        // gone; an answer already on its way moves the claim on first.
-        setImmediate(() => {
-          if (claim.phase === 'settled') releaseInBackground(request, claim, runtime, 'the handler ended without an answer after its client left')
-        })
+      } else if (claim.failedAfterAnswer) {
+        // It failed after its client left, and the deadline dropped the
+        // failure: nothing was done, and the retry runs it.
+        releaseInBackground(request, claim, runtime, 'the handler failed after its client left')
       }
+      // Otherwise an empty result is no answer yet: a callback may still
+      // send one (a returned reply settles when its client leaves), and
+      // the key stays held until it does.
       return
     case 'detached':
       if (outcome === undefined || claim.failedAfterAnswer || claim.replyBeforeDeadline === null) {

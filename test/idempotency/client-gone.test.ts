@@ -127,6 +127,26 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
         expect(await after.json()).toEqual({ accepted: true })
         expect(runs).toBe(1)
       })
+
+      it('stores an answer sent from a callback after the handler returned the reply and its client left', async () => {
+        const started = deferred<FastifyRequest>()
+        const finish = deferred()
+        let runs = 0
+        // A returned reply settles the handler's promise when the connection closes.
+        const { port } = await startApp(options(), async (request, reply) => {
+          runs++
+          finish.promise.then(() => reply.code(201).send({ charge: runs }), () => undefined)
+          started.resolve(request)
+          return reply
+        })
+        await postAndLeave(port, 'left-3', started.promise)
+        expect((await post(port, 'left-3')).status).toBe(409)
+        finish.resolve()
+        const after = await retryUntilAnswered(port, 'left-3')
+        expect(after.status).toBe(201)
+        expect(await after.json()).toEqual({ charge: 1 })
+        expect(runs).toBe(1)
+      })
     })
   }
 
