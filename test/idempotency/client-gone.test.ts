@@ -220,39 +220,35 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(runs).toBe(1)
     })
 
-    it('a callback handler that sends after the 504 has its answer stored: the retry replays it, the handler ran once', async () => {
-      const finish = deferred()
-      let runs = 0
-      const { port } = await startApp(options(), (_request, reply) => {
-        runs++
-        finish.promise.then(() => reply.code(201).send({ charge: runs }), () => undefined)
-      }, { deadline: { timeoutMs: 100 } })
-      expect((await post(port, 'late-callback')).status).toBe(504)
-      expect((await post(port, 'late-callback')).status).toBe(409)
-      finish.resolve()
-      const after = await retryUntilAnswered(port, 'late-callback')
-      expect(after.status).toBe(201)
-      expect(after.headers.get('idempotent-replayed')).toBe('true')
-      expect(await after.json()).toEqual({ charge: 1 })
-      expect(runs).toBe(1)
-    })
-
-    it('an async handler that returns the reply and sends after the 504 has its answer stored', async () => {
-      const finish = deferred()
-      let runs = 0
-      const { port } = await startApp(options(), async (_request, reply) => {
-        runs++
-        finish.promise.then(() => reply.code(201).send({ charge: runs }), () => undefined)
+    // Both return before answering: the handler's promise says nothing of the answer to come.
+    const answeringLater = {
+      'a callback handler': (finish: Promise<void>, charge: () => number): Handler => (_request, reply) => {
+        finish.then(() => reply.code(201).send({ charge: charge() }), () => undefined)
+      },
+      'an async handler that returns the reply': (finish: Promise<void>, charge: () => number): Handler => async (_request, reply) => {
+        finish.then(() => reply.code(201).send({ charge: charge() }), () => undefined)
         return reply
-      }, { deadline: { timeoutMs: 100 } })
-      expect((await post(port, 'late-returned')).status).toBe(504)
-      expect((await post(port, 'late-returned')).status).toBe(409)
-      finish.resolve()
-      const after = await retryUntilAnswered(port, 'late-returned')
-      expect(after.status).toBe(201)
-      expect(await after.json()).toEqual({ charge: 1 })
-      expect(runs).toBe(1)
-    })
+      },
+    }
+    for (const [style, handlerOf] of Object.entries(answeringLater)) {
+      it(`${style} that sends after the 504 has its answer stored: the retry replays it, the handler ran once`, async () => {
+        const finish = deferred()
+        let runs = 0
+        const key = `late-${style.replaceAll(' ', '-')}`
+        const { port } = await startApp(options(), (request, reply) => {
+          runs++
+          return handlerOf(finish.promise, () => runs)(request, reply)
+        }, { deadline: { timeoutMs: 100 } })
+        expect((await post(port, key)).status).toBe(504)
+        expect((await post(port, key)).status).toBe(409)
+        finish.resolve()
+        const after = await retryUntilAnswered(port, key)
+        expect(after.status).toBe(201)
+        expect(after.headers.get('idempotent-replayed')).toBe('true')
+        expect(await after.json()).toEqual({ charge: 1 })
+        expect(runs).toBe(1)
+      })
+    }
 
     it('an answer without a body that the handler sends after the 504 is replayed without a body or a type', async () => {
       const finish = deferred()
