@@ -22,6 +22,7 @@ import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, Route
 import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import type { RouteConfigObject } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { keptHandler, markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
@@ -33,10 +34,7 @@ import { registerOnce } from './registered-once.js'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** This route's deadline; `false` opts the route out (e.g. for streaming). */
-    // `& object`: every member of RouteDeadlineConfig is optional, and in a route's
-    // options Fastify infers the config from the value written, which let
-    // `true` or a number through.
-    deadline?: (RouteDeadlineConfig & object) | false
+    deadline?: RouteConfigObject<RouteDeadlineConfig> | false
   }
   interface FastifyRequest {
     /**

@@ -32,6 +32,7 @@ import type { IdempotencyTally } from '../src/metrics/idempotency.js'
 import { replayedChannel } from '../src/metrics/channels.js'
 import type { ReplayedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import type { RouteConfigObject } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import {
   claimOf,
@@ -66,10 +67,7 @@ function nextOwner (): string {
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Idempotency-Key handling for this route; absent or `false` leaves the route alone. */
-    // `& object`: every member of RouteIdempotencyConfig is optional, and in a route's
-    // options Fastify infers the config from the value written, which let
-    // `true` or a number through.
-    idempotency?: (RouteIdempotencyConfig & object) | false
+    idempotency?: RouteConfigObject<RouteIdempotencyConfig> | false
   }
 }
 

@@ -37,6 +37,7 @@ import type { PoolReading } from '../src/metrics/load-shedding.js'
 import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
+import type { RouteConfigObject } from './route-options.js'
 import { markShed } from './outcome-marks.js'
 import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
@@ -45,10 +46,7 @@ import { registerOnce } from './registered-once.js'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** This route's priority and bulkhead; `false` exempts it from shedding (health checks). */
-    // `& object`: every member of RouteSheddingConfig is optional, and in a route's
-    // options Fastify infers the config from the value written, which let
-    // `true` or a number through.
-    shedding?: (RouteSheddingConfig & object) | false
+    shedding?: RouteConfigObject<RouteSheddingConfig> | false
   }
   interface FastifyInstance {
     /** The load shedder's counters. */

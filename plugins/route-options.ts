@@ -2,6 +2,13 @@ import type { RouteOptions } from 'fastify'
 
 type HookName = 'onRequest' | 'preHandler' | 'onSend'
 
+/**
+ * A route config that must be an object. In a route's options Fastify
+ * infers the config's type from the value written; for a config whose
+ * members are all optional, that let `true` or a number through.
+ */
+export type RouteConfigObject<Config> = Config & object
+
 /** Adds a route-level hook after the ones the route declared itself. */
 export function appendRouteHook<Hook> (routeOptions: RouteOptions, name: HookName, hook: Hook): void {
   const existing = routeOptions[name] as Hook | Hook[] | undefined
