@@ -119,11 +119,15 @@ export class GradientLimit implements ConcurrencyLimit {
     // for as long as the overload lasts.
     if (this.#baseline === 0) {
       this.#baseline = shortRtt
-    } else if (full && this.current <= minLimit && shortRtt > tolerance * this.#baseline) {
+    } else if (full && this.current <= minLimit && peakInFlight <= minLimit && shortRtt > tolerance * this.#baseline) {
       // At its floor the limit cannot take latency any lower: what is left
       // is the service's own latency (a dependency that became slower, a
       // mix of slower requests, or a first baseline learned only from the
-      // requests quick enough to finish in the first window).
+      // requests quick enough to finish in the first window). Only once the
+      // window's requests were themselves admitted at the floor: those let
+      // in while the limit was higher still carry the queue it let build at
+      // a slow dependency, and a baseline learned from them lets that queue
+      // stand for as long as the overload lasts.
       this.#baseline = shortRtt
       this.#regrowing = true
       this.#doubledLastWindow = false

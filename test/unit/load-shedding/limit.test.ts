@@ -163,4 +163,47 @@ describe('GradientLimit', () => {
     expect(settled.latencyMs).toBeLessThanOrEqual(150)
     expect(later.latencyMs).toBeLessThanOrEqual(settled.latencyMs * 1.1)
   })
+
+  /**
+   * Requests arriving every `1000 / ratePerSecond` ms in front of a
+   * dependency of 8 workers whose calls take 10 ms, then `slowMs` from 5 s
+   * on; a call waits for a free worker, first come first served. Returns
+   * the mean latency of the requests admitted after `fromMs`.
+   */
+  function slowDependency (slowMs: number, ratePerSecond: number, seconds: number, fromMs: number): number {
+    const limit = new GradientLimit({ initialLimit: 100, minLimit: 8, maxLimit: 1000, tolerance: 1.5, smoothing: 0.2, windowMs: 100, baselineWindows: 100 })
+    const workerFreeAt = [0, 0, 0, 0, 0, 0, 0, 0]
+    let running: Array<{ endsAt: number, startedAt: number, inFlightAtStart: number }> = []
+    let latencySum = 0
+    let counted = 0
+    for (let now = 0; now < seconds * 1000; now += 1000 / ratePerSecond) {
+      running.sort((a, b) => a.endsAt - b.endsAt)
+      const done = running.filter((call) => call.endsAt <= now)
+      running = running.slice(done.length)
+      for (const call of done) {
+        limit.record(call.endsAt - call.startedAt, call.inFlightAtStart, call.endsAt)
+        if (call.startedAt >= fromMs) {
+          latencySum += call.endsAt - call.startedAt
+          counted++
+        }
+      }
+      if (running.length >= limit.current) {
+        limit.recordFull()
+        continue
+      }
+      const worker = workerFreeAt.indexOf(Math.min(...workerFreeAt))
+      const startsAt = Math.max(now, workerFreeAt[worker] as number)
+      workerFreeAt[worker] = startsAt + (startsAt < 5000 ? 10 : slowMs)
+      running.push({ endsAt: workerFreeAt[worker], startedAt: now, inFlightAtStart: running.length + 1 })
+    }
+    return latencySum / counted
+  }
+
+  it.each([50, 500])('after a dependency slows to %i ms under 4× its capacity, keeps latency near the slower calls\' own instead of learning the queue the higher limit let build', (slowMs) => {
+    // The limit falls to its floor while calls admitted under the old,
+    // higher limit still wait for a worker; their latency is the queue's.
+    const capacity = 8 * 1000 / slowMs
+    const meanMs = slowDependency(slowMs, 4 * capacity, 60, 40_000)
+    expect(meanMs).toBeLessThanOrEqual(2.5 * slowMs)
+  })
 })
