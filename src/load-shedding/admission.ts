@@ -45,6 +45,8 @@ export class AdmissionController {
   #timerAt = Infinity
   /** Since when the line has held someone without a break; undefined while it is empty. */
   #occupiedSince: number | undefined
+  /** When a waiter of each class (by rank) last ran out its wait for a slot; a deadline running out is not counted. */
+  readonly #timedOutAt = [-Infinity, -Infinity, -Infinity, -Infinity]
 
   constructor (settings: AdmissionSettings) {
     this.#settings = settings
@@ -118,8 +120,11 @@ export class AdmissionController {
     // applies it to its server queues); the slots stay as busy. A newcomer
     // with nobody of its class or higher ahead is served at the next free
     // slot: it keeps the full wait, so a critical request is not refused
-    // for a line of lower ones.
-    const standing = this.#occupiedSince !== undefined && now - this.#occupiedSince >= maxQueueWaitMs && this.#line.countAtOrAbove(waiter.priority) > 0
+    // for a line of lower ones. A line that just emptied because its
+    // waiters of this class or higher ran out of time is standing all the
+    // same: between bursts of arrivals it empties often, and a full wait
+    // after each would let in mostly requests that waited it out.
+    const standing = (this.#occupiedSince !== undefined && now - this.#occupiedSince >= maxQueueWaitMs && this.#line.countAtOrAbove(waiter.priority) > 0) || this.#timedOutSince(waiter.priority, now - maxQueueWaitMs)
     let waitMs = standing ? Math.max(1, maxQueueWaitMs * STANDING_WAIT_SHARE) : maxQueueWaitMs
     waiter.expiryReason = reasons.timeout
     if (budgetMs !== undefined) {
@@ -217,11 +222,21 @@ export class AdmissionController {
     this.#timerAt = Infinity
   }
 
+  /** Whether a waiter of `priority` or a higher class ran out its wait after `since`. */
+  #timedOutSince (priority: Priority, since: number): boolean {
+    for (let rank = PRIORITY_RANK[priority]; rank <= 3; rank++) if ((this.#timedOutAt[rank] as number) > since) return true
+    return false
+  }
+
   #expire (): void {
     this.#timer = undefined
     this.#timerAt = Infinity
-    const expired = this.#line.takeExpired(this.#settings.clock.now())
-    for (const waiter of expired) waiter.shed(waiter.expiryReason)
+    const now = this.#settings.clock.now()
+    const expired = this.#line.takeExpired(now)
+    for (const waiter of expired) {
+      if (waiter.expiryReason === this.#settings.reasons.timeout) this.#timedOutAt[PRIORITY_RANK[waiter.priority]] = now
+      waiter.shed(waiter.expiryReason)
+    }
     const next = this.#line.earliestExpiry()
     if (next === Infinity) this.#occupiedSince = undefined
     else this.#armTimer(next)

@@ -3,6 +3,7 @@ import { AdmissionController, FixedLimit } from '../../../src/load-shedding/inde
 import type { AdmissionSettings, Priority, ShedReason, Waiter } from '../../../src/load-shedding/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { deferred } from '../../helpers/deferred.js'
+import { waitFor } from '../../helpers/wait-for.js'
 
 const controllers: AdmissionController[] = []
 afterEach(() => {
@@ -188,6 +189,45 @@ describe('AdmissionController', () => {
     const second = waiter('second critical', 'critical')
     controller.enqueue(second, undefined, clock.now())
     expect(second.expiresAt).toBe(clock.now() + 10)
+  })
+
+  it('treats a line its waiters just left by running out of time as standing, for their class and lower, until maxQueueWaitMs has passed', async () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueue: 10, maxQueueWaitMs: 100, clock })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('first'), undefined, clock.now())
+    clock.advance(100)
+    await waitFor(() => events.length > 0)
+    expect(events).toEqual(['first shed: queue-timeout'])
+    expect(controller.queued).toBe(0)
+    // The line is empty, but it emptied by refusing: a burst it absorbed would have been served.
+    const next = waiter('next')
+    controller.enqueue(next, undefined, clock.now())
+    expect(next).toMatchObject({ expiresAt: clock.now() + 10, expiryReason: 'queue-timeout' })
+    controller.cancel(next)
+    const critical = waiter('critical', 'critical')
+    controller.enqueue(critical, undefined, clock.now())
+    expect(critical.expiresAt).toBe(clock.now() + 100)
+    controller.cancel(critical)
+    clock.advance(100)
+    const later = waiter('later')
+    controller.enqueue(later, undefined, clock.now())
+    expect(later.expiresAt).toBe(clock.now() + 100)
+  })
+
+  it('does not count a waiter whose deadline ran out in line as a sign of a standing line', async () => {
+    const clock = new ManualClock()
+    const controller = controllerWith({ limit: new FixedLimit(1), maxQueue: 10, maxQueueWaitMs: 100, clock })
+    const { events, waiter } = recorder()
+    controller.tryAcquire('normal')
+    controller.enqueue(waiter('hurried'), 20, clock.now())
+    clock.advance(20)
+    await waitFor(() => events.length > 0)
+    expect(events).toEqual(['hurried shed: deadline'])
+    const next = waiter('next')
+    controller.enqueue(next, undefined, clock.now())
+    expect(next.expiresAt).toBe(clock.now() + 100)
   })
 
   it('takes a cancelled waiter out of line', () => {
