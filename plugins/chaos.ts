@@ -275,12 +275,16 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
   if (hub !== undefined) context.metrics = new ChaosMetrics(hub, { enabled: () => controller.enabled, active: () => controller.stats(settings.clock.now()).active })
 
   function enable (): boolean {
+    // The refusal is kept for stats() as well as logged: with no logger,
+    // as Fastify() starts, it would otherwise say nowhere why.
     if (isProduction() && !settings.allowInProduction) {
+      controller.disable('NODE_ENV is production and chaos.allowInProduction is not set')
       app.log.error('chaos stays off: NODE_ENV is production and chaos.allowInProduction is not set')
       return false
     }
     const reasons = burning()
     if (reasons.length > 0) {
+      controller.disable(`a watched error budget is burning: ${reasons.join('; ')}`)
       app.log.error({ reasons }, 'chaos stays off: a watched error budget is burning')
       return false
     }

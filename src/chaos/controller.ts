@@ -18,7 +18,7 @@ export interface LocalFault { fault: Fault, source: 'route' | 'header' }
 /** What chaos is doing now: on or off, faults in progress and injected, experiments. */
 export interface ChaosStats {
   enabled: boolean
-  /** Why chaos was last stopped, if it was. */
+  /** Why chaos was last stopped, or last refused to start, if it was. */
   stoppedBecause: string | undefined
   /** Faults in progress (delays and hangs). */
   active: number

@@ -195,6 +195,7 @@ describe('chaos: safety of the switch', () => {
     app.get('/x', { config: { chaos: { faults: [{ type: 'error', rate: 1, status: 500 }] } } }, async () => 'ok')
     await app.ready()
     expect(app.chaos.enable()).toBe(false)
+    expect(app.chaos.stats().stoppedBecause).toBe('NODE_ENV is production and chaos.allowInProduction is not set')
     expect((await app.inject('/x')).statusCode).toBe(200)
     expect(logs.some((line) => line.level === LOG_LEVEL.error && line.msg.startsWith('chaos stays off: NODE_ENV is production'))).toBe(true)
     await app.close()
@@ -238,8 +239,9 @@ describe('chaos: safety of the switch', () => {
     expect(app.chaos.stats()).toMatchObject({ enabled: false, stoppedBecause: 'SLO payments (availability) turned exhausted' })
     expect((await app.inject('/pay')).statusCode).toBe(200)
     expect(logs.find((line) => line.msg === 'chaos stopped itself: an error budget is burning')).toMatchObject({ level: LOG_LEVEL.warn, reason: 'SLO payments (availability) turned exhausted' })
-    // It will not start again while that budget burns.
+    // It will not start again while that budget burns, and stats() says why.
     expect(app.chaos.enable()).toBe(false)
+    expect(app.chaos.stats().stoppedBecause).toBe('a watched error budget is burning: SLO payments (availability) is exhausted')
     const metrics = await app.errorBudget.registry?.metrics() ?? ''
     expect(metrics).toContain('slo_bad_events_total{slo="payments",sli="availability",route="GET /pay",reason="chaos"} 10')
   })
