@@ -21,7 +21,7 @@ import {
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
 import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
-import { appendRouteHook, routeLabel } from './route-options.js'
+import { addedHeadRoutes, appendRouteHook, routeLabel } from './route-options.js'
 import type { RouteConfigObject } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { keptHandler, markRefusedForDeadline } from './outcome-marks.js'
@@ -205,12 +205,14 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   app.addHook('onError', deadlineOnError)
   app.addHook('onSend', deadlineOnSend)
 
+  const isAddedHead = addedHeadRoutes(app)
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
+    const addedHead = isAddedHead(routeOptions)
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, label)
     if (timeoutMs === false) return
     addQueue(timeoutMs)
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival, { metrics, tally: metrics?.forRoute(label) }))
+    appendRouteHook(routeOptions, 'onRequest', createOnRequest(settings, timeoutMs, arming, arrival, { metrics, tally: metrics?.forRoute(label, !addedHead) }))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }

@@ -27,7 +27,7 @@ import type {
 } from '../src/error-budget/index.js'
 import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { MetricsHub } from '../src/metrics/hub.js'
-import { appendRouteHook, routeLabel } from './route-options.js'
+import { addedHeadRoutes, appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
@@ -231,8 +231,10 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   // timeout, and is 0 otherwise.
   const arrival = arrivalSlot(app, clock)
 
+  const isAddedHead = addedHeadRoutes(app)
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
+    const addedHead = isAddedHead(routeOptions)
     const objectives = resolveRouteObjectives(routeOptions.config?.slo, settings.objectives, settings.defaultObjective, label)
     if (objectives === undefined) return
     const known = tracker.names().includes(objectives[0]?.name ?? '')
@@ -241,7 +243,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     const record = createRecorder({
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
-      metrics: metrics?.forRoute(objectives, label),
+      metrics: metrics?.forRoute(objectives, label, !addedHead),
     }, settings, arrival)
     appendRouteHook(routeOptions, 'onSend', onSendOf(record))
     // Counted too when the deadline gives up on a client that left.

@@ -1,4 +1,4 @@
-import type { RouteOptions } from 'fastify'
+import type { FastifyInstance, RouteOptions } from 'fastify'
 
 type HookName = 'onRequest' | 'preHandler' | 'onSend'
 
@@ -20,4 +20,25 @@ export function appendRouteHook<Hook> (routeOptions: RouteOptions, name: HookNam
 export function routeLabel (routeOptions: RouteOptions): string {
   const method = Array.isArray(routeOptions.method) ? routeOptions.method.join(',') : routeOptions.method
   return `${method} ${routeOptions.url}`
+}
+
+/**
+ * Recognises the HEAD routes Fastify adds for GET routes
+ * (`exposeHeadRoutes`, on by default): a HEAD route at the URL of a GET
+ * route that exposes one, registered before it. An application's own HEAD
+ * route at such a URL is refused by Fastify as declared twice, so only the
+ * added one can be. One recogniser per plugin, fed every route in order.
+ */
+export function addedHeadRoutes (app: FastifyInstance): (routeOptions: RouteOptions) => boolean {
+  // Fastify keeps the option in initialConfig, though its type leaves it out.
+  const exposedByDefault = (app.initialConfig as { exposeHeadRoutes?: boolean }).exposeHeadRoutes ?? true
+  const getUrls = new Set<string>()
+  return (routeOptions) => {
+    const methods = Array.isArray(routeOptions.method) ? routeOptions.method : [routeOptions.method]
+    if (methods.includes('GET')) {
+      if (!methods.includes('HEAD') && (routeOptions.exposeHeadRoute ?? exposedByDefault)) getUrls.add(routeOptions.url)
+      return false
+    }
+    return methods.length === 1 && methods[0] === 'HEAD' && getUrls.has(routeOptions.url)
+  }
 }

@@ -21,14 +21,24 @@ class RouteSeries {
   readonly uncounted: Record<typeof UNCOUNTED_REASONS[number], number> = { 'client-error': 0, 'client-closed': 0 }
   /** Response times; bucketed once the bounds are sealed, counted only before. */
   duration = new BucketCounts([])
+  /** Exposed from registration, at zero; otherwise from its first request on. */
+  fromStart: boolean
 
-  constructor (slo: string, route: string, availability: boolean, latency: boolean) {
+  constructor (slo: string, route: string, availability: boolean, latency: boolean, fromStart: boolean) {
     this.slo = slo
     this.route = route
     this.availability = availability
     this.latency = latency
+    this.fromStart = fromStart
+  }
+
+  get exposed (): boolean {
+    return this.fromStart || this.good + this.bad + this.latencyGood + this.latencyBad + this.uncounted['client-error'] + this.uncounted['client-closed'] > 0
   }
 }
+
+/** The series a scrape shows: read then, so that a request pays nothing for it. */
+const exposed = (series: readonly RouteSeries[]): RouteSeries[] => series.filter((entry) => entry.exposed)
 
 /**
  * What a route records per request. Labels are the SLO, the indicator and
@@ -58,7 +68,7 @@ export class SloMetrics {
       help: 'Requests counted against an SLO, by indicator and result (good or bad).',
       labelNames: ['slo', 'sli', 'route', 'result'],
       read (set) {
-        for (const { slo, route, ...entry } of series) {
+        for (const { slo, route, ...entry } of exposed(series)) {
           if (entry.availability) {
             set({ slo, sli: 'availability', route, result: 'good' }, entry.good)
             set({ slo, sli: 'availability', route, result: 'bad' }, entry.bad)
@@ -75,7 +85,7 @@ export class SloMetrics {
       help: 'Bad requests by reason: server-error, deadline, shed, chaos (availability), slow (latency).',
       labelNames: ['slo', 'sli', 'route', 'reason'],
       read (set) {
-        for (const { slo, route, ...entry } of series) {
+        for (const { slo, route, ...entry } of exposed(series)) {
           if (entry.availability) {
             for (const reason of BAD_REASONS) set({ slo, sli: 'availability', route, reason }, entry.badBy[reason])
           }
@@ -88,7 +98,7 @@ export class SloMetrics {
       help: 'Requests of an SLO\'s routes left out of it: client errors and client disconnects.',
       labelNames: ['slo', 'route', 'reason'],
       read (set) {
-        for (const { slo, route, uncounted } of series) {
+        for (const { slo, route, uncounted } of exposed(series)) {
           for (const reason of UNCOUNTED_REASONS) set({ slo, route, reason }, uncounted[reason])
         }
       },
@@ -97,23 +107,29 @@ export class SloMetrics {
       name: 'slo_request_duration_seconds',
       help: 'Response time of the requests counted against an SLO, with a bucket at each latency threshold.',
       read: (add) => {
-        for (const entry of series) entry.duration.read({ slo: entry.slo, route: entry.route }, add)
+        for (const entry of exposed(series)) entry.duration.read({ slo: entry.slo, route: entry.route }, add)
       },
     })
   }
 
-  /** The counts of a route under an SLO, and the function its requests record with. */
-  forRoute (objectives: readonly Objective[], route: string): RouteMetrics {
+  /**
+   * The counts of a route under an SLO, and the function its requests
+   * record with. A route not `fromStart` (the HEAD route Fastify adds for
+   * each GET) shows in scrapes only once it has counted a request: at zero
+   * from the start, the twins double every route's series.
+   */
+  forRoute (objectives: readonly Objective[], route: string, fromStart = true): RouteMetrics {
     const latencyObjective = objectives.find((objective) => objective.sli === 'latency')
     if (latencyObjective?.thresholdMs !== undefined) this.#thresholdsSeconds.add(latencyObjective.thresholdMs / 1000)
     const slo = objectives[0]?.name ?? ''
     // Routes that differ only by constraints (version, host) share their labels, so one series.
     let entry = this.#series.find((existing) => existing.slo === slo && existing.route === route)
     if (entry === undefined) {
-      entry = new RouteSeries(slo, route, objectives.some((objective) => objective.sli === 'availability'), latencyObjective !== undefined)
+      entry = new RouteSeries(slo, route, objectives.some((objective) => objective.sli === 'availability'), latencyObjective !== undefined, fromStart)
       this.#series.push(entry)
       if (this.#bounds !== undefined) entry.duration = new BucketCounts(this.#bounds)
     }
+    if (fromStart) entry.fromStart = true
     const series = entry
     return {
       record: (reason, slow, seconds) => {

@@ -12,9 +12,16 @@ export class DeadlineTally {
   expired = 0
   refused = 0
   clientClosed = 0
+  /** Exposed from registration, at zero; otherwise from its first count on. */
+  fromStart: boolean
 
-  constructor (route: string) {
+  constructor (route: string, fromStart: boolean) {
     this.route = route
+    this.fromStart = fromStart
+  }
+
+  get exposed (): boolean {
+    return this.fromStart || this.expired + this.refused + this.clientClosed > 0
   }
 }
 
@@ -34,6 +41,7 @@ export class DeadlineMetrics {
       labelNames: ['route', 'outcome'],
       read (set) {
         for (const tally of tallies) {
+          if (!tally.exposed) continue
           set({ route: tally.route, outcome: 'expired' }, tally.expired)
           set({ route: tally.route, outcome: 'refused' }, tally.refused)
           set({ route: tally.route, outcome: 'client-closed' }, tally.clientClosed)
@@ -48,13 +56,18 @@ export class DeadlineMetrics {
     })
   }
 
-  /** The tally of a route; routes with the same label share one. */
-  forRoute (route: string): DeadlineTally {
+  /**
+   * The tally of a route; routes with the same label share one. A route
+   * not `fromStart` (the HEAD route Fastify adds for each GET) shows in
+   * scrapes only once it has counted something.
+   */
+  forRoute (route: string, fromStart = true): DeadlineTally {
     let tally = this.#tallies.find((existing) => existing.route === route)
     if (tally === undefined) {
-      tally = new DeadlineTally(route)
+      tally = new DeadlineTally(route, fromStart)
       this.#tallies.push(tally)
     }
+    if (fromStart) tally.fromStart = true
     return tally
   }
 

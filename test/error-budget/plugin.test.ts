@@ -52,9 +52,9 @@ describe('error budget: classification of each outcome', () => {
     expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /orders/:id",reason="server-error"}')).toBe(1)
     expect(metrics.get('slo_uncounted_events_total{slo="orders",route="GET /orders/:id",reason="client-error"}')).toBe(2)
     expect(metrics.get('slo_events_total{slo="orders",sli="availability",route="GET /orders/:id",result="good"}')).toBe(3)
-    // Series per route template, whatever the paths requested.
+    // Series per route template, whatever the paths requested (the HEAD route Fastify adds has none before its first request).
     const routes = new Set([...metrics.keys()].map((name) => /route="([^"]*)"/.exec(name)?.[1]).filter((route) => route !== undefined))
-    expect([...routes].sort()).toEqual(['GET /orders/:id', 'HEAD /orders/:id'])
+    expect([...routes].sort()).toEqual(['GET /orders/:id'])
   })
 
   it('counts an answer slower than the threshold against the latency objective only', async () => {
