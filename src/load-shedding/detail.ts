@@ -25,7 +25,8 @@ export function shedDetail (facts: ShedFacts): string {
     case 'deadline':
       return 'The request\'s deadline cannot be met behind the requests ahead of it.'
     case 'pressure':
-      return `The server is overloaded (${facts.signal ?? 'pressure'}); ${facts.priority} requests are shed first.`
+      // Pressure sheds the lowest classes first, so every class up to this one is being refused.
+      return `The server is overloaded (${facts.signal ?? 'pressure'}); ${facts.priority === 'low' ? 'low-priority requests are' : `requests of priority ${facts.priority} and lower are`} refused until it recovers.`
     case 'bulkhead':
       return `The route ${facts.route ?? ''} runs at most ${facts.limit} ${facts.limit === 1 ? 'request' : 'requests'} at once; its queue was full or the wait for a slot ran out.`
   }

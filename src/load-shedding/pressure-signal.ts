@@ -22,8 +22,8 @@ export function pressureSignal (sample: PressureSample, thresholds: PressureThre
   if (maxEventLoopDelay > 0 && sample.eventLoopDelay > maxEventLoopDelay) {
     // under-pressure reports Infinity when no delay sample was taken at all:
     // the loop was blocked for the whole sampling interval.
-    const measured = Number.isFinite(sample.eventLoopDelay) ? `${Math.round(sample.eventLoopDelay)} ms` : 'beyond measure (the loop was blocked for a whole sampling interval)'
-    return `event-loop delay ${measured} over ${maxEventLoopDelay} ms`
+    if (!Number.isFinite(sample.eventLoopDelay)) return `event loop blocked for a whole sampling interval (delay threshold ${maxEventLoopDelay} ms)`
+    return `event-loop delay ${Math.round(sample.eventLoopDelay)} ms over ${maxEventLoopDelay} ms`
   }
   if (maxEventLoopUtilization > 0 && sample.eventLoopUtilized > maxEventLoopUtilization) {
     return `event-loop utilisation ${sample.eventLoopUtilized.toFixed(2)} over ${maxEventLoopUtilization}`

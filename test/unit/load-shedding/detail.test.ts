@@ -9,3 +9,11 @@ describe('shedDetail', () => {
     expect(shedDetail({ ...facts, limit: 3 })).toBe('The route GET /reports runs at most 3 requests at once; its queue was full or the wait for a slot ran out.')
   })
 })
+
+describe('shedDetail for pressure', () => {
+  it('says every class up to the refused one is being refused, not that its class goes first', () => {
+    const pressure = { reason: 'pressure', inFlight: 1, queued: 0, maxQueueWaitMs: 100, limit: 10, signal: 'event-loop lag for 110 ms' } as const
+    expect(shedDetail({ ...pressure, priority: 'normal' })).toBe('The server is overloaded (event-loop lag for 110 ms); requests of priority normal and lower are refused until it recovers.')
+    expect(shedDetail({ ...pressure, priority: 'low' })).toBe('The server is overloaded (event-loop lag for 110 ms); low-priority requests are refused until it recovers.')
+  })
+})
