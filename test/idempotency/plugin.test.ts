@@ -389,6 +389,19 @@ describe('idempotency plugin decisions', () => {
       .rejects.toThrow(/'idempotency\.replayHeaders' expects header names other than credentials and cookies, instead got a 'string' \("set-cookie"\)/)
   })
 
+  it('a lease shorter than a second is refused at registration: a renewal late by two thirds of it would let a duplicate run', async () => {
+    for (const leaseMs of [1, 3, 999]) {
+      current = createTestApp()
+      await expect(current.app.register(resilience, { idempotency: { unscoped: true, leaseMs } }).ready())
+        .rejects.toThrow(new RegExp(`'idempotency\\.leaseMs' expects an integer number of milliseconds from 1000 to 2147483647, instead got a 'number' \\(${leaseMs}\\)`))
+      await current.app.close()
+    }
+    current = createTestApp()
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, leaseMs: 1000 } })
+    current.app.post('/x', { config: { idempotency: {} } }, async () => 'x')
+    expect((await current.app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': 'k' } })).body).toBe('x')
+  })
+
   it('a subclass of the Redis store gets a text answer as a Buffer, as the IdempotencyStore interface promises', async () => {
     const bodies: unknown[] = []
     class AuditedStore extends RedisIdempotencyStore {
