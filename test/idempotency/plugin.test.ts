@@ -168,6 +168,26 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(charges).toHaveBeenCalledTimes(1)
   })
 
+  it.each([
+    ['{"a":null}', '{"a":1e400}'],
+    ['{"a":1e400}', '{"a":-1e400}'],
+    ['{"a":0}', '{"a":-0}'],
+  ])('the same key with the body %s, then %s, is a 422 problem: JSON.parse gives them different numbers', async (body, other) => {
+    current = createTestApp()
+    const { app } = current
+    const runs = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post('/orders', { config: { idempotency: { required: true } } }, async () => { runs(); return { order: runs.mock.calls.length } })
+    const post = (payload: string) => app.inject({ method: 'POST', url: '/orders', headers: { 'idempotency-key': 'n1', 'content-type': 'application/json' }, payload })
+    expect((await post(body)).statusCode).toBe(200)
+    const reused = await post(other)
+    expect(reused.statusCode).toBe(422)
+    expect(reused.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
+    // The first body sent again is still a replay.
+    expect((await post(body)).headers['idempotent-replayed']).toBe('true')
+    expect(runs).toHaveBeenCalledTimes(1)
+  })
+
   it('the same key on another resource of the route, or with another query string, is a 422 problem; the same URL is replayed', async () => {
     current = createTestApp()
     const { app } = current
