@@ -3,6 +3,7 @@ import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.
 import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalFunction, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { MemoryIdempotencyStore } from './memory-store.js'
+import { isCredentialHeader } from './replay-headers.js'
 import type { IdempotencyStore } from './store.js'
 
 /** Options of the `idempotency` plugin; `Request` is the framework's request type. */
@@ -85,10 +86,6 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
   'content-type', 'content-language', 'content-location', 'location', 'etag', 'last-modified', 'cache-control', 'link',
 ])
 
-// Never stored, never replayed: a replay must not hand one caller's
-// credentials or session to another request.
-const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
-
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const IDEMPOTENCY_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'waitForInFlight', 'fingerprint'] as const satisfies ReadonlyArray<keyof IdempotencyOptions>
@@ -143,7 +140,7 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
     throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'an array of header names', describeValue(replayHeaders))
   }
   const lowered = replayHeaders.map((name: string) => name.toLowerCase())
-  const credential = lowered.find((name) => CREDENTIAL_HEADERS.has(name))
+  const credential = lowered.find(isCredentialHeader)
   if (credential !== undefined) {
     throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'header names other than credentials and cookies', describeValue(credential))
   }
