@@ -32,7 +32,7 @@ import type { BreakerStateMessage } from '../src/metrics/channels.js'
 import { routeLabel } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { deadlineOf } from './deadline-lifecycle.js'
-import { markChaos } from './outcome-marks.js'
+import { declareDegradedHeaders, markChaos } from './outcome-marks.js'
 import { declareRequestState, stateFor, stateOf } from './request-state.js'
 import { registerOnce } from './registered-once.js'
 
@@ -165,6 +165,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
   const hasDeadlines = app.hasRequestDecorator('deadline')
   // Lower-cased once, as Fastify keeps header names and as idempotency compares them.
   const degradedHeaders = new Map(resolved.flatMap((settings) => settings.degradedHeader === undefined ? [] : [[settings.name, settings.degradedHeader.toLowerCase()] as const]))
+  declareDegradedHeaders(app, [...new Set(degradedHeaders.values())])
 
   function lookup (name: string): Dependency {
     const dependency = byName.get(name)

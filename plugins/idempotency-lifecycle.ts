@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
+import { replayableHeaders } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, KeptResponse, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
@@ -188,9 +189,16 @@ function notStorableBecause (status: number, payload: unknown, settings: Resolve
   return undefined
 }
 
-export function replay (reply: FastifyReply, response: KeptResponse): FastifyReply {
+/**
+ * Sends a stored answer again. Its headers are chosen again from the
+ * `replayable` names, whatever store it comes from: a record may have been
+ * written under another allow-list, or by anything with access to the
+ * store, and a replay must never send credentials or a session.
+ */
+export function replay (reply: FastifyReply, response: KeptResponse, replayable: ReadonlySet<string>): FastifyReply {
   reply.code(response.status)
-  const { headers, body } = response
+  const { body } = response
+  const headers = replayableHeaders(response.headers, replayable)
   for (const name in headers) reply.header(name, headers[name])
   reply.header(REPLAY_HEADER, 'true')
   if (headers['content-type'] === undefined) {

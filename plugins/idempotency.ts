@@ -14,6 +14,7 @@ import {
   resolveRouteIdempotency,
   joinedStoreKey,
   scopedStoreKey,
+  replayableNames,
   CallTimeouts,
   LeaseKeeper,
   MemoryIdempotencyStore,
@@ -34,6 +35,7 @@ import type { ReplayedMessage } from '../src/metrics/channels.js'
 import { appendRouteHook, routeLabel } from './route-options.js'
 import type { RouteConfigObject } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
+import { degradedHeadersOf } from './outcome-marks.js'
 import {
   claimOf,
   claimTimeoutMs,
@@ -176,6 +178,11 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     return reply.problem({ type: 'idempotency-store-unavailable', detail: 'The request was not executed because its idempotency key could not be checked; retry later.' })
   }
 
+  // The headers a replay may send, settled at the route's first replay: by
+  // then every plugin is registered, the dependencies plugin (whose
+  // degraded headers a replay sends too) included, wherever it sits.
+  let replayable: ReadonlySet<string> | undefined
+
   /** The key is this request's: it keeps it until its answer is stored or it ends. */
   function acquired (request: FastifyRequest, storeKey: string, owner: string, fingerprint: string): Claim {
     if (tally !== undefined) tally.counts.executed++
@@ -210,7 +217,8 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
         request.log.info('idempotent request replayed')
         if (tally !== undefined) tally.counts.replayed++
         if (replayedChannel.hasSubscribers) replayedChannel.publish({ request, route: label, statusCode: outcome.response.status } satisfies ReplayedMessage<FastifyRequest>)
-        return replay(reply, outcome.response)
+        replayable ??= replayableNames(settings.replayHeaders, degradedHeadersOf(request.server))
+        return replay(reply, outcome.response, replayable)
     }
   }
 

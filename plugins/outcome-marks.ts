@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { stateFor, stateOf } from './request-state.js'
 
 /*
@@ -93,6 +93,31 @@ export function stopKeepingHandler (request: FastifyRequest): void {
 
 export function keptHandler (request: FastifyRequest): KeptHandler | undefined {
   return stateOf(request)?.kept ?? undefined
+}
+
+/*
+ * The response headers that mark an answer degraded (the dependencies'
+ * `degradedHeader`), by the context the dependencies plugin was registered
+ * in. An idempotent replay sends them besides its allow-list, since the
+ * replay is that degraded answer; read from the route's own context, so
+ * that neither plugin's place in the order nor in the encapsulation tree
+ * changes what a replay sends.
+ */
+const degradedHeadersIn = new WeakMap<object, readonly string[]>()
+
+/** The dependencies plugin registered in `app` marks degraded answers with these headers (lower case). */
+export function declareDegradedHeaders (app: FastifyInstance, names: readonly string[]): void {
+  degradedHeadersIn.set(app, names)
+}
+
+/** The headers that mark a degraded answer in `app`'s context: declared there or in a context it inherits from. */
+export function degradedHeadersOf (app: FastifyInstance): readonly string[] {
+  // Fastify builds a child context with Object.create(parent).
+  for (let context: object | null = app; context !== null; context = Object.getPrototypeOf(context) as object | null) {
+    const names = degradedHeadersIn.get(context)
+    if (names !== undefined) return names
+  }
+  return []
 }
 
 /*

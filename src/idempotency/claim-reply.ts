@@ -9,7 +9,9 @@ import type { ClaimOutcome } from './store.js'
  * as status, '\n', headers as JSON, '\n', then the body's bytes as stored.
  * Neither the status nor the JSON (which escapes control characters) can
  * hold a '\n', so the first two split the three parts; the body, which
- * may, is all the rest.
+ * may, is all the rest. A record in a state the script does not know comes
+ * back as 'U' and that state, and fails the claim like any record the
+ * store cannot read.
  */
 
 const ACQUIRED: ClaimOutcome = Object.freeze({ kind: 'acquired' })
@@ -20,6 +22,7 @@ const OUTCOME_ACQUIRED = 0x41 // 'A'
 const OUTCOME_MISMATCH = 0x4d // 'M'
 const OUTCOME_IN_PROGRESS = 0x50 // 'P'
 const OUTCOME_COMPLETED = 0x43 // 'C'
+const OUTCOME_UNKNOWN_STATE = 0x55 // 'U'
 
 /** Reads the claim script's reply; a reply it cannot read throws FRS_ERR_IDEMPOTENCY_STORE_REPLY. */
 export function readClaimReply (reply: unknown): ClaimOutcome {
@@ -39,6 +42,8 @@ export function readClaimReply (reply: unknown): ClaimOutcome {
     }
     case OUTCOME_COMPLETED:
       return readCompleted(reply)
+    case OUTCOME_UNKNOWN_STATE:
+      throw new FRS_ERR_IDEMPOTENCY_STORE_REPLY(`a record whose state is ${describeValue(reply.toString('utf8', 1, Math.min(reply.length, 81)))}`)
   }
   throw unexpected(reply)
 }
@@ -56,11 +61,20 @@ function readCompleted (reply: Buffer): ClaimOutcome {
   } catch {
     throw unexpected(reply)
   }
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw unexpected(reply)
+  // Header values are strings, as they were stored: anything else would be
+  // sent as whatever String() makes of it ('[object Object]').
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || !allStrings(headers as Record<string, unknown>)) throw unexpected(reply)
   return {
     kind: 'completed',
     response: { status, headers: headers as Record<string, string>, body: reply.subarray(headersEnd + 1) },
   }
+}
+
+function allStrings (headers: Record<string, unknown>): boolean {
+  for (const name in headers) {
+    if (typeof headers[name] !== 'string') return false
+  }
+  return true
 }
 
 function unexpected (reply: unknown): Error {

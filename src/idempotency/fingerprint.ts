@@ -29,7 +29,9 @@ const DONE = Symbol('done')
  * body limit) would overflow the call stack of a recursive walk. The output
  * is exactly that of the recursive definition: members whose value is
  * `undefined` are dropped, `undefined` array items become `null`, other
- * leaves are written by `JSON.stringify` (`null` when it writes nothing).
+ * leaves are written by `JSON.stringify` (`null` when it writes nothing),
+ * but for the numbers it writes as another value: Infinity, -Infinity, NaN
+ * and -0 are written as such, so that they count apart from `null` and `0`.
  * @throws FRS_ERR_FINGERPRINT_CYCLE for a value that contains itself
  */
 export function canonicalJson (value: unknown): string {
@@ -100,16 +102,37 @@ function jsonString (text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`
 }
 
-/** JSON.stringify's output for a value that is not an object, `null` where it writes nothing; a BigInt, which it refuses, as `12n`. */
+/**
+ * JSON.stringify's output for a value that is not an object, `null` where
+ * it writes nothing; a BigInt, which it refuses, as `12n`; a number JSON
+ * cannot write as itself, as its own text (see {@link numberText}).
+ */
 function jsonLeaf (value: unknown): string {
   switch (typeof value) {
     case 'string': return jsonString(value)
-    // JSON writes a number as String() does, and a non-finite one as null.
-    case 'number': return Number.isFinite(value) ? String(value) : 'null'
+    case 'number': return numberText(value)
     case 'boolean': return value ? 'true' : 'false'
     case 'bigint': return `${value}n`
     default: return JSON.stringify(value) ?? 'null'
   }
+}
+
+/**
+ * A number as JSON writes it (as String() does), but for the numbers JSON
+ * writes as another value: it writes Infinity, -Infinity and NaN as `null`
+ * and -0 as `0`. JSON.parse gives Infinity for `1e400` and -0 for `-0`:
+ * written as JSON writes them, `{"a":1e400}` would be `{"a":null}` and
+ * `{"a":-0}` would be `{"a":0}`, and the second of each pair would replay
+ * the first's answer. They are written `Infinity`, `-Infinity`, `NaN` and
+ * `-0` instead: none
+ * is what any other value writes (the first three are no JSON text, and
+ * String() writes no other number `-0`), and every other number is written
+ * as before, so that the fingerprints of ordinary bodies, stored before,
+ * still match.
+ */
+function numberText (value: number): string {
+  // String() writes Infinity, -Infinity and NaN as themselves, -0 as 0.
+  return value === 0 && Object.is(value, -0) ? '-0' : String(value)
 }
 
 /** The value JSON.stringify writes in place of `value`: what its `toJSON(key)` returns, if it has one. */

@@ -3,6 +3,7 @@ import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.
 import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalFunction, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { MemoryIdempotencyStore } from './memory-store.js'
+import { isCredentialHeader } from './replay-headers.js'
 import type { IdempotencyStore } from './store.js'
 
 /** Options of the `idempotency` plugin; `Request` is the framework's request type. */
@@ -20,7 +21,12 @@ export interface IdempotencyOptions<Request = unknown> {
   methods?: string[]
   /** How long a completed response is replayed. @default 86_400_000 (24 h) */
   ttlMs?: number
-  /** Lease of an in-flight claim, renewed every third of it while the handler runs. @default 10_000 */
+  /**
+   * Lease of an in-flight claim, renewed every third of it while the handler
+   * runs; at least 1000. An event-loop stall (or a store call) longer than
+   * two thirds of it lets a duplicate take the key over and run beside the
+   * handler. @default 10_000
+   */
   leaseMs?: number
   /** Time allowed for one store call, also bounded by the request's deadline; and the longest startup waits for a store still connecting. @default 1_000 */
   storeTimeoutMs?: number
@@ -80,14 +86,25 @@ export const DEFAULT_REPLAY_HEADERS: readonly string[] = Object.freeze([
   'content-type', 'content-language', 'content-location', 'location', 'etag', 'last-modified', 'cache-control', 'link',
 ])
 
-// Never stored, never replayed: a replay must not hand one caller's
-// credentials or session to another request.
-const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
-
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const IDEMPOTENCY_KEYS = ['store', 'scope', 'unscoped', 'methods', 'ttlMs', 'leaseMs', 'storeTimeoutMs', 'onStoreError', 'replayHeaders', 'storeServerErrors', 'maxBodyBytes', 'waitForInFlight', 'fingerprint'] as const satisfies ReadonlyArray<keyof IdempotencyOptions>
 const POSITIVE_INTEGER = `a positive integer up to ${MAX_TIMER_MS}`
+
+/*
+ * The shortest lease accepted. A lease is renewed every third of it, so a
+ * claim is lost when a renewal comes more than two thirds of a lease late:
+ * a stalled event loop (a long synchronous task, a major garbage
+ * collection) or a slow store call, and a duplicate then takes the key and
+ * runs beside the handler. With 1 s that is a stall of about 667 ms, far
+ * longer than usual pauses; shorter leases bring it down to the scale of a
+ * slow store call (storeTimeoutMs is 1 s by default), and under a few
+ * milliseconds the lease runs out between renewals on an idle server
+ * (a timer fires at best once a millisecond). Both stores count the lease
+ * in whole milliseconds from the call (Redis' PEXPIRE, the memory store's
+ * clock), so the bound means the same for each.
+ */
+const MIN_LEASE_MS = 1000
 
 function positiveInteger (value: unknown, name: string, fallback: number): number {
   return optionalIntegerBetween(value, name, fallback, 1, MAX_TIMER_MS, POSITIVE_INTEGER)
@@ -123,7 +140,7 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
     throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'an array of header names', describeValue(replayHeaders))
   }
   const lowered = replayHeaders.map((name: string) => name.toLowerCase())
-  const credential = lowered.find((name) => CREDENTIAL_HEADERS.has(name))
+  const credential = lowered.find(isCredentialHeader)
   if (credential !== undefined) {
     throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'header names other than credentials and cookies', describeValue(credential))
   }
@@ -133,7 +150,7 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
     unscoped: optionalBoolean(options.unscoped, 'idempotency.unscoped', false),
     methods: new Set(methods.map((method: string) => method.toUpperCase())),
     ttlMs: positiveInteger(options.ttlMs, 'idempotency.ttlMs', 86_400_000),
-    leaseMs: positiveInteger(options.leaseMs, 'idempotency.leaseMs', 10_000),
+    leaseMs: optionalIntegerBetween(options.leaseMs, 'idempotency.leaseMs', 10_000, MIN_LEASE_MS, MAX_TIMER_MS, `an integer number of milliseconds from ${MIN_LEASE_MS} to ${MAX_TIMER_MS}`),
     storeTimeoutMs: positiveInteger(options.storeTimeoutMs, 'idempotency.storeTimeoutMs', 1000),
     onStoreError,
     replayHeaders: new Set(lowered),

@@ -7,10 +7,14 @@
 
 /**
  * ARGV: fingerprint, owner, leaseMs → one string (claim-reply.ts reads it):
- * 'A' (acquired), 'M' (mismatch), 'P' .. pttl (in progress), or
- * 'C' .. status .. '\n' .. headers .. '\n' .. body (completed). One string
- * rather than an array: the client decodes one value instead of one per
- * element, which is most of what reading a replay costs it.
+ * 'A' (acquired), 'M' (mismatch), 'P' .. pttl (in progress),
+ * 'C' .. status .. '\n' .. headers .. '\n' .. body (completed), or
+ * 'U' .. state for a record whose state is neither 'claimed' nor
+ * 'completed' (written by hand, or by something else): the store cannot
+ * read it, and taking it for a claim in flight would answer 409 to every
+ * retry until it expired. One string rather than an array: the client
+ * decodes one value instead of one per element, which is most of what
+ * reading a replay costs it.
  */
 export const CLAIM = `
 local record = redis.call('HMGET', KEYS[1], 'state', 'fp', 'owner')
@@ -18,6 +22,9 @@ if not record[1] then
   redis.call('HSET', KEYS[1], 'state', 'claimed', 'fp', ARGV[1], 'owner', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return 'A'
+end
+if record[1] ~= 'claimed' and record[1] ~= 'completed' then
+  return 'U' .. record[1]
 end
 if record[2] ~= ARGV[1] then
   return 'M'

@@ -3,7 +3,11 @@ import type { Buffer } from 'node:buffer'
 /** A completed response, as stored and replayed. */
 export interface StoredResponse {
   status: number
-  /** Only the allow-listed headers; never credentials or cookies. */
+  /**
+   * The allow-listed headers, as stored; never credentials or cookies. A
+   * replay chooses them again from the allow-list: a record written under
+   * another one, or by hand, sends no more than it allows.
+   */
   headers: Record<string, string>
   body: Buffer
 }

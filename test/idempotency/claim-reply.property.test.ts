@@ -6,7 +6,7 @@ import { PROPERTY_RUNS, jsonValue } from '../helpers/arbitraries.js'
 const bytes = fc.uint8Array({ maxLength: 40 }).map((array) => Buffer.from(array))
 
 /** Bytes that start like a reply the claim script can give, then go anywhere. */
-const replyLike = fc.tuple(fc.constantFrom('A', 'M', 'P', 'P-', 'C', 'x', ''), bytes)
+const replyLike = fc.tuple(fc.constantFrom('A', 'M', 'P', 'P-', 'C', 'U', 'x', ''), bytes)
   .map(([start, rest]) => Buffer.concat([Buffer.from(start, 'latin1'), rest]))
 
 /** A completed reply's three parts, each well-formed or not. */
@@ -32,6 +32,7 @@ describe('readClaimReply (properties)', () => {
         expect(outcome.response.status).toBeGreaterThanOrEqual(100)
         expect(outcome.response.status).toBeLessThanOrEqual(999)
         expect(typeof outcome.response.headers).toBe('object')
+        expect(Object.values(outcome.response.headers).every((value) => typeof value === 'string')).toBe(true)
         expect(Buffer.isBuffer(outcome.response.body)).toBe(true)
       }
     }), PROPERTY_RUNS)

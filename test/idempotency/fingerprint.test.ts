@@ -9,16 +9,35 @@ import { PROPERTY_RUNS, jsonValue, reorderKeys } from '../helpers/arbitraries.js
 /**
  * The recursive definition fingerprints were stored with before the walk
  * became iterative; on values it can handle, the output must not change,
- * or keys stored by an older version would read as reused.
+ * or keys stored by an older version would read as reused. `leaf` writes
+ * what is not an object: JSON.stringify, as it was stored, or
+ * {@link distinctLeaf}, as it is now.
  */
-function recursiveCanonicalJson (value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map((item) => recursiveCanonicalJson(item === undefined ? null : item)).join(',')}]`
+function recursiveCanonicalJson (value: unknown, leaf: (value: unknown) => string = distinctLeaf): string {
+  if (value === null || typeof value !== 'object') return leaf(value)
+  if (Array.isArray(value)) return `[${value.map((item) => recursiveCanonicalJson(item === undefined ? null : item, leaf)).join(',')}]`
   const entries = Object.keys(value)
     .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
     .sort()
-    .map((key) => `${JSON.stringify(key)}:${recursiveCanonicalJson((value as Record<string, unknown>)[key])}`)
+    .map((key) => `${JSON.stringify(key)}:${recursiveCanonicalJson((value as Record<string, unknown>)[key], leaf)}`)
   return `{${entries.join(',')}}`
+}
+
+function jsonLeaf (value: unknown): string {
+  return JSON.stringify(value) ?? 'null'
+}
+
+/** JSON.stringify's leaf, but Infinity, -Infinity, NaN and -0 as themselves rather than as null and 0. */
+function distinctLeaf (value: unknown): string {
+  if (typeof value === 'number' && (!Number.isFinite(value) || Object.is(value, -0))) return Object.is(value, -0) ? '-0' : String(value)
+  return jsonLeaf(value)
+}
+
+/** Whether a number JSON writes as another value (a non-finite one, -0) is in `value`. */
+function holdsUnwritableNumber (value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value) || Object.is(value, -0)
+  if (value === null || typeof value !== 'object') return false
+  return Object.values(value).some(holdsUnwritableNumber)
 }
 
 // Values a custom parser or a handler-side fingerprint could meet, beyond JSON.
@@ -67,10 +86,30 @@ describe('canonical JSON', () => {
     }), PROPERTY_RUNS)
   })
 
-  it('is JSON that parses back to the same value', () => {
+  it('is JSON that parses back to the same value, -0 included', () => {
     fc.assert(fc.property(jsonValue, (value) => {
-      expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)))
+      expect(JSON.parse(canonicalJson(value))).toEqual(value)
     }), PROPERTY_RUNS)
+  })
+
+  it('is the JSON.stringify form fingerprints were stored with, for any value without a non-finite number or -0', () => {
+    fc.assert(fc.property(fc.oneof(jsonValue, looseValue), (value) => {
+      fc.pre(!holdsUnwritableNumber(value))
+      expect(canonicalJson(value)).toBe(recursiveCanonicalJson(value, jsonLeaf))
+    }), PROPERTY_RUNS)
+  })
+
+  it('counts every number as itself: Infinity, -Infinity and NaN apart from null, -0 apart from 0', () => {
+    const number = fc.oneof(fc.double(), fc.constantFrom(0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY))
+    const other = fc.oneof(number, fc.constantFrom(null, '0', '-0', 'Infinity', 'NaN', 0n))
+    fc.assert(fc.property(number, other, fc.boolean(), (a, b, inArray) => {
+      const wrap = (leaf: unknown): unknown => inArray ? [leaf] : { a: leaf }
+      expect(canonicalJson(wrap(a)) === canonicalJson(wrap(b))).toBe(Object.is(a, b))
+      expect(requestFingerprint({ method: 'POST', route: '/x', body: wrap(a) }) === requestFingerprint({ method: 'POST', route: '/x', body: wrap(b) })).toBe(Object.is(a, b))
+      expect(inProcessFingerprint({ method: 'POST', route: '/x', body: wrap(a) }) === inProcessFingerprint({ method: 'POST', route: '/x', body: wrap(b) })).toBe(Object.is(a, b))
+    }), PROPERTY_RUNS)
+    expect(canonicalJson({ a: JSON.parse('1e400') as number, b: JSON.parse('-0') as number, c: Number.NaN, d: -Infinity })).toBe('{"a":Infinity,"b":-0,"c":NaN,"d":-Infinity}')
+    expect(canonicalJson(JSON.parse('{"a":null,"b":0}'))).toBe('{"a":null,"b":0}')
   })
 
   it('tells apart values that differ', () => {

@@ -122,10 +122,13 @@ describe('idempotency lifecycle regressions', () => {
     const uncaught = vi.fn()
     process.on('uncaughtException', uncaught)
     try {
-      await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: throwing, leaseMs: 30 } })
-      current.app.post('/slow', { config: { idempotency: {} } }, async () => { await sleep(100); return 'done' })
+      // The shortest lease: its first renewal goes a third of a second in.
+      await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store: throwing, leaseMs: 1000 } })
+      const { logs } = current
+      const renewFailed = (): boolean => logs.some((line) => line.msg === 'idempotency lease could not be renewed')
+      current.app.post('/slow', { config: { idempotency: {} } }, async () => { await waitFor(renewFailed); return 'done' })
       expect((await post(current.app, '/slow')).statusCode).toBe(200)
-      expect(current.logs.some((line) => line.msg === 'idempotency lease could not be renewed')).toBe(true)
+      expect(renewFailed()).toBe(true)
       expect(uncaught).not.toHaveBeenCalled()
     } finally {
       process.off('uncaughtException', uncaught)
@@ -149,15 +152,16 @@ describe('a lease that runs out while the handler runs, with nobody taking the k
     const clock = new ManualClock()
     current = createTestApp()
     const { app, logs } = current
-    // Renewals every 100 ms; the store's own clock lets the lease run out between two of them.
-    await app.register(resilience, { loadShedding: false, deadlines: false, idempotency: { unscoped: true, leaseMs: 300, store: new MemoryIdempotencyStore({ clock }) } })
+    // Renewals every 333 ms; the store's own clock lets the lease run out between two of them.
+    await app.register(resilience, { loadShedding: false, deadlines: false, idempotency: { unscoped: true, leaseMs: 1000, store: new MemoryIdempotencyStore({ clock }) } })
     const lost = (): number => logs.filter((line) => line.msg.startsWith('idempotency lease lost')).length
     let runs = 0
     app.post('/charges', { config: { idempotency: {} } }, async () => {
       runs++
-      clock.advance(1_000)
+      clock.advance(5_000)
       await waitFor(() => lost() > 0)
-      await sleep(350)
+      // Past the next renewal, which must not say it again.
+      await sleep(400)
       return { charged: runs }
     })
     const first = await post(app, '/charges', 'cut-off')
@@ -181,7 +185,7 @@ describe('a lease that runs out while the handler runs, with nobody taking the k
         return await answers.promise
       }
     }
-    await app.register(resilience, { loadShedding: false, deadlines: false, idempotency: { unscoped: true, leaseMs: 300, storeTimeoutMs: 10_000, store: new SlowStore() } })
+    await app.register(resilience, { loadShedding: false, deadlines: false, idempotency: { unscoped: true, leaseMs: 1000, storeTimeoutMs: 10_000, store: new SlowStore() } })
     const lost = (): number => logs.filter((line) => line.msg.startsWith('idempotency lease lost')).length
     const finish = deferred()
     app.post('/charges', { config: { idempotency: {} } }, async () => { await finish.promise; return { charged: true } })

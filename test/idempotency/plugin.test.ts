@@ -1,13 +1,14 @@
 import { Readable } from 'node:stream'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest'
-import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../plugins/index.js'
+import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore, dependencies } from '../../plugins/index.js'
 import type { ClaimOutcome, IdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { joinedStoreKey } from '../../src/idempotency/scoped-key.js'
+import { inProcessFingerprint } from '../../src/idempotency/fingerprint.js'
 
 const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
 afterAll(async () => { await redis.quit() })
@@ -166,6 +167,26 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(res.statusCode).toBe(422)
     expect(res.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
     expect(charges).toHaveBeenCalledTimes(1)
+  })
+
+  it.each([
+    ['{"a":null}', '{"a":1e400}'],
+    ['{"a":1e400}', '{"a":-1e400}'],
+    ['{"a":0}', '{"a":-0}'],
+  ])('the same key with the body %s, then %s, is a 422 problem: JSON.parse gives them different numbers', async (body, other) => {
+    current = createTestApp()
+    const { app } = current
+    const runs = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post('/orders', { config: { idempotency: { required: true } } }, async () => { runs(); return { order: runs.mock.calls.length } })
+    const post = (payload: string) => app.inject({ method: 'POST', url: '/orders', headers: { 'idempotency-key': 'n1', 'content-type': 'application/json' }, payload })
+    expect((await post(body)).statusCode).toBe(200)
+    const reused = await post(other)
+    expect(reused.statusCode).toBe(422)
+    expect(reused.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
+    // The first body sent again is still a replay.
+    expect((await post(body)).headers['idempotent-replayed']).toBe('true')
+    expect(runs).toHaveBeenCalledTimes(1)
   })
 
   it('the same key on another resource of the route, or with another query string, is a 422 problem; the same URL is replayed', async () => {
@@ -389,6 +410,19 @@ describe('idempotency plugin decisions', () => {
       .rejects.toThrow(/'idempotency\.replayHeaders' expects header names other than credentials and cookies, instead got a 'string' \("set-cookie"\)/)
   })
 
+  it('a lease shorter than a second is refused at registration: a renewal late by two thirds of it would let a duplicate run', async () => {
+    for (const leaseMs of [1, 3, 999]) {
+      current = createTestApp()
+      await expect(current.app.register(resilience, { idempotency: { unscoped: true, leaseMs } }).ready())
+        .rejects.toThrow(new RegExp(`'idempotency\\.leaseMs' expects an integer number of milliseconds from 1000 to 2147483647, instead got a 'number' \\(${leaseMs}\\)`))
+      await current.app.close()
+    }
+    current = createTestApp()
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, leaseMs: 1000 } })
+    current.app.post('/x', { config: { idempotency: {} } }, async () => 'x')
+    expect((await current.app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': 'k' } })).body).toBe('x')
+  })
+
   it('a subclass of the Redis store gets a text answer as a Buffer, as the IdempotencyStore interface promises', async () => {
     const bodies: unknown[] = []
     class AuditedStore extends RedisIdempotencyStore {
@@ -572,5 +606,81 @@ describe('idempotency plugin decisions', () => {
       expect(logs.filter((line) => /already sent/i.test(line.msg)).map((line) => line.msg)).toEqual([])
       await app.close()
     }
+  })
+})
+
+describe('the headers a replay sends, chosen again from the allow-list', () => {
+  const ORDER = { method: 'POST' as const, url: '/orders', headers: { 'idempotency-key': 'stored-elsewhere' }, payload: { sku: 7 } }
+  // What an earlier deploy with another replayHeaders, or anything with write access to the store, may have left in a record.
+  const FOREIGN = { 'set-cookie': 'session=theirs', 'Set-Cookie': 'session=theirs', authorization: 'Bearer theirs', 'x-internal': 'allowed by another deploy' }
+
+  async function orders (store: IdempotencyStore): Promise<{ app: TestApp['app'], runs: () => number }> {
+    current = createTestApp()
+    const { app } = current
+    let runs = 0
+    await app.register(resilience, { loadShedding: false, idempotency: { store, unscoped: true } })
+    app.post('/orders', { config: { idempotency: {} } }, async (_request, reply) => reply.code(201).header('location', `/orders/${++runs}`).send({ order: runs }))
+    return { app, runs: () => runs }
+  }
+
+  it('a Redis record whose headers hold set-cookie, credentials or a header outside the allow-list replays without them', async () => {
+    const prefix = `test:plugin:foreign:${Math.random()}:`
+    const { app, runs } = await orders(new RedisIdempotencyStore({ client: redis, prefix }))
+    const first = await app.inject(ORDER)
+    const [recordKey] = await redis.keys(`${prefix}*`)
+    if (recordKey === undefined) throw new Error('no record stored')
+    const stored = JSON.parse(await redis.hget(recordKey, 'headers') ?? 'null') as Record<string, string>
+    await redis.hset(recordKey, 'headers', JSON.stringify({ ...stored, ...FOREIGN }))
+    const retry = await app.inject(ORDER)
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.statusCode).toBe(201)
+    expect(retry.headers.location).toBe('/orders/1')
+    expect(retry.headers['content-type']).toBe(first.headers['content-type'])
+    expect(retry.headers['set-cookie']).toBeUndefined()
+    expect(retry.headers.authorization).toBeUndefined()
+    expect(retry.headers['x-internal']).toBeUndefined()
+    expect(retry.body).toBe(first.body)
+    expect(runs()).toBe(1)
+  })
+
+  it('a memory record holding headers outside the allow-list replays without them; names in another case are read in lower case', async () => {
+    const store = new MemoryIdempotencyStore()
+    const { app, runs } = await orders(store)
+    const storeKey = joinedStoreKey('', 'POST', '/orders', 'stored-elsewhere')
+    store.claimNow(storeKey, inProcessFingerprint({ method: 'POST', route: '/orders', contentType: 'application/json', body: ORDER.payload }), 'o', 60_000)
+    store.completeNow(storeKey, 'o', { status: 201, headers: { 'Content-Type': 'application/json; charset=utf-8', location: '/orders/0', ...FOREIGN }, body: '{"order":0}' }, 60_000)
+    const replay = await app.inject(ORDER)
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(replay.headers.location).toBe('/orders/0')
+    expect(replay.headers['set-cookie']).toBeUndefined()
+    expect(replay.headers.authorization).toBeUndefined()
+    expect(replay.headers['x-internal']).toBeUndefined()
+    expect(replay.json()).toEqual({ order: 0 })
+    expect(runs()).toBe(0)
+  })
+})
+
+describe('the header that marks a degraded answer', () => {
+  it('is replayed with the dependencies plugin registered in the route\'s own context, below the idempotency plugin', async () => {
+    current = createTestApp()
+    const { app } = current
+    let runs = 0
+    await app.register(resilience, { loadShedding: false, dependencies: false, idempotency: { unscoped: true } })
+    await app.register(async (child) => {
+      await child.register(dependencies, { quotes: { fallback: { value: 'stale' }, degradedHeader: 'X-Degraded', breaker: false } })
+      child.post('/quote', { config: { idempotency: {} } }, async (request) => {
+        runs++
+        return { quote: await request.dependency('quotes').call(async () => { throw new Error('quotes down') }) }
+      })
+    })
+    const post = async () => await app.inject({ method: 'POST', url: '/quote', headers: { 'idempotency-key': 'q1' }, payload: {} })
+    const first = await post()
+    expect(first.headers['x-degraded']).toBe('quotes')
+    const replay = await post()
+    expect(replay.headers['idempotent-replayed']).toBe('true')
+    expect(replay.headers['x-degraded']).toBe('quotes')
+    expect(replay.body).toBe(first.body)
+    expect(runs).toBe(1)
   })
 })

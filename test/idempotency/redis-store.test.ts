@@ -73,6 +73,8 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
       { headers: 'not json' },
       { headers: '["a JSON array"]' },
       { headers: 'null' },
+      { headers: '{"location":{"path":"/orders/7"}}' },
+      { headers: '{"location":"/orders/7","link":5}' },
       { status: 'abc' },
       { status: '20' },
       { status: '' },
@@ -85,6 +87,14 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
     // A record missing its status field altogether.
     await client.hset(store.redisKey('no-status'), { state: 'completed', fp: 'fp', headers: '{}', body: 'x' })
     await expect(store.claim('no-status', 'fp', 'o', 5000)).rejects.toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_REPLY' })
+    // A state the store does not know, whatever the fingerprint and owner: not a claim in flight (409) nor a mismatch (422).
+    for (const [index, state] of ['paused', 'Completed', ''].entries()) {
+      const key = `unknown-state-${index}`
+      await client.hset(store.redisKey(key), { ...written, state, owner: 'holder' })
+      for (const [fp, owner] of [['fp', 'o'], ['fp', 'holder'], ['other-fp', 'o']] as const) {
+        await expect(store.claim(key, fp, owner, 5000), `${state} ${fp} ${owner}`).rejects.toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_REPLY', message: expect.stringContaining('a record whose state is') as string })
+      }
+    }
     // The unedited record still replays.
     await client.hset(store.redisKey('intact'), written)
     const replay = await store.claim('intact', 'fp', 'o', 5000)
