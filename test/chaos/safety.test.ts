@@ -100,7 +100,13 @@ describe('chaos: requested faults', () => {
   it('ignores chaos headers from callers who are not authorised: no signature, a wrong one, an expired one', async () => {
     const { app } = await signedApp()
     const value = `type=error;status=503;rate=1;expires=${Date.now() + 60_000}`
+    const signature = signFault(value, SECRET)
     const attempts = [
+      // The right signature with something after it, or twice (a repeated header, as Node joins it).
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}0` },
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}zz-anything` },
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}, junk` },
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}, ${signature}` },
       { 'x-chaos-fault': value },
       { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, 'somebody-elses-secret-000') },
       { 'x-chaos-fault': value, 'x-chaos-signature': 'zz' },

@@ -47,4 +47,21 @@ describe('fault signatures (properties)', () => {
       expect(verifyFaultSignature(value, signature, SECRET)).toBe(false)
     }), PROPERTY_RUNS)
   })
+
+  it('accept the 64 hex digits in any case, and nothing before or after them', () => {
+    const caseOf = fc.array(fc.boolean(), { minLength: 64, maxLength: 64 })
+    const extra = fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'.split('')), minLength: 1, maxLength: 8 }), fc.string({ minLength: 1, maxLength: 16 }), anyString.filter((text) => text !== ''), fc.constantFrom('0', 'zz-anything', ', junk', ' ', '\t'))
+    fc.assert(fc.property(headerValue, caseOf, extra, (value, upper, junk) => {
+      const signature = signFault(value, SECRET)
+      const recased = [...signature].map((digit, index) => upper[index] === true ? digit.toUpperCase() : digit).join('')
+      expect(verifyFaultSignature(value, recased, SECRET)).toBe(true)
+      // Each of these decodes to the signature's bytes with a lenient hex reader.
+      expect(verifyFaultSignature(value, signature + junk, SECRET)).toBe(false)
+      expect(verifyFaultSignature(value, junk + signature, SECRET)).toBe(false)
+      expect(verifyFaultSignature(value, `${signature}, ${signature}`, SECRET)).toBe(false)
+      // An odd digit short, or a byte short: never the signature.
+      expect(verifyFaultSignature(value, signature.slice(0, 63), SECRET)).toBe(false)
+      expect(verifyFaultSignature(value, signature.slice(0, 62), SECRET)).toBe(false)
+    }), PROPERTY_RUNS)
+  })
 })
