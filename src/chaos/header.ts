@@ -7,9 +7,11 @@ import type { Fault } from './fault.js'
  * Reads a fault requested in a header, `type=latency;ms=200;rate=1;expires=<epoch ms>`.
  * Returns undefined for anything malformed: a requested fault is a
  * convenience for authorised callers, never an error for anyone else.
- * The rate is capped at `maxRate`.
+ * The rate is capped at `maxRate`. `latestExpiry` (epoch ms) is given for
+ * a request authorised by its signature alone: it must then carry an
+ * `expires` that has not passed and is no later than that.
  */
-export function parseRequestedFault (value: string, maxRate: number, now: number, requireExpiry: boolean): Fault | undefined {
+export function parseRequestedFault (value: string, maxRate: number, now: number, latestExpiry: number | undefined): Fault | undefined {
   // No prototype: `__proto__=1` must be an unknown field, refused like any other, not a silent no-op.
   const fields = Object.create(null) as Record<string, string | number>
   for (const part of value.split(';')) {
@@ -20,14 +22,23 @@ export function parseRequestedFault (value: string, maxRate: number, now: number
     fields[key] = key === 'type' || key === 'detail' || key === 'message' ? raw : Number(raw)
   }
   const { expires, ...spec } = fields
-  // A signed request must expire, so that a captured header cannot be replayed for ever.
-  if (expires === undefined ? requireExpiry : !(typeof expires === 'number' && expires > now)) return undefined
+  if (!expiryAllowed(expires, now, latestExpiry)) return undefined
   spec.rate = Math.min(maxRate, typeof spec.rate === 'number' ? spec.rate : 1)
   try {
     return resolveFault(spec, 'requested fault')
   } catch {
     return undefined
   }
+}
+
+/**
+ * A signed request must expire, and soon: a captured header can then be
+ * replayed only until a time its signer chose within the horizon, never
+ * for ever (`expires=1e20`).
+ */
+function expiryAllowed (expires: string | number | undefined, now: number, latestExpiry: number | undefined): boolean {
+  if (expires === undefined) return latestExpiry === undefined
+  return typeof expires === 'number' && expires > now && (latestExpiry === undefined || expires <= latestExpiry)
 }
 
 /** The signature of a requested fault: hex HMAC-SHA256 of the header value. */

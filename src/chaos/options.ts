@@ -37,6 +37,13 @@ export interface ChaosOptions<Request = unknown> {
     secret?: string
     /** Requested rates are capped at this. @default 1 */
     maxRate?: number
+    /**
+     * How far ahead of now a request authorised by its signature alone may
+     * set its `expires`, in milliseconds (at most a day); one further ahead
+     * is ignored, so that a leaked signed header stops working soon.
+     * @default 3_600_000 (one hour)
+     */
+    maxExpiryMs?: number
     /** @default 'x-chaos-fault' */
     header?: string
     /** @default 'x-chaos-signature' */
@@ -64,7 +71,7 @@ export interface ResolvedChaosOptions<Request> {
   maxActiveFaults: number
   seed: number
   exclude: Set<string>
-  requests: { authorize: ((request: Request) => boolean) | undefined, secret: string | undefined, maxRate: number, header: string, signatureHeader: string } | undefined
+  requests: { authorize: ((request: Request) => boolean) | undefined, secret: string | undefined, maxRate: number, maxExpiryMs: number, header: string, signatureHeader: string } | undefined
   revealInjected: 'authorized' | 'always' | 'never'
   stopOnBudget: { slos: Set<string> | undefined, states: Set<BudgetState> } | undefined
   maxHangMs: number
@@ -82,7 +89,7 @@ export const CHAOS_ENV = 'FASTIFY_RESILIENCE_CHAOS'
 function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request>['requests'] {
   if (value === undefined) return undefined
   assertOptionsObject(value, 'chaos.requests')
-  assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'header', 'signatureHeader'], 'chaos.requests')
+  assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'maxExpiryMs', 'header', 'signatureHeader'], 'chaos.requests')
   const authorize = optionalFunction<(request: Request) => boolean>(value.authorize, 'chaos.requests.authorize')
   const secret = value.secret
   if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
@@ -94,6 +101,7 @@ function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request
     authorize,
     secret: secret as string | undefined,
     maxRate: optionalNumberBetween(value.maxRate, 'chaos.requests.maxRate', 1, 0, 1),
+    maxExpiryMs: optionalIntegerBetween(value.maxExpiryMs, 'chaos.requests.maxExpiryMs', 3_600_000, 1, 86_400_000, 'an integer of milliseconds from 1 to 86400000'),
     header: optionalString(value.header, 'chaos.requests.header', 'x-chaos-fault').toLowerCase(),
     signatureHeader: optionalString(value.signatureHeader, 'chaos.requests.signatureHeader', 'x-chaos-signature').toLowerCase(),
   }

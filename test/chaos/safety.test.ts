@@ -129,6 +129,29 @@ describe('chaos: requested faults', () => {
     expect(Math.abs(failed - 200)).toBeLessThan(50)
   })
 
+  it('ignores a signed request whose expiry is further ahead than maxExpiryMs (an hour unless set), so a leaked header stops working', async () => {
+    const { app } = await signedApp()
+    const signed = (expires: number): Record<string, string> => {
+      const value = `type=error;status=503;rate=1;expires=${expires}`
+      return { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, SECRET) }
+    }
+    for (const expires of [1e20, Date.now() + 2 * 3_600_000, Date.now() + 3_600_000 + 60_000]) {
+      expect((await app.inject({ url: '/x', headers: signed(expires) })).statusCode).toBe(200)
+    }
+    expect(app.chaos.stats().injected.total).toBe(0)
+    await app.close()
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET, maxExpiryMs: 3 * 3_600_000 } })
+    current.app.get('/x', async () => 'ok')
+    expect((await current.app.inject({ url: '/x', headers: signed(Date.now() + 2 * 3_600_000) })).statusCode).toBe(503)
+    expect((await current.app.inject({ url: '/x', headers: signed(1e20) })).statusCode).toBe(200)
+  })
+
+  it('lets a caller that authorize() accepts set any expiry: it is asked on every request', async () => {
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET, authorize: () => true } })
+    current.app.get('/x', async () => 'ok')
+    expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': 'type=error;status=503;expires=1e20' } })).statusCode).toBe(503)
+  })
+
   it('does not accept a signed header without an expiry when an authorize function is configured too', async () => {
     current = await chaosApp({ enabled: true, requests: { secret: SECRET, authorize: () => false } })
     current.app.get('/x', async () => 'ok')
@@ -269,6 +292,8 @@ describe('chaos: registration errors', () => {
   it.each([
     [{ requests: {} }, "option 'chaos.requests' expects an authorize function or a secret"],
     [{ requests: { secret: 'short' } }, "option 'chaos.requests.secret' expects a string of at least 16 characters"],
+    [{ requests: { secret: SECRET, maxExpiryMs: 0 } }, "option 'chaos.requests.maxExpiryMs' expects an integer of milliseconds from 1 to 86400000, instead got a 'number' (0)"],
+    [{ requests: { secret: SECRET, maxExpiryMs: Number.POSITIVE_INFINITY } }, "option 'chaos.requests.maxExpiryMs' expects an integer of milliseconds from 1 to 86400000, instead got a 'number' (Infinity)"],
     [{ experiments: [{ name: 'x', faults: [] }] }, "option 'chaos experiment x: faults' expects a non-empty array of faults"],
     [{ experiments: [{ name: 'x', faults: [{ type: 'error', rate: -1, status: 500 }] }] }, "option 'chaos experiment x: faults[0].rate' expects a number from 0 to 1"],
     [{ stopOnBudget: { states: ['burning'] } }, "option 'chaos.stopOnBudget.states' expects a non-empty array of ok, warning, critical, exhausted"],
