@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js'
 import { wallClock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalClock, optionalFunction, optionalIntegerBetween, optionalNumberBetween, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalClock, optionalFunction, optionalHeaderName, optionalIntegerBetween, optionalNumberBetween } from '../options.js'
 import type { ExperimentSpec } from './experiment.js'
 import { resolveFault } from './fault.js'
 import type { Fault, FaultSpec } from './fault.js'
@@ -102,8 +102,8 @@ function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request
     secret: secret as string | undefined,
     maxRate: optionalNumberBetween(value.maxRate, 'chaos.requests.maxRate', 1, 0, 1),
     maxExpiryMs: optionalIntegerBetween(value.maxExpiryMs, 'chaos.requests.maxExpiryMs', 3_600_000, 1, 86_400_000, 'an integer of milliseconds from 1 to 86400000'),
-    header: optionalString(value.header, 'chaos.requests.header', 'x-chaos-fault').toLowerCase(),
-    signatureHeader: optionalString(value.signatureHeader, 'chaos.requests.signatureHeader', 'x-chaos-signature').toLowerCase(),
+    header: optionalHeaderName(value.header, 'chaos.requests.header', 'x-chaos-fault'),
+    signatureHeader: optionalHeaderName(value.signatureHeader, 'chaos.requests.signatureHeader', 'x-chaos-signature'),
   }
 }
 

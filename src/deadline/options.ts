@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalClock, optionalIntegerBetween } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalClock, optionalHeaderName, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from './budget.js'
 import { readGrpcTimeout, readMillisecondsHeader } from './header.js'
 import type { BudgetReading } from './header.js'
@@ -82,7 +82,6 @@ export interface ResolvedDeadlinesOptions {
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const DEADLINES_KEYS = ['defaultTimeoutMs', 'header', 'grpcTimeout', 'trustEnvoyHeader', 'safetyMarginMs', 'minimumMs', 'onInvalidHeader', 'clock'] as const satisfies ReadonlyArray<keyof DeadlinesOptions>
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 const TIMEOUT_EXPECTATION = `a positive integer of milliseconds up to ${MAX_TIMER_MS}`
 
 function isTimeout (value: unknown): value is number {
@@ -98,10 +97,7 @@ export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOpt
   assertKnownKeys(options, DEADLINES_KEYS, 'deadlines')
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000
   if (!isTimeout(defaultTimeoutMs)) throw new FRS_ERR_OPTION_INVALID('deadlines.defaultTimeoutMs', TIMEOUT_EXPECTATION, describeValue(defaultTimeoutMs))
-  const header = options.header ?? 'x-request-timeout-ms'
-  if (typeof header !== 'string' || !HEADER_NAME.test(header.toLowerCase())) {
-    throw new FRS_ERR_OPTION_INVALID('deadlines.header', 'an HTTP header name', describeValue(header))
-  }
+  const header = optionalHeaderName(options.header, 'deadlines.header', 'x-request-timeout-ms')
   const onInvalidHeader = options.onInvalidHeader ?? 'reject'
   if (onInvalidHeader !== 'reject' && onInvalidHeader !== 'ignore') {
     throw new FRS_ERR_OPTION_INVALID('deadlines.onInvalidHeader', "'reject' or 'ignore'", describeValue(onInvalidHeader))
@@ -119,12 +115,12 @@ export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOpt
   if (safetyMarginMs + minimumMs >= defaultTimeoutMs) {
     throw new FRS_ERR_OPTION_INVALID('deadlines.safetyMarginMs', `an integer of milliseconds from 0 to ${defaultTimeoutMs - minimumMs - 1}, so that a budget of defaultTimeoutMs (${defaultTimeoutMs}) leaves more than minimumMs (${minimumMs})`, describeValue(safetyMarginMs))
   }
-  const readers: HeaderReader[] = [{ name: header.toLowerCase(), read: readMillisecondsHeader }]
+  const readers: HeaderReader[] = [{ name: header, read: readMillisecondsHeader }]
   if (optionalBoolean(options.grpcTimeout, 'deadlines.grpcTimeout', false)) readers.push({ name: 'grpc-timeout', read: readGrpcTimeout })
   if (optionalBoolean(options.trustEnvoyHeader, 'deadlines.trustEnvoyHeader', false)) readers.push({ name: 'x-envoy-expected-rq-timeout-ms', read: readMillisecondsHeader })
   return {
     defaultTimeoutMs,
-    header: header.toLowerCase(),
+    header,
     readers,
     safetyMarginMs,
     minimumMs,

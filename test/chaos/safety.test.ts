@@ -281,6 +281,8 @@ describe('chaos: registration errors', () => {
     [{ faults: [{ type: 'error', rate: 0.1, status: 200 }] }, "option 'faults[0].status' expects an HTTP error status from 400 to 599"],
     [{ faults: [{ type: 'slow', rate: 0.1 }] }, "option 'faults[0].type' expects one of 'latency', 'error', 'exception', 'abort', 'hang'"],
     [{ fault: [] }, 'config.chaos expects an object { faults: [...] } or false'],
+    // No request can carry such a header: the fault would never be injected.
+    [{ faults: [{ type: 'abort', rate: 1, match: { header: { name: 'bad header' } } }] }, "option 'faults[0].match.header.name' expects an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), instead got a 'string' (\"bad header\")"],
   ])('refuses route config %o', async (config, message) => {
     const error = await registrationError(async (app) => {
       await app.register(resilience)
@@ -298,6 +300,11 @@ describe('chaos: registration errors', () => {
     [{ experiments: [{ name: 'x', faults: [{ type: 'error', rate: -1, status: 500 }] }] }, "option 'chaos experiment x: faults[0].rate' expects a number from 0 to 1"],
     [{ stopOnBudget: { states: ['burning'] } }, "option 'chaos.stopOnBudget.states' expects a non-empty array of ok, warning, critical, exhausted"],
     [{ maxActiveFaults: 0 }, "option 'chaos.maxActiveFaults' expects an integer from 1 to 1000000"],
+    // Headers no request can carry: requested faults would silently never be read.
+    [{ requests: { secret: SECRET, header: 'bad header' } }, "option 'chaos.requests.header' expects an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), instead got a 'string' (\"bad header\")"],
+    [{ requests: { secret: SECRET, header: '' } }, "option 'chaos.requests.header' expects an HTTP header name"],
+    [{ requests: { secret: SECRET, signatureHeader: 'x-chaos:signature' } }, "option 'chaos.requests.signatureHeader' expects an HTTP header name"],
+    [{ experiments: [{ name: 'x', faults: [{ type: 'abort', rate: 1, match: { header: { name: 'x-tenant\n' } } }] }] }, "option 'chaos experiment x: faults[0].match.header.name' expects an HTTP header name"],
   ])('refuses plugin options %o', async (options, message) => {
     const error = await registrationError(async (app) => { await app.register(resilience, { chaos: options as never }) })
     expect(error.message).toContain(message)

@@ -68,6 +68,8 @@ describe('deadline route config', () => {
     ['defaultTimeoutMs', { defaultTimeoutMs: -1 }, /'deadlines\.defaultTimeoutMs' expects a positive integer of milliseconds/],
     ['defaultTimeoutMs', { defaultTimeoutMs: Number.NaN }, /'deadlines\.defaultTimeoutMs' expects a positive integer/],
     ['header', { header: 'bad header' }, /'deadlines\.header' expects an HTTP header name/],
+    ['header', { header: '' }, /'deadlines\.header' expects an HTTP header name/],
+    ['header', { header: 'x-timeout:ms' }, /'deadlines\.header' expects an HTTP header name \(letters, digits and !#\$%&'\*\+-\.\^_`\|~\), instead got a 'string' \("x-timeout:ms"\)/],
     ['safetyMarginMs', { safetyMarginMs: -5 }, /'deadlines\.safetyMarginMs' expects a non-negative integer/],
     ['minimumMs', { minimumMs: 1.5 }, /'deadlines\.minimumMs' expects a non-negative integer/],
     ['onInvalidHeader', { onInvalidHeader: 'drop' }, /'deadlines\.onInvalidHeader' expects 'reject' or 'ignore', instead got a 'string' \("drop"\)/],
