@@ -34,6 +34,7 @@ export interface ChaosOptions<Request = unknown> {
   requests?: {
     /** Whether this request may ask for a fault by header. */
     authorize?: (request: Request) => boolean
+    /** Key of the signatures: at least 16 characters, not counting whitespace at either end. */
     secret?: string
     /** Requested rates are capped at this. @default 1 */
     maxRate?: number
@@ -92,9 +93,13 @@ function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request
   assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'maxExpiryMs', 'header', 'signatureHeader'], 'chaos.requests')
   const authorize = optionalFunction<(request: Request) => boolean>(value.authorize, 'chaos.requests.authorize')
   const secret = value.secret
-  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+  // Whitespace around a secret (an unset variable padded, a line read from
+  // a file) adds nothing anyone would have to guess: it does not count.
+  const counted = typeof secret === 'string' ? secret.trim().length : 0
+  if (secret !== undefined && (typeof secret !== 'string' || counted < 16)) {
     // The value itself stays out of the message: startup errors end up in logs.
-    throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters', typeof secret === 'string' ? `a string of ${secret.length} characters` : describeValue(secret))
+    const got = typeof secret !== 'string' ? describeValue(secret) : counted === secret.length ? `a string of ${secret.length} characters` : `a string of ${secret.length} characters, ${counted} without the whitespace at its ends`
+    throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters, not counting whitespace at either end', got)
   }
   if (authorize === undefined && secret === undefined) throw new FRS_ERR_OPTION_INVALID('chaos.requests', 'an authorize function or a secret: requested faults are for authorised callers only', 'neither')
   return {

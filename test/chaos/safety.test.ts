@@ -294,6 +294,10 @@ describe('chaos: registration errors', () => {
   it.each([
     [{ requests: {} }, "option 'chaos.requests' expects an authorize function or a secret"],
     [{ requests: { secret: 'short' } }, "option 'chaos.requests.secret' expects a string of at least 16 characters"],
+    // Whitespace is no secret: anyone could sign with it.
+    [{ requests: { secret: ' '.repeat(16) } }, "option 'chaos.requests.secret' expects a string of at least 16 characters, not counting whitespace at either end, instead got a string of 16 characters, 0 without the whitespace at its ends"],
+    [{ requests: { secret: '\t\n '.repeat(10) } }, 'instead got a string of 30 characters, 0 without the whitespace at its ends'],
+    [{ requests: { secret: `  ${'k'.repeat(15)}  ` } }, 'instead got a string of 19 characters, 15 without the whitespace at its ends'],
     [{ requests: { secret: SECRET, maxExpiryMs: 0 } }, "option 'chaos.requests.maxExpiryMs' expects an integer of milliseconds from 1 to 86400000, instead got a 'number' (0)"],
     [{ requests: { secret: SECRET, maxExpiryMs: Number.POSITIVE_INFINITY } }, "option 'chaos.requests.maxExpiryMs' expects an integer of milliseconds from 1 to 86400000, instead got a 'number' (Infinity)"],
     [{ experiments: [{ name: 'x', faults: [] }] }, "option 'chaos experiment x: faults' expects a non-empty array of faults"],
@@ -312,8 +316,15 @@ describe('chaos: registration errors', () => {
 
   it('refuses a short secret without writing it into the error, which ends up in logs', async () => {
     const error = await registrationError(async (app) => { await app.register(resilience, { chaos: { requests: { secret: 's3cret-value' } } }) })
-    expect(error.message).toBe("fastify-resilience: option 'chaos.requests.secret' expects a string of at least 16 characters, instead got a string of 12 characters")
+    expect(error.message).toBe("fastify-resilience: option 'chaos.requests.secret' expects a string of at least 16 characters, not counting whitespace at either end, instead got a string of 12 characters")
     expect(error.message).not.toContain('s3cret')
+  })
+
+  it('takes a secret with whitespace around it when 16 characters remain without it', async () => {
+    current = await chaosApp({ enabled: true, requests: { secret: ` ${SECRET} ` } })
+    current.app.get('/x', async () => 'ok')
+    const value = `type=error;status=503;expires=${Date.now() + 60_000}`
+    expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, ` ${SECRET} `) } })).statusCode).toBe(503)
   })
 
   it('refuses a stopOnBudget SLO name that no objective declares, so a misspelling cannot turn the safety stop off', async () => {
