@@ -87,8 +87,9 @@ function readRequested (request: FastifyRequest, settings: Settings, now: number
     request.log.debug('chaos header ignored: the caller is not authorised')
     return NOTHING_REQUESTED
   }
-  // Authorised by its signature alone, a request must carry an expiry that has not passed.
-  const fault = parseRequestedFault(value, requests.maxRate, now, !allowed)
+  // Authorised by its signature alone, a request must carry an expiry that
+  // has not passed and is within the horizon.
+  const fault = parseRequestedFault(value, requests.maxRate, now, allowed ? undefined : now + requests.maxExpiryMs)
   // A signed header that is expired or malformed authorises nothing.
   if (fault === undefined) return allowed ? { local: [], authorized: true } : NOTHING_REQUESTED
   return { local: [{ fault, source: 'header' }], authorized: true }

@@ -81,6 +81,14 @@ export const FRS_ERR_CLIENT_CLOSED = createError<'FRS_ERR_CLIENT_CLOSED', []>(
   499
 )
 
+/** `deadline.child(maxMs)` was given something that is not a length of time (a programming error, answered as a 500 problem). */
+export const FRS_ERR_DEADLINE_CHILD_INVALID = createError<'FRS_ERR_DEADLINE_CHILD_INVALID', [string]>(
+  'FRS_ERR_DEADLINE_CHILD_INVALID',
+  'fastify-resilience: deadline.child(maxMs) expects a number of milliseconds, 0 or more (Infinity for all the time the deadline has left), instead got %s',
+  500,
+  TypeError
+)
+
 /** The in-memory idempotency store has no room for another claim in flight (a 503 problem). */
 export const FRS_ERR_IDEMPOTENCY_STORE_FULL = createError<'FRS_ERR_IDEMPOTENCY_STORE_FULL', [number]>(
   'FRS_ERR_IDEMPOTENCY_STORE_FULL',

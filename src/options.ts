@@ -2,6 +2,7 @@ import { FRS_ERR_OPTION_INVALID, FRS_ERR_OPTION_UNKNOWN } from './errors.js'
 import { describeValue } from './describe.js'
 import { monotonicClock } from './clock.js'
 import type { Clock } from './clock.js'
+import { HEADER_NAME_EXPECTED, isHeaderName } from './header-name.js'
 
 /*
  * Small checks shared by every capability's option resolver. Each throws a
@@ -30,6 +31,16 @@ export function optionalString (value: unknown, name: string, fallback: string):
   if (value === undefined) return fallback
   if (typeof value !== 'string') throw new FRS_ERR_OPTION_INVALID(name, 'a string', describeValue(value))
   return value
+}
+
+/**
+ * An optional HTTP header name, lower-cased as Node keeps the names of a
+ * request's headers.
+ */
+export function optionalHeaderName (value: unknown, name: string, fallback: string): string {
+  if (value === undefined) return fallback
+  if (!isHeaderName(value)) throw new FRS_ERR_OPTION_INVALID(name, HEADER_NAME_EXPECTED, describeValue(value))
+  return value.toLowerCase()
 }
 
 /** An integer from `min` to `max`, both included. */

@@ -71,6 +71,7 @@ describe('package exports', () => {
   it('exports the error table with stable codes', () => {
     expect(Object.keys(entry.errors).sort()).toEqual([
       'FRS_ERR_CLIENT_CLOSED',
+      'FRS_ERR_DEADLINE_CHILD_INVALID',
       'FRS_ERR_DEADLINE_EXCEEDED',
       'FRS_ERR_DEPENDENCY_FAILED',
       'FRS_ERR_DEPENDENCY_TIMEOUT',

@@ -1,5 +1,6 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { HEADER_NAME_EXPECTED, isHeaderName } from '../header-name.js'
 import { normalSample } from './random.js'
 
 /** Which requests a fault applies to; every given condition must hold. */
@@ -71,7 +72,8 @@ function checkMatch (value: unknown, where: string): FaultMatch | undefined {
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) fail(`${where}.path`, 'a path starting with /', path)
   if (header !== undefined) {
     const { name, value: headerValue } = header as { name?: unknown, value?: unknown }
-    if (typeof name !== 'string' || name === '') fail(`${where}.header.name`, 'a header name', name)
+    // A fault matching a name no request can carry would never be injected.
+    if (!isHeaderName(name)) fail(`${where}.header.name`, HEADER_NAME_EXPECTED, name)
     if (headerValue !== undefined && typeof headerValue !== 'string') fail(`${where}.header.value`, 'a string', headerValue)
   }
   return {

@@ -7,9 +7,11 @@ import type { Fault } from './fault.js'
  * Reads a fault requested in a header, `type=latency;ms=200;rate=1;expires=<epoch ms>`.
  * Returns undefined for anything malformed: a requested fault is a
  * convenience for authorised callers, never an error for anyone else.
- * The rate is capped at `maxRate`.
+ * The rate is capped at `maxRate`. `latestExpiry` (epoch ms) is given for
+ * a request authorised by its signature alone: it must then carry an
+ * `expires` that has not passed and is no later than that.
  */
-export function parseRequestedFault (value: string, maxRate: number, now: number, requireExpiry: boolean): Fault | undefined {
+export function parseRequestedFault (value: string, maxRate: number, now: number, latestExpiry: number | undefined): Fault | undefined {
   // No prototype: `__proto__=1` must be an unknown field, refused like any other, not a silent no-op.
   const fields = Object.create(null) as Record<string, string | number>
   for (const part of value.split(';')) {
@@ -20,8 +22,7 @@ export function parseRequestedFault (value: string, maxRate: number, now: number
     fields[key] = key === 'type' || key === 'detail' || key === 'message' ? raw : Number(raw)
   }
   const { expires, ...spec } = fields
-  // A signed request must expire, so that a captured header cannot be replayed for ever.
-  if (expires === undefined ? requireExpiry : !(typeof expires === 'number' && expires > now)) return undefined
+  if (!expiryAllowed(expires, now, latestExpiry)) return undefined
   spec.rate = Math.min(maxRate, typeof spec.rate === 'number' ? spec.rate : 1)
   try {
     return resolveFault(spec, 'requested fault')
@@ -30,14 +31,34 @@ export function parseRequestedFault (value: string, maxRate: number, now: number
   }
 }
 
+/**
+ * A signed request must expire, and soon: a captured header can then be
+ * replayed only until a time its signer chose within the horizon, never
+ * for ever (`expires=1e20`).
+ */
+function expiryAllowed (expires: string | number | undefined, now: number, latestExpiry: number | undefined): boolean {
+  if (expires === undefined) return latestExpiry === undefined
+  return typeof expires === 'number' && expires > now && (latestExpiry === undefined || expires <= latestExpiry)
+}
+
 /** The signature of a requested fault: hex HMAC-SHA256 of the header value. */
 export function signFault (value: string, secret: string): string {
   return createHmac('sha256', secret).update(value).digest('hex')
 }
 
-/** Whether `signature` is the signature of `value` under `secret`, compared in constant time. */
+// An HMAC-SHA256 is 32 bytes: 64 hex digits, and nothing else. Checked
+// first because Buffer.from(text, 'hex') stops at the first character that
+// is not a hex pair, so a signature with anything after it (`<sig>0`,
+// `<sig>, junk`, a repeated header joined as `<sig>, <sig>`) decodes to
+// the signature's bytes. Either case: the bytes compared are the same.
+const SIGNATURE = /^[0-9a-fA-F]{64}$/
+
+/**
+ * Whether `signature` is exactly the signature of `value` under `secret`,
+ * compared in constant time. The format check reads only what the caller
+ * sent, never the secret.
+ */
 export function verifyFaultSignature (value: string, signature: string, secret: string): boolean {
-  const expected = Buffer.from(signFault(value, secret), 'hex')
-  const given = Buffer.from(signature, 'hex')
-  return given.length === expected.length && timingSafeEqual(given, expected)
+  if (!SIGNATURE.test(signature)) return false
+  return timingSafeEqual(Buffer.from(signature, 'hex'), createHmac('sha256', secret).update(value).digest())
 }

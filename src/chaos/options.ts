@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js'
 import { wallClock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalClock, optionalFunction, optionalIntegerBetween, optionalNumberBetween, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalBoolean, optionalClock, optionalFunction, optionalHeaderName, optionalIntegerBetween, optionalNumberBetween } from '../options.js'
 import type { ExperimentSpec } from './experiment.js'
 import { resolveFault } from './fault.js'
 import type { Fault, FaultSpec } from './fault.js'
@@ -34,9 +34,17 @@ export interface ChaosOptions<Request = unknown> {
   requests?: {
     /** Whether this request may ask for a fault by header. */
     authorize?: (request: Request) => boolean
+    /** Key of the signatures: at least 16 characters, not counting whitespace at either end. */
     secret?: string
     /** Requested rates are capped at this. @default 1 */
     maxRate?: number
+    /**
+     * How far ahead of now a request authorised by its signature alone may
+     * set its `expires`, in milliseconds (at most a day); one further ahead
+     * is ignored, so that a leaked signed header stops working soon.
+     * @default 3_600_000 (one hour)
+     */
+    maxExpiryMs?: number
     /** @default 'x-chaos-fault' */
     header?: string
     /** @default 'x-chaos-signature' */
@@ -64,7 +72,7 @@ export interface ResolvedChaosOptions<Request> {
   maxActiveFaults: number
   seed: number
   exclude: Set<string>
-  requests: { authorize: ((request: Request) => boolean) | undefined, secret: string | undefined, maxRate: number, header: string, signatureHeader: string } | undefined
+  requests: { authorize: ((request: Request) => boolean) | undefined, secret: string | undefined, maxRate: number, maxExpiryMs: number, header: string, signatureHeader: string } | undefined
   revealInjected: 'authorized' | 'always' | 'never'
   stopOnBudget: { slos: Set<string> | undefined, states: Set<BudgetState> } | undefined
   maxHangMs: number
@@ -82,20 +90,25 @@ export const CHAOS_ENV = 'FASTIFY_RESILIENCE_CHAOS'
 function resolveRequests<Request> (value: unknown): ResolvedChaosOptions<Request>['requests'] {
   if (value === undefined) return undefined
   assertOptionsObject(value, 'chaos.requests')
-  assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'header', 'signatureHeader'], 'chaos.requests')
+  assertKnownKeys(value, ['authorize', 'secret', 'maxRate', 'maxExpiryMs', 'header', 'signatureHeader'], 'chaos.requests')
   const authorize = optionalFunction<(request: Request) => boolean>(value.authorize, 'chaos.requests.authorize')
   const secret = value.secret
-  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) {
+  // Whitespace around a secret (an unset variable padded, a line read from
+  // a file) adds nothing anyone would have to guess: it does not count.
+  const counted = typeof secret === 'string' ? secret.trim().length : 0
+  if (secret !== undefined && (typeof secret !== 'string' || counted < 16)) {
     // The value itself stays out of the message: startup errors end up in logs.
-    throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters', typeof secret === 'string' ? `a string of ${secret.length} characters` : describeValue(secret))
+    const got = typeof secret !== 'string' ? describeValue(secret) : counted === secret.length ? `a string of ${secret.length} characters` : `a string of ${secret.length} characters, ${counted} without the whitespace at its ends`
+    throw new FRS_ERR_OPTION_INVALID('chaos.requests.secret', 'a string of at least 16 characters, not counting whitespace at either end', got)
   }
   if (authorize === undefined && secret === undefined) throw new FRS_ERR_OPTION_INVALID('chaos.requests', 'an authorize function or a secret: requested faults are for authorised callers only', 'neither')
   return {
     authorize,
     secret: secret as string | undefined,
     maxRate: optionalNumberBetween(value.maxRate, 'chaos.requests.maxRate', 1, 0, 1),
-    header: optionalString(value.header, 'chaos.requests.header', 'x-chaos-fault').toLowerCase(),
-    signatureHeader: optionalString(value.signatureHeader, 'chaos.requests.signatureHeader', 'x-chaos-signature').toLowerCase(),
+    maxExpiryMs: optionalIntegerBetween(value.maxExpiryMs, 'chaos.requests.maxExpiryMs', 3_600_000, 1, 86_400_000, 'an integer of milliseconds from 1 to 86400000'),
+    header: optionalHeaderName(value.header, 'chaos.requests.header', 'x-chaos-fault'),
+    signatureHeader: optionalHeaderName(value.signatureHeader, 'chaos.requests.signatureHeader', 'x-chaos-signature'),
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.js'
-import { FRS_ERR_CLIENT_CLOSED, FRS_ERR_DEADLINE_EXCEEDED } from '../errors.js'
+import { describeValue } from '../describe.js'
+import { FRS_ERR_CLIENT_CLOSED, FRS_ERR_DEADLINE_CHILD_INVALID, FRS_ERR_DEADLINE_EXCEEDED } from '../errors.js'
 import { carryProblem } from '../problem/problem-error.js'
+import { MAX_TIMER_MS } from './budget.js'
 import { withDeadline } from './fetch.js'
 import type { DeadlineQueue } from './queue.js'
 
@@ -25,7 +27,11 @@ export interface RequestDeadline {
   readonly signal: AbortSignal
   /** The header to forward downstream, carrying the remaining budget. Empty without a deadline. */
   headers: () => Record<string, string>
-  /** A sub-budget of at most `maxMs` that also ends when this deadline does. */
+  /**
+   * A sub-budget of at most `maxMs` (0 or more; `Infinity` for all the time
+   * this deadline has left) that also ends when this deadline does.
+   * @throws FRS_ERR_DEADLINE_CHILD_INVALID (a TypeError) for NaN, a negative number or a non-number
+   */
   child: (maxMs: number) => ChildDeadline
   /** `fetch` with this deadline's signal and header applied. */
   fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -138,7 +144,7 @@ export class Deadline implements ChildDeadline {
   }
 
   child (maxMs: number): ChildDeadline {
-    const timeoutMs = Number.isFinite(maxMs) && maxMs > 0 ? Math.min(maxMs, this.remainingMs()) : 0
+    const timeoutMs = Math.min(subBudgetCap(maxMs), this.remainingMs())
     const child = new Deadline({ timeoutMs, forwardHeader: this.#forwardHeader, clock: this.#clock })
     const outcome = this.#outcome
     if (outcome === 'finished') {
@@ -149,9 +155,9 @@ export class Deadline implements ChildDeadline {
       child.#end(outcome, this.#reason as Error)
       return child
     }
-    child.start(expireDeadline, child)
     child.#parent = this
-    ;(this.#children ??= new Set()).add(child)
+    // Ended at once when it has no time, so it is never kept among the children.
+    if (startSubBudget(child)) (this.#children ??= new Set()).add(child)
     return child
   }
 
@@ -239,6 +245,31 @@ function expireDeadline (deadline: Deadline): void {
   deadline.expire()
 }
 
+/**
+ * The cap a sub-budget is asked for. Something that is no length of time
+ * is a mistake in the caller's code: it throws, rather than giving a
+ * sub-budget that has already run out. Infinity sets no cap of its own.
+ */
+function subBudgetCap (maxMs: unknown): number {
+  if (typeof maxMs !== 'number' || !(maxMs >= 0)) throw new FRS_ERR_DEADLINE_CHILD_INVALID(describeValue(maxMs))
+  return maxMs
+}
+
+/**
+ * Arms a sub-budget's timer, and answers whether it is still running. One
+ * with no time at all ends now: a timer fires a moment later at the
+ * earliest, and until then `expired` would be true with the signal not
+ * yet aborted.
+ */
+function startSubBudget (child: Deadline): boolean {
+  if (child.timeoutMs > 0) {
+    child.start(expireDeadline, child)
+    return true
+  }
+  child.expire()
+  return false
+}
+
 const NEVER_ABORTED = new AbortController().signal
 
 /**
@@ -254,9 +285,10 @@ export function unboundedDeadline (forwardHeader: string, clock: Clock): Request
     signal: NEVER_ABORTED,
     headers: () => ({}),
     child: (maxMs: number): ChildDeadline => {
-      const timeoutMs = Number.isFinite(maxMs) && maxMs > 0 ? maxMs : 0
-      const child = new Deadline({ timeoutMs, forwardHeader, clock })
-      child.start(expireDeadline, child)
+      // With no deadline above it, a sub-budget is as long as its cap, or
+      // as a timer can hold: a longer timer fires after 1 ms.
+      const child = new Deadline({ timeoutMs: Math.min(subBudgetCap(maxMs), MAX_TIMER_MS), forwardHeader, clock })
+      startSubBudget(child)
       return child
     },
     fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, init),

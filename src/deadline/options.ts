@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalClock, optionalIntegerBetween } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalClock, optionalHeaderName, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from './budget.js'
 import { readGrpcTimeout, readMillisecondsHeader } from './header.js'
 import type { BudgetReading } from './header.js'
@@ -32,12 +32,15 @@ export interface DeadlinesOptions {
   trustEnvoyHeader?: boolean
   /**
    * Milliseconds kept back from the caller's budget for the answer's way back.
+   * With `minimumMs`, less than `defaultTimeoutMs`, so that a caller whose
+   * budget is the default timeout is served.
    * @default 10
    */
   safetyMarginMs?: number
   /**
    * A request whose budget (after the margin) is below this is refused with
-   * a 504 before any work.
+   * a 504 before any work. Less than `defaultTimeoutMs` and than every
+   * route's `timeoutMs`.
    * @default 5
    */
   minimumMs?: number
@@ -53,7 +56,11 @@ export interface DeadlinesOptions {
 
 /** Per-route deadline settings in `config.deadline`; `false` opts the route out. */
 export interface RouteDeadlineConfig {
-  /** This route's deadline; a caller's header can only shorten it. @default the plugin's defaultTimeoutMs */
+  /**
+   * This route's deadline; a caller's header can only shorten it. More than
+   * the plugin's `minimumMs`.
+   * @default the plugin's defaultTimeoutMs
+   */
   timeoutMs?: number
 }
 
@@ -75,7 +82,6 @@ export interface ResolvedDeadlinesOptions {
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const DEADLINES_KEYS = ['defaultTimeoutMs', 'header', 'grpcTimeout', 'trustEnvoyHeader', 'safetyMarginMs', 'minimumMs', 'onInvalidHeader', 'clock'] as const satisfies ReadonlyArray<keyof DeadlinesOptions>
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 const TIMEOUT_EXPECTATION = `a positive integer of milliseconds up to ${MAX_TIMER_MS}`
 
 function isTimeout (value: unknown): value is number {
@@ -91,24 +97,33 @@ export function resolveDeadlinesOptions (options: unknown): ResolvedDeadlinesOpt
   assertKnownKeys(options, DEADLINES_KEYS, 'deadlines')
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000
   if (!isTimeout(defaultTimeoutMs)) throw new FRS_ERR_OPTION_INVALID('deadlines.defaultTimeoutMs', TIMEOUT_EXPECTATION, describeValue(defaultTimeoutMs))
-  const header = options.header ?? 'x-request-timeout-ms'
-  if (typeof header !== 'string' || !HEADER_NAME.test(header.toLowerCase())) {
-    throw new FRS_ERR_OPTION_INVALID('deadlines.header', 'an HTTP header name', describeValue(header))
-  }
+  const header = optionalHeaderName(options.header, 'deadlines.header', 'x-request-timeout-ms')
   const onInvalidHeader = options.onInvalidHeader ?? 'reject'
   if (onInvalidHeader !== 'reject' && onInvalidHeader !== 'ignore') {
     throw new FRS_ERR_OPTION_INVALID('deadlines.onInvalidHeader', "'reject' or 'ignore'", describeValue(onInvalidHeader))
   }
   const clock = optionalClock(options.clock, 'deadlines.clock')
-  const readers: HeaderReader[] = [{ name: header.toLowerCase(), read: readMillisecondsHeader }]
+  const safetyMarginMs = nonNegativeInteger(options.safetyMarginMs, 'deadlines.safetyMarginMs', 10)
+  const minimumMs = nonNegativeInteger(options.minimumMs, 'deadlines.minimumMs', 5)
+  // A request reaches its route with less than its deadline left, so a
+  // minimum as long as the deadline would refuse every request with a 504.
+  if (minimumMs >= defaultTimeoutMs) {
+    throw new FRS_ERR_OPTION_INVALID('deadlines.minimumMs', `an integer of milliseconds from 0 to ${defaultTimeoutMs - 1}, below defaultTimeoutMs (${defaultTimeoutMs})`, describeValue(minimumMs))
+  }
+  // A caller that can wait as long as the server's own deadline must be
+  // served; a larger margin refuses every caller that sends a budget.
+  if (safetyMarginMs + minimumMs >= defaultTimeoutMs) {
+    throw new FRS_ERR_OPTION_INVALID('deadlines.safetyMarginMs', `an integer of milliseconds from 0 to ${defaultTimeoutMs - minimumMs - 1}, so that a budget of defaultTimeoutMs (${defaultTimeoutMs}) leaves more than minimumMs (${minimumMs})`, describeValue(safetyMarginMs))
+  }
+  const readers: HeaderReader[] = [{ name: header, read: readMillisecondsHeader }]
   if (optionalBoolean(options.grpcTimeout, 'deadlines.grpcTimeout', false)) readers.push({ name: 'grpc-timeout', read: readGrpcTimeout })
   if (optionalBoolean(options.trustEnvoyHeader, 'deadlines.trustEnvoyHeader', false)) readers.push({ name: 'x-envoy-expected-rq-timeout-ms', read: readMillisecondsHeader })
   return {
     defaultTimeoutMs,
-    header: header.toLowerCase(),
+    header,
     readers,
-    safetyMarginMs: nonNegativeInteger(options.safetyMarginMs, 'deadlines.safetyMarginMs', 10),
-    minimumMs: nonNegativeInteger(options.minimumMs, 'deadlines.minimumMs', 5),
+    safetyMarginMs,
+    minimumMs,
     onInvalidHeader,
     clock,
   }
@@ -131,5 +146,9 @@ export function resolveRouteDeadline (config: unknown, defaults: ResolvedDeadlin
   const { timeoutMs } = config as { timeoutMs?: unknown }
   if (timeoutMs === undefined) return defaults.defaultTimeoutMs
   if (!isTimeout(timeoutMs)) throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'deadline.timeoutMs', TIMEOUT_EXPECTATION, describeValue(timeoutMs))
+  // As for the default timeout: no request would ever be left its minimum.
+  if (timeoutMs <= defaults.minimumMs) {
+    throw new FRS_ERR_ROUTE_CONFIG_INVALID(route, 'deadline.timeoutMs', `an integer of milliseconds from ${defaults.minimumMs + 1} to ${MAX_TIMER_MS}, above the deadlines plugin's minimumMs (${defaults.minimumMs})`, describeValue(timeoutMs))
+  }
   return timeoutMs
 }

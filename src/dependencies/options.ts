@@ -4,11 +4,13 @@ import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { urlResolver } from './url.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { HEADER_NAME_EXPECTED, isHeaderName } from '../header-name.js'
 import {
   assertKnownKeys,
   assertOptionsObject,
   optionalClock,
   optionalFunction,
+  optionalHeaderName,
   optionalIntegerBetween,
   optionalNumberBetween,
   optionalString,
@@ -179,7 +181,6 @@ export const DEPENDENCY_KEYS = [
 const NAME = /^[A-Za-z][\w.-]{0,63}$/
 const MAX_MS = 3_600_000
 const DEFAULT_LAST_GOOD_MAX_AGE_MS = 300_000
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const DEFAULT_CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
 
 export const defaultFailureStatus = (status: number): boolean => status >= 500 || status === 429
@@ -325,20 +326,18 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
   if (keysValue !== false) {
     const options = keysValue === true ? {} : optionalObject(keysValue, `${where}.idempotencyKeys`) ?? {}
     assertKnownKeys(options, ['header'], `${where}.idempotencyKeys`)
-    const header = optionalString(options.header, `${where}.idempotencyKeys.header`, 'idempotency-key')
-    if (!HEADER_NAME.test(header)) fail(`${where}.idempotencyKeys.header`, 'a header name', header)
-    idempotencyKeys = { header: header.toLowerCase() }
+    idempotencyKeys = { header: optionalHeaderName(options.header, `${where}.idempotencyKeys.header`, 'idempotency-key') }
   }
   const credentialHeaders = [...DEFAULT_CREDENTIAL_HEADERS]
   if (value.credentialHeaders !== undefined) {
     if (!Array.isArray(value.credentialHeaders)) fail(`${where}.credentialHeaders`, 'an array of header names', value.credentialHeaders)
     for (const name of value.credentialHeaders as unknown[]) {
-      if (typeof name !== 'string' || !HEADER_NAME.test(name)) fail(`${where}.credentialHeaders`, 'an array of header names', name)
+      if (!isHeaderName(name)) fail(`${where}.credentialHeaders`, `an array of which each is ${HEADER_NAME_EXPECTED}`, name)
       if (!credentialHeaders.includes(name.toLowerCase())) credentialHeaders.push(name.toLowerCase())
     }
   }
-  const degradedHeader = value.degradedHeader === undefined ? undefined : optionalString(value.degradedHeader, `${where}.degradedHeader`, '')
-  if (degradedHeader !== undefined && !HEADER_NAME.test(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name', degradedHeader)
+  const degradedHeader = value.degradedHeader
+  if (degradedHeader !== undefined && !isHeaderName(degradedHeader)) fail(`${where}.degradedHeader`, HEADER_NAME_EXPECTED, degradedHeader)
   if (degradedHeader !== undefined && isMeaningfulResponseHeader(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name of its own, such as x-degraded (the names of the dependencies are added to it)', degradedHeader)
   return {
     name,

@@ -1,5 +1,6 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
+import { HEADER_NAME_EXPECTED, isHeaderName } from '../header-name.js'
 import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalFunction, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { MemoryIdempotencyStore } from './memory-store.js'
@@ -136,8 +137,10 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
     throw new FRS_ERR_OPTION_INVALID('idempotency.onStoreError', "'fail-closed' or 'fail-open'", describeValue(onStoreError))
   }
   const replayHeaders = options.replayHeaders ?? DEFAULT_REPLAY_HEADERS
-  if (!Array.isArray(replayHeaders) || replayHeaders.some((name) => typeof name !== 'string')) {
-    throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'an array of header names', describeValue(replayHeaders))
+  if (!Array.isArray(replayHeaders)) throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'an array of header names', describeValue(replayHeaders))
+  // An answer never carries a header whose name is not a token: it would never be replayed.
+  for (const name of replayHeaders as unknown[]) {
+    if (!isHeaderName(name)) throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', `an array of which each is ${HEADER_NAME_EXPECTED}`, describeValue(name))
   }
   const lowered = replayHeaders.map((name: string) => name.toLowerCase())
   const credential = lowered.find(isCredentialHeader)

@@ -6,6 +6,7 @@ import { isProblemError } from './problem-error.js'
 import type { ProblemTypeRegistry } from './registry.js'
 import { toValidationIssues } from './validation.js'
 import { passedOnAnswer } from './passed-on.js'
+import { isHeaderName } from '../header-name.js'
 
 /** The `detail` of an unexpected 5xx, whose own message stays in the log. */
 export const GENERIC_SERVER_ERROR_DETAIL = 'The server could not complete the request. Quote the instance when reporting the problem.'
@@ -106,7 +107,7 @@ export function headersOfError (error: unknown): Record<string, string> {
   const source = passed === undefined ? (error as { headers?: unknown }).headers : { 'retry-after': passed.retryAfter }
   if (typeof source !== 'object' || source === null || Array.isArray(source)) return headers
   for (const [name, value] of headerEntries(source)) {
-    if (!HEADER_NAME.test(name)) continue
+    if (!isHeaderName(name)) continue
     if (REFUSED_ERROR_HEADERS.has(name.toLowerCase())) continue
     const text = typeof value === 'number' ? String(value) : value
     if (typeof text === 'string' && HEADER_VALUE.test(text)) headers[name] = text
@@ -125,5 +126,4 @@ function headerEntries (source: object): Array<[string, unknown]> {
   return entries
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/

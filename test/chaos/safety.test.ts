@@ -100,7 +100,13 @@ describe('chaos: requested faults', () => {
   it('ignores chaos headers from callers who are not authorised: no signature, a wrong one, an expired one', async () => {
     const { app } = await signedApp()
     const value = `type=error;status=503;rate=1;expires=${Date.now() + 60_000}`
+    const signature = signFault(value, SECRET)
     const attempts = [
+      // The right signature with something after it, or twice (a repeated header, as Node joins it).
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}0` },
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}zz-anything` },
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}, junk` },
+      { 'x-chaos-fault': value, 'x-chaos-signature': `${signature}, ${signature}` },
       { 'x-chaos-fault': value },
       { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, 'somebody-elses-secret-000') },
       { 'x-chaos-fault': value, 'x-chaos-signature': 'zz' },
@@ -121,6 +127,29 @@ describe('chaos: requested faults', () => {
     const failed = statuses.filter((status) => status === 503).length
     // Capped at 0.5: Binomial(400, 0.5) is 200 ± 10; within 5σ.
     expect(Math.abs(failed - 200)).toBeLessThan(50)
+  })
+
+  it('ignores a signed request whose expiry is further ahead than maxExpiryMs (an hour unless set), so a leaked header stops working', async () => {
+    const { app } = await signedApp()
+    const signed = (expires: number): Record<string, string> => {
+      const value = `type=error;status=503;rate=1;expires=${expires}`
+      return { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, SECRET) }
+    }
+    for (const expires of [1e20, Date.now() + 2 * 3_600_000, Date.now() + 3_600_000 + 60_000]) {
+      expect((await app.inject({ url: '/x', headers: signed(expires) })).statusCode).toBe(200)
+    }
+    expect(app.chaos.stats().injected.total).toBe(0)
+    await app.close()
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET, maxExpiryMs: 3 * 3_600_000 } })
+    current.app.get('/x', async () => 'ok')
+    expect((await current.app.inject({ url: '/x', headers: signed(Date.now() + 2 * 3_600_000) })).statusCode).toBe(503)
+    expect((await current.app.inject({ url: '/x', headers: signed(1e20) })).statusCode).toBe(200)
+  })
+
+  it('lets a caller that authorize() accepts set any expiry: it is asked on every request', async () => {
+    current = await chaosApp({ enabled: true, requests: { secret: SECRET, authorize: () => true } })
+    current.app.get('/x', async () => 'ok')
+    expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': 'type=error;status=503;expires=1e20' } })).statusCode).toBe(503)
   })
 
   it('does not accept a signed header without an expiry when an authorize function is configured too', async () => {
@@ -254,6 +283,8 @@ describe('chaos: registration errors', () => {
     [{ faults: [{ type: 'error', rate: 0.1, status: 200 }] }, "option 'faults[0].status' expects an HTTP error status from 400 to 599"],
     [{ faults: [{ type: 'slow', rate: 0.1 }] }, "option 'faults[0].type' expects one of 'latency', 'error', 'exception', 'abort', 'hang'"],
     [{ fault: [] }, 'config.chaos expects an object { faults: [...] } or false'],
+    // No request can carry such a header: the fault would never be injected.
+    [{ faults: [{ type: 'abort', rate: 1, match: { header: { name: 'bad header' } } }] }, "option 'faults[0].match.header.name' expects an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), instead got a 'string' (\"bad header\")"],
   ])('refuses route config %o', async (config, message) => {
     const error = await registrationError(async (app) => {
       await app.register(resilience)
@@ -265,10 +296,21 @@ describe('chaos: registration errors', () => {
   it.each([
     [{ requests: {} }, "option 'chaos.requests' expects an authorize function or a secret"],
     [{ requests: { secret: 'short' } }, "option 'chaos.requests.secret' expects a string of at least 16 characters"],
+    // Whitespace is no secret: anyone could sign with it.
+    [{ requests: { secret: ' '.repeat(16) } }, "option 'chaos.requests.secret' expects a string of at least 16 characters, not counting whitespace at either end, instead got a string of 16 characters, 0 without the whitespace at its ends"],
+    [{ requests: { secret: '\t\n '.repeat(10) } }, 'instead got a string of 30 characters, 0 without the whitespace at its ends'],
+    [{ requests: { secret: `  ${'k'.repeat(15)}  ` } }, 'instead got a string of 19 characters, 15 without the whitespace at its ends'],
+    [{ requests: { secret: SECRET, maxExpiryMs: 0 } }, "option 'chaos.requests.maxExpiryMs' expects an integer of milliseconds from 1 to 86400000, instead got a 'number' (0)"],
+    [{ requests: { secret: SECRET, maxExpiryMs: Number.POSITIVE_INFINITY } }, "option 'chaos.requests.maxExpiryMs' expects an integer of milliseconds from 1 to 86400000, instead got a 'number' (Infinity)"],
     [{ experiments: [{ name: 'x', faults: [] }] }, "option 'chaos experiment x: faults' expects a non-empty array of faults"],
     [{ experiments: [{ name: 'x', faults: [{ type: 'error', rate: -1, status: 500 }] }] }, "option 'chaos experiment x: faults[0].rate' expects a number from 0 to 1"],
     [{ stopOnBudget: { states: ['burning'] } }, "option 'chaos.stopOnBudget.states' expects a non-empty array of ok, warning, critical, exhausted"],
     [{ maxActiveFaults: 0 }, "option 'chaos.maxActiveFaults' expects an integer from 1 to 1000000"],
+    // Headers no request can carry: requested faults would silently never be read.
+    [{ requests: { secret: SECRET, header: 'bad header' } }, "option 'chaos.requests.header' expects an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), instead got a 'string' (\"bad header\")"],
+    [{ requests: { secret: SECRET, header: '' } }, "option 'chaos.requests.header' expects an HTTP header name"],
+    [{ requests: { secret: SECRET, signatureHeader: 'x-chaos:signature' } }, "option 'chaos.requests.signatureHeader' expects an HTTP header name"],
+    [{ experiments: [{ name: 'x', faults: [{ type: 'abort', rate: 1, match: { header: { name: 'x-tenant\n' } } }] }] }, "option 'chaos experiment x: faults[0].match.header.name' expects an HTTP header name"],
   ])('refuses plugin options %o', async (options, message) => {
     const error = await registrationError(async (app) => { await app.register(resilience, { chaos: options as never }) })
     expect(error.message).toContain(message)
@@ -276,8 +318,15 @@ describe('chaos: registration errors', () => {
 
   it('refuses a short secret without writing it into the error, which ends up in logs', async () => {
     const error = await registrationError(async (app) => { await app.register(resilience, { chaos: { requests: { secret: 's3cret-value' } } }) })
-    expect(error.message).toBe("fastify-resilience: option 'chaos.requests.secret' expects a string of at least 16 characters, instead got a string of 12 characters")
+    expect(error.message).toBe("fastify-resilience: option 'chaos.requests.secret' expects a string of at least 16 characters, not counting whitespace at either end, instead got a string of 12 characters")
     expect(error.message).not.toContain('s3cret')
+  })
+
+  it('takes a secret with whitespace around it when 16 characters remain without it', async () => {
+    current = await chaosApp({ enabled: true, requests: { secret: ` ${SECRET} ` } })
+    current.app.get('/x', async () => 'ok')
+    const value = `type=error;status=503;expires=${Date.now() + 60_000}`
+    expect((await current.app.inject({ url: '/x', headers: { 'x-chaos-fault': value, 'x-chaos-signature': signFault(value, ` ${SECRET} `) } })).statusCode).toBe(503)
   })
 
   it('refuses a stopOnBudget SLO name that no objective declares, so a misspelling cannot turn the safety stop off', async () => {

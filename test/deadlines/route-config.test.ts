@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import resilience, { deadlines, problemDetails } from '../../plugins/index.js'
 import type { FastifyInstance } from 'fastify'
 import { registrationError } from '../helpers/registration.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close() })
@@ -52,6 +53,9 @@ describe('deadline route config', () => {
     ['a fractional timeout', { timeoutMs: 1.5 }, /config\.deadline\.timeoutMs expects a positive integer/],
     ['a string timeout', { timeoutMs: '100' }, /instead got a 'string' \("100"\)/],
     ['an unknown key', { timeout: 100 }, /config\.deadline\.timeout expects no such key \(known: timeoutMs\)/],
+    // Every request of such a route would be refused with a 504 before its handler.
+    ['a timeout below minimumMs', { timeoutMs: 3 }, /route GET \/x: config\.deadline\.timeoutMs expects an integer of milliseconds from 6 to 2147483647, above the deadlines plugin's minimumMs \(5\), instead got a 'number' \(3\)/],
+    ['a timeout equal to minimumMs', { timeoutMs: 5 }, /config\.deadline\.timeoutMs expects an integer of milliseconds from 6 to 2147483647/],
   ])('a route with %s fails at startup, naming the route', async (_name, deadline, message) => {
     const error = await registrationError(async (instance) => {
       await instance.register(resilience)
@@ -64,16 +68,41 @@ describe('deadline route config', () => {
     ['defaultTimeoutMs', { defaultTimeoutMs: -1 }, /'deadlines\.defaultTimeoutMs' expects a positive integer of milliseconds/],
     ['defaultTimeoutMs', { defaultTimeoutMs: Number.NaN }, /'deadlines\.defaultTimeoutMs' expects a positive integer/],
     ['header', { header: 'bad header' }, /'deadlines\.header' expects an HTTP header name/],
+    ['header', { header: '' }, /'deadlines\.header' expects an HTTP header name/],
+    ['header', { header: 'x-timeout:ms' }, /'deadlines\.header' expects an HTTP header name \(letters, digits and !#\$%&'\*\+-\.\^_`\|~\), instead got a 'string' \("x-timeout:ms"\)/],
     ['safetyMarginMs', { safetyMarginMs: -5 }, /'deadlines\.safetyMarginMs' expects a non-negative integer/],
     ['minimumMs', { minimumMs: 1.5 }, /'deadlines\.minimumMs' expects a non-negative integer/],
     ['onInvalidHeader', { onInvalidHeader: 'drop' }, /'deadlines\.onInvalidHeader' expects 'reject' or 'ignore', instead got a 'string' \("drop"\)/],
     ['grpcTimeout', { grpcTimeout: 'yes' }, /'deadlines\.grpcTimeout' expects a boolean/],
     ['clock', { clock: {} }, /'deadlines\.clock' expects an object with a now\(\) method/],
     ['an unknown key', { defaultTimeout: 5 }, /unknown option 'defaultTimeout' in deadlines/],
+    // Each of these answered every request (or every request with a budget header) with a 504.
+    ['minimumMs', { minimumMs: 100_000, defaultTimeoutMs: 1000 }, /'deadlines\.minimumMs' expects an integer of milliseconds from 0 to 999, below defaultTimeoutMs \(1000\), instead got a 'number' \(100000\)/],
+    ['minimumMs', { minimumMs: 20, defaultTimeoutMs: 20, safetyMarginMs: 0 }, /'deadlines\.minimumMs' expects an integer of milliseconds from 0 to 19/],
+    ['safetyMarginMs', { safetyMarginMs: 100_000 }, /'deadlines\.safetyMarginMs' expects an integer of milliseconds from 0 to 14994, so that a budget of defaultTimeoutMs \(15000\) leaves more than minimumMs \(5\), instead got a 'number' \(100000\)/],
+    ['safetyMarginMs', { defaultTimeoutMs: 1000, minimumMs: 100, safetyMarginMs: 900 }, /'deadlines\.safetyMarginMs' expects an integer of milliseconds from 0 to 899/],
   ])('an invalid %s fails at registration', async (_name, options, message) => {
     const error = await registrationError((instance) => instance.register(resilience, { deadlines: options as never }))
     expect(error).toBeInstanceOf(TypeError)
     expect(error.message).toMatch(message)
+  })
+
+  it('takes the longest minimum and margin its timeouts leave room for, and serves with them', async () => {
+    app = Fastify()
+    // A clock that does not move: the request reaches its route with all of its deadline left.
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 1000, minimumMs: 5, safetyMarginMs: 994, clock: new ManualClock() } })
+    app.get('/default', async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
+    app.get('/short', { config: { deadline: { timeoutMs: 6 } } }, async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
+    // A caller that can wait as long as the default timeout keeps 6 ms, more than the minimum.
+    const budget = await app.inject({ url: '/default', headers: { 'x-request-timeout-ms': '1000' } })
+    expect(budget.statusCode).toBe(200)
+    expect(budget.json()).toEqual({ timeoutMs: 6 })
+    expect((await app.inject('/short')).json()).toEqual({ timeoutMs: 6 })
+    await app.close()
+    app = Fastify()
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 1000, minimumMs: 999, safetyMarginMs: 0, clock: new ManualClock() } })
+    app.get('/default', async (request) => ({ timeoutMs: request.deadline.timeoutMs }))
+    expect((await app.inject('/default')).json()).toEqual({ timeoutMs: 1000 })
   })
 
   it('the deadlines plugin needs problem details registered first', async () => {

@@ -423,6 +423,12 @@ describe('idempotency plugin decisions', () => {
     expect((await current.app.inject({ method: 'POST', url: '/x', headers: { 'idempotency-key': 'k' } })).body).toBe('x')
   })
 
+  it('replayHeaders takes only HTTP header names: an answer never carries another', async () => {
+    current = createTestApp()
+    await expect(current.app.register(resilience, { idempotency: { unscoped: true, replayHeaders: ['location', 'x request id'] } }).ready())
+      .rejects.toThrow(/'idempotency\.replayHeaders' expects an array of which each is an HTTP header name \(.*\), instead got a 'string' \("x request id"\)/)
+  })
+
   it('a subclass of the Redis store gets a text answer as a Buffer, as the IdempotencyStore interface promises', async () => {
     const bodies: unknown[] = []
     class AuditedStore extends RedisIdempotencyStore {

@@ -129,16 +129,24 @@ describe('ChaosController', () => {
 describe('requested faults', () => {
   const SECRET = 'a-secret-of-enough-length'
   it('parses a requested fault and caps its rate', () => {
-    expect(parseRequestedFault('type=latency;ms=200;rate=1', 0.5, 0, false)).toMatchObject({ type: 'latency', rate: 0.5 })
-    expect(parseRequestedFault('type=error;status=503', 1, 0, false)).toMatchObject({ type: 'error', status: 503, rate: 1 })
+    expect(parseRequestedFault('type=latency;ms=200;rate=1', 0.5, 0, undefined)).toMatchObject({ type: 'latency', rate: 0.5 })
+    expect(parseRequestedFault('type=error;status=503', 1, 0, undefined)).toMatchObject({ type: 'error', status: 503, rate: 1 })
   })
 
   it('ignores malformed, invalid or expired requests instead of failing', () => {
-    expect(parseRequestedFault('latency please', 1, 0, false)).toBeUndefined()
-    expect(parseRequestedFault('type=error;status=200', 1, 0, false)).toBeUndefined()
-    expect(parseRequestedFault('type=abort;expires=1000', 1, 2000, false)).toBeUndefined()
-    expect(parseRequestedFault('type=abort', 1, 2000, true)).toBeUndefined()
-    expect(parseRequestedFault('type=abort;expires=3000', 1, 2000, true)).toMatchObject({ type: 'abort' })
+    expect(parseRequestedFault('latency please', 1, 0, undefined)).toBeUndefined()
+    expect(parseRequestedFault('type=error;status=200', 1, 0, undefined)).toBeUndefined()
+    expect(parseRequestedFault('type=abort;expires=1000', 1, 2000, undefined)).toBeUndefined()
+    expect(parseRequestedFault('type=abort', 1, 2000, 5000)).toBeUndefined()
+    expect(parseRequestedFault('type=abort;expires=3000', 1, 2000, 5000)).toMatchObject({ type: 'abort' })
+  })
+
+  it('ignores a request that must expire by a time and expires later; others may expire when they like', () => {
+    expect(parseRequestedFault('type=abort;expires=5000', 1, 2000, 5000)).toMatchObject({ type: 'abort' })
+    expect(parseRequestedFault('type=abort;expires=5001', 1, 2000, 5000)).toBeUndefined()
+    expect(parseRequestedFault('type=abort;expires=1e20', 1, 2000, 5000)).toBeUndefined()
+    expect(parseRequestedFault('type=abort;expires=Infinity', 1, 2000, 5000)).toBeUndefined()
+    expect(parseRequestedFault('type=abort;expires=1e20', 1, 2000, undefined)).toMatchObject({ type: 'abort' })
   })
 
   it('verifies an HMAC signature in constant time, refusing a wrong or malformed one', () => {

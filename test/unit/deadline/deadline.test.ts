@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { Deadline, unboundedDeadline, withDeadline } from '../../../src/deadline/index.js'
+import { Deadline, MAX_TIMER_MS, unboundedDeadline, withDeadline } from '../../../src/deadline/index.js'
+import type { RequestDeadline } from '../../../src/deadline/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 
 function deadlineOf (timeoutMs: number, clock = new ManualClock()): { deadline: Deadline, clock: ManualClock } {
@@ -101,7 +102,61 @@ describe('Deadline', () => {
     clock.advance(100)
     expect(deadline.child(50).timeoutMs).toBe(50)
     expect(deadline.child(1000).timeoutMs).toBe(200)
-    expect(deadline.child(Number.NaN).timeoutMs).toBe(0)
+    deadline.finish()
+  })
+
+  it('a child of Infinity has all the time its parent has left', () => {
+    vi.useFakeTimers()
+    const { deadline, clock } = deadlineOf(300)
+    clock.advance(100)
+    const child = deadline.child(Number.POSITIVE_INFINITY)
+    expect(child.timeoutMs).toBe(200)
+    expect(child.expired).toBe(false)
+    expect(child.headers()).toEqual({ 'x-request-timeout-ms': '200' })
+    vi.advanceTimersByTime(199)
+    expect(child.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(child.signal.reason).toMatchObject({ code: 'FRS_ERR_DEADLINE_EXCEEDED' })
+    deadline.finish()
+  })
+
+  it('a child with no time at all is expired, its signal already aborted, and holds no timer', () => {
+    vi.useFakeTimers()
+    const { deadline, clock } = deadlineOf(300)
+    const none = deadline.child(0)
+    // Asked for before anything else: no moment in which the two disagree.
+    expect(none.signal.aborted).toBe(true)
+    expect(none.expired).toBe(true)
+    expect(none.outcome).toBe('deadline-exceeded')
+    expect(none.signal.reason).toMatchObject({ code: 'FRS_ERR_DEADLINE_EXCEEDED', statusCode: 504 })
+    // The parent's time is up, though its own timer has not fired yet.
+    clock.advance(300)
+    const late = deadline.child(50)
+    expect(late.timeoutMs).toBe(0)
+    expect(late.signal.aborted).toBe(late.expired)
+    expect(late.signal.aborted).toBe(true)
+    expect(deadline.outcome).toBe('pending')
+    expect(vi.getTimerCount()).toBe(0)
+    deadline.finish()
+  })
+
+  it.each([
+    ['NaN', Number.NaN, "a 'number' (NaN)"],
+    ['a negative number', -1, "a 'number' (-1)"],
+    ['negative Infinity', Number.NEGATIVE_INFINITY, "a 'number' (-Infinity)"],
+    ['a string', '50', 'a \'string\' ("50")'],
+    ['undefined', undefined, "'undefined'"],
+  ])('child(%s) throws a TypeError naming the value, for a deadline and for none', (_name, maxMs, described) => {
+    const { deadline } = deadlineOf(300)
+    const unbounded = unboundedDeadline('x-request-timeout-ms', new ManualClock())
+    for (const parent of [deadline, unbounded] as RequestDeadline[]) {
+      const error = ((): unknown => {
+        try { parent.child(maxMs as number) } catch (thrown) { return thrown }
+        return undefined
+      })()
+      expect(error).toBeInstanceOf(TypeError)
+      expect(error).toMatchObject({ code: 'FRS_ERR_DEADLINE_CHILD_INVALID', message: `fastify-resilience: deadline.child(maxMs) expects a number of milliseconds, 0 or more (Infinity for all the time the deadline has left), instead got ${described}` })
+    }
     deadline.finish()
   })
 
@@ -159,6 +214,23 @@ describe('unboundedDeadline', () => {
     vi.advanceTimersByTime(40)
     expect(child.signal.aborted).toBe(true)
     expect(unbounded.signal.aborted).toBe(false)
+  })
+
+  it('gives a child of Infinity, or of more than a timer holds, the longest timer, and a child of 0 no time', () => {
+    vi.useFakeTimers()
+    const unbounded = unboundedDeadline('x-request-timeout-ms', new ManualClock())
+    const endless = unbounded.child(Number.POSITIVE_INFINITY)
+    const long = unbounded.child(3e9)
+    expect(endless.timeoutMs).toBe(MAX_TIMER_MS)
+    expect(long.timeoutMs).toBe(MAX_TIMER_MS)
+    vi.advanceTimersByTime(1000)
+    expect(endless.expired || endless.signal.aborted || long.signal.aborted).toBe(false)
+    endless.dispose()
+    long.dispose()
+    const none = unbounded.child(0)
+    expect(none.signal.aborted).toBe(true)
+    expect(none.expired).toBe(true)
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 
