@@ -55,9 +55,14 @@ export function problemFromError (error: unknown, registry: ProblemTypeRegistry,
   }
 
   const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {}
-  const own = passedOnAnswer(error)?.status ?? statusOfError(error)
+  const passed = passedOnAnswer(error)
+  const own = passed?.status ?? statusOfError(error)
   const status = isErrorStatus(options.replyStatus) ? options.replyStatus : own
   const message = typeof fields.message === 'string' && fields.message !== '' ? fields.message : undefined
+  // Another server's answer passed on is its status alone: the HTTP
+  // client's message and code describe the call this server made (got's
+  // names the upstream's URL, query string and any key in it included).
+  if (passed !== undefined && !options.exposeInternalErrors) return buildProblem({ status }, registry, options.instance)
 
   if (status === 400 && Array.isArray(fields.validation)) {
     const location = typeof fields.validationContext === 'string' ? fields.validationContext : 'body'

@@ -70,14 +70,16 @@ describe('third-party clients through call()', () => {
     expect(app.dependencies.stats().ledger).toMatchObject({ failures: 0, state: 'closed' })
   })
 
-  it("got: a 404 the handler does not catch is the caller's answer, its status and Retry-After read from got's response", async () => {
+  it("got: a 404 the handler does not catch is the caller's answer, its status and Retry-After read from got's response, not got's message naming the upstream's URL", async () => {
     const server = await serve(failing(404, { 'x-internal-secret': 's3cr3t', 'retry-after': '3' }))
     const { app } = await appWith({ dependencies: { ledger: {} } })
-    app.get('/', async (request) => await request.dependency('ledger').call(async (signal, headers) => await got(`${server.url}/missing`, { signal, headers, retry: { limit: 0 } }).text()))
+    app.get('/', async (request) => await request.dependency('ledger').call(async (signal, headers) =>
+      await got(`${server.url}/missing`, { signal, headers, searchParams: { api_key: 'sk_live_internal' }, retry: { limit: 0 } }).text()))
     const answer = await app.inject('/')
     expect(answer.statusCode).toBe(404)
     expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
-    expect(answer.json()).toMatchObject({ status: 404, title: 'Not Found' })
+    expect(answer.json()).toEqual({ type: 'about:blank', title: 'Not Found', status: 404, instance: answer.json().instance })
+    expect(answer.body).not.toMatch(/sk_live_internal|127\.0\.0\.1|missing|ERR_NON_2XX/)
     expect(answer.headers['retry-after']).toBe('3')
     expect(answer.headers['x-internal-secret']).toBeUndefined()
   })
