@@ -328,8 +328,15 @@ export class Dependency {
       backoff = backoff === undefined ? this.#backoff.next() : backoff.next(undefined)
       const waitMs = Math.max(backoff.duration, last.retryAfterMs ?? 0)
       if (!this.#mayRetry(caller, waitMs)) throw this.#error(last)
+      try {
+        await sleep(waitMs, caller.signal)
+      } catch (error) {
+        // The caller gave up during the wait: the retry never went out, so
+        // it neither counts nor spends the budget that held it.
+        this.budget.refund()
+        throw error
+      }
       this.#counters.retries++
-      await sleep(waitMs, caller.signal)
     }
   }
 

@@ -41,6 +41,11 @@ export class RetryBudget {
     return true
   }
 
+  /** Gives back a retry withdrawn for an attempt that never went out. */
+  refund (): void {
+    this.#counts.addSecond(-1)
+  }
+
   /** Whole retries left in the window. */
   left (): number {
     const { first: calls, second: retries } = this.#counts.totals()

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { listen } from '../helpers/listen.js'
 import { rawGet } from '../helpers/raw-http.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { closedAfterEach, dependencyApp, hanging, healthy, slow } from './helpers.js'
+import { closedAfterEach, dependencyApp, failing, hanging, healthy, slow } from './helpers.js'
 
 const { serve, appWith } = closedAfterEach()
 
@@ -60,6 +60,29 @@ describe('timeouts and abandoned calls', () => {
     await waitFor(() => server.seen[0]?.aborted === true)
     await waitFor(() => app.dependencies.stats().ledger?.inFlight === 0)
     expect(app.dependencies.stats().ledger).toMatchObject({ state: 'closed', failures: 0, windowCalls: 0 })
+  })
+
+  it('a retry whose client leaves during the wait before it is neither sent, counted nor taken from the budget', async () => {
+    const server = await serve(failing(503, { 'retry-after': '2' }))
+    const { app } = await appWith({ dependencies: { ledger: { baseUrl: server.url, breaker: false, retry: { attempts: 3 } } } })
+    let ended = 0
+    app.get('/', async (request) => {
+      try {
+        return await (await request.dependency('ledger').fetch('/')).json()
+      } finally {
+        ended++
+      }
+    })
+    const port = await listen(app)
+    const budget = app.dependencies.stats().ledger?.budgetLeft
+    for (let client = 0; client < 3; client++) {
+      const socket = rawGet(port, '/')
+      await waitFor(() => server.seen.length === client + 1)
+      socket.destroy()
+      await waitFor(() => ended === client + 1)
+    }
+    expect(server.seen).toHaveLength(3)
+    expect(app.dependencies.stats().ledger).toMatchObject({ attempts: 3, retries: 0, budgetLeft: budget })
   })
 
   it("a call given up on its own signal (fetch's init.signal) is passed on as fetch would, and neither counted, retried nor answered by the fallback", async () => {
