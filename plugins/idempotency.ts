@@ -136,6 +136,17 @@ function checkedScope (scope: unknown, configured: boolean): string {
   return scope
 }
 
+function isStoreTimeout (error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT'
+}
+
+/** Resolves once the request's deadline has passed or its client has gone (its signal aborts); at once without deadlines. */
+async function deadlinePassed (request: FastifyRequest): Promise<void> {
+  const signal = (request as { deadline?: { signal: AbortSignal } }).deadline?.signal
+  if (signal === undefined || signal.aborted) return
+  await new Promise((resolve) => { signal.addEventListener('abort', resolve, { once: true }) })
+}
+
 function isThenable (value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
@@ -227,12 +238,20 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     const storeKey = storeKeyOf(checkedScope(given, settings.scope !== undefined), request.method, routeUrl, key)
     const fingerprint = fingerprintOf(request)
     const owner = nextOwner()
+    // The claim's timeout is the request's remaining budget when that is
+    // the shorter: its running out is then the deadline's, not the store's.
+    const boundedByDeadline = remainingBudgetMs(request) < settings.storeTimeoutMs
     let outcome
     try {
       outcome = await claimKey(request, runtime, storeKey, fingerprint, owner)
     } catch (error) {
-      // Answered meanwhile (the deadline's 504, when the claim's timeout
-      // was the deadline's): one answer is all a request gets.
+      // Its timer may go off just before the deadline's own (they are two
+      // timers for about the same moment, and a busy loop runs them in
+      // either order): taken for the store's failure, it answered 503, or,
+      // failing open, ran the handler without its key, and the client's
+      // retry ran it again. The deadline answers instead.
+      if (!reply.sent && boundedByDeadline && isStoreTimeout(error)) await deadlinePassed(request)
+      // Answered meanwhile (the deadline's 504, or its client gone): one answer is all a request gets.
       if (reply.sent) return reply
       return storeUnavailable(request, reply, error)
     }

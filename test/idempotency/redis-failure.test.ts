@@ -125,6 +125,39 @@ describe('a claim that Redis carries out after its timeout', () => {
   })
 })
 
+describe('a claim that outlives the request\'s budget', () => {
+  const redis = ownRedis()
+
+  // The claim's timeout is the request's remaining budget, shorter here
+  // than storeTimeoutMs; its timer and the deadline's go off at about the
+  // same moment, and a busy loop runs them in either order. The deadline's
+  // clock runs at half speed here, so that the claim's always goes first.
+  it.each(['fail-open', 'fail-closed'] as const)('is answered by the deadline\'s 504 (%s), never by running the handler without its key, and the retry runs it once', async (onStoreError) => {
+    const testApp = createTestApp()
+    const runs = vi.fn()
+    await testApp.app.register(resilience, {
+      loadShedding: false,
+      deadlines: { clock: { now: () => performance.now() / 2 } },
+      idempotency: { store: new RedisIdempotencyStore({ client: redis.client }), unscoped: true, onStoreError },
+    })
+    testApp.app.post('/pay', { config: { idempotency: {}, deadline: { timeoutMs: 200 } } }, async () => { runs(); return { paid: true } })
+    const { app, logs } = testApp
+    await app.ready()
+    // Redis holds every write, the claim script among them, past the request's budget.
+    await redis.admin.call('CLIENT', 'PAUSE', '1500', 'WRITE')
+    const cut = await pay(app, `outlived-${onStoreError}`)
+    expect(cut.statusCode).toBe(504)
+    expect(cut.json().type).toBe('urn:fastify-resilience:problem:deadline-exceeded')
+    expect(runs).not.toHaveBeenCalled()
+    expect(logs.some((line) => line.msg.startsWith('idempotency store unavailable'))).toBe(false)
+    await waitFor(() => logs.some((line) => line.msg === 'idempotency claim that came back after its timeout released'))
+    const retried = await pay(app, `outlived-${onStoreError}`)
+    expect(retried.statusCode).toBe(200)
+    expect(runs).toHaveBeenCalledTimes(1)
+    await app.close()
+  })
+})
+
 describe('a stored answer that Redis no longer holds as it was written', () => {
   const redis = ownRedis()
 
