@@ -11,7 +11,7 @@
  * Never stored, never replayed, never allowed in `replayHeaders`: a replay
  * must not hand one caller's credentials or session to another request.
  */
-const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'www-authenticate', 'proxy-authenticate'])
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'set-cookie', 'cookie', 'set-cookie2', 'cookie2', 'www-authenticate', 'proxy-authenticate'])
 
 /** Whether a header carries credentials or a session (`name` in lower case). */
 export function isCredentialHeader (name: string): boolean {
