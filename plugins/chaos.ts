@@ -331,10 +331,15 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
     },
   } satisfies Chaos)
 
+  // Excluded paths are read as full URLs and as URLs under the prefix chaos
+  // is registered with: the defaults (/health, /metrics, …) must still
+  // spare an application's own /v1/health when the umbrella sits in /v1.
+  const prefix = app.prefix
+  const excluded = (url: string): boolean => settings.exclude.has(url) || (prefix !== '' && url.startsWith(prefix) && settings.exclude.has(url.slice(prefix.length)))
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
     const faults = resolveRouteChaos(routeOptions.config?.chaos, label)
-    if (faults === false || settings.exclude.has(routeOptions.url)) return
+    if (faults === false || excluded(routeOptions.url)) return
     appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, label, context))
   })
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TestApp } from '../helpers/app.js'
-import { LOG_LEVEL } from '../helpers/app.js'
+import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
+import resilience from '../../plugins/index.js'
 import { listen } from '../helpers/listen.js'
 import { chaosApp } from './helpers.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -124,5 +125,19 @@ describe('chaos faults over real sockets', () => {
     const port = await listen(app)
     for (const path of ['/health', '/metrics', '/internal']) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200)
     expect((await fetch(`http://127.0.0.1:${port}/work`)).status).toBe(500)
+  })
+
+  it('spares the excluded routes under the prefix it is registered with: an application\'s own /v1/health', async () => {
+    const testApp = createTestApp()
+    current = testApp
+    await testApp.app.register(async (v1) => {
+      await v1.register(resilience, { loadShedding: false, idempotency: false, chaos: { enabled: true, experiments: [{ name: 'everything', faults: [{ type: 'error', rate: 1, status: 503 }] }] } })
+      v1.get('/health', async () => 'ok')
+      v1.get('/status', async () => 'ok')
+      v1.get('/orders', async () => 'ok')
+    }, { prefix: '/v1' })
+    const port = await listen(testApp.app)
+    for (const path of ['/v1/health', '/v1/status']) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200)
+    expect((await fetch(`http://127.0.0.1:${port}/v1/orders`)).status).toBe(503)
   })
 })
