@@ -19,7 +19,7 @@ export interface ShedFacts {
 export function shedDetail (facts: ShedFacts): string {
   switch (facts.reason) {
     case 'concurrency':
-      return `The server is running ${facts.inFlight} requests, as many as its concurrency limit allows for ${facts.priority} requests, and ${facts.queued} are waiting.`
+      return `The server is running ${facts.inFlight} ${facts.inFlight === 1 ? 'request' : 'requests'}, as many as its concurrency limit allows for ${facts.priority} requests, and ${facts.queued} ${facts.queued === 1 ? 'is' : 'are'} waiting.`
     case 'queue-timeout':
       return `No slot freed up within ${facts.maxQueueWaitMs} ms, the longest a request may wait.`
     case 'deadline':

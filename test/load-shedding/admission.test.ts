@@ -19,7 +19,7 @@ describe('load shedding: concurrency limit and wait queue', () => {
     const first = app.inject('/work')
     await settle(app)
     const body = expectShed(await app.inject('/work'), 'concurrency')
-    expect(body).toMatchObject({ priority: 'normal', detail: 'The server is running 1 requests, as many as its concurrency limit allows for normal requests, and 0 are waiting.' })
+    expect(body).toMatchObject({ priority: 'normal', detail: 'The server is running 1 request, as many as its concurrency limit allows for normal requests, and 0 are waiting.' })
     expect(typeof body.instance).toBe('string')
     gate.resolve()
     expect((await first).statusCode).toBe(200)

@@ -17,3 +17,11 @@ describe('shedDetail for pressure', () => {
     expect(shedDetail({ ...pressure, priority: 'low' })).toBe('The server is overloaded (event-loop lag for 110 ms); low-priority requests are refused until it recovers.')
   })
 })
+
+describe('shedDetail for concurrency', () => {
+  it('speaks of one request, or of several, running and waiting', () => {
+    const full = { reason: 'concurrency', priority: 'normal', maxQueueWaitMs: 100, limit: 1 } as const
+    expect(shedDetail({ ...full, inFlight: 1, queued: 1 })).toBe('The server is running 1 request, as many as its concurrency limit allows for normal requests, and 1 is waiting.')
+    expect(shedDetail({ ...full, inFlight: 3, queued: 0 })).toBe('The server is running 3 requests, as many as its concurrency limit allows for normal requests, and 0 are waiting.')
+  })
+})
