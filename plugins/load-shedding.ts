@@ -322,13 +322,24 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
         reasons: { full: 'bulkhead', timeout: 'bulkhead' },
         clock: settings.clock,
       })
-      bulkheads.set(label, controller)
-      bulkheadLabel = label
+      bulkheadLabel = bulkheadLabelOf(label, routeOptions.constraints)
+      bulkheads.set(bulkheadLabel, controller)
       if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label })
     }
     const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel, label }
     appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
   })
+}
+
+/**
+ * A bulkhead's name in stats, metrics and problems: its route's, with the
+ * route's constraints (version, host) when it has any, since routes that
+ * differ only by them have a bulkhead each.
+ */
+function bulkheadLabelOf (label: string, constraints: Record<string, unknown> | undefined): string {
+  const entries = Object.entries(constraints ?? {})
+  if (entries.length === 0) return label
+  return `${label} (${entries.map(([name, value]) => `${name} ${String(value)}`).join(', ')})`
 }
 
 /** The load shedding capability as a Fastify plugin; needs {@link problemDetails}. */

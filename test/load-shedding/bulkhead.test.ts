@@ -25,6 +25,25 @@ describe('load shedding: per-route bulkheads', () => {
     for (const response of await Promise.all(admitted)) expect(response.statusCode).toBe(200)
   })
 
+  it('gives routes that differ only by their constraints a bulkhead each, each in stats under its own name', async () => {
+    current = await sheddingApp({ ...NO_SIGNALS, limit: 100 })
+    const { app } = current
+    const gate = deferred()
+    app.get('/reports', { constraints: { version: '1.0.0' }, config: { shedding: { maxConcurrent: 1 } } }, async () => { await gate.promise; return { v: 1 } })
+    app.get('/reports', { constraints: { version: '2.0.0' }, config: { shedding: { maxConcurrent: 5 } } }, async () => { await gate.promise; return { v: 2 } })
+    const v1 = { url: '/reports', headers: { 'accept-version': '1.x' } }
+    const admitted = app.inject(v1)
+    await settle(app)
+    const body = expectShed(await app.inject(v1), 'bulkhead')
+    expect(body.detail).toBe('The route GET /reports (version 1.0.0) runs at most 1 request at once; its queue was full or the wait for a slot ran out.')
+    expect(app.loadShedding.stats().bulkheads).toEqual({
+      'GET /reports (version 1.0.0)': { inFlight: 1, limit: 1, queued: 0 },
+      'GET /reports (version 2.0.0)': { inFlight: 0, limit: 5, queued: 0 },
+    })
+    gate.resolve()
+    expect((await admitted).statusCode).toBe(200)
+  })
+
   it('shares one bulkhead between a GET route and its implicit HEAD route', async () => {
     current = await sheddingApp({ ...NO_SIGNALS, limit: 100 })
     const { app } = current
