@@ -43,6 +43,19 @@ export function optionalHeaderName (value: unknown, name: string, fallback: stri
   return value.toLowerCase()
 }
 
+/**
+ * An optional list of HTTP header names, lower-cased as Node keeps them;
+ * undefined when not given.
+ */
+export function optionalHeaderNames (value: unknown, name: string): string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) throw new FRS_ERR_OPTION_INVALID(name, 'an array of header names', describeValue(value))
+  return value.map((each: unknown) => {
+    if (!isHeaderName(each)) throw new FRS_ERR_OPTION_INVALID(name, `an array of which each is ${HEADER_NAME_EXPECTED}`, describeValue(each))
+    return each.toLowerCase()
+  })
+}
+
 /** An integer from `min` to `max`, both included. */
 export function isIntegerBetween (value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max

@@ -11,6 +11,7 @@ import {
   optionalClock,
   optionalFunction,
   optionalHeaderName,
+  optionalHeaderNames,
   optionalIntegerBetween,
   optionalNumberBetween,
   optionalString,
@@ -328,14 +329,7 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
     assertKnownKeys(options, ['header'], `${where}.idempotencyKeys`)
     idempotencyKeys = { header: optionalHeaderName(options.header, `${where}.idempotencyKeys.header`, 'idempotency-key') }
   }
-  const credentialHeaders = [...DEFAULT_CREDENTIAL_HEADERS]
-  if (value.credentialHeaders !== undefined) {
-    if (!Array.isArray(value.credentialHeaders)) fail(`${where}.credentialHeaders`, 'an array of header names', value.credentialHeaders)
-    for (const name of value.credentialHeaders as unknown[]) {
-      if (!isHeaderName(name)) fail(`${where}.credentialHeaders`, `an array of which each is ${HEADER_NAME_EXPECTED}`, name)
-      if (!credentialHeaders.includes(name.toLowerCase())) credentialHeaders.push(name.toLowerCase())
-    }
-  }
+  const credentialHeaders = [...new Set([...DEFAULT_CREDENTIAL_HEADERS, ...optionalHeaderNames(value.credentialHeaders, `${where}.credentialHeaders`) ?? []])]
   const degradedHeader = value.degradedHeader
   if (degradedHeader !== undefined && !isHeaderName(degradedHeader)) fail(`${where}.degradedHeader`, HEADER_NAME_EXPECTED, degradedHeader)
   if (degradedHeader !== undefined && isMeaningfulResponseHeader(degradedHeader)) fail(`${where}.degradedHeader`, 'a header name of its own, such as x-degraded (the names of the dependencies are added to it)', degradedHeader)

@@ -1,7 +1,6 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { HEADER_NAME_EXPECTED, isHeaderName } from '../header-name.js'
-import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalFunction, optionalIntegerBetween } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween, optionalBoolean, optionalFunction, optionalHeaderNames, optionalIntegerBetween } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
 import { MemoryIdempotencyStore } from './memory-store.js'
 import { isCredentialHeader } from './replay-headers.js'
@@ -136,13 +135,8 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
   if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
     throw new FRS_ERR_OPTION_INVALID('idempotency.onStoreError', "'fail-closed' or 'fail-open'", describeValue(onStoreError))
   }
-  const replayHeaders = options.replayHeaders ?? DEFAULT_REPLAY_HEADERS
-  if (!Array.isArray(replayHeaders)) throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'an array of header names', describeValue(replayHeaders))
   // An answer never carries a header whose name is not a token: it would never be replayed.
-  for (const name of replayHeaders as unknown[]) {
-    if (!isHeaderName(name)) throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', `an array of which each is ${HEADER_NAME_EXPECTED}`, describeValue(name))
-  }
-  const lowered = replayHeaders.map((name: string) => name.toLowerCase())
+  const lowered = optionalHeaderNames(options.replayHeaders, 'idempotency.replayHeaders') ?? DEFAULT_REPLAY_HEADERS
   const credential = lowered.find(isCredentialHeader)
   if (credential !== undefined) {
     throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'header names other than credentials and cookies', describeValue(credential))
