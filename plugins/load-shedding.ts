@@ -324,7 +324,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
       })
       bulkheadLabel = bulkheadLabelOf(label, routeOptions.constraints)
       bulkheads.set(bulkheadLabel, controller)
-      if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label })
+      if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label: bulkheadLabel })
     }
     const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel, label }
     appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
