@@ -398,9 +398,10 @@ function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: 
       // send one (a returned reply settles when its client leaves), and
       // the key stays held until it does.
       return
-    case 'detached':
-      if (outcome === undefined || claim.failedAfterAnswer || claim.replyBeforeDeadline === null) {
-        releaseInBackground(request, claim, runtime, outcome === undefined || claim.failedAfterAnswer ? 'the handler failed after its request was answered' : 'the request ended without a storable answer')
+    case 'detached': {
+      const failed = outcome === undefined || claim.failedAfterAnswer
+      if (failed || claim.replyBeforeDeadline === null) {
+        releaseInBackground(request, claim, runtime, failed ? 'the handler failed after its request was answered' : 'the request ended without a storable answer')
         return
       }
       if (outcome.value === undefined || outcome.value === reply) {
@@ -412,6 +413,7 @@ function handlerSettled (request: FastifyRequest, reply: FastifyReply, runtime: 
         return
       }
       storeLateAnswer(request, reply, claim, runtime, outcome.value)
+    }
   }
 }
 
