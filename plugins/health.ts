@@ -1,4 +1,5 @@
 import process from 'node:process'
+import type { Http2ServerRequest } from 'node:http2'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import {
@@ -25,6 +26,7 @@ import { isLibraryRoute, libraryRouteConfig } from './library-route.js'
 // Declares app.dependencies, read for requiredDependencies.
 import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
+import { connectionCloser } from '../src/connection/closer.js'
 import { registerOnce } from './registered-once.js'
 
 declare module 'fastify' {
@@ -200,8 +202,8 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
       return
     }
     if (phase === 'closing' || phase === 'closed') {
+      // Its connection closes after it, as every answer's does from now on (onSend).
       markShed(request)
-      reply.header('connection', 'close')
       reply.problem({ type: 'shutting-down' })
       return
     }
@@ -232,8 +234,8 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
   }
   // Answers that leave once shutdown began close their connection, so no
   // keep-alive connection outlives the listener with a request in flight.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (phase !== 'serving') reply.header('connection', 'close')
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (phase !== 'serving') closeAfterAnswer(request, reply)
     done(null, payload)
   })
 
@@ -256,6 +258,9 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
   let startedAt: number | undefined
   const leftMs = (): number => shutdown === false || startedAt === undefined ? 0 : Math.max(0, shutdown.timeoutMs - (settings.clock.now() - startedAt))
   let forceClose: NodeJS.Timeout | undefined
+  // Only a shutdown closes connections; HTTP/2 sessions are followed for it.
+  const connections = shutdown === false ? undefined : connectionCloser(app.server)
+  const closeAllConnections = (): void => { connections?.closeAll() }
   // Fastify runs preClose before it stops listening: the grace period and
   // the wait for requests in flight happen here, while new connections are
   // still answered (served during the grace, refused after it).
@@ -273,13 +278,17 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
     waited.cancel()
     if (!idle && waitMs === shutdown.timeoutMs) {
       app.log.warn({ inFlight, timeoutMs: shutdown.timeoutMs }, 'health: shutdown timeout; closing the connections still open')
-      app.server.closeAllConnections()
+      closeAllConnections()
       return
     }
     if (!idle) app.log.info({ inFlight, pluginTimeout: pluginTimeoutMs }, 'health: requests still in flight; the server stops listening and waits for them until the shutdown timeout')
+    // The server stops listening next. Fastify closes idle HTTP/1
+    // connections then; HTTP/2 sessions that answered nothing since the
+    // shutdown began get their GOAWAY here, or they would hold close().
+    connections?.closeIdle()
     // A request that still slips in on an open connection is refused, and
     // the connections still open are closed at the bound.
-    forceClose = setTimeout(() => app.server.closeAllConnections(), leftMs())
+    forceClose = setTimeout(closeAllConnections, leftMs())
     forceClose.unref()
   })
   app.addHook('onClose', async () => {
@@ -295,6 +304,19 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
   })
 
   if (shutdown !== false && shutdown.signals.length > 0) handleSignals(app, shutdown)
+}
+
+/**
+ * Ends the answer's connection once it is out: `Connection: close` over
+ * HTTP/1. HTTP/2 has no such header (Node drops it with a warning); a
+ * GOAWAY does the same there, letting the streams under way finish.
+ */
+function closeAfterAnswer (request: FastifyRequest, reply: FastifyReply): void {
+  if (request.raw.httpVersionMajor === 2) {
+    (request.raw as unknown as Http2ServerRequest).stream.session?.close()
+    return
+  }
+  reply.header('connection', 'close')
 }
 
 /** Closes the app on the first of the signals, then exits; a close that hangs past its bound exits with 1. */
