@@ -15,6 +15,7 @@ import {
   LoopLagDetector,
   PressureLadder,
   SheddingCounters,
+  ShedSummary,
   isPriority,
   resolveLoadSheddingOptions,
   resolveRouteShedding,
@@ -58,8 +59,6 @@ declare module 'fastify' {
   }
 }
 
-const SHED_WARNING_INTERVAL_MS = 1000
-
 /** Everything the per-route hooks share. */
 interface Shedder {
   settings: ResolvedLoadSheddingOptions<FastifyRequest>
@@ -68,7 +67,7 @@ interface Shedder {
   ladder: PressureLadder | undefined
   hasDeadlines: boolean
   priorityOf: (request: FastifyRequest) => Priority
-  noteShed: (now: number) => void
+  summary: ShedSummary
   /** Set when metrics are on: a queued request's wait, once it is let in or shed. */
   observeQueueWait: ((seconds: number) => void) | undefined
 }
@@ -101,7 +100,7 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   const { controller } = route
   counters.recordShed(reason, priority)
   markShed(request)
-  shedder.noteShed(now)
+  shedder.summary.noteShed(now)
   const seconds = retryAfterSeconds(controller.expectedWaitMs(priority), settings.retryAfter, settings.random)
   request.log.debug({ reason, priority, retryAfter: seconds }, 'request shed')
   if (shedChannel.hasSubscribers) shedChannel.publish({ request, route: route.label, reason, priority, retryAfterSeconds: seconds } satisfies ShedMessage<FastifyRequest>)
@@ -234,9 +233,6 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
   })
   const bulkheads = new Map<string, AdmissionController>()
   const bulkheadOf = new WeakMap<RouteSheddingConfig, { controller: AdmissionController, label: string }>()
-  let warnedAt = -Infinity
-  let shedAtWarning = 0
-  let byReasonAtWarning: Record<string, number> = { ...counters.byReason }
   const shedder: Shedder = {
     settings,
     counters,
@@ -245,20 +241,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     hasDeadlines: app.hasRequestDecorator('deadline'),
     priorityOf: createPriorityOf(settings, app),
     observeQueueWait: undefined,
-    noteShed (now) {
-      // One summary a second, not a line per refusal, while overloaded.
-      if (now - warnedAt < SHED_WARNING_INTERVAL_MS) return
-      // Both counts since the previous line, so that they add up.
-      const byReason: Record<string, number> = {}
-      for (const [reason, count] of Object.entries(counters.byReason)) {
-        const since = count - (byReasonAtWarning[reason] ?? 0)
-        if (since > 0) byReason[reason] = since
-      }
-      app.log.warn({ shed: counters.shedTotal - shedAtWarning, byReason }, 'shedding load')
-      warnedAt = now
-      shedAtWarning = counters.shedTotal
-      byReasonAtWarning = { ...counters.byReason }
-    },
+    summary: new ShedSummary(counters, settings.clock, (line) => app.log.warn(line, 'shedding load')),
   }
 
   const thresholds = settings.pressure === false ? undefined : settings.pressure
@@ -299,6 +282,8 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
   app.addHook('onClose', async () => {
     shared.close('queue-timeout')
     for (const controller of bulkheads.values()) controller.close('bulkhead')
+    // After the waiters shed just above: their count is written with the rest.
+    shedder.summary.flush()
   })
 
   app.addHook('onRoute', (routeOptions) => {
