@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { connect } from 'node:http2'
 import type { ClientHttp2Session } from 'node:http2'
 import { once } from 'node:events'
@@ -25,7 +25,7 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map(async (app) => { await app.close() }))
 })
 
-async function startApp (options: ResilienceOptions, setup: (app: FastifyInstance) => void, server: FastifyServerOptions = {}): Promise<ClientHttp2Session> {
+async function startApp (options: ResilienceOptions, setup: (app: FastifyInstance) => void, server: { pluginTimeout?: number } = {}): Promise<ClientHttp2Session> {
   const app = Fastify({ http2: true, return503OnClosing: false, ...server }) as unknown as FastifyInstance
   apps.push(app)
   await app.register(resilience, { loadShedding: false, ...options })
