@@ -15,7 +15,6 @@ import {
 import type { ChaosOptions as ChaosOptionsOf, ChaosStats, ExperimentSpec, Fault, Injection, LocalFault, ResolvedChaosOptions, RouteChaosConfig } from '../src/chaos/index.js'
 import { MAX_TIMER_MS } from '../src/deadline/index.js'
 import type { RequestDeadline } from '../src/deadline/index.js'
-import { describeValue } from '../src/describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { ChaosMetrics } from '../src/metrics/chaos.js'
 import { faultInjectedChannel } from '../src/metrics/channels.js'
@@ -350,7 +349,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
       const declared = app.hasDecorator('errorBudget') ? new Set(app.errorBudget.objectives().map((objective) => objective.name)) : new Set<string>()
       const unknown = [...watch.slos].filter((name) => !declared.has(name))
       if (unknown.length > 0) {
-        throw new FRS_ERR_OPTION_INVALID('chaos.stopOnBudget.slos', `names of declared SLOs (${declared.size === 0 ? 'none is declared' : [...declared].join(', ')})`, describeValue(unknown))
+        throw new FRS_ERR_OPTION_INVALID('chaos.stopOnBudget.slos', `names of declared SLOs (${declared.size === 0 ? 'none is declared' : [...declared].join(', ')})`, `${unknown.length === 1 ? 'the unknown name' : 'the unknown names'} ${unknown.map((name) => JSON.stringify(name)).join(', ')}`)
       }
     }
     if (watch !== undefined && app.hasDecorator('errorBudget')) {

@@ -333,7 +333,7 @@ describe('chaos: registration errors', () => {
     const error = await registrationError(async (app) => {
       await app.register(resilience, { errorBudget: { objectives: [{ name: 'orders', availability: 0.99 }] }, chaos: { stopOnBudget: { slos: ['ordres'] } } })
     })
-    expect(error.message).toContain("option 'chaos.stopOnBudget.slos' expects names of declared SLOs (orders)")
+    expect(error.message).toContain("option 'chaos.stopOnBudget.slos' expects names of declared SLOs (orders), instead got the unknown name \"ordres\"")
     const app = Fastify()
     await app.register(resilience, { errorBudget: { objectives: [{ name: 'orders', availability: 0.99 }] }, chaos: { stopOnBudget: { slos: ['orders'] } } })
     await app.ready()
