@@ -139,7 +139,28 @@ function onConnectionClosed (reply: FastifyReply): void {
     // No answer will pass onSend: whoever counts answers hears of it here.
     reportUnanswered(request, reply)
     reply.hijack()
+    // Set on this reply alone: what is sent on it from now on goes nowhere.
+    reply.send = sendAfterClientLeft
   }
+}
+
+/**
+ * `send` of a reply given up on because its client left. The hijack keeps
+ * Fastify from sending the handler's result, but some still call
+ * reply.send() on it, and Fastify warns "Reply was already sent" on a
+ * hijacked reply: its body parser, whose failure on a body the client
+ * stopped sending it answers with reply.send(error) without looking at
+ * reply.sent (its hook runners look), and a handler that answers with
+ * reply.send() without knowing its client left. Without this plugin both
+ * write to the closed socket and nothing is logged: an ordinary client
+ * abort must not log a warning here either. Nothing sent now can reach
+ * anyone, nor be counted a second time.
+ */
+function sendAfterClientLeft (this: FastifyReply, payload?: unknown): FastifyReply {
+  // Fastify destroys a stream it cannot write; one left unread would hold its file or socket.
+  if (isStream(payload)) (payload as { destroy?: () => void }).destroy?.()
+  this.log.debug(payload instanceof Error ? { err: payload } : {}, 'answer dropped: its client had left')
+  return this
 }
 
 /** The response's 'close' listener (HTTP/2); `this` is the raw response. */

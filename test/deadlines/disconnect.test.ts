@@ -1,14 +1,24 @@
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { connect } from 'node:net'
+import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import resilience from '../../plugins/index.js'
+import resilience, { deadlines, problemDetails } from '../../plugins/index.js'
 import type { DeadlineOutcome } from '../../plugins/index.js'
-import { createTestApp } from '../helpers/app.js'
-import type { TestApp } from '../helpers/app.js'
+import { LOG_LEVEL, createTestApp } from '../helpers/app.js'
+import type { LogLine, TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { listen } from '../helpers/listen.js'
+import { waitFor } from '../helpers/wait-for.js'
+import { parseExposition, valueOf } from '../metrics/helpers.js'
 
 let current: TestApp | undefined
-afterEach(async () => { await current?.app.close() })
+const others: FastifyInstance[] = []
+afterEach(async () => {
+  await current?.app.close()
+  current = undefined
+  await Promise.all(others.splice(0).map(async (app) => { await app.close() }))
+})
 
 async function setup (): Promise<TestApp> {
   current = createTestApp()
@@ -102,5 +112,142 @@ describe('client disconnect', () => {
     await res.text()
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(signals[0]?.aborted).toBe(false)
+  })
+})
+
+/** Sends a POST's head and the start of its JSON body, as a client that gives up during the upload. */
+function partialPost (port: number, path: string): { received: () => string, destroy: () => void } {
+  return rawClient(port, `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nIdempotency-Key: k1\r\nContent-Length: 64\r\n\r\n{"a":`)
+}
+
+/** Lets the server read part of the body, drops the connection, and waits until the server has seen it go. */
+async function leaveMidBody (port: number, path: string, arrived: () => FastifyRequest | undefined): Promise<FastifyRequest> {
+  const client = partialPost(port, path)
+  await waitFor(() => arrived() !== undefined)
+  // The body's first bytes reach the parser, which waits for the rest.
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const request = arrived() as FastifyRequest
+  client.destroy()
+  await waitFor(() => request.deadline.outcome === 'client-closed')
+  // Fastify's body parser hears of the abort on the next tick.
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  expect(client.received()).toBe('')
+  return request
+}
+
+const loud = (logs: readonly LogLine[]): string[] => logs.filter((line) => line.level >= LOG_LEVEL.warn).map((line) => line.msg)
+
+describe('a client that leaves while sending its body', () => {
+  const ORDERS = { name: 'orders', availability: 0.99 }
+
+  it('with the umbrella: logs nothing above info, counts the request once, runs no handler and holds no key', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true }, errorBudget: { objectives: [ORDERS], defaultObjective: 'orders' } })
+    const arrived = new Map<string, FastifyRequest>()
+    app.addHook('onRequest', async (request) => { arrived.set(request.url, request) })
+    let runs = 0
+    app.post('/plain', async (request) => { runs++; return { ok: request.body } })
+    app.post('/idem', { config: { idempotency: { required: true } } }, async (request) => { runs++; return { ok: request.body } })
+    const port = await listen(app)
+
+    for (const path of ['/plain', '/idem']) {
+      const request = await leaveMidBody(port, path, () => arrived.get(path))
+      expect(request.deadline.signal.reason).toMatchObject({ code: 'FRS_ERR_CLIENT_CLOSED' })
+    }
+    expect(loud(logs)).toEqual([])
+    expect(logs.filter((line) => line.msg === 'client closed the connection before the response; its work was aborted')).toHaveLength(2)
+    expect(runs).toBe(0)
+
+    const samples = parseExposition(await app.errorBudget.registry?.metrics() ?? '')
+    for (const route of ['POST /plain', 'POST /idem']) {
+      expect(valueOf(samples, 'slo_uncounted_events_total', { route, reason: 'client-closed' })).toBe(1)
+      expect(valueOf(samples, 'slo_uncounted_events_total', { route, reason: 'client-error' })).toBe(0)
+      expect(valueOf(samples, 'deadline_requests_total', { route, outcome: 'client-closed' })).toBe(1)
+    }
+
+    // The key was never claimed: the retry runs the handler, once.
+    const retry = await fetch(`http://127.0.0.1:${port}/idem`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' }, body: '{"a":1}' })
+    expect(retry.status).toBe(200)
+    expect(await retry.json()).toEqual({ ok: { a: 1 } })
+    expect(runs).toBe(1)
+    expect(loud(logs)).toEqual([])
+  })
+
+  it('with only problem details and deadlines: logs nothing above info and aborts the signal as client-gone', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    await app.register(problemDetails)
+    await app.register(deadlines)
+    let arrived: FastifyRequest | undefined
+    app.addHook('onRequest', async (request) => { arrived = request })
+    let runs = 0
+    app.post('/plain', async (request) => { runs++; return { ok: request.body } })
+    const port = await listen(app)
+    const request = await leaveMidBody(port, '/plain', () => arrived)
+    expect(request.deadline.signal.reason).toMatchObject({ code: 'FRS_ERR_CLIENT_CLOSED', statusCode: 499 })
+    expect(loud(logs)).toEqual([])
+    expect(runs).toBe(0)
+  })
+
+  it('with an app without a logger: nothing throws, and the next request is served', async () => {
+    const app = Fastify()
+    others.push(app)
+    await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
+    let arrived: FastifyRequest | undefined
+    app.addHook('onRequest', async (request) => { arrived ??= request })
+    app.post('/idem', { config: { idempotency: { required: true } } }, async (request) => ({ ok: request.body }))
+    const port = await listen(app)
+    await leaveMidBody(port, '/idem', () => arrived)
+    const next = await fetch(`http://127.0.0.1:${port}/idem`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' }, body: '{"a":1}' })
+    expect(next.status).toBe(200)
+  })
+})
+
+describe('a handler that answers with reply.send() after its client left', () => {
+  it('has its answer dropped without a warning, and the request counted once', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    await app.register(resilience, { loadShedding: false, idempotency: false, errorBudget: { objectives: [{ name: 'orders', availability: 0.99 }], defaultObjective: 'orders' } })
+    const started = deferred<FastifyRequest>()
+    const sent = deferred()
+    app.get('/callback', (request, reply) => {
+      started.resolve(request)
+      request.deadline.signal.addEventListener('abort', () => {
+        setImmediate(() => { reply.send({ late: true }); sent.resolve() })
+      })
+    })
+    const port = await listen(app)
+    const client = rawClient(port, 'GET /callback HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await started.promise
+    client.destroy()
+    await sent.promise
+    expect(client.received()).toBe('')
+    expect(loud(logs)).toEqual([])
+    const samples = parseExposition(await app.errorBudget.registry?.metrics() ?? '')
+    expect(valueOf(samples, 'slo_uncounted_events_total', { route: 'GET /callback', reason: 'client-closed' })).toBe(1)
+    expect(valueOf(samples, 'slo_events_total', { route: 'GET /callback', result: 'good' })).toBe(0)
+  })
+
+  it('has a stream it sends destroyed, not left open', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    await app.register(resilience, { loadShedding: false, idempotency: false })
+    const started = deferred()
+    const body = new PassThrough()
+    const sent = deferred()
+    app.get('/file', (request, reply) => {
+      started.resolve()
+      request.deadline.signal.addEventListener('abort', () => {
+        setImmediate(() => { reply.type('text/plain').send(body); sent.resolve() })
+      })
+    })
+    const port = await listen(app)
+    const client = rawClient(port, 'GET /file HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await started.promise
+    client.destroy()
+    await sent.promise
+    expect(body.destroyed).toBe(true)
+    expect(loud(logs)).toEqual([])
   })
 })

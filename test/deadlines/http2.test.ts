@@ -3,9 +3,11 @@ import { connect, constants } from 'node:http2'
 import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { LOG_LEVEL, createTestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
 import { endOf } from '../helpers/http2.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close() })
@@ -38,6 +40,33 @@ describe('deadlines over HTTP/2', () => {
       fast.on('data', (chunk: Buffer) => chunks.push(chunk))
       await new Promise((resolve) => fast.on('end', resolve))
       expect(JSON.parse(Buffer.concat(chunks).toString())).toEqual({ ok: true })
+    } finally {
+      session.close()
+    }
+  })
+
+  it('a stream reset while its body is being sent logs nothing above info and runs no handler', async () => {
+    // createTestApp is typed for HTTP/1 options; its logger is what this test needs.
+    const { app: server, logs } = createTestApp({ http2: true } as unknown as FastifyServerOptions)
+    app = server
+    await app.register(resilience, { loadShedding: false })
+    let runs = 0
+    app.post('/orders', async (request) => { runs++; return { ok: request.body } })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const session = connect(`http://127.0.0.1:${port}`)
+    try {
+      const stream = session.request({ ':path': '/orders', ':method': 'POST', 'content-type': 'application/json', 'content-length': '64' })
+      stream.on('error', () => {})
+      stream.write('{"a":')
+      await waitFor(() => logs.some((line) => line.msg === 'incoming request'))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      stream.close()
+      await waitFor(() => logs.some((line) => line.msg === 'client closed the connection before the response; its work was aborted'))
+      // Fastify's body parser fails on the cut body right after.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(logs.filter((line) => line.level >= LOG_LEVEL.warn).map((line) => line.msg)).toEqual([])
+      expect(runs).toBe(0)
     } finally {
       session.close()
     }
