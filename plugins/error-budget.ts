@@ -20,7 +20,7 @@ import type {
   Objective,
   ObjectiveDefinition,
   ResolvedErrorBudgetOptions,
-  RouteMetrics,
+  RouteCounts,
   SliStatus,
   StateChange,
   TrackedSli,
@@ -91,17 +91,40 @@ const FLEET_ANSWER_MARGIN_MS = 250
 /** Indicators evaluated per turn of the event loop by the periodic evaluation: about a millisecond of work. */
 const INDICATORS_PER_TURN = 100
 
-interface Recording {
-  availability: TrackedSli | undefined
-  latency: TrackedSli | undefined
-  metrics: RouteMetrics | undefined
+/** What every route's recorder shares: hot in the cache, whichever route a request takes. */
+interface RecordingContext {
+  clock: ResolvedErrorBudgetOptions<FastifyRequest>['clock']
+  fleet: ResolvedErrorBudgetOptions<FastifyRequest>['fleet']
+  arrival: ArrivalSlot
+  metrics: SloMetrics | undefined
 }
 
-function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOptions<FastifyRequest>, arrival: ArrivalSlot) {
-  const { availability, latency, metrics } = recording
-  const { clock, fleet } = settings
-  const thresholdMs = latency?.objective.thresholdMs ?? Infinity
-  return function recordOutcome (request: FastifyRequest, reply: FastifyReply): void {
+/**
+ * What one route records its answers with. With a thousand routes, a
+ * request finds its route's objects cold in the cache, one miss each: a
+ * recorder holds what the route's requests read (its indicators, shared
+ * with the other routes of its SLO, and its counts, one array) in one
+ * object, with what every route shares behind one more, hot, where an
+ * onSend closure over a recording closure over a metrics closure took
+ * seven objects of the route's own before its counts.
+ */
+class RouteRecorder {
+  readonly #context: RecordingContext
+  readonly #availability: TrackedSli | undefined
+  readonly #latency: TrackedSli | undefined
+  readonly #counts: RouteCounts | undefined
+
+  constructor (context: RecordingContext, availability: TrackedSli | undefined, latency: TrackedSli | undefined, counts: RouteCounts | undefined) {
+    this.#context = context
+    this.#availability = availability
+    this.#latency = latency
+    this.#counts = counts
+  }
+
+  record (request: FastifyRequest, reply: FastifyReply): void {
+    const { clock, fleet, arrival, metrics } = this.#context
+    const availability = this.#availability
+    const latency = this.#latency
     // One look at what the other capabilities left on the request.
     const state = stateOf(request)
     const marks = state?.marks ?? 0
@@ -117,7 +140,7 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
     const now = clock.now()
     const elapsedMs = now - arrivedAt(request, arrival)
     // Latency is judged on the answers that were good; a failure already counts once.
-    const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > thresholdMs : undefined
+    const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > (latency.objective.thresholdMs ?? Infinity) : undefined
     if (outcome.counted) {
       const bad = outcome.bad ? 1 : 0
       availability?.counter.add(now, 1, bad)
@@ -128,13 +151,13 @@ function createRecorder (recording: Recording, settings: ResolvedErrorBudgetOpti
         if (slow !== undefined && latency !== undefined) fleet.record(latency.objective, wallNow, slow ? 1 : 0, latency.spanMs)
       }
     }
-    metrics?.record(outcome.reason, slow, elapsedMs / 1000)
+    if (this.#counts !== undefined) metrics?.record(this.#counts, outcome.reason, slow, elapsedMs / 1000)
   }
 }
 
-function onSendOf (record: (request: FastifyRequest, reply: FastifyReply) => void) {
+function onSendOf (recorder: RouteRecorder) {
   return function errorBudgetOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-    record(request, reply)
+    recorder.record(request, reply)
     done(null, payload)
   }
 }
@@ -230,6 +253,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   // measures it only with a logger, an onResponse hook or a handler
   // timeout, and is 0 otherwise.
   const arrival = arrivalSlot(app, clock)
+  const recording: RecordingContext = { clock, fleet: settings.fleet, arrival, metrics }
 
   const isAddedHead = addedHeadRoutes(app)
   app.addHook('onRoute', (routeOptions) => {
@@ -240,14 +264,15 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     const known = tracker.names().includes(objectives[0]?.name ?? '')
     const tracked = tracker.declare(objectives, `route ${label}: config.slo`, (expected, got) => new FRS_ERR_ROUTE_CONFIG_INVALID(label, 'slo', expected, got))
     if (!known) warnUnreachablePages(app, objectives, settings.alertRules)
-    const record = createRecorder({
-      availability: tracked.find((entry) => entry.objective.sli === 'availability'),
-      latency: tracked.find((entry) => entry.objective.sli === 'latency'),
-      metrics: metrics?.forRoute(objectives, label, !addedHead),
-    }, settings, arrival)
-    appendRouteHook(routeOptions, 'onSend', onSendOf(record))
+    const recorder = new RouteRecorder(
+      recording,
+      tracked.find((entry) => entry.objective.sli === 'availability'),
+      tracked.find((entry) => entry.objective.sli === 'latency'),
+      metrics?.forRoute(objectives, label, !addedHead)
+    )
+    appendRouteHook(routeOptions, 'onSend', onSendOf(recorder))
     // Counted too when the deadline gives up on a client that left.
-    onUnanswered(routeOptions, record)
+    onUnanswered(routeOptions, (request, reply) => { recorder.record(request, reply) })
   })
 
   const timers: NodeJS.Timeout[] = []
