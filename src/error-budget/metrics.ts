@@ -13,18 +13,20 @@ const UNCOUNTED_REASONS = ['client-error', 'client-closed'] as const
  * miss per object it reads: one array for every count (the indicators',
  * the reasons' and the histogram's) is one object, where the series, its
  * histogram and the histogram's array, reached through a closure per
- * route, were five.
+ * route, were five. Within the array, one miss per 64-byte line it reads:
+ * what a good answer adds to lies in a run of adjacent slots (its count,
+ * its latency count, the histogram's sum and count, its first buckets),
+ * and the counts of failures, which it never reads, lie before them.
  */
-const GOOD = 0
-const BAD = 1
-const LATENCY_GOOD = 2
-const LATENCY_BAD = 3
-/** Then one slot per bad reason, in the order of BAD_REASONS. */
-const BAD_BY = 4
-/** Then one slot per uncounted reason, in the order of UNCOUNTED_REASONS. */
+/** One slot per bad reason (server-error, deadline, shed, chaos), then one per uncounted reason (client-error, client-closed). */
+const BAD_BY = 0
 const UNCOUNTED = BAD_BY + BAD_REASONS.length
-/** Then the histogram of response times, once its bounds are sealed. */
-const DURATION = UNCOUNTED + UNCOUNTED_REASONS.length
+const GOOD = UNCOUNTED + UNCOUNTED_REASONS.length
+const BAD = GOOD + 1
+const LATENCY_GOOD = GOOD + 2
+const LATENCY_BAD = GOOD + 3
+/** Then the histogram of response times, laid out as observeInto keeps it, once its bounds are sealed. */
+const DURATION = GOOD + 4
 
 declare const routeCounts: unique symbol
 /**

@@ -1,37 +1,40 @@
 import type { HistogramSample } from './hub.js'
 
 /**
- * Adds `value` to a histogram laid out in `values` from `offset` on:
- * observations per bucket (not cumulative, one slot per bound), then the
- * sum, then the count. Laid out in an array of the caller's, so that a
- * series can keep its histogram in the same array as its other counts: a
- * series per route is cold in the cache when its route is one of many,
- * and each object a request touches there is one more miss.
+ * Adds `value` to a histogram laid out in `values` from `offset` on: the
+ * sum, the count, then observations per bucket (not cumulative, one slot
+ * per bound). Laid out in an array of the caller's, so that a series can
+ * keep its histogram in the same array as its other counts: a series per
+ * route is cold in the cache when its route is one of many, and each
+ * object a request touches there is one more miss. The sum and the count,
+ * which every observation adds to, come first, next to the low buckets
+ * that most observations fall in, and to the counts a caller keeps before
+ * them: one cache line more often than not.
  */
 export function observeInto (values: number[], offset: number, bounds: readonly number[], value: number): void {
+  values[offset] = (values[offset] as number) + value
+  values[offset + 1] = (values[offset + 1] as number) + 1
+  const first = offset + 2
   let bucket = 0
   while (bucket < bounds.length && value > (bounds[bucket] as number)) bucket++
-  if (bucket < bounds.length) values[offset + bucket] = (values[offset + bucket] as number) + 1
-  const sum = offset + bounds.length
-  values[sum] = (values[sum] as number) + value
-  values[sum + 1] = (values[sum + 1] as number) + 1
+  if (bucket < bounds.length) values[first + bucket] = (values[first + bucket] as number) + 1
 }
 
-/** How many slots a histogram of `bounds` takes in an array: a bucket per bound, the sum and the count. */
+/** How many slots a histogram of `bounds` takes in an array: the sum, the count and a bucket per bound. */
 export function histogramSlots (bounds: readonly number[]): number {
   return bounds.length + 2
 }
 
 /** Reports a histogram laid out as {@link observeInto} keeps it, as Prometheus reads one: cumulative buckets, +Inf, sum and count. */
 export function readFrom (values: readonly number[], offset: number, bounds: readonly number[], labels: Record<string, string>, add: (sample: HistogramSample) => void): void {
-  const count = values[offset + bounds.length + 1] as number
+  const count = values[offset + 1] as number
   let cumulative = 0
   bounds.forEach((bound, index) => {
-    cumulative += values[offset + index] as number
+    cumulative += values[offset + 2 + index] as number
     add({ suffix: '_bucket', labels: { le: bound, ...labels }, value: cumulative })
   })
   add({ suffix: '_bucket', labels: { le: '+Inf', ...labels }, value: count })
-  add({ suffix: '_sum', labels, value: values[offset + bounds.length] as number })
+  add({ suffix: '_sum', labels, value: values[offset] as number })
   add({ suffix: '_count', labels, value: count })
 }
 
