@@ -28,7 +28,7 @@ function recordOne (i: number, withMetrics: boolean): void {
   const now = performance.now()
   availability.add(now, 1, outcome.bad ? 1 : 0)
   latency.add(now, 1, 0)
-  if (withMetrics) route.record(outcome.reason, i % 100 === 0, 0.001)
+  if (withMetrics) metrics.record(route, outcome.reason, i % 100 === 0, 0.001)
 }
 
 for (const withMetrics of [false, true]) {

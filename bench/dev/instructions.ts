@@ -60,8 +60,19 @@ const connections = Number(process.env.CONNECTIONS ?? 1)
 const keep = process.env.KEEP
 if (keep !== undefined) mkdirSync(keep, { recursive: true })
 // FUNCTIONS=<n> lists the n JavaScript functions (Node's, Fastify's and the
-// library's) that ran the most instructions of their own per request.
+// library's) that ran the most instructions of their own per request; with
+// CACHE_SIM=1, also the n with the most last-level misses of their own.
 const functions = Number(process.env.FUNCTIONS ?? 0)
+// CACHE_SIM=1 also simulates the caches (callgrind's --cache-sim) and
+// reports first-level and last-level data read misses per request: a
+// layout change (fewer objects touched per request) shows there before it
+// shows in instructions. The last-level cache is 1 MB, smaller than a
+// server's, so that a working set that outgrows it on a busy machine, one
+// shared with other processes, outgrows it here too; the first level is a
+// common 32 kB, 8-way. Explicit sizes, not the host's, so that counts from
+// two machines compare. Callgrind runs some 2× slower with it.
+const cacheSim = process.env.CACHE_SIM === '1'
+const CACHE_FLAGS = ['--cache-sim=yes', '--I1=32768,8,64', '--D1=32768,8,64', '--LL=1048576,16,64']
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Node's flags for the map that names its generated code; V8's log, which they also start, goes to `dir`. */
@@ -73,21 +84,79 @@ function perfMapFlags (dir: string): string[] {
 // umbrella's figure by 15 %.
 const WALL_TIME_WORK = /compiler::|Compiler|Maglev|RegisterAllocator|InstructionSelector|Zone|Scaveng|Heap::|MarkCompact|Marking|MarkBit|Evacuat|MigratedSlot|LiveObjectRange|PointersUpdating|RememberedSet|StringTableCleaner|IterateObjectCache|FlushedBytecode|ShouldFlushCode|RelocIterator|SizeFromMap|Sweeper|hdr_|all_values_iter|memset/
 
-function annotate (file: string): { total: number, perRequestWork: number, costs: FunctionCost[] } {
-  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+/** Data read misses of a dump: first level (D1mr) and last level (DLmr), all and without the wall-time work. */
+interface Misses {
+  d1: number
+  ll: number
+  d1Work: number
+  llWork: number
+}
+
+/** The compiler's and the samplers' work: wall-time work that the collector's call (below) does not hold. */
+const WALL_TIME_OUTSIDE_GC = /compiler::|Compiler|Maglev|RegisterAllocator|InstructionSelector|Zone|hdr_|all_values_iter/
+
+/**
+ * A dump's data read misses, all and without the wall-time work. The
+ * collector's are taken out by its call's inclusive cost, not by the names
+ * of its functions as for instructions: a scavenge copies the survivors
+ * with memcpy, which requests call too, and its misses (some 160 per
+ * request in a chunk that held one) would count as the requests'.
+ */
+function missesOfWork (file: string, d1: number, ll: number): Misses {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', '--show=D1mr,DLmr', '--sort=DLmr', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  const exclusive = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', '--show=D1mr,DLmr', '--sort=DLmr', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  const row = /^\s*([\d,.]+)(?: \([^)]*\))?\s+([\d,.]+)(?: \([^)]*\))?\s+(\S.*)$/
+  const number = (text: string | undefined): number => text === '.' || text === undefined ? 0 : Number(text.replaceAll(',', ''))
+  let d1Wall = 0
+  let llWall = 0
+  for (const line of text.split('\n')) {
+    const match = row.exec(line)
+    // The collector's entry: every collection, whatever started it, goes through it.
+    if (match !== null && (match[3] ?? '').includes('v8::internal::Heap::CollectGarbage(')) {
+      d1Wall += number(match[1])
+      llWall += number(match[2])
+    }
+  }
+  for (const line of exclusive.split('\n')) {
+    const match = row.exec(line)
+    if (match !== null && WALL_TIME_OUTSIDE_GC.test(match[3] ?? '') && !(match[3] ?? '').startsWith('PROGRAM TOTALS')) {
+      d1Wall += number(match[1])
+      llWall += number(match[2])
+    }
+  }
+  return { d1, ll, d1Work: d1 - d1Wall, llWork: ll - llWall }
+}
+
+function annotate (file: string): { total: number, perRequestWork: number, costs: FunctionCost[], llCosts: FunctionCost[], misses?: Misses } {
+  // With the cache simulation, three columns per line: Ir, D1mr, DLmr.
+  const text = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', ...(cacheSim ? ['--show=Ir,D1mr,DLmr', '--sort=Ir'] : []), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
   let total = 0
   let wallTime = 0
+  const totals = [0, 0]
   const costs: FunctionCost[] = []
-  for (const line of text.split('\n')) {
-    const match = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line)
+  const llCosts: FunctionCost[] = []
+  const columns = cacheSim ? 3 : 1
+  const line = new RegExp(`^\\s*${Array.from({ length: columns }, () => '([\\d,.]+)(?: \\([^)]*\\))?').join('\\s+')}\\s+(\\S.*)$`)
+  const number = (text: string | undefined): number => text === '.' || text === undefined ? 0 : Number(text.replaceAll(',', ''))
+  for (const row of text.split('\n')) {
+    const match = line.exec(row)
     if (match === null) continue
-    const cost = Number((match[1] ?? '').replaceAll(',', ''))
-    const name = match[2] ?? ''
-    if (name.startsWith('PROGRAM TOTALS')) total = cost
-    else if (WALL_TIME_WORK.test(name)) wallTime += cost
-    else costs.push({ name, cost })
+    const cost = number(match[1])
+    const misses = cacheSim ? [number(match[2]), number(match[3])] : [0, 0]
+    const name = match[columns + 1] ?? ''
+    if (name.startsWith('PROGRAM TOTALS')) {
+      total = cost
+      totals.splice(0, 2, ...misses)
+    } else if (WALL_TIME_WORK.test(name)) {
+      wallTime += cost
+    } else {
+      costs.push({ name, cost })
+      llCosts.push({ name, cost: misses[1] ?? 0 })
+    }
   }
-  return { total, perRequestWork: total - wallTime, costs }
+  const [d1 = 0, ll = 0] = totals
+  const misses = cacheSim ? missesOfWork(file, d1, ll) : undefined
+  return { total, perRequestWork: total - wallTime, costs, llCosts, ...(misses === undefined ? {} : { misses }) }
 }
 
 /**
@@ -114,7 +183,7 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
   const { variant, settings: given, request } = targetSpec(spec, path)
   const settings = [...downstream, ...given]
   const dir = mkdtempSync(join(tmpdir(), 'instructions-'))
-  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...(functions > 0 || keep !== undefined ? perfMapFlags(dir) : []), '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', ...(cacheSim ? CACHE_FLAGS : []), `--callgrind-out-file=${join(dir, 'out')}`, process.execPath, ...(functions > 0 || keep !== undefined ? perfMapFlags(dir) : []), '--single-threaded', '--import', 'tsx', '--import', COMPILED, SERVE, variant, ...settings], { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
     const [chunk] = await once(child.stdout, 'data') as [Buffer]
     const url = `http://127.0.0.1:${Number.parseInt(chunk.toString(), 10)}${request.path}`
@@ -147,7 +216,7 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     // optimised again, added some 5,000 instructions per request to two
     // chunks of five, and about 2,000 to a count made in one piece.
     const lowest = counted.reduce((low, chunk) => chunk.perRequestWork < low.perRequestWork ? chunk : low)
-    const { file, total, perRequestWork, costs } = lowest
+    const { file, total, perRequestWork, costs, llCosts, misses } = lowest
     if (keep !== undefined) {
       const name = spec.replaceAll(/[^\w=.-]+/g, '_')
       copyFileSync(file, join(keep, `${name}.callgrind`))
@@ -156,9 +225,20 @@ async function measure (spec: string, downstream: string[]): Promise<string> {
     }
     const perRequest = (cost: number): string => (cost / perChunk).toFixed(0)
     const spread = `chunks in order: ${counted.map((chunk) => perRequest(chunk.perRequestWork)).join(', ')}`
-    const summary = `${spec.padEnd(34)} ${perRequest(total).padStart(8)} instructions/request, ${perRequest(perRequestWork).padStart(8)} without compiler, GC and sampling (${spread})${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
+    const perRequestFine = (cost: number): string => (cost / perChunk).toFixed(1)
+    // Misses are listed for every chunk, and the lowest of each kind over
+    // them: a timer's or the collector's work in a chunk adds misses far
+    // beyond its instructions (its objects are all cold), so the chunk of
+    // fewest instructions is not always the one of fewest misses.
+    const missesOf = (kind: 'd1Work' | 'llWork'): number[] => counted.map((chunk) => chunk.misses?.[kind] ?? 0)
+    const missLine = (kind: 'd1Work' | 'llWork', name: string): string => `${name} ${perRequestFine(misses?.[kind] ?? 0)}, lowest ${perRequestFine(Math.min(...missesOf(kind)))} (${missesOf(kind).map(perRequestFine).join(', ')})`
+    const cache = misses === undefined ? '' : `\n${''.padEnd(35)}data read misses/request without compiler, GC and sampling: ${missLine('d1Work', 'D1')}; ${missLine('llWork', 'LL')}; with them D1 ${perRequestFine(misses.d1)}, LL ${perRequestFine(misses.ll)}`
+    const summary = `${spec.padEnd(34)} ${perRequest(total).padStart(8)} instructions/request, ${perRequest(perRequestWork).padStart(8)} without compiler, GC and sampling (${spread})${cache}${non2xx > 0 ? ` (${non2xx} non-2xx: shed? try calm=1)` : ''}`
     if (functions === 0) return summary
-    return [summary, ...costliestFunctions(costs, readPerfMap(child.pid ?? 0), perChunk, functions, ROOT)].join('\n')
+    const ranges = readPerfMap(child.pid ?? 0)
+    // Misses are a few per request: listed per 100 requests, so that the fractions show.
+    const missing = misses === undefined ? [] : ['last-level data read misses per 100 requests:', ...costliestFunctions(llCosts, ranges, perChunk / 100, functions, ROOT)]
+    return [summary, ...costliestFunctions(costs, ranges, perChunk, functions, ROOT), ...missing].join('\n')
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })

@@ -20,11 +20,16 @@ export interface BudgetPolicy {
  * less than the minimum is refused before any work.
  */
 export function resolveBudget (policy: BudgetPolicy, callerMs: number | undefined): Admission {
-  const routeMs = Math.min(policy.routeTimeoutMs, MAX_TIMER_MS)
+  const routeMs = routeBudgetMs(policy)
   if (callerMs === undefined) return { kind: 'admit', timeoutMs: routeMs, source: 'route' }
   const availableMs = callerMs - policy.safetyMarginMs
   if (!(availableMs >= policy.minimumMs) || availableMs <= 0) return { kind: 'refuse', callerMs, availableMs: Math.max(0, availableMs) }
   return availableMs < routeMs
     ? { kind: 'admit', timeoutMs: availableMs, source: 'caller' }
     : { kind: 'admit', timeoutMs: routeMs, source: 'route' }
+}
+
+/** The deadline of a request that carries no budget of its own: the route's timeout, up to the longest timer. */
+export function routeBudgetMs (policy: BudgetPolicy): number {
+  return Math.min(policy.routeTimeoutMs, MAX_TIMER_MS)
 }
