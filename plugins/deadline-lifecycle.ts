@@ -138,9 +138,30 @@ function onConnectionClosed (reply: FastifyReply): void {
   if (!reply.sent) {
     // No answer will pass onSend: whoever counts answers hears of it here.
     reportUnanswered(request, reply)
-    reply.hijack()
+    hijackLeavingRequestClose(reply)
     // Set on this reply alone: what is sent on it from now on goes nowhere.
     reply.send = sendAfterClientLeft
+  }
+}
+
+/**
+ * reply.hijack(), so that the handler's eventual result is not sent, minus
+ * what it does to Fastify's own `request.signal`: hijack() takes away the
+ * request stream's 'close' listener that aborts that signal. Over HTTP/1
+ * the connection's 'close', which brings us here, comes a few ticks before
+ * the request stream's, so without this the application's signal would
+ * never hear that its client left. The listeners hijack() removed are put
+ * back; over HTTP/2 the request stream has closed already and they stay
+ * quiet.
+ */
+function hijackLeavingRequestClose (reply: FastifyReply): void {
+  const raw = reply.request.raw
+  const listening = raw.listeners('close')
+  reply.hijack()
+  if (raw.listenerCount('close') === listening.length) return
+  const left = new Set(raw.listeners('close'))
+  for (const listener of listening) {
+    if (!left.has(listener)) raw.on('close', listener as (...args: unknown[]) => void)
   }
 }
 

@@ -45,6 +45,35 @@ describe('deadlines over HTTP/2', () => {
     }
   })
 
+  it("a reset stream aborts Fastify's own request.signal too, as without the plugin", async () => {
+    const server = Fastify({ http2: true })
+    app = server as unknown as FastifyInstance
+    await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 5000 } })
+    const started = deferred()
+    const observed = deferred<{ fastify: unknown, deadline: unknown }>()
+    app.get('/slow', async (request) => {
+      const signal = request.signal
+      request.deadline.signal.addEventListener('abort', () => {
+        // Both have heard of the reset by the time the plugin's signal aborts.
+        observed.resolve({ fastify: signal.aborted ? signal.reason : 'not aborted', deadline: request.deadline.signal.reason })
+      })
+      started.resolve()
+      await new Promise(() => {})
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const session = connect(`http://127.0.0.1:${port}`)
+    try {
+      const stream = session.request({ ':path': '/slow' })
+      stream.on('error', () => {})
+      await started.promise
+      stream.close(constants.NGHTTP2_CANCEL)
+      expect(await observed.promise).toMatchObject({ fastify: { name: 'AbortError' }, deadline: { code: 'FRS_ERR_CLIENT_CLOSED' } })
+    } finally {
+      session.close()
+    }
+  })
+
   it('a stream reset while its body is being sent logs nothing above info and runs no handler', async () => {
     // createTestApp is typed for HTTP/1 options; its logger is what this test needs.
     const { app: server, logs } = createTestApp({ http2: true } as unknown as FastifyServerOptions)
