@@ -245,7 +245,46 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
   const controller = new ChaosController(settings.maxActiveFaults, seededRandom(settings.seed), seededRandom(settings.seed ^ 0x2f6b3c1d))
   for (const spec of settings.experiments) controller.addExperiment(new Experiment(spec, settings.clock.now(), () => randomInt(2 ** 31)))
   declareRequestState(app)
+  /** When the error budget was last asked to re-evaluate, on the chaos clock. */
   let evaluatedAt = -Infinity
+  /** Whether a fault was injected since that evaluation: its outcome may not have been counted by it. */
+  let injectedSince = false
+  /** The trailing evaluation, armed only while an injection's outcome is still to be seen. */
+  let trailing: NodeJS.Timeout | undefined
+  let closing = false
+
+  // At most once a second: a status evaluation reads every window. A state
+  // change it finds reaches the onStateChange listener below, which stops chaos.
+  const evaluate = (now: number): void => {
+    evaluatedAt = now
+    injectedSince = false
+    app.errorBudget.status()
+  }
+  const armTrailing = (now: number): void => {
+    if (trailing !== undefined || closing) return
+    // The chaos clock may be a test's, standing still: the wait stays within a second.
+    const waitMs = Math.min(1000, Math.max(0, evaluatedAt + 1000 - now))
+    trailing = setTimeout(() => {
+      trailing = undefined
+      // The evaluation that just ran may have come a moment after an
+      // injection, before its response ended and was counted: one more
+      // a second later sees it. A second without injections ends the chain.
+      const owed = injectedSince
+      // Thrown in a timer, an error would end the process; the periodic
+      // evaluation logs its own failures the same way.
+      try {
+        evaluate(settings.clock.now())
+      } catch (error) {
+        app.log.error({ err: error }, 'error budgets could not be evaluated after chaos injected faults')
+        return
+      }
+      if (owed && controller.enabled) armTrailing(settings.clock.now())
+    }, waitMs)
+    // Background work: the requests that injected are already answered, and
+    // the periodic evaluation would still catch the burn; it must not keep
+    // a process alive that has nothing else left to do.
+    trailing.unref()
+  }
 
   /** Watched SLOs in a bad state now, described; empty when none or without error budgets. */
   const burning = (): string[] => {
@@ -263,11 +302,17 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
     hasDeadlines: app.hasRequestDecorator('deadline'),
     metrics: undefined,
     afterInjection () {
-      // At most once a second: a status evaluation reads every window.
+      if (settings.stopOnBudget === undefined || !app.hasDecorator('errorBudget')) return
       const now = settings.clock.now()
-      if (now - evaluatedAt < 1000 || settings.stopOnBudget === undefined || !app.hasDecorator('errorBudget')) return
-      evaluatedAt = now
-      app.errorBudget.status()
+      // Sees the outcomes of the faults injected before this one, under
+      // steady traffic. Not this fault's own: it is counted when its
+      // response ends, after this hook.
+      if (now - evaluatedAt >= 1000) evaluate(now)
+      injectedSince = true
+      // Without it, a burst's failures after the first evaluation were seen
+      // only at the next periodic evaluation (10 s by default), or at the
+      // next injection once traffic resumed, one fault too late.
+      armTrailing(now)
     },
   }
 
@@ -369,7 +414,12 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
   // At the start of close, not in onClose: Fastify runs onClose only once
   // the requests in flight have ended, and a request an injected delay or
   // hang holds would hold the shutdown with it.
-  app.addHook('preClose', async () => { controller.kill('the server is closing') })
+  app.addHook('preClose', async () => {
+    controller.kill('the server is closing')
+    closing = true
+    clearTimeout(trailing)
+    trailing = undefined
+  })
 }
 
 /** The chaos capability as a Fastify plugin; needs {@link problemDetails}. */

@@ -361,6 +361,9 @@ export class Dependency {
       this.breaker?.record(admission, result)
     }
     const timer = this.breaker === undefined ? undefined : setTimeout(() => { record('success') }, this.settings.timeoutMs)
+    // Unref'd: the breaker's bookkeeping, which no request waits on (the
+    // answer is already the caller's); it must not keep a process alive
+    // that has nothing else left to do.
     timer?.unref()
     const watched = plan.watch(value, (failure) => {
       if (failure === undefined) {
@@ -480,7 +483,10 @@ export class Dependency {
         running++
         this.#attempt(plan, caller, headers, second.signal, lingering).then((outcome) => { race(outcome, first) }, (cause: unknown) => { race({ kind: 'failure', reason: 'network', cause }, first) })
       }, delayMs)
-      timer.unref()
+      // Not unref'd: the request waits on it to send the hedge, as it
+      // waits on the attempt timeout. It is cleared once the first attempt
+      // settles unhedged (otherwise it has already run), so it never holds
+      // a process whose request has been answered.
       const firstSettled = (outcome: Outcome<T>): void => {
         // Before the hedge is sent, the first attempt's outcome is final.
         if (!hedged) {
@@ -523,8 +529,12 @@ export class Dependency {
         controller.abort(TIMED_OUT)
         return
       }
+      // Not unref'd: the request waits on the attempt, and for an attempt
+      // that holds nothing open itself (a `call()` whose function only
+      // waits for its signal) this timer is what ends it, as Node's fetch
+      // keeps the process alive for its own timeout. Cleared when the
+      // attempt settles (finally, below).
       timer = setTimeout(byDeadline ? arm : () => { controller.abort(TIMED_OUT) }, waitMs)
-      timer.unref()
     }
     arm()
     this.#counters.attempts++

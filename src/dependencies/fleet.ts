@@ -77,6 +77,7 @@ export class RedisBreakerFleet {
   start (): void {
     if (this.#timer !== undefined) return
     this.#timer = setInterval(() => { this.sync().catch(() => {}) }, this.#syncMs)
+    // Background work no request waits on: it must not keep the process alive.
     this.#timer.unref()
   }
 
@@ -159,6 +160,8 @@ export class RedisBreakerFleet {
     promise.catch(() => {})
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error('the fleet state did not answer in time')) }, Math.max(4 * this.#syncMs, 500))
+      // Unref'd: it bounds the background sync and the breaker's published
+      // writes, which no request awaits; cleared when the command settles.
       timer.unref()
       promise.then((value) => { clearTimeout(timer); resolve(value) }, (error: unknown) => { clearTimeout(timer); reject(error) })
     })

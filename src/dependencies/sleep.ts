@@ -1,4 +1,7 @@
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. The timer never holds the process open. */
+/**
+ * Resolves after `ms`, or rejects with the signal's reason when it aborts
+ * first; the timer is cleared then, so nothing stays armed once it settles.
+ */
 export function sleep (ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason)
   if (ms <= 0) return Promise.resolve()
@@ -11,7 +14,11 @@ export function sleep (ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', onAbort)
       resolve()
     }, ms)
-    timer.unref()
+    // Not unref'd: a request waits on it (a backoff, a Retry-After, an
+    // injected delay), and that wait must keep the process alive, as Node's
+    // own timers/promises setTimeout does. Unref'd, a process with nothing
+    // else holding its event loop (app.inject in a test, a script) exited
+    // mid-request with an unsettled promise.
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { ErrorBudgetOptions } from '../../plugins/index.js'
 import resilience from '../../plugins/index.js'
 import { createTestApp } from '../helpers/app.js'
@@ -14,11 +14,12 @@ const BUDGET: ErrorBudgetOptions = { objectives: [{ name: 'api', availability: 0
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
+  vi.useRealTimers()
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function budgetedChaosApp (options: Parameters<typeof chaosApp>[0]): Promise<TestApp> {
-  const testApp = await chaosApp(options, BUDGET)
+async function budgetedChaosApp (options: Parameters<typeof chaosApp>[0], budget: ErrorBudgetOptions = BUDGET): Promise<TestApp> {
+  const testApp = await chaosApp(options, budget)
   cleanups.push(async () => { await testApp.app.close() })
   return testApp
 }
@@ -134,5 +135,64 @@ describe('chaos on a dependency: what error budgets count', () => {
     expect((await app.inject('/pay')).statusCode).toBe(502)
     expect(server.seen).toHaveLength(1)
     expect(await countedFor(app, 'GET /pay')).toEqual({ 'server-error': 1 })
+  })
+})
+
+describe('chaos: the stop when a budget burns', () => {
+  // Fake timers move Date.now, the chaos clock, with the timers. The
+  // periodic evaluation comes once a minute: what stops chaos within the
+  // second is the evaluation after the injections.
+  async function watchedApp (): Promise<FastifyInstance> {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+    const { app } = await budgetedChaosApp({ enabled: true, seed: 1, stopOnBudget: { slos: ['orders'] } }, { minEvents: 5, evaluationIntervalMs: 60_000 })
+    const config = { slo: { name: 'orders', availability: 0.999 }, chaos: { faults: [{ type: 'error' as const, rate: 1, status: 503 }] } }
+    app.post('/orders', { config }, async () => ({ ok: 1 }))
+    // An async onSend hook of the application's (compression, signing)
+    // puts the count of the answer after the injection that made it.
+    app.post('/signed-orders', { config, onSend: async (_request, _reply, payload) => payload }, async () => ({ ok: 1 }))
+    await app.ready()
+    return app
+  }
+
+  it('stops within a second of a burst of injected failures, with no traffic after it', async () => {
+    const app = await watchedApp()
+    for (let i = 0; i < 10; i++) expect((await app.inject({ method: 'POST', url: '/orders' })).statusCode).toBe(503)
+    // The evaluation at the first injection counted none of them.
+    expect(app.chaos.stats().enabled).toBe(true)
+    vi.advanceTimersByTime(999)
+    expect(app.chaos.stats().enabled).toBe(true)
+    vi.advanceTimersByTime(1)
+    expect(app.chaos.stats()).toMatchObject({ enabled: false, stoppedBecause: 'SLO orders (availability) turned exhausted', injected: { total: 10 } })
+    expect((await app.inject({ method: 'POST', url: '/orders' })).statusCode).toBe(200)
+  })
+
+  it('stops a second after a failure injected after a quiet spell, not at the next request', async () => {
+    const app = await watchedApp()
+    for (let i = 0; i < 4; i++) expect((await app.inject({ method: 'POST', url: '/orders' })).statusCode).toBe(503)
+    vi.advanceTimersByTime(3000)
+    // Four events are fewer than minEvents: the budget is not yet judged.
+    expect(app.chaos.stats().enabled).toBe(true)
+    // The evaluation at this injection cannot count its own failure, counted once the async hook has run.
+    expect((await app.inject({ method: 'POST', url: '/signed-orders' })).statusCode).toBe(503)
+    expect(app.chaos.stats().enabled).toBe(true)
+    vi.advanceTimersByTime(1000)
+    expect(app.chaos.stats()).toMatchObject({ enabled: false, stoppedBecause: 'SLO orders (availability) turned exhausted', injected: { total: 5 } })
+    expect((await app.inject({ method: 'POST', url: '/signed-orders' })).statusCode).toBe(200)
+  })
+
+  it('arms the evaluation after injections only while one is owed, and close clears it', async () => {
+    const app = await watchedApp()
+    expect(vi.getTimerCount()).toBe(1)
+    expect((await app.inject({ method: 'POST', url: '/orders' })).statusCode).toBe(503)
+    expect(vi.getTimerCount()).toBe(2)
+    vi.advanceTimersByTime(1000)
+    // One more a second later, for an injection the first may have come too early to count.
+    expect(vi.getTimerCount()).toBe(2)
+    vi.advanceTimersByTime(1000)
+    expect(vi.getTimerCount()).toBe(1)
+    expect((await app.inject({ method: 'POST', url: '/orders' })).statusCode).toBe(503)
+    expect(vi.getTimerCount()).toBe(2)
+    await app.close()
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
