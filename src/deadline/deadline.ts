@@ -177,8 +177,9 @@ export class Deadline implements ChildDeadline {
   start<Context> (onExpire: (context: Context) => void, context: Context): void {
     if (this.#outcome !== 'pending') return
     // Armed from the remaining time: arming may come later than the start.
+    // Not unref'd: a request waits on it, and app.inject in a script or a
+    // test has nothing else holding the process until the 504.
     this.#timer = setTimeout(onExpire, Math.max(1, Math.ceil(this.expiresAt - this.#clock.now())), context)
-    this.#timer.unref()
   }
 
   /**

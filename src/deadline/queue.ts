@@ -99,8 +99,9 @@ export class DeadlineQueue<Context> {
     // millisecond more than a plain timer would (each re-arm for the next
     // head again); one that fires a little early finds its entry within
     // EARLY_TOLERANCE_MS, or re-arms.
+    // Not unref'd: requests wait on it (app.inject in a script or a test
+    // has nothing else holding the process); it is disarmed once empty.
     this.#timer = setTimeout(runQueue, Math.max(1, Math.round(expiresAt - this.#clock.now())), this)
-    this.#timer.unref()
   }
 
   #disarm (): void {

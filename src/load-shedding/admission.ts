@@ -212,8 +212,8 @@ export class AdmissionController {
     if (at >= this.#timerAt) return
     this.#clearTimer()
     this.#timerAt = at
+    // Not unref'd: the waiters in line wait on it; it is cleared once the line is empty.
     this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - this.#settings.clock.now()))
-    this.#timer.unref()
   }
 
   #clearTimer (): void {
