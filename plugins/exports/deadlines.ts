@@ -2,6 +2,6 @@
 export { deadlines } from '../deadlines.js'
 export type { DeadlinesOptions, RequestDeadline, RouteDeadlineConfig } from '../deadlines.js'
 export { withDeadline } from '../../src/deadline/index.js'
-export type { ChildDeadline, DeadlineInit, DeadlineOutcome, WithDeadline } from '../../src/deadline/index.js'
+export type { ChildDeadline, DeadlineHeaders, DeadlineInit, DeadlineOutcome, WithDeadline } from '../../src/deadline/index.js'
 export { monotonicClock, wallClock } from '../../src/clock.js'
 export type { Clock } from '../../src/clock.js'

@@ -1,7 +1,7 @@
 export { Deadline, unboundedDeadline } from './deadline.js'
 export type { ChildDeadline, DeadlineOptions, DeadlineOutcome, RequestDeadline } from './deadline.js'
 export { withDeadline } from './fetch.js'
-export type { DeadlineInit, WithDeadline } from './fetch.js'
+export type { DeadlineHeaders, DeadlineInit, WithDeadline } from './fetch.js'
 export { readMillisecondsHeader, readGrpcTimeout } from './header.js'
 export type { BudgetReading } from './header.js'
 export { resolveBudget, routeBudgetMs, MAX_TIMER_MS } from './budget.js'

@@ -4,7 +4,7 @@ import type { RedisClient } from '../redis-client.js'
 import type { Clock } from '../clock.js'
 import { wallClock } from '../clock.js'
 import { describeValue } from '../describe.js'
-import { optionalClock } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalClock, optionalIntegerBetween, optionalString } from '../options.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import type { Objective } from './objective.js'
 import type { Counts } from './ring.js'
@@ -23,6 +23,9 @@ export interface RedisErrorBudgetFleetOptions {
   /** How often each instance adds its counts to Redis, in milliseconds. @default 5000 */
   flushIntervalMs?: number
 }
+
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const FLEET_KEYS = ['client', 'prefix', 'clock', 'flushIntervalMs'] as const satisfies ReadonlyArray<keyof RedisErrorBudgetFleetOptions>
 
 /** What the fleet view can sum: counts over a span ending now. */
 export interface CountSource {
@@ -135,19 +138,21 @@ export class RedisErrorBudgetFleet {
   readonly #pending = new Map<string, PendingCounts>()
   #lastError: string | undefined
 
+  /** @throws FRS_ERR_OPTION_UNKNOWN for an option it does not know, FRS_ERR_OPTION_INVALID for a value it cannot use */
   constructor (options: RedisErrorBudgetFleetOptions) {
-    const client = options?.client as unknown
+    // Checked as the plugins' options are: from JavaScript, the `now` this
+    // class took before `clock`, or a misspelt option, would otherwise be
+    // dropped without a word, and the fleet count on the default clock.
+    assertOptionsObject(options, 'RedisErrorBudgetFleet options')
+    assertKnownKeys(options, FLEET_KEYS, 'RedisErrorBudgetFleet options')
+    const client = options.client as unknown
     if (!isRedisClient(client)) {
       throw new FRS_ERR_OPTION_INVALID('RedisErrorBudgetFleet client', 'an ioredis Redis or Cluster instance', describeValue(client))
     }
     this.#client = client as unknown as Redis | Cluster
-    this.#prefix = options.prefix ?? 'slo:'
+    this.#prefix = optionalString(options.prefix, 'RedisErrorBudgetFleet prefix', 'slo:')
     this.clock = optionalClock(options.clock, 'RedisErrorBudgetFleet clock', wallClock)
-    const interval = options.flushIntervalMs ?? 5000
-    if (!Number.isInteger(interval) || interval < 100 || interval > 3_600_000) {
-      throw new FRS_ERR_OPTION_INVALID('RedisErrorBudgetFleet flushIntervalMs', 'an integer of milliseconds from 100 to 3600000', describeValue(interval))
-    }
-    this.flushIntervalMs = interval
+    this.flushIntervalMs = optionalIntegerBetween(options.flushIntervalMs, 'RedisErrorBudgetFleet flushIntervalMs', 5000, 100, 3_600_000, 'an integer of milliseconds from 100 to 3600000')
   }
 
   /** The message of the last failed Redis call, until a call succeeds again. */

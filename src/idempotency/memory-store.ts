@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer'
 import type { Clock } from '../clock.js'
 import { monotonicClock } from '../clock.js'
 import { FRS_ERR_IDEMPOTENCY_STORE_FULL } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalClock, optionalIntegerBetween } from '../options.js'
 import type { ClaimOutcome, IdempotencyStore, KeptResponse, StoredResponse } from './store.js'
 
 /**
@@ -44,6 +45,13 @@ export interface MemoryIdempotencyStoreOptions {
   clock?: Clock
 }
 
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const MEMORY_STORE_KEYS = ['maxEntries', 'clock'] as const satisfies ReadonlyArray<keyof MemoryIdempotencyStoreOptions>
+
+// A Map holds at most 2^24 entries in V8; past that, set() throws a
+// RangeError instead of the store making room.
+const MAX_ENTRIES = 2 ** 24
+
 /**
  * The embedded store: one process, bounded, expiring. Right for a single
  * instance or for development; use {@link RedisIdempotencyStore} when
@@ -64,9 +72,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly #maxEntries: number
   readonly #clock: Clock
 
+  /** @throws FRS_ERR_OPTION_UNKNOWN for an option it does not know, FRS_ERR_OPTION_INVALID for a value it cannot use */
   constructor (options: MemoryIdempotencyStoreOptions = {}) {
-    this.#maxEntries = options.maxEntries ?? 10_000
-    this.#clock = options.clock ?? monotonicClock
+    // Checked as the plugins' options are: from JavaScript, a misspelt
+    // `maxEntries` or `clock` would otherwise be dropped without a word.
+    assertOptionsObject(options, 'MemoryIdempotencyStore options')
+    assertKnownKeys(options, MEMORY_STORE_KEYS, 'MemoryIdempotencyStore options')
+    this.#maxEntries = optionalIntegerBetween(options.maxEntries, 'MemoryIdempotencyStore maxEntries', 10_000, 1, MAX_ENTRIES, `an integer from 1 to ${MAX_ENTRIES}`)
+    this.#clock = optionalClock(options.clock, 'MemoryIdempotencyStore clock', monotonicClock)
   }
 
   get size (): number {

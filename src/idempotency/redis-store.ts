@@ -2,6 +2,7 @@ import { isRedisClient, whenConnected } from '../redis-client.js'
 import type { RedisClient } from '../redis-client.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalString } from '../options.js'
 import { readClaimReply } from './claim-reply.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
 import { RedisBatch, luaScript } from './redis-batch.js'
@@ -19,6 +20,9 @@ export interface RedisIdempotencyStoreOptions {
    */
   prefix?: string
 }
+
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const REDIS_STORE_KEYS = ['client', 'prefix'] as const satisfies ReadonlyArray<keyof RedisIdempotencyStoreOptions>
 
 // The claim's reply holds a stored body's bytes: it is read as bytes.
 const CLAIM_SCRIPT = luaScript(CLAIM, true)
@@ -39,14 +43,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   readonly #client: RedisClient
   readonly #batch: RedisBatch
 
+  /** @throws FRS_ERR_OPTION_UNKNOWN for an option it does not know, FRS_ERR_OPTION_INVALID for a value it cannot use */
   constructor (options: RedisIdempotencyStoreOptions) {
-    const client = options?.client as unknown
+    // Checked as the plugins' options are: from JavaScript, a misspelt
+    // `prefix` would otherwise put every key under the default prefix.
+    assertOptionsObject(options, 'RedisIdempotencyStore options')
+    assertKnownKeys(options, REDIS_STORE_KEYS, 'RedisIdempotencyStore options')
+    const client = options.client as unknown
     if (!isRedisClient(client)) {
       throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore client', 'an ioredis Redis or Cluster instance', describeValue(client))
     }
-    const prefix = options.prefix ?? 'frs:idempotency:'
-    if (typeof prefix !== 'string') throw new FRS_ERR_OPTION_INVALID('RedisIdempotencyStore prefix', 'a string', describeValue(prefix))
-    this.prefix = prefix
+    this.prefix = optionalString(options.prefix, 'RedisIdempotencyStore prefix', 'frs:idempotency:')
     this.#client = client
     // A cluster's keys spread over its nodes: there is no one socket to batch on.
     this.#batch = new RedisBatch(client, (client as { isCluster?: boolean }).isCluster !== true)

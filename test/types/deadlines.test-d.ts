@@ -1,5 +1,9 @@
 import Fastify from 'fastify'
 import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify'
+import got from 'got'
+import type { Headers as GotHeaders, OptionsInit } from 'got'
+import { request as httpRequest } from 'node:http'
+import type { RequestOptions } from 'node:http'
 import { request as undiciRequest } from 'undici'
 import type { Dispatcher } from 'undici'
 import { describe, expectTypeOf, it } from 'vitest'
@@ -51,7 +55,8 @@ describe('deadline types', () => {
       const forFetch = withDeadline(request.deadline, { method: 'POST', headers: [['accept', 'application/json']] })
       expectTypeOf(forFetch).toExtend<RequestInit>()
       expectTypeOf(forFetch.method).toEqualTypeOf<string>()
-      expectTypeOf(forFetch.headers).toEqualTypeOf<Headers>()
+      // The headers come back in the shape given: pairs stay pairs.
+      expectTypeOf(forFetch.headers).toEqualTypeOf<Array<[string, string]>>()
       expectTypeOf(forFetch.signal).toEqualTypeOf<AbortSignal>()
       expectTypeOf(withDeadline(request.deadline)).toExtend<RequestInit>()
       const typedInit: RequestInit = { method: 'GET' }
@@ -75,17 +80,43 @@ describe('deadline types', () => {
     })
   })
 
-  it('withDeadline refuses options whose headers or signal it cannot read', () => {
-    // undici's flat ['name', 'value'] headers and an EventEmitter signal make it throw at run time.
-    expectTypeOf<{ headers: string[] }>().not.toExtend<DeadlineInit>()
-    expectTypeOf<{ headers: null }>().not.toExtend<DeadlineInit>()
-    expectTypeOf<{ headers: Record<string, string | undefined> }>().not.toExtend<DeadlineInit>()
-    expectTypeOf<Pick<Dispatcher.RequestOptions, 'signal'>>().not.toExtend<DeadlineInit>()
-    expectTypeOf<{ headers: Record<string, string | string[]>, signal: AbortSignal }>().toExtend<DeadlineInit>()
+  it('withDeadline gives got and node:http their own options back, headers in the shape given', async () => {
     const app = Fastify()
     app.get('/', async (request) => {
-      // @ts-expect-error undici's flat header array
-      withDeadline(request.deadline, { method: 'GET', headers: ['accept', 'application/json'] })
+      // A plain object of headers stays one: got's Headers, an index signature, takes it (a Headers did not compile, TS2769).
+      const gotOptions: OptionsInit = { headers: { 'x-a': 'b' }, retry: { limit: 0 } }
+      await got('http://example.test/', withDeadline(request.deadline, gotOptions))
+      await got('http://example.test/', withDeadline(request.deadline, { headers: { 'x-a': 'b' } }))
+      await got('http://example.test/', withDeadline(request.deadline))
+      expectTypeOf(withDeadline(request.deadline, { headers: { 'x-a': 'b' } }).headers).toEqualTypeOf<{ 'x-a': string }>()
+      expectTypeOf(withDeadline(request.deadline, gotOptions).headers).toEqualTypeOf<GotHeaders | Record<string, string>>()
+      expectTypeOf(withDeadline(request.deadline).headers).toEqualTypeOf<Record<string, string>>()
+
+      const httpOptions: RequestOptions = { method: 'GET', headers: { 'x-a': 'b', 'content-length': 0 } }
+      httpRequest('http://example.test/', withDeadline(request.deadline, httpOptions)).end()
+      httpRequest('http://example.test/', withDeadline(request.deadline, { headers: ['x-a', 'b'] })).end()
+      expectTypeOf(withDeadline(request.deadline, { headers: ['x-a', 'b'] }).headers).toEqualTypeOf<string[]>()
+      expectTypeOf(withDeadline(request.deadline, { headers: new Headers() }).headers).toEqualTypeOf<Headers>()
+      return 'ok'
+    })
+  })
+
+  it('withDeadline refuses options whose headers or signal it cannot read', () => {
+    // An EventEmitter signal (undici's other kind) cannot be combined with the deadline's.
+    expectTypeOf<{ headers: string }>().not.toExtend<DeadlineInit>()
+    expectTypeOf<{ headers: number }>().not.toExtend<DeadlineInit>()
+    expectTypeOf<{ headers: Record<string, boolean> }>().not.toExtend<DeadlineInit>()
+    expectTypeOf<Pick<Dispatcher.RequestOptions, 'signal'>>().not.toExtend<DeadlineInit>()
+    // Every shape of headers got, node:http, undici.request and fetch take.
+    expectTypeOf<{ headers: Record<string, string | string[]>, signal: AbortSignal }>().toExtend<DeadlineInit>()
+    expectTypeOf<Pick<OptionsInit, 'headers' | 'signal'>>().toExtend<DeadlineInit>()
+    expectTypeOf<Pick<RequestOptions, 'headers' | 'signal'>>().toExtend<DeadlineInit>()
+    expectTypeOf<Pick<Dispatcher.RequestOptions, 'headers'>>().toExtend<DeadlineInit>()
+    expectTypeOf<Pick<RequestInit, 'headers' | 'signal'>>().toExtend<DeadlineInit>()
+    const app = Fastify()
+    app.get('/', async (request) => {
+      // @ts-expect-error headers are not a string
+      withDeadline(request.deadline, { method: 'GET', headers: 'accept: application/json' })
       // @ts-expect-error a signal that is not an AbortSignal
       withDeadline(request.deadline, { signal: { aborted: false } })
       return 'ok'

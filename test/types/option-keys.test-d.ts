@@ -11,6 +11,10 @@ import { HEALTH_KEYS, SHUTDOWN_KEYS } from '../../src/health/options.js'
 import { METRICS_KEYS } from '../../src/metrics/options.js'
 import { STATUS_PAGE_KEYS } from '../../src/status-page/options.js'
 import { CAPABILITIES } from '../../plugins/resilience.js'
+import { MEMORY_STORE_KEYS } from '../../src/idempotency/memory-store.js'
+import { REDIS_STORE_KEYS } from '../../src/idempotency/redis-store.js'
+import { FLEET_KEYS } from '../../src/error-budget/fleet.js'
+import { PROBLEM_ERROR_KEYS } from '../../src/problem/problem-error.js'
 import type {
   AdaptiveLimitOptions,
   ChaosOptions,
@@ -24,6 +28,10 @@ import type {
   StatusPageOptions,
   IdempotencyOptions,
   LoadSheddingOptions,
+  MemoryIdempotencyStoreOptions,
+  ProblemError,
+  RedisErrorBudgetFleetOptions,
+  RedisIdempotencyStoreOptions,
   PressureOptions,
   ProblemDetailsOptions,
   ResilienceOptions,
@@ -56,4 +64,10 @@ describe('option key lists match their interfaces', () => {
   it('metrics', () => { expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>() })
   it('status page', () => { expectTypeOf<typeof STATUS_PAGE_KEYS[number]>().toEqualTypeOf<keyof StatusPageOptions>() })
   it('error budget', () => { expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>() })
+  it('constructors', () => {
+    expectTypeOf<typeof MEMORY_STORE_KEYS[number]>().toEqualTypeOf<keyof MemoryIdempotencyStoreOptions>()
+    expectTypeOf<typeof REDIS_STORE_KEYS[number]>().toEqualTypeOf<keyof RedisIdempotencyStoreOptions>()
+    expectTypeOf<typeof FLEET_KEYS[number]>().toEqualTypeOf<keyof RedisErrorBudgetFleetOptions>()
+    expectTypeOf<typeof PROBLEM_ERROR_KEYS[number]>().toEqualTypeOf<keyof NonNullable<ConstructorParameters<typeof ProblemError>[1]>>()
+  })
 })
