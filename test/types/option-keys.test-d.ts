@@ -14,7 +14,6 @@ import { CAPABILITIES } from '../../plugins/resilience.js'
 import { MEMORY_STORE_KEYS } from '../../src/idempotency/memory-store.js'
 import { REDIS_STORE_KEYS } from '../../src/idempotency/redis-store.js'
 import { FLEET_KEYS } from '../../src/error-budget/fleet.js'
-import { PROBLEM_ERROR_KEYS } from '../../src/problem/problem-error.js'
 import type {
   AdaptiveLimitOptions,
   ChaosOptions,
@@ -29,7 +28,6 @@ import type {
   IdempotencyOptions,
   LoadSheddingOptions,
   MemoryIdempotencyStoreOptions,
-  ProblemError,
   RedisErrorBudgetFleetOptions,
   RedisIdempotencyStoreOptions,
   PressureOptions,
@@ -68,6 +66,5 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof MEMORY_STORE_KEYS[number]>().toEqualTypeOf<keyof MemoryIdempotencyStoreOptions>()
     expectTypeOf<typeof REDIS_STORE_KEYS[number]>().toEqualTypeOf<keyof RedisIdempotencyStoreOptions>()
     expectTypeOf<typeof FLEET_KEYS[number]>().toEqualTypeOf<keyof RedisErrorBudgetFleetOptions>()
-    expectTypeOf<typeof PROBLEM_ERROR_KEYS[number]>().toEqualTypeOf<keyof NonNullable<ConstructorParameters<typeof ProblemError>[1]>>()
   })
 })

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { MemoryIdempotencyStore, ProblemError, RedisErrorBudgetFleet, RedisIdempotencyStore } from '../../plugins/index.js'
+import { MemoryIdempotencyStore, RedisErrorBudgetFleet, RedisIdempotencyStore } from '../../plugins/index.js'
 import { PROPERTY_RUNS } from '../helpers/arbitraries.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 
@@ -28,7 +28,6 @@ const SUBJECTS: Subject[] = [
   { name: 'MemoryIdempotencyStore', known: ['maxEntries', 'clock'], valid: () => ({ maxEntries: 5, clock: new ManualClock() }), build: (options) => new MemoryIdempotencyStore(options as never) },
   { name: 'RedisIdempotencyStore', known: ['client', 'prefix'], valid: () => ({ client, prefix: 'x:' }), build: (options) => new RedisIdempotencyStore(options as never) },
   { name: 'RedisErrorBudgetFleet', known: ['client', 'prefix', 'clock', 'flushIntervalMs'], valid: () => ({ client, prefix: 'x:', clock: new ManualClock(), flushIntervalMs: 1000 }), build: (options) => new RedisErrorBudgetFleet(options as never) },
-  { name: 'ProblemError', known: ['cause'], valid: () => ({ cause: new Error('below') }), build: (options) => new ProblemError({ status: 503 }, options as never) },
 ]
 
 function unknownKeyMessage (subject: Subject, key: string): string {
@@ -87,11 +86,6 @@ describe('the typos a user made, refused by name', () => {
   it('MemoryIdempotencyStore refuses a misspelt maxEntries (maxEntires), instead of holding 10,000 keys', () => {
     expect(() => new MemoryIdempotencyStore({ maxEntires: 5 } as never))
       .toThrow("unknown option 'maxEntires' in MemoryIdempotencyStore options; expected one of: maxEntries, clock")
-  })
-
-  it('ProblemError refuses a misspelt cause (casue), instead of losing the error behind the problem', () => {
-    expect(() => new ProblemError({ status: 503 }, { casue: new Error('below') } as never))
-      .toThrow("unknown option 'casue' in ProblemError options; expected one of: cause")
   })
 })
 
