@@ -162,7 +162,11 @@ export class Deadline implements ChildDeadline {
   }
 
   fetch (input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return fetch(input, withDeadline(this, init))
+    // fetch(request, init) takes the init's headers and signal over the
+    // request's own; the deadline's always come in the init, so a
+    // Request's own are the base they are added to, or they would be lost.
+    const base = input instanceof Request ? { headers: input.headers, signal: input.signal, ...init } : init
+    return fetch(input, withDeadline(this, base))
   }
 
   dispose (): void {

@@ -142,3 +142,19 @@ describe('withDeadline gives the headers back in the shape given', () => {
     expect(Object.getPrototypeOf(back)).toBe(Object.prototype)
   })
 })
+
+describe('request.deadline.fetch with a Request', () => {
+  it("keeps the Request's own headers beside the budget header, and its own signal", async () => {
+    const own = deadline()
+    const response = await own.fetch(new Request(url, { headers: { 'x-a': 'b' } }))
+    const echo = await response.json() as Echo
+    expect(echo.headers).toMatchObject({ 'x-a': 'b', [BUDGET]: '5000' })
+    const cancelled = new AbortController()
+    cancelled.abort(new Error('the caller gave up'))
+    await expect(own.fetch(new Request(url, { signal: cancelled.signal }))).rejects.toThrow('the caller gave up')
+    // An init's headers still win over the Request's, as fetch has it.
+    const overridden = await (await own.fetch(new Request(url, { headers: { 'x-a': 'b' } }), { headers: { 'x-c': 'd' } })).json() as Echo
+    expect(overridden.headers['x-a']).toBeUndefined()
+    expect(overridden.headers).toMatchObject({ 'x-c': 'd', [BUDGET]: '5000' })
+  })
+})
