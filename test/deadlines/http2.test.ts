@@ -1,12 +1,12 @@
 import Fastify from 'fastify'
-import { connect, constants } from 'node:http2'
+import { constants } from 'node:http2'
 import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { LOG_LEVEL, createTestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
-import { endOf } from '../helpers/http2.js'
+import { connectTo, endOf } from '../helpers/http2.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 let app: FastifyInstance | undefined
@@ -25,9 +25,7 @@ describe('deadlines over HTTP/2', () => {
       await new Promise(() => {})
     })
     app.get('/fast', async () => ({ ok: true }))
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as { port: number }
-    const session = connect(`http://127.0.0.1:${port}`)
+    const session = await connectTo(app)
     try {
       const stream = session.request({ ':path': '/slow' })
       stream.on('error', () => {})
@@ -60,9 +58,7 @@ describe('deadlines over HTTP/2', () => {
       started.resolve()
       await new Promise(() => {})
     })
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as { port: number }
-    const session = connect(`http://127.0.0.1:${port}`)
+    const session = await connectTo(app)
     try {
       const stream = session.request({ ':path': '/slow' })
       stream.on('error', () => {})
@@ -81,9 +77,7 @@ describe('deadlines over HTTP/2', () => {
     await app.register(resilience, { loadShedding: false })
     let runs = 0
     app.post('/orders', async (request) => { runs++; return { ok: request.body } })
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as { port: number }
-    const session = connect(`http://127.0.0.1:${port}`)
+    const session = await connectTo(app)
     try {
       const stream = session.request({ ':path': '/orders', ':method': 'POST', 'content-type': 'application/json', 'content-length': '64' })
       stream.on('error', () => {})
@@ -106,9 +100,7 @@ describe('deadlines over HTTP/2', () => {
     app = server as unknown as FastifyInstance
     await app.register(resilience, { loadShedding: false, deadlines: { defaultTimeoutMs: 50 } })
     app.get('/slow', async () => { await new Promise(() => {}) })
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as { port: number }
-    const session = connect(`http://127.0.0.1:${port}`)
+    const session = await connectTo(app)
     try {
       const stream = session.request({ ':path': '/slow' })
       const [headers] = await new Promise<[Record<string, unknown>]>((resolve) => stream.on('response', (h) => resolve([h])))
@@ -137,9 +129,7 @@ describe('deadlines over HTTP/2', () => {
       reply.raw.write('first chunk\n')
     })
     app.get('/fast', async () => ({ ok: true }))
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as { port: number }
-    const session = connect(`http://127.0.0.1:${port}`)
+    const session = await connectTo(app)
     try {
       for (const path of ['/stream', '/hijacked']) {
         const ending = await endOf(session, path)
