@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { runToExit } from '../helpers/child-app.js'
 import { failing, hanging, startDependency } from './helpers.js'
 import type { Behaviour } from './helpers.js'
 
@@ -12,17 +11,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-/** Runs the fixture against a real upstream and answers what it printed and how it exited. */
+/** Runs the fixture against a real upstream and answers what it printed, how it exited and the calls the upstream saw. */
 async function runChild (mode: string, behaviour: Behaviour): Promise<{ stdout: string, code: number | null, upstreamCalls: number }> {
   const upstream = await startDependency(behaviour)
   cleanups.push(upstream.close)
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { env: { ...process.env, UPSTREAM: upstream.url, MODE: mode }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const [code] = await once(child, 'exit') as [number | null]
-  if (code !== 0) console.error(stderr)
+  const { stdout, code } = await runToExit(FIXTURE, { UPSTREAM: upstream.url, MODE: mode })
   return { stdout, code, upstreamCalls: upstream.seen.length }
 }
 
@@ -38,6 +31,6 @@ describe('dependencies: the timers a request waits on keep the process alive', (
     ['hedge', failing(500), '502', 1],
   ] as const)('a call waiting on its %s under app.inject answers, leaves no timer armed, and the process exits 0', async (mode, behaviour, status, calls) => {
     const { stdout, code, upstreamCalls } = await runChild(mode, behaviour)
-    expect({ stdout: stdout.trim(), code, upstreamCalls }).toEqual({ stdout: `${status}, timers left: 0`, code: 0, upstreamCalls: calls })
+    expect({ stdout, code, upstreamCalls }).toEqual({ stdout: `${status}, timers left: 0`, code: 0, upstreamCalls: calls })
   })
 })

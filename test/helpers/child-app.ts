@@ -28,3 +28,15 @@ export async function startChildApp (env: Record<string, string>, fixture = FIXT
     },
   }
 }
+
+/** Runs `fixture` in a Node process of its own until it exits by itself; answers what it printed and its exit code (its stderr is shown when that is not 0). */
+export async function runToExit (fixture: string, env: Record<string, string>): Promise<{ stdout: string, code: number | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const [code] = await once(child, 'exit') as [number | null]
+  if (code !== 0) console.error(stderr)
+  return { stdout: stdout.trim(), code }
+}
