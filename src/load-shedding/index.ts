@@ -16,7 +16,7 @@ export type { LoopLagSettings } from './loop-lag.js'
 export { PressureLadder } from './pressure-ladder.js'
 export { SheddingCounters } from './stats.js'
 export type { LoadSheddingStats, BulkheadStats } from './stats.js'
-export { ShedSummary, SHED_SUMMARY_INTERVAL_MS } from './shed-summary.js'
+export { ShedSummary } from './shed-summary.js'
 export type { ShedSummaryLine } from './shed-summary.js'
 export { resolveLoadSheddingOptions, resolveRouteShedding } from './options.js'
 export type {

@@ -3,7 +3,7 @@ import type { ShedReason } from './shed-reason.js'
 import type { SheddingCounters } from './stats.js'
 
 /** At most one summary line in this many milliseconds while shedding. */
-export const SHED_SUMMARY_INTERVAL_MS = 1000
+const SHED_SUMMARY_INTERVAL_MS = 1000
 
 /** One summary line: the sheds since the previous line, in all and by reason. */
 export interface ShedSummaryLine {
