@@ -29,6 +29,7 @@ import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { MetricsHub } from '../src/metrics/hub.js'
 import { addedHeadRoutes, appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
+import { authorized } from './authorized.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
 import { hasMark, onUnanswered } from './outcome-marks.js'
@@ -312,7 +313,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   const statusRoute = settings.statusRoute
   if (statusRoute !== undefined) {
     app.get(statusRoute.path, { config: libraryRouteConfig() }, async (request, reply) => {
-      if (statusRoute.authorize !== undefined && !(await statusRoute.authorize(request))) {
+      if (statusRoute.authorize !== undefined && !(await authorized(request, statusRoute.authorize, 'errorBudget.statusRoute.authorize'))) {
         return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
       }
       const { scope } = request.query as { scope?: string }

@@ -23,6 +23,7 @@ import type {
 import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import type { DependencyStats } from '../src/dependencies/index.js'
 import { isLibraryRoute, libraryRouteConfig } from './library-route.js'
+import { authorized } from './authorized.js'
 // Declares app.dependencies, read for requiredDependencies.
 import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
@@ -63,15 +64,9 @@ function delay (ms: number): { elapsed: Promise<void>, cancel: () => void } {
   return { elapsed, cancel: () => { clearTimeout(timer) } }
 }
 
-/** Who may see a health document's details; an authorize() that throws says no. */
+/** Who may see a health document's details: nobody without `authorize`. */
 async function mayReadDetails (request: FastifyRequest, authorize: ResolvedHealthOptions<FastifyRequest>['authorize']): Promise<boolean> {
-  if (authorize === undefined) return false
-  try {
-    return await authorize(request)
-  } catch (error) {
-    request.log.warn({ err: error }, 'health.authorize() threw; details withheld')
-    return false
-  }
+  return authorize !== undefined && await authorized(request, authorize, 'health.authorize')
 }
 
 function sendHealth (reply: FastifyReply, document: HealthDocument, detailed: boolean): FastifyReply {

@@ -17,6 +17,7 @@ import {
 } from '../src/status-page/index.js'
 import type { SloReading, StatusPageOptions as StatusPageOptionsOf, StatusReadings, StatusSnapshot } from '../src/status-page/index.js'
 import { libraryRouteConfig } from './library-route.js'
+import { authorized } from './authorized.js'
 import { metricsHubOf } from './metrics-hub.js'
 import type {} from './deadlines.js'
 
@@ -103,14 +104,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
   const streams = new Set<PassThrough>()
   let latest: StatusSnapshot | undefined
 
-  const allowed = async (request: FastifyRequest): Promise<boolean> => {
-    try {
-      return (await settings.authorize(request)) === true
-    } catch (error) {
-      request.log.warn({ err: error }, 'statusPage.authorize() threw; access refused')
-      return false
-    }
-  }
+  const allowed = async (request: FastifyRequest): Promise<boolean> => await authorized(request, settings.authorize, 'statusPage.authorize')
   const refuse = (reply: FastifyReply, detail: string): FastifyReply => {
     reply.request.log.info({ url: reply.request.routeOptions.url }, 'status page: access refused')
     return secure(reply).problem({ status: 403, detail })

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { budgetApp } from './helpers.js'
 
@@ -28,5 +29,22 @@ describe('error budget: the status route', () => {
     expect(refused.statusCode).toBe(403)
     expect(refused.json()).toMatchObject({ status: 403, detail: 'This client may not read the SLO status.' })
     expect((await app.inject({ url: '/slo', headers: { authorization: 'Bearer ops' } })).statusCode).toBe(200)
+  })
+
+  it('lets a caller through only when authorize() answers true: a truthy value is a no, and a throw is a 403 with a log line', async () => {
+    // From JavaScript: an authorize that hands back the header it read.
+    const authorize = ((request: { headers: Record<string, unknown> }) => {
+      if (request.headers['x-ops'] === 'throw') throw new Error('token store down')
+      return request.headers['x-ops'] === 'yes' ? true : request.headers['x-ops']
+    }) as unknown as (request: unknown) => boolean
+    current = await budgetApp({ statusRoute: { authorize } })
+    const { app, logs } = current
+    expect((await app.inject({ url: '/slo', headers: { 'x-ops': 'yes' } })).statusCode).toBe(200)
+    const truthy = await app.inject({ url: '/slo', headers: { 'x-ops': 'anything' } })
+    expect(truthy.statusCode).toBe(403)
+    expect(truthy.json()).toMatchObject({ status: 403, detail: 'This client may not read the SLO status.' })
+    const threw = await app.inject({ url: '/slo', headers: { 'x-ops': 'throw' } })
+    expect(threw.statusCode).toBe(403)
+    expect(logs).toContainEqual(expect.objectContaining({ level: LOG_LEVEL.warn, option: 'errorBudget.statusRoute.authorize', err: expect.objectContaining({ message: 'token store down' }) as unknown }))
   })
 })

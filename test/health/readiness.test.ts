@@ -137,6 +137,14 @@ describe('readiness', () => {
     expect(await probe(`${url}/health/ready`, AUTHORISED)).toMatchObject({ status: 200, body: { status: 'pass' } })
   })
 
+  it('shows the details only when authorize() answers true: a truthy value, such as the header it read, withholds them', async () => {
+    // From JavaScript: an authorize that hands back the header it read.
+    const headerValue = ((request: { headers: Record<string, unknown> }) => request.headers.authorization) as unknown as (request: unknown) => boolean
+    const { url } = await startApp({ health: { authorize: headerValue, checks: { 'db:ping': { check: () => ({ output: 'db-primary.internal:5432' }) } } } })
+    const probed = await probe(`${url}/health/ready`, { authorization: 'anything' })
+    expect(probed).toEqual({ status: 200, type: 'application/health+json; charset=utf-8', body: { status: 'pass' } })
+  })
+
   it('refuseTraffic: while the check fails, other routes get 503 not-ready with Retry-After, the health routes still answer', async () => {
     let up = true
     const { app, url } = await startApp({ health: { checks: { db: { check: () => up, intervalMs: 1000, refuseTraffic: true } } } }, (app) => {
