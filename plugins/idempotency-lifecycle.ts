@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
-import { replayableHeaders } from '../src/idempotency/index.js'
+import { decodedBody, replayableHeaders } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, KeptResponse, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
 import { isStream } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
@@ -242,9 +242,17 @@ function storeResponseNow (request: FastifyRequest, claim: Claim, runtime: Runti
  * replayed. Undefined when done within the call (the memory store), the
  * promise of it otherwise.
  */
-function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown): Promise<void> | undefined {
+function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown, coding: unknown): Promise<void> | undefined {
   const { settings } = runtime
-  const reason = notStorableBecause(status, payload, settings)
+  let reason = notStorableBecause(status, payload, settings)
+  if (reason === undefined && coding !== undefined && coding !== 'identity' && (typeof payload === 'string' || Buffer.isBuffer(payload)) && payload.length > 0) {
+    // Encoded before this plugin's onSend (a compression plugin registered
+    // first): the store keeps the answer as the handler gave it.
+    const decoded = decodedBody(payload, String(coding), settings.maxBodyBytes)
+    if (decoded === undefined) reason = `the body is encoded (content-encoding: ${String(coding)}) in a coding this plugin cannot undo, or inflates past maxBodyBytes (${settings.maxBodyBytes})`
+    payload = decoded
+    delete headers['content-encoding']
+  }
   if (reason !== undefined) {
     if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
     return releaseClaim(request, claim, runtime, reason)
@@ -285,7 +293,7 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload)
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'))
         break
       case 'settled':
         if (claim.replyBeforeDeadline !== null) {
@@ -296,7 +304,7 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload)
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'))
         break
     }
     if (work === undefined) done(null, payload)
@@ -344,7 +352,7 @@ function storeLateAnswer (request: FastifyRequest, reply: FastifyReply, claim: C
   const statusCode = reply.statusCode !== after.statusCode ? reply.statusCode : before.statusCode
   const body = lateBody(reply, payload, statusCode)
   if (headers['content-type'] === undefined && body.contentType !== undefined) headers['content-type'] = body.contentType
-  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload)?.catch((error: unknown) => {
+  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload, headers['content-encoding'])?.catch((error: unknown) => {
     request.log.error({ err: error }, 'storing a late idempotent answer failed')
   })
   request.log.info({ statusCode }, 'handler answered after its deadline; its answer is stored for the retry')
