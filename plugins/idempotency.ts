@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { monotonicClock } from '../src/clock.js'
-import { FRS_ERR_IDEMPOTENCY_SCOPE_INVALID } from '../src/errors.js'
+import { FRS_ERR_FINGERPRINT_CYCLE, FRS_ERR_IDEMPOTENCY_SCOPE_INVALID } from '../src/errors.js'
+import { carriesBody } from '../src/payload.js'
 import { describeValue } from '../src/describe.js'
 import {
   IDEMPOTENCY_PROBLEM_TYPES,
@@ -171,10 +172,27 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
   // and query string; without them, its other spellings (a trailing slash,
   // percent-encoding, letter case) reach the same route, and are left out.
   const routeHasParameters = /[:*]/.test(routeUrl)
-  function fingerprintOf (request: FastifyRequest): string {
+  /** The request's fingerprint; undefined when the built-in one cannot cover its body. */
+  function fingerprintOf (request: FastifyRequest): string | undefined {
     if (settings.fingerprint !== undefined) return settings.fingerprint(request)
-    const url = request.url
-    return builtInFingerprint({ method: request.method, route: routeUrl, url: routeHasParameters || url.includes('?') ? url : undefined, contentType: request.headers['content-type'], body: request.body })
+    const { url, body } = request
+    // A body that no parser read (a streamed multipart upload, which the
+    // handler reads itself) would count as no body: two different uploads
+    // under one key would look the same, and the second get the first's answer.
+    if (body === undefined && carriesBody(request.headers)) return undefined
+    try {
+      return builtInFingerprint({ method: request.method, route: routeUrl, url: routeHasParameters || url.includes('?') ? url : undefined, contentType: request.headers['content-type'], body })
+    } catch (error) {
+      // A body that contains itself (@fastify/multipart's attachFieldsToBody: true) has no canonical form.
+      if (error instanceof FRS_ERR_FINGERPRINT_CYCLE) return undefined
+      throw error
+    }
+  }
+
+  /** The body cannot be fingerprinted: the key cannot be honoured, and nothing runs. */
+  function refuseUncomparable (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    request.log.warn({ route: label }, 'idempotent request refused: its body was not parsed before the handler, or contains itself; give idempotency a fingerprint() that covers it')
+    return reply.problem({ type: 'idempotency-body-unsupported', detail: 'This request\'s body cannot be compared with the one first sent under its key, so the key cannot be honoured.' })
   }
 
   /** The store could not answer: run without the key, or refuse. Undefined when the handler is to run. */
@@ -237,6 +255,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     const given = typeof scope === 'string' ? scope : await scope
     const storeKey = storeKeyOf(checkedScope(given, settings.scope !== undefined), request.method, routeUrl, key)
     const fingerprint = fingerprintOf(request)
+    if (fingerprint === undefined) return refuseUncomparable(request, reply)
     const owner = nextOwner()
     // The claim's timeout is the request's remaining budget when that is
     // the shorter: its running out is then the deadline's, not the store's.
@@ -294,6 +313,10 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
     if (!claimsNow || isThenable(scope)) return claimLater(request, reply, scope, reading.key)
     const storeKey = storeKeyOf(checkedScope(scope, settings.scope !== undefined), request.method, routeUrl, reading.key)
     const fingerprint = fingerprintOf(request)
+    if (fingerprint === undefined) {
+      refuseUncomparable(request, reply)
+      return undefined
+    }
     const owner = nextOwner()
     let outcome
     try {

@@ -21,6 +21,11 @@ export const IDEMPOTENCY_PROBLEM_TYPES: Readonly<Record<string, ProblemTypeDefin
     status: 422,
     description: 'The key was already used with a different method, route or body. Use a new key for a new request.',
   },
+  'idempotency-body-unsupported': {
+    title: 'Request body cannot be compared',
+    status: 415,
+    description: 'The route reads this request\'s body itself (a streamed upload), or the body contains itself, so a retry under the same key could not be told from a different request: the key cannot be honoured, and the request was not executed.',
+  },
   'idempotency-store-unavailable': {
     title: 'Idempotency store unavailable',
     status: 503,

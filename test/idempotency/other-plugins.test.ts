@@ -1,10 +1,13 @@
 import compress from '@fastify/compress'
+import multipart from '@fastify/multipart'
+import type { FastifyMultipartOptions } from '@fastify/multipart'
 import { Redis } from 'ioredis'
+import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
-import { request } from 'undici'
+import { FormData, request } from 'undici'
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest'
 import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../plugins/index.js'
-import type { IdempotencyStore } from '../../plugins/index.js'
+import type { IdempotencyOptions, IdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
@@ -78,5 +81,61 @@ describe('idempotency after a plugin that encodes in a coding it cannot undo', (
     expect(retry.headers['idempotent-replayed']).toBeUndefined()
     expect(runs).toBe(2)
     expect(logs).toContainEqual(expect.objectContaining({ level: LOG_LEVEL.warn, why: expect.stringContaining('content-encoding: zstd') as unknown }))
+  })
+})
+
+async function upload (url: string, key: string, file: string): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: Record<string, unknown> }> {
+  const form = new FormData()
+  form.append('file', new Blob([file]), 'order.csv')
+  const response = await request(url, { method: 'POST', body: form, headers: { 'idempotency-key': key, 'x-file-digest': createHash('sha256').update(file).digest('hex') } })
+  return { status: response.statusCode, headers: response.headers, body: await response.body.json() as Record<string, unknown> }
+}
+
+async function uploadApp (multipartOptions: FastifyMultipartOptions, idempotency: IdempotencyOptions = {}): Promise<{ url: string, runs: () => number }> {
+  current = createTestApp()
+  const { app } = current
+  await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, ...idempotency } })
+  await app.register(multipart, multipartOptions)
+  let runs = 0
+  app.post('/uploads', { config: { idempotency: {} } }, async (request) => {
+    runs++
+    const body = request.body as { file?: { toBuffer: () => Promise<Buffer> } } | undefined
+    const file = body?.file ?? await request.file()
+    return { runs, bytes: (await file?.toBuffer())?.length }
+  })
+  return { url: `http://127.0.0.1:${await listen(app)}/uploads`, runs: () => runs }
+}
+
+describe('idempotency with @fastify/multipart', () => {
+  it('refuses a keyed upload the handler reads as a stream with 415 and a warn line: it cannot be told from a different upload', async () => {
+    const { url, runs } = await uploadApp({})
+    const refused = await upload(url, 'u1', 'sku,qty\n7,1\n')
+    expect(refused.status).toBe(415)
+    expect(refused.body).toMatchObject({ type: 'urn:fastify-resilience:problem:idempotency-body-unsupported', status: 415 })
+    expect(runs()).toBe(0)
+    expect(current?.logs).toContainEqual(expect.objectContaining({ level: LOG_LEVEL.warn, route: 'POST /uploads' }))
+    // Without a key, the route serves uploads as before.
+    const form = new FormData()
+    form.append('file', new Blob(['sku,qty\n']), 'order.csv')
+    expect((await request(url, { method: 'POST', body: form })).statusCode).toBe(200)
+    expect(runs()).toBe(1)
+  })
+
+  it('refuses with 415, not a 500, a body that contains itself (attachFieldsToBody: true)', async () => {
+    const { url, runs } = await uploadApp({ attachFieldsToBody: true })
+    const refused = await upload(url, 'u1', 'sku,qty\n7,1\n')
+    expect(refused.status).toBe(415)
+    expect(refused.body).toMatchObject({ type: 'urn:fastify-resilience:problem:idempotency-body-unsupported' })
+    expect(runs()).toBe(0)
+  })
+
+  it('honours the key with a fingerprint() that covers the upload: a retry is replayed, another file under the key is refused', async () => {
+    const { url, runs } = await uploadApp({}, { fingerprint: (request) => String(request.headers['x-file-digest']) })
+    expect((await upload(url, 'u1', 'sku,qty\n7,1\n')).body).toEqual({ runs: 1, bytes: 12 })
+    const retry = await upload(url, 'u1', 'sku,qty\n7,1\n')
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(retry.body).toEqual({ runs: 1, bytes: 12 })
+    expect((await upload(url, 'u1', 'sku,qty\n8,2\n')).status).toBe(422)
+    expect(runs()).toBe(1)
   })
 })
