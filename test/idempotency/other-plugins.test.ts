@@ -1,6 +1,6 @@
 import compress from '@fastify/compress'
 import multipart from '@fastify/multipart'
-import type { FastifyMultipartOptions } from '@fastify/multipart'
+import type { FastifyMultipartAttachFieldsToBodyOptions, FastifyMultipartOptions } from '@fastify/multipart'
 import { Redis } from 'ioredis'
 import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
@@ -91,7 +91,7 @@ async function upload (url: string, key: string, file: string): Promise<{ status
   return { status: response.statusCode, headers: response.headers, body: await response.body.json() as Record<string, unknown> }
 }
 
-async function uploadApp (multipartOptions: FastifyMultipartOptions, idempotency: IdempotencyOptions = {}): Promise<{ url: string, runs: () => number }> {
+async function uploadApp (multipartOptions: FastifyMultipartOptions | FastifyMultipartAttachFieldsToBodyOptions, idempotency: IdempotencyOptions = {}): Promise<{ url: string, runs: () => number }> {
   current = createTestApp()
   const { app } = current
   await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, ...idempotency } })
