@@ -19,7 +19,7 @@ import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { ChaosMetrics } from '../src/metrics/chaos.js'
 import { faultInjectedChannel } from '../src/metrics/channels.js'
 import type { FaultInjectedMessage } from '../src/metrics/channels.js'
-import { appendRouteHook, routeLabel } from './route-options.js'
+import { answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
 import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { markChaos, unmarkChaos } from './outcome-marks.js'
@@ -382,6 +382,7 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
   const excluded = (url: string): boolean => settings.exclude.has(url) || (prefix !== '' && url.startsWith(prefix) && settings.exclude.has(url.slice(prefix.length)))
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
+    if (routeOptions.config?.chaos === undefined && answersOnlyOptions(routeOptions)) return
     const faults = resolveRouteChaos(routeOptions.config?.chaos, label)
     if (faults === false || excluded(routeOptions.url)) return
     appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, label, context))

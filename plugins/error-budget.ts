@@ -27,7 +27,7 @@ import type {
 } from '../src/error-budget/index.js'
 import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { MetricsHub } from '../src/metrics/hub.js'
-import { addedHeadRoutes, appendRouteHook, routeLabel } from './route-options.js'
+import { addedHeadRoutes, answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
 import { authorized } from './authorized.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
@@ -256,6 +256,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
     const addedHead = isAddedHead(routeOptions)
+    if (routeOptions.config?.slo === undefined && answersOnlyOptions(routeOptions)) return
     const objectives = resolveRouteObjectives(routeOptions.config?.slo, settings.objectives, settings.defaultObjective, label)
     if (objectives === undefined) return
     const known = tracker.names().includes(objectives[0]?.name ?? '')

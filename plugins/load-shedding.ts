@@ -37,7 +37,7 @@ import { registerSheddingMetrics } from '../src/metrics/load-shedding.js'
 import type { PoolReading } from '../src/metrics/load-shedding.js'
 import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
-import { appendRouteHook, routeLabel } from './route-options.js'
+import { answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
 import type { RouteConfigObject } from './route-options.js'
 import { markShed } from './outcome-marks.js'
 import { declareRequestState } from './request-state.js'
@@ -293,6 +293,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
 
   app.addHook('onRoute', (routeOptions) => {
     const label = routeLabel(routeOptions)
+    if (routeOptions.config?.shedding === undefined && answersOnlyOptions(routeOptions)) return
     const route = resolveRouteShedding(routeOptions.config?.shedding, settings, label)
     if (route === false) return
     let controller = shared

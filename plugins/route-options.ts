@@ -42,3 +42,18 @@ export function addedHeadRoutes (app: FastifyInstance): (routeOptions: RouteOpti
     return methods.length === 1 && methods[0] === 'HEAD' && getUrls.has(routeOptions.url)
   }
 }
+
+/**
+ * A route that answers OPTIONS alone, such as the `OPTIONS *` route
+ * @fastify/cors adds for preflights. Unless its config asks for them,
+ * such a route gets no SLO, no shedding and no chaos, whatever the order
+ * in which the plugins were registered (routes declared before this
+ * library's plugins never get them): a preflight is the browser asking
+ * permission, not the application's work, and a shed or faulted preflight is
+ * an answer without CORS headers, which the browser reports as a CORS
+ * error on the request the page meant to send.
+ */
+export function answersOnlyOptions (routeOptions: RouteOptions): boolean {
+  const methods = Array.isArray(routeOptions.method) ? routeOptions.method : [routeOptions.method]
+  return methods.length > 0 && methods.every((method) => method === 'OPTIONS')
+}
