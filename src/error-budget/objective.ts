@@ -1,5 +1,6 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { assertKnownKeys } from '../options.js'
 
 /** The two kinds of service level indicator an objective can set. */
 export type Sli = 'availability' | 'latency'
@@ -30,7 +31,8 @@ export interface Objective {
 /** A day in milliseconds: objectives' windows are whole days. */
 export const DAY_MS = 86_400_000
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_:-]{0,63}$/
-const KNOWN = ['name', 'availability', 'latency', 'windowDays']
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const OBJECTIVE_KEYS = ['name', 'availability', 'latency', 'windowDays'] as const satisfies ReadonlyArray<keyof ObjectiveDefinition>
 
 function isTarget (value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 && value < 1
@@ -39,16 +41,14 @@ function isTarget (value: unknown): value is number {
 /**
  * Checks a declared objective and splits it into one {@link Objective} per
  * indicator it sets. `where` names it in error messages.
- * @throws FRS_ERR_OPTION_INVALID naming the field and the value
+ * @throws FRS_ERR_OPTION_UNKNOWN naming a key it does not know, FRS_ERR_OPTION_INVALID naming the field and the value
  */
 export function resolveObjective (definition: unknown, where: string): Objective[] {
   if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) {
     throw new FRS_ERR_OPTION_INVALID(where, 'an object { name, availability?, latency?, windowDays? }', describeValue(definition))
   }
   const values = definition as Record<string, unknown>
-  for (const key of Object.keys(values)) {
-    if (!KNOWN.includes(key)) throw new FRS_ERR_OPTION_INVALID(`${where}.${key}`, `no such key (known: ${KNOWN.join(', ')})`, describeValue(values[key]))
-  }
+  assertKnownKeys(values, OBJECTIVE_KEYS, where)
   const { name, availability, latency, windowDays } = values
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new FRS_ERR_OPTION_INVALID(`${where}.name`, 'a name of at most 64 characters, letters, digits, _, : and -, starting with a letter or _ (it becomes a Prometheus label value)', describeValue(name))

@@ -10,7 +10,7 @@ import { rawGet } from '../helpers/raw-http.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { registrationError } from '../helpers/registration.js'
 import { waitFor } from '../helpers/wait-for.js'
-import resilience, { deadlines, errorBudget, problemDetails } from '../../plugins/index.js'
+import resilience, { deadlines, errorBudget, errors, problemDetails } from '../../plugins/index.js'
 import { budgetApp, parseMetrics } from './helpers.js'
 
 let current: TestApp | undefined
@@ -182,6 +182,14 @@ describe('error budget: declaring SLOs', () => {
       app.get('/x', { config: config as never }, async () => 'x')
     })
     expect(error.message).toContain(message)
+  })
+
+  it('refuses a key an objective does not know as an unknown option (FRS_ERR_OPTION_UNKNOWN), naming the known ones', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience, { errorBudget: { objectives: [{ name: 'api', availabilty: 0.99 } as never] } })
+    })
+    expect(error).toBeInstanceOf(errors.FRS_ERR_OPTION_UNKNOWN)
+    expect(error.message).toBe("fastify-resilience: unknown option 'availabilty' in errorBudget.objectives[0]; expected one of: name, availability, latency, windowDays")
   })
 
   it('refuses two routes declaring the same SLO name with different objectives', async () => {

@@ -1,9 +1,11 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { CHAOS_KEYS } from '../../src/chaos/options.js'
 import { EXPERIMENT_KEYS } from '../../src/chaos/experiment.js'
+import { MATCH_KEYS } from '../../src/chaos/fault.js'
 import { DEADLINES_KEYS } from '../../src/deadline/options.js'
 import { DEPENDENCY_KEYS } from '../../src/dependencies/options.js'
 import { ERROR_BUDGET_KEYS } from '../../src/error-budget/options.js'
+import { OBJECTIVE_KEYS } from '../../src/error-budget/objective.js'
 import { IDEMPOTENCY_KEYS } from '../../src/idempotency/options.js'
 import { LIMIT_KEYS, LOAD_SHEDDING_KEYS, PRESSURE_KEYS, ROUTE_SHEDDING_KEYS } from '../../src/load-shedding/options.js'
 import { PROBLEM_DETAILS_KEYS } from '../../src/problem/options.js'
@@ -21,8 +23,10 @@ import type {
   DependencyOptions,
   ErrorBudgetOptions,
   ExperimentSpec,
+  FaultMatch,
   HealthOptions,
   MetricsOptions,
+  ObjectiveDefinition,
   ShutdownOptions,
   StatusPageOptions,
   IdempotencyOptions,
@@ -53,6 +57,7 @@ describe('option key lists match their interfaces', () => {
   it('chaos', () => {
     expectTypeOf<typeof CHAOS_KEYS[number]>().toEqualTypeOf<keyof ChaosOptions>()
     expectTypeOf<typeof EXPERIMENT_KEYS[number]>().toEqualTypeOf<keyof ExperimentSpec>()
+    expectTypeOf<typeof MATCH_KEYS[number]>().toEqualTypeOf<keyof FaultMatch>()
   })
   it('idempotency', () => { expectTypeOf<typeof IDEMPOTENCY_KEYS[number]>().toEqualTypeOf<keyof IdempotencyOptions>() })
   it('health', () => {
@@ -61,7 +66,10 @@ describe('option key lists match their interfaces', () => {
   })
   it('metrics', () => { expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>() })
   it('status page', () => { expectTypeOf<typeof STATUS_PAGE_KEYS[number]>().toEqualTypeOf<keyof StatusPageOptions>() })
-  it('error budget', () => { expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>() })
+  it('error budget', () => {
+    expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>()
+    expectTypeOf<typeof OBJECTIVE_KEYS[number]>().toEqualTypeOf<keyof ObjectiveDefinition>()
+  })
   it('constructors', () => {
     expectTypeOf<typeof MEMORY_STORE_KEYS[number]>().toEqualTypeOf<keyof MemoryIdempotencyStoreOptions>()
     expectTypeOf<typeof REDIS_STORE_KEYS[number]>().toEqualTypeOf<keyof RedisIdempotencyStoreOptions>()
