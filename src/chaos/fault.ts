@@ -1,7 +1,7 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { HEADER_NAME_EXPECTED, isHeaderName } from '../header-name.js'
-import { assertKnownKeys } from '../options.js'
+import { assertKnownKeys, assertOptionsObject } from '../options.js'
 import { normalSample } from './random.js'
 
 /** Which requests a fault applies to; every given condition must hold. */
@@ -54,6 +54,7 @@ export interface Fault {
 const MAX_DELAY_MS = 600_000
 // Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
 export const MATCH_KEYS = ['methods', 'path', 'header', 'dependency'] as const satisfies ReadonlyArray<keyof FaultMatch>
+export const HEADER_MATCH_KEYS = ['name', 'value'] as const satisfies ReadonlyArray<keyof NonNullable<FaultMatch['header']>>
 
 function fail (where: string, expected: string, value: unknown): never {
   throw new FRS_ERR_OPTION_INVALID(where, expected, describeValue(value))
@@ -73,7 +74,10 @@ function checkMatch (value: unknown, where: string): FaultMatch | undefined {
   if (methods !== undefined && (!Array.isArray(methods) || methods.some((method) => typeof method !== 'string'))) fail(`${where}.methods`, 'an array of method names', methods)
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) fail(`${where}.path`, 'a path starting with /', path)
   if (header !== undefined) {
-    const { name, value: headerValue } = header as { name?: unknown, value?: unknown }
+    assertOptionsObject(header, `${where}.header`)
+    // A misspelt value (values) would otherwise match the header with any value.
+    assertKnownKeys(header, HEADER_MATCH_KEYS, `${where}.header`)
+    const { name, value: headerValue } = header
     // A fault matching a name no request can carry would never be injected.
     if (!isHeaderName(name)) fail(`${where}.header.name`, HEADER_NAME_EXPECTED, name)
     if (headerValue !== undefined && typeof headerValue !== 'string') fail(`${where}.header.value`, 'a string', headerValue)

@@ -8,6 +8,9 @@ export interface AlertRule {
   shortWindowMs: number
 }
 
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const ALERT_RULE_KEYS = ['severity', 'burnRate', 'longWindowMs', 'shortWindowMs'] as const satisfies ReadonlyArray<keyof AlertRule>
+
 const MINUTE = 60_000
 /** Targets and windows remembered at most; an application declares a handful. */
 const REMEMBERED = 256

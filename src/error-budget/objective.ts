@@ -33,6 +33,7 @@ export const DAY_MS = 86_400_000
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_:-]{0,63}$/
 // Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
 export const OBJECTIVE_KEYS = ['name', 'availability', 'latency', 'windowDays'] as const satisfies ReadonlyArray<keyof ObjectiveDefinition>
+export const LATENCY_KEYS = ['thresholdMs', 'target'] as const satisfies ReadonlyArray<keyof NonNullable<ObjectiveDefinition['latency']>>
 
 function isTarget (value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 && value < 1
@@ -64,7 +65,9 @@ export function resolveObjective (definition: unknown, where: string): Objective
     objectives.push({ name, sli: 'availability', target: availability, thresholdMs: undefined, windowMs })
   }
   if (latency !== undefined) {
-    if (typeof latency !== 'object' || latency === null) throw new FRS_ERR_OPTION_INVALID(`${where}.latency`, 'an object { thresholdMs, target }', describeValue(latency))
+    if (typeof latency !== 'object' || latency === null || Array.isArray(latency)) throw new FRS_ERR_OPTION_INVALID(`${where}.latency`, 'an object { thresholdMs, target }', describeValue(latency))
+    // A key meant for the objective (windowDays) written here would otherwise change its window without a word.
+    assertKnownKeys(latency as Record<string, unknown>, LATENCY_KEYS, `${where}.latency`)
     const { thresholdMs, target } = latency as Record<string, unknown>
     if (typeof thresholdMs !== 'number' || !Number.isFinite(thresholdMs) || thresholdMs <= 0) {
       throw new FRS_ERR_OPTION_INVALID(`${where}.latency.thresholdMs`, 'a positive number of milliseconds', describeValue(thresholdMs))

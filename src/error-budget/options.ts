@@ -5,7 +5,7 @@ import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
 import { assertKnownKeys, assertOptionsObject, optionalClock, optionalFunction, optionalIntegerBetween, optionalString } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
-import { DEFAULT_ALERT_RULES } from './burn-rate.js'
+import { ALERT_RULE_KEYS, DEFAULT_ALERT_RULES } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
 import { DAY_MS, resolveObjective } from './objective.js'
 import type { Objective, ObjectiveDefinition } from './objective.js'
@@ -68,6 +68,8 @@ function resolveAlertRules (value: unknown): readonly AlertRule[] {
   return value.map((rule: unknown, index) => {
     const where = `errorBudget.alertRules[${index}]`
     assertOptionsObject(rule, where)
+    // A key the rules cannot carry (labels, for) would be left out of them without a word.
+    assertKnownKeys(rule, ALERT_RULE_KEYS, where)
     const { severity, burnRate, longWindowMs, shortWindowMs } = rule
     if (severity !== 'page' && severity !== 'ticket') throw new FRS_ERR_OPTION_INVALID(`${where}.severity`, "'page' or 'ticket'", describeValue(severity))
     if (typeof burnRate !== 'number' || !Number.isFinite(burnRate) || burnRate <= 0) throw new FRS_ERR_OPTION_INVALID(`${where}.burnRate`, 'a positive number', describeValue(burnRate))

@@ -192,6 +192,24 @@ describe('error budget: declaring SLOs', () => {
     expect(error.message).toBe("fastify-resilience: unknown option 'availabilty' in errorBudget.objectives[0]; expected one of: name, availability, latency, windowDays")
   })
 
+  it.each([
+    ['a key meant for the objective, in its latency', { objectives: [{ name: 'api', latency: { thresholdMs: 300, target: 0.99, windowDays: 7 } }] }, "unknown option 'windowDays' in errorBudget.objectives[0].latency; expected one of: thresholdMs, target"],
+    ['a key an alert rule cannot carry', { alertRules: [{ severity: 'page', burnRate: 14.4, longWindowMs: 3_600_000, shortWindowMs: 300_000, labels: { team: 'payments' } }] }, "unknown option 'labels' in errorBudget.alertRules[0]; expected one of: severity, burnRate, longWindowMs, shortWindowMs"],
+  ])('refuses %s (FRS_ERR_OPTION_UNKNOWN) instead of dropping it', async (_name, options, message) => {
+    const error = await registrationError(async (app) => { await app.register(resilience, { errorBudget: options as never }) })
+    expect(error).toBeInstanceOf(errors.FRS_ERR_OPTION_UNKNOWN)
+    expect(error.message).toBe(`fastify-resilience: ${message}`)
+  })
+
+  it('refuses a key of a route objective\'s latency, naming the route', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience)
+      app.get('/x', { config: { slo: { name: 'x', latency: { thresholdMs: 300, target: 0.99, windowDays: 7 } as never } } }, async () => 'x')
+    })
+    expect(error).toMatchObject({ code: 'FRS_ERR_ROUTE_CONFIG_INVALID' })
+    expect(error.message).toContain("route GET /x: config.slo expects an objective { name, availability?, latency?, windowDays? }, a declared name, or false, instead got unknown option 'windowDays' in slo.latency; expected one of: thresholdMs, target")
+  })
+
   it('refuses two routes declaring the same SLO name with different objectives', async () => {
     const error = await registrationError(async (app) => {
       await app.register(resilience)

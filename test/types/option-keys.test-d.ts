@@ -1,11 +1,13 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import { CHAOS_KEYS } from '../../src/chaos/options.js'
 import { EXPERIMENT_KEYS } from '../../src/chaos/experiment.js'
-import { MATCH_KEYS } from '../../src/chaos/fault.js'
+import { HEADER_MATCH_KEYS, MATCH_KEYS } from '../../src/chaos/fault.js'
 import { DEADLINES_KEYS } from '../../src/deadline/options.js'
 import { DEPENDENCY_KEYS } from '../../src/dependencies/options.js'
 import { ERROR_BUDGET_KEYS } from '../../src/error-budget/options.js'
-import { OBJECTIVE_KEYS } from '../../src/error-budget/objective.js'
+import { LATENCY_KEYS, OBJECTIVE_KEYS } from '../../src/error-budget/objective.js'
+import { ALERT_RULE_KEYS } from '../../src/error-budget/burn-rate.js'
+import { PROBLEM_TYPE_KEYS } from '../../src/problem/registry.js'
 import { IDEMPOTENCY_KEYS } from '../../src/idempotency/options.js'
 import { LIMIT_KEYS, LOAD_SHEDDING_KEYS, PRESSURE_KEYS, ROUTE_SHEDDING_KEYS } from '../../src/load-shedding/options.js'
 import { PROBLEM_DETAILS_KEYS } from '../../src/problem/options.js'
@@ -18,6 +20,7 @@ import { REDIS_STORE_KEYS } from '../../src/idempotency/redis-store.js'
 import { FLEET_KEYS } from '../../src/error-budget/fleet.js'
 import type {
   AdaptiveLimitOptions,
+  AlertRule,
   ChaosOptions,
   DeadlinesOptions,
   DependencyOptions,
@@ -36,6 +39,7 @@ import type {
   RedisIdempotencyStoreOptions,
   PressureOptions,
   ProblemDetailsOptions,
+  ProblemTypeDefinition,
   ResilienceOptions,
   RouteSheddingConfig,
 } from '../../plugins/index.js'
@@ -45,7 +49,10 @@ import type {
 // unknown; a listed key missing from the interface would be accepted untyped.
 describe('option key lists match their interfaces', () => {
   it('umbrella', () => { expectTypeOf<typeof CAPABILITIES[number]>().toEqualTypeOf<keyof ResilienceOptions>() })
-  it('problem details', () => { expectTypeOf<typeof PROBLEM_DETAILS_KEYS[number]>().toEqualTypeOf<keyof ProblemDetailsOptions>() })
+  it('problem details', () => {
+    expectTypeOf<typeof PROBLEM_DETAILS_KEYS[number]>().toEqualTypeOf<keyof ProblemDetailsOptions>()
+    expectTypeOf<typeof PROBLEM_TYPE_KEYS[number]>().toEqualTypeOf<keyof ProblemTypeDefinition>()
+  })
   it('deadlines', () => { expectTypeOf<typeof DEADLINES_KEYS[number]>().toEqualTypeOf<keyof DeadlinesOptions>() })
   it('dependencies', () => { expectTypeOf<typeof DEPENDENCY_KEYS[number]>().toEqualTypeOf<keyof DependencyOptions>() })
   it('load shedding', () => {
@@ -58,6 +65,7 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof CHAOS_KEYS[number]>().toEqualTypeOf<keyof ChaosOptions>()
     expectTypeOf<typeof EXPERIMENT_KEYS[number]>().toEqualTypeOf<keyof ExperimentSpec>()
     expectTypeOf<typeof MATCH_KEYS[number]>().toEqualTypeOf<keyof FaultMatch>()
+    expectTypeOf<typeof HEADER_MATCH_KEYS[number]>().toEqualTypeOf<keyof NonNullable<FaultMatch['header']>>()
   })
   it('idempotency', () => { expectTypeOf<typeof IDEMPOTENCY_KEYS[number]>().toEqualTypeOf<keyof IdempotencyOptions>() })
   it('health', () => {
@@ -69,6 +77,8 @@ describe('option key lists match their interfaces', () => {
   it('error budget', () => {
     expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>()
     expectTypeOf<typeof OBJECTIVE_KEYS[number]>().toEqualTypeOf<keyof ObjectiveDefinition>()
+    expectTypeOf<typeof LATENCY_KEYS[number]>().toEqualTypeOf<keyof NonNullable<ObjectiveDefinition['latency']>>()
+    expectTypeOf<typeof ALERT_RULE_KEYS[number]>().toEqualTypeOf<keyof AlertRule>()
   })
   it('constructors', () => {
     expectTypeOf<typeof MEMORY_STORE_KEYS[number]>().toEqualTypeOf<keyof MemoryIdempotencyStoreOptions>()

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Experiment } from '../../src/chaos/index.js'
 import { resolveDependenciesOptions } from '../../src/dependencies/index.js'
 import { resolveErrorBudgetOptions } from '../../src/error-budget/index.js'
+import { resolveProblemDetailsOptions } from '../../src/problem/options.js'
 import { PROPERTY_RUNS } from '../helpers/arbitraries.js'
 
 /*
@@ -33,6 +34,24 @@ const SUBJECTS: Subject[] = [
     resolve: (objective) => resolveErrorBudgetOptions({ objectives: [objective] }),
   },
   {
+    where: 'errorBudget.objectives[0].latency',
+    known: ['thresholdMs', 'target'],
+    valid: () => ({ thresholdMs: 300, target: 0.99 }),
+    resolve: (latency) => resolveErrorBudgetOptions({ objectives: [{ name: 'api', latency }] }),
+  },
+  {
+    where: 'errorBudget.alertRules[1]',
+    known: ['severity', 'burnRate', 'longWindowMs', 'shortWindowMs'],
+    valid: () => ({ severity: 'ticket', burnRate: 1, longWindowMs: 259_200_000, shortWindowMs: 21_600_000 }),
+    resolve: (rule) => resolveErrorBudgetOptions({ alertRules: [{ severity: 'page', burnRate: 14.4, longWindowMs: 3_600_000, shortWindowMs: 300_000 }, rule] }),
+  },
+  {
+    where: 'problemDetails.types.out-of-stock',
+    known: ['title', 'status', 'description'],
+    valid: () => ({ title: 'Out of stock', status: 409 }),
+    resolve: (definition) => resolveProblemDetailsOptions({ types: { 'out-of-stock': definition } }),
+  },
+  {
     where: "chaos experiment e: faults[0] (type 'error')",
     known: ['type', 'rate', 'match', 'status', 'detail'],
     valid: () => ({ type: 'error', rate: 0.1, status: 503 }),
@@ -49,6 +68,12 @@ const SUBJECTS: Subject[] = [
     known: ['methods', 'path', 'header', 'dependency'],
     valid: () => ({ path: '/orders' }),
     resolve: (match) => inExperiment({ type: 'abort', rate: 0.1, match }),
+  },
+  {
+    where: 'chaos experiment e: faults[0].match.header',
+    known: ['name', 'value'],
+    valid: () => ({ name: 'x-canary', value: 'yes' }),
+    resolve: (header) => inExperiment({ type: 'abort', rate: 0.1, match: { header } }),
   },
   {
     where: 'dependencies.payments.fallback',

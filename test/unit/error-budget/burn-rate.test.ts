@@ -168,6 +168,13 @@ describe('objectives', () => {
     }))
   })
 
+  it('refuses a key its latency does not know, a key of the objective misplaced there included, as an unknown option', () => {
+    expect(() => resolveObjective({ name: 'x', latency: { thresholdMs: 300, target: 0.99, windowDays: 7 } }, 'x')).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_UNKNOWN',
+      message: "fastify-resilience: unknown option 'windowDays' in x.latency; expected one of: thresholdMs, target",
+    }))
+  })
+
   it('accepts a name of 64 characters', () => {
     expect(resolveObjective({ name: 'a'.repeat(64), availability: 0.9 }, 'x')[0]?.name).toBe('a'.repeat(64))
   })
