@@ -201,6 +201,31 @@ describe('error budget: declaring SLOs', () => {
     expect(error.message).toBe(`fastify-resilience: ${message}`)
   })
 
+  it('refuses an alert rule without its windows, which were taken as 0 ms and written as ranges Prometheus refuses', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience, { errorBudget: { alertRules: [{ severity: 'page', burnRate: 14.4 } as never] } })
+    })
+    expect(error).toMatchObject({ code: 'FRS_ERR_OPTION_INVALID' })
+    expect(error.message).toBe("fastify-resilience: option 'errorBudget.alertRules[0].longWindowMs' expects an integer of milliseconds from one minute to 90 days, instead got 'undefined'")
+  })
+
+  it('app.errorBudget.prometheusRules(options) refuses a key it does not know, and rules the plugin would refuse', async () => {
+    current = await budgetApp({ objectives: [{ name: 'api', availability: 0.99 }] })
+    const { app } = current
+    await app.ready()
+    const rules = [{ severity: 'page' as const, burnRate: 10, longWindowMs: 3_600_000, shortWindowMs: 300_000 }]
+    expect(() => app.errorBudget.prometheusRules({ rule: rules } as never)).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_UNKNOWN',
+      message: "fastify-resilience: unknown option 'rule' in app.errorBudget.prometheusRules options; expected one of: rules",
+    }))
+    expect(() => app.errorBudget.prometheusRules({ rules: [{ ...rules[0], burnRate: 0 }] as never })).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_INVALID',
+      message: expect.stringContaining("option 'prometheusRules rules[0].burnRate' expects a positive number") as string,
+    }))
+    expect(app.errorBudget.prometheusRules({ rules })).toContain('(10 * 0.01)')
+    expect(app.errorBudget.prometheusRules()).toContain('(14.4 * 0.01)')
+  })
+
   it('refuses a key of a route objective\'s latency, naming the route', async () => {
     const error = await registrationError(async (app) => {
       await app.register(resilience)

@@ -5,7 +5,9 @@ import { HEADER_MATCH_KEYS, MATCH_KEYS } from '../../src/chaos/fault.js'
 import { DEADLINES_KEYS } from '../../src/deadline/options.js'
 import { DEPENDENCY_KEYS } from '../../src/dependencies/options.js'
 import { ERROR_BUDGET_KEYS } from '../../src/error-budget/options.js'
-import { LATENCY_KEYS, OBJECTIVE_KEYS } from '../../src/error-budget/objective.js'
+import { INDICATOR_KEYS, LATENCY_KEYS, OBJECTIVE_KEYS } from '../../src/error-budget/objective.js'
+import { RULES_SETTINGS_KEYS, SPEC_SETTINGS_KEYS } from '../../src/error-budget/rules.js'
+import type { RulesSettings, SpecSettings } from '../../src/error-budget/rules.js'
 import { ALERT_RULE_KEYS } from '../../src/error-budget/burn-rate.js'
 import { PROBLEM_TYPE_KEYS } from '../../src/problem/registry.js'
 import { IDEMPOTENCY_KEYS } from '../../src/idempotency/options.js'
@@ -29,6 +31,7 @@ import type {
   FaultMatch,
   HealthOptions,
   MetricsOptions,
+  Objective,
   ObjectiveDefinition,
   ShutdownOptions,
   StatusPageOptions,
@@ -79,6 +82,11 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof OBJECTIVE_KEYS[number]>().toEqualTypeOf<keyof ObjectiveDefinition>()
     expectTypeOf<typeof LATENCY_KEYS[number]>().toEqualTypeOf<keyof NonNullable<ObjectiveDefinition['latency']>>()
     expectTypeOf<typeof ALERT_RULE_KEYS[number]>().toEqualTypeOf<keyof AlertRule>()
+  })
+  it('error budget exports', () => {
+    expectTypeOf<typeof INDICATOR_KEYS[number]>().toEqualTypeOf<keyof Objective>()
+    expectTypeOf<typeof RULES_SETTINGS_KEYS[number]>().toEqualTypeOf<keyof RulesSettings>()
+    expectTypeOf<typeof SPEC_SETTINGS_KEYS[number]>().toEqualTypeOf<keyof SpecSettings>()
   })
   it('constructors', () => {
     expectTypeOf<typeof MEMORY_STORE_KEYS[number]>().toEqualTypeOf<keyof MemoryIdempotencyStoreOptions>()
