@@ -15,6 +15,7 @@ import { LIMIT_KEYS, LOAD_SHEDDING_KEYS, PRESSURE_KEYS, ROUTE_SHEDDING_KEYS } fr
 import { PROBLEM_DETAILS_KEYS } from '../../src/problem/options.js'
 import { HEALTH_KEYS, SHUTDOWN_KEYS } from '../../src/health/options.js'
 import { METRICS_KEYS } from '../../src/metrics/options.js'
+import { DASHBOARD_KEYS } from '../../src/metrics/dashboard.js'
 import { STATUS_PAGE_KEYS } from '../../src/status-page/options.js'
 import { CAPABILITIES } from '../../plugins/resilience.js'
 import { MEMORY_STORE_KEYS } from '../../src/idempotency/memory-store.js'
@@ -25,6 +26,7 @@ import type {
   AlertRule,
   ChaosOptions,
   DeadlinesOptions,
+  DashboardOptions,
   DependencyOptions,
   ErrorBudgetOptions,
   ExperimentSpec,
@@ -75,7 +77,10 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof HEALTH_KEYS[number]>().toEqualTypeOf<keyof HealthOptions>()
     expectTypeOf<typeof SHUTDOWN_KEYS[number]>().toEqualTypeOf<keyof ShutdownOptions>()
   })
-  it('metrics', () => { expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>() })
+  it('metrics', () => {
+    expectTypeOf<typeof METRICS_KEYS[number]>().toEqualTypeOf<keyof MetricsOptions>()
+    expectTypeOf<typeof DASHBOARD_KEYS[number]>().toEqualTypeOf<keyof DashboardOptions>()
+  })
   it('status page', () => { expectTypeOf<typeof STATUS_PAGE_KEYS[number]>().toEqualTypeOf<keyof StatusPageOptions>() })
   it('error budget', () => {
     expectTypeOf<typeof ERROR_BUDGET_KEYS[number]>().toEqualTypeOf<keyof ErrorBudgetOptions>()
