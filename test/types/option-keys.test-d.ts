@@ -4,6 +4,7 @@ import { EXPERIMENT_KEYS } from '../../src/chaos/experiment.js'
 import { HEADER_MATCH_KEYS, MATCH_KEYS } from '../../src/chaos/fault.js'
 import { DEADLINES_KEYS } from '../../src/deadline/options.js'
 import { DEPENDENCY_KEYS } from '../../src/dependencies/options.js'
+import { CALL_OPTION_KEYS, FETCH_OPTION_KEYS } from '../../src/dependencies/transport.js'
 import { ERROR_BUDGET_KEYS } from '../../src/error-budget/options.js'
 import { INDICATOR_KEYS, LATENCY_KEYS, OBJECTIVE_KEYS } from '../../src/error-budget/objective.js'
 import { RULES_SETTINGS_KEYS, SPEC_SETTINGS_KEYS } from '../../src/error-budget/rules.js'
@@ -27,6 +28,7 @@ import type {
   ChaosOptions,
   DeadlinesOptions,
   DashboardOptions,
+  DependencyClient,
   DependencyOptions,
   ErrorBudgetOptions,
   ExperimentSpec,
@@ -59,7 +61,11 @@ describe('option key lists match their interfaces', () => {
     expectTypeOf<typeof PROBLEM_TYPE_KEYS[number]>().toEqualTypeOf<keyof ProblemTypeDefinition>()
   })
   it('deadlines', () => { expectTypeOf<typeof DEADLINES_KEYS[number]>().toEqualTypeOf<keyof DeadlinesOptions>() })
-  it('dependencies', () => { expectTypeOf<typeof DEPENDENCY_KEYS[number]>().toEqualTypeOf<keyof DependencyOptions>() })
+  it('dependencies', () => {
+    expectTypeOf<typeof DEPENDENCY_KEYS[number]>().toEqualTypeOf<keyof DependencyOptions>()
+    expectTypeOf<typeof CALL_OPTION_KEYS[number]>().toEqualTypeOf<keyof NonNullable<Parameters<DependencyClient['call']>[1]>>()
+    expectTypeOf<typeof FETCH_OPTION_KEYS[number]>().toEqualTypeOf<keyof NonNullable<Parameters<DependencyClient['fetch']>[2]>>()
+  })
   it('load shedding', () => {
     expectTypeOf<typeof LOAD_SHEDDING_KEYS[number]>().toEqualTypeOf<keyof LoadSheddingOptions>()
     expectTypeOf<typeof LIMIT_KEYS[number]>().toEqualTypeOf<keyof AdaptiveLimitOptions>()

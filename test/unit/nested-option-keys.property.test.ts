@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Experiment } from '../../src/chaos/index.js'
-import { resolveDependenciesOptions } from '../../src/dependencies/index.js'
+import { CALL_OPTION_KEYS, FETCH_OPTION_KEYS, assertCallOptionKeys, resolveDependenciesOptions } from '../../src/dependencies/index.js'
 import { resolveErrorBudgetOptions } from '../../src/error-budget/index.js'
 import { resolveProblemDetailsOptions } from '../../src/problem/options.js'
 import { PROPERTY_RUNS } from '../helpers/arbitraries.js'
@@ -80,6 +80,18 @@ const SUBJECTS: Subject[] = [
     known: ['lastGood', 'value'],
     valid: () => ({ value: null }),
     resolve: (fallback) => resolveDependenciesOptions({ payments: { fallback } }),
+  },
+  {
+    where: "dependency('payments').fetch options",
+    known: ['fallback', 'key'],
+    valid: () => ({ fallback: 'last-good', key: 'rates' }),
+    resolve: (options) => { assertCallOptionKeys(options, FETCH_OPTION_KEYS, "dependency('payments').fetch options") },
+  },
+  {
+    where: "dependency('payments').call options",
+    known: ['fallback', 'idempotent', 'key'],
+    valid: () => ({ fallback: { value: null }, idempotent: true, key: 'rates' }),
+    resolve: (options) => { assertCallOptionKeys(options, CALL_OPTION_KEYS, "dependency('payments').call options") },
   },
 ]
 
