@@ -2,9 +2,12 @@ import fp from 'fastify-plugin'
 import { channel } from 'node:diagnostics_channel'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import {
+  CALL_OPTION_KEYS,
   DEPENDENCY_PROBLEM_TYPES,
   Dependency,
+  FETCH_OPTION_KEYS,
   UNBOUNDED_CALLER,
+  assertCallOptionKeys,
   callPlan,
   derivedIdempotencyKey,
   fetchPlan,
@@ -197,6 +200,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
       // layer around it; a mistake in the options still rejects.
       fetch: (pathOrUrl, init, callOptions) => {
         try {
+          assertCallOptionKeys(callOptions, FETCH_OPTION_KEYS, `${where}.fetch options`)
           const plan = fetchPlan(target.settings, pathOrUrl, init, {
             fallback: resolveFallback(callOptions?.fallback, `${where}.fetch options.fallback`),
             key: callOptions?.key,
@@ -210,6 +214,7 @@ const dependenciesPlugin: FastifyPluginAsync<DependenciesOptions> = async functi
       },
       call: async (fn, callOptions) => {
         if (typeof fn !== 'function') throw new FRS_ERR_OPTION_INVALID(`${where}.call`, 'a function (signal, headers) => promise', describeValue(fn))
+        assertCallOptionKeys(callOptions, CALL_OPTION_KEYS, `${where}.call options`)
         const plan = callPlan(target.settings, fn, {
           fallback: resolveFallback(callOptions?.fallback, `${where}.call options.fallback`),
           idempotent: callOptions?.idempotent,

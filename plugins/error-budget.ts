@@ -26,6 +26,7 @@ import type {
   TrackedSli,
 } from '../src/error-budget/index.js'
 import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
+import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { MetricsHub } from '../src/metrics/hub.js'
 import { addedHeadRoutes, answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
 import { libraryRouteConfig } from './library-route.js'
@@ -238,7 +239,13 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     onStateChange: (listener: (change: StateChange) => void) => tracker.onStateChange(listener),
     objectives: allObjectives,
     registry: settings.metrics?.registry,
-    prometheusRules: (rulesOptions?: { rules?: readonly AlertRule[] }) => prometheusRules(allObjectives(), { prefix: settings.metrics?.prefix ?? '', rules: rulesOptions?.rules ?? settings.alertRules }),
+    prometheusRules: (rulesOptions?: { rules?: readonly AlertRule[] }) => {
+      // Checked here: only the rules are passed on, and a misspelt key would be dropped on the way.
+      const given = rulesOptions ?? {}
+      assertOptionsObject(given, 'app.errorBudget.prometheusRules options')
+      assertKnownKeys(given, ['rules'], 'app.errorBudget.prometheusRules options')
+      return prometheusRules(allObjectives(), { prefix: settings.metrics?.prefix ?? '', rules: given.rules ?? settings.alertRules })
+    },
     slothSpec: (service: string) => slothSpec(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
     openSloSpecs: (service: string) => openSloSpecs(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
   } satisfies ErrorBudget)

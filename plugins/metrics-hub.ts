@@ -14,7 +14,7 @@ export interface ResilienceMetrics {
   readonly prefix: string
   /** Where capabilities register their collectors. */
   readonly hub: MetricsHub
-  /** A Grafana dashboard (importable JSON) with a row per capability that registered metrics, SLOs included. */
+  /** A Grafana dashboard (importable JSON) with a row per capability that registered metrics, SLOs included; refuses options Grafana or Prometheus could not use. */
   grafanaDashboard: (options?: DashboardOptions) => GrafanaDashboard
   /** Prometheus recording and alerting rules for shedding (and each capability that has some), as YAML. */
   prometheusRules: () => string

@@ -33,6 +33,20 @@ export function optionalString (value: unknown, name: string, fallback: string):
   return value
 }
 
+// A Prometheus metric name is [a-zA-Z_:][a-zA-Z0-9_:]*: a prefix is its start, or nothing.
+const METRIC_PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+/**
+ * An optional prefix of Prometheus metric names, '' by default. Another
+ * would make every name it starts invalid: the scrape, and the rules and
+ * dashboards written for it, would be refused by Prometheus.
+ */
+export function optionalMetricPrefix (value: unknown, name: string): string {
+  const prefix = optionalString(value, name, '')
+  if (!METRIC_PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID(name, 'a Prometheus metric name prefix', describeValue(prefix))
+  return prefix
+}
+
 /**
  * An optional HTTP header name, lower-cased as Node keeps the names of a
  * request's headers.

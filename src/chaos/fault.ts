@@ -1,6 +1,7 @@
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { HEADER_NAME_EXPECTED, isHeaderName } from '../header-name.js'
+import { assertKnownKeys, assertOptionsObject } from '../options.js'
 import { normalSample } from './random.js'
 
 /** Which requests a fault applies to; every given condition must hold. */
@@ -51,6 +52,9 @@ export interface Fault {
 }
 
 const MAX_DELAY_MS = 600_000
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const MATCH_KEYS = ['methods', 'path', 'header', 'dependency'] as const satisfies ReadonlyArray<keyof FaultMatch>
+export const HEADER_MATCH_KEYS = ['name', 'value'] as const satisfies ReadonlyArray<keyof NonNullable<FaultMatch['header']>>
 
 function fail (where: string, expected: string, value: unknown): never {
   throw new FRS_ERR_OPTION_INVALID(where, expected, describeValue(value))
@@ -64,14 +68,16 @@ function milliseconds (value: unknown, where: string): number {
 function checkMatch (value: unknown, where: string): FaultMatch | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'object' || value === null) fail(where, 'an object { methods?, path?, header?, dependency? }', value)
-  const { methods, path, header, dependency, ...rest } = value as Record<string, unknown>
-  const stray = Object.keys(rest)[0]
-  if (stray !== undefined) fail(`${where}.${stray}`, 'no such key (known: methods, path, header, dependency)', rest[stray])
+  assertKnownKeys(value as Record<string, unknown>, MATCH_KEYS, where)
+  const { methods, path, header, dependency } = value as Record<string, unknown>
   if (dependency !== undefined && (typeof dependency !== 'string' || dependency === '')) fail(`${where}.dependency`, 'a dependency name', dependency)
   if (methods !== undefined && (!Array.isArray(methods) || methods.some((method) => typeof method !== 'string'))) fail(`${where}.methods`, 'an array of method names', methods)
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) fail(`${where}.path`, 'a path starting with /', path)
   if (header !== undefined) {
-    const { name, value: headerValue } = header as { name?: unknown, value?: unknown }
+    assertOptionsObject(header, `${where}.header`)
+    // A misspelt value (values) would otherwise match the header with any value.
+    assertKnownKeys(header, HEADER_MATCH_KEYS, `${where}.header`)
+    const { name, value: headerValue } = header
     // A fault matching a name no request can carry would never be injected.
     if (!isHeaderName(name)) fail(`${where}.header.name`, HEADER_NAME_EXPECTED, name)
     if (headerValue !== undefined && typeof headerValue !== 'string') fail(`${where}.header.value`, 'a string', headerValue)
@@ -94,8 +100,9 @@ const KEYS: Record<FaultType, readonly string[]> = {
 
 /**
  * Checks a declared fault. Rates outside 0..1 (NaN included), error
- * statuses outside 400..599 and unknown types or keys fail with a message
- * that names the field.
+ * statuses outside 400..599 and unknown types fail with a message that
+ * names the field (FRS_ERR_OPTION_INVALID); a key the fault's type does
+ * not know, with one that names the known ones (FRS_ERR_OPTION_UNKNOWN).
  */
 export function resolveFault (spec: unknown, where: string): Fault {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) fail(where, 'an object { type, rate, … }', spec)
@@ -103,9 +110,8 @@ export function resolveFault (spec: unknown, where: string): Fault {
   const type = values.type
   if (typeof type !== 'string' || !(FAULT_TYPES as readonly string[]).includes(type)) fail(`${where}.type`, `one of ${FAULT_TYPES.map((name) => `'${name}'`).join(', ')}`, type)
   const faultType = type as FaultType
-  for (const key of Object.keys(values)) {
-    if (!['type', 'rate', 'match', ...KEYS[faultType]].includes(key)) fail(`${where}.${key}`, `no such key for a ${faultType} fault (known: type, rate, match${KEYS[faultType].map((name) => `, ${name}`).join('')})`, values[key])
-  }
+  // The type named beside the place: the keys known depend on it.
+  assertKnownKeys(values, ['type', 'rate', 'match', ...KEYS[faultType]], `${where} (type '${faultType}')`)
   const rate = values.rate
   if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) fail(`${where}.rate`, 'a number from 0 to 1', rate)
   let delayMs: Fault['delayMs'] = () => 0

@@ -26,6 +26,6 @@ export type {
 export { RetryBudget } from './retry-budget.js'
 export type { RetryBudgetOptions } from './retry-budget.js'
 export { parseRetryAfter } from './retry-after.js'
-export { callPlan, fetchPlan, retryAfterOfError, statusOfError, toResponse } from './transport.js'
+export { CALL_OPTION_KEYS, FETCH_OPTION_KEYS, assertCallOptionKeys, callPlan, fetchPlan, retryAfterOfError, statusOfError, toResponse } from './transport.js'
 export type { CallOptions, DependencyCallOptions } from './transport.js'
 export { SlidingCounts } from './window.js'

@@ -266,6 +266,8 @@ export function resolveFallback (value: unknown, where: string): ResolvedFallbac
   const expected = "'last-good', { lastGood: { maxAgeMs } }, { value } or a function"
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, expected, value)
   const record = value as Record<string, unknown>
+  // The object forms are named by their one key: another is a misspelt form.
+  assertKnownKeys(record, ['lastGood', 'value'], where)
   if ('value' in record && Object.keys(record).length === 1) return { kind: 'value', value: record.value }
   if ('lastGood' in record && Object.keys(record).length === 1) {
     const lastGood = optionalObject(record.lastGood, `${where}.lastGood`) ?? {}

@@ -6,6 +6,7 @@ import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './opt
 import { parseRetryAfter } from './retry-after.js'
 import { isUnder } from './url.js'
 import { markPassedOn } from '../problem/passed-on.js'
+import { assertKnownKeys, assertOptionsObject } from '../options.js'
 
 /** Per-call options of `fetch` and `call`, as users write them. */
 export interface DependencyCallOptions<T = unknown> {
@@ -24,6 +25,23 @@ export interface DependencyCallOptions<T = unknown> {
    * credential headers sent.
    */
   key?: string
+}
+
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const CALL_OPTION_KEYS = ['fallback', 'idempotent', 'key'] as const satisfies ReadonlyArray<keyof DependencyCallOptions>
+/** `fetch` tells a call safe to repeat by its method and body: it takes no `idempotent`. */
+export const FETCH_OPTION_KEYS = ['fallback', 'key'] as const satisfies ReadonlyArray<keyof DependencyCallOptions>
+
+/**
+ * Checks the keys of one call's options (none given is undefined): a
+ * misspelt one (`fallbak`) would be dropped, and the call made without
+ * the fallback or key meant for it.
+ * @throws FRS_ERR_OPTION_UNKNOWN naming the key and the known ones
+ */
+export function assertCallOptionKeys (options: unknown, known: readonly string[], where: string): void {
+  if (options === undefined) return
+  assertOptionsObject(options, where)
+  assertKnownKeys(options, known, where)
 }
 
 /** Per-call options once checked. */

@@ -1,3 +1,7 @@
+import { describeValue } from '../describe.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, isIntegerBetween } from '../options.js'
+import { DAY_MS } from './objective.js'
 import type { Counts } from './ring.js'
 
 /** A multiwindow, multi-burn-rate alert: fires while both windows burn at least `burnRate`. */
@@ -8,7 +12,12 @@ export interface AlertRule {
   shortWindowMs: number
 }
 
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const ALERT_RULE_KEYS = ['severity', 'burnRate', 'longWindowMs', 'shortWindowMs'] as const satisfies ReadonlyArray<keyof AlertRule>
+
 const MINUTE = 60_000
+const MIN_LONG_WINDOW_MS = MINUTE
+const MIN_SHORT_WINDOW_MS = 10_000
 /** Targets and windows remembered at most; an application declares a handful. */
 const REMEMBERED = 256
 const HOUR = 60 * MINUTE
@@ -26,6 +35,32 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
   { severity: 'page', burnRate: 6, longWindowMs: 6 * HOUR, shortWindowMs: 30 * MINUTE },
   { severity: 'ticket', burnRate: 1, longWindowMs: 72 * HOUR, shortWindowMs: 6 * HOUR },
 ])
+
+/**
+ * Checks an alert policy: the plugin's `alertRules`, or the `rules` given
+ * to `prometheusRules`, whose windows become the ranges of its queries.
+ * `where` names it in error messages.
+ * @returns DEFAULT_ALERT_RULES when `value` is undefined
+ * @throws FRS_ERR_OPTION_UNKNOWN naming a key a rule does not know, FRS_ERR_OPTION_INVALID naming the field and the value
+ */
+export function resolveAlertRules (value: unknown, where: string): readonly AlertRule[] {
+  if (value === undefined) return DEFAULT_ALERT_RULES
+  if (!Array.isArray(value) || value.length === 0) throw new FRS_ERR_OPTION_INVALID(where, 'a non-empty array of { severity, burnRate, longWindowMs, shortWindowMs }', describeValue(value))
+  return value.map((rule: unknown, index) => resolveAlertRule(rule, `${where}[${index}]`))
+}
+
+function resolveAlertRule (rule: unknown, where: string): AlertRule {
+  assertOptionsObject(rule, where)
+  // A key the rules cannot carry (labels, for) would be left out of them without a word.
+  assertKnownKeys(rule, ALERT_RULE_KEYS, where)
+  const { severity, burnRate, longWindowMs, shortWindowMs } = rule
+  if (severity !== 'page' && severity !== 'ticket') throw new FRS_ERR_OPTION_INVALID(`${where}.severity`, "'page' or 'ticket'", describeValue(severity))
+  if (typeof burnRate !== 'number' || !Number.isFinite(burnRate) || burnRate <= 0) throw new FRS_ERR_OPTION_INVALID(`${where}.burnRate`, 'a positive number', describeValue(burnRate))
+  // Both windows are required: a window left out was taken as 0 ms, a range Prometheus refuses and a rate over no time.
+  if (!isIntegerBetween(longWindowMs, MIN_LONG_WINDOW_MS, 90 * DAY_MS)) throw new FRS_ERR_OPTION_INVALID(`${where}.longWindowMs`, 'an integer of milliseconds from one minute to 90 days', describeValue(longWindowMs))
+  if (!isIntegerBetween(shortWindowMs, MIN_SHORT_WINDOW_MS, longWindowMs)) throw new FRS_ERR_OPTION_INVALID(`${where}.shortWindowMs`, 'an integer of milliseconds from 10 s to the long window', describeValue(shortWindowMs))
+  return { severity, burnRate, longWindowMs, shortWindowMs }
+}
 
 /**
  * How fast the budget burns: the observed error rate over the rate the

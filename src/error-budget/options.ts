@@ -3,11 +3,11 @@ import { isPromRegistry } from '../prom-registry.js'
 import type { Clock } from '../clock.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID, FRS_ERR_ROUTE_CONFIG_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalClock, optionalFunction, optionalIntegerBetween, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalClock, optionalFunction, optionalIntegerBetween, optionalMetricPrefix, optionalString } from '../options.js'
 import { MAX_TIMER_MS } from '../deadline/budget.js'
-import { DEFAULT_ALERT_RULES } from './burn-rate.js'
+import { resolveAlertRules } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
-import { DAY_MS, resolveObjective } from './objective.js'
+import { resolveObjective } from './objective.js'
 import type { Objective, ObjectiveDefinition } from './objective.js'
 import type { StateChange } from './tracker.js'
 import { RedisErrorBudgetFleet } from './fleet.js'
@@ -60,22 +60,6 @@ export interface ResolvedErrorBudgetOptions<Request> {
 // Tied to the interface: a key listed here must exist there, and a type test
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const ERROR_BUDGET_KEYS = ['objectives', 'defaultObjective', 'minEvents', 'alertRules', 'evaluationIntervalMs', 'onStateChange', 'statusRoute', 'metrics', 'fleet', 'clock'] as const satisfies ReadonlyArray<keyof ErrorBudgetOptions>
-const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
-
-function resolveAlertRules (value: unknown): readonly AlertRule[] {
-  if (value === undefined) return DEFAULT_ALERT_RULES
-  if (!Array.isArray(value) || value.length === 0) throw new FRS_ERR_OPTION_INVALID('errorBudget.alertRules', 'a non-empty array of { severity, burnRate, longWindowMs, shortWindowMs }', describeValue(value))
-  return value.map((rule: unknown, index) => {
-    const where = `errorBudget.alertRules[${index}]`
-    assertOptionsObject(rule, where)
-    const { severity, burnRate, longWindowMs, shortWindowMs } = rule
-    if (severity !== 'page' && severity !== 'ticket') throw new FRS_ERR_OPTION_INVALID(`${where}.severity`, "'page' or 'ticket'", describeValue(severity))
-    if (typeof burnRate !== 'number' || !Number.isFinite(burnRate) || burnRate <= 0) throw new FRS_ERR_OPTION_INVALID(`${where}.burnRate`, 'a positive number', describeValue(burnRate))
-    const long = optionalIntegerBetween(longWindowMs, `${where}.longWindowMs`, 0, 60_000, 90 * DAY_MS, 'an integer of milliseconds from one minute to 90 days')
-    const short = optionalIntegerBetween(shortWindowMs, `${where}.shortWindowMs`, 0, 10_000, long, 'an integer of milliseconds from 10 s to the long window')
-    return { severity, burnRate, longWindowMs: long, shortWindowMs: short }
-  })
-}
 
 function resolveStatusRoute<Request> (value: unknown): ResolvedErrorBudgetOptions<Request>['statusRoute'] {
   if (value === undefined || value === false) return undefined
@@ -92,8 +76,7 @@ function resolveMetrics (value: unknown): ResolvedErrorBudgetOptions<unknown>['m
   if (value === undefined) return { registry: new Registry(), prefix: '' }
   assertOptionsObject(value, 'errorBudget.metrics')
   assertKnownKeys(value, ['registry', 'prefix'], 'errorBudget.metrics')
-  const prefix = optionalString(value.prefix, 'errorBudget.metrics.prefix', '')
-  if (!PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.prefix', 'a Prometheus metric name prefix', describeValue(prefix))
+  const prefix = optionalMetricPrefix(value.prefix, 'errorBudget.metrics.prefix')
   const registry = value.registry ?? new Registry()
   if (!isPromRegistry(registry)) throw new FRS_ERR_OPTION_INVALID('errorBudget.metrics.registry', 'a prom-client Registry', describeValue(registry))
   return { registry, prefix }
@@ -125,7 +108,7 @@ export function resolveErrorBudgetOptions<Request> (options: unknown): ResolvedE
     objectives,
     defaultObjective,
     minEvents: optionalIntegerBetween(options.minEvents, 'errorBudget.minEvents', 20, 1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
-    alertRules: resolveAlertRules(options.alertRules),
+    alertRules: resolveAlertRules(options.alertRules, 'errorBudget.alertRules'),
     evaluationIntervalMs: optionalIntegerBetween(options.evaluationIntervalMs, 'errorBudget.evaluationIntervalMs', 10_000, 100, MAX_TIMER_MS, 'an integer of milliseconds, at least 100'),
     onStateChange,
     statusRoute: resolveStatusRoute<Request>(options.statusRoute),

@@ -1,10 +1,11 @@
-import { DEFAULT_ALERT_RULES, windowLabel } from './burn-rate.js'
+import { resolveAlertRules, windowLabel } from './burn-rate.js'
 import type { AlertRule } from './burn-rate.js'
-import { DAY_MS } from './objective.js'
+import { DAY_MS, assertObjectives } from './objective.js'
 import type { Objective } from './objective.js'
 import { assertServiceName, exportName } from './export-name.js'
 import { toYaml } from './yaml.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalMetricPrefix } from '../options.js'
 import type { YamlValue } from './yaml.js'
 
 export interface RulesSettings {
@@ -17,7 +18,27 @@ export interface RulesSettings {
 export interface SpecSettings {
   /** The service the SLOs belong to: an RFC 1123 label of 2 to 63 characters, as both formats require. */
   service: string
+  /** Prefix of the metric names, as given to the plugin's `metrics.prefix`. @default '' */
   prefix?: string
+}
+
+// Tied to the interfaces as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const RULES_SETTINGS_KEYS = ['prefix', 'rules'] as const satisfies ReadonlyArray<keyof RulesSettings>
+export const SPEC_SETTINGS_KEYS = ['service', 'prefix'] as const satisfies ReadonlyArray<keyof SpecSettings>
+
+/**
+ * Checks the objectives and options of an export as the plugin checks the
+ * same values: the exports run in build steps, where nothing else checks
+ * them, and a value the plugin refuses would write a file that Prometheus,
+ * Sloth or OpenSLO tools refuse, or rules that always fire. `exporter`
+ * names the function in error messages.
+ * @returns the metric prefix, '' when none is given
+ */
+function checkExportInput (exporter: string, objectives: unknown, settings: unknown, known: readonly string[]): string {
+  assertObjectives(objectives, `${exporter} objectives`)
+  assertOptionsObject(settings, `${exporter} options`)
+  assertKnownKeys(settings, known, `${exporter} options`)
+  return optionalMetricPrefix(settings.prefix, `${exporter} prefix`)
 }
 
 function selector (objective: Objective, extra = ''): string {
@@ -49,10 +70,11 @@ function camel (text: string): string {
  * would give the page rules the same name and labels: promtool reports
  * them as duplicates, and when both fire the group fails with "duplicate
  * sample for timestamp".
+ * @throws FRS_ERR_OPTION_UNKNOWN for a key it does not know, FRS_ERR_OPTION_INVALID for an objective, a prefix or a rule the plugin would refuse
  */
 export function prometheusRules (objectives: readonly Objective[], settings: RulesSettings = {}): string {
-  const prefix = settings.prefix ?? ''
-  const rules = settings.rules ?? DEFAULT_ALERT_RULES
+  const prefix = checkExportInput('prometheusRules', objectives, settings, RULES_SETTINGS_KEYS)
+  const rules = resolveAlertRules(settings.rules, 'prometheusRules rules')
   const windows = [...new Set(rules.flatMap((rule) => [rule.longWindowMs, rule.shortWindowMs]))].sort((a, b) => a - b)
   const recording: YamlValue[] = objectives.flatMap((objective) => windows.map((ms) => ({
     record: `${prefix}slo:error_ratio:rate${windowLabel(ms)}`,
@@ -102,12 +124,12 @@ function slothPeriod (objectives: readonly Objective[]): string {
 /**
  * The objectives as a Sloth (sloth.dev, prometheus/v1) spec; each SLO named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name.
  * Its first line, a comment, gives the `sloth generate` option that sets their window, which the spec cannot hold.
- * @throws FRS_ERR_OPTION_INVALID for objectives of more than one window
+ * @throws FRS_ERR_OPTION_UNKNOWN for a key it does not know, FRS_ERR_OPTION_INVALID for objectives of more than one window, or an objective, a service or a prefix the plugin would refuse
  */
 export function slothSpec (objectives: readonly Objective[], settings: SpecSettings): string {
+  const prefix = checkExportInput('slothSpec', objectives, settings, SPEC_SETTINGS_KEYS)
   assertServiceName(settings.service)
   const period = slothPeriod(objectives)
-  const prefix = settings.prefix ?? ''
   return `# The SLO period is not part of a Sloth spec: generate with sloth generate --default-slo-period=${period}\n` + toYaml({
     version: 'prometheus/v1',
     service: settings.service,
@@ -130,10 +152,13 @@ export function slothSpec (objectives: readonly Objective[], settings: SpecSetti
   })
 }
 
-/** The objectives as OpenSLO v1 documents, one per indicator; each named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name. */
+/**
+ * The objectives as OpenSLO v1 documents, one per indicator; each named `<slo>-<sli>` when that is a valid name, else deterministically with a hash of the SLO name.
+ * @throws FRS_ERR_OPTION_UNKNOWN for a key it does not know, FRS_ERR_OPTION_INVALID for an objective, a service or a prefix the plugin would refuse
+ */
 export function openSloSpecs (objectives: readonly Objective[], settings: SpecSettings): string {
+  const prefix = checkExportInput('openSloSpecs', objectives, settings, SPEC_SETTINGS_KEYS)
   assertServiceName(settings.service)
-  const prefix = settings.prefix ?? ''
   const source = (query: string): YamlValue => ({ metricSource: { type: 'Prometheus', spec: { query } } })
   return objectives.map((objective) => toYaml({
     apiVersion: 'openslo/v1',

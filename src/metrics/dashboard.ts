@@ -1,11 +1,58 @@
+import { describeValue } from '../describe.js'
+import { FRS_ERR_OPTION_INVALID } from '../errors.js'
+import { assertKnownKeys, assertOptionsObject, optionalMetricPrefix, optionalString } from '../options.js'
+import { assertCapabilityNames } from './capabilities.js'
+
 /** Options of the generated dashboard. */
 export interface DashboardOptions {
   /** @default 'fastify-resilience' */
   title?: string
-  /** Grafana's identifier of the dashboard; keep it stable to overwrite on import. @default 'fastify-resilience' */
+  /** Grafana's identifier of the dashboard (1 to 40 letters, digits, - and _); keep it stable to overwrite on import. @default 'fastify-resilience' */
   uid?: string
-  /** PromQL range of every rate(). @default '5m' */
+  /** PromQL range of every rate(): a Prometheus duration, or a Grafana interval variable such as `$__rate_interval`. @default '5m' */
   rateInterval?: string
+}
+
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const DASHBOARD_KEYS = ['title', 'uid', 'rateInterval'] as const satisfies ReadonlyArray<keyof DashboardOptions>
+
+// Grafana refuses to import a dashboard whose uid has other characters or more of them.
+const GRAFANA_UID = /^[a-zA-Z0-9_-]{1,40}$/
+// A Prometheus duration: numbers with units from years down to
+// milliseconds, each unit at most once, the largest first.
+const DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/
+const UNIT_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1]
+// Prometheus holds a duration in nanoseconds, in 64 bits: at most about 292 years.
+const MAX_DURATION_MS = 9_223_372_036_854
+// Filled in by Grafana before the query reaches Prometheus.
+const GRAFANA_INTERVALS = ['$__rate_interval', '$__interval', '$__range']
+const RATE_INTERVAL_EXPECTED = `a Prometheus duration such as '5m' or '1h30m', or one of Grafana's ${GRAFANA_INTERVALS.map((name) => `'${name}'`).join(', ')}`
+
+/**
+ * Whether PromQL reads `text` as the range of a selector: a duration
+ * above 0 that Prometheus can hold. A range it cannot read would make
+ * every panel's query fail.
+ */
+export function isPrometheusDuration (text: string): boolean {
+  const match = DURATION.exec(text)
+  if (match === null) return false
+  const ms = match.slice(1).reduce((sum, digits, index) => digits === undefined ? sum : sum + Number(digits) * (UNIT_MS[index] ?? 0), 0)
+  return ms > 0 && ms <= MAX_DURATION_MS
+}
+
+/** The dashboard's options with their defaults, checked: a build step has nothing else to catch a mistake before Grafana does. */
+function resolveDashboardOptions (options: unknown): Required<DashboardOptions> {
+  assertOptionsObject(options, 'grafanaDashboard options')
+  assertKnownKeys(options, DASHBOARD_KEYS, 'grafanaDashboard options')
+  const title = optionalString(options.title, 'grafanaDashboard title', 'fastify-resilience')
+  if (title.trim() === '') throw new FRS_ERR_OPTION_INVALID('grafanaDashboard title', 'a non-empty string', describeValue(title))
+  const uid = optionalString(options.uid, 'grafanaDashboard uid', 'fastify-resilience')
+  if (!GRAFANA_UID.test(uid)) throw new FRS_ERR_OPTION_INVALID('grafanaDashboard uid', 'a Grafana uid: 1 to 40 letters, digits, - and _', describeValue(uid))
+  const rateInterval = optionalString(options.rateInterval, 'grafanaDashboard rateInterval', '5m')
+  if (!isPrometheusDuration(rateInterval) && !GRAFANA_INTERVALS.includes(rateInterval)) {
+    throw new FRS_ERR_OPTION_INVALID('grafanaDashboard rateInterval', RATE_INTERVAL_EXPECTED, describeValue(rateInterval))
+  }
+  return { title, uid, rateInterval }
 }
 
 /** One query of a panel. */
@@ -185,10 +232,13 @@ const PANEL_WIDTH = 12
  * metrics (`capabilities`, as the hub lists them), over the series those
  * capabilities expose under `prefix`. The data source is a dashboard
  * variable, so the JSON imports as is into any Grafana with Prometheus.
+ * @throws FRS_ERR_OPTION_UNKNOWN for an option it does not know, FRS_ERR_OPTION_INVALID for a prefix the metrics plugin would refuse, a title, uid or rate interval Grafana or Prometheus would
  */
 export function grafanaDashboard (capabilities: readonly string[], prefix: string, options: DashboardOptions = {}): GrafanaDashboard {
-  const m = (name: string): string => prefix + name
-  const interval = options.rateInterval ?? '5m'
+  assertCapabilityNames(capabilities, 'grafanaDashboard capabilities')
+  const metricPrefix = optionalMetricPrefix(prefix, 'grafanaDashboard prefix')
+  const { title, uid, rateInterval: interval } = resolveDashboardOptions(options)
+  const m = (name: string): string => metricPrefix + name
   const panels: DashboardPanel[] = []
   let id = 1
   let y = 0
@@ -211,8 +261,8 @@ export function grafanaDashboard (capabilities: readonly string[], prefix: strin
     y += Math.ceil(row.panels.length / 2) * PANEL_HEIGHT
   }
   return {
-    title: options.title ?? 'fastify-resilience',
-    uid: options.uid ?? 'fastify-resilience',
+    title,
+    uid,
     tags: ['fastify-resilience'],
     schemaVersion: 39,
     version: 1,

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client'
 import { isPromRegistry } from '../prom-registry.js'
 import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalString } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalMetricPrefix } from '../options.js'
 
 /** The umbrella's `metrics` option, shared by every capability. */
 export interface MetricsOptions {
@@ -24,13 +24,10 @@ export interface ResolvedMetricsOptions {
 // checks that every key there is listed (test/types/option-keys.test-d.ts).
 export const METRICS_KEYS = ['registry', 'prefix', 'path'] as const satisfies ReadonlyArray<keyof MetricsOptions>
 
-const PREFIX = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/
-
 export function resolveMetricsOptions (options: unknown, where = 'metrics'): ResolvedMetricsOptions {
   assertOptionsObject(options, where)
   assertKnownKeys(options, METRICS_KEYS, where)
-  const prefix = optionalString(options.prefix, `${where}.prefix`, '')
-  if (!PREFIX.test(prefix)) throw new FRS_ERR_OPTION_INVALID(`${where}.prefix`, 'a Prometheus metric name prefix', describeValue(prefix))
+  const prefix = optionalMetricPrefix(options.prefix, `${where}.prefix`)
   const registry = options.registry ?? new Registry()
   if (!isPromRegistry(registry)) throw new FRS_ERR_OPTION_INVALID(`${where}.registry`, 'a prom-client Registry', describeValue(registry))
   const path = options.path

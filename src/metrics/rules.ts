@@ -1,5 +1,7 @@
 import { toYaml } from '../error-budget/yaml.js'
 import type { YamlValue } from '../error-budget/yaml.js'
+import { optionalMetricPrefix } from '../options.js'
+import { assertCapabilityNames } from './capabilities.js'
 
 /** Share of requests shed over 10 minutes that opens a ticket. */
 const SHED_RATIO_TICKET = 0.05
@@ -67,9 +69,13 @@ function dependencyGroup (m: (name: string) => string): YamlValue {
  * Prometheus recording and alerting rules for the capabilities that have
  * some (load shedding, dependencies' breakers), as YAML for `rule_files`; the SLO rules come
  * from `app.errorBudget.prometheusRules()`.
+ * @throws FRS_ERR_OPTION_INVALID for a prefix the metrics plugin would refuse, or capabilities that are not a list of names
  */
 export function resiliencePrometheusRules (capabilities: readonly string[], prefix: string): string {
-  const m = (name: string): string => prefix + name
+  assertCapabilityNames(capabilities, 'resiliencePrometheusRules capabilities')
+  // Checked as metrics.prefix is: another would write rule and metric names Prometheus refuses.
+  const metricPrefix = optionalMetricPrefix(prefix, 'resiliencePrometheusRules prefix')
+  const m = (name: string): string => metricPrefix + name
   const groups: YamlValue[] = []
   if (capabilities.includes('loadShedding')) groups.push(sheddingGroup(m))
   if (capabilities.includes('dependencies')) groups.push(dependencyGroup(m))

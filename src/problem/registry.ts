@@ -12,6 +12,9 @@ export interface ProblemTypeDefinition {
   description?: string
 }
 
+// Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
+export const PROBLEM_TYPE_KEYS = ['title', 'status', 'description'] as const satisfies ReadonlyArray<keyof ProblemTypeDefinition>
+
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
 const MAX_SLUG_LENGTH = 64
 

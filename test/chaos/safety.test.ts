@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import resilience, { signFault } from '../../plugins/index.js'
+import resilience, { errors, signFault } from '../../plugins/index.js'
 import type { TestApp } from '../helpers/app.js'
 import { LOG_LEVEL } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
@@ -311,9 +311,21 @@ describe('chaos: registration errors', () => {
     [{ requests: { secret: SECRET, header: '' } }, "option 'chaos.requests.header' expects an HTTP header name"],
     [{ requests: { secret: SECRET, signatureHeader: 'x-chaos:signature' } }, "option 'chaos.requests.signatureHeader' expects an HTTP header name"],
     [{ experiments: [{ name: 'x', faults: [{ type: 'abort', rate: 1, match: { header: { name: 'x-tenant\n' } } }] }] }, "option 'chaos experiment x: faults[0].match.header.name' expects an HTTP header name"],
+    [{ experiments: [{ name: 'x', faults: [{ type: 'abort', rate: 1, match: { header: null } }] }] }, "option 'chaos experiment x: faults[0].match.header' expects an object, instead got 'null'"],
   ])('refuses plugin options %o', async (options, message) => {
     const error = await registrationError(async (app) => { await app.register(resilience, { chaos: options as never }) })
     expect(error.message).toContain(message)
+  })
+
+  it.each([
+    [{ type: 'error', rate: 0.1, status: 500, statusCode: 500 }, "unknown option 'statusCode' in chaos experiment e: faults[0] (type 'error'); expected one of: type, rate, match, status, detail"],
+    [{ type: 'error', rate: 0.1, status: 500, match: { url: '/x' } }, "unknown option 'url' in chaos experiment e: faults[0].match; expected one of: methods, path, header, dependency"],
+    // Dropped, the misspelt value would let the fault hit every request with the header.
+    [{ type: 'error', rate: 0.1, status: 500, match: { header: { name: 'x-canary', values: 'yes' } } }, "unknown option 'values' in chaos experiment e: faults[0].match.header; expected one of: name, value"],
+  ])('refuses a key a fault or its match does not know as an unknown option (FRS_ERR_OPTION_UNKNOWN): %o', async (fault, message) => {
+    const error = await registrationError(async (app) => { await app.register(resilience, { chaos: { experiments: [{ name: 'e', faults: [fault as never] }] } }) })
+    expect(error).toBeInstanceOf(errors.FRS_ERR_OPTION_UNKNOWN)
+    expect(error.message).toBe(`fastify-resilience: ${message}`)
   })
 
   it('refuses a short secret without writing it into the error, which ends up in logs', async () => {

@@ -91,6 +91,30 @@ describe('fetch stays under the baseUrl', () => {
     expect(payments.seen).toHaveLength(0)
   })
 
+  it('a call option it does not know rejects the call with FRS_ERR_OPTION_UNKNOWN, naming the known ones, and nothing is sent', async () => {
+    const payments = await serve()
+    const { app } = await dependencyApp({ dependencies: { payments: { baseUrl: payments.url } } })
+    cleanups.push(async () => { await app.close() })
+    app.get('/', async (request) => {
+      const dependency = request.dependency('payments')
+      const calls = [
+        () => dependency.fetch('/charges', undefined, { fallbak: 'last-good' } as never),
+        // fetch tells a call safe to repeat by its method: an idempotent it would ignore is refused.
+        () => dependency.fetch('/charges', undefined, { idempotent: true } as never),
+        async () => await dependency.call(async () => 'sent', { idempotnet: true } as never),
+      ]
+      const outcomes: unknown[] = []
+      for (const call of calls) outcomes.push(await call().then(() => 'resolved', (error: unknown) => (error as Error).message))
+      return outcomes
+    })
+    expect((await app.inject('/')).json()).toEqual([
+      "fastify-resilience: unknown option 'fallbak' in dependency('payments').fetch options; expected one of: fallback, key",
+      "fastify-resilience: unknown option 'idempotent' in dependency('payments').fetch options; expected one of: fallback, key",
+      "fastify-resilience: unknown option 'idempotnet' in dependency('payments').call options; expected one of: fallback, idempotent, key",
+    ])
+    expect(payments.seen).toHaveLength(0)
+  })
+
   it('a refused path is not counted against the dependency', async () => {
     const payments = await serve()
     const { app } = await dependencyApp({ dependencies: { payments: { baseUrl: `${payments.url}/api/v1` } } })

@@ -10,7 +10,7 @@ import { rawGet } from '../helpers/raw-http.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { registrationError } from '../helpers/registration.js'
 import { waitFor } from '../helpers/wait-for.js'
-import resilience, { deadlines, errorBudget, problemDetails } from '../../plugins/index.js'
+import resilience, { deadlines, errorBudget, errors, problemDetails } from '../../plugins/index.js'
 import { budgetApp, parseMetrics } from './helpers.js'
 
 let current: TestApp | undefined
@@ -182,6 +182,57 @@ describe('error budget: declaring SLOs', () => {
       app.get('/x', { config: config as never }, async () => 'x')
     })
     expect(error.message).toContain(message)
+  })
+
+  it('refuses a key an objective does not know as an unknown option (FRS_ERR_OPTION_UNKNOWN), naming the known ones', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience, { errorBudget: { objectives: [{ name: 'api', availabilty: 0.99 } as never] } })
+    })
+    expect(error).toBeInstanceOf(errors.FRS_ERR_OPTION_UNKNOWN)
+    expect(error.message).toBe("fastify-resilience: unknown option 'availabilty' in errorBudget.objectives[0]; expected one of: name, availability, latency, windowDays")
+  })
+
+  it.each([
+    ['a key meant for the objective, in its latency', { objectives: [{ name: 'api', latency: { thresholdMs: 300, target: 0.99, windowDays: 7 } }] }, "unknown option 'windowDays' in errorBudget.objectives[0].latency; expected one of: thresholdMs, target"],
+    ['a key an alert rule cannot carry', { alertRules: [{ severity: 'page', burnRate: 14.4, longWindowMs: 3_600_000, shortWindowMs: 300_000, labels: { team: 'payments' } }] }, "unknown option 'labels' in errorBudget.alertRules[0]; expected one of: severity, burnRate, longWindowMs, shortWindowMs"],
+  ])('refuses %s (FRS_ERR_OPTION_UNKNOWN) instead of dropping it', async (_name, options, message) => {
+    const error = await registrationError(async (app) => { await app.register(resilience, { errorBudget: options as never }) })
+    expect(error).toBeInstanceOf(errors.FRS_ERR_OPTION_UNKNOWN)
+    expect(error.message).toBe(`fastify-resilience: ${message}`)
+  })
+
+  it('refuses an alert rule without its windows, which were taken as 0 ms and written as ranges Prometheus refuses', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience, { errorBudget: { alertRules: [{ severity: 'page', burnRate: 14.4 } as never] } })
+    })
+    expect(error).toMatchObject({ code: 'FRS_ERR_OPTION_INVALID' })
+    expect(error.message).toBe("fastify-resilience: option 'errorBudget.alertRules[0].longWindowMs' expects an integer of milliseconds from one minute to 90 days, instead got 'undefined'")
+  })
+
+  it('app.errorBudget.prometheusRules(options) refuses a key it does not know, and rules the plugin would refuse', async () => {
+    current = await budgetApp({ objectives: [{ name: 'api', availability: 0.99 }] })
+    const { app } = current
+    await app.ready()
+    const rules = [{ severity: 'page' as const, burnRate: 10, longWindowMs: 3_600_000, shortWindowMs: 300_000 }]
+    expect(() => app.errorBudget.prometheusRules({ rule: rules } as never)).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_UNKNOWN',
+      message: "fastify-resilience: unknown option 'rule' in app.errorBudget.prometheusRules options; expected one of: rules",
+    }))
+    expect(() => app.errorBudget.prometheusRules({ rules: [{ ...rules[0], burnRate: 0 }] as never })).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_INVALID',
+      message: expect.stringContaining("option 'prometheusRules rules[0].burnRate' expects a positive number") as string,
+    }))
+    expect(app.errorBudget.prometheusRules({ rules })).toContain('(10 * 0.01)')
+    expect(app.errorBudget.prometheusRules()).toContain('(14.4 * 0.01)')
+  })
+
+  it('refuses a key of a route objective\'s latency, naming the route', async () => {
+    const error = await registrationError(async (app) => {
+      await app.register(resilience)
+      app.get('/x', { config: { slo: { name: 'x', latency: { thresholdMs: 300, target: 0.99, windowDays: 7 } as never } } }, async () => 'x')
+    })
+    expect(error).toMatchObject({ code: 'FRS_ERR_ROUTE_CONFIG_INVALID' })
+    expect(error.message).toContain("route GET /x: config.slo expects an objective { name, availability?, latency?, windowDays? }, a declared name, or false, instead got unknown option 'windowDays' in slo.latency; expected one of: thresholdMs, target")
   })
 
   it('refuses two routes declaring the same SLO name with different objectives', async () => {

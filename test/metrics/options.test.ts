@@ -81,6 +81,24 @@ describe('metrics options', () => {
     await app.close()
   })
 
+  it('app.resilienceMetrics.grafanaDashboard(options) refuses a key it does not know and a rate interval PromQL cannot read', async () => {
+    const app = Fastify()
+    await app.register(resilience, { metrics: { prefix: 'shop_' } })
+    await app.ready()
+    expect(() => app.resilienceMetrics.grafanaDashboard({ rateInterval: '1m', titel: 'typo' } as never)).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_UNKNOWN',
+      message: "fastify-resilience: unknown option 'titel' in grafanaDashboard options; expected one of: title, uid, rateInterval",
+    }))
+    expect(() => app.resilienceMetrics.grafanaDashboard({ rateInterval: 'five minutes' })).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_INVALID',
+      message: expect.stringContaining("option 'grafanaDashboard rateInterval' expects a Prometheus duration") as string,
+    }))
+    const dashboard = app.resilienceMetrics.grafanaDashboard({ title: 'Shop', uid: 'shop', rateInterval: '$__rate_interval' })
+    expect(dashboard).toMatchObject({ title: 'Shop', uid: 'shop' })
+    expect(dashboard.panels.flatMap((panel) => panel.targets ?? []).some((target) => target.expr.includes('rate(shop_load_shedding_shed_total[$__rate_interval])'))).toBe(true)
+    await app.close()
+  })
+
   it.each([
     [{ prefix: 'bad-prefix' }, /'metrics\.prefix' expects a Prometheus metric name prefix/],
     [{ path: 'metrics' }, /'metrics\.path' expects a path starting with \//],

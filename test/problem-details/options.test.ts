@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
-import resilience, { problemDetails } from '../../plugins/index.js'
+import resilience, { errors, problemDetails } from '../../plugins/index.js'
 import { registrationError } from '../helpers/registration.js'
 
 describe('problem details options', () => {
@@ -17,6 +17,12 @@ describe('problem details options', () => {
     const error = await registrationError((app) => app.register(problemDetails, options as never))
     expect(error).toBeInstanceOf(TypeError)
     expect(error.message).toMatch(message)
+  })
+
+  it('refuses a key a problem type does not know (FRS_ERR_OPTION_UNKNOWN) instead of dropping it', async () => {
+    const error = await registrationError((app) => app.register(resilience, { problemDetails: { types: { 'out-of-stock': { title: 'Out of stock', status: 409, detail: 'Default detail' } as never } } }))
+    expect(error).toBeInstanceOf(errors.FRS_ERR_OPTION_UNKNOWN)
+    expect(error.message).toBe("fastify-resilience: unknown option 'detail' in problemDetails.types.out-of-stock; expected one of: title, status, description")
   })
 
   it('the umbrella refuses an unknown capability key, naming the known ones', async () => {

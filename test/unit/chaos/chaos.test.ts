@@ -26,10 +26,17 @@ describe('resolveFault', () => {
     [{ type: 'explode', rate: 0.1 }, "option 'f.type' expects one of 'latency', 'error', 'exception', 'abort', 'hang'"],
     [{ type: 'latency', rate: 0.1 }, "option 'f' expects a latency fault with ms, minMs and maxMs, or meanMs and stdDevMs"],
     [{ type: 'latency', rate: 0.1, minMs: 50, maxMs: 10 }, "option 'f.maxMs' expects at least minMs (50)"],
-    [{ type: 'abort', rate: 0.1, status: 500 }, "option 'f.status' expects no such key for a abort fault"],
     [{ type: 'hang', rate: 0.1, match: { path: 'orders' } }, "option 'f.match.path' expects a path starting with /"],
   ])('refuses %o', (spec, message) => {
-    expect(() => resolveFault(spec, 'f')).toThrow(message)
+    expect(() => resolveFault(spec, 'f')).toThrow(expect.objectContaining({ code: 'FRS_ERR_OPTION_INVALID', message: expect.stringContaining(message) as string }))
+  })
+
+  it.each([
+    [{ type: 'abort', rate: 0.1, status: 500 }, "unknown option 'status' in f (type 'abort'); expected one of: type, rate, match"],
+    [{ type: 'error', rate: 0.1, status: 500, statusCode: 500 }, "unknown option 'statusCode' in f (type 'error'); expected one of: type, rate, match, status, detail"],
+    [{ type: 'error', rate: 0.1, status: 500, match: { url: '/x' } }, "unknown option 'url' in f.match; expected one of: methods, path, header, dependency"],
+  ])('refuses %o as an unknown option, naming the known ones', (spec, message) => {
+    expect(() => resolveFault(spec, 'f')).toThrow(expect.objectContaining({ code: 'FRS_ERR_OPTION_UNKNOWN', message: `fastify-resilience: ${message}` }))
   })
 
   it('draws latency from its distribution', () => {

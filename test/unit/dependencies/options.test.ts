@@ -67,6 +67,19 @@ describe('dependencies options', () => {
     expect(() => resolve(options)).toThrow(message)
   })
 
+  it.each([
+    [{ lastgood: { maxAgeMs: 1000 } }, "unknown option 'lastgood' in dependencies.payments.fallback; expected one of: lastGood, value"],
+    [{ value: 0, maxAgeMs: 1000 }, "unknown option 'maxAgeMs' in dependencies.payments.fallback; expected one of: lastGood, value"],
+  ])('refuses a fallback object with a key of no form, %j, as an unknown option', (fallback, message) => {
+    expect(() => resolve({ payments: { fallback } })).toThrow(expect.objectContaining({ code: 'FRS_ERR_OPTION_UNKNOWN', message: `fastify-resilience: ${message}` }))
+  })
+
+  it('refuses a fallback object of both forms, or of none, naming the forms', () => {
+    for (const fallback of [{ value: 0, lastGood: {} }, {}]) {
+      expect(() => resolve({ payments: { fallback } })).toThrow(expect.objectContaining({ code: 'FRS_ERR_OPTION_INVALID', message: expect.stringContaining("option 'dependencies.payments.fallback' expects 'last-good', { lastGood: { maxAgeMs } }, { value } or a function") as string }))
+    }
+  })
+
   it('does not quote the query of a refused baseUrl, where keys go', () => {
     expect(() => resolve({ payments: { baseUrl: 'http://payments.internal/api?api_key=secret' } })).toThrow(/http:\/\/payments\.internal\/api\?…/)
     expect(() => resolve({ payments: { baseUrl: 'http://payments.internal/api?api_key=secret' } })).not.toThrow(/secret/)

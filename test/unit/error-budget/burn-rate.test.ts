@@ -157,9 +157,22 @@ describe('objectives', () => {
     // All letters, yet too long: the message says so.
     [{ name: 'a'.repeat(65), availability: 0.9 }, "option 'x.name' expects a name of at most 64 characters"],
     [{ name: 'x', availability: 0.9, windowDays: 0 }, 'x.windowDays'],
-    [{ name: 'x', availability: 0.9, budget: 1 }, 'x.budget'],
   ])('refuses %o', (definition, message) => {
     expect(() => resolveObjective(definition, 'x')).toThrow(message)
+  })
+
+  it('refuses a key it does not know as an unknown option, naming the known ones', () => {
+    expect(() => resolveObjective({ name: 'x', availability: 0.9, budget: 1 }, 'x')).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_UNKNOWN',
+      message: "fastify-resilience: unknown option 'budget' in x; expected one of: name, availability, latency, windowDays",
+    }))
+  })
+
+  it('refuses a key its latency does not know, a key of the objective misplaced there included, as an unknown option', () => {
+    expect(() => resolveObjective({ name: 'x', latency: { thresholdMs: 300, target: 0.99, windowDays: 7 } }, 'x')).toThrow(expect.objectContaining({
+      code: 'FRS_ERR_OPTION_UNKNOWN',
+      message: "fastify-resilience: unknown option 'windowDays' in x.latency; expected one of: thresholdMs, target",
+    }))
   })
 
   it('accepts a name of 64 characters', () => {
