@@ -23,37 +23,52 @@ export function escapePointerToken (token: string): string {
   return token.replaceAll('~', '~0').replaceAll('/', '~1')
 }
 
-// Ajv reports a missing or extra property at its parent object; the pointer
-// must name the property itself so a client can highlight the right field.
-const PROPERTY_PARAM: Readonly<Record<string, string>> = {
-  required: 'missingProperty',
-  dependentRequired: 'missingProperty',
-  dependencies: 'missingProperty',
-  additionalProperties: 'additionalProperty',
-  unevaluatedProperties: 'unevaluatedProperty',
-  propertyNames: 'propertyName',
+// A missing or extra property is reported at its parent object, with its
+// name in a parameter; the pointer must name the property itself so a
+// client can highlight the right field. Ajv names one property
+// (`missingProperty`); TypeBox lists every one in an array
+// (`requiredProperties`), and each becomes an entry of its own.
+const PROPERTY_PARAMS: Readonly<Record<string, readonly string[]>> = {
+  required: ['missingProperty', 'requiredProperties'],
+  dependentRequired: ['missingProperty'],
+  dependencies: ['missingProperty'],
+  additionalProperties: ['additionalProperty', 'additionalProperties'],
+  unevaluatedProperties: ['unevaluatedProperty', 'unevaluatedProperties'],
+  propertyNames: ['propertyName', 'propertyNames'],
 }
 
+/** The `errors` entries of a validation failure, in the validator's order. */
 export function toValidationIssues (validation: readonly unknown[], location: string): ValidationIssue[] {
-  return validation.map((entry) => toValidationIssue(entry, location))
+  return validation.flatMap((entry) => issuesOf(entry, location))
 }
 
-function toValidationIssue (entry: unknown, location: string): ValidationIssue {
+/** The entries of one validation error: one per property it names, or one at its own place. */
+function issuesOf (entry: unknown, location: string): ValidationIssue[] {
   const error: ValidationErrorLike = typeof entry === 'object' && entry !== null ? entry : {}
-  let pointer = typeof error.instancePath === 'string' && (error.instancePath === '' || error.instancePath.startsWith('/'))
-    ? error.instancePath
-    : ''
+  const pointer = isPointer(error.instancePath) ? error.instancePath : ''
   const keyword = typeof error.keyword === 'string' ? error.keyword : undefined
-  const paramName = keyword === undefined ? undefined : PROPERTY_PARAM[keyword]
-  if (paramName !== undefined && typeof error.params === 'object' && error.params !== null) {
-    const property = (error.params as Record<string, unknown>)[paramName]
-    if (typeof property === 'string') pointer += '/' + escapePointerToken(property)
+  const properties = namedProperties(error.params, keyword)
+  const pointers = properties.length === 0 ? [pointer] : properties.map((property) => pointer + '/' + escapePointerToken(property))
+  const detail = typeof error.message === 'string' ? error.message : 'is invalid'
+  return pointers.map((each) => {
+    const issue: ValidationIssue = { location, pointer: each, detail }
+    if (keyword !== undefined) issue.keyword = keyword
+    return issue
+  })
+}
+
+function isPointer (path: unknown): path is string {
+  return typeof path === 'string' && (path === '' || path.startsWith('/'))
+}
+
+/** The properties a missing- or extra-property error names: none for other errors, or when the names are not strings. */
+function namedProperties (params: unknown, keyword: string | undefined): string[] {
+  const names = keyword === undefined ? undefined : PROPERTY_PARAMS[keyword]
+  if (names === undefined || typeof params !== 'object' || params === null) return []
+  for (const name of names) {
+    const value = (params as Record<string, unknown>)[name]
+    if (typeof value === 'string') return [value]
+    if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string')
   }
-  const issue: ValidationIssue = {
-    location,
-    pointer,
-    detail: typeof error.message === 'string' ? error.message : 'is invalid',
-  }
-  if (keyword !== undefined) issue.keyword = keyword
-  return issue
+  return []
 }

@@ -83,6 +83,27 @@ describe('validation pointers', () => {
   ])('%s', (_name, entry, pointer) => {
     expect(validation(entry)).toEqual([expect.objectContaining({ pointer })])
   })
+
+  it.each([
+    ['required', { instancePath: '/order', keyword: 'required', params: { requiredProperties: ['sku', 'a/b~c'] } }, ['/order/sku', '/order/a~1b~0c']],
+    ['additionalProperties', { instancePath: '', keyword: 'additionalProperties', params: { additionalProperties: ['extra', ''] } }, ['/extra', '/']],
+    ['unevaluatedProperties', { instancePath: '/a~1b', keyword: 'unevaluatedProperties', params: { unevaluatedProperties: ['x'] } }, ['/a~1b/x']],
+    ['propertyNames', { instancePath: '', keyword: 'propertyNames', params: { propertyNames: ['Bad', 'Worse'] } }, ['/Bad', '/Worse']],
+  ])('TypeBox\'s %s, which lists the properties, is one entry per property', (keyword, entry, pointers) => {
+    expect(validation({ ...entry, message: 'm' })).toEqual(pointers.map((pointer) => ({ location: 'body', pointer, detail: 'm', keyword })))
+  })
+
+  it('a list that holds other values than names gives the names', () => {
+    expect(validation({ instancePath: '', keyword: 'required', params: { requiredProperties: [1, 'sku', null] } })).toEqual([expect.objectContaining({ pointer: '/sku' })])
+  })
+
+  // Never fewer entries than errors: an error whose list names nobody stays one entry.
+  it.each([
+    ['an empty list', { requiredProperties: [] }],
+    ['a list of no names', { requiredProperties: [1, null] }],
+  ])('a required error with %s is one entry at its own place', (_name, params) => {
+    expect(validation({ instancePath: '/order', keyword: 'required', params })).toEqual([{ location: 'body', pointer: '/order', detail: 'is invalid', keyword: 'required' }])
+  })
 })
 
 describe('serializeProblem', () => {
