@@ -39,6 +39,17 @@ function instanceOf (request: FastifyRequest): string {
   return encodeURIComponent(String(request.id))
 }
 
+/** The part of the request Fastify validated under `location` (its validationContext). */
+function validatedPart (request: FastifyRequest, location: string): unknown {
+  switch (location) {
+    case 'body': return request.body
+    case 'querystring': return request.query
+    case 'params': return request.params
+    case 'headers': return request.headers
+    default: return undefined
+  }
+}
+
 function sendProblem (reply: FastifyReply, problem: ProblemDocument): FastifyReply {
   const { body, complete } = serializeProblem(problem)
   if (!complete) reply.log.warn({ problemType: problem.type }, 'problem extension members could not be serialised; sent the core members only')
@@ -128,7 +139,12 @@ const problemDetailsPlugin: FastifyPluginAsync<ProblemDetailsOptions> = async fu
   })
 
   app.setErrorHandler(function problemErrorHandler (error: unknown, request, reply) {
-    const options = { exposeInternalErrors: settings.exposeInternalErrors, instance: instanceOf(request), replyStatus: reply.statusCode }
+    const options = {
+      exposeInternalErrors: settings.exposeInternalErrors,
+      instance: instanceOf(request),
+      replyStatus: reply.statusCode,
+      validatedPart: (location: string) => validatedPart(request, location),
+    }
     let built: ReturnType<typeof problemFromError>
     let headers: Record<string, string>
     let logged = false

@@ -22,6 +22,13 @@ export interface ErrorProblemOptions {
    * An error status there is kept, as Fastify keeps it, over the error's own.
    */
   replyStatus?: number
+  /**
+   * The part of the request a validation error is about (`body`,
+   * `querystring`, `params` or `headers`), as it was validated: a validator
+   * that reports paths rather than JSON pointers (fastify-type-provider-zod)
+   * is read against it.
+   */
+  validatedPart?: (location: string) => unknown
 }
 
 export interface ErrorProblem extends BuiltProblem {
@@ -66,7 +73,7 @@ export function problemFromError (error: unknown, registry: ProblemTypeRegistry,
 
   if (status === 400 && Array.isArray(fields.validation)) {
     const location = typeof fields.validationContext === 'string' ? fields.validationContext : 'body'
-    const init: ProblemInit = { type: 'validation-failed', errors: toValidationIssues(fields.validation, location) }
+    const init: ProblemInit = { type: 'validation-failed', errors: toValidationIssues(fields.validation, location, options.validatedPart?.(location)) }
     if (message !== undefined) init.detail = message
     return buildProblem(init, registry, options.instance)
   }
