@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify'
+import type { FastifyContextConfig, FastifyPluginAsync, RouteShorthandOptions } from 'fastify'
 import got from 'got'
 import type { Headers as GotHeaders, OptionsInit } from 'got'
 import { request as httpRequest } from 'node:http'
@@ -32,6 +32,12 @@ describe('deadline types', () => {
     // @ts-expect-error the deadline is an object or false
     app.route({ method: 'GET', url: '/e', config: { deadline: 5 }, handler: async () => 'e' })
     expectTypeOf<RouteDeadlineConfig>().toEqualTypeOf<{ timeoutMs?: number }>()
+  })
+
+  it('a misspelt route config key is a compile error in options typed RouteShorthandOptions (the README says where it is not)', () => {
+    // @ts-expect-error timeoutMS is not a key of the route's deadline
+    const options: RouteShorthandOptions = { config: { deadline: { timeoutMS: 5 } } }
+    expectTypeOf(options).toEqualTypeOf<RouteShorthandOptions>()
   })
 
   it('request.deadline exposes the budget, the signal and the forwarding helpers', () => {
