@@ -29,7 +29,7 @@ import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { MetricsHub } from '../src/metrics/hub.js'
 import { addedHeadRoutes, answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
-import { libraryRouteConfig } from './library-route.js'
+import { operatorRouteOptions } from './library-route.js'
 import { authorized } from './authorized.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
@@ -320,7 +320,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
 
   const statusRoute = settings.statusRoute
   if (statusRoute !== undefined) {
-    app.get(statusRoute.path, { config: libraryRouteConfig() }, async (request, reply) => {
+    app.get(statusRoute.path, operatorRouteOptions(), async (request, reply) => {
       if (statusRoute.authorize !== undefined && !(await authorized(request, statusRoute.authorize, 'errorBudget.statusRoute.authorize'))) {
         return reply.problem({ status: 403, detail: 'This client may not read the SLO status.' })
       }

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { MetricsHub, grafanaDashboard, resolveMetricsOptions, resiliencePrometheusRules } from '../src/metrics/index.js'
 import type { DashboardOptions, GrafanaDashboard, MetricsOptions } from '../src/metrics/index.js'
-import { libraryRouteConfig } from './library-route.js'
+import { operatorRouteOptions } from './library-route.js'
 import type { ResilienceMetrics } from './metrics-hub.js'
 import { registerOnce } from './registered-once.js'
 
@@ -25,7 +25,7 @@ const metricsPlugin: FastifyPluginAsync<MetricsOptions> = async function metrics
   } satisfies ResilienceMetrics)
   if (settings.path !== undefined) {
     const registry = settings.registry
-    app.get(settings.path, { config: libraryRouteConfig() }, async (_request, reply) => {
+    app.get(settings.path, operatorRouteOptions(), async (_request, reply) => {
       const exposition = await registry.metrics()
       return await reply.type(registry.contentType).send(exposition)
     })

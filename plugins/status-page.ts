@@ -16,7 +16,7 @@ import {
   sseRetry,
 } from '../src/status-page/index.js'
 import type { SloReading, StatusPageOptions as StatusPageOptionsOf, StatusReadings, StatusSnapshot } from '../src/status-page/index.js'
-import { libraryRouteConfig } from './library-route.js'
+import { libraryRouteConfig, operatorRouteOptions } from './library-route.js'
 import { authorized } from './authorized.js'
 import { metricsHubOf } from './metrics-hub.js'
 import type {} from './deadlines.js'
@@ -148,7 +148,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
     }
   }
 
-  app.get(path, { config: libraryRouteConfig() }, async (request, reply) => {
+  app.get(path, operatorRouteOptions(), async (request, reply) => {
     if (!(await allowed(request))) return refuse(reply, 'This client may not see the status page.')
     const csrfToken = tokenFor(request, reply)
     return secure(reply)
@@ -158,7 +158,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
   })
 
   // No deadline: the stream stays open as long as the page does.
-  app.get(`${path}/events`, { config: { ...libraryRouteConfig(), deadline: false } }, async (request, reply) => {
+  app.get(`${path}/events`, operatorRouteOptions({ ...libraryRouteConfig(), deadline: false }), async (request, reply) => {
     if (!(await allowed(request))) return refuse(reply, 'This client may not read the status stream.')
     const stream = new PassThrough()
     streams.add(stream)
@@ -178,7 +178,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
       .send(stream)
   })
 
-  app.post(`${path}/actions/kill-chaos`, { config: libraryRouteConfig() }, async (request, reply) => {
+  app.post(`${path}/actions/kill-chaos`, operatorRouteOptions(), async (request, reply) => {
     if (!(await allowed(request))) return refuse(reply, 'This client may not use the status page\'s actions.')
     // request.host and request.protocol follow X-Forwarded-* under Fastify's trustProxy.
     const origin = { origin: request.headers.origin, 'sec-fetch-site': request.headers['sec-fetch-site'] as string | undefined, host: request.host }
@@ -196,7 +196,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async function s
     return secure(reply).send({ killed: true })
   })
 
-  app.get<{ Params: { name: string } }>(`${path}/assets/:name`, { config: libraryRouteConfig() }, async (request, reply) => {
+  app.get<{ Params: { name: string } }>(`${path}/assets/:name`, operatorRouteOptions(), async (request, reply) => {
     const asset = assets.files.get(request.params.name)
     if (asset === undefined) return reply.problem({ status: 404, detail: 'There is no such asset.' })
     reply
