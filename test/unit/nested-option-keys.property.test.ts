@@ -5,6 +5,7 @@ import { CALL_OPTION_KEYS, FETCH_OPTION_KEYS, assertCallOptionKeys, resolveDepen
 import { resolveErrorBudgetOptions } from '../../src/error-budget/index.js'
 import { resolveProblemDetailsOptions } from '../../src/problem/options.js'
 import { PROPERTY_RUNS } from '../helpers/arbitraries.js'
+import { thrownBy } from '../helpers/thrown.js'
 
 /*
  * The option objects nested in lists and records check their keys as the
@@ -94,15 +95,6 @@ const SUBJECTS: Subject[] = [
     resolve: (options) => { assertCallOptionKeys(options, CALL_OPTION_KEYS, "dependency('payments').call options") },
   },
 ]
-
-function thrownBy (run: () => unknown): unknown {
-  try {
-    run()
-  } catch (error) {
-    return error
-  }
-  return undefined
-}
 
 describe('nested option objects refuse keys they do not know', () => {
   for (const subject of SUBJECTS) {

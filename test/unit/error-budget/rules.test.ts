@@ -7,6 +7,7 @@ import { openSloSpecs, prometheusRules, resolveErrorBudgetOptions, resolveObject
 import type { Objective } from '../../../src/error-budget/index.js'
 import { PROPERTY_RUNS } from '../../helpers/arbitraries.js'
 import { promtool } from '../../helpers/promtool.js'
+import { expectation, thrownBy } from '../../helpers/thrown.js'
 
 const OBJECTIVES = resolveObjective({ name: 'orders', availability: 0.999, latency: { thresholdMs: 300, target: 0.99 } }, 'x')
 
@@ -83,21 +84,6 @@ describe('slothSpec and openSloSpecs', () => {
     expect(documents[1]).toContain('target: 0.99')
   })
 })
-
-/** The error a call throws, or undefined. */
-function thrownBy (run: () => unknown): { code?: string, message: string } | undefined {
-  try {
-    run()
-  } catch (error) {
-    return error as { code?: string, message: string }
-  }
-  return undefined
-}
-
-/** What an error message says is expected and was received: the part after the option's name. */
-function expectation (message: string): string {
-  return message.replace(/^fastify-resilience: option '[^']*' /, '')
-}
 
 // Any value a rule's field could be given, valid or not.
 const ruleField = fc.oneof(fc.constantFrom('page', 'ticket', 'pager', ''), fc.double(), fc.integer({ min: -10, max: 100_000_000_000 }), fc.constantFrom(60_000, 300_000, 3_600_000, 21_600_000, 259_200_000), fc.constant(undefined))

@@ -8,6 +8,7 @@ import { grafanaDashboard, resiliencePrometheusRules, resolveMetricsOptions } fr
 import type { GrafanaDashboard } from '../../../src/metrics/index.js'
 import { PROPERTY_RUNS } from '../../helpers/arbitraries.js'
 import { promtool } from '../../helpers/promtool.js'
+import { expectation, thrownBy } from '../../helpers/thrown.js'
 
 /*
  * The dashboard and the rules are written in build steps, where nothing
@@ -45,20 +46,6 @@ const notADuration = fc.oneof(
   // Grafana's variables in their braced form are not among those taken.
   fc.constantFrom('', 'five minutes', '$__rate', '$' + '{__rate_interval}', '1e3s', '293y', '106752d')
 )
-
-function thrownBy (run: () => unknown): { code?: string, message: string } | undefined {
-  try {
-    run()
-  } catch (error) {
-    return error as { code?: string, message: string }
-  }
-  return undefined
-}
-
-/** What an error message says is expected and was received: the part after the option's name. */
-function expectation (message: string): string {
-  return message.replace(/^fastify-resilience: option '[^']*' /, '')
-}
 
 function queriesOf (dashboard: GrafanaDashboard): string[] {
   return dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr)
