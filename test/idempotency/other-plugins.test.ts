@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import { FormData, request } from 'undici'
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest'
-import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../../plugins/index.js'
-import type { IdempotencyOptions, IdempotencyStore } from '../../plugins/index.js'
+import resilience from '../../plugins/index.js'
+import type { IdempotencyOptions } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { listen } from '../helpers/listen.js'
+import { bothStores } from './both-stores.js'
 
 /*
  * Idempotent routes next to the plugins apps register with them, in the
@@ -24,10 +25,7 @@ afterAll(async () => { await redis.quit() })
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
 
-const stores: Array<[string, () => IdempotencyStore]> = [
-  ['memory', () => new MemoryIdempotencyStore()],
-  ['redis', () => new RedisIdempotencyStore({ client: redis, prefix: `test:other-plugins:${Math.random()}:` })],
-]
+const stores = bothStores(redis, 'other-plugins')
 
 async function post (url: string, key: string, acceptEncoding: string): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, bytes: Buffer }> {
   const response = await request(url, { method: 'POST', body: '{"sku":7}', headers: { 'content-type': 'application/json', 'idempotency-key': key, 'accept-encoding': acceptEncoding } })

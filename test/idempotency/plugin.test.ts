@@ -9,6 +9,7 @@ import { deferred } from '../helpers/deferred.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { joinedStoreKey } from '../../src/idempotency/scoped-key.js'
 import { inProcessFingerprint } from '../../src/idempotency/fingerprint.js'
+import { bothStores } from './both-stores.js'
 
 const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 })
 afterAll(async () => { await redis.quit() })
@@ -16,10 +17,7 @@ afterAll(async () => { await redis.quit() })
 let current: TestApp | undefined
 afterEach(async () => { await current?.app.close() })
 
-const stores: Array<[string, () => IdempotencyStore]> = [
-  ['memory', () => new MemoryIdempotencyStore()],
-  ['redis', () => new RedisIdempotencyStore({ client: redis, prefix: `test:plugin:${Math.random()}:` })],
-]
+const stores = bothStores(redis, 'plugin')
 
 interface ShopOptions {
   store: IdempotencyStore
