@@ -1,4 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import { PassThrough } from 'node:stream'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import resilience, { problemClientErrorHandler } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
@@ -72,5 +75,27 @@ describe('fastify errors', () => {
     expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
     expect(head).toMatch(/content-type: application\/problem\+json/i)
     expect(JSON.parse(body ?? '')).toMatchObject({ type: 'about:blank', status })
+  })
+
+  it('a malformed request pipelined behind a streamed answer closes the connection without writing into that answer', async () => {
+    const { app } = await setup()
+    const body = new PassThrough()
+    app.get('/stream', async (_request, reply) => {
+      body.write('first chunk\n')
+      return await reply.type('text/plain').send(body)
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const socket = connect(port, '127.0.0.1')
+    let wire = ''
+    socket.on('data', (chunk: Buffer) => { wire += chunk.toString('latin1') })
+    socket.write('GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await vi.waitFor(() => { expect(wire).toContain('first chunk') })
+    socket.write('BAD\u0001 / HTTP/1.1\r\n\r\n')
+    await once(socket, 'close')
+    body.destroy()
+    expect(wire).toMatch(/^HTTP\/1\.1 200 /)
+    expect(wire).not.toContain('HTTP/1.1 400')
+    expect(wire).not.toContain('problem+json')
   })
 })
