@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto'
+import { textHash } from '../text-hash.js'
 
 /**
  * The idempotency key of a keyed call made for a request that holds an
@@ -11,5 +11,5 @@ import { hash } from 'node:crypto'
  * have the dependency run it again (a second charge).
  */
 export function derivedIdempotencyKey (requestKey: string, dependency: string, call: string, ordinal: number): string {
-  return hash('sha256', `${requestKey}\0${dependency}\0${call}\0${ordinal}`, 'base64url')
+  return textHash(`${requestKey}\0${dependency}\0${call}\0${ordinal}`)
 }

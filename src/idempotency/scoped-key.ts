@@ -1,5 +1,5 @@
-import { hash } from 'node:crypto'
 import { flatten } from '../flat-string.js'
+import { textHash } from '../text-hash.js'
 
 /**
  * The store key of an idempotency key: scope, method, route and key
@@ -19,5 +19,5 @@ export function joinedStoreKey (scope: string, method: string, route: string, ke
  * the store in clear.
  */
 export function scopedStoreKey (scope: string, method: string, route: string, key: string): string {
-  return hash('sha256', joinedStoreKey(scope, method, route, key), 'base64url')
+  return textHash(joinedStoreKey(scope, method, route, key))
 }

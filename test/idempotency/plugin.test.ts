@@ -187,6 +187,27 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(runs).toHaveBeenCalledTimes(1)
   })
 
+  it('the same key with a JSON string body that differs only in a lone surrogate is a 422 problem, and callers whose scopes differ only so keep their keys apart', async () => {
+    current = createTestApp()
+    const { app } = current
+    const runs = vi.fn()
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), scope: (request) => JSON.parse(String(request.headers['x-account'])) as string } })
+    app.post('/notes', { config: { idempotency: { required: true } } }, async () => { runs(); return { note: runs.mock.calls.length } })
+    // Longer than what the memory store keeps as text, so that both stores hash it.
+    const pad = 'a'.repeat(300)
+    const post = (key: string, account: string, payload: string) => app.inject({ method: 'POST', url: '/notes', headers: { 'idempotency-key': key, 'content-type': 'application/json', 'x-account': account }, payload })
+    expect((await post('s1', '"alice"', `"${pad}\\ud800"`)).statusCode).toBe(200)
+    const reused = await post('s1', '"alice"', `"${pad}\\udbff"`)
+    expect(reused.statusCode).toBe(422)
+    expect(reused.json().type).toBe('urn:fastify-resilience:problem:idempotency-key-reused')
+    // Two accounts whose ids UTF-8 would write alike, one key each.
+    expect((await post('s2', '"\\ud800"', '{}')).json()).toEqual({ note: 2 })
+    const other = await post('s2', '"\\udbff"', '{}')
+    expect(other.headers['idempotent-replayed']).toBeUndefined()
+    expect(other.json()).toEqual({ note: 3 })
+    expect(runs).toHaveBeenCalledTimes(3)
+  })
+
   it('the same key on another resource of the route, or with another query string, is a 422 problem; the same URL is replayed', async () => {
     current = createTestApp()
     const { app } = current
