@@ -26,6 +26,8 @@ interface Entry {
   status: number
   headers: Readonly<Record<string, string>>
   body: Buffer | string | undefined
+  /** The body's bytes as sent (UTF-8 for text), counted against `maxBytes`; 0 without a body. */
+  bytes: number
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
@@ -41,12 +43,21 @@ export interface MemoryIdempotencyStoreOptions {
    * @default 10_000
    */
   maxEntries?: number
+  /**
+   * Bytes of kept answers' bodies at most, as they were sent (text counted
+   * as UTF-8). Keeping an answer past it drops the oldest expired or
+   * completed keys first, so that a route with large answers cannot make
+   * the process keep `maxEntries` of them. An answer larger than this is
+   * not kept: `complete` answers false and releases the key.
+   * @default 67_108_864 (64 MiB)
+   */
+  maxBytes?: number
   /** Time source, for tests. @default monotonic time */
   clock?: Clock
 }
 
 // Tied to the interface as the plugins' key lists are (test/types/option-keys.test-d.ts).
-export const MEMORY_STORE_KEYS = ['maxEntries', 'clock'] as const satisfies ReadonlyArray<keyof MemoryIdempotencyStoreOptions>
+export const MEMORY_STORE_KEYS = ['maxEntries', 'maxBytes', 'clock'] as const satisfies ReadonlyArray<keyof MemoryIdempotencyStoreOptions>
 
 // A Map holds at most 2^24 entries in V8; past that, set() throws a
 // RangeError instead of the store making room.
@@ -70,6 +81,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   // instead of keeping one more.
   #lastHeaders: Readonly<Record<string, string>> = NO_HEADERS
   readonly #maxEntries: number
+  readonly #maxBytes: number
+  // The kept bodies' bytes, counted as they are kept and dropped.
+  #bytes = 0
   readonly #clock: Clock
 
   /** @throws FRS_ERR_OPTION_UNKNOWN for an option it does not know, FRS_ERR_OPTION_INVALID for a value it cannot use */
@@ -79,11 +93,23 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     assertOptionsObject(options, 'MemoryIdempotencyStore options')
     assertKnownKeys(options, MEMORY_STORE_KEYS, 'MemoryIdempotencyStore options')
     this.#maxEntries = optionalIntegerBetween(options.maxEntries, 'MemoryIdempotencyStore maxEntries', 10_000, 1, MAX_ENTRIES, `an integer from 1 to ${MAX_ENTRIES}`)
+    this.#maxBytes = optionalIntegerBetween(options.maxBytes, 'MemoryIdempotencyStore maxBytes', 64 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, 'a whole number of bytes from 1')
     this.#clock = optionalClock(options.clock, 'MemoryIdempotencyStore clock', monotonicClock)
   }
 
+  /** Keys held, claimed and completed. */
   get size (): number {
     return this.#entries.size
+  }
+
+  /** Bytes of the kept answers' bodies, as they were sent. */
+  get bytes (): number {
+    return this.#bytes
+  }
+
+  /** The most bytes of bodies it keeps (its `maxBytes`). */
+  get maxBytes (): number {
+    return this.#maxBytes
   }
 
   async claim (key: string, fingerprint: string, owner: string, leaseMs: number): Promise<ClaimOutcome> {
@@ -135,13 +161,22 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
    */
   completeNow (key: string, owner: string, response: KeptResponse, retentionMs: number, fingerprint?: string): boolean {
     const now = this.#clock.now()
+    const bytes = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.length
     let completed = this.#live(key, now)
     if (completed === undefined && fingerprint !== undefined) {
+      if (bytes > this.#maxBytes) return false
       // Its lease ran out and nobody took the key: the answer is kept.
       this.#makeRoom(now)
+      this.#makeRoomForBytes(bytes, now)
       completed = newEntry(key, fingerprint, owner, 0)
       this.#add(completed)
     } else if (claimedBy(completed, owner)) {
+      if (bytes > this.#maxBytes) {
+        this.#delete(completed)
+        return false
+      }
+      // A claim in flight, which making room never drops.
+      this.#makeRoomForBytes(bytes, now)
       // Moved to the newest end, so that the order stays the order of completion.
       this.#unlink(completed)
       this.#link(completed)
@@ -153,6 +188,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     completed.status = response.status
     completed.headers = this.#shared(response.headers)
     completed.body = response.body
+    completed.bytes = bytes
+    this.#bytes += bytes
     return true
   }
 
@@ -178,6 +215,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   #delete (entry: Entry): void {
     this.#entries.delete(entry.key)
     this.#unlink(entry)
+    this.#bytes -= entry.bytes
   }
 
   #link (entry: Entry): void {
@@ -217,10 +255,20 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     }
     throw new FRS_ERR_IDEMPOTENCY_STORE_FULL(this.#entries.size)
   }
+
+  /** Drops the oldest expired or completed keys until `bytes` more fit within `maxBytes`. */
+  #makeRoomForBytes (bytes: number, now: number): void {
+    let entry = this.#oldest
+    while (this.#bytes + bytes > this.#maxBytes && entry !== undefined) {
+      const newer = entry.newer
+      if (entry.expiresAt <= now || entry.body !== undefined) this.#delete(entry)
+      entry = newer
+    }
+  }
 }
 
 function newEntry (key: string, fingerprint: string, owner: string, expiresAt: number): Entry {
-  return { key, older: undefined, newer: undefined, fingerprint, owner, expiresAt, status: 0, headers: NO_HEADERS, body: undefined }
+  return { key, older: undefined, newer: undefined, fingerprint, owner, expiresAt, status: 0, headers: NO_HEADERS, body: undefined, bytes: 0 }
 }
 
 /** When something `ms` from `now` ends, in whole milliseconds, never early. */

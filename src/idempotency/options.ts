@@ -141,6 +141,12 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
   if (credential !== undefined) {
     throw new FRS_ERR_OPTION_INVALID('idempotency.replayHeaders', 'header names other than credentials and cookies', describeValue(credential))
   }
+  const maxBodyBytes = positiveInteger(options.maxBodyBytes, 'idempotency.maxBodyBytes', 1_048_576)
+  // An answer the plugin would store but the memory store cannot keep would
+  // run its handler again on every retry: refused here, where it is a typo.
+  if (store instanceof MemoryIdempotencyStore && maxBodyBytes > store.maxBytes) {
+    throw new FRS_ERR_OPTION_INVALID('idempotency.maxBodyBytes', `at most the memory store's maxBytes (${store.maxBytes}); raise it with new MemoryIdempotencyStore({ maxBytes })`, describeValue(maxBodyBytes))
+  }
   return {
     store,
     scope: options.scope as ((request: Request) => string | Promise<string>) | undefined,
@@ -152,7 +158,7 @@ export function resolveIdempotencyOptions<Request> (options: unknown): ResolvedI
     onStoreError,
     replayHeaders: new Set(lowered),
     storeServerErrors: optionalBoolean(options.storeServerErrors, 'idempotency.storeServerErrors', false),
-    maxBodyBytes: positiveInteger(options.maxBodyBytes, 'idempotency.maxBodyBytes', 1_048_576),
+    maxBodyBytes,
     waitForInFlight: optionalBoolean(options.waitForInFlight, 'idempotency.waitForInFlight', false),
     fingerprint: options.fingerprint as ((request: Request) => string) | undefined,
   }

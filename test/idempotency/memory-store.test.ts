@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { MemoryIdempotencyStore } from '../../src/idempotency/index.js'
+import { PROPERTY_RUNS } from '../helpers/arbitraries.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { describeStoreContract } from './store-contract.js'
 
@@ -81,6 +82,65 @@ describe('MemoryIdempotencyStore bounds', () => {
     if (first.kind === 'completed') first.response.body.write('zzz')
     const second = await store.claim('k', 'fp', 'x', 1000)
     expect(second.kind === 'completed' ? second.response.body.toString() : '').toBe('abc')
+  })
+})
+
+describe('MemoryIdempotencyStore bytes', () => {
+  const bodyOf = (bytes: number) => ({ status: 200, headers: {}, body: Buffer.alloc(bytes) })
+
+  it('keeps bodies within maxBytes by dropping the oldest completed keys, never a claim in flight', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock(), maxBytes: 1000 })
+    await store.claim('in-flight', 'fp', 'o', 60_000)
+    for (const key of ['a', 'b', 'c']) {
+      await store.claim(key, 'fp', 'o', 1000)
+      expect(await store.complete(key, 'o', bodyOf(400), 60_000)).toBe(true)
+    }
+    // 'a' made room for 'c'.
+    expect(store.bytes).toBe(800)
+    expect((await store.claim('a', 'other', 'x', 1000)).kind).toBe('acquired')
+    expect((await store.claim('b', 'fp', 'x', 1000)).kind).toBe('completed')
+    expect((await store.claim('in-flight', 'fp', 'x', 1000)).kind).toBe('in-progress')
+  })
+
+  it('counts text as the UTF-8 bytes it was sent as', () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock() })
+    store.claimNow('k', 'fp', 'o', 1000)
+    store.completeNow('k', 'o', { status: 200, headers: {}, body: 'é☕' }, 60_000)
+    expect(store.bytes).toBe(5)
+  })
+
+  it('does not keep a body larger than maxBytes: complete answers false and the key is free again', async () => {
+    const store = new MemoryIdempotencyStore({ clock: new ManualClock(), maxBytes: 100 })
+    await store.claim('k', 'fp', 'o', 1000)
+    expect(await store.complete('k', 'o', bodyOf(101), 60_000)).toBe(false)
+    expect(store.bytes).toBe(0)
+    expect((await store.claim('k', 'fp', 'x', 1000)).kind).toBe('acquired')
+  })
+
+  it('counts exactly the bodies it keeps, never more than maxBytes, whatever is claimed, completed, released or expired', async () => {
+    const kind = fc.oneof({ arbitrary: fc.constantFrom('claim', 'complete'), weight: 6 }, { arbitrary: fc.constantFrom('release', 'elapse'), weight: 1 })
+    const operation = fc.record({ kind, key: fc.integer({ min: 0, max: 5 }), bytes: fc.integer({ min: 0, max: 120 }) })
+    await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 40 }), async (operations) => {
+      const clock = new ManualClock()
+      const store = new MemoryIdempotencyStore({ clock, maxBytes: 200, maxEntries: 4 })
+      for (const { kind, key, bytes } of operations) {
+        try {
+          if (kind === 'claim') store.claimNow(`k${key}`, 'fp', 'o', 50)
+          else if (kind === 'complete') store.completeNow(`k${key}`, 'o', { status: 200, headers: {}, body: Buffer.alloc(bytes) }, 100)
+          else if (kind === 'release') await store.release(`k${key}`, 'o')
+          else clock.advance(30)
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'FRS_ERR_IDEMPOTENCY_STORE_FULL' })
+        }
+        expect(store.bytes).toBeGreaterThanOrEqual(0)
+        expect(store.bytes).toBeLessThanOrEqual(200)
+      }
+      // Once every key has expired and been looked up, nothing is kept and nothing is left counted.
+      clock.advance(1000)
+      for (let key = 0; key <= 5; key++) await store.release(`k${key}`, 'o')
+      expect(store.size).toBe(0)
+      expect(store.bytes).toBe(0)
+    }), PROPERTY_RUNS)
   })
 })
 

@@ -403,6 +403,32 @@ describe('idempotency plugin decisions', () => {
     expect(again.headers['idempotent-replayed']).toBe('true')
   })
 
+  it('the memory store keeps large answers within its maxBytes: the oldest go first, and the newest still replay', async () => {
+    current = createTestApp()
+    const store = new MemoryIdempotencyStore({ maxBytes: 2 * 1024 * 1024 })
+    await current.app.register(resilience, { loadShedding: false, idempotency: { unscoped: true, store } })
+    let runs = 0
+    // A "create and return the document" route: its answer is as large as the request.
+    current.app.post('/documents', { config: { idempotency: { required: true } } }, async (request) => { runs++; return request.body })
+    const document = 'x'.repeat(500_000)
+    const post = (key: string) => current?.app.inject({ method: 'POST', url: '/documents', headers: { 'idempotency-key': key, 'content-type': 'text/plain' }, payload: document })
+    for (let index = 0; index < 10; index++) expect((await post(`d${index}`))?.statusCode).toBe(200)
+    expect(store.bytes).toBeLessThanOrEqual(2 * 1024 * 1024)
+    expect(store.bytes).toBe(4 * 500_000)
+    expect((await post('d9'))?.headers['idempotent-replayed']).toBe('true')
+    expect(runs).toBe(10)
+    // The first key's answer made room: its retry runs the handler again.
+    expect((await post('d0'))?.headers['idempotent-replayed']).toBeUndefined()
+    expect(runs).toBe(11)
+  })
+
+  it('a maxBodyBytes over the memory store\'s maxBytes is refused at startup: such answers could never be kept; the default store keeps 64 MiB', async () => {
+    expect(new MemoryIdempotencyStore().maxBytes).toBe(64 * 1024 * 1024)
+    current = createTestApp()
+    await expect(current.app.register(resilience, { idempotency: { unscoped: true, maxBodyBytes: 2_000_000, store: new MemoryIdempotencyStore({ maxBytes: 1_000_000 }) } }))
+      .rejects.toMatchObject({ code: 'FRS_ERR_OPTION_INVALID', message: expect.stringMatching(/option 'idempotency\.maxBodyBytes' expects at most the memory store's maxBytes \(1000000\)/) })
+  })
+
   it('a route that turns idempotency on without a scope is refused at startup, unless unscoped', async () => {
     current = createTestApp()
     await current.app.register(resilience)
