@@ -116,7 +116,8 @@ function recordOutcome (context: RecordingContext, availability: TrackedSli | un
   const deadline = state?.deadline?.outcome
   const outcome = classifyOutcome({
     statusCode: reply.statusCode,
-    deadlineExceeded: deadline === 'deadline-exceeded' || hasMark(marks, 'refusedForDeadline'),
+    deadlineExceeded: deadline === 'deadline-exceeded',
+    callerBudgetSpent: hasMark(marks, 'refusedForDeadline'),
     // A destroyed socket means the client left before the answer, deadline or not.
     clientClosed: deadline === 'client-closed' || request.raw.socket?.destroyed === true,
     shed: hasMark(marks, 'shed'),

@@ -1,11 +1,10 @@
 import { histogramSlots, observeInto, readFrom } from '../metrics/bucket-counts.js'
 import type { MetricsHub } from '../metrics/hub.js'
 import type { Objective } from './objective.js'
-import { BAD_REASONS } from './outcome.js'
+import { BAD_REASONS, UNCOUNTED_REASONS } from './outcome.js'
 import type { OutcomeReason } from './outcome.js'
 
 const DEFAULT_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-const UNCOUNTED_REASONS = ['client-error', 'client-closed'] as const
 
 /*
  * Where each count of a series sits in its array of counts. With a route
@@ -18,7 +17,7 @@ const UNCOUNTED_REASONS = ['client-error', 'client-closed'] as const
  * its latency count, the histogram's sum and count, its first buckets),
  * and the counts of failures, which it never reads, lie before them.
  */
-/** One slot per bad reason (server-error, deadline, shed, chaos), then one per uncounted reason (client-error, client-closed). */
+/** One slot per bad reason (server-error, deadline, shed, chaos), then one per uncounted reason (client-error, client-closed, caller-budget-spent). */
 const BAD_BY = 0
 const UNCOUNTED = BAD_BY + BAD_REASONS.length
 const GOOD = UNCOUNTED + UNCOUNTED_REASONS.length
@@ -46,6 +45,7 @@ function reasonSlot (reason: Exclude<OutcomeReason, 'good'>): number {
     case 'chaos': return BAD_BY + 3
     case 'client-error': return UNCOUNTED
     case 'client-closed': return UNCOUNTED + 1
+    case 'caller-budget-spent': return UNCOUNTED + 2
   }
 }
 
@@ -77,7 +77,9 @@ class RouteSeries {
     if (this.fromStart) return true
     const availability = this.availability ? this.count(GOOD) + this.count(BAD) : 0
     const latency = this.latency ? this.count(LATENCY_GOOD) + this.count(LATENCY_BAD) : 0
-    return availability + latency + this.count(UNCOUNTED) + this.count(UNCOUNTED + 1) > 0
+    let uncounted = 0
+    for (let slot = UNCOUNTED; slot < GOOD; slot++) uncounted += this.count(slot)
+    return availability + latency + uncounted > 0
   }
 }
 
@@ -132,7 +134,7 @@ export class SloMetrics {
     })
     hub.counter({
       name: 'slo_uncounted_events_total',
-      help: 'Requests of an SLO\'s routes left out of it: client errors and client disconnects.',
+      help: 'Requests of an SLO\'s routes left out of it: client errors, client disconnects, and 504s to callers whose budget was spent before the request arrived.',
       labelNames: ['slo', 'route', 'reason'],
       read (set) {
         for (const entry of exposed(series)) {
@@ -182,7 +184,7 @@ export class SloMetrics {
    * indicators; a scrape shows those of its indicators only.
    */
   record (counts: RouteCounts, reason: OutcomeReason, slow: boolean | undefined, seconds: number): void {
-    if (reason === 'client-error' || reason === 'client-closed') {
+    if (reason === 'client-error' || reason === 'client-closed' || reason === 'caller-budget-spent') {
       const slot = reasonSlot(reason)
       counts[slot] = (counts[slot] as number) + 1
       return

@@ -1,4 +1,5 @@
 import type { FastifyContextConfig } from 'fastify'
+import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { StateChange } from '../../plugins/index.js'
@@ -135,13 +136,20 @@ describe('error budget: corner cases of classification', () => {
     expect(await countedAfterClientLeft(current, { slo: ORDERS, deadline: false })).toBe(0)
   })
 
-  it('labels a 504 for a caller budget spent on arrival as deadline', async () => {
+  it('leaves out the 504 of a caller whose budget was spent on arrival, so that no client can spend the error budget with a header; a caller budget that runs out while the route works still counts', async () => {
     current = await budgetApp({})
     const { app } = current
     app.get('/quote', { config: { slo: ORDERS } }, async () => ({}))
-    expect((await app.inject({ url: '/quote', headers: { 'x-request-timeout-ms': '1' } })).statusCode).toBe(504)
+    app.get('/slow-quote', { config: { slo: ORDERS } }, async (request) => { await once(request.deadline.signal, 'abort'); return {} })
+    for (let index = 0; index < 50; index++) expect((await app.inject({ url: '/quote', headers: { 'x-request-timeout-ms': '0' } })).statusCode).toBe(504)
+    expect(app.errorBudget.status()[0]).toMatchObject({ name: 'orders', sli: 'availability', events: { total: 0, bad: 0 }, state: 'ok' })
+    // 30 ms, less the safety margin: the route had work under way when it ran out.
+    expect((await app.inject({ url: '/slow-quote', headers: { 'x-request-timeout-ms': '30' } })).statusCode).toBe(504)
+    expect(app.errorBudget.status()[0]).toMatchObject({ events: { total: 1, bad: 1 } })
     const metrics = parseMetrics(await app.errorBudget.registry?.metrics() ?? '')
-    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /quote",reason="deadline"}')).toBe(1)
+    expect(metrics.get('slo_uncounted_events_total{slo="orders",route="GET /quote",reason="caller-budget-spent"}')).toBe(50)
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /quote",reason="deadline"}')).toBe(0)
+    expect(metrics.get('slo_bad_events_total{slo="orders",sli="availability",route="GET /slow-quote",reason="deadline"}')).toBe(1)
   })
 
   it('keeps one series for routes that differ only by constraints', async () => {

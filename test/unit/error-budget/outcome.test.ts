@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { ErrorBudgetTracker, classifyOutcome, resolveObjective } from '../../../src/error-budget/index.js'
 import type { OutcomeFacts } from '../../../src/error-budget/index.js'
 
-const FACTS: OutcomeFacts = { statusCode: 200, deadlineExceeded: false, clientClosed: false, shed: false, chaos: false }
+const FACTS: OutcomeFacts = { statusCode: 200, deadlineExceeded: false, callerBudgetSpent: false, clientClosed: false, shed: false, chaos: false }
 
 describe('classifyOutcome', () => {
   it.each([
@@ -11,6 +11,8 @@ describe('classifyOutcome', () => {
     [{ statusCode: 500 }, 'server-error', true, true],
     [{ statusCode: 502 }, 'server-error', true, true],
     [{ statusCode: 504, deadlineExceeded: true }, 'deadline', true, true],
+    [{ statusCode: 504, callerBudgetSpent: true }, 'caller-budget-spent', false, false],
+    [{ statusCode: 504, callerBudgetSpent: true, deadlineExceeded: true }, 'caller-budget-spent', false, false],
     [{ statusCode: 503, shed: true }, 'shed', true, true],
     [{ statusCode: 500, chaos: true }, 'chaos', true, true],
     [{ statusCode: 400 }, 'client-error', false, false],
