@@ -370,16 +370,20 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
       }
     })
   }
-  // By onClose every connection is gone: a claim still held belongs to a
-  // request the shutdown cut off, whose client will retry. Released now,
-  // the retry runs at once instead of waiting for the lease to run out.
+  // By onClose every connection is gone. A claim whose handler never
+  // started belongs to a request the shutdown cut off before any work:
+  // released now, the client's retry runs at once instead of waiting for
+  // the lease to run out. A handler that started keeps its key, as when
+  // its client leaves: its outcome is the answer, and a retry run beside
+  // it would do its write twice. Its lease is renewed while the process
+  // lives (the keeper's timer holds no process open) and runs out once it
+  // exits, as after a crash.
   app.addHook('onClose', async () => {
     await Promise.all(runtime.leases.held().map(async ({ request }) => {
       const claim = claimOf(request)
-      if (claim !== null && claim.phase !== 'done') await releaseClaim(request, claim, runtime, 'the server shut down before the request finished')
+      if (claim !== null && claim.phase === 'claimed') await releaseClaim(request, claim, runtime, 'the server shut down before the handler started')
     }))
     runtime.timeouts.close()
-    runtime.leases.close()
   })
   const onSend = createOnSend(runtime)
 

@@ -149,23 +149,63 @@ describe('graceful shutdown', () => {
     expect(await hung).toBeInstanceOf(Error)
   })
 
-  it('releases the idempotency key of a request cut off at the shutdown timeout', async () => {
+  it('keeps the idempotency key of a handler still running when the shutdown cuts its connection: a retry on another instance waits for its answer instead of running the write twice', async () => {
     const started = deferred()
+    const finish = deferred()
+    const prefix = `test:health:running:${Date.now()}:`
+    let runs = 0
+    const charges = (app: FastifyInstance): void => {
+      app.post('/charges', { config: { idempotency: { required: true } } }, async () => {
+        runs++
+        started.resolve()
+        await finish.promise
+        return { charge: runs }
+      })
+    }
+    const options = (): ResilienceOptions => ({ idempotency: { store: new RedisIdempotencyStore({ client: redis, prefix }), unscoped: true, leaseMs: 60_000 }, health: { shutdown: { graceMs: 50, timeoutMs: 600 } } })
+    const first = await startApp(options(), charges)
+    const other = await startApp(options(), charges)
+    const charge = async (url: string): Promise<Response> => await fetch(`${url}/charges`, { method: 'POST', headers: { 'idempotency-key': 'k-1', 'content-type': 'application/json', connection: 'close' }, body: '{}' })
+    const cut = charge(first.url).catch((error: unknown) => error)
+    await started.promise
+    await first.app.close()
+    expect(await cut).toBeInstanceOf(Error)
+    // The handler runs on in the closed instance: the retry finds its key held.
+    const meanwhile = await charge(other.url)
+    expect(meanwhile.status).toBe(409)
+    finish.resolve()
+    // Its answer is stored as it ends; until then the retry still meets the held key.
+    let replay = await charge(other.url)
+    while (replay.status === 409) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      replay = await charge(other.url)
+    }
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+    expect(await replay.json()).toEqual({ charge: 1 })
+    expect(runs).toBe(1)
+  })
+
+  it('releases the idempotency key of a request the shutdown cut off before its handler started', async () => {
+    const waiting = deferred()
     const prefix = `test:health:cut:${Date.now()}:`
     const store = new RedisIdempotencyStore({ client: redis, prefix })
+    let runs = 0
     const { app, url } = await startApp({ idempotency: { store, unscoped: true, leaseMs: 60_000 }, health: { shutdown: { graceMs: 50, timeoutMs: 600 } } }, (app) => {
-      app.post('/charges', { config: { idempotency: { required: true } } }, async () => {
-        started.resolve()
-        await new Promise(() => {})
+      // A hook of the application's that runs after the key is claimed, and never ends.
+      app.addHook('onRoute', (route) => {
+        route.preHandler = [...[route.preHandler ?? []].flat(), async () => { waiting.resolve(); await new Promise(() => {}) }]
       })
+      app.post('/charges', { config: { idempotency: { required: true } } }, async () => { runs++; return {} })
     })
     const cut = fetch(`${url}/charges`, { method: 'POST', headers: { 'idempotency-key': 'k-1', 'content-type': 'application/json' }, body: '{}' }).catch((error: unknown) => error)
-    await started.promise
+    await waiting.promise
     expect(await redis.keys(`${prefix}*`)).not.toEqual([])
     await app.close()
     await cut
-    // Nothing left under the prefix: the key is free for the client's retry, not held for the 60 s lease.
+    // Nothing left under the prefix (its release may still be on its way): the key is free for the client's retry, not held for the 60 s lease.
+    for (let waited = 0; waited < 10_000 && (await redis.keys(`${prefix}*`)).length > 0; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5))
     expect(await redis.keys(`${prefix}*`)).toEqual([])
+    expect(runs).toBe(0)
   })
 
   it('with Redis down, shutdown is still bounded and the app closes', async () => {
