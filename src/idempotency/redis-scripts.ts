@@ -1,7 +1,7 @@
 /*
  * One Lua script per state change, so that each is atomic on the server.
  * KEYS[1] is the key's record, a hash with the fields state ('claimed' or
- * 'completed'), fp, owner (claimed), and status, headers (JSON) and body
+ * 'completed'), fp, owner, and status, headers (JSON) and body
  * (completed). The owner value is the fencing token every write compares.
  */
 
@@ -51,16 +51,22 @@ return 1
 /**
  * ARGV: owner, retentionMs, status, headers JSON, body, fingerprint ('' for
  * none) → 1 | 0. A record that is gone is written with the fingerprint.
+ * The completed record keeps its owner: a call whose reply was lost and
+ * that the client sent again (ioredis does, after reconnecting) finds its
+ * own completion and answers 1 again, changing nothing, where a 0 would
+ * report a lost lease that never was.
  */
 export const COMPLETE = `
 local record = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if record[1] == 'completed' and record[2] == ARGV[1] then
+  return 1
+end
 if not record[1] and ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'fp', ARGV[6])
 elseif record[1] ~= 'claimed' or record[2] ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'state', 'completed', 'status', ARGV[3], 'headers', ARGV[4], 'body', ARGV[5])
-redis.call('HDEL', KEYS[1], 'owner')
+redis.call('HSET', KEYS[1], 'state', 'completed', 'owner', ARGV[1], 'status', ARGV[3], 'headers', ARGV[4], 'body', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `

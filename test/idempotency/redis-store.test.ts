@@ -42,6 +42,19 @@ describe('RedisIdempotencyStore on a real redis-server', () => {
     expect(retentionTtl).toBeGreaterThan(86_000_000)
   })
 
+  it('a completion its owner sends again (its reply lost, and the call re-sent, as ioredis does after reconnecting) answers true again and changes nothing', async () => {
+    const store = new RedisIdempotencyStore({ client, prefix: `test:idem:${randomUUID()}:` })
+    await store.claim('resent', 'fp', 'o', 5000)
+    const answer = { status: 201, headers: { 'content-type': 'text/plain' }, body: Buffer.from('first') }
+    expect(await store.complete('resent', 'o', answer, 60_000)).toBe(true)
+    expect(await store.complete('resent', 'o', { ...answer, body: Buffer.from('again') }, 60_000)).toBe(true)
+    expect(await store.complete('resent', 'other', answer, 60_000)).toBe(false)
+    const replay = await store.claim('resent', 'fp', 'x', 5000)
+    expect(replay.kind === 'completed' ? replay.response.body.toString() : replay.kind).toBe('first')
+    expect(await store.renew('resent', 'o', 5000)).toBe(false)
+    expect(await store.release('resent', 'o')).toBe(false)
+  })
+
   it('several stores may share one client', async () => {
     const first = new RedisIdempotencyStore({ client, prefix: 'a:' })
     const second = new RedisIdempotencyStore({ client, prefix: 'b:' })
