@@ -37,6 +37,14 @@ export interface Claim extends KeptHandler {
   fingerprint: string
   ttlMs: number
   phase: ClaimPhase
+  /**
+   * The answer is on its way to the store, its send waiting for it. A
+   * second send meanwhile is Fastify's own, made when an async handler
+   * called reply.send() without returning the reply: it is dropped, as
+   * Fastify drops a send once the reply is sent, rather than answering
+   * first with an empty body and then writing the first answer over it.
+   */
+  storing: boolean
   /** The reply as the 504 left it, to tell what the handler sets after it. */
   replyAfterDeadline: ReplySnapshot | null
   lease: HeldLease
@@ -279,6 +287,12 @@ export function createOnSend (runtime: Runtime) {
     let work: Promise<void> | undefined
     switch (claim.phase) {
       case 'done':
+        if (claim.storing) {
+          request.log.debug('a second send while the answer is being stored is dropped; return the reply from an async handler that calls reply.send()')
+          return
+        }
+        done(null, payload)
+        return
       case 'detached':
         done(null, payload)
         return
@@ -307,8 +321,22 @@ export function createOnSend (runtime: Runtime) {
         work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'))
         break
     }
-    if (work === undefined) done(null, payload)
-    else work.then(() => { done(null, payload) }, (error: unknown) => { done(error) })
+    if (work === undefined) {
+      done(null, payload)
+      return
+    }
+    claim.storing = true
+    work.then(() => {
+      claim.storing = false
+      done(null, payload)
+    }, (error: unknown) => {
+      claim.storing = false
+      done(error)
+    }).catch((error: unknown) => {
+      // Writing the answer failed inside Fastify: logged, never an
+      // unhandled rejection that ends the process.
+      request.log.error({ err: error }, 'the answer could not be written after it was stored')
+    })
   }
 }
 

@@ -216,7 +216,7 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
   function acquired (request: FastifyRequest, storeKey: string, owner: string, fingerprint: string): Claim {
     if (tally !== undefined) tally.counts.executed++
     const claim: Claim = {
-      storeKey, owner, fingerprint, ttlMs: route.ttlMs, phase: 'claimed', replyBeforeDeadline: null, failedAfterAnswer: false, replyAfterDeadline: null, lease: { storeKey, owner, request },
+      storeKey, owner, fingerprint, ttlMs: route.ttlMs, phase: 'claimed', storing: false, replyBeforeDeadline: null, failedAfterAnswer: false, replyAfterDeadline: null, lease: { storeKey, owner, request },
     }
     stateFor(request).claim = claim
     return claim

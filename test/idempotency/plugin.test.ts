@@ -187,6 +187,28 @@ describe.each(stores)('idempotency plugin with the %s store', (_name, makeStore)
     expect(runs).toHaveBeenCalledTimes(1)
   })
 
+  it('an async handler that calls reply.send() without returning the reply answers its own body, and its retry the same, with no error', async () => {
+    current = createTestApp()
+    const { app, logs } = current
+    let runs = 0
+    await app.register(resilience, { loadShedding: false, idempotency: { store: makeStore(), unscoped: true } })
+    app.post('/orders', { config: { idempotency: { required: true } } }, async (_request, reply) => {
+      runs++
+      reply.code(201).send({ order: runs })
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const order = async (): Promise<Response> => await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', headers: { 'idempotency-key': 'send-1', 'content-type': 'application/json' }, body: '{}' })
+    const first = await order()
+    expect(first.status).toBe(201)
+    expect(await first.json()).toEqual({ order: 1 })
+    const retry = await order()
+    expect(retry.headers.get('idempotent-replayed')).toBe('true')
+    expect(await retry.json()).toEqual({ order: 1 })
+    expect(runs).toBe(1)
+    expect(logs.filter((line) => line.level >= LOG_LEVEL.warn)).toEqual([])
+  })
+
   it('the same key with a JSON string body that differs only in a lone surrogate is a 422 problem, and callers whose scopes differ only so keep their keys apart', async () => {
     current = createTestApp()
     const { app } = current
