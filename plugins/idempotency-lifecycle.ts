@@ -222,15 +222,21 @@ export function replay (reply: FastifyReply, response: KeptResponse, replayable:
 
 const LEASE_LOST = 'idempotency lease was lost before the response could be stored; a later request owns the key'
 const NOT_STORED = 'idempotent response could not be stored; the key frees itself when its lease runs out'
+// A store call that timed out may still be carried out: Redis paused, not gone.
+const NOT_CONFIRMED = 'idempotent response not confirmed stored within storeTimeoutMs; if the store did not keep it, the key frees itself when its lease runs out'
 
 async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: KeptResponse): Promise<void> {
   finish(request, claim, runtime)
   try {
     // A text body only reaches a store that keeps text (keepsText).
-    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs, claim.fingerprint))
+    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs, claim.fingerprint), undefined, (late) => {
+      if (late) request.log.info('idempotent response stored after all, after its store call timed out')
+      else request.log.warn(LEASE_LOST)
+    })
     if (!stored) request.log.warn(LEASE_LOST)
   } catch (error) {
-    request.log.error({ err: error }, NOT_STORED)
+    if (error instanceof FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT) request.log.warn({ err: error }, NOT_CONFIRMED)
+    else request.log.error({ err: error }, NOT_STORED)
   }
 }
 

@@ -125,6 +125,31 @@ describe('a claim that Redis carries out after its timeout', () => {
   })
 })
 
+describe('an answer that Redis stores after its store call timed out', () => {
+  const redis = ownRedis()
+
+  it('is logged as not confirmed, then as stored after all, never as an error, and the retry replays it', async () => {
+    const testApp = createTestApp()
+    const runs = vi.fn()
+    await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client: redis.client }), unscoped: true, storeTimeoutMs: 300 } })
+    testApp.app.post('/pay', { config: { idempotency: {} } }, async () => {
+      runs()
+      // Redis holds every write, the answer's among them, past the store's 300 ms timeout.
+      await redis.admin.call('CLIENT', 'PAUSE', '2000', 'WRITE')
+      return { paid: true }
+    })
+    const { app, logs } = testApp
+    expect((await pay(app, 'late-answer')).statusCode).toBe(200)
+    await waitFor(() => logs.some((line) => line.msg === 'idempotent response stored after all, after its store call timed out'))
+    expect(logs.some((line) => line.level === LOG_LEVEL.warn && line.msg.startsWith('idempotent response not confirmed stored'))).toBe(true)
+    expect(logs.filter((line) => line.level >= LOG_LEVEL.error)).toEqual([])
+    const retried = await pay(app, 'late-answer')
+    expect(retried.headers['idempotent-replayed']).toBe('true')
+    expect(runs).toHaveBeenCalledTimes(1)
+    await app.close()
+  })
+})
+
 describe('a claim that outlives the request\'s budget', () => {
   const redis = ownRedis()
 
