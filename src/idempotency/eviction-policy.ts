@@ -15,7 +15,8 @@ const FIELD = 'maxmemory_policy:'
  * has no such field or leaves it empty.
  */
 export function readMaxmemoryPolicy (info: string): string | undefined {
-  for (const line of info.split('\n')) {
+  // CR alone ends a line too: a value never holds a line break.
+  for (const line of info.split(/\r\n?|\n/)) {
     if (!line.startsWith(FIELD)) continue
     const policy = line.slice(FIELD.length).trim()
     return policy === '' ? undefined : policy
