@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { monotonicClock } from '../src/clock.js'
-import { FRS_ERR_FINGERPRINT_CYCLE, FRS_ERR_IDEMPOTENCY_SCOPE_INVALID } from '../src/errors.js'
+import { FRS_ERR_FINGERPRINT_CYCLE, FRS_ERR_IDEMPOTENCY_SCOPE_INVALID, FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import { carriesBody } from '../src/payload.js'
 import { describeValue } from '../src/describe.js'
 import {
@@ -20,6 +20,7 @@ import {
   LeaseKeeper,
   MemoryIdempotencyStore,
   RedisIdempotencyStore,
+  policyEvicts,
 } from '../src/idempotency/index.js'
 import type {
   ClaimOutcome,
@@ -336,6 +337,32 @@ function createPreHandler (runtime: Runtime, route: ResolvedRouteIdempotency, ro
 }
 
 /**
+ * Warns at startup when the store's Redis may evict its keys: an evicted
+ * answer or claim is forgotten, and the retry runs its handler again with
+ * nothing logged then. A policy that cannot be read (INFO refused, slower
+ * than a store call may be, or without the field) leaves startup as it
+ * was, with a debug line: startup never waits longer than a store call,
+ * nor fails, for a check.
+ */
+async function warnIfRedisEvicts (log: FastifyBaseLogger, runtime: Runtime, store: RedisIdempotencyStore): Promise<void> {
+  const { storeTimeoutMs } = runtime.settings
+  let policy: string | undefined
+  try {
+    policy = await runtime.timeouts.run(store.maxmemoryPolicy(), storeTimeoutMs, () => new FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT(Math.round(storeTimeoutMs)))
+  } catch (error) {
+    log.debug({ err: error }, 'idempotency store: Redis eviction policy not checked, INFO memory failed')
+    return
+  }
+  if (policy === undefined) {
+    log.debug('idempotency store: Redis eviction policy not checked, INFO memory has no maxmemory_policy')
+    return
+  }
+  if (policyEvicts(policy)) {
+    log.warn({ maxmemoryPolicy: policy }, `idempotency store: Redis maxmemory-policy is ${policy}: Redis may evict stored answers and claims under memory pressure; a retry would then run its handler again; set maxmemory-policy noeviction`)
+  }
+}
+
+/**
  * Makes retried POST and PATCH requests safe: the same key and request
  * run once, and every retry gets the first answer (IETF httpapi
  * Idempotency-Key draft).
@@ -367,7 +394,9 @@ const idempotencyPlugin: FastifyPluginAsync<IdempotencyOptions> = async function
     app.addHook('onReady', async () => {
       if (!await ready(storeTimeoutMs)) {
         app.log.warn({ storeTimeoutMs }, 'idempotency store not ready at startup; requests with a key find it unavailable until it is')
+        return
       }
+      if (store instanceof RedisIdempotencyStore) await warnIfRedisEvicts(app.log, runtime, store)
     })
   }
   // By onClose every connection is gone. A claim whose handler never

@@ -4,6 +4,7 @@ import { describeValue } from '../describe.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import { assertKnownKeys, assertOptionsObject, optionalString } from '../options.js'
 import { readClaimReply } from './claim-reply.js'
+import { readMaxmemoryPolicy } from './eviction-policy.js'
 import { CLAIM, COMPLETE, RELEASE, RENEW } from './redis-scripts.js'
 import { RedisBatch, luaScript } from './redis-batch.js'
 import type { Callback } from './redis-batch.js'
@@ -94,11 +95,28 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return await whenConnected(this.#client, timeoutMs)
   }
 
+  /**
+   * The `maxmemory-policy` of the Redis the store writes to, read from
+   * `INFO memory` (which managed Redis services allow where they disable
+   * CONFIG); undefined when the reply has no such field. Through a
+   * `Cluster` client, INFO goes to one node, the one ioredis picks for a
+   * command without a key. Rejects when INFO fails.
+   */
+  async maxmemoryPolicy (): Promise<string | undefined> {
+    const info: unknown = await (this.#client as unknown as InfoClient).info('memory')
+    return typeof info === 'string' ? readMaxmemoryPolicy(info) : undefined
+  }
+
   release (key: string, owner: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#batch.call(RELEASE_SCRIPT, [this.redisKey(key), owner], settle(resolve, reject, isOne))
     })
   }
+}
+
+/** ioredis' INFO, which the client's type leaves out: only the startup check calls it. */
+interface InfoClient {
+  info: (section: string) => Promise<unknown>
 }
 
 /** A command's callback that settles a promise with its reply, read by `read`; a reply it cannot read rejects. */

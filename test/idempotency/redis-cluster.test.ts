@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
-import { createTestApp } from '../helpers/app.js'
+import { LOG_LEVEL, createTestApp } from '../helpers/app.js'
 import { useRedisCluster } from '../helpers/redis-cluster.js'
 import { describeStoreContract } from './store-contract.js'
 
@@ -35,5 +35,22 @@ describe('idempotency plugin on Redis Cluster', () => {
     expect(runs).toHaveBeenCalledTimes(1)
     expect(responses.every((res) => res.statusCode === 200 || res.statusCode === 409)).toBe(true)
     await app.close()
+  })
+
+  it('warns at startup when the cluster\'s nodes may evict keys, as the node INFO went to says', async () => {
+    // Set on every master: the check asks one node, whichever ioredis sends it to.
+    const masters = cluster().nodes('master')
+    expect(masters).toHaveLength(3)
+    await Promise.all(masters.map(async (node) => await node.config('SET', 'maxmemory-policy', 'volatile-lru')))
+    try {
+      const { app, logs } = createTestApp()
+      await app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client: cluster(), prefix: 'cluster-policy:' }), unscoped: true } })
+      await app.ready()
+      const warnings = logs.filter((line) => line.level === LOG_LEVEL.warn && line.msg.includes('maxmemory-policy'))
+      expect(warnings.map((line) => line.maxmemoryPolicy)).toEqual(['volatile-lru'])
+      await app.close()
+    } finally {
+      await Promise.all(masters.map(async (node) => await node.config('SET', 'maxmemory-policy', 'noeviction')))
+    }
   })
 })
