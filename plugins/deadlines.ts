@@ -29,7 +29,7 @@ import { keptHandler, markRefusedForDeadline } from './outcome-marks.js'
 import { arm, deadlineOf, markAnswered, onDeadlinePassed } from './deadline-lifecycle.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
-import { declareRequestState, stateFor } from './request-state.js'
+import { declareRequestState, stateFor, stateOf } from './request-state.js'
 import { registerOnce } from './registered-once.js'
 
 declare module 'fastify' {
@@ -210,7 +210,7 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
   declareRequestState(app)
   app.decorateRequest('deadline', {
     getter (this: FastifyRequest): RequestDeadline {
-      return deadlineOf(this) ?? unbounded
+      return deadlineOf(this) ?? optedOutDeadline(this, settings) ?? unbounded
     },
   })
 
@@ -229,11 +229,45 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
     const label = routeLabel(routeOptions)
     const addedHead = isAddedHead(routeOptions)
     const timeoutMs = resolveRouteDeadline(routeOptions.config?.deadline, settings, label)
-    if (timeoutMs === false) return
+    if (timeoutMs === false) {
+      appendRouteHook(routeOptions, 'onRequest', keepReplyOfOptedOut)
+      return
+    }
     addQueue(timeoutMs)
     appendRouteHook(routeOptions, 'onRequest', createOnRequest(hookContext, timeoutMs, metrics?.forRoute(label, !addedHead)))
     routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
+}
+
+/**
+ * On a route that opted out, keeps the reply, so that `request.deadline`,
+ * once read, can end with the response: its sub-budgets' timers cleared,
+ * its signal aborted when the client goes away.
+ */
+function keepReplyOfOptedOut (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  stateFor(request).optedOut = { reply, deadline: undefined }
+  done()
+}
+
+/**
+ * `request.deadline` on a route that opted out: no time limit, but an end.
+ * Made on first read, as few handlers of such routes read it.
+ */
+function optedOutDeadline (request: FastifyRequest, settings: ResolvedDeadlinesOptions): RequestDeadline | undefined {
+  const optedOut = stateOf(request)?.optedOut
+  if (optedOut == null) return undefined
+  if (optedOut.deadline !== undefined) return optedOut.deadline
+  const end = new Deadline({ timeoutMs: Number.POSITIVE_INFINITY, forwardHeader: settings.header, clock: settings.clock })
+  const response = optedOut.reply.raw
+  const ended = (): void => {
+    if (response.writableEnded) end.finish()
+    else end.clientClosed()
+  }
+  // Read after the response closed (from a timer the handler left), it ends at once.
+  if (response.destroyed || response.writableFinished) ended()
+  else response.once('close', ended)
+  optedOut.deadline = unboundedDeadline(settings.header, settings.clock, end)
+  return optedOut.deadline
 }
 
 /** The cascading deadlines capability as a Fastify plugin; needs {@link problemDetails}. */

@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Deadline } from '../src/deadline/index.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Deadline, RequestDeadline } from '../src/deadline/index.js'
 import type { Claim } from './idempotency-lifecycle.js'
 import type { KeptHandler } from './outcome-marks.js'
 
@@ -18,6 +18,8 @@ export class RequestState {
   arrivedAt = 0
   /** The request's deadline, on a route that has one. */
   deadline: Deadline | null = null
+  /** On a route that opted out of deadlines: its reply, and `request.deadline` once read (deadlines.ts). */
+  optedOut: OptedOutDeadline | null = null
   /** Outcome marks, bits that one capability leaves for another (outcome-marks.ts). */
   marks = 0
   /** Set while the handler must run to its end for an idempotent retry. */
@@ -30,6 +32,12 @@ export class RequestState {
   degradedHeaders: string[] | null = null
   /** How many keyed calls of each kind (dependency and call) the request made, for their derived idempotency keys. */
   keyedCalls: Map<string, number> | null = null
+}
+
+/** What a request on a route without a deadline needs for `request.deadline` to end with it. */
+export interface OptedOutDeadline {
+  reply: FastifyReply
+  deadline: RequestDeadline | undefined
 }
 
 type StateSlot = Record<typeof kState, RequestState | null | undefined>

@@ -146,19 +146,27 @@ export class Deadline implements ChildDeadline {
   child (maxMs: number): ChildDeadline {
     const timeoutMs = Math.min(subBudgetCap(maxMs), this.remainingMs())
     const child = new Deadline({ timeoutMs, forwardHeader: this.#forwardHeader, clock: this.#clock })
+    this.adopt(child)
+    return child
+  }
+
+  /**
+   * Starts `child`, a sub-budget not yet started, as one of this
+   * deadline's: it ends when this one does, or at once if this one has.
+   */
+  adopt (child: Deadline): void {
     const outcome = this.#outcome
     if (outcome === 'finished') {
       child.finish()
-      return child
+      return
     }
     if (outcome !== 'pending') {
       child.#end(outcome, this.#reason as Error)
-      return child
+      return
     }
     child.#parent = this
     // Ended at once when it has no time, so it is never kept among the children.
     if (startSubBudget(child)) (this.#children ??= new Set()).add(child)
-    return child
   }
 
   fetch (input: string | URL | Request, init?: RequestInit): Promise<Response> {
@@ -279,21 +287,30 @@ const NEVER_ABORTED = new AbortController().signal
 
 /**
  * The deadline of a route that opted out: no budget, no timer, no header to
- * forward. Its sub-budgets are real deadlines of their own.
+ * forward. Its sub-budgets are real deadlines of their own. Given `end`,
+ * the request's end (a deadline without a time limit, never started, that
+ * the plugin finishes with the response or ends when the client goes
+ * away), its signal aborts when the client goes away, and its sub-budgets
+ * end with the request, so that none of their timers outlives it.
  */
-export function unboundedDeadline (forwardHeader: string, clock: Clock): RequestDeadline {
+export function unboundedDeadline (forwardHeader: string, clock: Clock, end?: Deadline): RequestDeadline {
   return Object.freeze({
     timeoutMs: Number.POSITIVE_INFINITY,
     remainingMs: () => Number.POSITIVE_INFINITY,
     expired: false,
-    outcome: 'pending' as const,
-    signal: NEVER_ABORTED,
+    get outcome (): DeadlineOutcome {
+      return end?.outcome ?? 'pending'
+    },
+    get signal (): AbortSignal {
+      return end?.signal ?? NEVER_ABORTED
+    },
     headers: () => ({}),
     child: (maxMs: number): ChildDeadline => {
       // With no deadline above it, a sub-budget is as long as its cap, or
       // as a timer can hold: a longer timer fires after 1 ms.
       const child = new Deadline({ timeoutMs: Math.min(subBudgetCap(maxMs), MAX_TIMER_MS), forwardHeader, clock })
-      startSubBudget(child)
+      if (end === undefined) startSubBudget(child)
+      else end.adopt(child)
       return child
     },
     fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, init),

@@ -1,9 +1,13 @@
 import Fastify from 'fastify'
+import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience, { deadlines, problemDetails } from '../../plugins/index.js'
 import type { FastifyInstance } from 'fastify'
 import { registrationError } from '../helpers/registration.js'
 import { ManualClock } from '../helpers/manual-clock.js'
+import { deferred } from '../helpers/deferred.js'
+import { listen } from '../helpers/listen.js'
+import { rawGet } from '../helpers/raw-http.js'
 
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close() })
@@ -28,6 +32,43 @@ describe('deadline route config', () => {
     const res = await app.inject({ url: '/stream', headers: { 'x-request-timeout-ms': 'garbage' } })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ remaining: 'Infinity', forwarded: {}, aborted: false })
+  })
+
+  it('on a route that opted out, sub-budgets a handler leaves undisposed end with its request: no timer is left once it is answered', async () => {
+    app = Fastify()
+    await app.register(problemDetails)
+    await app.register(deadlines)
+    app.get('/events', { config: { deadline: false } }, async (request) => {
+      const pricing = request.deadline.child(60_000)
+      const rest = request.deadline.child(Number.POSITIVE_INFINITY)
+      return { pricing: pricing.remainingMs() > 0, rest: rest.remainingMs() > 0 }
+    })
+    await app.ready()
+    const timers = (): number => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+    const before = timers()
+    for (let index = 0; index < 200; index++) expect((await app.inject('/events')).json()).toEqual({ pricing: true, rest: true })
+    expect(timers()).toBeLessThanOrEqual(before)
+  })
+
+  it('on a route that opted out, request.deadline.signal aborts when the client goes away, and a sub-budget with it', async () => {
+    app = Fastify()
+    await app.register(problemDetails)
+    await app.register(deadlines)
+    const seen = deferred<{ request: unknown, child: unknown }>()
+    const entered = deferred()
+    app.get('/events', { config: { deadline: false } }, async (request) => {
+      const child = request.deadline.child(60_000)
+      entered.resolve()
+      await Promise.all([once(request.deadline.signal, 'abort'), once(child.signal, 'abort')])
+      seen.resolve({ request: request.deadline.signal.reason, child: child.signal.reason })
+      return {}
+    })
+    const port = await listen(app)
+    const socket = rawGet(port, '/events')
+    await entered.promise
+    socket.destroy()
+    const reasons = await seen.promise
+    expect(reasons).toEqual({ request: expect.objectContaining({ code: 'FRS_ERR_CLIENT_CLOSED' }), child: expect.objectContaining({ code: 'FRS_ERR_CLIENT_CLOSED' }) })
   })
 
   it('works inside an encapsulated context under a prefix', async () => {
