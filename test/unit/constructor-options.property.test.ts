@@ -25,7 +25,7 @@ interface Subject {
 }
 
 const SUBJECTS: Subject[] = [
-  { name: 'MemoryIdempotencyStore', known: ['maxEntries', 'clock'], valid: () => ({ maxEntries: 5, clock: new ManualClock() }), build: (options) => new MemoryIdempotencyStore(options as never) },
+  { name: 'MemoryIdempotencyStore', known: ['maxEntries', 'maxBytes', 'clock'], valid: () => ({ maxEntries: 5, maxBytes: 1000, clock: new ManualClock() }), build: (options) => new MemoryIdempotencyStore(options as never) },
   { name: 'RedisIdempotencyStore', known: ['client', 'prefix'], valid: () => ({ client, prefix: 'x:' }), build: (options) => new RedisIdempotencyStore(options as never) },
   { name: 'RedisErrorBudgetFleet', known: ['client', 'prefix', 'clock', 'flushIntervalMs'], valid: () => ({ client, prefix: 'x:', clock: new ManualClock(), flushIntervalMs: 1000 }), build: (options) => new RedisErrorBudgetFleet(options as never) },
 ]
@@ -85,7 +85,7 @@ describe('the typos a user made, refused by name', () => {
 
   it('MemoryIdempotencyStore refuses a misspelt maxEntries (maxEntires), instead of holding 10,000 keys', () => {
     expect(() => new MemoryIdempotencyStore({ maxEntires: 5 } as never))
-      .toThrow("unknown option 'maxEntires' in MemoryIdempotencyStore options; expected one of: maxEntries, clock")
+      .toThrow("unknown option 'maxEntires' in MemoryIdempotencyStore options; expected one of: maxEntries, maxBytes, clock")
   })
 })
 
@@ -96,6 +96,9 @@ describe('the values of the constructors\' options', () => {
     }
     expect(() => new MemoryIdempotencyStore({ clock: () => 1 } as never)).toThrow("option 'MemoryIdempotencyStore clock' expects an object with a now() method")
     expect(() => new MemoryIdempotencyStore({ maxEntries: 2 ** 24 })).not.toThrow()
+    for (const maxBytes of [0, -1, 1.5, '5', Number.NaN, Infinity]) {
+      expect(() => new MemoryIdempotencyStore({ maxBytes } as never)).toThrow(expect.objectContaining({ code: 'FRS_ERR_OPTION_INVALID', message: expect.stringContaining("option 'MemoryIdempotencyStore maxBytes' expects a whole number of bytes from 1") as string }))
+    }
     expect(() => new MemoryIdempotencyStore()).not.toThrow()
   })
 
