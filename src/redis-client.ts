@@ -6,9 +6,9 @@
  * as ioredis' type.
  */
 export interface RedisClient {
-  /** ioredis' `evalsha`: the idempotency store runs its Lua scripts with it. */
+  /** ioredis' `evalsha`: the idempotency store and the error budget fleet's flushes run their Lua scripts with it. */
   evalsha: (...args: never[]) => unknown
-  /** ioredis' `pipeline`: batched commands (the fleets' flushes and reads). */
+  /** ioredis' `pipeline`: batched commands (the error budget fleet's reads). */
   pipeline: (...args: never[]) => unknown
   /** ioredis' `multi`: commands applied atomically. */
   multi: (...args: never[]) => unknown

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { isRedisClient } from '../redis-client.js'
 import type { RedisClient } from '../redis-client.js'
@@ -9,6 +10,7 @@ import { FRS_ERR_OPTION_INVALID } from '../errors.js'
 import type { Objective } from './objective.js'
 import type { Counts } from './ring.js'
 import { COARSE_RESOLUTION_MS, FINE_SPAN_MS } from './sli-counter.js'
+import { FLUSH_LUA, FLUSH_SHA } from './fleet-script.js'
 
 const MINUTE_MS = 60_000
 
@@ -35,22 +37,35 @@ export interface CountSource {
 /** An increment of one Redis hash: a minute or hour bucket of one indicator. */
 interface Increment { key: string, total: number, bad: number, ttlMs: number }
 
+/** Increments sent to Redis together, under one sequence number of this instance. */
+interface Batch { readonly sequence: number, readonly increments: readonly Increment[] }
+
+/** Most increments kept for the next flush while Redis cannot be reached: about a day of minutes. */
+const MAX_PENDING_INCREMENTS = 2 * 1440
+
 /**
- * Counts of one indicator not yet added to Redis: the current minute, and
+ * Counts of one indicator not yet added to Redis: the current minute,
  * increments per bucket key waiting for the next flush (merged, so a long
- * outage keeps one entry per bucket, at most a day of minutes).
+ * outage keeps one entry per bucket, at most a day of minutes), and the
+ * batch last sent, until Redis has answered it.
  */
 class PendingCounts {
   minute = -1
   total = 0
   bad = 0
+  /** This instance's mark for the indicator (fleet-script.ts). */
+  readonly markKey: string
+  /** The longest any bucket of the indicator lives; its mark lives as long. */
+  readonly longestTtlMs: number
   readonly #increments = new Map<string, Increment>()
   readonly #tag: string
-  readonly #hourTtlMs: number
+  #sequence = 0
+  #unconfirmed: Batch | undefined
 
-  constructor (tag: string, hourTtlMs: number) {
+  constructor (tag: string, markKey: string, hourTtlMs: number) {
     this.#tag = tag
-    this.#hourTtlMs = hourTtlMs
+    this.markKey = markKey
+    this.longestTtlMs = hourTtlMs
   }
 
   add (minute: number, bad: number): void {
@@ -62,28 +77,42 @@ class PendingCounts {
     this.bad += bad
   }
 
-  take (): Increment[] {
-    this.#closeMinute()
-    const taken = [...this.#increments.values()]
-    this.#increments.clear()
-    return taken
+  /** Whether a batch was sent and Redis has not said that it ran it. */
+  get unconfirmed (): boolean {
+    return this.#unconfirmed !== undefined
   }
 
-  /** Puts back increments that did not reach Redis. */
-  restore (increments: readonly Increment[]): void {
-    for (const increment of increments) this.#merge(increment)
-    if (this.#increments.size > 2 * 1440) {
-      for (const key of [...this.#increments.keys()].slice(0, this.#increments.size - 2 * 1440)) this.#increments.delete(key)
-    }
+  /**
+   * The batch to send: the one sent without an answer, as it was, so that
+   * Redis can tell it was applied already; otherwise the increments noted
+   * since, under the next sequence number. A new batch only once Redis has
+   * answered the one before: its mark then never passes a batch it has not
+   * applied. Undefined when there is nothing to send.
+   */
+  nextBatch (): Batch | undefined {
+    if (this.#unconfirmed !== undefined) return this.#unconfirmed
+    this.#closeMinute()
+    if (this.#increments.size === 0) return undefined
+    this.#unconfirmed = { sequence: ++this.#sequence, increments: [...this.#increments.values()] }
+    this.#increments.clear()
+    return this.#unconfirmed
+  }
+
+  /** Redis has applied `batch` (now or before). */
+  confirm (batch: Batch): void {
+    if (this.#unconfirmed === batch) this.#unconfirmed = undefined
   }
 
   #closeMinute (): void {
     if (this.total === 0) return
     const hour = Math.floor(this.minute * MINUTE_MS / COARSE_RESOLUTION_MS)
     this.#merge({ key: `${this.#tag}:m:${this.minute}`, total: this.total, bad: this.bad, ttlMs: FINE_SPAN_MS + 2 * MINUTE_MS })
-    this.#merge({ key: `${this.#tag}:h:${hour}`, total: this.total, bad: this.bad, ttlMs: this.#hourTtlMs })
+    this.#merge({ key: `${this.#tag}:h:${hour}`, total: this.total, bad: this.bad, ttlMs: this.longestTtlMs })
     this.total = 0
     this.bad = 0
+    if (this.#increments.size > MAX_PENDING_INCREMENTS) {
+      for (const key of [...this.#increments.keys()].slice(0, this.#increments.size - MAX_PENDING_INCREMENTS)) this.#increments.delete(key)
+    }
   }
 
   #merge (increment: Increment): void {
@@ -127,7 +156,7 @@ class FetchedCounts implements CountSource {
  * overwrite each other; keys expire after the span they serve), and any
  * instance can sum them for the whole fleet. Time is wall-clock time so
  * that instances agree on buckets. Recording is local and O(1); writes are
- * batched by {@link flush}.
+ * batched by {@link flush}, each applied once however often it is sent.
  */
 export class RedisErrorBudgetFleet {
   readonly #client: Redis | Cluster
@@ -136,6 +165,8 @@ export class RedisErrorBudgetFleet {
   readonly clock: Clock
   readonly flushIntervalMs: number
   readonly #pending = new Map<string, PendingCounts>()
+  /** Names this instance's marks: made once, so that no other instance, or this one restarted, shares them. */
+  readonly #instance = randomUUID()
   #lastError: string | undefined
 
   /** @throws FRS_ERR_OPTION_UNKNOWN for an option it does not know, FRS_ERR_OPTION_INVALID for a value it cannot use */
@@ -169,50 +200,64 @@ export class RedisErrorBudgetFleet {
     const tag = this.#tag(objective)
     let pending = this.#pending.get(tag)
     if (pending === undefined) {
-      pending = new PendingCounts(tag, spanMs + 2 * COARSE_RESOLUTION_MS)
+      pending = new PendingCounts(tag, `${tag}:f:${this.#instance}`, spanMs + 2 * COARSE_RESOLUTION_MS)
       this.#pending.set(tag, pending)
     }
     pending.add(Math.floor(now / MINUTE_MS), bad)
   }
 
   /**
-   * Adds the counts noted since the last flush to Redis, one pipeline per
-   * indicator (its keys share a hash tag, hence a Cluster slot). An
-   * increment whose command failed is kept for the next flush; the others
-   * are not sent twice.
+   * Adds the counts noted since the last flush to Redis, one script per
+   * indicator (its keys share a hash tag, hence a Cluster slot), applied
+   * whole or not at all. A batch Redis has not answered is sent again, as it
+   * was, until it does; Redis applies it once, whether the first send ran
+   * and its answer was lost or it never arrived.
    */
   async flush (objectives: readonly Objective[]): Promise<void> {
     let firstError: unknown
     for (const objective of objectives) {
       const pending = this.#pending.get(this.#tag(objective))
-      const increments = pending?.take() ?? []
-      if (pending === undefined || increments.length === 0) continue
-      const pipeline = this.#client.pipeline()
-      for (const { key, total, bad, ttlMs } of increments) pipeline.hincrby(key, 't', total).hincrby(key, 'b', bad).pexpire(key, ttlMs)
-      let replies: Array<[Error | null, unknown]> | null
+      if (pending === undefined) continue
       try {
-        replies = await pipeline.exec()
+        await this.#flushIndicator(pending)
       } catch (error) {
-        replies = null
         firstError ??= error
       }
-      if (replies === null) {
-        firstError ??= new Error('the pipeline was not executed')
-        pending.restore(increments)
-        continue
-      }
-      // Three commands per increment; one HINCRBY failing leaves the other, so
-      // only a total and bad count that both failed can be sent again whole.
-      const failed = increments.filter((_, index) => replies?.[3 * index]?.[0] != null && replies?.[3 * index + 1]?.[0] != null)
-      const broken = increments.filter((_, index) => (replies?.[3 * index]?.[0] == null) !== (replies?.[3 * index + 1]?.[0] == null))
-      pending.restore(failed)
-      if (failed.length > 0 || broken.length > 0) firstError ??= replies.find(([error]) => error !== null)?.[0]
     }
     if (firstError !== undefined) {
       this.#lastError = (firstError as Error).message
       throw firstError
     }
     this.#lastError = undefined
+  }
+
+  async #flushIndicator (pending: PendingCounts): Promise<void> {
+    const resending = pending.unconfirmed
+    // A batch sent again held back the counts noted since: once it is
+    // through, they go in the same flush, as up to date as any other.
+    if (await this.#sendNext(pending) && resending) await this.#sendNext(pending)
+  }
+
+  /** Sends the indicator's next batch and waits for Redis to apply it; false when there was none. */
+  async #sendNext (pending: PendingCounts): Promise<boolean> {
+    const batch = pending.nextBatch()
+    if (batch === undefined) return false
+    const args: Array<string | number> = [pending.markKey]
+    for (const { key } of batch.increments) args.push(key)
+    args.push(batch.sequence, pending.longestTtlMs)
+    for (const { total, bad, ttlMs } of batch.increments) args.push(total, bad, ttlMs)
+    const keyCount = batch.increments.length + 1
+    // A flush runs every few seconds, not per request: ioredis' promises
+    // cost nothing that matters here, unlike on the idempotency store's path.
+    try {
+      await this.#client.evalsha(FLUSH_SHA, keyCount, ...args)
+    } catch (error) {
+      // Redis forgets scripts on a restart or a SCRIPT FLUSH; EVAL loads it again.
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+      await this.#client.eval(FLUSH_LUA, keyCount, ...args)
+    }
+    pending.confirm(batch)
+    return true
   }
 
   /** The fleet's counts of an indicator, read from Redis. */
