@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import resilience, { RedisIdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
+import { startCuttingProxy } from '../helpers/cutting-proxy.js'
 import type { TestApp } from '../helpers/app.js'
 import { startRedisServer, stopUnder } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -147,6 +148,41 @@ describe('an answer that Redis stores after its store call timed out', () => {
     expect(retried.headers['idempotent-replayed']).toBe('true')
     expect(runs).toHaveBeenCalledTimes(1)
     await app.close()
+  })
+})
+
+describe('an answer Redis stored, whose reply was lost', () => {
+  it('is not reported as a lost lease when ioredis sends the store call again after reconnecting, and the retry replays it', async () => {
+    const proxy = await startCuttingProxy(inject('redisUrl'))
+    // ioredis' defaults: a command whose reply was lost is sent again once it reconnects.
+    const client = new Redis(proxy.url)
+    client.on('error', () => {})
+    try {
+      const testApp = createTestApp()
+      const runs = vi.fn()
+      let cut: Promise<void> | undefined
+      await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client, prefix: `test:lost-reply:${Date.now()}:` }), unscoped: true } })
+      testApp.app.post('/pay', { config: { idempotency: {} } }, async (request) => {
+        runs()
+        // The next command, the answer's store call, reaches Redis and its reply is lost.
+        if (request.headers['idempotency-key'] === 'lost-reply') cut = proxy.cutNext('after-execution')
+        return { paid: true }
+      })
+      const { app, logs } = testApp
+      // Loads the scripts, so that the call cut is the one Redis runs, not a NOSCRIPT answer.
+      expect((await pay(app, 'warm-up')).statusCode).toBe(200)
+      expect((await pay(app, 'lost-reply')).statusCode).toBe(200)
+      await cut
+      expect(proxy.connections).toBeGreaterThan(1)
+      expect(logs.filter((line) => line.level >= LOG_LEVEL.warn)).toEqual([])
+      const retried = await pay(app, 'lost-reply')
+      expect(retried.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toHaveBeenCalledTimes(2)
+      await app.close()
+    } finally {
+      client.disconnect()
+      await proxy.close()
+    }
   })
 })
 
