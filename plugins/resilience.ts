@@ -105,6 +105,15 @@ const resiliencePlugin: FastifyPluginAsync<ResilienceOptions> = async function r
   const healthOptions = options.health === undefined ? false : capabilityOptions(options.health, 'health')
   const metricsOptions = capabilityOptions(options.metrics, 'metrics')
   const statusPageOptions = options.statusPage === undefined ? false : capabilityOptions(options.statusPage, 'statusPage')
+  if (problemDetailsOptions === false && !app.hasPlugin('fastify-resilience/problem-details')) {
+    // Said here, naming the umbrella's options, rather than by Fastify's
+    // dependency check, which names a plugin the user never registered.
+    const needing = Object.entries({ deadlines: deadlinesOptions, loadShedding: loadSheddingOptions, chaos: chaosOptions, idempotency: idempotencyOptions, errorBudget: errorBudgetOptions, health: healthOptions, statusPage: statusPageOptions })
+      .filter(([, capability]) => capability !== false).map(([name]) => name)
+    if (needing.length > 0) {
+      throw new FRS_ERR_OPTION_INVALID('problemDetails', `problem details, which ${needing.join(', ')} answer with: register problemDetails before the umbrella, or set those to false too`, 'false')
+    }
+  }
   if (problemDetailsOptions !== false) await app.register(problemDetails, problemDetailsOptions)
   // After problem details, so that the scrape route's errors are problems;
   // before the others, which register their metrics on it.

@@ -45,9 +45,21 @@ describe('problem details options', () => {
     await app.close()
   })
 
-  it('a capability that needs problem details says so when they are off', async () => {
+  it('problemDetails: false with capabilities that answer with problems is refused, naming them and the way out', async () => {
     const error = await registrationError((app) => app.register(resilience, { problemDetails: false }))
-    expect(error.message).toMatch(/dependency 'fastify-resilience\/problem-details' of plugin 'fastify-resilience\/deadlines' is not registered/)
+    expect(error).toMatchObject({ code: 'FRS_ERR_OPTION_INVALID' })
+    expect(error.message).toContain("option 'problemDetails' expects problem details, which deadlines, loadShedding, chaos, idempotency, errorBudget answer with: register problemDetails before the umbrella, or set those to false too, instead got false")
+  })
+
+  it('problemDetails: false with problem details registered before the umbrella keeps them, and every capability works', async () => {
+    const app = Fastify()
+    await app.register(problemDetails, { typeBase: 'https://errors.example.com/' })
+    await app.register(resilience, { problemDetails: false })
+    app.get('/slow', { config: { deadline: { timeoutMs: 20 } } }, async () => { await new Promise((resolve) => setTimeout(resolve, 2_000)); return 'late' })
+    const res = await app.inject('/slow')
+    expect(res.statusCode).toBe(504)
+    expect(res.json()).toMatchObject({ type: 'https://errors.example.com/deadline-exceeded' })
+    await app.close()
   })
 
   it('register(resilience) with no options enables problem details', async () => {
