@@ -143,6 +143,25 @@ describe('resiliencePrometheusRules', () => {
     expect(thrownBy(() => resiliencePrometheusRules(['loadShedding'], 'shop-'))?.message).toBe("fastify-resilience: option 'resiliencePrometheusRules prefix' expects a Prometheus metric name prefix, instead got a 'string' (\"shop-\")")
   })
 
+  it('refuses another spelling of a capability\'s name, naming the one meant, and takes names of capabilities it has no rows or rules for', () => {
+    // A known name with its letters' case changed and separators put between them.
+    const respelt = fc.constantFrom(...EVERY_ROW).chain((name) => fc.tuple(
+      fc.constant(name),
+      fc.array(fc.tuple(fc.boolean(), fc.constantFrom('', '', '-', '_', ' ')), { minLength: name.length, maxLength: name.length })
+        .map((changes) => [...name].map((letter, index) => {
+          const [upper, separator] = changes[index] ?? [false, '']
+          return `${index > 0 ? separator : ''}${upper ? letter.toUpperCase() : letter.toLowerCase()}`
+        }).join(''))
+    )).filter(([name, spelling]) => spelling !== name)
+    fc.assert(fc.property(respelt, ([name, spelling]) => {
+      for (const generate of [() => resiliencePrometheusRules([spelling], ''), () => grafanaDashboard([spelling], '')]) {
+        expect(thrownBy(generate)).toMatchObject({ code: 'FRS_ERR_OPTION_INVALID', message: expect.stringContaining(`('${name}')`) as string })
+      }
+    }), PROPERTY_RUNS)
+    expect(resiliencePrometheusRules(['loadShedding', 'myQueue'], '')).toBe(resiliencePrometheusRules(['loadShedding'], ''))
+    expect(grafanaDashboard(['billing', 'loadShedding'], '').panels).toEqual(grafanaDashboard(['loadShedding'], '').panels)
+  })
+
   it('refuses capabilities that are not a list of names', () => {
     expect(thrownBy(() => resiliencePrometheusRules('loadShedding' as never, ''))).toMatchObject({ code: 'FRS_ERR_OPTION_INVALID', message: expect.stringContaining("option 'resiliencePrometheusRules capabilities' expects an array of capability names") as string })
   })
