@@ -1,0 +1,177 @@
+import websocket from '@fastify/websocket'
+import type { WebsocketPluginOptions } from '@fastify/websocket'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { once } from 'node:events'
+import { performance } from 'node:perf_hooks'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import type { RawData } from 'ws'
+import resilience from '../../plugins/index.js'
+import type { ResilienceOptions } from '../../plugins/index.js'
+import { createTestApp } from '../helpers/app.js'
+import type { LogLine } from '../helpers/app.js'
+import { deferred } from '../helpers/deferred.js'
+import { listen } from '../helpers/listen.js'
+
+/*
+ * Websocket routes next to @fastify/websocket, registered as users do,
+ * before the library and after it, over real sockets. An upgrade that
+ * @fastify/websocket takes over is left alone by each capability unless
+ * its route's config asks; a plain request to the same route is an
+ * ordinary one.
+ */
+
+interface Started {
+  app: FastifyInstance
+  logs: LogLine[]
+  http: string
+  ws: string
+}
+
+let started: Started | undefined
+const clients: WebSocket[] = []
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.terminate()
+  await started?.app.close()
+  started = undefined
+})
+
+type Order = 'before' | 'after'
+
+/** The library registered `order` @fastify/websocket, then the routes. */
+async function start (order: Order, options: ResilienceOptions, routes: (app: FastifyInstance) => void, server: FastifyServerOptions = {}, websocketOptions: WebsocketPluginOptions = {}): Promise<Started> {
+  const { app, logs } = createTestApp(server)
+  if (order === 'after') await app.register(websocket, websocketOptions)
+  await app.register(resilience, options)
+  if (order === 'before') await app.register(websocket, websocketOptions)
+  routes(app)
+  const port = await listen(app)
+  started = { app, logs, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` }
+  return started
+}
+
+/** Answers each message with the same text; `closed` resolves once the server side has closed. */
+function echo (closed?: () => void) {
+  return (socket: WebSocket): void => {
+    socket.on('message', (data: RawData) => { socket.send(String(data)) })
+    if (closed !== undefined) socket.on('close', closed)
+  }
+}
+
+async function open (url: string): Promise<WebSocket> {
+  const client = new WebSocket(url)
+  clients.push(client)
+  await once(client, 'open')
+  return client
+}
+
+/** Sends `text` and waits for the echo; rejects if the connection closes first. */
+async function roundTrip (client: WebSocket, text: string): Promise<string> {
+  if (client.readyState !== WebSocket.OPEN) throw new Error(`the websocket is not open (readyState ${client.readyState})`)
+  return await new Promise((resolve, reject) => {
+    const onMessage = (data: RawData): void => { settle(); resolve(String(data)) }
+    const onClose = (code: number): void => { settle(); reject(new Error(`the websocket closed with ${code}`)) }
+    const settle = (): void => {
+      client.off('message', onMessage)
+      client.off('close', onClose)
+    }
+    client.on('message', onMessage)
+    client.on('close', onClose)
+    client.send(text)
+  })
+}
+
+async function closeAndWait (client: WebSocket, serverClosed: Promise<void>): Promise<void> {
+  client.close(1000)
+  await Promise.all([once(client, 'close'), serverClosed])
+}
+
+const messages = (logs: LogLine[]): string[] => logs.map((line) => line.msg)
+const CLIENT_LEFT = 'client closed the connection before the response; its work was aborted'
+
+describe.each(['before', 'after'] as const)('the library registered %s @fastify/websocket', (order) => {
+  describe('deadlines', () => {
+    it('leave a websocket open past its route\'s deadline while messages flow', async () => {
+      const timeouts: number[] = []
+      const { logs } = await start(order, { loadShedding: false, deadlines: { defaultTimeoutMs: 200 } }, (app) => {
+        app.get('/echo', { websocket: true }, (socket, request) => {
+          timeouts.push(request.deadline.timeoutMs)
+          echo()(socket)
+        })
+      })
+      const client = await open(`${started?.ws}/echo`)
+      // Three times the deadline, measured here: however slow the machine,
+      // the deadline's timer has come due by the end of the loop.
+      const since = performance.now()
+      for (let n = 0; performance.now() - since < 600; n++) {
+        expect(await roundTrip(client, `message ${n}`)).toBe(`message ${n}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(timeouts).toEqual([Infinity])
+      expect(messages(logs)).not.toContain('deadline exceeded; answering 504')
+    })
+
+    it('log nothing when a websocket closes normally', async () => {
+      const serverClosed = deferred()
+      const { logs } = await start(order, { loadShedding: false }, (app) => {
+        app.get('/echo', { websocket: true }, echo(() => { serverClosed.resolve() }))
+      })
+      const client = await open(`${started?.ws}/echo`)
+      expect(await roundTrip(client, 'hello')).toBe('hello')
+      await closeAndWait(client, serverClosed.promise)
+      expect(messages(logs)).not.toContain(CLIENT_LEFT)
+    })
+
+    it('still bound a plain request to a route that also serves websockets', async () => {
+      await start(order, { loadShedding: false, deadlines: { defaultTimeoutMs: 200 } }, (app) => {
+        app.route({
+          method: 'GET',
+          url: '/feed',
+          handler: async () => await new Promise(() => {}),
+          wsHandler: echo(),
+        })
+      })
+      const client = await open(`${started?.ws}/feed`)
+      const response = await fetch(`${started?.http}/feed`)
+      expect(response.status).toBe(504)
+      expect(await roundTrip(client, 'still open')).toBe('still open')
+    })
+
+    it('cut a websocket whose route\'s config.deadline asks for one at that deadline, and only that one', async () => {
+      const { logs } = await start(order, { loadShedding: false, deadlines: { defaultTimeoutMs: 200 } }, (app) => {
+        app.get('/echo', { websocket: true }, echo())
+        app.get('/bounded', { websocket: true, config: { deadline: { timeoutMs: 300 } } }, echo())
+      })
+      // Opened first, with a shorter default deadline: had it applied, it would have passed first.
+      const unbounded = await open(`${started?.ws}/echo`)
+      const bounded = await open(`${started?.ws}/bounded`)
+      const [code] = await once(bounded, 'close') as [number]
+      expect(code).toBe(1006)
+      expect(messages(logs)).toContain('deadline exceeded; websocket connection cut')
+      expect(await roundTrip(unbounded, 'still open')).toBe('still open')
+    })
+  })
+})
+
+/*
+ * Registered after @fastify/websocket, the library's hooks come second:
+ * @fastify/websocket's onRoute hook has taken the route's handler before
+ * the deadline's sees it. Only this order showed this.
+ */
+describe('the library registered before @fastify/websocket, its hooks first', () => {
+  const order = 'before'
+
+  it('leaves an async websocket handler\'s rejection to @fastify/websocket\'s errorHandler', async () => {
+    const caught = deferred<Error>()
+    await start(order, { loadShedding: false }, (app) => {
+      app.get('/failing', { websocket: true }, async () => { throw new Error('the handler failed') })
+    }, {}, {
+      errorHandler: (error, socket) => {
+        caught.resolve(error)
+        socket.terminate()
+      },
+    })
+    await open(`${started?.ws}/failing`)
+    expect((await caught.promise).message).toBe('the handler failed')
+  })
+})
