@@ -65,6 +65,16 @@ async function open (url: string): Promise<WebSocket> {
   return client
 }
 
+/** The status of the HTTP answer that refused an upgrade. */
+async function refusal (url: string, headers: Record<string, string> = {}): Promise<number> {
+  const client = new WebSocket(url, { headers })
+  clients.push(client)
+  const [error] = await once(client, 'error') as [Error]
+  const status = /^Unexpected server response: (\d+)$/.exec(error.message)?.[1]
+  if (status === undefined) throw error
+  return Number(status)
+}
+
 /** Sends `text` and waits for the echo; rejects if the connection closes first. */
 async function roundTrip (client: WebSocket, text: string): Promise<string> {
   if (client.readyState !== WebSocket.OPEN) throw new Error(`the websocket is not open (readyState ${client.readyState})`)
@@ -149,6 +159,41 @@ describe.each(['before', 'after'] as const)('the library registered %s @fastify/
       expect(code).toBe(1006)
       expect(messages(logs)).toContain('deadline exceeded; websocket connection cut')
       expect(await roundTrip(unbounded, 'still open')).toBe('still open')
+    })
+  })
+
+  describe('load shedding', () => {
+    it('takes no slot for open websockets: three times the limit of them leave every slot to the other routes', async () => {
+      const limit = 10
+      await start(order, { loadShedding: { limit, maxQueue: 0 } }, (app) => {
+        app.get('/echo', { websocket: true }, echo())
+        app.route({ method: 'GET', url: '/feed', handler: async () => 'plain', wsHandler: echo() })
+        app.get('/orders', async () => ({ ok: true }))
+      })
+      const open3x: WebSocket[] = []
+      for (let n = 0; n < 3 * limit; n++) open3x.push(await open(`${started?.ws}/${n % 2 === 0 ? 'echo' : 'feed'}`))
+      expect(await roundTrip(open3x[0] as WebSocket, 'hello')).toBe('hello')
+      expect((await fetch(`${started?.http}/orders`)).status).toBe(200)
+      expect((await fetch(`${started?.http}/feed`)).status).toBe(200)
+      const stats = started?.app.loadShedding.stats()
+      expect(stats?.inFlight).toBe(0)
+      // The two plain requests, /feed's included; none of the upgrades.
+      expect(stats?.admitted).toBe(2)
+      expect(stats?.shed.total).toBe(0)
+    })
+
+    it('admits the upgrades of a route whose config.shedding asks, and only those: its bulkhead caps its open websockets', async () => {
+      await start(order, { loadShedding: { limit: 2, maxQueue: 0 } }, (app) => {
+        app.get('/echo', { websocket: true }, echo())
+        app.get('/capped', { websocket: true, config: { shedding: { maxConcurrent: 2 } } }, echo())
+      })
+      for (let n = 0; n < 3; n++) await open(`${started?.ws}/echo`)
+      await open(`${started?.ws}/capped`)
+      await open(`${started?.ws}/capped`)
+      expect(await refusal(`${started?.ws}/capped`)).toBe(503)
+      const stats = started?.app.loadShedding.stats()
+      expect(stats?.bulkheads['GET /capped']?.inFlight).toBe(2)
+      expect(stats?.inFlight).toBe(0)
     })
   })
 })
