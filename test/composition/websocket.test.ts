@@ -196,6 +196,34 @@ describe.each(['before', 'after'] as const)('the library registered %s @fastify/
       expect(stats?.inFlight).toBe(0)
     })
   })
+
+  describe('error budgets', () => {
+    const refusingUpgrades = { preValidation: async (request: { headers: Record<string, unknown> }) => { if (request.headers['x-refuse'] !== undefined) throw new Error('refused') } }
+
+    it('count no upgrade of a websocket route, refused or not, and count its plain requests', async () => {
+      const serverClosed = deferred()
+      await start(order, { loadShedding: false, errorBudget: { objectives: [{ name: 'api', availability: 0.99 }], defaultObjective: 'api' } }, (app) => {
+        app.route({ method: 'GET', url: '/feed', ...refusingUpgrades, handler: async () => 'plain', wsHandler: echo(() => { serverClosed.resolve() }) })
+      })
+      const client = await open(`${started?.ws}/feed`)
+      expect(await refusal(`${started?.ws}/feed`, { 'x-refuse': '1' })).toBe(500)
+      await closeAndWait(client, serverClosed.promise)
+      expect((await fetch(`${started?.http}/feed`)).status).toBe(200)
+      expect(started?.app.errorBudget.status()[0]?.events).toEqual({ total: 1, good: 1, bad: 0 })
+    })
+
+    it('count each upgrade once on a route whose config.slo asks: a refusal by its status, a handshake as good', async () => {
+      const serverClosed = deferred()
+      await start(order, { loadShedding: false, errorBudget: { objectives: [{ name: 'api', availability: 0.99 }] } }, (app) => {
+        app.get('/echo', { websocket: true, config: { slo: 'api' }, ...refusingUpgrades }, echo(() => { serverClosed.resolve() }))
+      })
+      const first = await open(`${started?.ws}/echo`)
+      await open(`${started?.ws}/echo`)
+      expect(await refusal(`${started?.ws}/echo`, { 'x-refuse': '1' })).toBe(500)
+      await closeAndWait(first, serverClosed.promise)
+      expect(started?.app.errorBudget.status()[0]?.events).toEqual({ total: 3, good: 2, bad: 1 })
+    })
+  })
 })
 
 /*
