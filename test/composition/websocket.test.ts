@@ -224,6 +224,29 @@ describe.each(['before', 'after'] as const)('the library registered %s @fastify/
       expect(started?.app.errorBudget.status()[0]?.events).toEqual({ total: 3, good: 2, bad: 1 })
     })
   })
+
+  describe('chaos', () => {
+    const everything = { enabled: true, experiments: [{ name: 'everything', faults: [{ type: 'error' as const, rate: 1, status: 503 }] }] }
+
+    it('leaves websocket handshakes alone while an experiment faults every other request', async () => {
+      await start(order, { loadShedding: false, chaos: everything }, (app) => {
+        app.get('/echo', { websocket: true }, echo())
+        app.get('/orders', async () => ({ ok: true }))
+      })
+      const client = await open(`${started?.ws}/echo`)
+      expect(await roundTrip(client, 'hello')).toBe('hello')
+      expect((await fetch(`${started?.http}/orders`)).status).toBe(503)
+    })
+
+    it('faults the handshakes of a route whose config.chaos asks, and only those', async () => {
+      await start(order, { loadShedding: false, chaos: everything }, (app) => {
+        app.get('/echo', { websocket: true }, echo())
+        app.get('/faulted', { websocket: true, config: { chaos: { faults: [] } } }, echo())
+      })
+      expect(await refusal(`${started?.ws}/faulted`)).toBe(503)
+      expect(await roundTrip(await open(`${started?.ws}/echo`), 'hello')).toBe('hello')
+    })
+  })
 })
 
 /*
