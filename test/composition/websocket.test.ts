@@ -252,7 +252,8 @@ describe.each(['before', 'after'] as const)('the library registered %s @fastify/
 /*
  * Registered after @fastify/websocket, the library's hooks come second:
  * @fastify/websocket's onRoute hook has taken the route's handler before
- * the deadline's sees it. Only this order showed this.
+ * the deadline's sees it, and its preClose hook closes the websockets
+ * before health's waits. Only this order showed these two.
  */
 describe('the library registered before @fastify/websocket, its hooks first', () => {
   const order = 'before'
@@ -270,4 +271,20 @@ describe('the library registered before @fastify/websocket, its hooks first', ()
     await open(`${started?.ws}/failing`)
     expect((await caught.promise).message).toBe('the handler failed')
   })
+
+  it('closes the app with an open websocket once the grace is over, without waiting for it until the shutdown timeout', async () => {
+    const timeoutMs = 10_000
+    await start(order, { loadShedding: false, health: { shutdown: { graceMs: 100, timeoutMs } } }, (app) => {
+      app.get('/echo', { websocket: true }, echo())
+    }, { pluginTimeout: 60_000 })
+    const client = await open(`${started?.ws}/echo`)
+    expect(await roundTrip(client, 'hello')).toBe('hello')
+    const clientClosed = once(client, 'close')
+    const since = performance.now()
+    await started?.app.close()
+    const tookMs = performance.now() - since
+    await clientClosed
+    // A request in flight would have held the shutdown until its timeout.
+    expect(tookMs).toBeLessThan(timeoutMs / 2)
+  }, 30_000)
 })
