@@ -19,7 +19,7 @@ import { FRS_ERR_OPTION_INVALID } from '../src/errors.js'
 import { ChaosMetrics } from '../src/metrics/chaos.js'
 import { faultInjectedChannel } from '../src/metrics/channels.js'
 import type { FaultInjectedMessage } from '../src/metrics/channels.js'
-import { answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
+import { answersOnlyOptions, appendRouteHook, routeLabel, servesWebsockets, skippingUpgrades } from './route-options.js'
 import { declareRequestState } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { markChaos, unmarkChaos } from './outcome-marks.js'
@@ -385,7 +385,11 @@ const chaosPlugin: FastifyPluginAsync<ChaosOptions> = async function chaos (app,
     if (routeOptions.config?.chaos === undefined && answersOnlyOptions(routeOptions)) return
     const faults = resolveRouteChaos(routeOptions.config?.chaos, label)
     if (faults === false || excluded(routeOptions.url)) return
-    appendRouteHook(routeOptions, 'onRequest', createChaosHook(faults, routeOptions.url, label, context))
+    const hook = createChaosHook(faults, routeOptions.url, label, context)
+    // An experiment aimed at the API would otherwise break websocket
+    // handshakes, which no SLO counts by default; a config.chaos of the
+    // route's own (faults: [] for the experiments alone) asks for them.
+    appendRouteHook(routeOptions, 'onRequest', routeOptions.config?.chaos === undefined && servesWebsockets(routeOptions) ? skippingUpgrades(hook) : hook)
   })
 
   app.addHook('onReady', async () => {

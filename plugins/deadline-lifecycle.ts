@@ -7,6 +7,7 @@ import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler, reportUnanswered } from './outcome-marks.js'
 import { cutShort } from './cut-short.js'
+import { isWebsocketUpgrade } from './route-options.js'
 import { stateOf } from './request-state.js'
 
 /*
@@ -88,7 +89,9 @@ function enforceDeadline (reply: FastifyReply): void {
   // Nothing is left to watch the client for: a keep-alive connection must
   // not hold every request it carried that ended in a 504.
   release(reply)
-  request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
+  // A websocket taken over by @fastify/websocket (its route's config.deadline asked for it) is cut below, not answered.
+  const websocket = reply.sent && isWebsocketUpgrade(request)
+  request.log.warn({ timeoutMs: deadline.timeoutMs }, websocket ? 'deadline exceeded; websocket connection cut' : 'deadline exceeded; answering 504')
   if (deadlineExpiredChannel.hasSubscribers) {
     deadlineExpiredChannel.publish({ request, route: `${request.method} ${request.routeOptions.url ?? ''}`, timeoutMs: deadline.timeoutMs } satisfies DeadlineExpiredMessage<FastifyRequest>)
   }
@@ -134,6 +137,12 @@ function onConnectionClosed (reply: FastifyReply): void {
     return
   }
   deadline.clientClosed()
+  if (reply.sent && isWebsocketUpgrade(request)) {
+    // A websocket's connection closes when its conversation ends: with a
+    // deadline of its own, that is its normal end, not a client that left.
+    request.log.debug('websocket closed before its deadline; its signal aborted')
+    return
+  }
   request.log.info('client closed the connection before the response; its work was aborted')
   if (!reply.sent) {
     // No answer will pass onSend: whoever counts answers hears of it here.

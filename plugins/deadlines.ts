@@ -22,7 +22,7 @@ import {
 import type { DeadlinesOptions, RequestDeadline, ResolvedDeadlinesOptions, RouteDeadlineConfig } from '../src/deadline/index.js'
 import { DeadlineMetrics } from '../src/metrics/deadlines.js'
 import type { DeadlineTally } from '../src/metrics/deadlines.js'
-import { addedHeadRoutes, appendRouteHook, routeLabel } from './route-options.js'
+import { addedHeadRoutes, appendRouteHook, handlerMayBeWebsocket, routeLabel, servesWebsockets, skippingUpgrades } from './route-options.js'
 import type { RouteConfigObject } from './route-options.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { keptHandler, markRefusedForDeadline } from './outcome-marks.js'
@@ -234,8 +234,16 @@ const deadlinesPlugin: FastifyPluginAsync<DeadlinesOptions> = async function dea
       return
     }
     addQueue(timeoutMs)
-    appendRouteHook(routeOptions, 'onRequest', createOnRequest(hookContext, timeoutMs, metrics?.forRoute(label, !addedHead)))
-    routeOptions.handler = settleWithDeadline(routeOptions.handler)
+    const onRequest = createOnRequest(hookContext, timeoutMs, metrics?.forRoute(label, !addedHead))
+    // A websocket lives as long as its client talks: the default deadline
+    // would cut it mid-conversation. Its route's plain requests keep theirs,
+    // and a config.deadline of its own bounds the websocket's life too.
+    const leavesUpgrades = routeOptions.config?.deadline === undefined && servesWebsockets(routeOptions)
+    appendRouteHook(routeOptions, 'onRequest', leavesUpgrades ? skippingUpgrades(onRequest) : onRequest)
+    // Wrapped as a websocket handler, it would be handed the socket for a
+    // reply, and an async handler's rejection would never reach
+    // @fastify/websocket's errorHandler: left unhandled, it ends the process.
+    if (!handlerMayBeWebsocket(routeOptions)) routeOptions.handler = settleWithDeadline(routeOptions.handler)
   })
 }
 

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Registry } from 'prom-client'
 import {
   ErrorBudgetTracker,
@@ -28,7 +28,7 @@ import type {
 import { FRS_ERR_ROUTE_CONFIG_INVALID } from '../src/errors.js'
 import { assertKnownKeys, assertOptionsObject } from '../src/options.js'
 import { MetricsHub } from '../src/metrics/hub.js'
-import { addedHeadRoutes, answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
+import { addedHeadRoutes, answersOnlyOptions, appendRouteHook, isWebsocketUpgrade, routeLabel, servesWebsockets } from './route-options.js'
 import { operatorRouteOptions } from './library-route.js'
 import { authorized } from './authorized.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
@@ -157,7 +157,42 @@ function routeRecorderOf (context: RecordingContext, { availability, latency, co
       recordOutcome(context, availability, latency, counts, request, reply)
       done(null, payload)
     },
-    unanswered: (request: FastifyRequest, reply: FastifyReply): void => { recordOutcome(context, availability, latency, counts, request, reply) },
+    record: (request: FastifyRequest, reply: FastifyReply): void => { recordOutcome(context, availability, latency, counts, request, reply) },
+  }
+}
+
+/** Upgrades whose handshake was counted: whatever else is recorded of them is not. */
+const countedHandshakes = new WeakSet<FastifyRequest>()
+
+/**
+ * What a route that serves websockets records with. An upgrade that
+ * @fastify/websocket takes over gets no answer for onSend to see, and its
+ * refusals counted alone would make a route whose handshakes mostly
+ * succeed look all bad. Without a config.slo of the route's own its
+ * upgrades are not counted at all; with one, each counts once: a refusal as
+ * any answer, and an upgrade that reaches its handler (this preHandler,
+ * the route's last hook) as a good answer, timed to its handshake.
+ */
+function websocketRecorderOf (context: RecordingContext, recording: RouteRecording, countsUpgrades: boolean) {
+  const { onSend, record } = routeRecorderOf(context, recording)
+  const passesBy = (request: FastifyRequest): boolean => isWebsocketUpgrade(request) && (!countsUpgrades || countedHandshakes.has(request))
+  return {
+    onSend: function errorBudgetOnSendOfWebsocketRoute (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
+      if (passesBy(request)) done(null, payload)
+      else onSend(request, reply, payload, done)
+    },
+    record: (request: FastifyRequest, reply: FastifyReply): void => {
+      if (!passesBy(request)) record(request, reply)
+    },
+    preHandler: !countsUpgrades
+      ? undefined
+      : function errorBudgetCountsHandshake (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+        if (isWebsocketUpgrade(request) && !countedHandshakes.has(request)) {
+          countedHandshakes.add(request)
+          record(request, reply)
+        }
+        done()
+      },
   }
 }
 
@@ -270,14 +305,18 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
     const known = tracker.names().includes(objectives[0]?.name ?? '')
     const tracked = tracker.declare(objectives, `route ${label}: config.slo`, (expected, got) => new FRS_ERR_ROUTE_CONFIG_INVALID(label, 'slo', expected, got))
     if (!known) warnUnreachablePages(app, objectives, settings.alertRules)
-    const recorder = routeRecorderOf(recording, {
+    const routeRecording: RouteRecording = {
       availability: tracked.find((entry) => entry.objective.sli === 'availability'),
       latency: tracked.find((entry) => entry.objective.sli === 'latency'),
       counts: metrics?.forRoute(objectives, label, !addedHead),
-    })
+    }
+    const recorder = servesWebsockets(routeOptions)
+      ? websocketRecorderOf(recording, routeRecording, routeOptions.config?.slo !== undefined)
+      : { ...routeRecorderOf(recording, routeRecording), preHandler: undefined }
     appendRouteHook(routeOptions, 'onSend', recorder.onSend)
+    if (recorder.preHandler !== undefined) appendRouteHook(routeOptions, 'preHandler', recorder.preHandler)
     // Counted too when the deadline gives up on a client that left.
-    onUnanswered(routeOptions, recorder.unanswered)
+    onUnanswered(routeOptions, recorder.record)
   })
 
   const timers: NodeJS.Timeout[] = []

@@ -1,7 +1,7 @@
 import process from 'node:process'
 import type { Http2ServerRequest } from 'node:http2'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteShorthandOptions } from 'fastify'
 import {
   CheckRunner,
   HEALTH_CONTENT_TYPE,
@@ -29,6 +29,7 @@ import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
 import { connectionCloser } from '../src/connection/closer.js'
 import { registerOnce } from './registered-once.js'
+import { appendRouteHook, isWebsocketUpgrade, servesWebsockets } from './route-options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -220,6 +221,24 @@ const healthPlugin: FastifyPluginAsync<HealthOptions> = async function health (a
     // every request a wrapper function.
     reply.raw.on('close', finished)
   }
+  /**
+   * A websocket is a conversation, not a request in flight: the shutdown
+   * would wait for it until its timeout, or 90% of pluginTimeout, before
+   * @fastify/websocket's own preClose hook closes it. An upgrade counts as
+   * one while its hooks run, and no longer once its handler takes it over.
+   * Route-level, so that @fastify/websocket's onRequest hook has marked it
+   * whichever plugin was registered first.
+   */
+  function untrackWebsocket (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    if (isWebsocketUpgrade(request) && reply.raw.listeners('close').includes(finished)) {
+      reply.raw.removeListener('close', finished)
+      finished()
+    }
+    done()
+  }
+  app.addHook('onRoute', (routeOptions) => {
+    if (servesWebsockets(routeOptions)) appendRouteHook(routeOptions, 'preHandler', untrackWebsocket)
+  })
   /** Resolves once no request is in flight, or once `over` settles; says which. */
   async function drained (over: Promise<void>): Promise<boolean> {
     if (inFlight === 0) return true

@@ -37,7 +37,7 @@ import { registerSheddingMetrics } from '../src/metrics/load-shedding.js'
 import type { PoolReading } from '../src/metrics/load-shedding.js'
 import { shedChannel } from '../src/metrics/channels.js'
 import type { ShedMessage } from '../src/metrics/channels.js'
-import { answersOnlyOptions, appendRouteHook, routeLabel } from './route-options.js'
+import { answersOnlyOptions, appendRouteHook, routeLabel, servesWebsockets, skippingUpgrades } from './route-options.js'
 import type { RouteConfigObject } from './route-options.js'
 import { markShed } from './outcome-marks.js'
 import { declareRequestState } from './request-state.js'
@@ -318,7 +318,13 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
       if (typeof declared === 'object') bulkheadOf.set(declared, { controller, label: bulkheadLabel })
     }
     const admission = { priority: route.priority, controller, bulkhead: bulkheadLabel, label }
-    appendRouteHook(routeOptions, 'onRequest', createAdmissionHook(admission, shedder))
+    const admit = createAdmissionHook(admission, shedder)
+    // A slot is held until the response closes, which for a websocket is
+    // its whole life: open websockets would starve every other route, and
+    // their lifetimes would teach the adaptive limit nothing. A
+    // config.shedding of the route's own (a bulkhead caps its websockets)
+    // admits its upgrades like any request.
+    appendRouteHook(routeOptions, 'onRequest', declared === undefined && servesWebsockets(routeOptions) ? skippingUpgrades(admit) : admit)
   })
 }
 
