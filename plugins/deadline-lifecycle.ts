@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
-import { isStream } from '../src/payload.js'
+import { discardStream, streamedBody } from '../src/payload.js'
 import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler, reportUnanswered } from './outcome-marks.js'
@@ -88,15 +88,17 @@ function enforceDeadline (reply: FastifyReply): void {
   // Nothing is left to watch the client for: a keep-alive connection must
   // not hold every request it carried that ended in a 504.
   release(reply)
-  request.log.warn({ timeoutMs: deadline.timeoutMs }, 'deadline exceeded; answering 504')
+  // An abort listener may have answered by itself. A response already under
+  // way (a stream, or one taken over with reply.hijack()) cannot turn into
+  // a problem; it is cut short.
+  const answered = reply.raw.writableEnded
+  const underWay = !answered && (reply.raw.headersSent || reply.sent || streaming.has(reply))
+  request.log.warn({ timeoutMs: deadline.timeoutMs }, answered ? 'deadline exceeded; the request was answered as its work was aborted' : underWay ? 'deadline exceeded; the answer under way is cut' : 'deadline exceeded; answering 504')
   if (deadlineExpiredChannel.hasSubscribers) {
     deadlineExpiredChannel.publish({ request, route: `${request.method} ${request.routeOptions.url ?? ''}`, timeoutMs: deadline.timeoutMs } satisfies DeadlineExpiredMessage<FastifyRequest>)
   }
-  // An abort listener may have answered by itself.
-  if (reply.raw.writableEnded) return
-  if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {
-    // A response already under way (a stream, or one taken over with
-    // reply.hijack()) cannot turn into a problem; cut it short.
+  if (answered) return
+  if (underWay) {
     cutShort(reply.raw)
     return
   }
@@ -179,7 +181,8 @@ function hijackLeavingRequestClose (reply: FastifyReply): void {
  */
 function sendAfterClientLeft (this: FastifyReply, payload?: unknown): FastifyReply {
   // Fastify destroys a stream it cannot write; one left unread would hold its file or socket.
-  if (isStream(payload)) (payload as { destroy?: () => void }).destroy?.()
+  const body = streamedBody(payload)
+  if (body !== undefined) discardStream(body)
   this.log.debug(payload instanceof Error ? { err: payload } : {}, 'answer dropped: its client had left')
   return this
 }
@@ -237,7 +240,7 @@ export function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQu
 export function markAnswered (reply: FastifyReply, answer: unknown): void {
   const deadline = deadlineOf(reply.request)
   if (deadline === null || deadline.outcome !== 'pending') return
-  if (isStream(answer)) {
+  if (streamedBody(answer) !== undefined) {
     if (!streaming.has(reply)) {
       streaming.add(reply)
       releaseWhenWritten(reply)
