@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import { isErrored } from 'node:stream'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
 import { discardStream, streamedBody } from '../src/payload.js'
@@ -32,10 +33,12 @@ export function deadlineOf (request: FastifyRequest): Deadline | null {
 }
 
 /**
- * Replies whose answer is a stream: the deadline keeps bounding them until
- * the body is written, and at the deadline the connection is cut.
+ * Replies whose answer is a stream, with the stream its body is read from:
+ * the deadline keeps bounding them until the body is written, and at the
+ * deadline the connection is cut. The stream tells, when the connection
+ * closes early, whether the server's side failed or the client left.
  */
-const streaming = new WeakSet<FastifyReply>()
+const streaming = new WeakMap<FastifyReply, object>()
 
 /**
  * One tracker for every instance of the plugin: what it calls back needs
@@ -128,6 +131,14 @@ function onConnectionClosed (reply: FastifyReply): void {
     release(reply)
     return
   }
+  const body = streaming.get(reply)
+  if (body !== undefined && isErrored(body as NodeJS.ReadableStream)) {
+    // The stream failed mid-body and Fastify cut the response (and logged
+    // the stream's error): the server broke off, not the client, and the
+    // deadline has nothing left to bound.
+    release(reply)
+    return
+  }
   if (keptHandler(request) !== undefined) {
     // The request holds an idempotency key: the client will retry with it,
     // so the handler runs on (bounded by the deadline) and its answer is
@@ -136,6 +147,14 @@ function onConnectionClosed (reply: FastifyReply): void {
     return
   }
   deadline.clientClosed()
+  if (body !== undefined) {
+    // The stream goes through onSend whatever happens to its connection
+    // (Fastify destroys it there if it cannot be written), and whoever
+    // counts answers counts it once its response closes: nothing is left
+    // to report here, nor to keep from being sent.
+    request.log.info('client closed the connection before the streamed answer was complete; its work was aborted')
+    return
+  }
   request.log.info('client closed the connection before the response; its work was aborted')
   if (!reply.sent) {
     // No answer will pass onSend: whoever counts answers hears of it here.
@@ -240,11 +259,11 @@ export function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQu
 export function markAnswered (reply: FastifyReply, answer: unknown): void {
   const deadline = deadlineOf(reply.request)
   if (deadline === null || deadline.outcome !== 'pending') return
-  if (streamedBody(answer) !== undefined) {
-    if (!streaming.has(reply)) {
-      streaming.add(reply)
-      releaseWhenWritten(reply)
-    }
+  const body = streamedBody(answer)
+  if (body !== undefined) {
+    if (!streaming.has(reply)) releaseWhenWritten(reply)
+    // The latest seen: an onSend hook may have put another stream in its place.
+    streaming.set(reply, body)
     return
   }
   if (!streaming.has(reply)) release(reply)
