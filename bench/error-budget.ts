@@ -20,7 +20,7 @@ const latency = new SliCounter(30 * 86_400_000)
 const metrics = new SloMetrics(new MetricsHub(new Registry(), ''))
 const route = metrics.forRoute(objectives, 'GET /hello')
 metrics.seal()
-const facts = { statusCode: 200, deadlineExceeded: false, callerBudgetSpent: false, clientClosed: false, shed: false, chaos: false }
+const facts = { statusCode: 200, deadlineExceeded: false, callerBudgetSpent: false, brokenOff: false, clientClosed: false, shed: false, chaos: false }
 
 /** What the onResponse hook does for one request, without Fastify around it. */
 function recordOne (i: number, withMetrics: boolean): void {

@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import { isErrored } from 'node:stream'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
-import { isStream } from '../src/payload.js'
+import { discardStream, streamedBody } from '../src/payload.js'
 import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler, reportUnanswered } from './outcome-marks.js'
@@ -33,10 +34,12 @@ export function deadlineOf (request: FastifyRequest): Deadline | null {
 }
 
 /**
- * Replies whose answer is a stream: the deadline keeps bounding them until
- * the body is written, and at the deadline the connection is cut.
+ * Replies whose answer is a stream, with the stream its body is read from:
+ * the deadline keeps bounding them until the body is written, and at the
+ * deadline the connection is cut. The stream tells, when the connection
+ * closes early, whether the server's side failed or the client left.
  */
-const streaming = new WeakSet<FastifyReply>()
+const streaming = new WeakMap<FastifyReply, object>()
 
 /**
  * One tracker for every instance of the plugin: what it calls back needs
@@ -89,17 +92,19 @@ function enforceDeadline (reply: FastifyReply): void {
   // Nothing is left to watch the client for: a keep-alive connection must
   // not hold every request it carried that ended in a 504.
   release(reply)
-  // A websocket taken over by @fastify/websocket (its route's config.deadline asked for it) is cut below, not answered.
+  // An abort listener may have answered by itself. A response already under
+  // way (a stream, or one taken over with reply.hijack()) cannot turn into
+  // a problem; it is cut short, and so is a websocket taken over by
+  // @fastify/websocket (its route's config.deadline asked for it).
+  const answered = reply.raw.writableEnded
   const websocket = reply.sent && isWebsocketUpgrade(request)
-  request.log.warn({ timeoutMs: deadline.timeoutMs }, websocket ? 'deadline exceeded; websocket connection cut' : 'deadline exceeded; answering 504')
+  const underWay = !answered && (reply.raw.headersSent || reply.sent || streaming.has(reply))
+  request.log.warn({ timeoutMs: deadline.timeoutMs }, websocket ? 'deadline exceeded; websocket connection cut' : answered ? 'deadline exceeded; the request was answered as its work was aborted' : underWay ? 'deadline exceeded; the answer under way is cut' : 'deadline exceeded; answering 504')
   if (deadlineExpiredChannel.hasSubscribers) {
     deadlineExpiredChannel.publish({ request, route: `${request.method} ${request.routeOptions.url ?? ''}`, timeoutMs: deadline.timeoutMs } satisfies DeadlineExpiredMessage<FastifyRequest>)
   }
-  // An abort listener may have answered by itself.
-  if (reply.raw.writableEnded) return
-  if (reply.raw.headersSent || reply.sent || streaming.has(reply)) {
-    // A response already under way (a stream, or one taken over with
-    // reply.hijack()) cannot turn into a problem; cut it short.
+  if (answered) return
+  if (underWay) {
     cutShort(reply.raw)
     return
   }
@@ -129,6 +134,14 @@ function onConnectionClosed (reply: FastifyReply): void {
     release(reply)
     return
   }
+  const body = streaming.get(reply)
+  if (body !== undefined && isErrored(body as NodeJS.ReadableStream)) {
+    // The stream failed mid-body and Fastify cut the response (and logged
+    // the stream's error): the server broke off, not the client, and the
+    // deadline has nothing left to bound.
+    release(reply)
+    return
+  }
   if (keptHandler(request) !== undefined) {
     // The request holds an idempotency key: the client will retry with it,
     // so the handler runs on (bounded by the deadline) and its answer is
@@ -141,6 +154,14 @@ function onConnectionClosed (reply: FastifyReply): void {
     // A websocket's connection closes when its conversation ends: with a
     // deadline of its own, that is its normal end, not a client that left.
     request.log.debug('websocket closed before its deadline; its signal aborted')
+    return
+  }
+  if (body !== undefined) {
+    // The stream goes through onSend whatever happens to its connection
+    // (Fastify destroys it there if it cannot be written), and whoever
+    // counts answers counts it once its response closes: nothing is left
+    // to report here, nor to keep from being sent.
+    request.log.info('client closed the connection before the streamed answer was complete; its work was aborted')
     return
   }
   request.log.info('client closed the connection before the response; its work was aborted')
@@ -188,7 +209,8 @@ function hijackLeavingRequestClose (reply: FastifyReply): void {
  */
 function sendAfterClientLeft (this: FastifyReply, payload?: unknown): FastifyReply {
   // Fastify destroys a stream it cannot write; one left unread would hold its file or socket.
-  if (isStream(payload)) (payload as { destroy?: () => void }).destroy?.()
+  const body = streamedBody(payload)
+  if (body !== undefined) discardStream(body)
   this.log.debug(payload instanceof Error ? { err: payload } : {}, 'answer dropped: its client had left')
   return this
 }
@@ -246,11 +268,11 @@ export function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQu
 export function markAnswered (reply: FastifyReply, answer: unknown): void {
   const deadline = deadlineOf(reply.request)
   if (deadline === null || deadline.outcome !== 'pending') return
-  if (isStream(answer)) {
-    if (!streaming.has(reply)) {
-      streaming.add(reply)
-      releaseWhenWritten(reply)
-    }
+  const body = streamedBody(answer)
+  if (body !== undefined) {
+    if (!streaming.has(reply)) releaseWhenWritten(reply)
+    // The latest seen: an onSend hook may have put another stream in its place.
+    streaming.set(reply, body)
     return
   }
   if (!streaming.has(reply)) release(reply)

@@ -1,6 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Registry } from 'prom-client'
+import { isErrored } from 'node:stream'
+import type { ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
 import {
   ErrorBudgetTracker,
   SloMetrics,
@@ -19,6 +22,7 @@ import type {
   ErrorBudgetOptions as ErrorBudgetOptionsOf,
   Objective,
   ObjectiveDefinition,
+  Outcome,
   ResolvedErrorBudgetOptions,
   RouteCounts,
   SliStatus,
@@ -33,7 +37,8 @@ import { operatorRouteOptions } from './library-route.js'
 import { authorized } from './authorized.js'
 import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
-import { hasMark, onUnanswered } from './outcome-marks.js'
+import { hasMark, markStreamed, onUnanswered } from './outcome-marks.js'
+import { streamedBody } from '../src/payload.js'
 import { declareRequestState, stateOf } from './request-state.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { TIMED_OUT, within } from '../src/within.js'
@@ -109,22 +114,76 @@ interface RouteRecording {
 }
 
 function recordOutcome (context: RecordingContext, availability: TrackedSli | undefined, latency: TrackedSli | undefined, counts: RouteCounts | undefined, request: FastifyRequest, reply: FastifyReply): void {
-  const { clock, fleet, arrival, metrics } = context
+  const { clock, arrival } = context
   // One look at what the other capabilities left on the request.
   const state = stateOf(request)
   const marks = state?.marks ?? 0
+  // Counted once its response closes (countWhenClosed): the error answer of
+  // a stream that failed before its head was sent passes onSend after it.
+  if (hasMark(marks, 'streamed')) return
   const deadline = state?.deadline?.outcome
   const outcome = classifyOutcome({
     statusCode: reply.statusCode,
     deadlineExceeded: deadline === 'deadline-exceeded',
     callerBudgetSpent: hasMark(marks, 'refusedForDeadline'),
+    brokenOff: false,
     // A destroyed socket means the client left before the answer, deadline or not.
     clientClosed: deadline === 'client-closed' || request.raw.socket?.destroyed === true,
     shed: hasMark(marks, 'shed'),
     chaos: hasMark(marks, 'chaos'),
   })
   const now = clock.now()
-  const elapsedMs = now - arrivedAt(request, arrival)
+  count(context, availability, latency, counts, outcome, now, now - arrivedAt(request, arrival))
+}
+
+/**
+ * A streamed answer's fate is known only once its response closes: its
+ * body written whole, cut at the deadline, broken off by a failure on the
+ * server's side, or left by its client. It is counted then, with the
+ * latency of its head, as for any answer.
+ */
+function countWhenClosed (context: RecordingContext, availability: TrackedSli | undefined, latency: TrackedSli | undefined, counts: RouteCounts | undefined, request: FastifyRequest, reply: FastifyReply, body: object): void {
+  if (hasMark(stateOf(request)?.marks ?? 0, 'streamed')) return
+  markStreamed(request)
+  const elapsedMs = context.clock.now() - arrivedAt(request, context.arrival)
+  const closed = (): void => {
+    // A response's 'close' listener, where a throw would take the process down.
+    try {
+      const state = stateOf(request)
+      const marks = state?.marks ?? 0
+      // writableEnded, not writableFinished: HTTP/2 reports a reset stream as finished.
+      const whole = reply.raw.writableEnded
+      // A stream fails by itself; one its client left, or cut at the
+      // deadline, is destroyed or cancelled without an error.
+      const brokenOff = !whole && isErrored(body as NodeJS.ReadableStream)
+      const outcome = classifyOutcome({
+        statusCode: reply.statusCode,
+        deadlineExceeded: state?.deadline?.outcome === 'deadline-exceeded',
+        callerBudgetSpent: hasMark(marks, 'refusedForDeadline'),
+        brokenOff,
+        clientClosed: !whole && !brokenOff,
+        shed: hasMark(marks, 'shed'),
+        chaos: hasMark(marks, 'chaos'),
+      })
+      count(context, availability, latency, counts, outcome, context.clock.now(), elapsedMs)
+    } catch (error) {
+      request.log.error({ err: error }, 'the outcome of a streamed answer could not be recorded')
+    }
+  }
+  // The client may have left while slower onSend hooks ran: the response
+  // has closed already, and will not say so again.
+  if (hasClosed(reply.raw)) closed()
+  else reply.raw.once('close', closed)
+}
+
+function hasClosed (raw: ServerResponse | Http2ServerResponse): boolean {
+  const stream = (raw as Partial<Http2ServerResponse>).stream
+  if (stream === undefined) return (raw as ServerResponse).destroyed
+  return stream.destroyed || stream.closed
+}
+
+function count (context: RecordingContext, availability: TrackedSli | undefined, latency: TrackedSli | undefined, counts: RouteCounts | undefined, outcome: Outcome, now: number, elapsedMs: number): void {
+  const { fleet, metrics } = context
   // Latency is judged on the answers that were good; a failure already counts once.
   const slow = latency !== undefined && outcome.reason === 'good' ? elapsedMs > (latency.objective.thresholdMs ?? Infinity) : undefined
   if (outcome.counted) {
@@ -154,7 +213,9 @@ function recordOutcome (context: RecordingContext, availability: TrackedSli | un
 function routeRecorderOf (context: RecordingContext, { availability, latency, counts }: RouteRecording) {
   return {
     onSend: function errorBudgetOnSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void): void {
-      recordOutcome(context, availability, latency, counts, request, reply)
+      const body = streamedBody(payload)
+      if (body === undefined) recordOutcome(context, availability, latency, counts, request, reply)
+      else countWhenClosed(context, availability, latency, counts, request, reply, body)
       done(null, payload)
     },
     record: (request: FastifyRequest, reply: FastifyReply): void => { recordOutcome(context, availability, latency, counts, request, reply) },

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import { decodedBody, replayableHeaders } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, KeptResponse, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
-import { isStream } from '../src/payload.js'
+import { discardStream, streamedBody } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
 import type { KeptHandler, ReplySnapshot } from './outcome-marks.js'
@@ -190,7 +190,7 @@ function notStorableBecause (status: number, payload: unknown, settings: Resolve
   // Too many requests: nothing was done, and a replay would repeat the refusal
   // long after the limit cleared, without the Retry-After that said when.
   if (status === 429) return 'status 429, the request was refused, not processed'
-  if (isStream(payload)) return 'the body is a stream'
+  if (streamedBody(payload) !== undefined) return 'the body is a stream'
   if (payload !== undefined && payload !== null && typeof payload !== 'string' && !Buffer.isBuffer(payload)) return 'the body is not serialised'
   const size = payload === undefined || payload === null ? 0 : Buffer.byteLength(payload as string | Buffer)
   if (size > settings.maxBodyBytes) return `the body is ${size} bytes, over maxBodyBytes (${settings.maxBodyBytes})`
@@ -254,9 +254,10 @@ function storeResponseNow (request: FastifyRequest, claim: Claim, runtime: Runti
 /**
  * Stores what the reply is sending, or releases the key when it cannot be
  * replayed. Undefined when done within the call (the memory store), the
- * promise of it otherwise.
+ * promise of it otherwise. An answer the handler gave `afterDeadline` is
+ * logged here, where its fate is decided.
  */
-function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown, coding: unknown): Promise<void> | undefined {
+function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime, status: number, headers: Record<string, string>, payload: unknown, coding: unknown, afterDeadline: boolean): Promise<void> | undefined {
   const { settings } = runtime
   let reason = notStorableBecause(status, payload, settings)
   if (reason === undefined && coding !== undefined && coding !== 'identity' && (typeof payload === 'string' || Buffer.isBuffer(payload)) && payload.length > 0) {
@@ -268,9 +269,11 @@ function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime
     delete headers['content-encoding']
   }
   if (reason !== undefined) {
+    if (afterDeadline) request.log.info({ statusCode: status, why: reason }, 'handler answered after its deadline; its answer is not stored')
     if (reason.startsWith('the body')) request.log.warn({ why: reason }, 'response not stored for idempotent replay')
     return releaseClaim(request, claim, runtime, reason)
   }
+  if (afterDeadline) request.log.info({ statusCode: status }, 'handler answered after its deadline; its answer is stored for the retry')
   const sent = payload === undefined || payload === null ? '' : payload as string | Buffer
   if (!runtime.inProcess) return storeResponse(request, claim, runtime, { status, headers, body: runtime.keepsText && typeof sent === 'string' ? sent : Buffer.from(sent) })
   // The memory store keeps text as it is: a string cannot change, and
@@ -313,7 +316,7 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'))
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'), false)
         break
       case 'settled':
         if (claim.replyBeforeDeadline !== null) {
@@ -324,7 +327,7 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'))
+        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'), false)
         break
     }
     if (work === undefined) {
@@ -386,10 +389,13 @@ function storeLateAnswer (request: FastifyRequest, reply: FastifyReply, claim: C
   const statusCode = reply.statusCode !== after.statusCode ? reply.statusCode : before.statusCode
   const body = lateBody(reply, payload, statusCode)
   if (headers['content-type'] === undefined && body.contentType !== undefined) headers['content-type'] = body.contentType
-  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload, headers['content-encoding'])?.catch((error: unknown) => {
+  storeOrRelease(request, claim, runtime, statusCode, storedHeaders(headers, runtime.settings.replayHeaders), body.payload, headers['content-encoding'], true)?.catch((error: unknown) => {
     request.log.error({ err: error }, 'storing a late idempotent answer failed')
   })
-  request.log.info({ statusCode }, 'handler answered after its deadline; its answer is stored for the retry')
+  // The 504 went out in its place and Fastify will not send it: nobody
+  // reads a streamed answer, which would hold its file or producer.
+  const stream = streamedBody(payload)
+  if (stream !== undefined) discardStream(stream)
 }
 
 /** The bytes Fastify would have sent for a payload, and the content type it would have given them. */
@@ -398,7 +404,8 @@ function lateBody (reply: FastifyReply, payload: unknown, statusCode: number): {
   if (payload === undefined) return { payload }
   if (typeof payload === 'string') return { payload, contentType: 'text/plain; charset=utf-8' }
   if (Buffer.isBuffer(payload)) return { payload, contentType: 'application/octet-stream' }
-  if (isStream(payload)) return { payload }
+  // A web stream or a Response would be serialised as `{}` and stored as the answer.
+  if (streamedBody(payload) !== undefined) return { payload }
   // Serialised as for its own status: the route's response schema for that
   // status, or the route's serializer.
   const raw = reply.raw

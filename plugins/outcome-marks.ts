@@ -4,12 +4,14 @@ import { stateFor, stateOf } from './request-state.js'
 /*
  * Marks that one capability leaves on a request for another to read: the
  * load shedder marks the requests it refused and chaos the answers it broke,
- * so that the error budget can count them under their own labels. The
+ * so that the error budget can count them under their own labels; the
+ * error budget marks a streamed answer it counts once its response closes,
+ * so that no other path counts it as it is answered. The
  * marks are bits of one number in the request's state: reading them all
  * costs one property read, where a WeakSet per mark cost a hash lookup
  * each on every answer.
  */
-const BITS = { shed: 1, chaos: 2, refusedForDeadline: 4 } as const
+const BITS = { shed: 1, chaos: 2, refusedForDeadline: 4, streamed: 8 } as const
 
 /** A mark one capability leaves on a request for another. */
 export type OutcomeMark = keyof typeof BITS
@@ -42,6 +44,7 @@ function bitOf (mark: OutcomeMark): number {
     case 'shed': return BITS.shed
     case 'chaos': return BITS.chaos
     case 'refusedForDeadline': return BITS.refusedForDeadline
+    case 'streamed': return BITS.streamed
   }
 }
 
@@ -62,6 +65,11 @@ export function unmarkChaos (request: FastifyRequest): void {
 /** The request arrived with its caller's budget already spent and got a 504 before any work. */
 export function markRefusedForDeadline (request: FastifyRequest): void {
   mark(request, BITS.refusedForDeadline)
+}
+
+/** The request's answer is a stream, counted by the error budget once its response closes. */
+export function markStreamed (request: FastifyRequest): void {
+  mark(request, BITS.streamed)
 }
 
 /** The status and headers a reply held, as its handler had set them. */

@@ -20,7 +20,13 @@ export interface OutcomeFacts {
   deadlineExceeded: boolean
   /** The answer is the 504 of a request whose caller's budget was spent on arrival, before any work. */
   callerBudgetSpent: boolean
-  /** The client went away before the answer. */
+  /**
+   * A streamed body failed on the server's side after its head was sent:
+   * the answer broke off. The connection then closes early as if the
+   * client had left, and this fact wins over that one.
+   */
+  brokenOff: boolean
+  /** The client went away before the answer, or before a streamed answer's end. */
   clientClosed: boolean
   /** The load shedder refused the request. */
   shed: boolean
@@ -51,6 +57,7 @@ export function classifyOutcome (facts: OutcomeFacts): Outcome {
   // Any client could otherwise spend the error budget, with a header, on requests the service never got to work on.
   if (facts.callerBudgetSpent) return CALLER_BUDGET_SPENT
   if (facts.deadlineExceeded) return DEADLINE
+  if (facts.brokenOff) return SERVER_ERROR
   if (facts.clientClosed) return CLIENT_CLOSED
   if (facts.statusCode >= 500) return SERVER_ERROR
   if (facts.statusCode >= 400) return CLIENT_ERROR

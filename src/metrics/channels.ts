@@ -17,7 +17,7 @@ export interface ShedMessage<Request = unknown> {
   retryAfterSeconds: number
 }
 
-/** `fastify-resilience:deadline-expired`: a request ran out of time and was answered 504. */
+/** `fastify-resilience:deadline-expired`: a request ran out of time and was answered 504, or its streamed answer was cut. */
 export interface DeadlineExpiredMessage<Request = unknown> {
   request: Request
   route: string

@@ -37,7 +37,7 @@ export class DeadlineMetrics {
     const tallies = this.#tallies
     hub.counter({
       name: 'deadline_requests_total',
-      help: 'Requests whose deadline ended badly, by route and outcome: expired (answered 504), refused (budget spent before any work), client-closed (the client left first).',
+      help: 'Requests whose deadline ended badly, by route and outcome: expired (answered 504, or a streamed answer cut), refused (budget spent before any work), client-closed (the client left first).',
       labelNames: ['route', 'outcome'],
       read (set) {
         for (const tally of tallies) {

@@ -84,6 +84,19 @@ describe('when the deadline passes during the handler', () => {
     expect(logs.filter((line) => line.msg === 'request completed')).toHaveLength(1)
   })
 
+  it('a handler that answers by itself as its signal aborts has its answer sent, and the log does not claim a 504', async () => {
+    const { app, logs } = await setup(50)
+    app.get('/partial', (request, reply) => {
+      // What it has so far, sent from the abort listener: within the deadline's own turn.
+      request.deadline.signal.addEventListener('abort', () => { reply.send({ partial: true }) })
+    })
+    const port = await listen(app)
+    const res = await fetch(`http://127.0.0.1:${port}/partial`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ partial: true })
+    expect(logs.filter((line) => line.level >= LOG_LEVEL.warn).map((line) => line.msg)).toEqual(['deadline exceeded; the request was answered as its work was aborted'])
+  })
+
   it('drops a late rejection without an error log or an unhandled rejection', async () => {
     const { app, logs } = await setup(50)
     const rejections = unhandledRejections()

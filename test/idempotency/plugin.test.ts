@@ -6,6 +6,7 @@ import type { ClaimOutcome, IdempotencyStore } from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
 import type { TestApp } from '../helpers/app.js'
 import { deferred } from '../helpers/deferred.js'
+import { listen } from '../helpers/listen.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { joinedStoreKey } from '../../src/idempotency/scoped-key.js'
 import { inProcessFingerprint } from '../../src/idempotency/fingerprint.js'
@@ -680,6 +681,65 @@ describe('idempotency plugin decisions', () => {
       await app.close()
     }
   })
+})
+
+describe('a keyed handler that answers with a stream after its deadline', () => {
+  /** A short stream, and whether it was given up on (destroyed or cancelled) before it ended. */
+  const streams = {
+    'a Node stream': (): { body: unknown, discarded: () => boolean } => {
+      const body = Readable.from(['line 1\n', 'line 2\n'])
+      return { body, discarded: () => body.destroyed && !body.readableEnded }
+    },
+    'a web stream': (): { body: unknown, discarded: () => boolean } => {
+      let cancelled = false
+      const lines = ['line 1\n', 'line 2\n']
+      const body = new ReadableStream({
+        pull (controller) {
+          const line = lines.shift()
+          if (line === undefined) controller.close()
+          else controller.enqueue(new TextEncoder().encode(line))
+        },
+        cancel () { cancelled = true },
+      })
+      return { body, discarded: () => cancelled }
+    },
+  }
+
+  for (const [kind, make] of Object.entries(streams)) {
+    it(`${kind}: the logs say it is not stored and the key is released, the stream is discarded, and the retry runs the handler`, async () => {
+      current = createTestApp()
+      const { app, logs } = current
+      await app.register(resilience, { loadShedding: false, idempotency: { unscoped: true } })
+      let runs = 0
+      let late: { discarded: () => boolean } | undefined
+      app.post('/export', { config: { idempotency: {}, deadline: { timeoutMs: 300 } } }, async (request, reply) => {
+        runs++
+        const stream = make()
+        if (runs === 1) {
+          late = stream
+          await new Promise((resolve) => { request.deadline.signal.addEventListener('abort', resolve) })
+        }
+        return reply.type('text/plain').send(stream.body)
+      })
+      const port = await listen(app)
+      const post = async (): Promise<Response> => await fetch(`http://127.0.0.1:${port}/export`, { method: 'POST', headers: { 'idempotency-key': 'export-1' } })
+      expect((await post()).status).toBe(504)
+      const fate = /after its deadline|not stored|key released/
+      await waitFor(() => logs.some((line) => line.msg === 'idempotency key released; the client may retry' || line.msg.endsWith('its answer is stored for the retry')))
+      expect(logs.filter((line) => fate.test(line.msg)).map((line) => [line.msg, line.why])).toEqual([
+        ['handler answered after its deadline; its answer is not stored', 'the body is a stream'],
+        ['response not stored for idempotent replay', 'the body is a stream'],
+        ['idempotency key released; the client may retry', 'the body is a stream'],
+      ])
+      // Nobody reads it: the 504 went out in its place.
+      await waitFor(() => late?.discarded() === true)
+      const retry = await post()
+      expect(retry.status).toBe(200)
+      expect(retry.headers.get('idempotent-replayed')).toBeNull()
+      expect(await retry.text()).toBe('line 1\nline 2\n')
+      expect(runs).toBe(2)
+    })
+  }
 })
 
 describe('the headers a replay sends, chosen again from the allow-list', () => {

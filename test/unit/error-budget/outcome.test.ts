@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { ErrorBudgetTracker, classifyOutcome, resolveObjective } from '../../../src/error-budget/index.js'
 import type { OutcomeFacts } from '../../../src/error-budget/index.js'
 
-const FACTS: OutcomeFacts = { statusCode: 200, deadlineExceeded: false, callerBudgetSpent: false, clientClosed: false, shed: false, chaos: false }
+const FACTS: OutcomeFacts = { statusCode: 200, deadlineExceeded: false, callerBudgetSpent: false, brokenOff: false, clientClosed: false, shed: false, chaos: false }
 
 describe('classifyOutcome', () => {
   it.each([
@@ -18,6 +18,8 @@ describe('classifyOutcome', () => {
     [{ statusCode: 400 }, 'client-error', false, false],
     [{ statusCode: 404 }, 'client-error', false, false],
     [{ statusCode: 200, clientClosed: true }, 'client-closed', false, false],
+    [{ statusCode: 200, brokenOff: true, clientClosed: true }, 'server-error', true, true],
+    [{ statusCode: 200, brokenOff: true, deadlineExceeded: true }, 'deadline', true, true],
   ] as const)('%o is %s', (facts, reason, counted, bad) => {
     expect(classifyOutcome({ ...FACTS, ...facts })).toEqual({ reason, counted, bad })
   })
