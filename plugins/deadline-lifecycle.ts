@@ -122,6 +122,10 @@ function enforceDeadline (reply: FastifyReply): void {
   }
   // Tells Fastify that the handler's eventual result must not be sent.
   reply.hijack()
+  // What the handler sends later goes nowhere; a stream in it is let go.
+  // A capability that keeps that answer (idempotency) has put its own send
+  // on this reply already, and keeps it.
+  if (!Object.hasOwn(reply, 'send')) reply.send = sendAfterDeadline
 }
 
 function onConnectionClosed (reply: FastifyReply): void {
@@ -207,12 +211,23 @@ function hijackLeavingRequestClose (reply: FastifyReply): void {
  * abort must not log a warning here either. Nothing sent now can reach
  * anyone, nor be counted a second time.
  */
-function sendAfterClientLeft (this: FastifyReply, payload?: unknown): FastifyReply {
-  // Fastify destroys a stream it cannot write; one left unread would hold its file or socket.
-  const body = streamedBody(payload)
+/** A reply's `send` for an answer that can no longer go out, saying `why` in a debug line. */
+function answerDropper (why: string) {
+  return function dropAnswer (this: FastifyReply, payload?: unknown): FastifyReply {
+    // Fastify destroys a stream it cannot write; one left unread would hold its file or socket.
+    discardLateStream(payload)
+    this.log.debug(payload instanceof Error ? { err: payload } : {}, `answer dropped: ${why}`)
+    return this
+  }
+}
+
+const sendAfterClientLeft = answerDropper('its client had left')
+const sendAfterDeadline = answerDropper('the deadline answered in its place')
+
+/** Lets go of a stream in an answer nobody will send: it would hold its file, socket or producer. */
+function discardLateStream (answer: unknown): void {
+  const body = streamedBody(answer)
   if (body !== undefined) discardStream(body)
-  this.log.debug(payload instanceof Error ? { err: payload } : {}, 'answer dropped: its client had left')
-  return this
 }
 
 /** The response's 'close' listener (HTTP/2); `this` is the raw response. */
@@ -267,7 +282,13 @@ export function arm (reply: FastifyReply, queues: ReadonlyMap<number, DeadlineQu
  */
 export function markAnswered (reply: FastifyReply, answer: unknown): void {
   const deadline = deadlineOf(reply.request)
-  if (deadline === null || deadline.outcome !== 'pending') return
+  if (deadline === null) return
+  if (deadline.outcome !== 'pending') {
+    // The handler's result after the request ended (a 504 in its place, or
+    // a client gone): Fastify drops it, and a stream in it is never read.
+    discardLateStream(answer)
+    return
+  }
   const body = streamedBody(answer)
   if (body !== undefined) {
     if (!streaming.has(reply)) releaseWhenWritten(reply)

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders, Server } from 'node:http'
 import { once } from 'node:events'
+import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
 import { createTestApp, LOG_LEVEL } from '../helpers/app.js'
@@ -82,6 +83,29 @@ describe('when the deadline passes during the handler', () => {
     expect(logs.filter((line) => line.msg === 'deadline exceeded; answering 504')).toHaveLength(1)
     expect(logs.filter((line) => line.level >= LOG_LEVEL.warn)).toHaveLength(1)
     expect(logs.filter((line) => line.msg === 'request completed')).toHaveLength(1)
+  })
+
+  it.each([
+    ['returns', 'a Node stream'],
+    ['sends', 'a Node stream'],
+    ['returns', 'a web stream'],
+    ['sends', 'a web stream'],
+  ] as const)('a handler that %s %s after its deadline\'s 504 has it let go, not left unread holding its source, with no warning', async (how, kind) => {
+    const { app, logs } = await setup(50)
+    const release = deferred()
+    const letGo = deferred()
+    const late = (): object => kind === 'a Node stream'
+      ? new Readable({ read () {}, destroy (error, callback) { letGo.resolve(); callback(error) } })
+      : new ReadableStream({ cancel () { letGo.resolve() } })
+    app.get('/export', async (_request, reply) => {
+      await release.promise
+      if (how === 'returns') return late()
+      return await reply.send(late())
+    })
+    expect((await app.inject('/export')).statusCode).toBe(504)
+    release.resolve()
+    await letGo.promise
+    expect(logs.filter((line) => line.level >= LOG_LEVEL.warn).map((line) => line.msg)).toEqual(['deadline exceeded; answering 504'])
   })
 
   it('a handler that answers by itself as its signal aborts has its answer sent, and the log does not claim a 504', async () => {
