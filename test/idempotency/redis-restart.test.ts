@@ -20,7 +20,10 @@ describe('Redis restarted mid-run', () => {
     client.on('error', () => {})
     const { app } = createTestApp()
     const runs = vi.fn()
-    await app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, storeTimeoutMs: 300 } })
+    // A generous store timeout: with every write fsynced, a busy disk can hold
+    // a claim for hundreds of milliseconds. While Redis is down, the client's
+    // one retry fails within its retry delay, whatever the timeout.
+    await app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, storeTimeoutMs: 5_000 } })
     app.post('/pay', { config: { idempotency: {} } }, async () => { runs(); return { paid: runs.mock.calls.length } })
     const pay = async (): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> => await app.inject({ method: 'POST', url: '/pay', headers: { 'idempotency-key': 'restart' }, payload: {} })
 
