@@ -21,11 +21,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function instance (redisUrl: string, prefix: string, server: DependencyServer, openMs: number): Promise<TestApp> {
+async function instance (redisUrl: string, prefix: string, server: DependencyServer, openMs: number, syncMs = 50): Promise<TestApp> {
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 })
   client.on('error', () => {})
   const testApp = await dependencyApp({
-    dependencies: { payments: { baseUrl: server.url, breaker: { consecutiveFailures: 2, openMs }, fleet: { client, prefix, syncMs: 50 } } },
+    dependencies: { payments: { baseUrl: server.url, breaker: { consecutiveFailures: 2, openMs }, fleet: { client, prefix, syncMs } } },
   })
   testApp.app.get('/pay', async (request) => await (await request.dependency('payments').fetch('/charges')).json())
   await testApp.app.ready()
@@ -45,7 +45,10 @@ describe('fleet-wide breaker state through Redis', () => {
     cleanups.push(server.close)
     const prefix = `deps-${randomUUID()}:`
     const openMs = 1500
-    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => await instance(inject('redisUrl'), prefix, server, openMs))) as [TestApp, TestApp, TestApp]
+    // The probe lease lasts max(4 × syncMs, 1 s): 4 s here, far longer than
+    // the traffic below takes on a busy machine. Past it, a probe still held
+    // lets another instance probe, as a dead prober must.
+    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => await instance(inject('redisUrl'), prefix, server, openMs, 1000))) as [TestApp, TestApp, TestApp]
     await a.app.inject('/pay')
     await a.app.inject('/pay')
     expect(stateOf(a)).toBe('open')
