@@ -130,7 +130,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = this.#clock.now()
     const entry = this.#live(key, now)
     if (entry === undefined) {
-      this.#makeRoom(now)
+      this.#makeRoom(now, 1, 0)
       this.#add(newEntry(key, fingerprint, owner, expiry(now, leaseMs)))
       return ACQUIRED
     }
@@ -166,8 +166,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (completed === undefined && fingerprint !== undefined) {
       if (bytes > this.#maxBytes) return false
       // Its lease ran out and nobody took the key: the answer is kept.
-      this.#makeRoom(now)
-      this.#makeRoomForBytes(bytes, now)
+      this.#makeRoom(now, 1, bytes)
       completed = newEntry(key, fingerprint, owner, 0)
       this.#add(completed)
     } else if (claimedBy(completed, owner)) {
@@ -176,7 +175,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
         return false
       }
       // A claim in flight, which making room never drops.
-      this.#makeRoomForBytes(bytes, now)
+      this.#makeRoom(now, 0, bytes)
       // Moved to the newest end, so that the order stays the order of completion.
       this.#unlink(completed)
       this.#link(completed)
@@ -243,27 +242,21 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return entry
   }
 
-  #makeRoom (now: number): void {
-    if (this.#entries.size < this.#maxEntries) return
-    // Oldest first: the first expired or completed entry is the one to
-    // drop, and it is almost always the very oldest.
-    for (let entry = this.#oldest; entry !== undefined; entry = entry.newer) {
-      if (entry.expiresAt <= now || entry.body !== undefined) {
-        this.#delete(entry)
-        return
-      }
-    }
-    throw new FRS_ERR_IDEMPOTENCY_STORE_FULL(this.#entries.size)
-  }
-
-  /** Drops the oldest expired or completed keys until `bytes` more fit within `maxBytes`. */
-  #makeRoomForBytes (bytes: number, now: number): void {
+  /**
+   * Drops the oldest expired or completed keys until `keys` more keys and
+   * `bytes` more bytes of bodies fit; a claim in flight is never dropped.
+   * Oldest first: the first expired or completed entry is the one to drop,
+   * and it is almost always the very oldest.
+   * @throws FRS_ERR_IDEMPOTENCY_STORE_FULL when the keys do not fit (too few bytes only drops what it can)
+   */
+  #makeRoom (now: number, keys: 0 | 1, bytes: number): void {
     let entry = this.#oldest
-    while (this.#bytes + bytes > this.#maxBytes && entry !== undefined) {
+    while (entry !== undefined && (this.#entries.size + keys > this.#maxEntries || this.#bytes + bytes > this.#maxBytes)) {
       const newer = entry.newer
       if (entry.expiresAt <= now || entry.body !== undefined) this.#delete(entry)
       entry = newer
     }
+    if (this.#entries.size + keys > this.#maxEntries) throw new FRS_ERR_IDEMPOTENCY_STORE_FULL(this.#entries.size)
   }
 }
 
