@@ -31,6 +31,7 @@ import { arrivalSlot, arrivedAt } from './arrival.js'
 import type { ArrivalSlot } from './arrival.js'
 import { declareRequestState, stateFor, stateOf } from './request-state.js'
 import { registerOnce } from './registered-once.js'
+import { onResponseClosed } from './response-closed.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -271,9 +272,7 @@ function optedOutDeadline (request: FastifyRequest, settings: ResolvedDeadlinesO
     if (response.writableEnded) end.finish()
     else end.clientClosed()
   }
-  // Read after the response closed (from a timer the handler left), it ends at once.
-  if (response.destroyed || response.writableFinished) ended()
-  else response.once('close', ended)
+  onResponseClosed(response, ended)
   optedOut.deadline = unboundedDeadline(settings.header, settings.clock, end)
   return optedOut.deadline
 }

@@ -2,8 +2,6 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Registry } from 'prom-client'
 import { isErrored } from 'node:stream'
-import type { ServerResponse } from 'node:http'
-import type { Http2ServerResponse } from 'node:http2'
 import {
   ErrorBudgetTracker,
   SloMetrics,
@@ -40,6 +38,7 @@ import type { ArrivalSlot } from './arrival.js'
 import { hasMark, markStreamed, onUnanswered } from './outcome-marks.js'
 import { streamedBody } from '../src/payload.js'
 import { declareRequestState, stateOf } from './request-state.js'
+import { onResponseClosed } from './response-closed.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { TIMED_OUT, within } from '../src/within.js'
 import { registerOnce } from './registered-once.js'
@@ -170,16 +169,7 @@ function countWhenClosed (context: RecordingContext, availability: TrackedSli | 
       request.log.error({ err: error }, 'the outcome of a streamed answer could not be recorded')
     }
   }
-  // The client may have left while slower onSend hooks ran: the response
-  // has closed already, and will not say so again.
-  if (hasClosed(reply.raw)) closed()
-  else reply.raw.once('close', closed)
-}
-
-function hasClosed (raw: ServerResponse | Http2ServerResponse): boolean {
-  const stream = (raw as Partial<Http2ServerResponse>).stream
-  if (stream === undefined) return (raw as ServerResponse).destroyed
-  return stream.destroyed || stream.closed
+  onResponseClosed(reply.raw, closed)
 }
 
 function count (context: RecordingContext, availability: TrackedSli | undefined, latency: TrackedSli | undefined, counts: RouteCounts | undefined, outcome: Outcome, now: number, elapsedMs: number): void {
