@@ -14,7 +14,26 @@ export interface PressureThresholds {
   maxRssBytes: number
 }
 
-const MIB = 1024 * 1024
+const UNITS = [[1024 * 1024 * 1024, 'GiB'], [1024 * 1024, 'MiB'], [1024, 'KiB'], [1, 'byte']] as const
+
+/**
+ * A sample and its threshold in bytes, each in the largest unit that fits
+ * it, with as many decimals (up to three) as it takes for the sample to
+ * read larger than its threshold: "heap 16 MiB over 1 KiB", never "over
+ * 0 MiB", and "100.2 MiB over 100 MiB" rather than "100 MiB over 100 MiB".
+ */
+function bytesOver (bytes: number, threshold: number): string {
+  const inUnit = (value: number, decimals: number): string => {
+    const [size, name] = UNITS.find(([unitSize]) => value >= unitSize) ?? UNITS[UNITS.length - 1]
+    if (size === 1) return value === 1 ? '1 byte' : `${value} bytes`
+    const amount = value / size
+    // One decimal more under ten of a unit: 3.5 GiB, not 4.
+    return `${Number(amount.toFixed(decimals + (amount < 10 ? 1 : 0)))} ${name}`
+  }
+  let decimals = 0
+  while (decimals < 3 && inUnit(bytes, decimals) === inUnit(threshold, decimals)) decimals++
+  return `${inUnit(bytes, decimals)} over ${inUnit(threshold, decimals)}`
+}
 
 /** Describes the first signal of `sample` over its threshold, or undefined when none is. */
 export function pressureSignal (sample: PressureSample, thresholds: PressureThresholds): string | undefined {
@@ -29,10 +48,10 @@ export function pressureSignal (sample: PressureSample, thresholds: PressureThre
     return `event-loop utilisation ${sample.eventLoopUtilized.toFixed(2)} over ${maxEventLoopUtilization}`
   }
   if (maxHeapUsedBytes > 0 && sample.heapUsed > maxHeapUsedBytes) {
-    return `heap ${Math.round(sample.heapUsed / MIB)} MiB over ${Math.round(maxHeapUsedBytes / MIB)} MiB`
+    return `heap ${bytesOver(sample.heapUsed, maxHeapUsedBytes)}`
   }
   if (maxRssBytes > 0 && sample.rssBytes > maxRssBytes) {
-    return `RSS ${Math.round(sample.rssBytes / MIB)} MiB over ${Math.round(maxRssBytes / MIB)} MiB`
+    return `RSS ${bytesOver(sample.rssBytes, maxRssBytes)}`
   }
   return undefined
 }

@@ -17,6 +17,13 @@ describe('pressureSignal', () => {
     [{ maxEventLoopUtilization: 0.9 }, { eventLoopUtilized: 0.97 }, 'event-loop utilisation 0.97 over 0.9'],
     [{ maxHeapUsedBytes: 100 * 1024 * 1024 }, { heapUsed: 150 * 1024 * 1024 }, 'heap 150 MiB over 100 MiB'],
     [{ maxRssBytes: 200 * 1024 * 1024 }, { rssBytes: 300 * 1024 * 1024 }, 'RSS 300 MiB over 200 MiB'],
+    // Each in its own unit: a tiny threshold does not read as "over 0 MiB".
+    [{ maxHeapUsedBytes: 1 }, { heapUsed: 16 * 1024 * 1024 }, 'heap 16 MiB over 1 byte'],
+    [{ maxHeapUsedBytes: 512 * 1024 }, { heapUsed: 16 * 1024 * 1024 }, 'heap 16 MiB over 512 KiB'],
+    [{ maxRssBytes: 2 * 1024 * 1024 * 1024 }, { rssBytes: 3.5 * 1024 * 1024 * 1024 }, 'RSS 3.5 GiB over 2 GiB'],
+    // Decimals until the sample reads larger than its threshold.
+    [{ maxHeapUsedBytes: 100 * 1024 * 1024 }, { heapUsed: 100.2 * 1024 * 1024 }, 'heap 100.2 MiB over 100 MiB'],
+    [{ maxHeapUsedBytes: 100 * 1024 * 1024 }, { heapUsed: 100 * 1024 * 1024 + 1 }, 'heap 100 MiB over 100 MiB'],
   ])('names the signal over its threshold (%o)', (thresholds, sample, description) => {
     expect(pressureSignal({ ...CALM, ...sample }, { ...OFF, ...thresholds })).toBe(description)
   })
