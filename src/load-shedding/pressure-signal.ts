@@ -14,7 +14,8 @@ export interface PressureThresholds {
   maxRssBytes: number
 }
 
-const UNITS = [[1024 * 1024 * 1024, 'GiB'], [1024 * 1024, 'MiB'], [1024, 'KiB'], [1, 'byte']] as const
+const BYTE = [1, 'byte'] as const
+const UNITS = [[1024 * 1024 * 1024, 'GiB'], [1024 * 1024, 'MiB'], [1024, 'KiB'], BYTE] as const
 
 /**
  * A sample and its threshold in bytes, each in the largest unit that fits
@@ -24,7 +25,7 @@ const UNITS = [[1024 * 1024 * 1024, 'GiB'], [1024 * 1024, 'MiB'], [1024, 'KiB'],
  */
 function bytesOver (bytes: number, threshold: number): string {
   const inUnit = (value: number, decimals: number): string => {
-    const [size, name] = UNITS.find(([unitSize]) => value >= unitSize) ?? UNITS[UNITS.length - 1]
+    const [size, name] = UNITS.find(([unitSize]) => value >= unitSize) ?? BYTE
     if (size === 1) return value === 1 ? '1 byte' : `${value} bytes`
     const amount = value / size
     // One decimal more under ten of a unit: 3.5 GiB, not 4.
