@@ -67,7 +67,7 @@ export interface ErrorBudget {
   objectives: () => Objective[]
   /** The prom-client registry of the SLO metrics, or undefined with `metrics: false`. */
   readonly registry: Registry | undefined
-  /** Prometheus recording and alerting rules for the declared SLOs, as YAML. */
+  /** Prometheus recording and alerting rules for the declared SLOs, as YAML; a rule fires only when its long window holds `minEvents` events. */
   prometheusRules: (options?: { rules?: readonly AlertRule[] }) => string
   /** The declared SLOs as a Sloth spec (YAML), led by a comment naming the `sloth generate` option for their window; throws when they have more than one window. */
   slothSpec: (service: string) => string
@@ -331,7 +331,7 @@ const errorBudgetPlugin: FastifyPluginAsync<ErrorBudgetOptions> = async function
       const given = rulesOptions ?? {}
       assertOptionsObject(given, 'app.errorBudget.prometheusRules options')
       assertKnownKeys(given, ['rules'], 'app.errorBudget.prometheusRules options')
-      return prometheusRules(allObjectives(), { prefix: settings.metrics?.prefix ?? '', rules: given.rules ?? settings.alertRules })
+      return prometheusRules(allObjectives(), { prefix: settings.metrics?.prefix ?? '', rules: given.rules ?? settings.alertRules, minEvents: settings.minEvents })
     },
     slothSpec: (service: string) => slothSpec(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),
     openSloSpecs: (service: string) => openSloSpecs(allObjectives(), { service, prefix: settings.metrics?.prefix ?? '' }),

@@ -5,7 +5,7 @@ import type { Objective } from './objective.js'
 import { assertServiceName, exportName } from './export-name.js'
 import { toYaml } from './yaml.js'
 import { FRS_ERR_OPTION_INVALID } from '../errors.js'
-import { assertKnownKeys, assertOptionsObject, optionalMetricPrefix } from '../options.js'
+import { assertKnownKeys, assertOptionsObject, optionalIntegerBetween, optionalMetricPrefix } from '../options.js'
 import type { YamlValue } from './yaml.js'
 
 export interface RulesSettings {
@@ -13,6 +13,8 @@ export interface RulesSettings {
   prefix?: string
   /** @default DEFAULT_ALERT_RULES */
   rules?: readonly AlertRule[]
+  /** A rule fires only when its long window holds at least this many events, as the plugin's `minEvents`. @default 20 */
+  minEvents?: number
 }
 
 export interface SpecSettings {
@@ -23,7 +25,7 @@ export interface SpecSettings {
 }
 
 // Tied to the interfaces as the plugins' key lists are (test/types/option-keys.test-d.ts).
-export const RULES_SETTINGS_KEYS = ['prefix', 'rules'] as const satisfies ReadonlyArray<keyof RulesSettings>
+export const RULES_SETTINGS_KEYS = ['prefix', 'rules', 'minEvents'] as const satisfies ReadonlyArray<keyof RulesSettings>
 export const SPEC_SETTINGS_KEYS = ['service', 'prefix'] as const satisfies ReadonlyArray<keyof SpecSettings>
 
 /**
@@ -53,6 +55,11 @@ function errorRatio (objective: Objective, prefix: string, window: string): stri
   return `${rateOf(objective, prefix, window, ',result="bad"')} / ${rateOf(objective, prefix, window)}`
 }
 
+/** The events an indicator counted over `window`, labelled as its error-ratio series are, so that `and` matches them. */
+function eventsIn (objective: Objective, prefix: string, window: string): string {
+  return `sum by (slo, sli) (increase(${prefix}slo_events_total{${selector(objective)}}[${window}]))`
+}
+
 function slug (objective: Objective): string {
   return `${objective.name}-${objective.sli}`
 }
@@ -66,7 +73,10 @@ function camel (text: string): string {
  * from the plugin's `slo_events_total` counter across every instance:
  * one error-ratio series per window of the alert policy, and one alert per
  * indicator and severity whose expression ORs the window pairs of that
- * severity's rules, as the SRE workbook writes them. One alert per rule
+ * severity's rules, as the SRE workbook writes them. A pair counts only
+ * when its long window holds `minEvents` events, as in the plugin's own
+ * evaluation: one failed request out of one is a 100 % error ratio, and
+ * would page at night on a quiet service. One alert per rule
  * would give the page rules the same name and labels: promtool reports
  * them as duplicates, and when both fire the group fails with "duplicate
  * sample for timestamp".
@@ -75,6 +85,7 @@ function camel (text: string): string {
 export function prometheusRules (objectives: readonly Objective[], settings: RulesSettings = {}): string {
   const prefix = checkExportInput('prometheusRules', objectives, settings, RULES_SETTINGS_KEYS)
   const rules = resolveAlertRules(settings.rules, 'prometheusRules rules')
+  const minEvents = optionalIntegerBetween(settings.minEvents, 'prometheusRules minEvents', 20, 1, Number.MAX_SAFE_INTEGER, 'a positive integer')
   const windows = [...new Set(rules.flatMap((rule) => [rule.longWindowMs, rule.shortWindowMs]))].sort((a, b) => a - b)
   const recording: YamlValue[] = objectives.flatMap((objective) => windows.map((ms) => ({
     record: `${prefix}slo:error_ratio:rate${windowLabel(ms)}`,
@@ -87,7 +98,7 @@ export function prometheusRules (objectives: readonly Objective[], settings: Rul
     const pairs = rules.filter((rule) => rule.severity === severity)
     const conditions = pairs.map((rule) => {
       const threshold = `(${rule.burnRate} * ${Number((1 - objective.target).toPrecision(12))})`
-      return `(${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold})`
+      return `(${series(rule.longWindowMs)} > ${threshold} and ${series(rule.shortWindowMs)} > ${threshold} and ${eventsIn(objective, prefix, windowLabel(rule.longWindowMs))} >= ${minEvents})`
     })
     return {
       alert: `${camel(slug(objective))}BudgetBurn${camel(severity)}`,

@@ -234,6 +234,14 @@ describe('error budget: declaring SLOs', () => {
     expect(app.errorBudget.prometheusRules()).toContain('(14.4 * 0.01)')
   })
 
+  it('app.errorBudget.prometheusRules() guards each window pair with the plugin\'s minEvents, as its own status does', async () => {
+    current = await budgetApp({ objectives: [{ name: 'api', availability: 0.99 }], minEvents: 150 })
+    await current.app.ready()
+    const rules = current.app.errorBudget.prometheusRules()
+    expect(rules.match(/ >= 150\)/g)).toHaveLength(3)
+    expect(rules).not.toContain('>= 20)')
+  })
+
   it('refuses a key of a route objective\'s latency, naming the route', async () => {
     const error = await registrationError(async (app) => {
       await app.register(resilience)

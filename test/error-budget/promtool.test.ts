@@ -175,6 +175,19 @@ describe('generated Prometheus rules, checked by promtool', () => {
     }])
   })
 
+  it('page nobody for the first failures of a quiet service: a pair needs minEvents (20) events in its long window, as the plugin\'s own status does', async () => {
+    // No traffic, then one request a minute from T0, every one failed: a 100 % error ratio from the first.
+    await runUnitTests('quiet', [{
+      interval: '1m',
+      input_series: inputSeries({ availability: { good: [0, 0], bad: [0, 1] }, latency: { good: [0, 0], bad: [0, 0] } }),
+      alert_rule_test: [
+        { eval_time: at(T0 + 1), alertname: AVAILABILITY_PAGE, exp_alerts: [] },
+        { eval_time: at(T0 + 10), alertname: AVAILABILITY_PAGE, exp_alerts: [] },
+        { eval_time: at(T0 + 25), alertname: AVAILABILITY_PAGE, exp_alerts: [page('availability')] },
+      ],
+    }])
+  })
+
   it('page when every answer of a latency SLO is slow (a 99 % target: the 1 h average reaches 14.4 × 1 % after 60 × 0.144 = 8.6 min)', async () => {
     await runUnitTests('all-slow', [{
       interval: '1m',

@@ -41,8 +41,9 @@ describe('prometheusRules', () => {
     expect(rules.match(/- alert:/g)).toHaveLength(4)
     expect(rules).toContain('- alert: "OrdersAvailabilityBudgetBurnPage"')
     expect(rules).toContain('- alert: "OrdersLatencyBudgetBurnTicket"')
-    expect(rules).toContain('expr: "(slo:error_ratio:rate1h{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001) and slo:error_ratio:rate5m{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001)) or (slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"availability\\"} > (6 * 0.001) and slo:error_ratio:rate30m{slo=\\"orders\\",sli=\\"availability\\"} > (6 * 0.001))"')
-    expect(rules).toContain('expr: "(slo:error_ratio:rate3d{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01) and slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01))"')
+    const events = (sli: string, window: string): string => `sum by (slo, sli) (increase(slo_events_total{slo=\\"orders\\",sli=\\"${sli}\\"}[${window}])) >= 20`
+    expect(rules).toContain(`expr: "(slo:error_ratio:rate1h{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001) and slo:error_ratio:rate5m{slo=\\"orders\\",sli=\\"availability\\"} > (14.4 * 0.001) and ${events('availability', '1h')}) or (slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"availability\\"} > (6 * 0.001) and slo:error_ratio:rate30m{slo=\\"orders\\",sli=\\"availability\\"} > (6 * 0.001) and ${events('availability', '6h')})"`)
+    expect(rules).toContain(`expr: "(slo:error_ratio:rate3d{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01) and slo:error_ratio:rate6h{slo=\\"orders\\",sli=\\"latency\\"} > (1 * 0.01) and ${events('latency', '3d')})"`)
     expect(rules.match(/severity: "page"/g)).toHaveLength(2)
     expect(rules.match(/severity: "ticket"/g)).toHaveLength(2)
   })
@@ -51,6 +52,14 @@ describe('prometheusRules', () => {
     const pageOnly = prometheusRules(OBJECTIVES, { rules: [{ severity: 'page', burnRate: 10, longWindowMs: 3_600_000, shortWindowMs: 300_000 }] })
     expect(pageOnly.match(/- alert:/g)).toHaveLength(2)
     expect(pageOnly).not.toContain('Ticket')
+  })
+
+  it('fires a pair only when its long window holds minEvents events (20 unless given), as the plugin evaluates', () => {
+    expect(rules.match(/>= 20\)/g)).toHaveLength(6)
+    const quiet = prometheusRules(OBJECTIVES, { minEvents: 100 })
+    expect(quiet.match(/>= 100\)/g)).toHaveLength(6)
+    expect(quiet).not.toContain('>= 20)')
+    expect(thrownBy(() => prometheusRules(OBJECTIVES, { minEvents: 0 }))).toMatchObject({ code: 'FRS_ERR_OPTION_INVALID' })
   })
 
   it('uses the metrics prefix', () => {
@@ -113,7 +122,7 @@ describe('the exports check what they are given as the plugin does', () => {
   })
 
   it.each([
-    ['prometheusRules', () => prometheusRules(OBJECTIVES, { prefx: 'shop_' } as never), "unknown option 'prefx' in prometheusRules options; expected one of: prefix, rules"],
+    ['prometheusRules', () => prometheusRules(OBJECTIVES, { prefx: 'shop_' } as never), "unknown option 'prefx' in prometheusRules options; expected one of: prefix, rules, minEvents"],
     ['slothSpec', () => slothSpec(OBJECTIVES, { service: 'shop', labels: {} } as never), "unknown option 'labels' in slothSpec options; expected one of: service, prefix"],
     ['openSloSpecs', () => openSloSpecs(OBJECTIVES, { service: 'shop', prefx: '' } as never), "unknown option 'prefx' in openSloSpecs options; expected one of: service, prefix"],
     ['a rule', () => prometheusRules(OBJECTIVES, { rules: [{ severity: 'page', burnRate: 1, longWindowMs: 3_600_000, shortWindowMs: 300_000, for: '5m' } as never] }), "unknown option 'for' in prometheusRules rules[0]; expected one of: severity, burnRate, longWindowMs, shortWindowMs"],
