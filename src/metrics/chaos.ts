@@ -33,6 +33,7 @@ export class ChaosMetrics {
       name: 'chaos_enabled',
       help: '1 while chaos injects faults, 0 when it is off or stopped.',
       labelNames: [],
+      combine: 'max',
       read: (set) => set({}, source.enabled() ? 1 : 0),
     })
     hub.gauge({

@@ -26,11 +26,12 @@ const COUNTERS: ReadonlyArray<[name: string, help: string, field: keyof Dependen
 ]
 
 /** Gauges of {@link DependencyStats}. */
-const GAUGES: ReadonlyArray<[name: string, help: string, field: keyof DependencyStats]> = [
-  ['dependency_retry_budget_remaining', 'Retries the retry budget still allows in its window.', 'budgetLeft'],
-  ['dependency_failure_ratio', 'Share of failed calls in the breaker\'s window.', 'failureRate'],
-  ['dependency_in_flight', 'Calls holding a slot of the dependency\'s bulkhead.', 'inFlight'],
-  ['dependency_queued', 'Calls waiting for a slot of the dependency\'s bulkhead.', 'queued'],
+// A ratio combines as the largest (the process closest to tripping its breaker); the rest add up.
+const GAUGES: ReadonlyArray<[name: string, help: string, field: keyof DependencyStats, combine: 'sum' | 'max']> = [
+  ['dependency_retry_budget_remaining', 'Retries the retry budget still allows in its window.', 'budgetLeft', 'sum'],
+  ['dependency_failure_ratio', 'Share of failed calls in the breaker\'s window (the largest over the processes aggregated).', 'failureRate', 'max'],
+  ['dependency_in_flight', 'Calls holding a slot of the dependency\'s bulkhead.', 'inFlight', 'sum'],
+  ['dependency_queued', 'Calls waiting for a slot of the dependency\'s bulkhead.', 'queued', 'sum'],
 ]
 
 /**
@@ -51,7 +52,8 @@ export function registerDependencyMetrics (hub: MetricsHub, source: Dependencies
   })
   hub.gauge({
     name: 'dependency_breaker_state',
-    help: 'State of each dependency\'s circuit breaker: 1 for the current state, 0 for the others.',
+    // Summed where several processes are aggregated (a cluster): the number of them in each state.
+    help: 'State of each dependency\'s circuit breaker: 1 for the current state, 0 for the others (summed over the processes aggregated).',
     labelNames: ['dependency', 'state'],
     read (set) {
       for (const [dependency, stats] of Object.entries(source.stats())) {
@@ -73,7 +75,7 @@ export function registerDependencyMetrics (hub: MetricsHub, source: Dependencies
   for (const [name, help, field] of COUNTERS) {
     hub.counter({ name, help, labelNames: ['dependency'], read: (set) => { for (const [dependency, stats] of Object.entries(source.stats())) set({ dependency }, stats[field] as number) } })
   }
-  for (const [name, help, field] of GAUGES) {
-    hub.gauge({ name, help, labelNames: ['dependency'], read: (set) => { for (const [dependency, stats] of Object.entries(source.stats())) set({ dependency }, stats[field] as number) } })
+  for (const [name, help, field, combine] of GAUGES) {
+    hub.gauge({ name, help, labelNames: ['dependency'], combine, read: (set) => { for (const [dependency, stats] of Object.entries(source.stats())) set({ dependency }, stats[field] as number) } })
   }
 }

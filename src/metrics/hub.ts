@@ -12,6 +12,16 @@ export interface ScrapedMetric<Label extends string> {
   labelNames: readonly Label[]
   /** Reports every series' current value through `set`. */
   read: (set: SetValue<Label>) => void
+  /**
+   * How the values of several sources of one series combine: those of the
+   * hubs sharing a registry here, and those of the workers of a cluster in
+   * prom-client's AggregatorRegistry, which reads it as the metric's
+   * `aggregator`. `sum` (the default) for counts and sizes; `max` for a
+   * flag, a level or a ratio, which a sum would push out of its range
+   * (two workers' `chaos_enabled` read 2).
+   * @default 'sum'
+   */
+  combine?: 'sum' | 'max'
 }
 
 /** A histogram observed as events happen (a wait, a duration), unlike the metrics read at scrape time. */
@@ -72,7 +82,8 @@ const registered = new WeakMap<Registry, Map<string, Entry>>()
  * request pays at most a `++` for them. A name registered twice, by this
  * hub or another on the same registry (two encapsulated instances of a
  * capability, two umbrellas), adds a reader to the same metric; their
- * values add up. close() takes this hub's readers out, and a metric out of
+ * values add up, or the largest counts for a metric that says so
+ * (`combine`). close() takes this hub's readers out, and a metric out of
  * the registry once none is left, so that an app built again on the same
  * registry can register.
  */
@@ -99,7 +110,7 @@ export class MetricsHub {
   }
 
   /** Registers a counter whose series are read at scrape time. */
-  counter<Label extends string> (metric: ScrapedMetric<Label>): void {
+  counter<Label extends string> (metric: Omit<ScrapedMetric<Label>, 'combine'>): void {
     this.#scraped('counter', metric)
   }
 
@@ -159,15 +170,29 @@ export class MetricsHub {
   }
 
   #scraped<Label extends string> (kind: 'counter' | 'gauge', metric: ScrapedMetric<Label>): void {
+    const combine = metric.combine ?? 'sum'
     this.#hold(metric.name, metric.read as Reader, (name, readers) => {
       const options = {
         name,
         help: metric.help,
         labelNames: [...metric.labelNames] as string[],
         registers: [this.registry],
+        aggregator: combine,
         collect (this: Counter<string> | Gauge<string>) {
           this.reset()
-          for (const reader of readers) (reader as (set: SetValue<string>) => void)((labels, value) => this.inc(labels, value))
+          if (combine === 'sum') {
+            for (const reader of readers) (reader as (set: SetValue<string>) => void)((labels, value) => this.inc(labels, value))
+            return
+          }
+          const largest = new Map<string, { labels: Record<string, string>, value: number }>()
+          for (const reader of readers) {
+            (reader as (set: SetValue<string>) => void)((labels, value) => {
+              const series = JSON.stringify(labels)
+              const seen = largest.get(series)
+              if (seen === undefined || value > seen.value) largest.set(series, { labels, value })
+            })
+          }
+          for (const { labels, value } of largest.values()) (this as Gauge<string>).set(labels, value)
         },
       }
       return kind === 'counter' ? new Counter<string>(options) : new Gauge<string>(options)

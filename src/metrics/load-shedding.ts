@@ -65,6 +65,7 @@ export function registerSheddingMetrics (hub: MetricsHub, source: SheddingSource
     name: 'load_shedding_pressure_level',
     help: 'Priority classes shed by process pressure: 0 none, 1 low, 2 up to normal, 3 up to high.',
     labelNames: [],
+    combine: 'max',
     read: (set) => set({}, source.pressureLevel()),
   })
   const histogram = hub.histogram({

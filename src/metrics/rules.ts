@@ -51,9 +51,11 @@ function dependencyGroup (m: (name: string) => string): YamlValue {
       { record: `${m('dependency_rejections')}:rate5m`, expr: `sum by (dependency) (rate(${m('dependency_rejections_total')}[5m]))` },
       {
         // An open breaker half-opens to probe and may open again: open at
-        // some moment of every 5 minutes, for 5 minutes, is an outage.
+        // some moment of every 5 minutes, for 5 minutes, is an outage. The
+        // gauge counts the processes in the state where a cluster's are
+        // summed, so any value above 0 is open somewhere.
         alert: 'DependencyBreakerOpen',
-        expr: `max by (dependency) (max_over_time(${open}[5m])) == 1`,
+        expr: `max by (dependency) (max_over_time(${open}[5m])) > 0`,
         for: '5m',
         labels: { severity: 'ticket' },
         annotations: {

@@ -46,6 +46,22 @@ describe('MetricsHub', () => {
     expect(valueOf(samples, 'y_seconds_count')).toBe(1)
   })
 
+  it('keeps the largest of the readers of a gauge that combines by max, per series, and gives prom-client that aggregator', async () => {
+    const registry = new Registry()
+    const hub = new MetricsHub(registry, '')
+    const readings: Array<Record<string, number>> = [{ a: 1, b: 0.25 }, { a: 1, b: 0.75 }]
+    for (const reading of readings) {
+      hub.gauge({ name: 'flag', help: 'f', labelNames: ['kind'], combine: 'max', read: (set) => { for (const [kind, value] of Object.entries(reading)) set({ kind }, value) } })
+      hub.gauge({ name: 'sized', help: 's', labelNames: [], read: (set) => set({}, 3) })
+    }
+    const samples = parseExposition(await registry.metrics())
+    expect(valueOf(samples, 'flag', { kind: 'a' })).toBe(1)
+    expect(valueOf(samples, 'flag', { kind: 'b' })).toBe(0.75)
+    expect(valueOf(samples, 'sized')).toBe(6)
+    const aggregators = Object.fromEntries((await registry.getMetricsAsJSON()).map((metric) => [metric.name, metric.aggregator]))
+    expect(aggregators).toEqual({ flag: 'max', sized: 'sum' })
+  })
+
   it('shares a registry\'s metrics between hubs; close() takes out its readers, and a metric once none holds it', async () => {
     const registry = new Registry()
     const first = new MetricsHub(registry, 'app_')
