@@ -1,4 +1,3 @@
-import process from 'node:process'
 import type { Http2ServerRequest } from 'node:http2'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteShorthandOptions } from 'fastify'
@@ -28,6 +27,7 @@ import { authorized } from './authorized.js'
 import type {} from './dependencies.js'
 import { markShed } from './outcome-marks.js'
 import { connectionCloser } from '../src/connection/closer.js'
+import { closeOnSignals } from '../src/health/signal-shutdown.js'
 import { registerOnce } from './registered-once.js'
 import { appendRouteHook, isWebsocketUpgrade, servesWebsockets } from './route-options.js'
 
@@ -333,26 +333,21 @@ function closeAfterAnswer (request: FastifyRequest, reply: FastifyReply): void {
   reply.header('connection', 'close')
 }
 
-/** Closes the app on the first of the signals, then exits; a close that hangs past its bound exits with 1. */
+/**
+ * Closes the app on the first of the signals, with every other app of the
+ * process that handles signals, then exits; a close that hangs past its
+ * bound exits with 1.
+ */
 function handleSignals (app: FastifyInstance, shutdown: ResolvedShutdownOptions): void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    for (const name of shutdown.signals) process.removeListener(name, onSignal)
-    app.log.info({ signal }, 'health: signal received; shutting down')
-    // Not unref'd: a close stuck on a promise that holds nothing open would
-    // otherwise let the process end by itself, with 0, as if it had closed.
-    setTimeout(() => {
-      app.log.error('health: close did not finish in time; exiting')
-      process.exit(1)
-    }, shutdown.timeoutMs + SIGNAL_EXIT_MARGIN_MS)
-    app.close().then(() => process.exit(0), (error: unknown) => {
-      app.log.error({ err: error }, 'health: close failed')
-      process.exit(1)
-    })
-  }
-  for (const name of shutdown.signals) process.once(name, onSignal)
-  app.addHook('onClose', async () => {
-    for (const name of shutdown.signals) process.removeListener(name, onSignal)
+  const leave = closeOnSignals({
+    signals: shutdown.signals,
+    close: async () => { await app.close() },
+    boundMs: shutdown.timeoutMs + SIGNAL_EXIT_MARGIN_MS,
+    onSignal: (signal) => { app.log.info({ signal }, 'health: signal received; shutting down') },
+    onCloseFailed: (error) => { app.log.error({ err: error }, 'health: close failed') },
+    onBoundPassed: () => { app.log.error('health: close did not finish in time; exiting') },
   })
+  app.addHook('onClose', async () => { leave() })
 }
 
 /** The health capability as a Fastify plugin; needs {@link problemDetails}. */

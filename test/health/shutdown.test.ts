@@ -320,6 +320,29 @@ describe('graceful shutdown past Fastify\'s pluginTimeout', () => {
     }
   })
 
+  it('on SIGTERM, two apps of one process close together: the one that closes first does not exit the process while the other still answers', async () => {
+    const fixture = fileURLToPath(new URL('../fixtures/two-apps.ts', import.meta.url))
+    const child = await startChildApp({ HOLD_MS: '1000' }, fixture)
+    try {
+      const output: string[] = []
+      child.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk))
+      const [publicPort, adminPort] = child.started.split(' ').map(Number)
+      expect((await get(`http://127.0.0.1:${adminPort}/ping`)).status).toBe(200)
+      const url = `http://127.0.0.1:${publicPort}`
+      const held = get(`${url}/held`).then(async (response) => ({ status: response.status, body: await response.json() as unknown }), (error: unknown) => error)
+      for (let count = 0; count === 0;) {
+        const response = await get(`${url}/held/count`)
+        count = (await response.json() as { held: number }).held
+      }
+      await child.kill('SIGTERM')
+      expect(await held).toEqual({ status: 200, body: { held: true } })
+      expect(child.child.exitCode).toBe(0)
+      expect(output.join('').split('\n').filter(Boolean).sort()).toEqual(['closed admin', 'closed public'])
+    } finally {
+      await child.kill('SIGKILL')
+    }
+  })
+
   it('on SIGTERM, a close that never finishes exits with 1 at its bound, even when nothing else keeps the process alive', async () => {
     const fixture = fileURLToPath(new URL('../fixtures/health-app.ts', import.meta.url))
     const child = await startChildApp({ GRACE_MS: '0', TIMEOUT_MS: '100', STUCK_CLOSE: '1' }, fixture)

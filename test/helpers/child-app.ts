@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url'
 
 export interface ChildApp {
   port: number
+  /** The line the app printed when it started, its port first. */
+  started: string
   child: ChildProcess
   kill: (signal?: NodeJS.Signals) => Promise<void>
 }
@@ -19,6 +21,7 @@ export async function startChildApp (env: Record<string, string>, fixture = FIXT
   if (!Number.isInteger(port)) throw new TypeError(`the child app printed no port: ${chunk.toString()}`)
   return {
     port,
+    started: chunk.toString().trim(),
     child,
     kill: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null || child.signalCode !== null) return
