@@ -14,6 +14,7 @@ import {
   LOAD_SHEDDING_PROBLEM_TYPES,
   LoopLagDetector,
   PressureLadder,
+  RefusalSpread,
   SheddingCounters,
   ShedSummary,
   isPriority,
@@ -68,6 +69,8 @@ interface Shedder {
   hasDeadlines: boolean
   priorityOf: (request: FastifyRequest) => Priority
   summary: ShedSummary
+  /** Where refusals for lag or pressure wait for their moment. */
+  spread: RefusalSpread
   /** Set when metrics are on: a queued request's wait, once it is let in or shed. */
   observeQueueWait: ((seconds: number) => void) | undefined
 }
@@ -106,12 +109,27 @@ function shed (request: FastifyRequest, reply: FastifyReply, reason: ShedReason,
   if (shedChannel.hasSubscribers) shedChannel.publish({ request, route: route.label, reason, priority, retryAfterSeconds: seconds } satisfies ShedMessage<FastifyRequest>)
   const facts = { reason, priority, limit: controller.limit, inFlight: controller.inFlight, queued: controller.queued, maxQueueWaitMs: settings.maxQueueWaitMs }
   reply.header('retry-after', String(seconds))
-  reply.problem({
-    type: 'overloaded',
-    detail: shedDetail({ ...facts, ...(route.bulkhead === undefined ? {} : { route: route.bulkhead }), ...(signal === undefined ? {} : { signal }) }),
-    reason,
-    priority,
-  })
+  const detail = shedDetail({ ...facts, ...(route.bulkhead === undefined ? {} : { route: route.bulkhead }), ...(signal === undefined ? {} : { signal }) })
+  const send = (): void => {
+    // Answered meanwhile: the deadline's 504, or the client is gone.
+    if (!reply.sent) reply.problem({ type: 'overloaded', detail, reason, priority })
+  }
+  // Slots free by themselves whenever their clients come back; a turn of
+  // the event loop does not, so the clients refused in one turn are
+  // answered a service time apart, and their retries do not all land in
+  // one turn again.
+  if (reason !== 'pressure') send()
+  else shedder.spread.later(send, Math.max(controller.meanLatencyMs, SPREAD_STEP_FLOOR_MS), spreadCapMs(request, shedder), settings.random())
+}
+
+/** The spacing of a turn's refusals before any admitted request has finished, and the least it is: a millisecond. */
+const SPREAD_STEP_FLOOR_MS = 1
+
+/** The longest delay before a refusal for lag or pressure: `spreadMs`, within half the request's remaining deadline. */
+function spreadCapMs (request: FastifyRequest, shedder: Shedder): number {
+  const { spreadMs } = shedder.settings.retryAfter
+  if (spreadMs === 0 || !shedder.hasDeadlines) return spreadMs
+  return Math.min(spreadMs, request.deadline.remainingMs() / 2)
 }
 
 /**
@@ -247,6 +265,7 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     priorityOf: createPriorityOf(settings, app),
     observeQueueWait: undefined,
     summary: new ShedSummary(counters, settings.clock, (line) => app.log.warn(line, 'shedding load')),
+    spread: new RefusalSpread(),
   }
 
   const thresholds = settings.pressure === false ? undefined : settings.pressure
@@ -284,7 +303,10 @@ const loadSheddingPlugin: FastifyPluginAsync<LoadSheddingOptions> = async functi
     },
   })
 
+  // A closing app answers its refusals at once: none holds the close.
+  app.addHook('preClose', async () => { shedder.spread.stop() })
   app.addHook('onClose', async () => {
+    shedder.spread.stop()
     shared.close('queue-timeout')
     for (const controller of bulkheads.values()) controller.close('bulkhead')
     // After the waiters shed just above: their count is written with the rest.

@@ -89,6 +89,14 @@ export interface LoadSheddingOptions<Request = unknown> {
     maxSeconds?: number
     /** Advice is drawn from [wait, wait × (1 + jitter)], the wait at least 1 s, then rounded at random to a neighbouring whole second; 0 advises the wait rounded up. @default 1 */
     jitter?: number
+    /**
+     * A refusal for event-loop lag or process pressure is sent after a
+     * random delay of up to this many milliseconds (at most half the
+     * request's remaining deadline), so that clients refused in one turn
+     * come back spread over that time, not in one turn; 0 sends it at once.
+     * @default 1000
+     */
+    spreadMs?: number
   }
   /** Time source, for tests. @default monotonic time */
   clock?: Clock
@@ -127,7 +135,10 @@ export interface ResolvedLoadSheddingOptions<Request> {
   priority: ((request: Request) => Priority) | undefined
   loopLag: LoopLagSettings | false
   pressure: ResolvedPressureOptions | false
-  retryAfter: RetryAfterSettings
+  retryAfter: RetryAfterSettings & {
+    /** Longest delay before a refusal for lag or pressure is sent, in milliseconds; 0 sends it at once. */
+    spreadMs: number
+  }
   clock: Clock
   random: () => number
 }
@@ -144,7 +155,7 @@ export const LOAD_SHEDDING_KEYS = ['limit', 'maxQueue', 'maxQueueWaitMs', 'criti
 export const LIMIT_KEYS = ['initialLimit', 'minLimit', 'maxLimit', 'tolerance', 'smoothing', 'windowMs', 'baselineWindows'] as const satisfies ReadonlyArray<keyof AdaptiveLimitOptions>
 const LOOP_LAG_KEYS = ['targetMs', 'intervalMs'] as const
 export const PRESSURE_KEYS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'maxRssBytes', 'sampleInterval'] as const satisfies ReadonlyArray<keyof PressureOptions>
-const RETRY_AFTER_KEYS = ['fallbackSeconds', 'maxSeconds', 'jitter'] as const
+const RETRY_AFTER_KEYS = ['fallbackSeconds', 'maxSeconds', 'jitter', 'spreadMs'] as const
 export const ROUTE_SHEDDING_KEYS = ['priority', 'maxConcurrent', 'maxQueue', 'maxQueueWaitMs'] as const satisfies ReadonlyArray<keyof RouteSheddingConfig>
 const MAX_LIMIT = 1_000_000
 // under-pressure samples event-loop delay every 10 ms; a shorter interval
@@ -208,13 +219,14 @@ function resolvePressure (value: unknown): ResolvedPressureOptions | false {
   }
 }
 
-function resolveRetryAfter (value: unknown): RetryAfterSettings {
+function resolveRetryAfter (value: unknown): ResolvedLoadSheddingOptions<unknown>['retryAfter'] {
   const options = section(value, 'loadShedding.retryAfter', RETRY_AFTER_KEYS)
   const maxSeconds = optionalIntegerBetween(options.maxSeconds, 'loadShedding.retryAfter.maxSeconds', 30, 1, DAY_SECONDS, `an integer of seconds from 1 to ${DAY_SECONDS}`)
   return {
     maxSeconds,
     fallbackSeconds: optionalIntegerBetween(options.fallbackSeconds, 'loadShedding.retryAfter.fallbackSeconds', Math.min(1, maxSeconds), 1, maxSeconds, `an integer of seconds from 1 to maxSeconds (${maxSeconds})`),
     jitter: optionalNumberBetween(options.jitter, 'loadShedding.retryAfter.jitter', 1, 0, 10),
+    spreadMs: optionalIntegerBetween(options.spreadMs, 'loadShedding.retryAfter.spreadMs', 1000, 0, 60_000, 'an integer of milliseconds from 0 to 60000'),
   }
 }
 

@@ -41,6 +41,7 @@ describe('load shedding: registration errors', () => {
     [{ loopLag: { target: 5 } }, "unknown option 'target' in loadShedding.loopLag"],
     [{ pressure: { sampleInterval: 10 } }, "option 'loadShedding.pressure.sampleInterval' expects an integer of milliseconds, at least 50"],
     [{ retryAfter: { fallbackSeconds: 60 } }, "option 'loadShedding.retryAfter.fallbackSeconds' expects an integer of seconds from 1 to maxSeconds (30)"],
+    [{ retryAfter: { spreadMs: -1 } }, "option 'loadShedding.retryAfter.spreadMs' expects an integer of milliseconds from 0 to 60000"],
     [{ shedAll: true }, "unknown option 'shedAll' in loadShedding"],
   ])('refuses plugin options %o', async (options, message) => {
     const error = await registrationError(async (app) => {
