@@ -8,7 +8,7 @@ import underPressure from '@fastify/under-pressure'
 import resilience, { MemoryIdempotencyStore, RedisIdempotencyStore } from '../plugins/index.js'
 import type { ResilienceOptions } from '../plugins/index.js'
 import { libraryRouteConfig } from '../plugins/library-route.js'
-import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, WORK_MS, burnCpu, everyCapability } from './workloads.js'
+import { DOWNSTREAM_MS, DOWNSTREAM_WORKERS, Downstream, HERD_WORK_MS, WORK_MS, burnCpu, everyCapability } from './workloads.js'
 
 /*
  * The benchmark targets, built by variant; bench/serve.ts runs one in its
@@ -51,6 +51,8 @@ interface Settings {
   calm: boolean
   /** Steps of pure computation added to every request by an onRequest hook (0: no hook). */
   spin: number
+  /** unspread=1: load shedding answers its refusals for lag or pressure at once (retryAfter.spreadMs 0), as it did before they were spread. */
+  unspread: boolean
 }
 
 export function parseSettings (args: readonly string[]): Settings {
@@ -60,7 +62,7 @@ export function parseSettings (args: readonly string[]): Settings {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`serve.ts expects ${name}=<integer>, instead got ${String(values.get(name))}`)
     return value
   }
-  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', calm: values.get('calm') === '1', spin: count('spin'), without: new Set((values.get('without') ?? '').split('+')) }
+  return { routes: count('routes'), slos: count('slos'), soak: values.get('soak') === '1', lateness: values.get('lateness') === '1', stats: values.get('stats') === '1', health: values.get('health') === '1', calm: values.get('calm') === '1', spin: count('spin'), unspread: values.get('unspread') === '1', without: new Set((values.get('without') ?? '').split('+')) }
 }
 
 /** Error-level log lines, counted: the soak benchmark expects none. */
@@ -135,7 +137,7 @@ export async function build (variant: Variant, settings: Settings): Promise<Fast
   }
   if (variant === 'redis-read') addRedisFloors(app, await redisClient(app))
   if (variant === 'under-pressure') await app.register(underPressure)
-  if (variant === 'load-shedding') await app.register(resilience, alone({ loadShedding: {} }))
+  if (variant === 'load-shedding') await app.register(resilience, alone({ loadShedding: settings.unspread ? { retryAfter: { spreadMs: 0 } } : {} }))
   // Every route under one SLO with both indicators: the full per-request recording.
   if (variant === 'error-budget') {
     await app.register(resilience, alone({ errorBudget: { objectives: [{ name: 'api', availability: 0.999, latency: { thresholdMs: 100, target: 0.99 } }], defaultObjective: 'api' } }))
@@ -230,7 +232,7 @@ function addRedisFloors (app: FastifyInstance, client: Redis): void {
 }
 
 /**
- * Routes for the overload benchmarks: /work costs 2 ms of CPU; /downstream
+ * Routes for the overload benchmarks: /work costs 2 ms of CPU, /work/herd 10 ms; /downstream
  * waits on a downstream pool whose latency POST /_control/downstream?ms=N
  * changes. Route config is ignored by the variants without load shedding.
  */
@@ -242,6 +244,10 @@ function addOverloadRoutes (app: FastifyInstance): void {
   app.get('/work', work)
   app.get('/work/critical', { config: { shedding: { priority: 'critical' } } }, work)
   app.get('/work/low', { config: { shedding: { priority: 'low' } } }, work)
+  app.get('/work/herd', async () => {
+    burnCpu(HERD_WORK_MS)
+    return { done: true }
+  })
   const downstream = new Downstream(DOWNSTREAM_WORKERS, DOWNSTREAM_MS)
   app.get('/downstream', async () => {
     await downstream.call()

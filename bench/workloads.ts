@@ -4,6 +4,8 @@ import type { ResilienceOptions } from '../plugins/index.js'
 
 /** CPU cost of one request to /work, in milliseconds. */
 export const WORK_MS = 2
+/** CPU cost of one request to /work/herd, in milliseconds: a herd of 300 is 3 s of work. */
+export const HERD_WORK_MS = 10
 /** The downstream pool of /downstream: workers, and the latency of one call when healthy. */
 export const DOWNSTREAM_WORKERS = 8
 export const DOWNSTREAM_MS = 10
