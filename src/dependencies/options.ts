@@ -165,8 +165,8 @@ export interface ResolvedDependency {
   hedge: { delayMs: number, percentile: number } | undefined
   idempotencyKeys: { header: string } | undefined
   failureStatus: (status: number) => boolean
-  /** Lower-case names of the headers whose values separate calls' keys. */
-  credentialHeaders: readonly string[]
+  /** Lower-case names of the headers whose values separate calls' keys: credentials, and those that choose a representation. */
+  keyHeaders: readonly string[]
   maxBodyBytes: number
   degradedHeader: string | undefined
   fleet: Required<DependencyFleetOptions> | undefined
@@ -183,6 +183,12 @@ const NAME = /^[A-Za-z][\w.-]{0,63}$/
 const MAX_MS = 3_600_000
 const DEFAULT_LAST_GOOD_MAX_AGE_MS = 300_000
 const DEFAULT_CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
+/**
+ * Request headers by which a server chooses the representation it sends:
+ * two calls of one URL that differ in them may get different answers (JSON
+ * or CSV, English or French), so their values separate keys too.
+ */
+const NEGOTIATION_HEADERS = ['accept', 'accept-language']
 
 export const defaultFailureStatus = (status: number): boolean => status >= 500 || status === 429
 const defaultCoalesceKey = (method: string, url: string): string => `${method} ${url}`
@@ -348,7 +354,7 @@ function resolveDependency (name: string, value: unknown, where: string): Resolv
     hedge,
     idempotencyKeys,
     failureStatus: optionalFunction<(status: number) => boolean>(value.failureStatus, `${where}.failureStatus`) ?? defaultFailureStatus,
-    credentialHeaders,
+    keyHeaders: [...credentialHeaders, ...NEGOTIATION_HEADERS],
     maxBodyBytes: optionalIntegerBetween(value.maxBodyBytes, `${where}.maxBodyBytes`, 1_048_576, 0, 2 ** 31 - 1, 'an integer number of bytes from 0 to 2147483647'),
     degradedHeader,
     fleet: resolveFleet(value.fleet, `${where}.fleet`),

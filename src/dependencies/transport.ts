@@ -1,5 +1,5 @@
 import { readCapped, sharedBody, watchBody } from './bodies.js'
-import { credentialsPart } from './call-key.js'
+import { headersPart } from './call-key.js'
 import { NO_ANSWER } from './dependency.js'
 import type { AttemptResult, CallPlan } from './dependency.js'
 import type { FallbackOption, ResolvedDependency, ResolvedFallback } from './options.js'
@@ -168,7 +168,7 @@ export function fetchPlan (settings: ResolvedDependency, pathOrUrl: string | URL
   // (GraphQL, RPC, search) is told apart by what it sends, which the key
   // leaves out, so sharing or keeping its answer would hand one caller's
   // answer to another. The caller's `key` may still name it.
-  const key = options?.key ?? (buffer && (method === 'GET' || method === 'HEAD') ? (settings.coalesce?.key ?? defaultKey)(method, url) + credentialsPart(given, settings.credentialHeaders) : '')
+  const key = options?.key ?? (buffer && (method === 'GET' || method === 'HEAD') ? (settings.coalesce?.key ?? defaultKey)(method, url) + headersPart(given, settings.keyHeaders) : '')
   const keyHeader = keyed ? settings.idempotencyKeys?.header : undefined
   // A key the caller sets (its own client's, passed on) is the call's: a
   // client retrying the whole request then reaches the dependency with it again.

@@ -66,6 +66,25 @@ describe('per-user calls are never shared', () => {
     expect(app.dependencies.stats().profiles?.coalesced).toBe(0)
   })
 
+  it('calls that ask for different representations (Accept, Accept-Language) are not coalesced; the same ones are', async () => {
+    const held: Array<{ response: ServerResponse, asked: string }> = []
+    const server = await startDependency((request, response) => {
+      held.push({ response, asked: `${String(request.headers.accept)} ${String(request.headers['accept-language'])}` })
+    })
+    cleanups.push(server.close)
+    const { app } = await appWith({ dependencies: { reports: { baseUrl: server.url, coalesce: true } } })
+    app.get('/report', async (request) => {
+      const headers = { accept: String(request.headers['x-accept']), 'accept-language': String(request.headers['x-language']) }
+      return await (await request.dependency('reports').fetch('/report', { headers })).json()
+    })
+    const ask = (accept: string, language: string): ReturnType<typeof app.inject> => app.inject({ url: '/report', headers: { 'x-accept': accept, 'x-language': language } })
+    const answers = [ask('application/json', 'en'), ask('text/csv', 'en'), ask('application/json', 'fr'), ask('application/json', 'en')]
+    await waitFor(() => held.length === 3 && app.dependencies.stats().reports?.calls === 4)
+    for (const { response, asked } of held.splice(0)) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ asked }))
+    expect((await Promise.all(answers)).map((answer) => answer.json<{ asked: string }>().asked)).toEqual(['application/json en', 'text/csv en', 'application/json fr', 'application/json en'])
+    expect(app.dependencies.stats().reports?.coalesced).toBe(1)
+  })
+
   it("last-good never answers one user with another's answer", async () => {
     const server = await startDependency((request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ me: request.headers.authorization }))
