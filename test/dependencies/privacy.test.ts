@@ -77,7 +77,7 @@ describe('per-user calls are never shared', () => {
       const headers = { accept: String(request.headers['x-accept']), 'accept-language': String(request.headers['x-language']) }
       return await (await request.dependency('reports').fetch('/report', { headers })).json()
     })
-    const ask = (accept: string, language: string): ReturnType<typeof app.inject> => app.inject({ url: '/report', headers: { 'x-accept': accept, 'x-language': language } })
+    const ask = async (accept: string, language: string): Promise<{ json: <T>() => T }> => await app.inject({ url: '/report', headers: { 'x-accept': accept, 'x-language': language } })
     const answers = [ask('application/json', 'en'), ask('text/csv', 'en'), ask('application/json', 'fr'), ask('application/json', 'en')]
     await waitFor(() => held.length === 3 && app.dependencies.stats().reports?.calls === 4)
     for (const { response, asked } of held.splice(0)) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ asked }))
