@@ -221,23 +221,63 @@ export function replay (reply: FastifyReply, response: KeptResponse, replayable:
 }
 
 const LEASE_LOST = 'idempotency lease was lost before the response could be stored; a later request owns the key'
-const NOT_STORED = 'idempotent response could not be stored; the key frees itself when its lease runs out'
+const NOT_STORED = 'idempotent response could not be stored before its lease ran out; the key frees itself'
+const NOT_STORED_YET = 'idempotent response could not be stored yet; the answer is sent, and the store is tried again until the lease runs out'
+/** The first wait before a failed store call is tried again, doubled each time up to the longest. */
+const STORE_AGAIN_FIRST_MS = 100
+const STORE_AGAIN_LONGEST_MS = 2000
 // A store call that timed out may still be carried out: Redis paused, not gone.
 const NOT_CONFIRMED = 'idempotent response not confirmed stored within storeTimeoutMs; if the store did not keep it, the key frees itself when its lease runs out'
 
 async function storeResponse (request: FastifyRequest, claim: Claim, runtime: Runtime, response: KeptResponse): Promise<void> {
   finish(request, claim, runtime)
   try {
-    // A text body only reaches a store that keeps text (keepsText).
-    const stored = await storeCall(runtime, 'complete', (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs, claim.fingerprint), undefined, (late) => {
+    const stored = await storeCall(runtime, 'complete', completeCall(claim, response), undefined, (late) => {
       if (late) request.log.info('idempotent response stored after all, after its store call timed out')
       else request.log.warn(LEASE_LOST)
     })
     if (!stored) request.log.warn(LEASE_LOST)
   } catch (error) {
-    if (error instanceof FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT) request.log.warn({ err: error }, NOT_CONFIRMED)
-    else request.log.error({ err: error }, NOT_STORED)
+    if (error instanceof FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT) {
+      request.log.warn({ err: error }, NOT_CONFIRMED)
+      return
+    }
+    request.log.warn({ err: error }, NOT_STORED_YET)
+    storeAgainInBackground(request, claim, runtime, response)
   }
+}
+
+function completeCall (claim: Claim, response: KeptResponse): (store: IdempotencyStore) => Promise<boolean> {
+  // A text body only reaches a store that keeps text (keepsText).
+  return (store) => store.complete(claim.storeKey, claim.owner, response as StoredResponse, claim.ttlMs, claim.fingerprint)
+}
+
+/**
+ * Tries a failed store call again, waiting longer each time, until the
+ * lease runs out. The handler ran: with its answer left unstored, the key
+ * frees itself at the lease's end, and a retry after that runs the
+ * handler a second time. A Redis restarted while handlers finish (a
+ * failover, a deploy) made every such write run twice. The store's
+ * complete is safe to send again: it stores only for the key's owner, or
+ * for a key nobody holds, and answers yes to its owner's repeat. Timers
+ * are unref'd: they do not keep a closing process alive.
+ */
+function storeAgainInBackground (request: FastifyRequest, claim: Claim, runtime: Runtime, response: KeptResponse): void {
+  const giveUpAt = performance.now() + runtime.settings.leaseMs
+  let waitMs = STORE_AGAIN_FIRST_MS
+  let attempts = 1
+  const tryAgain = (): void => {
+    attempts++
+    storeCall(runtime, 'complete', completeCall(claim, response)).then((stored) => {
+      if (stored) request.log.info({ attempts }, 'idempotent response stored on a later attempt')
+      else request.log.warn(LEASE_LOST)
+    }, (error: unknown) => {
+      waitMs = Math.min(STORE_AGAIN_LONGEST_MS, waitMs * 2)
+      if (performance.now() + waitMs >= giveUpAt) request.log.error({ err: error, attempts }, NOT_STORED)
+      else setTimeout(tryAgain, waitMs).unref()
+    })
+  }
+  setTimeout(tryAgain, waitMs).unref()
 }
 
 /** {@link storeResponse} for the memory store: within the call, no promise. */

@@ -6,6 +6,7 @@ import { startCuttingProxy } from '../helpers/cutting-proxy.js'
 import type { TestApp } from '../helpers/app.js'
 import { startRedisServer, stopUnder } from '../helpers/redis-server.js'
 import { waitFor } from '../helpers/wait-for.js'
+import { deferred } from '../helpers/deferred.js'
 import type { RedisServerHandle } from '../helpers/redis-server.js'
 
 async function appWith (client: Redis, onStoreError: 'fail-closed' | 'fail-open'): Promise<TestApp & { runs: ReturnType<typeof vi.fn> }> {
@@ -240,5 +241,82 @@ describe('a stored answer that Redis no longer holds as it was written', () => {
     const line = logs.find((entry) => entry.level === LOG_LEVEL.warn && entry.msg.includes('fail-closed'))
     expect((line as { err?: { code?: string } } | undefined)?.err?.code).toBe('FRS_ERR_IDEMPOTENCY_STORE_REPLY')
     await app.close()
+  })
+})
+
+describe('an answer whose store call fails while Redis restarts', () => {
+  it('is stored once Redis is back, within the lease: the retry replays it instead of running the handler a second time', async () => {
+    let server = await startRedisServer()
+    // As the idempotency docs advise: no offline queue, so a call made while
+    // the connection is down fails at once instead of waiting for it.
+    const client = new Redis(server.url, { enableOfflineQueue: false, retryStrategy: () => 50 })
+    client.on('error', () => {})
+    try {
+      const testApp = createTestApp()
+      const runs = vi.fn()
+      const finish = deferred()
+      await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true } })
+      testApp.app.post('/pay', { config: { idempotency: {} } }, async () => {
+        runs()
+        await finish.promise
+        return { paid: true }
+      })
+      const { app, logs } = testApp
+      await waitFor(() => client.status === 'ready')
+      const first = pay(app, 'restarted')
+      await waitFor(() => runs.mock.calls.length === 1)
+      // Redis goes away while the handler finishes (its claim with it: no persistence here).
+      const { port } = server
+      await server.stop()
+      await waitFor(() => client.status !== 'ready')
+      finish.resolve()
+      // The answer goes out although it could not be stored yet.
+      expect((await first).statusCode).toBe(200)
+      expect(logs.some((line) => line.msg.startsWith('idempotent response could not be stored yet'))).toBe(true)
+      server = await startRedisServer([], port)
+      await waitFor(() => logs.some((line) => line.msg === 'idempotent response stored on a later attempt'))
+      const retried = await pay(app, 'restarted')
+      expect(retried.statusCode).toBe(200)
+      expect(retried.headers['idempotent-replayed']).toBe('true')
+      expect(runs).toHaveBeenCalledTimes(1)
+      expect(logs.filter((line) => line.level >= LOG_LEVEL.error)).toEqual([])
+      await app.close()
+    } finally {
+      client.disconnect()
+      await server.stop()
+    }
+  })
+})
+
+describe('an answer whose store call keeps failing', () => {
+  it('is given up, with an error line, once the lease has run out', async () => {
+    const server = await startRedisServer()
+    const client = new Redis(server.url, { enableOfflineQueue: false, retryStrategy: () => 50 })
+    client.on('error', () => {})
+    try {
+      const testApp = createTestApp()
+      const finish = deferred()
+      await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, leaseMs: 1000 } })
+      let running = false
+      testApp.app.post('/pay', { config: { idempotency: {} } }, async () => {
+        running = true
+        await finish.promise
+        return { paid: true }
+      })
+      const { app, logs } = testApp
+      await waitFor(() => client.status === 'ready')
+      const first = pay(app, 'gone')
+      await waitFor(() => running)
+      await server.stop()
+      await waitFor(() => client.status !== 'ready')
+      finish.resolve()
+      expect((await first).statusCode).toBe(200)
+      await waitFor(() => logs.some((line) => line.msg === 'idempotent response could not be stored before its lease ran out; the key frees itself'))
+      const attempts = logs.find((line) => line.level === LOG_LEVEL.error)?.attempts
+      expect(attempts).toBeGreaterThan(2)
+      await app.close()
+    } finally {
+      client.disconnect()
+    }
   })
 })
