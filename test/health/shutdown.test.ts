@@ -301,17 +301,24 @@ describe('graceful shutdown past Fastify\'s pluginTimeout', () => {
     expect(events).toEqual(['answered', 'closed'])
   })
 
+  /** Starts GET /held on a fixture app and resolves once the app counts it in flight, with the promise of its answer (or the error). */
+  async function heldInFlight (url: string): Promise<{ answer: Promise<unknown> }> {
+    const held = get(`${url}/held`).then(async (response) => ({ status: response.status, body: await response.json() as unknown }), (error: unknown) => error)
+    for (let count = 0; count === 0;) {
+      const response = await get(`${url}/held/count`)
+      count = (await response.json() as { held: number }).held
+    }
+    // Wrapped: an async function returning the promise itself would wait for it.
+    return { answer: held }
+  }
+
   it('on SIGTERM, the process answers the request in flight and exits with 0', async () => {
     const fixture = fileURLToPath(new URL('../fixtures/health-app.ts', import.meta.url))
     // The held request answers 1.5 s after SIGTERM, well past the 300 ms pluginTimeout.
     const child = await startChildApp({ GRACE_MS: '0', TIMEOUT_MS: '20000', HOLD_MS: '1500', PLUGIN_TIMEOUT_MS: '300' }, fixture)
     try {
       const url = `http://127.0.0.1:${child.port}`
-      const held = get(`${url}/held`).then(async (response) => ({ status: response.status, body: await response.json() as unknown }), (error: unknown) => error)
-      for (let count = 0; count === 0;) {
-        const response = await get(`${url}/held/count`)
-        count = (await response.json() as { held: number }).held
-      }
+      const held = (await heldInFlight(url)).answer
       await child.kill('SIGTERM')
       expect(await held).toEqual({ status: 200, body: { held: true } })
       expect(child.child.exitCode).toBe(0)
@@ -329,11 +336,7 @@ describe('graceful shutdown past Fastify\'s pluginTimeout', () => {
       const [publicPort, adminPort] = child.started.split(' ').map(Number)
       expect((await get(`http://127.0.0.1:${adminPort}/ping`)).status).toBe(200)
       const url = `http://127.0.0.1:${publicPort}`
-      const held = get(`${url}/held`).then(async (response) => ({ status: response.status, body: await response.json() as unknown }), (error: unknown) => error)
-      for (let count = 0; count === 0;) {
-        const response = await get(`${url}/held/count`)
-        count = (await response.json() as { held: number }).held
-      }
+      const held = (await heldInFlight(url)).answer
       await child.kill('SIGTERM')
       expect(await held).toEqual({ status: 200, body: { held: true } })
       expect(child.child.exitCode).toBe(0)

@@ -244,79 +244,88 @@ describe('a stored answer that Redis no longer holds as it was written', () => {
   })
 })
 
-describe('an answer whose store call fails while Redis restarts', () => {
-  it('is stored once Redis is back, within the lease: the retry replays it instead of running the handler a second time', async () => {
-    let server = await startRedisServer()
-    // As the idempotency docs advise: no offline queue, so a call made while
-    // the connection is down fails at once instead of waiting for it.
-    const client = new Redis(server.url, { enableOfflineQueue: false, retryStrategy: () => 50 })
-    client.on('error', () => {})
-    try {
-      const testApp = createTestApp()
-      const runs = vi.fn()
-      const finish = deferred()
-      await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true } })
-      testApp.app.post('/pay', { config: { idempotency: {} } }, async () => {
-        runs()
-        await finish.promise
-        return { paid: true }
-      })
-      const { app, logs } = testApp
-      await waitFor(() => client.status === 'ready')
-      const first = pay(app, 'restarted')
+/**
+ * An app on its own redis-server whose POST /pay handler runs until the
+ * test lets it finish, through a client as the idempotency docs advise:
+ * no offline queue, so a call made while the connection is down fails at
+ * once instead of waiting for it.
+ */
+async function appOnOwnRedis (leaseMs?: number) {
+  const redis = { server: await startRedisServer() }
+  const client = new Redis(redis.server.url, { enableOfflineQueue: false, retryStrategy: () => 50 })
+  client.on('error', () => {})
+  const testApp = createTestApp()
+  const runs = vi.fn()
+  const finish = deferred()
+  await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, ...(leaseMs === undefined ? {} : { leaseMs }) } })
+  testApp.app.post('/pay', { config: { idempotency: {} } }, async () => {
+    runs()
+    await finish.promise
+    return { paid: true }
+  })
+  await waitFor(() => client.status === 'ready')
+  return {
+    ...testApp,
+    runs,
+    redis,
+    /** Pays with `key`; resolves once the handler runs, with the promise of the answer. */
+    async running (key: string) {
+      const answer = pay(testApp.app, key)
       await waitFor(() => runs.mock.calls.length === 1)
-      // Redis goes away while the handler finishes (its claim with it: no persistence here).
-      const { port } = server
-      await server.stop()
+      return { answer }
+    },
+    /** Stops Redis, waits for the client to see it, and lets the handler finish. */
+    async stopRedisThenFinish () {
+      await redis.server.stop()
       await waitFor(() => client.status !== 'ready')
       finish.resolve()
+    },
+    async close () {
+      await testApp.app.close()
+      client.disconnect()
+      await redis.server.stop()
+    },
+  }
+}
+
+describe('an answer whose store call fails while Redis restarts', () => {
+  it('is stored once Redis is back, within the lease: the retry replays it instead of running the handler a second time', async () => {
+    const subject = await appOnOwnRedis()
+    try {
+      const { app, logs, runs, redis } = subject
+      const first = (await subject.running('restarted')).answer
+      // Redis goes away while the handler finishes (its claim with it: no persistence here).
+      const { port } = redis.server
+      await subject.stopRedisThenFinish()
       // The answer goes out although it could not be stored yet.
       expect((await first).statusCode).toBe(200)
       expect(logs.some((line) => line.msg.startsWith('idempotent response could not be stored yet'))).toBe(true)
-      server = await startRedisServer([], port)
+      redis.server = await startRedisServer([], port)
       await waitFor(() => logs.some((line) => line.msg === 'idempotent response stored on a later attempt'))
       const retried = await pay(app, 'restarted')
       expect(retried.statusCode).toBe(200)
       expect(retried.headers['idempotent-replayed']).toBe('true')
       expect(runs).toHaveBeenCalledTimes(1)
       expect(logs.filter((line) => line.level >= LOG_LEVEL.error)).toEqual([])
-      await app.close()
     } finally {
-      client.disconnect()
-      await server.stop()
+      await subject.close()
     }
   })
 })
 
 describe('an answer whose store call keeps failing', () => {
   it('is given up, with an error line, once the lease has run out', async () => {
-    const server = await startRedisServer()
-    const client = new Redis(server.url, { enableOfflineQueue: false, retryStrategy: () => 50 })
-    client.on('error', () => {})
+    const subject = await appOnOwnRedis(1000)
     try {
-      const testApp = createTestApp()
-      const finish = deferred()
-      await testApp.app.register(resilience, { loadShedding: false, idempotency: { store: new RedisIdempotencyStore({ client }), unscoped: true, leaseMs: 1000 } })
-      let running = false
-      testApp.app.post('/pay', { config: { idempotency: {} } }, async () => {
-        running = true
-        await finish.promise
-        return { paid: true }
-      })
-      const { app, logs } = testApp
-      await waitFor(() => client.status === 'ready')
-      const first = pay(app, 'gone')
-      await waitFor(() => running)
-      await server.stop()
-      await waitFor(() => client.status !== 'ready')
-      finish.resolve()
+      const { logs } = subject
+      const first = (await subject.running('gone')).answer
+      await subject.stopRedisThenFinish()
       expect((await first).statusCode).toBe(200)
       await waitFor(() => logs.some((line) => line.msg === 'idempotent response could not be stored before its lease ran out; the key frees itself'))
       const attempts = logs.find((line) => line.level === LOG_LEVEL.error)?.attempts
       expect(attempts).toBeGreaterThan(2)
-      await app.close()
     } finally {
-      client.disconnect()
+      await subject.close()
     }
   })
 })

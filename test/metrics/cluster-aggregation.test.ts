@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import resilience from '../../plugins/index.js'
 import { failing, startDependency } from '../dependencies/helpers.js'
 import type { DependencyServer } from '../dependencies/helpers.js'
-import { expectMetricsClean, promtool } from '../helpers/promtool.js'
-import { parseExposition, valueOf } from './helpers.js'
+import { expectMetricsClean } from '../helpers/promtool.js'
+import { expectBreakerAlert, parseExposition, valueOf } from './helpers.js'
 import type { Sample } from './helpers.js'
 
 /*
@@ -85,26 +85,6 @@ describe('metrics of several workers, combined by prom-client\'s AggregatorRegis
   it('DependencyBreakerOpen fires on the combined series when every worker\'s breaker is open', async () => {
     const open = valueOf(aggregated, 'dependency_breaker_state', { dependency: 'payments', state: 'open' })
     writeFileSync(join(dir, 'resilience.yml'), workers[0]?.resilienceMetrics.prometheusRules() ?? '')
-    const test = [
-      'rule_files: [resilience.yml]',
-      'evaluation_interval: 1m',
-      'tests:',
-      '  - interval: 1m',
-      '    input_series:',
-      '      - series: \'dependency_breaker_state{dependency="payments", state="open"}\'',
-      `        values: "0 0 ${open}x20"`,
-      '    alert_rule_test:',
-      '      - eval_time: 10m',
-      '        alertname: DependencyBreakerOpen',
-      '        exp_alerts:',
-      '          - exp_labels: { severity: ticket, dependency: payments }',
-      '            exp_annotations:',
-      '              summary: "The circuit breaker of payments stays open"',
-      '              description: "Calls to payments have been refused by its open breaker for 5 minutes: requests that need it fail fast or answer from fallbacks."',
-    ].join('\n')
-    writeFileSync(join(dir, 'resilience.test.yml'), `${test}\n`)
-    const result = await promtool(['test', 'rules', join(dir, 'resilience.test.yml')])
-    expect(result.output).toContain('SUCCESS')
-    expect(result.code).toBe(0)
+    await expectBreakerAlert(join(dir, 'resilience.yml'), { payments: `0 0 ${open}x20` })
   })
 })

@@ -1,3 +1,8 @@
+import { writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { expect } from 'vitest'
+import { promtool } from '../helpers/promtool.js'
+
 /** One sample of a Prometheus text exposition. */
 export interface Sample {
   name: string
@@ -53,4 +58,40 @@ export function metricNames (expr: string): string[] {
     names.push(match[0])
   }
   return names
+}
+
+/**
+ * Runs `promtool test rules` on the rule file `rulesPath` with
+ * DependencyBreakerOpen's expectations, fed one sample a minute of the
+ * `dependency_breaker_state{state="open"}` series given by dependency: no
+ * alert at 4 minutes, the alert for `payments` alone at 10.
+ */
+export async function expectBreakerAlert (rulesPath: string, openSeries: Readonly<Record<string, string>>): Promise<void> {
+  const test = [
+    `rule_files: [${basename(rulesPath)}]`,
+    'evaluation_interval: 1m',
+    'tests:',
+    '  - interval: 1m',
+    '    input_series:',
+    ...Object.entries(openSeries).flatMap(([dependency, values]) => [
+      `      - series: 'dependency_breaker_state{dependency="${dependency}", state="open"}'`,
+      `        values: "${values}"`,
+    ]),
+    '    alert_rule_test:',
+    '      - eval_time: 4m',
+    '        alertname: DependencyBreakerOpen',
+    '        exp_alerts: []',
+    '      - eval_time: 10m',
+    '        alertname: DependencyBreakerOpen',
+    '        exp_alerts:',
+    '          - exp_labels: { severity: ticket, dependency: payments }',
+    '            exp_annotations:',
+    '              summary: "The circuit breaker of payments stays open"',
+    '              description: "Calls to payments have been refused by its open breaker for 5 minutes: requests that need it fail fast or answer from fallbacks."',
+  ].join('\n')
+  const testPath = join(dirname(rulesPath), 'breaker-open.test.yml')
+  writeFileSync(testPath, `${test}\n`)
+  const result = await promtool(['test', 'rules', testPath])
+  expect(result.output).toContain('SUCCESS')
+  expect(result.code).toBe(0)
 }
