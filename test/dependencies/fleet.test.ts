@@ -44,7 +44,9 @@ describe('fleet-wide breaker state through Redis', () => {
     const server = await startDependency(failing(500))
     cleanups.push(server.close)
     const prefix = `deps-${randomUUID()}:`
-    const openMs = 1500
+    // The open period is the fleet key's life: 4 s gives the others four
+    // syncs to read it, where 1.5 s could pass between two on a busy machine.
+    const openMs = 4000
     // The probe lease lasts max(4 × syncMs, 1 s): 4 s here, far longer than
     // the traffic below takes on a busy machine. Past it, a probe still held
     // lets another instance probe, as a dead prober must.
