@@ -1,19 +1,23 @@
-import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { RefusalSpread } from '../../../src/load-shedding/index.js'
+import { waitFor } from '../../helpers/wait-for.js'
 
 describe('RefusalSpread', () => {
   it('sends a turn\'s first refusal at once and each later one a step after the one before, in order', async () => {
     const spread = new RefusalSpread()
-    const sent: number[] = []
-    for (let position = 0; position < 4; position++) spread.later(() => sent.push(position), 20, 1000, 0.5)
-    expect(sent).toEqual([0])
+    const startedAt = performance.now()
+    const sent: Array<{ position: number, atMs: number }> = []
+    for (let position = 0; position < 4; position++) spread.later(() => sent.push({ position, atMs: performance.now() - startedAt }), 20, 1000, 0.5)
+    expect(sent.map((entry) => entry.position)).toEqual([0])
     expect(spread.pending).toBe(3)
-    // Due at 10, 30 and 50 ms.
-    await sleep(20)
-    expect(sent).toEqual([0, 1])
-    await sleep(60)
-    expect(sent).toEqual([0, 1, 2, 3])
+    await waitFor(() => sent.length === 4)
+    expect(sent.map((entry) => entry.position)).toEqual([0, 1, 2, 3])
+    // Due at 10, 30 and 50 ms; timers never fire early.
+    const [, second, third, fourth] = sent.map((entry) => entry.atMs)
+    expect(second).toBeGreaterThanOrEqual(9)
+    expect(third).toBeGreaterThanOrEqual(29)
+    expect(fourth).toBeGreaterThanOrEqual(49)
   })
 
   it('counts each turn\'s refusals afresh: a refusal in the next turn goes at once', async () => {
@@ -34,9 +38,7 @@ describe('RefusalSpread', () => {
     // (1 − 1 + 0.5) × 100 = 50 ms: within maxMs. (2 − 1 + 0.1) × 100 = 110 ms: past it, so 0.1 × 50 = 5 ms.
     spread.later(() => sent.push(1), 100, 50, 0.5)
     spread.later(() => sent.push(2), 100, 50, 0.1)
-    await sleep(30)
-    expect(sent).toEqual([0, 2])
-    await sleep(40)
+    await waitFor(() => sent.length === 3)
     expect(sent).toEqual([0, 2, 1])
   })
 
