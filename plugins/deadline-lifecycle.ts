@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { isErrored } from 'node:stream'
 import { ConnectionTracker } from '../src/connection/tracker.js'
 import type { Deadline, DeadlineQueue } from '../src/deadline/index.js'
-import { discardStream, streamedBody } from '../src/payload.js'
+import { discardStreamIn, streamedBody } from '../src/payload.js'
 import { deadlineExpiredChannel } from '../src/metrics/channels.js'
 import type { DeadlineExpiredMessage } from '../src/metrics/channels.js'
 import { keptHandler, reportUnanswered } from './outcome-marks.js'
@@ -215,7 +215,7 @@ function hijackLeavingRequestClose (reply: FastifyReply): void {
 function answerDropper (why: string) {
   return function dropAnswer (this: FastifyReply, payload?: unknown): FastifyReply {
     // Fastify destroys a stream it cannot write; one left unread would hold its file or socket.
-    discardLateStream(payload)
+    discardStreamIn(payload)
     this.log.debug(payload instanceof Error ? { err: payload } : {}, `answer dropped: ${why}`)
     return this
   }
@@ -223,12 +223,6 @@ function answerDropper (why: string) {
 
 const sendAfterClientLeft = answerDropper('its client had left')
 const sendAfterDeadline = answerDropper('the deadline answered in its place')
-
-/** Lets go of a stream in an answer nobody will send: it would hold its file, socket or producer. */
-function discardLateStream (answer: unknown): void {
-  const body = streamedBody(answer)
-  if (body !== undefined) discardStream(body)
-}
 
 /** The response's 'close' listener (HTTP/2); `this` is the raw response. */
 function onResponseClose (this: ServerResponse & ReplyCarrier): void {
@@ -286,7 +280,7 @@ export function markAnswered (reply: FastifyReply, answer: unknown): void {
   if (deadline.outcome !== 'pending') {
     // The handler's result after the request ended (a 504 in its place, or
     // a client gone): Fastify drops it, and a stream in it is never read.
-    discardLateStream(answer)
+    discardStreamIn(answer)
     return
   }
   const body = streamedBody(answer)

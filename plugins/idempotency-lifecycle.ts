@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import { FRS_ERR_IDEMPOTENCY_STORE_TIMEOUT } from '../src/errors.js'
 import { decodedBody, replayableHeaders } from '../src/idempotency/index.js'
 import type { CallTimeouts, IdempotencyStore, KeptResponse, LeaseKeeper, MemoryIdempotencyStore, ResolvedIdempotencyOptions, StoredResponse } from '../src/idempotency/index.js'
-import { discardStream, streamedBody } from '../src/payload.js'
+import { discardStreamIn, streamedBody } from '../src/payload.js'
 import type { IdempotencyMetrics, StoreOperation } from '../src/metrics/idempotency.js'
 import { keepHandlerRunning, stopKeepingHandler } from './outcome-marks.js'
 import type { KeptHandler, ReplySnapshot } from './outcome-marks.js'
@@ -323,6 +323,12 @@ function storeOrRelease (request: FastifyRequest, claim: Claim, runtime: Runtime
   return undefined
 }
 
+/** {@link storeOrRelease} for the answer the reply is sending now, as the handler set it. */
+function storeWhatIsSent (request: FastifyRequest, reply: FastifyReply, claim: Claim, runtime: Runtime, payload: unknown): Promise<void> | undefined {
+  const headers = storedHeaders(reply.getHeaders(), runtime.settings.replayHeaders, stateOf(request)?.degradedHeaders)
+  return storeOrRelease(request, claim, runtime, reply.statusCode, headers, payload, reply.getHeader('content-encoding'), false)
+}
+
 export function createOnSend (runtime: Runtime) {
   const { settings } = runtime
   // A callback hook rather than an async one: answers that hold no claim
@@ -356,7 +362,7 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'), false)
+        work = storeWhatIsSent(request, reply, claim, runtime, payload)
         break
       case 'settled':
         if (claim.replyBeforeDeadline !== null) {
@@ -367,7 +373,7 @@ export function createOnSend (runtime: Runtime) {
           done(null, payload)
           return
         }
-        work = storeOrRelease(request, claim, runtime, reply.statusCode, storedHeaders(reply.getHeaders(), settings.replayHeaders, stateOf(request)?.degradedHeaders), payload, reply.getHeader('content-encoding'), false)
+        work = storeWhatIsSent(request, reply, claim, runtime, payload)
         break
     }
     if (work === undefined) {
@@ -434,8 +440,7 @@ function storeLateAnswer (request: FastifyRequest, reply: FastifyReply, claim: C
   })
   // The 504 went out in its place and Fastify will not send it: nobody
   // reads a streamed answer, which would hold its file or producer.
-  const stream = streamedBody(payload)
-  if (stream !== undefined) discardStream(stream)
+  discardStreamIn(payload)
 }
 
 /** The bytes Fastify would have sent for a payload, and the content type it would have given them. */

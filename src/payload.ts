@@ -36,6 +36,12 @@ export function discardStream (body: object): void {
   if (typeof stream.cancel === 'function' && stream.locked !== true) stream.cancel().catch(() => {})
 }
 
+/** Lets go of the stream in an answer nobody will send, if it has one: it would hold its file, socket or producer. */
+export function discardStreamIn (answer: unknown): void {
+  const body = streamedBody(answer)
+  if (body !== undefined) discardStream(body)
+}
+
 /**
  * Whether a request's headers announce a body: a Transfer-Encoding (Node
  * reads a chunked body whatever its length), or a Content-Length other
