@@ -38,6 +38,7 @@ import type { ArrivalSlot } from './arrival.js'
 import { hasMark, markStreamed, onUnanswered } from './outcome-marks.js'
 import { streamedBody } from '../src/payload.js'
 import { declareRequestState, stateOf } from './request-state.js'
+import type { RequestState } from './request-state.js'
 import { onResponseClosed } from './response-closed.js'
 import { metricsHubOf } from './metrics-hub.js'
 import { TIMED_OUT, within } from '../src/within.js'
@@ -116,21 +117,11 @@ function recordOutcome (context: RecordingContext, availability: TrackedSli | un
   const { clock, arrival } = context
   // One look at what the other capabilities left on the request.
   const state = stateOf(request)
-  const marks = state?.marks ?? 0
   // Counted once its response closes (countWhenClosed): the error answer of
   // a stream that failed before its head was sent passes onSend after it.
-  if (hasMark(marks, 'streamed')) return
-  const deadline = state?.deadline?.outcome
-  const outcome = classifyOutcome({
-    statusCode: reply.statusCode,
-    deadlineExceeded: deadline === 'deadline-exceeded',
-    callerBudgetSpent: hasMark(marks, 'refusedForDeadline'),
-    brokenOff: false,
-    // A destroyed socket means the client left before the answer, deadline or not.
-    clientClosed: deadline === 'client-closed' || request.raw.socket?.destroyed === true,
-    shed: hasMark(marks, 'shed'),
-    chaos: hasMark(marks, 'chaos'),
-  })
+  if (hasMark(state?.marks ?? 0, 'streamed')) return
+  // A destroyed socket means the client left before the answer, deadline or not.
+  const outcome = outcomeOf(state, reply.statusCode, false, state?.deadline?.outcome === 'client-closed' || request.raw.socket?.destroyed === true)
   const now = clock.now()
   count(context, availability, latency, counts, outcome, now, now - arrivedAt(request, arrival))
 }
@@ -148,28 +139,32 @@ function countWhenClosed (context: RecordingContext, availability: TrackedSli | 
   const closed = (): void => {
     // A response's 'close' listener, where a throw would take the process down.
     try {
-      const state = stateOf(request)
-      const marks = state?.marks ?? 0
       // writableEnded, not writableFinished: HTTP/2 reports a reset stream as finished.
       const whole = reply.raw.writableEnded
       // A stream fails by itself; one its client left, or cut at the
       // deadline, is destroyed or cancelled without an error.
       const brokenOff = !whole && isErrored(body as NodeJS.ReadableStream)
-      const outcome = classifyOutcome({
-        statusCode: reply.statusCode,
-        deadlineExceeded: state?.deadline?.outcome === 'deadline-exceeded',
-        callerBudgetSpent: hasMark(marks, 'refusedForDeadline'),
-        brokenOff,
-        clientClosed: !whole && !brokenOff,
-        shed: hasMark(marks, 'shed'),
-        chaos: hasMark(marks, 'chaos'),
-      })
+      const outcome = outcomeOf(stateOf(request), reply.statusCode, brokenOff, !whole && !brokenOff)
       count(context, availability, latency, counts, outcome, context.clock.now(), elapsedMs)
     } catch (error) {
       request.log.error({ err: error }, 'the outcome of a streamed answer could not be recorded')
     }
   }
   onResponseClosed(reply.raw, closed)
+}
+
+/** The outcome of an answer, from what the other capabilities left on its request and how its connection ended. */
+function outcomeOf (state: RequestState | undefined, statusCode: number, brokenOff: boolean, clientClosed: boolean): Outcome {
+  const marks = state?.marks ?? 0
+  return classifyOutcome({
+    statusCode,
+    deadlineExceeded: state?.deadline?.outcome === 'deadline-exceeded',
+    callerBudgetSpent: hasMark(marks, 'refusedForDeadline'),
+    brokenOff,
+    clientClosed,
+    shed: hasMark(marks, 'shed'),
+    chaos: hasMark(marks, 'chaos'),
+  })
 }
 
 function count (context: RecordingContext, availability: TrackedSli | undefined, latency: TrackedSli | undefined, counts: RouteCounts | undefined, outcome: Outcome, now: number, elapsedMs: number): void {
